@@ -1,0 +1,341 @@
+//! The command line: flags (clap), and one file per subcommand gluing flags to the library.
+//! Nothing here runs SQL; everything printed to the terminal is printed from here.
+
+mod graph;
+mod init;
+mod new;
+mod order;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{ConfigError, DryRun, Flags, Settings, VarSource};
+
+pub use output::Output;
+
+const EXAMPLES: &str = "\
+Examples:
+  pgshift order                              show the execution order and why
+  pgshift graph --format mermaid             draw the dependency graph
+  pgshift new add_user_profiles --depends-on 2026-01-20_create_users_table
+  pgshift --env production migrate --confirm mydb
+  DATABASE_URL=postgres://… pgshift status";
+
+/// Deploy SQL migrations to PostgreSQL and Supabase without surprises.
+#[derive(Debug, Parser)]
+#[command(name = "pgshift", version, after_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    /// Migrations directory [default: migrations, or [migrations] dir in pgshift.toml]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Configuration file [default: ./pgshift.toml when present]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Environment: development (dev), staging, production (prod) [env: ENVIRONMENT]
+    #[arg(long, global = true, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Database connection URL [env: DATABASE_URL]
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Machine-readable output: JSON (one event per line for long-running commands)
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print every statement with its timing [env: DEBUG]
+    #[arg(long, global = true)]
+    pub debug: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check file names, headers, SQL syntax, dependencies and lint rules (no database needed)
+    Validate(ValidateArgs),
+    /// Security rules only: secrets and dangerous operations
+    Scan(FormatArgs),
+    /// Dependency checks; prints the order
+    Deps,
+    /// Execution order, with the reason for each position
+    #[command(after_help = "Example:\n  pgshift --dir examples/eneas-os/migrations order")]
+    Order,
+    /// Draw the dependency graph
+    #[command(after_help = "Example:\n  pgshift graph --format dot | dot -Tsvg > migrations.svg")]
+    Graph(GraphArgs),
+    /// Apply pending migrations
+    #[command(visible_alias = "deploy")]
+    Migrate(MigrateArgs),
+    /// Applied, pending, failed, modified and unknown migrations
+    Status,
+    /// Past runs, newest first
+    History(HistoryArgs),
+    /// Undo migrations with their down files
+    Rollback(RollbackArgs),
+    /// Create, list, restore and prune backups
+    #[command(subcommand)]
+    Backup(BackupCommand),
+    /// Check the database after a deploy
+    Health,
+    /// Apply every migration to a throwaway PostgreSQL (and check down files)
+    Test(TestArgs),
+    /// Accept an applied migration's new checksum, or clear a failed record
+    Repair { version: String },
+    /// Delete a migration's record (the schema is left as it is)
+    Forget { version: String },
+    /// Mark every migration up to VERSION as applied on an existing database
+    Baseline { version: String },
+    /// Create a migration file dated today with its header filled in
+    #[command(after_help = "Example:\n  pgshift new \"add user profiles\" --depends-on 2026-01-20_create_users_table.sql")]
+    New(NewArgs),
+    /// Create pgshift.toml, the migrations, backups and logs folders, and .gitignore entries
+    Init,
+    /// Print a shell completion script
+    #[command(after_help = "Example:\n  pgshift completions bash > /etc/bash_completion.d/pgshift")]
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Markdown,
+    Github,
+    Sarif,
+}
+
+#[derive(Debug, Args)]
+pub struct FormatArgs {
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Only these checks: filenames, headers, syntax, deps, lint
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+    Text,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: GraphFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DryRunArg {
+    Plan,
+    Rehearse,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Print the plan and change nothing; `=rehearse` also runs it in a rolled-back transaction [env: DRY_RUN]
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "plan")]
+    pub dry_run: Option<DryRunArg>,
+    /// Stop after this version
+    #[arg(long, value_name = "VERSION")]
+    pub target: Option<String>,
+    /// Allow production, and dangerous operations [env: FORCE_RUN]
+    #[arg(long)]
+    pub force: bool,
+    /// The database name, confirming the deploy without a prompt [env: CONFIRM]
+    #[arg(long, value_name = "DBNAME")]
+    pub confirm: Option<String>,
+    /// Do not back up first [env: SKIP_BACKUP]
+    #[arg(long)]
+    pub skip_backup: bool,
+    /// Seconds per migration [env: TIMEOUT; default: 300]
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// Seconds to wait for another deployer [default: 60]
+    #[arg(long, value_name = "SECS")]
+    pub lock_timeout: Option<u64>,
+    /// psql variable for `:NAME` in migrations (repeatable)
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[arg(long, value_name = "V", conflicts_with_all = ["to", "from_backup"])]
+    pub version: Option<String>,
+    #[arg(long, value_name = "V", conflicts_with = "from_backup")]
+    pub to: Option<String>,
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
+    pub from_backup: Option<String>,
+    #[arg(long)]
+    pub cascade: bool,
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long, value_name = "DBNAME")]
+    pub confirm: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    Create,
+    List,
+    Restore { file: PathBuf },
+    Prune {
+        #[arg(long, value_name = "N")]
+        keep: Option<u32>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    #[arg(long)]
+    pub rollback: bool,
+    #[arg(long)]
+    pub supabase: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// What the migration does, e.g. add_user_profiles or "add user profiles"
+    #[arg(required = true, num_args = 1..)]
+    pub description: Vec<String>,
+    /// A migration this one needs (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub depends_on: Vec<String>,
+}
+
+/// Exit codes (SPEC §16).
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FINDINGS: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const REFUSED: u8 = 3;
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// An error to print once, at the top, with its exit code.
+#[derive(Debug)]
+pub struct CliError {
+    pub message: String,
+    pub help: Option<String>,
+    pub code: u8,
+}
+
+impl CliError {
+    pub fn usage(message: impl Into<String>, help: impl Into<Option<String>>) -> CliError {
+        CliError {
+            message: message.into(),
+            help: help.into(),
+            code: exit::USAGE,
+        }
+    }
+}
+
+impl From<ConfigError> for CliError {
+    fn from(e: ConfigError) -> Self {
+        let help = match &e {
+            ConfigError::Invalid { .. } => None,
+            ConfigError::Parse { .. } => Some("see the comments in `pgshift init`'s pgshift.toml for every setting".to_string()),
+            ConfigError::Read { .. } => Some("check the path given with --config".to_string()),
+        };
+        CliError::usage(e.to_string(), help)
+    }
+}
+
+impl From<crate::migration::LoadError> for CliError {
+    fn from(e: crate::migration::LoadError) -> Self {
+        CliError::usage(e.to_string(), Some(e.help().to_string()))
+    }
+}
+
+impl Cli {
+    fn flags(&self) -> Flags {
+        let mut flags = Flags {
+            dir: self.dir.clone(),
+            config: self.config.clone(),
+            env: self.env.clone(),
+            database_url: self.database_url.clone(),
+            json: self.json,
+            debug: self.debug,
+            ..Flags::default()
+        };
+        if let Command::Migrate(m) = &self.command {
+            flags.dry_run = m.dry_run.map(|d| match d {
+                DryRunArg::Plan => DryRun::Plan,
+                DryRunArg::Rehearse => DryRun::Rehearse,
+            });
+            flags.force = m.force;
+            flags.skip_backup = m.skip_backup;
+            flags.timeout = m.timeout;
+            flags.lock_timeout = m.lock_timeout;
+            flags.confirm = m.confirm.clone();
+        }
+        if let Command::Rollback(r) = &self.command {
+            flags.force = r.force;
+            flags.confirm = r.confirm.clone();
+        }
+        flags
+    }
+}
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let out = Output::detect(cli.json);
+    match dispatch(&cli, &out) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            out.error(&e.message, e.help.as_deref());
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+fn settings(cli: &Cli) -> Result<(Settings, PathBuf), CliError> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| CliError::usage(format!("cannot read the current directory: {e}"), None))?;
+    let vars = VarSource::from_process(&cwd)?;
+    Ok((Settings::resolve(&cli.flags(), &vars, &cwd)?, cwd))
+}
+
+fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
+    if let Command::Completions { shell } = &cli.command {
+        use clap::CommandFactory;
+        clap_complete::generate(*shell, &mut Cli::command(), "pgshift", &mut std::io::stdout());
+        return Ok(exit::OK);
+    }
+    let (settings, cwd) = settings(cli)?;
+    match &cli.command {
+        Command::Order => order::run(&settings, out),
+        Command::Graph(args) => graph::run(&settings, args, out),
+        Command::New(args) => new::run(&settings, args, &cwd, out),
+        Command::Init => init::run(&settings, &cwd, out),
+        other => {
+            let name = format!("{other:?}");
+            let name = name
+                .split(|c: char| !c.is_alphanumeric())
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            Err(CliError::usage(
+                format!("`pgshift {name}` is not implemented yet in pgshift {}", env!("CARGO_PKG_VERSION")),
+                Some("`pgshift order`, `graph`, `new` and `init` work today; see the README for what is coming".to_string()),
+            ))
+        }
+    }
+}

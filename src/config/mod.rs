@@ -1,0 +1,527 @@
+//! Configuration: `pgshift.toml`, the `.env` file, the guide's environment variables and the
+//! command-line flags, resolved into one `Settings` value.
+//!
+//! Precedence: flags > environment variables > `.env` > `pgshift.toml` > defaults. Invalid
+//! values are errors that say what is accepted; they never echo the value (it may be secret).
+
+mod environment;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use environment::{Environment, UnknownEnvironment};
+
+/// Default file name of the configuration.
+pub const CONFIG_FILE: &str = "pgshift.toml";
+
+/// A rule's level as configured: a finding level, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleLevel {
+    Off,
+    Info,
+    Warning,
+    Error,
+}
+
+/// What to do with a pending migration dated before already applied ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutOfOrder {
+    Allow,
+    #[default]
+    Warn,
+    Deny,
+}
+
+/// `--dry-run` modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DryRun {
+    #[default]
+    Off,
+    /// Print the plan; change nothing.
+    Plan,
+    /// Execute pending migrations in a transaction that is rolled back.
+    Rehearse,
+}
+
+/// `pgshift.toml`. Unknown keys are errors, so that a typo never silently falls back to a
+/// default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub migrations: MigrationsSection,
+    #[serde(default)]
+    pub tracking: TrackingSection,
+    #[serde(default)]
+    pub backup: BackupSection,
+    #[serde(default)]
+    pub deploy: DeploySection,
+    /// psql variables (`:name`). Prefer environment variables for secrets.
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    /// Rule levels for every environment: `"dangerous/drop-table" = "error"`.
+    #[serde(default)]
+    pub rules: BTreeMap<String, RuleLevel>,
+    #[serde(default)]
+    pub environments: BTreeMap<String, EnvironmentSection>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationsSection {
+    pub dir: Option<PathBuf>,
+    pub out_of_order: Option<OutOfOrder>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackingSection {
+    pub schema: Option<String>,
+    pub table: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSection {
+    pub dir: Option<PathBuf>,
+    pub keep: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploySection {
+    /// Seconds per migration.
+    pub timeout: Option<u64>,
+    /// Seconds to wait for a table lock before a statement fails.
+    pub lock_timeout: Option<u64>,
+    pub exposed_schemas: Option<Vec<String>>,
+    pub parallel_jobs: Option<usize>,
+}
+
+/// `[environments.<name>]`: settings for one environment, over the global ones.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentSection {
+    /// Name of the environment variable holding this environment's database URL.
+    pub database_url_env: Option<String>,
+    pub timeout: Option<u64>,
+    pub lock_timeout: Option<u64>,
+    pub skip_backup: Option<bool>,
+    pub backup_keep: Option<u32>,
+    pub exposed_schemas: Option<Vec<String>>,
+    #[serde(default)]
+    pub rules: BTreeMap<String, RuleLevel>,
+}
+
+/// A value that must never be printed (a database URL may hold a password).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The database URL and where it came from (`--database-url`, `DATABASE_URL`, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    pub url: Secret,
+    pub source: String,
+}
+
+/// Flags from the command line; `None`/`false` when not given.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    pub dir: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+    pub env: Option<String>,
+    pub database_url: Option<String>,
+    pub json: bool,
+    pub debug: bool,
+    pub dry_run: Option<DryRun>,
+    pub force: bool,
+    pub skip_backup: bool,
+    pub timeout: Option<u64>,
+    pub lock_timeout: Option<u64>,
+    pub confirm: Option<String>,
+}
+
+/// Everything a command needs to know, resolved once.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config_path: Option<PathBuf>,
+    pub dir: PathBuf,
+    pub environment: Environment,
+    pub database_url: Option<DatabaseUrl>,
+    pub dry_run: DryRun,
+    pub force: bool,
+    pub skip_backup: bool,
+    pub parallel_jobs: usize,
+    pub timeout: Duration,
+    pub lock_timeout: Duration,
+    pub debug: bool,
+    pub json: bool,
+    pub confirm: Option<String>,
+    pub out_of_order: OutOfOrder,
+    pub tracking_schema: String,
+    pub tracking_table: String,
+    pub backup_dir: PathBuf,
+    pub backup_keep: u32,
+    pub exposed_schemas: Vec<String>,
+    /// Rule levels: global, then this environment's.
+    pub rules: BTreeMap<String, RuleLevel>,
+    pub variables: BTreeMap<String, String>,
+}
+
+/// A configuration problem. Messages name the setting and its source, never its value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid {}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("{name} ({origin}) {problem}")]
+    Invalid {
+        name: String,
+        origin: String,
+        problem: String,
+    },
+}
+
+/// Where variables come from: the process environment, then the `.env` file.
+#[derive(Debug, Clone, Default)]
+pub struct VarSource {
+    process: HashMap<String, String>,
+    dotenv: HashMap<String, String>,
+    dotenv_path: Option<PathBuf>,
+}
+
+impl VarSource {
+    /// The real environment and `.env` in `dir` (if present).
+    pub fn from_process(dir: &Path) -> Result<VarSource, ConfigError> {
+        VarSource::new(std::env::vars().collect(), dir)
+    }
+
+    /// `process` as the environment, and `.env` in `dir` (if present).
+    pub fn new(process: HashMap<String, String>, dir: &Path) -> Result<VarSource, ConfigError> {
+        let path = dir.join(".env");
+        let mut dotenv = HashMap::new();
+        let mut dotenv_path = None;
+        if path.is_file() {
+            let iter = dotenvy::from_path_iter(&path).map_err(|e| dotenv_error(&path, e))?;
+            for item in iter {
+                let (k, v) = item.map_err(|e| dotenv_error(&path, e))?;
+                dotenv.insert(k, v);
+            }
+            dotenv_path = Some(path);
+        }
+        Ok(VarSource {
+            process,
+            dotenv,
+            dotenv_path,
+        })
+    }
+
+    /// The value of `name` and a description of where it was found.
+    pub fn get(&self, name: &str) -> Option<(&str, String)> {
+        if let Some(v) = self.process.get(name) {
+            return Some((v, "environment variable".into()));
+        }
+        let v = self.dotenv.get(name)?;
+        let path = self.dotenv_path.as_deref().unwrap_or(Path::new(".env"));
+        Some((v, format!("in {}", path.display())))
+    }
+}
+
+fn dotenv_error(path: &Path, e: dotenvy::Error) -> ConfigError {
+    let message = match e {
+        // The line's text may hold a secret: give its number only.
+        dotenvy::Error::LineParse(_, index) => {
+            format!("cannot parse the line at character {index}; write NAME=value")
+        }
+        dotenvy::Error::Io(e) => e.to_string(),
+        other => other.to_string().split(':').next().unwrap_or("").to_string(),
+    };
+    ConfigError::Parse {
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
+const BOOLEANS: &str = "accepted: true, false, 1, 0, yes, no";
+
+/// Parses the guide's booleans.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Some(true),
+        "false" | "0" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+fn invalid(name: &str, origin: String, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        name: name.to_string(),
+        origin,
+        problem: problem.into(),
+    }
+}
+
+fn env_bool(vars: &VarSource, name: &str) -> Result<Option<bool>, ConfigError> {
+    match vars.get(name) {
+        None => Ok(None),
+        Some((v, src)) => parse_bool(v)
+            .map(Some)
+            .ok_or_else(|| invalid(name, src, format!("is not a boolean; {BOOLEANS}"))),
+    }
+}
+
+fn env_seconds(vars: &VarSource, name: &str) -> Result<Option<u64>, ConfigError> {
+    match vars.get(name) {
+        None => Ok(None),
+        Some((v, src)) => match v.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(Some(n)),
+            _ => Err(invalid(
+                name,
+                src,
+                "is not a number of seconds; accepted: a whole number from 1, e.g. 300",
+            )),
+        },
+    }
+}
+
+impl ConfigFile {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        ConfigFile::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        for name in file.environments.keys() {
+            if name.parse::<Environment>().is_err() {
+                return Err(ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "[environments.{name}] is not a known environment; accepted: {}",
+                        Environment::ACCEPTED
+                    ),
+                });
+            }
+        }
+        Ok(file)
+    }
+
+    fn section(&self, env: Environment) -> EnvironmentSection {
+        self.environments
+            .iter()
+            .find(|(k, _)| k.parse::<Environment>() == Ok(env))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl Settings {
+    /// Resolves settings from flags, the variables, the config file and defaults. `cwd` is where
+    /// `pgshift.toml` is looked for when `--config` is not given.
+    pub fn resolve(flags: &Flags, vars: &VarSource, cwd: &Path) -> Result<Settings, ConfigError> {
+        let (config_path, file) = match &flags.config {
+            Some(p) => (Some(p.clone()), ConfigFile::load(p)?),
+            None => {
+                let p = cwd.join(CONFIG_FILE);
+                if p.is_file() {
+                    let file = ConfigFile::load(&p)?;
+                    (Some(p), file)
+                } else {
+                    (None, ConfigFile::default())
+                }
+            }
+        };
+        // Relative paths in the config are relative to the config file.
+        let base = config_path
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| cwd.to_path_buf());
+
+        let environment = match (&flags.env, vars.get("ENVIRONMENT")) {
+            (Some(e), _) => e
+                .parse()
+                .map_err(|e: UnknownEnvironment| invalid("--env", "flag".into(), e.to_string()))?,
+            (None, Some((v, src))) => v
+                .parse()
+                .map_err(|e: UnknownEnvironment| invalid("ENVIRONMENT", src, e.to_string()))?,
+            (None, None) => Environment::Development,
+        };
+        let section = file.section(environment);
+
+        let dry_run = match flags.dry_run {
+            Some(d) => d,
+            None => match vars.get("DRY_RUN") {
+                None => DryRun::Off,
+                Some((v, _)) if v.trim().eq_ignore_ascii_case("rehearse") => DryRun::Rehearse,
+                Some((v, src)) => match parse_bool(v) {
+                    Some(true) => DryRun::Plan,
+                    Some(false) => DryRun::Off,
+                    None => {
+                        return Err(invalid(
+                            "DRY_RUN",
+                            src,
+                            format!("is not a boolean; {BOOLEANS}, rehearse"),
+                        ))
+                    }
+                },
+            },
+        };
+        let force = flags.force || env_bool(vars, "FORCE_RUN")?.unwrap_or(false);
+        let skip_backup = flags.skip_backup
+            || env_bool(vars, "SKIP_BACKUP")?
+                .or(section.skip_backup)
+                .unwrap_or(false);
+        let debug = flags.debug || env_bool(vars, "DEBUG")?.unwrap_or(false);
+
+        let parallel_jobs = match vars.get("PARALLEL_JOBS") {
+            Some((v, src)) => match v.trim().parse::<usize>() {
+                Ok(n) if (1..=1024).contains(&n) => n,
+                _ => {
+                    return Err(invalid(
+                        "PARALLEL_JOBS",
+                        src,
+                        "is not a number of jobs; accepted: a whole number from 1 to 1024",
+                    ))
+                }
+            },
+            None => file.deploy.parallel_jobs.unwrap_or_else(default_jobs),
+        };
+        if parallel_jobs == 0 {
+            return Err(invalid(
+                "parallel_jobs",
+                "in the config".into(),
+                "must be at least 1",
+            ));
+        }
+        let timeout = match flags.timeout {
+            Some(0) => return Err(invalid("--timeout", "flag".into(), "must be at least 1 second")),
+            Some(t) => t,
+            None => env_seconds(vars, "TIMEOUT")?
+                .or(section.timeout)
+                .or(file.deploy.timeout)
+                .unwrap_or(300),
+        };
+        let lock_timeout = flags
+            .lock_timeout
+            .or(section.lock_timeout)
+            .or(file.deploy.lock_timeout)
+            .unwrap_or(60);
+        let confirm = flags
+            .confirm
+            .clone()
+            .or_else(|| vars.get("CONFIRM").map(|(v, _)| v.to_string()));
+
+        let database_url = resolve_database_url(flags, vars, &section);
+
+        let mut rules = file.rules.clone();
+        rules.extend(section.rules.clone());
+
+        Ok(Settings {
+            dir: flags
+                .dir
+                .clone()
+                .or_else(|| file.migrations.dir.as_ref().map(|d| base.join(d)))
+                .unwrap_or_else(|| cwd.join("migrations")),
+            config_path,
+            environment,
+            database_url,
+            dry_run,
+            force,
+            skip_backup,
+            parallel_jobs,
+            timeout: Duration::from_secs(timeout),
+            lock_timeout: Duration::from_secs(lock_timeout),
+            debug,
+            json: flags.json,
+            confirm,
+            out_of_order: file.migrations.out_of_order.unwrap_or_default(),
+            tracking_schema: file.tracking.schema.clone().unwrap_or_else(|| "public".into()),
+            tracking_table: file
+                .tracking
+                .table
+                .clone()
+                .unwrap_or_else(|| "schema_migrations".into()),
+            backup_dir: base.join(
+                file.backup
+                    .dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("backups/migrations")),
+            ),
+            backup_keep: section.backup_keep.or(file.backup.keep).unwrap_or(10),
+            exposed_schemas: section
+                .exposed_schemas
+                .clone()
+                .or(file.deploy.exposed_schemas.clone())
+                .unwrap_or_else(|| vec!["public".into()]),
+            rules,
+            variables: file.variables,
+        })
+    }
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// `--database-url`, else the variable the environment's config names (default
+/// `DATABASE_URL`), else `SUPABASE_DB_URL`.
+fn resolve_database_url(
+    flags: &Flags,
+    vars: &VarSource,
+    section: &EnvironmentSection,
+) -> Option<DatabaseUrl> {
+    if let Some(url) = &flags.database_url {
+        return Some(DatabaseUrl {
+            url: Secret::new(url.clone()),
+            source: "--database-url".into(),
+        });
+    }
+    let names = match &section.database_url_env {
+        Some(name) => vec![name.as_str()],
+        None => vec!["DATABASE_URL", "SUPABASE_DB_URL"],
+    };
+    names.into_iter().find_map(|name| {
+        vars.get(name).map(|(v, src)| DatabaseUrl {
+            url: Secret::new(v),
+            source: format!("{name} ({src})"),
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests;

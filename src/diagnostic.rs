@@ -1,0 +1,278 @@
+//! Findings: what pgshift reports about migration files, with where and what to do next.
+//!
+//! A `Finding` is plain data (rule id, level, message, location, help). Rendering lives in
+//! `render_text` so that the JSON and other report formats can share the same values.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// How serious a finding is. Ordered: `Info < Warning < Error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Info,
+    Warning,
+    Error,
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Level::Info => "info",
+            Level::Warning => "warning",
+            Level::Error => "error",
+        })
+    }
+}
+
+/// A place in a file. `line` and `column` are 1-based; `column` counts characters, not bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    /// The text of the line (without its line ending), for the snippet under the message.
+    #[serde(skip)]
+    pub line_text: Option<String>,
+    /// Byte range inside `line_text` to underline.
+    #[serde(skip)]
+    pub underline: Option<(usize, usize)>,
+}
+
+impl Location {
+    /// A location that names only the file.
+    pub fn file(path: &Path) -> Location {
+        Location {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            line_text: None,
+            underline: None,
+        }
+    }
+
+    /// The location of byte `offset` in `source`, underlining `len` bytes (at least one
+    /// character, clipped to the line).
+    pub fn at_offset(path: &Path, source: &str, offset: usize, len: usize) -> Location {
+        let offset = floor_char_boundary(source, offset.min(source.len()));
+        let line_start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = source[offset..]
+            .find('\n')
+            .map_or(source.len(), |i| offset + i);
+        let mut text = &source[line_start..line_end];
+        if let Some(stripped) = text.strip_suffix('\r') {
+            text = stripped;
+        }
+        let line = source[..line_start].matches('\n').count() + 1;
+        let col_byte = (offset - line_start).min(text.len());
+        let column = text[..col_byte].chars().count() + 1;
+        let mut end = floor_char_boundary(text, (col_byte + len.max(1)).min(text.len()));
+        if end <= col_byte {
+            end = text[col_byte..]
+                .chars()
+                .next()
+                .map_or(col_byte, |c| col_byte + c.len_utf8());
+        }
+        Location {
+            file: path.to_path_buf(),
+            line,
+            column,
+            line_text: Some(text.to_string()),
+            underline: Some((col_byte, end)),
+        }
+    }
+
+    /// The location of a whole line (1-based) of `source`.
+    pub fn at_line(path: &Path, source: &str, line: usize) -> Location {
+        let offset = line_offset(source, line);
+        let line_len = source[offset..].find('\n').unwrap_or(source.len() - offset);
+        let trimmed = source[offset..offset + line_len].trim_end_matches('\r');
+        Location::at_offset(path, source, offset, trimmed.len())
+    }
+}
+
+/// Byte offset of the start of 1-based `line` in `source` (end of source if past the end).
+pub fn line_offset(source: &str, line: usize) -> usize {
+    if line <= 1 {
+        return 0;
+    }
+    source
+        .match_indices('\n')
+        .nth(line - 2)
+        .map_or(source.len(), |(i, _)| i + 1)
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}", self.file.display())
+        } else {
+            write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+        }
+    }
+}
+
+/// One thing pgshift found: a broken file name, a missing dependency, a lint violation…
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Stable identifier, e.g. `filename/impossible-date`. Used by `@allow` and the config.
+    pub rule: String,
+    pub level: Level,
+    pub message: String,
+    pub location: Option<Location>,
+    /// What to do about it.
+    pub help: Option<String>,
+}
+
+impl Finding {
+    pub fn new(rule: &str, level: Level, message: impl Into<String>) -> Finding {
+        Finding {
+            rule: rule.to_string(),
+            level,
+            message: message.into(),
+            location: None,
+            help: None,
+        }
+    }
+
+    pub fn error(rule: &str, message: impl Into<String>) -> Finding {
+        Finding::new(rule, Level::Error, message)
+    }
+
+    pub fn warning(rule: &str, message: impl Into<String>) -> Finding {
+        Finding::new(rule, Level::Warning, message)
+    }
+
+    pub fn at(mut self, location: Location) -> Finding {
+        self.location = Some(location);
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Finding {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Sort key that gives a stable, file-ordered report.
+    pub fn sort_key(&self) -> (PathBuf, usize, usize, String) {
+        match &self.location {
+            Some(l) => (l.file.clone(), l.line, l.column, self.rule.clone()),
+            None => (PathBuf::new(), 0, 0, self.rule.clone()),
+        }
+    }
+}
+
+/// Renders a finding rustc-style: `error[rule]: message`, `--> file:line:col`, the source line
+/// with a caret under the place, and `= help:`.
+pub fn render_text(finding: &Finding, color: bool) -> String {
+    use annotate_snippets::{AnnotationKind, Group, Level as L, Renderer, Snippet};
+
+    let level = match finding.level {
+        Level::Error => L::ERROR,
+        Level::Warning => L::WARNING,
+        Level::Info => L::INFO,
+    };
+    let title = level.primary_title(finding.message.as_str()).id(finding.rule.as_str());
+    let origin;
+    let mut group = Group::with_title(title);
+    if let Some(loc) = &finding.location {
+        origin = loc.file.display().to_string();
+        match (&loc.line_text, loc.underline) {
+            (Some(text), Some((start, end))) => {
+                group = group.element(
+                    Snippet::source(text.as_str())
+                        .line_start(loc.line)
+                        .path(origin.as_str())
+                        .annotation(AnnotationKind::Primary.span(start..end)),
+                );
+            }
+            _ => {
+                group = group.element(annotate_snippets::Origin::path(origin.as_str()));
+            }
+        }
+    }
+    if let Some(help) = &finding.help {
+        group = group.element(L::HELP.message(help.as_str()));
+    }
+    let renderer = if color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
+    renderer.render(&[group]).to_string()
+}
+
+/// Counts of findings per level, for summaries and exit codes.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub errors: usize,
+    pub warnings: usize,
+    pub infos: usize,
+}
+
+impl Counts {
+    pub fn of(findings: &[Finding]) -> Counts {
+        let mut c = Counts::default();
+        for f in findings {
+            match f.level {
+                Level::Error => c.errors += 1,
+                Level::Warning => c.warnings += 1,
+                Level::Info => c.infos += 1,
+            }
+        }
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offset_maps_to_line_and_character_column() {
+        let src = "select 1;\n-- héllo wörld\nselect x;\n";
+        let off = src.find("wörld").unwrap();
+        let loc = Location::at_offset(Path::new("f.sql"), src, off, 6);
+        assert_eq!((loc.line, loc.column), (2, 10));
+        assert_eq!(loc.line_text.as_deref(), Some("-- héllo wörld"));
+        assert_eq!(loc.to_string(), "f.sql:2:10");
+    }
+
+    #[test]
+    fn offset_at_end_of_file_is_clamped() {
+        let src = "select 1;";
+        let loc = Location::at_offset(Path::new("f.sql"), src, 999, 1);
+        assert_eq!((loc.line, loc.column), (1, 10));
+    }
+
+    #[test]
+    fn whole_line_location_strips_crlf() {
+        let src = "a\r\nbcd\r\n";
+        let loc = Location::at_line(Path::new("f.sql"), src, 2);
+        assert_eq!(loc.line_text.as_deref(), Some("bcd"));
+        assert_eq!(loc.underline, Some((0, 3)));
+    }
+
+    #[test]
+    fn text_rendering_shows_rule_place_caret_and_help() {
+        let src = "-- header\nSELEC 1;\n";
+        let f = Finding::error("sql/syntax", "syntax error at or near \"SELEC\"")
+            .at(Location::at_offset(Path::new("m/x.sql"), src, 10, 5))
+            .help("check the statement");
+        let out = render_text(&f, false);
+        assert!(out.contains("error[sql/syntax]: syntax error"), "{out}");
+        assert!(out.contains("m/x.sql:2:1"), "{out}");
+        assert!(out.contains("SELEC 1;"), "{out}");
+        assert!(out.contains("^^^^^"), "{out}");
+        assert!(out.contains("help: check the statement"), "{out}");
+    }
+}

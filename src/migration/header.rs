@@ -1,0 +1,463 @@
+//! The leading comment block of a migration: the header fields (`-- MIGRATION:`, `-- Version:`,
+//! `-- Author:`, `-- Dependencies:`) and the directives (`-- @depends-on:`, `-- @no-transaction`,
+//! `-- @allow:`, `-- @env:`).
+
+use std::path::Path;
+
+use crate::config::Environment;
+use crate::diagnostic::{Finding, Level, Location};
+
+use super::filename::Version;
+
+/// A header field's value and the 1-based line it is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub value: String,
+    pub line: usize,
+}
+
+/// A dependency as written in a file: which version, and where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepRef {
+    pub version: Version,
+    /// Byte offset and length of the reference in the file, for diagnostics.
+    pub offset: usize,
+    pub len: usize,
+}
+
+/// The guide's header block.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Header {
+    pub title: Option<Field>,
+    pub version: Option<Field>,
+    pub author: Option<Field>,
+    /// `Some(vec![])` for `Dependencies: None`.
+    pub dependencies: Option<Vec<DepRef>>,
+}
+
+/// `-- @allow: rule-id reason`: for the whole file when in the leading block, otherwise for
+/// the statement directly below it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allow {
+    pub rule: String,
+    pub reason: Option<String>,
+    pub line: usize,
+    pub file_level: bool,
+}
+
+/// The directives of one file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Directives {
+    pub depends_on: Vec<DepRef>,
+    /// Line of `-- @no-transaction`, if present.
+    pub no_transaction: Option<usize>,
+    pub allows: Vec<Allow>,
+    /// `-- @env:` restriction; `None` means every environment.
+    pub environments: Option<Vec<Environment>>,
+}
+
+/// What the front matter of a file says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FrontMatter {
+    pub header: Header,
+    pub directives: Directives,
+    /// Byte offset of the first SQL token; `None` when the file holds only comments.
+    pub sql_start: Option<usize>,
+}
+
+const KNOWN_DIRECTIVES: &str = "@depends-on, @no-transaction, @allow, @env";
+
+/// Reads the leading comment block of `source`. Problems become findings; nothing here fails.
+pub fn parse_front_matter(path: &Path, source: &str, findings: &mut Vec<Finding>) -> FrontMatter {
+    let mut fm = FrontMatter::default();
+    let mut pos = 0;
+    let bytes = source.as_bytes();
+    loop {
+        while pos < bytes.len() && bytes[pos].is_ascii_whitespace() {
+            pos += 1;
+        }
+        if source[pos..].starts_with("--") {
+            let end = source[pos..].find('\n').map_or(source.len(), |i| pos + i);
+            leading_comment(path, source, pos, end, &mut fm, findings);
+            pos = end;
+        } else if source[pos..].starts_with("/*") {
+            pos = skip_block_comment(source, pos);
+        } else {
+            fm.sql_start = (pos < bytes.len()).then_some(pos);
+            break;
+        }
+    }
+    if let Some(start) = fm.sql_start {
+        later_comments(path, source, start, &mut fm, findings);
+    }
+    fm
+}
+
+/// Skips a (possibly nested) `/* */` comment starting at `pos`; returns the offset after it.
+fn skip_block_comment(source: &str, mut pos: usize) -> usize {
+    let bytes = source.as_bytes();
+    let mut depth = 0usize;
+    while pos < bytes.len() {
+        if bytes[pos..].starts_with(b"/*") {
+            depth += 1;
+            pos += 2;
+        } else if bytes[pos..].starts_with(b"*/") {
+            depth -= 1;
+            pos += 2;
+            if depth == 0 {
+                return pos;
+            }
+        } else {
+            pos += 1;
+        }
+    }
+    pos
+}
+
+fn line_of(source: &str, offset: usize) -> usize {
+    source[..offset].matches('\n').count() + 1
+}
+
+/// One `-- …` line of the leading block, `start..end` covering it without the newline.
+fn leading_comment(
+    path: &Path,
+    source: &str,
+    start: usize,
+    end: usize,
+    fm: &mut FrontMatter,
+    findings: &mut Vec<Finding>,
+) {
+    let raw = &source[start + 2..end];
+    let text = raw.trim_end_matches('\r');
+    let body = text.trim_start();
+    let body_offset = start + 2 + (text.len() - body.len());
+    let body = body.trim_end();
+    let line = line_of(source, start);
+    if let Some(directive) = body.strip_prefix('@') {
+        directive_line(path, source, body_offset, directive, line, true, fm, findings);
+        return;
+    }
+    let Some((key, value)) = body.split_once(':') else {
+        return;
+    };
+    let value_offset = body_offset + key.len() + 1 + (value.len() - value.trim_start().len());
+    let value = value.trim();
+    let field = || Field {
+        value: value.to_string(),
+        line,
+    };
+    match key.trim().to_ascii_lowercase().as_str() {
+        "migration" if fm.header.title.is_none() => fm.header.title = Some(field()),
+        "version" if fm.header.version.is_none() => fm.header.version = Some(field()),
+        "author" if fm.header.author.is_none() => fm.header.author = Some(field()),
+        "dependencies" if fm.header.dependencies.is_none() => {
+            if value.is_empty() {
+                return;
+            }
+            let deps = if ["none", "-", "n/a"].contains(&value.to_ascii_lowercase().as_str()) {
+                Vec::new()
+            } else {
+                dep_list(path, source, value_offset, value, findings)
+            };
+            fm.header.dependencies = Some(deps);
+        }
+        _ => {}
+    }
+}
+
+/// Parses `a.sql, b.sql` starting at byte `offset` of the file.
+fn dep_list(
+    path: &Path,
+    source: &str,
+    offset: usize,
+    list: &str,
+    findings: &mut Vec<Finding>,
+) -> Vec<DepRef> {
+    let mut deps = Vec::new();
+    let mut cursor = 0;
+    for part in list.split(',') {
+        let lead = part.len() - part.trim_start().len();
+        let item = part.trim();
+        let item_offset = offset + cursor + lead;
+        cursor += part.len() + 1;
+        if item.is_empty() {
+            continue;
+        }
+        match Version::parse_reference(item) {
+            Ok(version) => deps.push(DepRef {
+                version,
+                offset: item_offset,
+                len: item.len(),
+            }),
+            Err(e) => findings.push(
+                Finding::error(
+                    "deps/invalid-reference",
+                    format!("`{item}` is not a migration file name"),
+                )
+                .at(Location::at_offset(path, source, item_offset, item.len()))
+                .help(format!(
+                    "name the migration it depends on as YYYY-MM-DD_description.sql ({})",
+                    e.help()
+                )),
+            ),
+        }
+    }
+    deps
+}
+
+#[allow(clippy::too_many_arguments)]
+fn directive_line(
+    path: &Path,
+    source: &str,
+    offset: usize,
+    directive: &str,
+    line: usize,
+    leading: bool,
+    fm: &mut FrontMatter,
+    findings: &mut Vec<Finding>,
+) {
+    let name_len = directive
+        .find(|c: char| c == ':' || c.is_whitespace())
+        .unwrap_or(directive.len());
+    let name = &directive[..name_len];
+    let arg = directive[name_len..].trim_start_matches(':');
+    let arg_offset = offset + 1 + name_len + (directive.len() - name_len - arg.len());
+    let arg_lead = arg.len() - arg.trim_start().len();
+    let arg_offset = arg_offset + arg_lead;
+    let arg = arg.trim();
+    let here = || Location::at_offset(path, source, offset, 1 + name_len);
+    if !leading && name != "allow" {
+        if matches!(name, "depends-on" | "no-transaction" | "env") {
+            findings.push(
+                Finding::warning(
+                    "directive/misplaced",
+                    format!("`@{name}` after the first SQL statement is ignored"),
+                )
+                .at(here())
+                .help("move it into the comment block at the top of the file"),
+            );
+        }
+        return;
+    }
+    match name {
+        "depends-on" => {
+            if arg.is_empty() {
+                findings.push(
+                    Finding::error("directive/invalid", "`@depends-on` names no migration")
+                        .at(here())
+                        .help("write `-- @depends-on: 2026-01-20_create_users_table.sql`"),
+                );
+            }
+            let deps = dep_list(path, source, arg_offset, arg, findings);
+            fm.directives.depends_on.extend(deps);
+        }
+        "no-transaction" => fm.directives.no_transaction = Some(line),
+        "allow" => {
+            let mut words = arg.splitn(2, char::is_whitespace);
+            let rule = words.next().unwrap_or("").trim();
+            if rule.is_empty() {
+                findings.push(
+                    Finding::error("directive/invalid", "`@allow` names no rule")
+                        .at(here())
+                        .help("write `-- @allow: <rule-id> <why this is intended>`"),
+                );
+                return;
+            }
+            let reason = words
+                .next()
+                .map(|r| r.trim().trim_start_matches(['-', '—', ':']).trim().to_string())
+                .filter(|r| !r.is_empty());
+            fm.directives.allows.push(Allow {
+                rule: rule.to_string(),
+                reason,
+                line,
+                file_level: leading,
+            });
+        }
+        "env" => {
+            let mut envs = Vec::new();
+            for part in arg.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                match part.parse::<Environment>() {
+                    Ok(env) if !envs.contains(&env) => envs.push(env),
+                    Ok(_) => {}
+                    Err(e) => findings.push(
+                        Finding::error(
+                            "directive/invalid",
+                            format!("`@env` names `{part}`, which {e}"),
+                        )
+                        .at(here()),
+                    ),
+                }
+            }
+            if arg.is_empty() {
+                findings.push(
+                    Finding::error("directive/invalid", "`@env` names no environment")
+                        .at(here())
+                        .help(format!(
+                            "write `-- @env: development,staging`; accepted: {}",
+                            Environment::ACCEPTED
+                        )),
+                );
+            }
+            fm.directives.environments = Some(envs);
+        }
+        _ => findings.push(
+            Finding::error(
+                "directive/unknown",
+                format!("unknown directive `@{name}`"),
+            )
+            .at(here())
+            .help(format!("known directives: {KNOWN_DIRECTIVES}")),
+        ),
+    }
+}
+
+/// Comments after the first statement: statement-level `@allow`s, and misplaced directives.
+fn later_comments(
+    path: &Path,
+    source: &str,
+    start: usize,
+    fm: &mut FrontMatter,
+    findings: &mut Vec<Finding>,
+) {
+    let mut offset = source[..start].rfind('\n').map_or(0, |i| i + 1);
+    for raw in source[offset..].split_inclusive('\n') {
+        let line_offset = offset;
+        offset += raw.len();
+        if line_offset < start {
+            continue;
+        }
+        let trimmed = raw.trim_start();
+        let Some(comment) = trimmed.strip_prefix("--") else {
+            continue;
+        };
+        let body = comment.trim_start();
+        let Some(directive) = body.strip_prefix('@') else {
+            continue;
+        };
+        let body_offset = line_offset + (raw.len() - body.len());
+        let directive = directive.trim_end();
+        let line = line_of(source, line_offset);
+        directive_line(path, source, body_offset, directive, line, false, fm, findings);
+    }
+}
+
+/// The level of a missing header field in each environment: a reminder while developing, a
+/// blocker for production.
+pub fn missing_field_level(env: Environment) -> Level {
+    match env {
+        Environment::Development | Environment::Staging => Level::Warning,
+        Environment::Production => Level::Error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(src: &str) -> (FrontMatter, Vec<Finding>) {
+        let mut findings = Vec::new();
+        let fm = parse_front_matter(Path::new("m.sql"), src, &mut findings);
+        (fm, findings)
+    }
+
+    const GUIDE_HEADER: &str = "\
+-- =============================================
+-- MIGRATION: Add user profiles
+-- Version: 2026-01-21
+-- Author: Ada Lovelace
+-- Dependencies: 2026-01-20_create_users_table.sql, 2026-01-19_create_tenants_table
+-- =============================================
+-- @depends-on: 2026-01-20_create_users_table.sql
+-- @no-transaction
+-- @allow: dangerous/drop-table the table is recreated below
+-- @env: dev, staging
+
+/* a block comment */
+CREATE TABLE t (id int);
+-- @allow: hygiene/create-if-not-exists legacy name
+CREATE TABLE u (id int);
+";
+
+    #[test]
+    fn reads_the_guide_header_and_all_directives() {
+        let (fm, findings) = parse(GUIDE_HEADER);
+        assert!(findings.is_empty(), "{findings:?}");
+        let h = &fm.header;
+        assert_eq!(h.title.as_ref().unwrap().value, "Add user profiles");
+        assert_eq!(h.version.as_ref().unwrap().line, 3);
+        assert_eq!(h.author.as_ref().unwrap().value, "Ada Lovelace");
+        let deps: Vec<_> = h.dependencies.as_ref().unwrap().iter().map(|d| d.version.as_str()).collect();
+        assert_eq!(deps, ["2026-01-20_create_users_table", "2026-01-19_create_tenants_table"]);
+        let d = &fm.directives;
+        assert_eq!(d.depends_on.len(), 1);
+        assert_eq!(d.no_transaction, Some(8));
+        assert_eq!(d.environments, Some(vec![Environment::Development, Environment::Staging]));
+        assert_eq!(d.allows.len(), 2);
+        assert_eq!(d.allows[0].rule, "dangerous/drop-table");
+        assert_eq!(d.allows[0].reason.as_deref(), Some("the table is recreated below"));
+        assert!(d.allows[0].file_level);
+        assert_eq!(d.allows[1].line, 14);
+        assert!(!d.allows[1].file_level);
+        assert_eq!(&GUIDE_HEADER[fm.sql_start.unwrap()..][..12], "CREATE TABLE");
+    }
+
+    #[test]
+    fn dependency_reference_positions_point_at_the_name() {
+        let (fm, _) = parse(GUIDE_HEADER);
+        let d = &fm.header.dependencies.as_ref().unwrap()[1];
+        assert_eq!(&GUIDE_HEADER[d.offset..d.offset + d.len], "2026-01-19_create_tenants_table");
+    }
+
+    #[test]
+    fn none_means_no_dependencies() {
+        let (fm, _) = parse("-- Dependencies: None\nselect 1;");
+        assert_eq!(fm.header.dependencies, Some(vec![]));
+    }
+
+    #[test]
+    fn comments_only_has_no_sql() {
+        let (fm, _) = parse("-- just a note\n/* and /* nested */ block */\n\n");
+        assert_eq!(fm.sql_start, None);
+        let (fm, _) = parse("");
+        assert_eq!(fm.sql_start, None);
+    }
+
+    #[test]
+    fn crlf_headers_are_read_without_carriage_returns() {
+        let (fm, findings) = parse("-- Version: 2026-01-21\r\n-- @env: prod\r\nselect 1;\r\n");
+        assert!(findings.is_empty());
+        assert_eq!(fm.header.version.unwrap().value, "2026-01-21");
+        assert_eq!(fm.directives.environments, Some(vec![Environment::Production]));
+    }
+
+    #[test]
+    fn bad_directives_are_errors_with_positions() {
+        let (_, findings) = parse(
+            "-- @dependson: x.sql\n-- @env: prd\n-- @depends-on: not-a-file\n-- @allow:\nselect 1;\n",
+        );
+        let rules: Vec<_> = findings.iter().map(|f| (f.rule.as_str(), f.location.as_ref().unwrap().line)).collect();
+        assert_eq!(
+            rules,
+            [
+                ("directive/unknown", 1),
+                ("directive/invalid", 2),
+                ("deps/invalid-reference", 3),
+                ("directive/invalid", 4)
+            ]
+        );
+        assert!(findings[0].help.as_ref().unwrap().contains("@depends-on"));
+        assert!(findings[1].message.contains("`prd`"));
+        assert_eq!(findings[2].location.as_ref().unwrap().column, 17);
+    }
+
+    #[test]
+    fn directives_after_sql_are_reported_as_ignored() {
+        let (fm, findings) = parse("select 1;\n  -- @depends-on: 2026-01-01_a.sql\n");
+        assert!(fm.directives.depends_on.is_empty());
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].rule, "directive/misplaced");
+        assert_eq!(findings[0].location.as_ref().unwrap().line, 2);
+        assert_eq!(findings[0].location.as_ref().unwrap().column, 6);
+    }
+}

@@ -1,0 +1,471 @@
+//! Migration files: discovery under the migrations directory, file names, the header block and
+//! directives, checksums and down files. Pure: reads files, never touches a database.
+
+pub mod filename;
+pub mod header;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
+
+use crate::config::Environment;
+use crate::diagnostic::{Finding, Location};
+
+pub use filename::{Kind, ParsedName, Version};
+pub use header::{Allow, DepRef, Directives, FrontMatter, Header};
+
+/// SHA-256 of a file's bytes, lower-case hex.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct Checksum(pub String);
+
+impl Checksum {
+    pub fn of(bytes: &[u8]) -> Checksum {
+        let digest = Sha256::digest(bytes);
+        let mut hex = String::with_capacity(64);
+        for b in digest {
+            hex.push_str(&format!("{b:02x}"));
+        }
+        Checksum(hex)
+    }
+}
+
+/// A down file (`….down.sql`) beside its up file.
+#[derive(Debug, Clone)]
+pub struct DownFile {
+    pub path: PathBuf,
+    pub source: String,
+    pub checksum: Checksum,
+}
+
+/// One migration: its up file, what its header and directives say, and its down file.
+#[derive(Debug, Clone)]
+pub struct Migration {
+    pub version: Version,
+    pub date: NaiveDate,
+    pub description: String,
+    pub path: PathBuf,
+    /// The file's text (UTF-8; a byte order mark removed).
+    pub source: String,
+    pub checksum: Checksum,
+    pub front: FrontMatter,
+    /// Header `Dependencies` and `@depends-on`, merged, each version once.
+    pub dependencies: Vec<DepRef>,
+    pub down: Option<DownFile>,
+}
+
+impl Migration {
+    /// Whether this migration runs in `env` (its `@env` directive).
+    pub fn runs_in(&self, env: Environment) -> bool {
+        self.front
+            .directives
+            .environments
+            .as_ref()
+            .is_none_or(|envs| envs.contains(&env))
+    }
+
+    /// File name, e.g. `2026-01-21_add_user_profiles.sql`.
+    pub fn file_name(&self) -> String {
+        format!("{}.sql", self.version)
+    }
+}
+
+/// Every migration found under a directory, in version order, and what was wrong with the files.
+#[derive(Debug, Clone, Default)]
+pub struct MigrationSet {
+    pub dir: PathBuf,
+    pub migrations: Vec<Migration>,
+    pub findings: Vec<Finding>,
+}
+
+impl MigrationSet {
+    pub fn get(&self, version: &Version) -> Option<&Migration> {
+        self.migrations
+            .binary_search_by(|m| m.version.cmp(version))
+            .ok()
+            .map(|i| &self.migrations[i])
+    }
+}
+
+/// The migrations directory cannot be used at all.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("migrations directory {} does not exist", .0.display())]
+    MissingDir(PathBuf),
+    #[error("{} is not a directory", .0.display())]
+    NotADir(PathBuf),
+    #[error("cannot list {}: {source}", path.display())]
+    ReadDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl LoadError {
+    pub fn help(&self) -> &'static str {
+        match self {
+            LoadError::MissingDir(_) | LoadError::NotADir(_) => {
+                "pass the folder with --dir, set [migrations] dir in pgshift.toml, or run `pgshift init`"
+            }
+            LoadError::ReadDir { .. } => "check the folder's permissions",
+        }
+    }
+}
+
+/// Loads every migration under `dir` (recursively; hidden entries skipped). Bad files become
+/// findings; only an unusable directory is an error.
+pub fn load_dir(dir: &Path, env: Environment) -> Result<MigrationSet, LoadError> {
+    match fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(LoadError::MissingDir(dir.to_path_buf()))
+        }
+        Err(source) => {
+            return Err(LoadError::ReadDir {
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
+        Ok(m) if !m.is_dir() => return Err(LoadError::NotADir(dir.to_path_buf())),
+        Ok(_) => {}
+    }
+    let mut files = Vec::new();
+    list_files(dir, &mut files)?;
+    let contents = files.into_iter().map(|p| {
+        let is_sql = p
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().to_ascii_lowercase().ends_with(".sql"));
+        // Only SQL files are read; the rest (README.md, …) are skipped by name below.
+        let bytes = if is_sql { fs::read(&p) } else { Ok(Vec::new()) };
+        (p, bytes)
+    });
+    Ok(from_files(dir, contents, env))
+}
+
+/// Builds a set from file paths and their contents (or the error reading them). `load_dir`
+/// uses it with files from disk; tests and library users can pass files made in memory.
+pub fn from_files(
+    dir: &Path,
+    files: impl IntoIterator<Item = (PathBuf, std::io::Result<Vec<u8>>)>,
+    env: Environment,
+) -> MigrationSet {
+    let mut files: Vec<_> = files.into_iter().collect();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut contents: BTreeMap<PathBuf, std::io::Result<Vec<u8>>> = BTreeMap::new();
+    let mut findings = Vec::new();
+    let mut ups: BTreeMap<Version, (PathBuf, ParsedName)> = BTreeMap::new();
+    let mut downs: BTreeMap<Version, PathBuf> = BTreeMap::new();
+    for (path, bytes) in files {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let parsed = match filename::parse_file_name(name) {
+            None => continue,
+            Some(Ok(p)) => p,
+            Some(Err(e)) => {
+                let rule = match e {
+                    filename::NameError::Format { .. } => "filename/invalid",
+                    filename::NameError::ImpossibleDate { .. } => "filename/impossible-date",
+                };
+                findings.push(
+                    Finding::error(rule, e.to_string())
+                        .at(Location::file(&path))
+                        .help(e.help()),
+                );
+                continue;
+            }
+        };
+        let slot = match parsed.kind {
+            Kind::Up => ups.get(&parsed.version).map(|(p, _)| p.clone()),
+            Kind::Down => downs.get(&parsed.version).cloned(),
+        };
+        if let Some(first) = slot {
+            findings.push(
+                Finding::error(
+                    "filename/duplicate-version",
+                    format!(
+                        "version {} is defined twice: {} and {}",
+                        parsed.version,
+                        first.display(),
+                        path.display()
+                    ),
+                )
+                .at(Location::file(&path))
+                .help("versions must be unique in the whole migrations tree; rename or remove one of the files"),
+            );
+            continue;
+        }
+        contents.insert(path.clone(), bytes);
+        match parsed.kind {
+            Kind::Up => {
+                ups.insert(parsed.version.clone(), (path, parsed));
+            }
+            Kind::Down => {
+                downs.insert(parsed.version.clone(), path);
+            }
+        }
+    }
+
+    for (version, path) in &downs {
+        if !ups.contains_key(version) {
+            findings.push(
+                Finding::error(
+                    "filename/orphan-down",
+                    format!("down file has no up file {version}.sql beside it"),
+                )
+                .at(Location::file(path))
+                .help("add the up migration, or rename or delete this down file"),
+            );
+        }
+    }
+
+    let mut migrations = Vec::with_capacity(ups.len());
+    for (version, (path, parsed)) in ups {
+        let (source, checksum) = read_source(&path, contents.remove(&path), &mut findings);
+        let down = downs.get(&version).map(|down_path| {
+            let bytes = contents.remove(down_path);
+            let (source, checksum) = read_source(down_path, bytes, &mut findings);
+            DownFile {
+                path: down_path.clone(),
+                source,
+                checksum,
+            }
+        });
+        let front = header::parse_front_matter(&path, &source, &mut findings);
+        if front.sql_start.is_none() && !source.trim().is_empty() {
+            findings.push(
+                Finding::error("file/empty", "the file holds only comments, no SQL statement")
+                    .at(Location::file(&path))
+                    .help("add the migration's SQL, or delete the file"),
+            );
+        }
+        check_header(&path, &source, &version, &front, env, &mut findings);
+        let dependencies = merge_dependencies(&path, &source, &front, &mut findings);
+        migrations.push(Migration {
+            version,
+            date: parsed.date,
+            description: parsed.description,
+            path,
+            source,
+            checksum,
+            front,
+            dependencies,
+            down,
+        });
+    }
+    findings.sort_by_key(Finding::sort_key);
+    MigrationSet {
+        dir: dir.to_path_buf(),
+        migrations,
+        findings,
+    }
+}
+
+fn list_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let entries = fs::read_dir(dir).map_err(|source| LoadError::ReadDir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for entry in entries {
+        let entry = entry.map_err(|source| LoadError::ReadDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        // Follow symbolic links; a dangling one is kept so that reading it reports the error.
+        match fs::metadata(&path) {
+            Ok(m) if m.is_dir() => list_files(&path, out)?,
+            _ => out.push(path),
+        }
+    }
+    Ok(())
+}
+
+/// Reads a file as text. Encoding problems become findings; the text is still returned (lossy)
+/// so that the rest of the file can be checked.
+fn read_source(
+    path: &Path,
+    bytes: Option<std::io::Result<Vec<u8>>>,
+    findings: &mut Vec<Finding>,
+) -> (String, Checksum) {
+    let bytes = match bytes.unwrap_or_else(|| Err(std::io::ErrorKind::NotFound.into())) {
+        Ok(b) => b,
+        Err(e) => {
+            findings.push(
+                Finding::error("file/unreadable", format!("cannot read the file: {e}"))
+                    .at(Location::file(path))
+                    .help("check that the file exists and that its permissions let you read it"),
+            );
+            return (String::new(), Checksum::of(&[]));
+        }
+    };
+    let checksum = Checksum::of(&bytes);
+    let mut text: &[u8] = &bytes;
+    if let Some(rest) = text.strip_prefix(b"\xEF\xBB\xBF") {
+        findings.push(
+            Finding::error("file/bom", "the file starts with a UTF-8 byte order mark (BOM)")
+                .at(Location::file(path))
+                .help("PostgreSQL rejects the BOM as part of the first statement; save the file as UTF-8 without BOM"),
+        );
+        text = rest;
+    }
+    let source = match std::str::from_utf8(text) {
+        Ok(s) => s.to_string(),
+        Err(e) => {
+            let lossy = String::from_utf8_lossy(text).into_owned();
+            let at = e.valid_up_to();
+            findings.push(
+                Finding::error("file/not-utf8", "the file is not valid UTF-8")
+                    .at(Location::at_offset(path, &lossy, at, 1))
+                    .help("convert it, e.g. `iconv -f LATIN1 -t UTF-8 FILE`; migrations must be UTF-8"),
+            );
+            lossy
+        }
+    };
+    if source.trim().is_empty() {
+        findings.push(
+            Finding::error("file/empty", "the file is empty")
+                .at(Location::file(path))
+                .help("add the migration's SQL, or delete the file"),
+        );
+    }
+    if let Some(i) = source.find("\r\n") {
+        findings.push(
+            Finding::warning("file/crlf", "the file has Windows (CRLF) line endings")
+                .at(Location::at_offset(path, &source, i, 1))
+                .help("convert to LF (`dos2unix FILE`) and add `*.sql text eol=lf` to .gitattributes, so that the checksum does not change between checkouts"),
+        );
+    }
+    (source, checksum)
+}
+
+fn check_header(
+    path: &Path,
+    source: &str,
+    version: &Version,
+    front: &FrontMatter,
+    env: Environment,
+    findings: &mut Vec<Finding>,
+) {
+    let h = &front.header;
+    let missing: Vec<&str> = [
+        ("MIGRATION", h.title.is_none()),
+        ("Version", h.version.is_none()),
+        ("Author", h.author.is_none()),
+        ("Dependencies", h.dependencies.is_none()),
+    ]
+    .iter()
+    .filter(|(_, m)| *m)
+    .map(|(n, _)| *n)
+    .collect();
+    if !missing.is_empty() && !source.is_empty() {
+        findings.push(
+            Finding::new(
+                "header/missing-field",
+                header::missing_field_level(env),
+                format!("the header has no {} field", missing.join(", ")),
+            )
+            .at(Location::file(path))
+            .help(format!(
+                "start the file with:\n-- MIGRATION: <what it does>\n-- Version: {}\n-- Author: <name>\n-- Dependencies: <file.sql, …> or None",
+                version.date_str()
+            )),
+        );
+    }
+    if let Some(v) = &h.version {
+        if v.value != version.date_str() && v.value != version.as_str() {
+            findings.push(
+                Finding::error(
+                    "header/version-mismatch",
+                    format!(
+                        "the header says Version: {}, but the file name says {}",
+                        v.value,
+                        version.date_str()
+                    ),
+                )
+                .at(Location::at_line(path, source, v.line))
+                .help(format!(
+                    "write `-- Version: {}`, or rename the file if its date is wrong",
+                    version.date_str()
+                )),
+            );
+        }
+    }
+}
+
+fn merge_dependencies(
+    path: &Path,
+    source: &str,
+    front: &FrontMatter,
+    findings: &mut Vec<Finding>,
+) -> Vec<DepRef> {
+    let directive = &front.directives.depends_on;
+    let mut merged: Vec<DepRef> = Vec::new();
+    let header = front.header.dependencies.as_deref().unwrap_or(&[]);
+    for d in header.iter().chain(directive) {
+        if !merged.iter().any(|m| m.version == d.version) {
+            merged.push(d.clone());
+        }
+    }
+    if let (Some(header), false) = (&front.header.dependencies, directive.is_empty()) {
+        let only_header: Vec<_> = header
+            .iter()
+            .filter(|h| !directive.iter().any(|d| d.version == h.version))
+            .map(|d| d.version.as_str())
+            .collect();
+        let only_directive: Vec<_> = directive
+            .iter()
+            .filter(|d| !header.iter().any(|h| h.version == d.version))
+            .map(|d| d.version.as_str())
+            .collect();
+        if !only_header.is_empty() || !only_directive.is_empty() {
+            let line = front.header.dependencies_line(source);
+            let mut parts = Vec::new();
+            if !only_header.is_empty() {
+                parts.push(format!("only in the header: {}", only_header.join(", ")));
+            }
+            if !only_directive.is_empty() {
+                parts.push(format!("only in @depends-on: {}", only_directive.join(", ")));
+            }
+            findings.push(
+                Finding::warning(
+                    "header/dependencies-mismatch",
+                    format!(
+                        "the header's Dependencies and the @depends-on lines differ ({})",
+                        parts.join("; ")
+                    ),
+                )
+                .at(match line {
+                    Some(l) => Location::at_line(path, source, l),
+                    None => Location::file(path),
+                })
+                .help("both are used (merged); list the same migrations in both to keep the header truthful"),
+            );
+        }
+    }
+    merged
+}
+
+impl Header {
+    /// Line of the `Dependencies:` field, found again from the first reference's position.
+    fn dependencies_line(&self, source: &str) -> Option<usize> {
+        let first = self.dependencies.as_ref()?.first()?;
+        Some(source[..first.offset].matches('\n').count() + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksum_is_sha256_hex() {
+        assert_eq!(
+            Checksum::of(b"abc").0,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -1,0 +1,265 @@
+//! The plan: the dependency graph of a migration set and the order it runs in.
+//!
+//! Order is a topological sort (Kahn's algorithm) whose ready set is a min-heap keyed by
+//! (date, file name): every migration runs as early as its date allows once its dependencies
+//! ran. Pure data in, pure data out.
+
+pub mod render;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use serde::Serialize;
+
+use crate::diagnostic::{Finding, Location};
+use crate::migration::{MigrationSet, Version};
+
+/// Why a migration is where it is in the order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reason {
+    /// No dependencies: placed by its date and name.
+    Date,
+    /// Its dependencies had already run when its date came.
+    DateAfterDependencies,
+    /// Held back until this dependency ran, after migrations dated later than itself.
+    WaitsFor {
+        dependency: Version,
+        /// Whether that dependency is itself dated (or named) later.
+        later_dated: bool,
+    },
+}
+
+/// One position of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    pub version: Version,
+    /// Direct dependencies, in the order they run.
+    pub dependencies: Vec<Version>,
+    pub reason: Reason,
+}
+
+/// The execution order of a migration set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    /// 1-based position of a version in the plan.
+    pub fn position(&self, version: &Version) -> Option<usize> {
+        self.steps
+            .iter()
+            .position(|s| &s.version == version)
+            .map(|i| i + 1)
+    }
+
+    /// The reason rendered as a sentence, with positions of the migrations it names.
+    pub fn explain(&self, step: &Step) -> String {
+        let pos = |v: &Version| self.position(v).map_or(String::new(), |p| format!(" (#{p})"));
+        match &step.reason {
+            Reason::Date => "by date; no dependencies".to_string(),
+            Reason::DateAfterDependencies => {
+                let deps: Vec<_> = step
+                    .dependencies
+                    .iter()
+                    .map(|d| format!("{d}{}", pos(d)))
+                    .collect();
+                format!("by date; after {}", deps.join(", "))
+            }
+            Reason::WaitsFor {
+                dependency,
+                later_dated: true,
+            } => format!(
+                "waits for {dependency}{}, a later-dated migration it depends on",
+                pos(dependency)
+            ),
+            Reason::WaitsFor { dependency, .. } => format!(
+                "waits for {dependency}{}, which itself waited for a later-dated dependency",
+                pos(dependency)
+            ),
+        }
+    }
+}
+
+/// Orders `set`. Missing dependencies, self-dependencies and cycles are returned as error
+/// findings (all of them, not just the first).
+pub fn plan(set: &MigrationSet) -> Result<Plan, Vec<Finding>> {
+    let index: HashMap<&Version, usize> = set
+        .migrations
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (&m.version, i))
+        .collect();
+    let n = set.migrations.len();
+    let mut findings = Vec::new();
+    // deps[i]: indices migration i depends on; dependents[j]: migrations that depend on j.
+    let mut deps: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, m) in set.migrations.iter().enumerate() {
+        for d in &m.dependencies {
+            let at = Location::at_offset(&m.path, &m.source, d.offset, d.len);
+            match index.get(&d.version) {
+                Some(&j) if j == i => findings.push(
+                    Finding::error("deps/self", format!("{} depends on itself", m.version))
+                        .at(at)
+                        .help("remove this dependency"),
+                ),
+                Some(&j) => {
+                    deps[i].push(j);
+                    dependents[j].push(i);
+                }
+                None => findings.push(
+                    Finding::error(
+                        "deps/missing",
+                        format!(
+                            "{} depends on {}.sql, which is not in {}",
+                            m.version,
+                            d.version,
+                            set.dir.display()
+                        ),
+                    )
+                    .at(at)
+                    .help(missing_help(set, &d.version)),
+                ),
+            }
+        }
+    }
+    for list in deps.iter_mut().chain(dependents.iter_mut()) {
+        list.sort_unstable();
+        list.dedup();
+    }
+
+    let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..n)
+        .filter(|&i| waiting[i] == 0)
+        .map(Reverse)
+        .collect();
+    let mut order = Vec::with_capacity(n);
+    let mut position = vec![usize::MAX; n];
+    while let Some(Reverse(i)) = ready.pop() {
+        position[i] = order.len();
+        order.push(i);
+        for &d in &dependents[i] {
+            waiting[d] -= 1;
+            if waiting[d] == 0 {
+                ready.push(Reverse(d));
+            }
+        }
+    }
+    if order.len() < n {
+        findings.extend(cycle_findings(set, &deps, &position));
+    }
+    if !findings.is_empty() {
+        findings.sort_by_key(Finding::sort_key);
+        return Err(findings);
+    }
+
+    let mut steps = Vec::with_capacity(n);
+    let mut latest_key = None;
+    for &i in &order {
+        let m = &set.migrations[i];
+        let mut ds = deps[i].clone();
+        ds.sort_by_key(|&j| position[j]);
+        let delayed = latest_key.is_some_and(|k| k > i);
+        let reason = match ds.last() {
+            None => Reason::Date,
+            Some(&last) if delayed => Reason::WaitsFor {
+                dependency: set.migrations[last].version.clone(),
+                later_dated: last > i,
+            },
+            Some(_) => Reason::DateAfterDependencies,
+        };
+        latest_key = latest_key.max(Some(i));
+        steps.push(Step {
+            version: m.version.clone(),
+            dependencies: ds.iter().map(|&j| set.migrations[j].version.clone()).collect(),
+            reason,
+        });
+    }
+    Ok(Plan { steps })
+}
+
+fn missing_help(set: &MigrationSet, wanted: &Version) -> String {
+    let description = &wanted.as_str()[11..];
+    let similar: Vec<_> = set
+        .migrations
+        .iter()
+        .filter(|m| m.description == description || m.version.date_str() == wanted.date_str())
+        .map(|m| m.file_name())
+        .take(3)
+        .collect();
+    if similar.is_empty() {
+        "add the missing migration, or correct the file name in this dependency".to_string()
+    } else {
+        format!("did you mean {}?", similar.join(" or "))
+    }
+}
+
+/// Finds each dependency cycle among the migrations that could not be placed, as the whole
+/// path `a → b → … → a`, reported once per cycle.
+fn cycle_findings(set: &MigrationSet, deps: &[Vec<usize>], position: &[usize]) -> Vec<Finding> {
+    let n = deps.len();
+    let unplaced = |i: usize| position[i] == usize::MAX;
+    let mut seen = vec![false; n];
+    let mut findings = Vec::new();
+    for start in (0..n).filter(|&i| unplaced(i)) {
+        if seen[start] {
+            continue;
+        }
+        // Walk "depends on" edges through unplaced migrations: each has an unplaced
+        // dependency, so the walk must come back to a node on its own path or an earlier walk.
+        let mut path = Vec::new();
+        let mut on_path = HashMap::new();
+        let mut cur = start;
+        loop {
+            if let Some(&at) = on_path.get(&cur) {
+                let mut cycle: Vec<usize> = path[at..].to_vec();
+                let min = cycle.iter().enumerate().min_by_key(|(_, &v)| v).map_or(0, |(k, _)| k);
+                cycle.rotate_left(min);
+                findings.push(cycle_finding(set, &cycle));
+                break;
+            }
+            if seen[cur] {
+                break;
+            }
+            seen[cur] = true;
+            on_path.insert(cur, path.len());
+            path.push(cur);
+            match deps[cur].iter().copied().find(|&d| unplaced(d)) {
+                Some(next) => cur = next,
+                None => break,
+            }
+        }
+    }
+    findings
+}
+
+fn cycle_finding(set: &MigrationSet, cycle: &[usize]) -> Finding {
+    let names: Vec<&str> = cycle
+        .iter()
+        .chain(cycle.first())
+        .map(|&i| set.migrations[i].version.as_str())
+        .collect();
+    let first = &set.migrations[cycle[0]];
+    let next = &set.migrations[cycle[1 % cycle.len()]].version;
+    let at = first
+        .dependencies
+        .iter()
+        .find(|d| &d.version == next)
+        .map(|d| Location::at_offset(&first.path, &first.source, d.offset, d.len))
+        .unwrap_or_else(|| Location::file(&first.path));
+    Finding::error(
+        "deps/cycle",
+        format!(
+            "dependency cycle of {} migrations: {}",
+            cycle.len(),
+            names.join(" → ")
+        ),
+    )
+    .at(at)
+    .help("each migration depends on the next one; remove one of these dependencies so the chain has a start")
+}
+
+#[cfg(test)]
+mod tests;

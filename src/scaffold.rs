@@ -1,0 +1,267 @@
+//! Creating things for the user: a new migration file (`pgshift new`) and a project layout
+//! (`pgshift init`).
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use crate::migration::filename::{format_date, suggest_description};
+use crate::migration::Version;
+
+/// Why a scaffold step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScaffoldError {
+    #[error("`{0}` has no letters or digits to make a file name from")]
+    EmptyDescription(String),
+    #[error("{} already exists", .0.display())]
+    Exists(PathBuf),
+    #[error("migrations directory {} does not exist", .0.display())]
+    MissingDir(PathBuf),
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> ScaffoldError + '_ {
+    move |source| ScaffoldError::Write {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What `new` should write.
+#[derive(Debug, Clone)]
+pub struct NewMigration {
+    /// Free text; turned into `[a-z0-9_]+`.
+    pub description: String,
+    pub date: NaiveDate,
+    pub author: String,
+    pub depends_on: Vec<Version>,
+}
+
+impl NewMigration {
+    /// The file stem, e.g. `2026-11-24_add_user_profiles`.
+    pub fn version(&self) -> Result<String, ScaffoldError> {
+        let d = suggest_description(&self.description);
+        if d.is_empty() {
+            return Err(ScaffoldError::EmptyDescription(self.description.clone()));
+        }
+        Ok(format!("{}_{d}", format_date(self.date)))
+    }
+
+    /// The file's text: the guide's header and a place for the SQL.
+    pub fn text(&self) -> String {
+        let title = {
+            let words = suggest_description(&self.description).replace('_', " ");
+            let mut c = words.chars();
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
+        };
+        let deps = if self.depends_on.is_empty() {
+            "None".to_string()
+        } else {
+            self.depends_on
+                .iter()
+                .map(|v| format!("{v}.sql"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!(
+            "-- =============================================\n\
+             -- MIGRATION: {title}\n\
+             -- Version: {}\n\
+             -- Author: {}\n\
+             -- Dependencies: {deps}\n\
+             -- =============================================\n\
+             \n\
+             -- Write the SQL here. The whole file runs in one transaction together with its\n\
+             -- tracking row; add `-- @no-transaction` above for CREATE INDEX CONCURRENTLY.\n",
+            format_date(self.date),
+            self.author
+        )
+    }
+
+    /// Writes the file into `dir`; refuses to overwrite.
+    pub fn write(&self, dir: &Path) -> Result<PathBuf, ScaffoldError> {
+        if !dir.is_dir() {
+            return Err(ScaffoldError::MissingDir(dir.to_path_buf()));
+        }
+        let path = dir.join(format!("{}.sql", self.version()?));
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => ScaffoldError::Exists(path.clone()),
+                _ => ScaffoldError::Write {
+                    path: path.clone(),
+                    source: e,
+                },
+            })?;
+        f.write_all(self.text().as_bytes()).map_err(write_err(&path))?;
+        Ok(path)
+    }
+}
+
+/// The author for a new file: git's `user.name`, else `$USER`, else `unknown`.
+pub fn default_author(cwd: &Path) -> String {
+    std::process::Command::new("git")
+        .args(["config", "user.name"])
+        .current_dir(cwd)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("USER").ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// One thing `init` did or left alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitAction {
+    Created(PathBuf),
+    Kept(PathBuf),
+    Updated(PathBuf),
+}
+
+/// The starting `pgshift.toml`: every setting, commented, with its default.
+pub const CONFIG_TEMPLATE: &str = r#"# pgshift configuration. Every setting is optional; the values shown are the defaults.
+# Precedence: command-line flags > environment variables > .env > this file > defaults.
+
+[migrations]
+# dir = "migrations"
+# out_of_order = "warn"        # allow | warn | deny: a new file dated before applied ones
+
+[tracking]
+# schema = "public"
+# table = "schema_migrations"
+
+[backup]
+# dir = "backups/migrations"
+# keep = 10
+
+[deploy]
+# timeout = 300                # seconds per migration (TIMEOUT)
+# lock_timeout = 60            # seconds to wait for another deployer's lock
+# exposed_schemas = ["public"] # schemas an API (PostgREST) exposes; RLS is checked there
+
+# psql variables for `:name` in migrations. Prefer environment variables for secrets:
+# `:app_password` reads APP_PASSWORD.
+[variables]
+
+# Rule levels for every environment: "off", "info", "warning" or "error".
+[rules]
+# "header/missing-field" = "warning"
+
+[environments.development]
+
+[environments.staging]
+# database_url_env = "STAGING_DATABASE_URL"
+
+[environments.production]
+# database_url_env = "PRODUCTION_DATABASE_URL"
+# timeout = 600
+"#;
+
+const GITIGNORE_LINES: [&str; 2] = ["backups/", "logs/"];
+
+/// Creates the config, the migrations, backups and logs folders, and `.gitignore` entries for
+/// backups and logs, in `root`. Existing files are kept; `.gitignore` only gains missing lines.
+pub fn init_project(root: &Path, migrations_dir: &Path) -> Result<Vec<InitAction>, ScaffoldError> {
+    let mut actions = Vec::new();
+    let config = root.join(crate::config::CONFIG_FILE);
+    if config.exists() {
+        actions.push(InitAction::Kept(config));
+    } else {
+        fs::write(&config, CONFIG_TEMPLATE).map_err(write_err(&config))?;
+        actions.push(InitAction::Created(config));
+    }
+    for dir in [
+        migrations_dir.to_path_buf(),
+        root.join("backups/migrations"),
+        root.join("logs"),
+    ] {
+        if dir.is_dir() {
+            actions.push(InitAction::Kept(dir));
+        } else {
+            fs::create_dir_all(&dir).map_err(write_err(&dir))?;
+            actions.push(InitAction::Created(dir));
+        }
+    }
+    let gitignore = root.join(".gitignore");
+    let existing = fs::read_to_string(&gitignore).unwrap_or_default();
+    let present: Vec<&str> = existing.lines().map(str::trim).collect();
+    let missing: Vec<&str> = GITIGNORE_LINES
+        .iter()
+        .copied()
+        .filter(|l| !present.contains(l) && !present.contains(&l.trim_end_matches('/')))
+        .collect();
+    if missing.is_empty() {
+        actions.push(InitAction::Kept(gitignore));
+    } else {
+        let mut text = existing.clone();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str("# pgshift: database backups and logs stay out of git\n");
+        for l in &missing {
+            text.push_str(l);
+            text.push('\n');
+        }
+        fs::write(&gitignore, text).map_err(write_err(&gitignore))?;
+        actions.push(if existing.is_empty() {
+            InitAction::Created(gitignore)
+        } else {
+            InitAction::Updated(gitignore)
+        });
+    }
+    Ok(actions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConfigFile, Environment};
+
+    #[test]
+    fn new_migration_text_is_a_valid_header() {
+        let m = NewMigration {
+            description: "Add user profiles".into(),
+            date: NaiveDate::from_ymd_opt(2026, 1, 21).unwrap(),
+            author: "Ada".into(),
+            depends_on: vec![Version::parse_reference("2026-01-20_create_users_table").unwrap()],
+        };
+        assert_eq!(m.version().unwrap(), "2026-01-21_add_user_profiles");
+        let dir = tempfile::tempdir().unwrap();
+        let path = m.write(dir.path()).unwrap();
+        let set = crate::migration::load_dir(dir.path(), Environment::Production).unwrap();
+        let got = &set.migrations[0];
+        assert_eq!(path.file_name().unwrap(), "2026-01-21_add_user_profiles.sql");
+        assert_eq!(got.front.header.title.as_ref().unwrap().value, "Add user profiles");
+        assert_eq!(got.front.header.author.as_ref().unwrap().value, "Ada");
+        assert_eq!(got.dependencies[0].version.as_str(), "2026-01-20_create_users_table");
+        // Only the "no SQL yet" finding: the header is complete and consistent.
+        let rules: Vec<_> = set.findings.iter().map(|f| f.rule.as_str()).collect();
+        assert_eq!(rules, ["file/empty"]);
+        assert!(matches!(m.write(dir.path()), Err(ScaffoldError::Exists(_))));
+    }
+
+    #[test]
+    fn init_is_idempotent_and_keeps_gitignore_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(".gitignore"), "target/").unwrap();
+        let first = init_project(dir.path(), &dir.path().join("migrations")).unwrap();
+        assert!(first.iter().filter(|a| matches!(a, InitAction::Created(_))).count() == 4);
+        let gi = fs::read_to_string(dir.path().join(".gitignore")).unwrap();
+        assert!(gi.starts_with("target/\n") && gi.contains("backups/\n") && gi.contains("logs/\n"), "{gi}");
+        let second = init_project(dir.path(), &dir.path().join("migrations")).unwrap();
+        assert!(second.iter().all(|a| matches!(a, InitAction::Kept(_))), "{second:?}");
+        ConfigFile::parse(Path::new("pgshift.toml"), CONFIG_TEMPLATE).expect("template parses");
+    }
+}
