@@ -26,7 +26,7 @@ Examples:
 
 /// Deploy SQL migrations to PostgreSQL and Supabase without surprises.
 #[derive(Debug, Parser)]
-#[command(name = "pgshift", version, after_help = EXAMPLES, propagate_version = true)]
+#[command(name = "pgshift", version, after_help = EXAMPLES)]
 pub struct Cli {
     /// Migrations directory [default: migrations, or [migrations] dir in pgshift.toml]
     #[arg(long, global = true, value_name = "DIR")]
@@ -310,7 +310,14 @@ fn settings(cli: &Cli) -> Result<(Settings, PathBuf), CliError> {
     let cwd = std::env::current_dir()
         .map_err(|e| CliError::usage(format!("cannot read the current directory: {e}"), None))?;
     let vars = VarSource::from_process(&cwd)?;
-    Ok((Settings::resolve(&cli.flags(), &vars, &cwd)?, cwd))
+    let mut settings = Settings::resolve(&cli.flags(), &vars, &cwd)?;
+    // Paths under the current directory are shown (and used) relative to it: shorter messages.
+    for p in [&mut settings.dir, &mut settings.backup_dir] {
+        if let Ok(rel) = p.strip_prefix(&cwd) {
+            *p = if rel.as_os_str().is_empty() { PathBuf::from(".") } else { rel.to_path_buf() };
+        }
+    }
+    Ok((settings, cwd))
 }
 
 fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
@@ -337,5 +344,14 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
                 Some("`pgshift order`, `graph`, `new` and `init` work today; see the README for what is coming".to_string()),
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

@@ -22,11 +22,12 @@ pub enum Reason {
     Date,
     /// Its dependencies had already run when its date came.
     DateAfterDependencies,
-    /// Held back until this dependency ran, after migrations dated later than itself.
+    /// Held back until this dependency ran, after migrations that sort later than itself.
     WaitsFor {
         dependency: Version,
-        /// Whether that dependency is itself dated (or named) later.
-        later_dated: bool,
+        /// Whether that dependency itself sorts later (by date, then name); if not, it was
+        /// held back by its own dependencies.
+        sorts_later: bool,
     },
 }
 
@@ -69,13 +70,20 @@ impl Plan {
             }
             Reason::WaitsFor {
                 dependency,
-                later_dated: true,
+                sorts_later: true,
+            } if dependency.date_str() > step.version.date_str() => format!(
+                "waits for {dependency}{}, a dependency dated later",
+                pos(dependency)
+            ),
+            Reason::WaitsFor {
+                dependency,
+                sorts_later: true,
             } => format!(
-                "waits for {dependency}{}, a later-dated migration it depends on",
+                "waits for {dependency}{}, a same-day dependency whose name sorts later",
                 pos(dependency)
             ),
             Reason::WaitsFor { dependency, .. } => format!(
-                "waits for {dependency}{}, which itself waited for a later-dated dependency",
+                "waits for {dependency}{}, a dependency that was itself held back",
                 pos(dependency)
             ),
         }
@@ -166,7 +174,7 @@ pub fn plan(set: &MigrationSet) -> Result<Plan, Vec<Finding>> {
             None => Reason::Date,
             Some(&last) if delayed => Reason::WaitsFor {
                 dependency: set.migrations[last].version.clone(),
-                later_dated: last > i,
+                sorts_later: last > i,
             },
             Some(_) => Reason::DateAfterDependencies,
         };

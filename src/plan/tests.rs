@@ -63,12 +63,12 @@ fn dependency_on_a_later_date_moves_the_migration_just_after_it() {
         p.steps[2].reason,
         Reason::WaitsFor {
             dependency: Version::parse_reference("2025-12-29_rbac_system").unwrap(),
-            later_dated: true
+            sorts_later: true
         }
     );
     assert_eq!(
         p.explain(&p.steps[2]),
-        "waits for 2025-12-29_rbac_system (#2), a later-dated migration it depends on"
+        "waits for 2025-12-29_rbac_system (#2), a dependency dated later"
     );
 }
 
@@ -82,8 +82,8 @@ fn transitive_delay_is_explained() {
     .unwrap();
     let names: Vec<_> = p.steps.iter().map(|s| s.version.as_str()).collect();
     assert_eq!(names, ["2026-01-03_c", "2026-01-01_a", "2026-01-02_b"]);
-    assert!(matches!(p.steps[2].reason, Reason::WaitsFor { later_dated: false, .. }));
-    assert_eq!(p.explain(&p.steps[2]), "waits for 2026-01-01_a (#2), which itself waited for a later-dated dependency");
+    assert!(matches!(p.steps[2].reason, Reason::WaitsFor { sorts_later: false, .. }));
+    assert_eq!(p.explain(&p.steps[2]), "waits for 2026-01-01_a (#2), a dependency that was itself held back");
 }
 
 #[test]
