@@ -12,6 +12,7 @@
 
 mod binaries;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -115,7 +116,10 @@ impl Cluster {
     /// Creates and starts a new cluster.
     pub fn start(options: &ClusterOptions) -> Result<Cluster, EphemeralError> {
         let bin_dir = match &options.bin_dir {
-            Some(d) => d.clone(),
+            Some(d) => search_bin_dir(&SearchPaths {
+                explicit: Some(d.clone()),
+                ..SearchPaths::default()
+            })?,
             None => find_bin_dir()?,
         };
         let run_as = if unsafe { libc::geteuid() } == 0 {
@@ -125,6 +129,7 @@ impl Cluster {
         };
         let root = tempfile::Builder::new()
             .prefix("pgshift-pg-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir()
             .map_err(io_err("cannot create a temporary directory"))?
             .keep();
@@ -168,8 +173,12 @@ impl Cluster {
     }
 
     fn init(&mut self, options: &ClusterOptions) -> Result<(), EphemeralError> {
+        use std::os::unix::fs::DirBuilderExt;
         for d in [&self.data_dir, &self.socket_dir] {
-            std::fs::create_dir(d).map_err(io_err(format!("cannot create {}", d.display())))?;
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(d)
+                .map_err(io_err(format!("cannot create {}", d.display())))?;
         }
         let pwfile = self.root.join("pwfile");
         std::fs::write(&pwfile, format!("{}\n", self.password))

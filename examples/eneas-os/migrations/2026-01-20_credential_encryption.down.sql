@@ -4,3 +4,4 @@ ALTER TABLE integration_credentials DROP COLUMN IF EXISTS secret_encrypted;
 DROP FUNCTION IF EXISTS app.decrypt_secret(bytea);
 DROP FUNCTION IF EXISTS app.encrypt_secret(text);
 DROP TABLE IF EXISTS app.encryption_keys;
+DROP EXTENSION IF EXISTS pgcrypto;
