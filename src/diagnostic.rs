@@ -181,7 +181,9 @@ pub fn render_text(finding: &Finding, color: bool) -> String {
         Level::Warning => L::WARNING,
         Level::Info => L::INFO,
     };
-    let title = level.primary_title(finding.message.as_str()).id(finding.rule.as_str());
+    let title = level
+        .primary_title(finding.message.as_str())
+        .id(finding.rule.as_str());
     let origin;
     let mut group = Group::with_title(title);
     if let Some(loc) = &finding.location {

@@ -103,7 +103,8 @@ impl NewMigration {
                     source: e,
                 },
             })?;
-        f.write_all(self.text().as_bytes()).map_err(write_err(&path))?;
+        f.write_all(self.text().as_bytes())
+            .map_err(write_err(&path))?;
         Ok(path)
     }
 }
@@ -242,10 +243,19 @@ mod tests {
         let path = m.write(dir.path()).unwrap();
         let set = crate::migration::load_dir(dir.path(), Environment::Production).unwrap();
         let got = &set.migrations[0];
-        assert_eq!(path.file_name().unwrap(), "2026-01-21_add_user_profiles.sql");
-        assert_eq!(got.front.header.title.as_ref().unwrap().value, "Add user profiles");
+        assert_eq!(
+            path.file_name().unwrap(),
+            "2026-01-21_add_user_profiles.sql"
+        );
+        assert_eq!(
+            got.front.header.title.as_ref().unwrap().value,
+            "Add user profiles"
+        );
         assert_eq!(got.front.header.author.as_ref().unwrap().value, "Ada");
-        assert_eq!(got.dependencies[0].version.as_str(), "2026-01-20_create_users_table");
+        assert_eq!(
+            got.dependencies[0].version.as_str(),
+            "2026-01-20_create_users_table"
+        );
         // Only the "no SQL yet" finding: the header is complete and consistent.
         let rules: Vec<_> = set.findings.iter().map(|f| f.rule.as_str()).collect();
         assert_eq!(rules, ["file/empty"]);
@@ -257,11 +267,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join(".gitignore"), "target/").unwrap();
         let first = init_project(dir.path(), &dir.path().join("migrations")).unwrap();
-        assert!(first.iter().filter(|a| matches!(a, InitAction::Created(_))).count() == 4);
+        assert!(
+            first
+                .iter()
+                .filter(|a| matches!(a, InitAction::Created(_)))
+                .count()
+                == 4
+        );
         let gi = fs::read_to_string(dir.path().join(".gitignore")).unwrap();
-        assert!(gi.starts_with("target/\n") && gi.contains("backups/\n") && gi.contains("logs/\n"), "{gi}");
+        assert!(
+            gi.starts_with("target/\n") && gi.contains("backups/\n") && gi.contains("logs/\n"),
+            "{gi}"
+        );
         let second = init_project(dir.path(), &dir.path().join("migrations")).unwrap();
-        assert!(second.iter().all(|a| matches!(a, InitAction::Kept(_))), "{second:?}");
+        assert!(
+            second.iter().all(|a| matches!(a, InitAction::Kept(_))),
+            "{second:?}"
+        );
         ConfigFile::parse(Path::new("pgshift.toml"), CONFIG_TEMPLATE).expect("template parses");
     }
 }

@@ -31,8 +31,16 @@ fn pgshift(dir: &Path) -> Command {
     let mut c = Command::cargo_bin("pgshift").unwrap();
     c.current_dir(dir).env("NO_COLOR", "1");
     for v in [
-        "ENVIRONMENT", "DRY_RUN", "FORCE_RUN", "SKIP_BACKUP", "PARALLEL_JOBS", "TIMEOUT", "DEBUG",
-        "CONFIRM", "DATABASE_URL", "SUPABASE_DB_URL",
+        "ENVIRONMENT",
+        "DRY_RUN",
+        "FORCE_RUN",
+        "SKIP_BACKUP",
+        "PARALLEL_JOBS",
+        "TIMEOUT",
+        "DEBUG",
+        "CONFIRM",
+        "DATABASE_URL",
+        "SUPABASE_DB_URL",
     ] {
         c.env_remove(v);
     }
@@ -60,7 +68,9 @@ fn impossible_date_is_an_error() {
         .assert()
         .code(1)
         .stderr(contains("error[filename/impossible-date]"))
-        .stderr(contains("2026-02-30, which is not a calendar date (February 2026 has 28 days)"));
+        .stderr(contains(
+            "2026-02-30, which is not a calendar date (February 2026 has 28 days)",
+        ));
 }
 
 #[test]
@@ -86,7 +96,9 @@ fn orphan_down_file_is_an_error() {
         .arg("order")
         .assert()
         .code(1)
-        .stderr(contains("error[filename/orphan-down]: down file has no up file 2026-01-02_y.sql beside it"))
+        .stderr(contains(
+            "error[filename/orphan-down]: down file has no up file 2026-01-02_y.sql beside it",
+        ))
         .stderr(contains("migrations/2026-01-02_y.down.sql"));
 }
 
@@ -106,14 +118,19 @@ fn header_version_that_disagrees_with_the_name_points_at_the_line() {
 fn empty_and_comment_only_files_are_errors() {
     let p = project(&[
         ("2026-01-01_empty.sql", b"  \n"),
-        ("2026-01-02_comments.sql", b"-- MIGRATION: nothing yet\n/* todo */\n"),
+        (
+            "2026-01-02_comments.sql",
+            b"-- MIGRATION: nothing yet\n/* todo */\n",
+        ),
     ]);
     pgshift(p.path())
         .arg("order")
         .assert()
         .code(1)
         .stderr(contains("error[file/empty]: the file is empty"))
-        .stderr(contains("error[file/empty]: the file holds only comments, no SQL statement"))
+        .stderr(contains(
+            "error[file/empty]: the file holds only comments, no SQL statement",
+        ))
         .stderr(contains("migrations/2026-01-02_comments.sql"));
 }
 
@@ -126,7 +143,9 @@ fn non_utf8_file_reports_the_line_and_column_of_the_bad_byte() {
         .arg("order")
         .assert()
         .code(1)
-        .stderr(contains("error[file/not-utf8]: the file is not valid UTF-8"))
+        .stderr(contains(
+            "error[file/not-utf8]: the file is not valid UTF-8",
+        ))
         .stderr(contains("migrations/2026-01-01_latin1.sql:6:27"))
         .stderr(contains("iconv"));
 }
@@ -140,18 +159,24 @@ fn byte_order_mark_is_an_error() {
         .arg("order")
         .assert()
         .code(1)
-        .stderr(contains("error[file/bom]: the file starts with a UTF-8 byte order mark (BOM)"));
+        .stderr(contains(
+            "error[file/bom]: the file starts with a UTF-8 byte order mark (BOM)",
+        ));
 }
 
 #[test]
 fn crlf_line_endings_are_a_warning_and_the_header_still_reads() {
-    let content = String::from_utf8(ok_file("2026-01-01", "")).unwrap().replace('\n', "\r\n");
+    let content = String::from_utf8(ok_file("2026-01-01", ""))
+        .unwrap()
+        .replace('\n', "\r\n");
     let p = project(&[("2026-01-01_win.sql", content.as_bytes())]);
     pgshift(p.path())
         .arg("order")
         .assert()
         .success()
-        .stderr(contains("warning[file/crlf]: the file has Windows (CRLF) line endings"))
+        .stderr(contains(
+            "warning[file/crlf]: the file has Windows (CRLF) line endings",
+        ))
         .stderr(contains("eol=lf"))
         .stderr(contains("header").not())
         .stdout(contains("1  2026-01-01_win"));
@@ -160,12 +185,18 @@ fn crlf_line_endings_are_a_warning_and_the_header_still_reads() {
 #[test]
 fn unreadable_file_is_an_error() {
     let p = project(&[]);
-    std::os::unix::fs::symlink("/nonexistent/target.sql", p.path().join("migrations/2026-01-01_gone.sql")).unwrap();
+    std::os::unix::fs::symlink(
+        "/nonexistent/target.sql",
+        p.path().join("migrations/2026-01-01_gone.sql"),
+    )
+    .unwrap();
     pgshift(p.path())
         .arg("order")
         .assert()
         .code(1)
-        .stderr(contains("error[file/unreadable]: cannot read the file: No such file or directory"))
+        .stderr(contains(
+            "error[file/unreadable]: cannot read the file: No such file or directory",
+        ))
         .stderr(contains("migrations/2026-01-01_gone.sql"));
 }
 
@@ -197,7 +228,9 @@ fn missing_directory_is_a_usage_error() {
         .args(["--dir", "nowhere", "order"])
         .assert()
         .code(2)
-        .stderr(contains("error: migrations directory nowhere does not exist"))
+        .stderr(contains(
+            "error: migrations directory nowhere does not exist",
+        ))
         .stderr(contains("help: pass the folder with --dir"));
 }
 
@@ -224,10 +257,16 @@ fn unknown_directive_and_bad_env_are_errors_with_positions() {
         .arg("order")
         .assert()
         .code(1)
-        .stderr(contains("error[directive/unknown]: unknown directive `@dependson`"))
+        .stderr(contains(
+            "error[directive/unknown]: unknown directive `@dependson`",
+        ))
         .stderr(contains("migrations/2026-01-02_b.sql:4:4"))
-        .stderr(contains("help: known directives: @depends-on, @no-transaction, @allow, @env"))
-        .stderr(contains("`@env` names `prd`, which is not a known environment"));
+        .stderr(contains(
+            "help: known directives: @depends-on, @no-transaction, @allow, @env",
+        ))
+        .stderr(contains(
+            "`@env` names `prd`, which is not a known environment",
+        ));
 }
 
 #[test]
@@ -254,7 +293,10 @@ fn dependency_cycle_prints_the_whole_path() {
 fn missing_and_self_dependencies_name_file_and_line() {
     let a = format!("{HEADER}-- @depends-on: 2026-01-09_nowhere.sql\nSELECT 1;\n");
     let b = format!("{HEADER}-- @depends-on: 2026-01-02_b.sql\nSELECT 1;\n");
-    let p = project(&[("2026-01-01_a.sql", a.as_bytes()), ("2026-01-02_b.sql", b.as_bytes())]);
+    let p = project(&[
+        ("2026-01-01_a.sql", a.as_bytes()),
+        ("2026-01-02_b.sql", b.as_bytes()),
+    ]);
     pgshift(p.path())
         .arg("order")
         .assert()
@@ -278,7 +320,9 @@ fn header_and_directive_dependencies_that_differ_warn_and_merge() {
         .assert()
         .success()
         .stderr(contains("warning[header/dependencies-mismatch]"))
-        .stderr(contains("only in the header: 2026-01-01_a; only in @depends-on: 2026-01-03_c"))
+        .stderr(contains(
+            "only in the header: 2026-01-01_a; only in @depends-on: 2026-01-03_c",
+        ))
         .stdout(contains("3  2026-01-02_b"));
 }
 
@@ -308,7 +352,11 @@ fn invalid_settings_say_what_is_accepted() {
 #[test]
 fn config_file_errors_show_the_line() {
     let p = project(&[("2026-01-01_a.sql", &ok_file("2026-01-01", ""))]);
-    std::fs::write(p.path().join("pgshift.toml"), "[deploy]\ntimeout = \"soon\"\n").unwrap();
+    std::fs::write(
+        p.path().join("pgshift.toml"),
+        "[deploy]\ntimeout = \"soon\"\n",
+    )
+    .unwrap();
     pgshift(p.path())
         .arg("order")
         .assert()
@@ -322,29 +370,62 @@ fn config_file_errors_show_the_line() {
 fn dotenv_values_are_read_and_checked() {
     let p = project(&[("2026-01-01_a.sql", b"SELECT 1;\n")]);
     std::fs::write(p.path().join(".env"), "ENVIRONMENT=production\n").unwrap();
-    pgshift(p.path()).arg("order").assert().code(1).stderr(contains("error[header/missing-field]"));
+    pgshift(p.path())
+        .arg("order")
+        .assert()
+        .code(1)
+        .stderr(contains("error[header/missing-field]"));
 }
 
 #[test]
 fn order_and_graph_on_the_example_set() {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/eneas-os/migrations");
     let dir = tempfile::tempdir().unwrap();
-    let out = pgshift(dir.path()).arg("--dir").arg(&examples).arg("order").assert().success();
+    let out = pgshift(dir.path())
+        .arg("--dir")
+        .arg(&examples)
+        .arg("order")
+        .assert()
+        .success();
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
-    assert!(stdout.contains("Execution order of 16 migrations"), "{stdout}");
-    assert!(out.get_output().stderr.is_empty(), "the example set has no findings");
+    assert!(
+        stdout.contains("Execution order of 16 migrations"),
+        "{stdout}"
+    );
+    assert!(
+        out.get_output().stderr.is_empty(),
+        "the example set has no findings"
+    );
 
-    let dot = pgshift(dir.path()).arg("--dir").arg(&examples).args(["graph", "--format", "dot"]).assert().success();
+    let dot = pgshift(dir.path())
+        .arg("--dir")
+        .arg(&examples)
+        .args(["graph", "--format", "dot"])
+        .assert()
+        .success();
     let dot = String::from_utf8(dot.get_output().stdout.clone()).unwrap();
     assert!(dot.starts_with("digraph migrations {"));
-    assert!(dot.contains("\"2025-12-29_seed_granular_permissions\" -> \"2025-12-28_team_sharing\";"), "{dot}");
+    assert!(
+        dot.contains("\"2025-12-29_seed_granular_permissions\" -> \"2025-12-28_team_sharing\";"),
+        "{dot}"
+    );
 
-    let mermaid = pgshift(dir.path()).arg("--dir").arg(&examples).args(["graph", "--format", "mermaid"]).assert().success();
+    let mermaid = pgshift(dir.path())
+        .arg("--dir")
+        .arg(&examples)
+        .args(["graph", "--format", "mermaid"])
+        .assert()
+        .success();
     let mermaid = String::from_utf8(mermaid.get_output().stdout.clone()).unwrap();
     assert!(mermaid.starts_with("flowchart TD\n"));
     assert!(mermaid.contains("m4 --> m5"), "{mermaid}");
 
-    let json = pgshift(dir.path()).arg("--dir").arg(&examples).args(["--json", "order"]).assert().success();
+    let json = pgshift(dir.path())
+        .arg("--dir")
+        .arg(&examples)
+        .args(["--json", "order"])
+        .assert()
+        .success();
     let v: serde_json::Value = serde_json::from_slice(&json.get_output().stdout).unwrap();
     assert_eq!(v["order"].as_array().unwrap().len(), 16);
     assert_eq!(v["order"][5]["version"], "2025-12-28_team_sharing");
@@ -353,18 +434,33 @@ fn order_and_graph_on_the_example_set() {
 
 #[test]
 fn new_creates_a_dated_file_with_header_and_dependencies() {
-    let p = project(&[("2026-01-20_create_users_table.sql", &ok_file("2026-01-20", ""))]);
+    let p = project(&[(
+        "2026-01-20_create_users_table.sql",
+        &ok_file("2026-01-20", ""),
+    )]);
     pgshift(p.path())
-        .args(["new", "Add", "user", "profiles", "--depends-on", "2026-01-20_create_users_table.sql"])
+        .args([
+            "new",
+            "Add",
+            "user",
+            "profiles",
+            "--depends-on",
+            "2026-01-20_create_users_table.sql",
+        ])
         .assert()
         .success()
         .stdout(contains("Created migrations/"));
     let today = chrono_today();
-    let path = p.path().join(format!("migrations/{today}_add_user_profiles.sql"));
+    let path = p
+        .path()
+        .join(format!("migrations/{today}_add_user_profiles.sql"));
     let text = std::fs::read_to_string(&path).expect("file created");
     assert!(text.contains("-- MIGRATION: Add user profiles\n"), "{text}");
     assert!(text.contains(&format!("-- Version: {today}\n")), "{text}");
-    assert!(text.contains("-- Dependencies: 2026-01-20_create_users_table.sql\n"), "{text}");
+    assert!(
+        text.contains("-- Dependencies: 2026-01-20_create_users_table.sql\n"),
+        "{text}"
+    );
     assert!(text.contains("-- Author: "), "{text}");
     // Running it again refuses to overwrite.
     pgshift(p.path())
@@ -376,11 +472,16 @@ fn new_creates_a_dated_file_with_header_and_dependencies() {
         .args(["new", "x", "--depends-on", "2026-01-19_nope"])
         .assert()
         .code(2)
-        .stderr(contains("--depends-on 2026-01-19_nope: there is no 2026-01-19_nope.sql in"));
+        .stderr(contains(
+            "--depends-on 2026-01-19_nope: there is no 2026-01-19_nope.sql in",
+        ));
 }
 
 fn chrono_today() -> String {
-    let out = std::process::Command::new("date").arg("+%Y-%m-%d").output().unwrap();
+    let out = std::process::Command::new("date")
+        .arg("+%Y-%m-%d")
+        .output()
+        .unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
@@ -388,13 +489,21 @@ fn chrono_today() -> String {
 fn new_uses_git_user_name_as_author() {
     let p = project(&[]);
     let git = |args: &[&str]| {
-        std::process::Command::new("git").args(args).current_dir(p.path()).output().unwrap()
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(p.path())
+            .output()
+            .unwrap()
     };
     git(&["init", "-q"]);
     git(&["config", "user.name", "Grace Hopper"]);
     pgshift(p.path()).args(["new", "first"]).assert().success();
-    let path = p.path().join(format!("migrations/{}_first.sql", chrono_today()));
-    assert!(std::fs::read_to_string(path).unwrap().contains("-- Author: Grace Hopper\n"));
+    let path = p
+        .path()
+        .join(format!("migrations/{}_first.sql", chrono_today()));
+    assert!(std::fs::read_to_string(path)
+        .unwrap()
+        .contains("-- Author: Grace Hopper\n"));
 }
 
 #[test]
@@ -406,14 +515,28 @@ fn init_creates_config_folders_and_gitignore() {
         .success()
         .stdout(contains("created       pgshift.toml"))
         .stdout(contains("created       migrations"));
-    for p in ["pgshift.toml", "migrations", "backups/migrations", "logs", ".gitignore"] {
+    for p in [
+        "pgshift.toml",
+        "migrations",
+        "backups/migrations",
+        "logs",
+        ".gitignore",
+    ] {
         assert!(dir.path().join(p).exists(), "{p}");
     }
     let gi = std::fs::read_to_string(dir.path().join(".gitignore")).unwrap();
     assert!(gi.contains("backups/\n") && gi.contains("logs/\n"));
     // The created config is valid, and a second init keeps everything.
-    pgshift(dir.path()).arg("order").assert().success().stdout(contains("No migrations"));
-    pgshift(dir.path()).arg("init").assert().success().stdout(contains("exists, kept  pgshift.toml"));
+    pgshift(dir.path())
+        .arg("order")
+        .assert()
+        .success()
+        .stdout(contains("No migrations"));
+    pgshift(dir.path())
+        .arg("init")
+        .assert()
+        .success()
+        .stdout(contains("exists, kept  pgshift.toml"));
 }
 
 #[test]
@@ -429,7 +552,19 @@ fn commands_of_later_versions_say_so_with_exit_2() {
 #[test]
 fn help_and_completions() {
     let dir = tempfile::tempdir().unwrap();
-    pgshift(dir.path()).arg("--help").assert().success().stdout(contains("Examples:")).stdout(contains("migrate"));
-    pgshift(dir.path()).args(["completions", "bash"]).assert().success().stdout(contains("_pgshift()"));
-    pgshift(dir.path()).args(["migrate", "--dry-run=maybe"]).assert().code(2);
+    pgshift(dir.path())
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(contains("Examples:"))
+        .stdout(contains("migrate"));
+    pgshift(dir.path())
+        .args(["completions", "bash"])
+        .assert()
+        .success()
+        .stdout(contains("_pgshift()"));
+    pgshift(dir.path())
+        .args(["migrate", "--dry-run=maybe"])
+        .assert()
+        .code(2);
 }

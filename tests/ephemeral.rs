@@ -37,13 +37,20 @@ fn one_cluster_per_process() {
         .map(|h| h.join().unwrap())
         .collect();
     assert!(a > 0 && alive(a));
-    assert!(from_threads.iter().all(|&p| p == a), "{a} vs {from_threads:?}");
+    assert!(
+        from_threads.iter().all(|&p| p == a),
+        "{a} vs {from_threads:?}"
+    );
 }
 
 #[test]
 fn server_runs_as_postgres_when_root_and_as_us_otherwise() {
     let c = shared();
-    let expected = if euid() == 0 { postgres_user().expect("postgres user").uid } else { euid() };
+    let expected = if euid() == 0 {
+        postgres_user().expect("postgres user").uid
+    } else {
+        euid()
+    };
     assert_eq!(uid_of(c.postmaster_pid()), expected);
     assert_eq!(std::fs::metadata(c.data_dir()).unwrap().uid(), expected);
 }
@@ -56,17 +63,35 @@ fn unix_socket_lives_in_a_private_temporary_directory() {
     assert!(c.socket_dir().starts_with(std::env::temp_dir()));
     let mode = std::fs::metadata(c.root()).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700, "root dir mode {mode:o}");
-    let mode = std::fs::metadata(c.socket_dir()).unwrap().permissions().mode() & 0o777;
+    let mode = std::fs::metadata(c.socket_dir())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o700, "socket dir mode {mode:o}");
-    assert_eq!(c.psql("postgres", "SHOW unix_socket_directories").unwrap().trim(), c.socket_dir().to_str().unwrap());
+    assert_eq!(
+        c.psql("postgres", "SHOW unix_socket_directories")
+            .unwrap()
+            .trim(),
+        c.socket_dir().to_str().unwrap()
+    );
 }
 
 #[test]
 fn fsync_is_off_for_speed() {
     let c = shared();
     assert_eq!(c.psql("postgres", "SHOW fsync").unwrap().trim(), "off");
-    assert_eq!(c.psql("postgres", "SHOW synchronous_commit").unwrap().trim(), "off");
-    let durable = Cluster::start(&ClusterOptions { fast: false, ..ClusterOptions::default() }).unwrap();
+    assert_eq!(
+        c.psql("postgres", "SHOW synchronous_commit")
+            .unwrap()
+            .trim(),
+        "off"
+    );
+    let durable = Cluster::start(&ClusterOptions {
+        fast: false,
+        ..ClusterOptions::default()
+    })
+    .unwrap();
     assert_eq!(durable.psql("postgres", "SHOW fsync").unwrap().trim(), "on");
 }
 
@@ -77,7 +102,13 @@ fn each_test_gets_a_fresh_empty_database() {
     let b = c.create_database("fresh").unwrap();
     assert_ne!(a, b);
     c.psql(&a, "CREATE TABLE only_in_a (id int)").unwrap();
-    let tables = |db: &str| c.psql(db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").unwrap();
+    let tables = |db: &str| {
+        c.psql(
+            db,
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+        )
+        .unwrap()
+    };
     assert_eq!(tables(&a).trim(), "1");
     assert_eq!(tables(&b).trim(), "0");
 }
@@ -94,7 +125,11 @@ fn tcp_connections_need_the_password() {
             .unwrap()
     };
     let ok = psql(&c.tcp_url("postgres"));
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), "postgres");
     let wrong = c.tcp_url("postgres").replace(c.password(), "wrong");
     let bad = psql(&wrong);
@@ -110,7 +145,10 @@ fn separate_clusters_get_separate_ports_and_are_removed_on_drop() {
     assert_ne!(a.port(), shared().port());
     assert_eq!(a.psql("postgres", "SELECT 1").unwrap().trim(), "1");
     assert_eq!(b.psql("postgres", "SELECT 2").unwrap().trim(), "2");
-    let gone: Vec<(PathBuf, i32)> = [&a, &b].iter().map(|c| (c.root().to_path_buf(), c.postmaster_pid())).collect();
+    let gone: Vec<(PathBuf, i32)> = [&a, &b]
+        .iter()
+        .map(|c| (c.root().to_path_buf(), c.postmaster_pid()))
+        .collect();
     drop(a);
     drop(b);
     for (root, pid) in gone {
@@ -123,10 +161,17 @@ fn separate_clusters_get_separate_ports_and_are_removed_on_drop() {
 fn a_failed_start_removes_its_directory() {
     let empty = tempfile::tempdir().unwrap();
     let before: Vec<_> = pgshift_dirs();
-    let err = Cluster::start(&ClusterOptions { bin_dir: Some(empty.path().to_path_buf()), fast: true }).unwrap_err();
+    let err = Cluster::start(&ClusterOptions {
+        bin_dir: Some(empty.path().to_path_buf()),
+        fast: true,
+    })
+    .unwrap_err();
     assert!(err.to_string().contains("were not found"), "{err}");
     let after: Vec<_> = pgshift_dirs();
-    assert!(after.iter().all(|d| before.contains(d)), "left behind: {after:?}");
+    assert!(
+        after.iter().all(|d| before.contains(d)),
+        "left behind: {after:?}"
+    );
 }
 
 fn pgshift_dirs() -> Vec<PathBuf> {
@@ -134,7 +179,12 @@ fn pgshift_dirs() -> Vec<PathBuf> {
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("pgshift-pg-"))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("pgshift-pg-")
+        })
         .collect()
 }
 
@@ -142,7 +192,9 @@ fn pgshift_dirs() -> Vec<PathBuf> {
 /// prints where it is, then ends the way `PGSHIFT_CHILD_MODE` says.
 #[test]
 fn child_process_entry() {
-    let Ok(mode) = std::env::var("PGSHIFT_CHILD_MODE") else { return };
+    let Ok(mode) = std::env::var("PGSHIFT_CHILD_MODE") else {
+        return;
+    };
     let c = shared();
     println!("CLUSTER {} {}", c.postmaster_pid(), c.root().display());
     use std::io::Write;
@@ -158,7 +210,12 @@ fn child_process_entry() {
 /// Starts a child test process in `mode`; returns the cluster's pid and directory, and the child.
 fn child(mode: &str) -> (i32, PathBuf, std::process::Child) {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_process_entry", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "child_process_entry",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("PGSHIFT_CHILD_MODE", mode)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -193,7 +250,10 @@ fn teardown_when_a_test_panics() {
     let status = c.wait().unwrap();
     assert_eq!(status.code(), Some(101), "the child's test failed");
     // The atexit handler has already stopped the server when the child is gone.
-    assert!(!alive(pid), "postmaster {pid} still running right after exit");
+    assert!(
+        !alive(pid),
+        "postmaster {pid} still running right after exit"
+    );
     assert_cleaned_up(pid, &root);
 }
 

@@ -15,7 +15,10 @@ fn examples() -> PathBuf {
 
 fn ordered(set: &MigrationSet) -> Vec<&Migration> {
     let p = plan(set).expect("the example set plans");
-    p.steps.iter().map(|s| set.get(&s.version).unwrap()).collect()
+    p.steps
+        .iter()
+        .map(|s| set.get(&s.version).unwrap())
+        .collect()
 }
 
 fn shared() -> &'static Cluster {
@@ -47,7 +50,11 @@ fn schema(c: &Cluster, db: &str) -> String {
         .args(["-p", &c.port().to_string(), "-U", "postgres", db])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // pg_dump 15.14+ brackets the dump with \restrict / \unrestrict and a random key.
     String::from_utf8(out.stdout)
         .unwrap()
@@ -84,7 +91,10 @@ fn example_order_reproduces_the_guide_groups() {
     ];
     assert_eq!(order, guide);
     let with_down = set.migrations.iter().filter(|m| m.down.is_some()).count();
-    assert!(with_down * 4 >= set.migrations.len() * 3, "down files for most: {with_down}");
+    assert!(
+        with_down * 4 >= set.migrations.len() * 3,
+        "down files for most: {with_down}"
+    );
 }
 
 #[test]
@@ -98,8 +108,24 @@ fn example_set_applies_and_secures_every_table() {
     let tables = c
         .psql(&db, "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'")
         .unwrap();
-    for t in ["tenants", "users", "contacts", "deals", "roles", "teams", "notifications", "tasks", "activity_logs", "integration_credentials", "finances", "user_profiles"] {
-        assert!(tables.split(',').any(|x| x.trim() == t), "{t} missing from {tables}");
+    for t in [
+        "tenants",
+        "users",
+        "contacts",
+        "deals",
+        "roles",
+        "teams",
+        "notifications",
+        "tasks",
+        "activity_logs",
+        "integration_credentials",
+        "finances",
+        "user_profiles",
+    ] {
+        assert!(
+            tables.split(',').any(|x| x.trim() == t),
+            "{t} missing from {tables}"
+        );
     }
     let unprotected = c
         .psql(
@@ -111,15 +137,27 @@ fn example_set_applies_and_secures_every_table() {
         .unwrap();
     assert_eq!(unprotected.trim(), "", "tables without RLS or policy");
     // The :app_password variable reached the role: it logs in over TCP with that password.
-    let url = format!("postgresql://eneas_app:example-only-password@127.0.0.1:{}/{db}", c.port());
+    let url = format!(
+        "postgresql://eneas_app:example-only-password@127.0.0.1:{}/{db}",
+        c.port()
+    );
     let out = Command::new(c.client_program("psql"))
         .args(["-X", "-A", "-t", "-c", "SELECT current_user", &url])
         .env_remove("PGPASSWORD")
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "eneas_app", "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "eneas_app",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Credentials were moved to the encrypted column and can be read back.
-    c.psql(&db, "INSERT INTO tenants (name, slug) VALUES ('Acme', 'acme')").unwrap();
+    c.psql(
+        &db,
+        "INSERT INTO tenants (name, slug) VALUES ('Acme', 'acme')",
+    )
+    .unwrap();
     let roundtrip = c
         .psql(
             &db,
@@ -144,7 +182,10 @@ fn every_down_file_restores_the_schema_before_its_up_file() {
             let after = schema(c, &db);
             if before != after {
                 let only = |a: &str, b: &str| -> Vec<String> {
-                    a.lines().filter(|l| !b.lines().any(|x| x == *l)).map(str::to_string).collect()
+                    a.lines()
+                        .filter(|l| !b.lines().any(|x| x == *l))
+                        .map(str::to_string)
+                        .collect()
                 };
                 panic!(
                     "{}: the schema after down differs from before up\nonly before: {:#?}\nonly after: {:#?}",

@@ -7,7 +7,10 @@ use super::order::load_plan;
 use super::{exit, CliError, GraphArgs, GraphFormat, Output};
 
 pub fn run(settings: &Settings, args: &GraphArgs, out: &Output) -> Result<u8, CliError> {
-    let quiet = Output { json: false, ..*out };
+    let quiet = Output {
+        json: false,
+        ..*out
+    };
     let (set, plan, _) = load_plan(settings, &quiet)?;
     let Some(plan) = plan else {
         out.error(

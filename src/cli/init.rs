@@ -8,8 +8,12 @@ use crate::scaffold::{init_project, InitAction};
 use super::{exit, CliError, Output};
 
 pub fn run(settings: &Settings, cwd: &Path, out: &Output) -> Result<u8, CliError> {
-    let actions = init_project(cwd, &settings.dir)
-        .map_err(|e| CliError::usage(e.to_string(), Some("check the folder's permissions".to_string())))?;
+    let actions = init_project(cwd, &settings.dir).map_err(|e| {
+        CliError::usage(
+            e.to_string(),
+            Some("check the folder's permissions".to_string()),
+        )
+    })?;
     for a in &actions {
         let (what, path) = match a {
             InitAction::Created(p) => ("created", p),

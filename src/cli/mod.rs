@@ -87,12 +87,16 @@ pub enum Command {
     /// Mark every migration up to VERSION as applied on an existing database
     Baseline { version: String },
     /// Create a migration file dated today with its header filled in
-    #[command(after_help = "Example:\n  pgshift new \"add user profiles\" --depends-on 2026-01-20_create_users_table.sql")]
+    #[command(
+        after_help = "Example:\n  pgshift new \"add user profiles\" --depends-on 2026-01-20_create_users_table.sql"
+    )]
     New(NewArgs),
     /// Create pgshift.toml, the migrations, backups and logs folders, and .gitignore entries
     Init,
     /// Print a shell completion script
-    #[command(after_help = "Example:\n  pgshift completions bash > /etc/bash_completion.d/pgshift")]
+    #[command(
+        after_help = "Example:\n  pgshift completions bash > /etc/bash_completion.d/pgshift"
+    )]
     Completions { shell: clap_complete::Shell },
 }
 
@@ -195,7 +199,9 @@ pub struct RollbackArgs {
 pub enum BackupCommand {
     Create,
     List,
-    Restore { file: PathBuf },
+    Restore {
+        file: PathBuf,
+    },
     Prune {
         #[arg(long, value_name = "N")]
         keep: Option<u32>,
@@ -251,7 +257,9 @@ impl From<ConfigError> for CliError {
     fn from(e: ConfigError) -> Self {
         let help = match &e {
             ConfigError::Invalid { .. } => None,
-            ConfigError::Parse { .. } => Some("see the comments in `pgshift init`'s pgshift.toml for every setting".to_string()),
+            ConfigError::Parse { .. } => Some(
+                "see the comments in `pgshift init`'s pgshift.toml for every setting".to_string(),
+            ),
             ConfigError::Read { .. } => Some("check the path given with --config".to_string()),
         };
         CliError::usage(e.to_string(), help)
@@ -314,7 +322,11 @@ fn settings(cli: &Cli) -> Result<(Settings, PathBuf), CliError> {
     // Paths under the current directory are shown (and used) relative to it: shorter messages.
     for p in [&mut settings.dir, &mut settings.backup_dir] {
         if let Ok(rel) = p.strip_prefix(&cwd) {
-            *p = if rel.as_os_str().is_empty() { PathBuf::from(".") } else { rel.to_path_buf() };
+            *p = if rel.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                rel.to_path_buf()
+            };
         }
     }
     Ok((settings, cwd))
@@ -323,7 +335,12 @@ fn settings(cli: &Cli) -> Result<(Settings, PathBuf), CliError> {
 fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
     if let Command::Completions { shell } = &cli.command {
         use clap::CommandFactory;
-        clap_complete::generate(*shell, &mut Cli::command(), "pgshift", &mut std::io::stdout());
+        clap_complete::generate(
+            *shell,
+            &mut Cli::command(),
+            "pgshift",
+            &mut std::io::stdout(),
+        );
         return Ok(exit::OK);
     }
     let (settings, cwd) = settings(cli)?;

@@ -13,13 +13,18 @@ pub fn run(settings: &Settings, args: &NewArgs, cwd: &Path, out: &Output) -> Res
     if !args.depends_on.is_empty() {
         let set = load_dir(&settings.dir, settings.environment)?;
         for d in &args.depends_on {
-            let name = Path::new(d).file_name().and_then(|n| n.to_str()).unwrap_or(d);
-            let version = Version::parse_reference(name).map_err(|e| {
-                CliError::usage(format!("--depends-on {d}: {e}"), Some(e.help()))
-            })?;
+            let name = Path::new(d)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or(d);
+            let version = Version::parse_reference(name)
+                .map_err(|e| CliError::usage(format!("--depends-on {d}: {e}"), Some(e.help())))?;
             if set.get(&version).is_none() {
                 return Err(CliError::usage(
-                    format!("--depends-on {d}: there is no {version}.sql in {}", settings.dir.display()),
+                    format!(
+                        "--depends-on {d}: there is no {version}.sql in {}",
+                        settings.dir.display()
+                    ),
                     Some("`pgshift order` lists the migrations".to_string()),
                 ));
             }
@@ -36,7 +41,9 @@ pub fn run(settings: &Settings, args: &NewArgs, cwd: &Path, out: &Output) -> Res
         let help = match &e {
             ScaffoldError::MissingDir(_) => "run `pgshift init`, or pass the folder with --dir",
             ScaffoldError::Exists(_) => "choose another description, or edit the existing file",
-            ScaffoldError::EmptyDescription(_) => "describe the change in words, e.g. add_user_profiles",
+            ScaffoldError::EmptyDescription(_) => {
+                "describe the change in words, e.g. add_user_profiles"
+            }
             ScaffoldError::Write { .. } => "check the folder's permissions",
         };
         CliError::usage(e.to_string(), Some(help.to_string()))

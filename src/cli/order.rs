@@ -53,7 +53,11 @@ pub fn run(settings: &Settings, out: &Output) -> Result<u8, CliError> {
             .unwrap_or_default();
         let v = serde_json::json!({ "dir": set.dir, "order": steps, "findings": findings });
         out.line(&v.to_string());
-        return Ok(if plan.is_some() { exit::OK } else { exit::FINDINGS });
+        return Ok(if plan.is_some() {
+            exit::OK
+        } else {
+            exit::FINDINGS
+        });
     }
     let Some(plan) = plan else {
         out.error(
@@ -69,7 +73,12 @@ pub fn run(settings: &Settings, out: &Output) -> Result<u8, CliError> {
         ));
         return Ok(exit::OK);
     }
-    let width = plan.steps.iter().map(|s| s.version.as_str().len()).max().unwrap_or(0);
+    let width = plan
+        .steps
+        .iter()
+        .map(|s| s.version.as_str().len())
+        .max()
+        .unwrap_or(0);
     let num = plan.steps.len().to_string().len();
     out.line(&format!(
         "Execution order of {} migrations in {}:\n",

@@ -261,7 +261,12 @@ fn dotenv_error(path: &Path, e: dotenvy::Error) -> ConfigError {
             format!("cannot parse the line at character {index}; write NAME=value")
         }
         dotenvy::Error::Io(e) => e.to_string(),
-        other => other.to_string().split(':').next().unwrap_or("").to_string(),
+        other => other
+            .to_string()
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .to_string(),
     };
     ConfigError::Parse {
         path: path.to_path_buf(),
@@ -429,7 +434,13 @@ impl Settings {
             ));
         }
         let timeout = match flags.timeout {
-            Some(0) => return Err(invalid("--timeout", "flag".into(), "must be at least 1 second")),
+            Some(0) => {
+                return Err(invalid(
+                    "--timeout",
+                    "flag".into(),
+                    "must be at least 1 second",
+                ))
+            }
             Some(t) => t,
             None => env_seconds(vars, "TIMEOUT")?
                 .or(section.timeout)
@@ -470,7 +481,11 @@ impl Settings {
             json: flags.json,
             confirm,
             out_of_order: file.migrations.out_of_order.unwrap_or_default(),
-            tracking_schema: file.tracking.schema.clone().unwrap_or_else(|| "public".into()),
+            tracking_schema: file
+                .tracking
+                .schema
+                .clone()
+                .unwrap_or_else(|| "public".into()),
             tracking_table: file
                 .tracking
                 .table

@@ -1,7 +1,10 @@
 use super::*;
 
 fn vars(pairs: &[(&str, &str)], dir: &Path) -> VarSource {
-    let process = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let process = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     VarSource::new(process, dir).unwrap()
 }
 
@@ -47,10 +50,20 @@ fn invalid_values_say_what_is_accepted_without_echoing_them() {
 fn booleans_accept_the_guide_spellings() {
     let dir = tempfile::tempdir().unwrap();
     for v in ["true", "1", "yes", "TRUE", "Yes"] {
-        assert!(resolve(&Flags::default(), &[("FORCE_RUN", v)], dir.path()).unwrap().force, "{v}");
+        assert!(
+            resolve(&Flags::default(), &[("FORCE_RUN", v)], dir.path())
+                .unwrap()
+                .force,
+            "{v}"
+        );
     }
     for v in ["false", "0", "no"] {
-        assert!(!resolve(&Flags::default(), &[("FORCE_RUN", v)], dir.path()).unwrap().force, "{v}");
+        assert!(
+            !resolve(&Flags::default(), &[("FORCE_RUN", v)], dir.path())
+                .unwrap()
+                .force,
+            "{v}"
+        );
     }
     let s = resolve(&Flags::default(), &[("DRY_RUN", "rehearse")], dir.path()).unwrap();
     assert_eq!(s.dry_run, DryRun::Rehearse);
@@ -65,24 +78,65 @@ fn precedence_flags_then_environment_then_dotenv_then_config() {
     )
     .unwrap();
     let none = Flags::default();
-    assert_eq!(resolve(&none, &[], dir.path()).unwrap().timeout.as_secs(), 100);
-    let staging = Flags { env: Some("staging".into()), ..Flags::default() };
-    assert_eq!(resolve(&staging, &[], dir.path()).unwrap().timeout.as_secs(), 150);
-    std::fs::write(dir.path().join(".env"), "TIMEOUT=200\nENVIRONMENT=staging\n").unwrap();
+    assert_eq!(
+        resolve(&none, &[], dir.path()).unwrap().timeout.as_secs(),
+        100
+    );
+    let staging = Flags {
+        env: Some("staging".into()),
+        ..Flags::default()
+    };
+    assert_eq!(
+        resolve(&staging, &[], dir.path())
+            .unwrap()
+            .timeout
+            .as_secs(),
+        150
+    );
+    std::fs::write(
+        dir.path().join(".env"),
+        "TIMEOUT=200\nENVIRONMENT=staging\n",
+    )
+    .unwrap();
     let s = resolve(&none, &[], dir.path()).unwrap();
-    assert_eq!((s.timeout.as_secs(), s.environment), (200, Environment::Staging));
-    let s = resolve(&none, &[("TIMEOUT", "250"), ("ENVIRONMENT", "prod")], dir.path()).unwrap();
-    assert_eq!((s.timeout.as_secs(), s.environment), (250, Environment::Production));
-    let flags = Flags { timeout: Some(300), env: Some("dev".into()), ..Flags::default() };
-    let s = resolve(&flags, &[("TIMEOUT", "250"), ("ENVIRONMENT", "prod")], dir.path()).unwrap();
-    assert_eq!((s.timeout.as_secs(), s.environment), (300, Environment::Development));
+    assert_eq!(
+        (s.timeout.as_secs(), s.environment),
+        (200, Environment::Staging)
+    );
+    let s = resolve(
+        &none,
+        &[("TIMEOUT", "250"), ("ENVIRONMENT", "prod")],
+        dir.path(),
+    )
+    .unwrap();
+    assert_eq!(
+        (s.timeout.as_secs(), s.environment),
+        (250, Environment::Production)
+    );
+    let flags = Flags {
+        timeout: Some(300),
+        env: Some("dev".into()),
+        ..Flags::default()
+    };
+    let s = resolve(
+        &flags,
+        &[("TIMEOUT", "250"), ("ENVIRONMENT", "prod")],
+        dir.path(),
+    )
+    .unwrap();
+    assert_eq!(
+        (s.timeout.as_secs(), s.environment),
+        (300, Environment::Development)
+    );
 }
 
 #[test]
 fn invalid_value_in_dotenv_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(".env"), "FORCE_RUN=maybe\n").unwrap();
-    let err = resolve(&Flags::default(), &[], dir.path()).unwrap_err().to_string();
+    let err = resolve(&Flags::default(), &[], dir.path())
+        .unwrap_err()
+        .to_string();
     assert!(err.starts_with("FORCE_RUN (in "), "{err}");
     assert!(err.contains(".env) is not a boolean"), "{err}");
 }
@@ -90,14 +144,25 @@ fn invalid_value_in_dotenv_names_the_file() {
 #[test]
 fn config_typos_and_unknown_environments_are_errors() {
     let p = Path::new("pgshift.toml");
-    let err = ConfigFile::parse(p, "[deploy]\ntimout = 5\n").unwrap_err().to_string();
+    let err = ConfigFile::parse(p, "[deploy]\ntimout = 5\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("unknown field `timout`"), "{err}");
     assert!(err.contains("line 2"), "{err}");
-    let err = ConfigFile::parse(p, "[environments.prd]\ntimeout = 5\n").unwrap_err().to_string();
-    assert!(err.contains("[environments.prd] is not a known environment"), "{err}");
-    let err = ConfigFile::parse(p, "[rules]\n\"x/y\" = \"loud\"\n").unwrap_err().to_string();
+    let err = ConfigFile::parse(p, "[environments.prd]\ntimeout = 5\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("[environments.prd] is not a known environment"),
+        "{err}"
+    );
+    let err = ConfigFile::parse(p, "[rules]\n\"x/y\" = \"loud\"\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("unknown variant `loud`"), "{err}");
-    let err = ConfigFile::parse(p, "[deploy]\ntimeout = \"abc\"\n").unwrap_err().to_string();
+    let err = ConfigFile::parse(p, "[deploy]\ntimeout = \"abc\"\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("invalid type"), "{err}");
 }
 
@@ -109,10 +174,19 @@ fn database_url_comes_from_the_variable_the_environment_names() {
         "[environments.production]\ndatabase_url_env = \"PROD_DATABASE_URL\"\n",
     )
     .unwrap();
-    let env = [("DATABASE_URL", "postgres://local/dev"), ("PROD_DATABASE_URL", "postgres://u:pw@prod/db")];
+    let env = [
+        ("DATABASE_URL", "postgres://local/dev"),
+        ("PROD_DATABASE_URL", "postgres://u:pw@prod/db"),
+    ];
     let s = resolve(&Flags::default(), &env, dir.path()).unwrap();
-    assert_eq!(s.database_url.as_ref().unwrap().url.expose(), "postgres://local/dev");
-    let prod = Flags { env: Some("production".into()), ..Flags::default() };
+    assert_eq!(
+        s.database_url.as_ref().unwrap().url.expose(),
+        "postgres://local/dev"
+    );
+    let prod = Flags {
+        env: Some("production".into()),
+        ..Flags::default()
+    };
     let s = resolve(&prod, &env, dir.path()).unwrap();
     let url = s.database_url.unwrap();
     assert_eq!(url.url.expose(), "postgres://u:pw@prod/db");
@@ -131,13 +205,23 @@ fn config_paths_are_relative_to_the_config_file_and_rules_merge() {
          [environments.prod.rules]\n\"c/d\" = \"error\"\n",
     )
     .unwrap();
-    let flags = Flags { config: Some(sub.join("custom.toml")), env: Some("prod".into()), ..Flags::default() };
+    let flags = Flags {
+        config: Some(sub.join("custom.toml")),
+        env: Some("prod".into()),
+        ..Flags::default()
+    };
     let s = resolve(&flags, &[], dir.path()).unwrap();
     assert_eq!(s.dir, sub.join("sql"));
     assert_eq!(s.out_of_order, OutOfOrder::Deny);
     assert_eq!(s.rules.get("a/b"), Some(&RuleLevel::Off));
     assert_eq!(s.rules.get("c/d"), Some(&RuleLevel::Error));
-    let missing = Flags { config: Some(dir.path().join("nope.toml")), ..Flags::default() };
+    let missing = Flags {
+        config: Some(dir.path().join("nope.toml")),
+        ..Flags::default()
+    };
     let err = resolve(&missing, &[], dir.path()).unwrap_err().to_string();
-    assert!(err.starts_with("cannot read ") && err.contains("nope.toml"), "{err}");
+    assert!(
+        err.starts_with("cannot read ") && err.contains("nope.toml"),
+        "{err}"
+    );
 }

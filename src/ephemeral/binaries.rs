@@ -155,7 +155,10 @@ mod tests {
         };
         let err = search_bin_dir(&paths).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("PATH, pg_config --bindir (no pg_config)"), "{msg}");
+        assert!(
+            msg.contains("PATH, pg_config --bindir (no pg_config)"),
+            "{msg}"
+        );
         assert!(msg.contains("none/*/bin"), "{msg}");
         assert!(err.help().contains("apt-get install -y postgresql"));
 
@@ -163,6 +166,9 @@ mod tests {
             explicit: Some(t.path().to_path_buf()),
             ..paths
         };
-        assert!(search_bin_dir(&explicit).unwrap_err().to_string().ends_with(&t.path().display().to_string()));
+        assert!(search_bin_dir(&explicit)
+            .unwrap_err()
+            .to_string()
+            .ends_with(&t.path().display().to_string()));
     }
 }

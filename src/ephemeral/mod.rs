@@ -220,8 +220,8 @@ impl Cluster {
             return Err(e);
         }
         let pid_file = self.data_dir.join("postmaster.pid");
-        let pid_text = std::fs::read_to_string(&pid_file)
-            .map_err(io_err("cannot read postmaster.pid"))?;
+        let pid_text =
+            std::fs::read_to_string(&pid_file).map_err(io_err("cannot read postmaster.pid"))?;
         self.postmaster_pid = pid_text
             .lines()
             .next()
@@ -401,7 +401,13 @@ impl Cluster {
     pub fn create_database(&self, prefix: &str) -> Result<String, EphemeralError> {
         let clean: String = prefix
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .take(40)
             .collect();
         let n = self.next_db.fetch_add(1, Ordering::SeqCst);
@@ -423,7 +429,14 @@ impl Cluster {
         cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
             .arg("-h")
             .arg(&self.socket_dir)
-            .args(["-p", &self.port.to_string(), "-U", SUPERUSER, "-d", database])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                SUPERUSER,
+                "-d",
+                database,
+            ])
             .env_remove("PGPASSWORD")
             .env_remove("PGSERVICE");
         cmd
@@ -438,10 +451,10 @@ impl Drop for Cluster {
 
 /// Runs a command, returning its stdout, or an error with its output.
 fn run(cmd: &mut Command, what: &str) -> Result<String, EphemeralError> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(io_err(format!("cannot run {what} ({})", cmd.get_program().to_string_lossy())))?;
+    let out = cmd.stdin(Stdio::null()).output().map_err(io_err(format!(
+        "cannot run {what} ({})",
+        cmd.get_program().to_string_lossy()
+    )))?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {

@@ -146,9 +146,7 @@ fn parse_stem(stem: &str) -> Result<ParsedName, NameError> {
         .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_'))
     {
         let suggestion = suggest_description(description);
-        let mut help = format!(
-            "the description may contain only a-z, 0-9 and `_` (found {bad:?})"
-        );
+        let mut help = format!("the description may contain only a-z, 0-9 and `_` (found {bad:?})");
         if !suggestion.is_empty() {
             help.push_str(&format!("; rename it to {date_str}_{suggestion}.sql"));
         }
@@ -186,7 +184,9 @@ fn parse_date(s: &str) -> Result<NaiveDate, String> {
                 next.map(|n| (n - f).num_days())
             })
             .unwrap_or(0);
-        let month_name = first.map(|f| f.format("%B %Y").to_string()).unwrap_or_default();
+        let month_name = first
+            .map(|f| f.format("%B %Y").to_string())
+            .unwrap_or_default();
         if days > 0 {
             format!(" ({month_name} has {days} days)")
         } else {
@@ -245,7 +245,10 @@ mod tests {
             ("2026-1-05_x.sql", "start the name with the date"),
             ("2026-01-05-x.sql", "separate the date and the description"),
             ("2026-01-05_.sql", "add a description"),
-            ("2026-01-05_Add-Users.sql", "rename it to 2026-01-05_add_users.sql"),
+            (
+                "2026-01-05_Add-Users.sql",
+                "rename it to 2026-01-05_add_users.sql",
+            ),
             ("2026-01-05_x.SQL", "lower-case"),
         ] {
             let err = parse(name).unwrap_err();
@@ -280,7 +283,10 @@ mod tests {
 
     #[test]
     fn suggests_descriptions() {
-        assert_eq!(suggest_description("Add User-Profiles!"), "add_user_profiles");
+        assert_eq!(
+            suggest_description("Add User-Profiles!"),
+            "add_user_profiles"
+        );
         assert_eq!(suggest_description("  spaces  "), "spaces");
     }
 }

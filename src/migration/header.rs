@@ -134,7 +134,16 @@ fn leading_comment(
     let body = body.trim_end();
     let line = line_of(source, start);
     if let Some(directive) = body.strip_prefix('@') {
-        directive_line(path, source, body_offset, directive, line, true, fm, findings);
+        directive_line(
+            path,
+            source,
+            body_offset,
+            directive,
+            line,
+            true,
+            fm,
+            findings,
+        );
         return;
     }
     let Some((key, value)) = body.split_once(':') else {
@@ -265,7 +274,12 @@ fn directive_line(
             }
             let reason = words
                 .next()
-                .map(|r| r.trim().trim_start_matches(['-', '—', ':']).trim().to_string())
+                .map(|r| {
+                    r.trim()
+                        .trim_start_matches(['-', '—', ':'])
+                        .trim()
+                        .to_string()
+                })
                 .filter(|r| !r.is_empty());
             fm.directives.allows.push(Allow {
                 rule: rule.to_string(),
@@ -302,12 +316,9 @@ fn directive_line(
             fm.directives.environments = Some(envs);
         }
         _ => findings.push(
-            Finding::error(
-                "directive/unknown",
-                format!("unknown directive `@{name}`"),
-            )
-            .at(here())
-            .help(format!("known directives: {KNOWN_DIRECTIVES}")),
+            Finding::error("directive/unknown", format!("unknown directive `@{name}`"))
+                .at(here())
+                .help(format!("known directives: {KNOWN_DIRECTIVES}")),
         ),
     }
 }
@@ -338,7 +349,16 @@ fn later_comments(
         let body_offset = line_offset + (raw.len() - body.len());
         let directive = directive.trim_end();
         let line = line_of(source, line_offset);
-        directive_line(path, source, body_offset, directive, line, false, fm, findings);
+        directive_line(
+            path,
+            source,
+            body_offset,
+            directive,
+            line,
+            false,
+            fm,
+            findings,
+        );
     }
 }
 
@@ -387,15 +407,33 @@ CREATE TABLE u (id int);
         assert_eq!(h.title.as_ref().unwrap().value, "Add user profiles");
         assert_eq!(h.version.as_ref().unwrap().line, 3);
         assert_eq!(h.author.as_ref().unwrap().value, "Ada Lovelace");
-        let deps: Vec<_> = h.dependencies.as_ref().unwrap().iter().map(|d| d.version.as_str()).collect();
-        assert_eq!(deps, ["2026-01-20_create_users_table", "2026-01-19_create_tenants_table"]);
+        let deps: Vec<_> = h
+            .dependencies
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|d| d.version.as_str())
+            .collect();
+        assert_eq!(
+            deps,
+            [
+                "2026-01-20_create_users_table",
+                "2026-01-19_create_tenants_table"
+            ]
+        );
         let d = &fm.directives;
         assert_eq!(d.depends_on.len(), 1);
         assert_eq!(d.no_transaction, Some(8));
-        assert_eq!(d.environments, Some(vec![Environment::Development, Environment::Staging]));
+        assert_eq!(
+            d.environments,
+            Some(vec![Environment::Development, Environment::Staging])
+        );
         assert_eq!(d.allows.len(), 2);
         assert_eq!(d.allows[0].rule, "dangerous/drop-table");
-        assert_eq!(d.allows[0].reason.as_deref(), Some("the table is recreated below"));
+        assert_eq!(
+            d.allows[0].reason.as_deref(),
+            Some("the table is recreated below")
+        );
         assert!(d.allows[0].file_level);
         assert_eq!(d.allows[1].line, 14);
         assert!(!d.allows[1].file_level);
@@ -406,7 +444,10 @@ CREATE TABLE u (id int);
     fn dependency_reference_positions_point_at_the_name() {
         let (fm, _) = parse(GUIDE_HEADER);
         let d = &fm.header.dependencies.as_ref().unwrap()[1];
-        assert_eq!(&GUIDE_HEADER[d.offset..d.offset + d.len], "2026-01-19_create_tenants_table");
+        assert_eq!(
+            &GUIDE_HEADER[d.offset..d.offset + d.len],
+            "2026-01-19_create_tenants_table"
+        );
     }
 
     #[test]
@@ -428,7 +469,10 @@ CREATE TABLE u (id int);
         let (fm, findings) = parse("-- Version: 2026-01-21\r\n-- @env: prod\r\nselect 1;\r\n");
         assert!(findings.is_empty());
         assert_eq!(fm.header.version.unwrap().value, "2026-01-21");
-        assert_eq!(fm.directives.environments, Some(vec![Environment::Production]));
+        assert_eq!(
+            fm.directives.environments,
+            Some(vec![Environment::Production])
+        );
     }
 
     #[test]
@@ -436,7 +480,10 @@ CREATE TABLE u (id int);
         let (_, findings) = parse(
             "-- @dependson: x.sql\n-- @env: prd\n-- @depends-on: not-a-file\n-- @allow:\nselect 1;\n",
         );
-        let rules: Vec<_> = findings.iter().map(|f| (f.rule.as_str(), f.location.as_ref().unwrap().line)).collect();
+        let rules: Vec<_> = findings
+            .iter()
+            .map(|f| (f.rule.as_str(), f.location.as_ref().unwrap().line))
+            .collect();
         assert_eq!(
             rules,
             [

@@ -234,9 +234,12 @@ pub fn from_files(
         let front = header::parse_front_matter(&path, &source, &mut findings);
         if front.sql_start.is_none() && !source.trim().is_empty() {
             findings.push(
-                Finding::error("file/empty", "the file holds only comments, no SQL statement")
-                    .at(Location::file(&path))
-                    .help("add the migration's SQL, or delete the file"),
+                Finding::error(
+                    "file/empty",
+                    "the file holds only comments, no SQL statement",
+                )
+                .at(Location::file(&path))
+                .help("add the migration's SQL, or delete the file"),
             );
         }
         check_header(&path, &source, &version, &front, env, &mut findings);
@@ -428,7 +431,10 @@ fn merge_dependencies(
                 parts.push(format!("only in the header: {}", only_header.join(", ")));
             }
             if !only_directive.is_empty() {
-                parts.push(format!("only in @depends-on: {}", only_directive.join(", ")));
+                parts.push(format!(
+                    "only in @depends-on: {}",
+                    only_directive.join(", ")
+                ));
             }
             findings.push(
                 Finding::warning(

@@ -44,20 +44,33 @@ pub struct Step {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Plan {
     pub steps: Vec<Step>,
+    /// Index of each version in `steps`.
+    #[serde(skip)]
+    index: HashMap<Version, usize>,
 }
 
 impl Plan {
+    /// A plan of these steps, in this order.
+    pub fn new(steps: Vec<Step>) -> Plan {
+        let index = steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.version.clone(), i))
+            .collect();
+        Plan { steps, index }
+    }
+
     /// 1-based position of a version in the plan.
     pub fn position(&self, version: &Version) -> Option<usize> {
-        self.steps
-            .iter()
-            .position(|s| &s.version == version)
-            .map(|i| i + 1)
+        self.index.get(version).map(|i| i + 1)
     }
 
     /// The reason rendered as a sentence, with positions of the migrations it names.
     pub fn explain(&self, step: &Step) -> String {
-        let pos = |v: &Version| self.position(v).map_or(String::new(), |p| format!(" (#{p})"));
+        let pos = |v: &Version| {
+            self.position(v)
+                .map_or(String::new(), |p| format!(" (#{p})"))
+        };
         match &step.reason {
             Reason::Date => "by date; no dependencies".to_string(),
             Reason::DateAfterDependencies => {
@@ -139,10 +152,8 @@ pub fn plan(set: &MigrationSet) -> Result<Plan, Vec<Finding>> {
     }
 
     let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
-    let mut ready: BinaryHeap<Reverse<usize>> = (0..n)
-        .filter(|&i| waiting[i] == 0)
-        .map(Reverse)
-        .collect();
+    let mut ready: BinaryHeap<Reverse<usize>> =
+        (0..n).filter(|&i| waiting[i] == 0).map(Reverse).collect();
     let mut order = Vec::with_capacity(n);
     let mut position = vec![usize::MAX; n];
     while let Some(Reverse(i)) = ready.pop() {
@@ -181,11 +192,14 @@ pub fn plan(set: &MigrationSet) -> Result<Plan, Vec<Finding>> {
         latest_key = latest_key.max(Some(i));
         steps.push(Step {
             version: m.version.clone(),
-            dependencies: ds.iter().map(|&j| set.migrations[j].version.clone()).collect(),
+            dependencies: ds
+                .iter()
+                .map(|&j| set.migrations[j].version.clone())
+                .collect(),
             reason,
         });
     }
-    Ok(Plan { steps })
+    Ok(Plan::new(steps))
 }
 
 fn missing_help(set: &MigrationSet, wanted: &Version) -> String {
@@ -223,7 +237,11 @@ fn cycle_findings(set: &MigrationSet, deps: &[Vec<usize>], position: &[usize]) -
         loop {
             if let Some(&at) = on_path.get(&cur) {
                 let mut cycle: Vec<usize> = path[at..].to_vec();
-                let min = cycle.iter().enumerate().min_by_key(|(_, &v)| v).map_or(0, |(k, _)| k);
+                let min = cycle
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, &v)| v)
+                    .map_or(0, |(k, _)| k);
                 cycle.rotate_left(min);
                 findings.push(cycle_finding(set, &cycle));
                 break;

@@ -29,7 +29,12 @@ pub fn dot(plan: &Plan, state: Option<StateOf>) -> String {
             };
             style = format!(", style=filled, fillcolor={color}");
         }
-        let _ = writeln!(out, "  {} [label={}{style}];", quote_dot(v), quote_dot(&label));
+        let _ = writeln!(
+            out,
+            "  {} [label={}{style}];",
+            quote_dot(v),
+            quote_dot(&label)
+        );
     }
     for step in &plan.steps {
         for d in &step.dependencies {

@@ -39,7 +39,11 @@ fn errors(files: &[(&str, &[&str])]) -> Vec<Finding> {
 #[test]
 fn same_date_orders_by_name() {
     assert_eq!(
-        order(&[("2026-01-01_b", &[]), ("2026-01-01_a", &[]), ("2025-12-31_z", &[])]),
+        order(&[
+            ("2026-01-01_b", &[]),
+            ("2026-01-01_a", &[]),
+            ("2025-12-31_z", &[])
+        ]),
         ["2025-12-31_z", "2026-01-01_a", "2026-01-01_b"]
     );
 }
@@ -56,7 +60,12 @@ fn dependency_on_a_later_date_moves_the_migration_just_after_it() {
     let names: Vec<_> = p.steps.iter().map(|s| s.version.as_str()).collect();
     assert_eq!(
         names,
-        ["2025-12-28_enable_rls", "2025-12-29_rbac_system", "2025-12-28_team_sharing", "2025-12-30_later"]
+        [
+            "2025-12-28_enable_rls",
+            "2025-12-29_rbac_system",
+            "2025-12-28_team_sharing",
+            "2025-12-30_later"
+        ]
     );
     assert_eq!(p.steps[0].reason, Reason::Date);
     assert_eq!(
@@ -82,13 +91,26 @@ fn transitive_delay_is_explained() {
     .unwrap();
     let names: Vec<_> = p.steps.iter().map(|s| s.version.as_str()).collect();
     assert_eq!(names, ["2026-01-03_c", "2026-01-01_a", "2026-01-02_b"]);
-    assert!(matches!(p.steps[2].reason, Reason::WaitsFor { sorts_later: false, .. }));
-    assert_eq!(p.explain(&p.steps[2]), "waits for 2026-01-01_a (#2), a dependency that was itself held back");
+    assert!(matches!(
+        p.steps[2].reason,
+        Reason::WaitsFor {
+            sorts_later: false,
+            ..
+        }
+    ));
+    assert_eq!(
+        p.explain(&p.steps[2]),
+        "waits for 2026-01-01_a (#2), a dependency that was itself held back"
+    );
 }
 
 #[test]
 fn satisfied_dependencies_keep_date_order() {
-    let p = plan(&set(&[("2026-01-01_a", &[]), ("2026-01-02_b", &["2026-01-01_a"])])).unwrap();
+    let p = plan(&set(&[
+        ("2026-01-01_a", &[]),
+        ("2026-01-02_b", &["2026-01-01_a"]),
+    ]))
+    .unwrap();
     assert_eq!(p.steps[1].reason, Reason::DateAfterDependencies);
     assert_eq!(p.explain(&p.steps[1]), "by date; after 2026-01-01_a (#1)");
 }
@@ -96,12 +118,28 @@ fn satisfied_dependencies_keep_date_order() {
 #[test]
 fn long_chain_against_date_order() {
     // Each depends on the one dated after it: the order is the reverse of the dates.
-    let names: Vec<String> = (1..=50).map(|d| format!("2026-01-{:02}_m", d.min(28))).collect();
-    let names: Vec<String> = names.iter().enumerate().map(|(i, n)| format!("{n}{i:03}")).collect();
-    let deps: Vec<Vec<&str>> = (0..50)
-        .map(|i| if i + 1 < 50 { vec![names[i + 1].as_str()] } else { vec![] })
+    let names: Vec<String> = (1..=50)
+        .map(|d| format!("2026-01-{:02}_m", d.min(28)))
         .collect();
-    let files: Vec<(&str, &[&str])> = names.iter().zip(&deps).map(|(n, d)| (n.as_str(), d.as_slice())).collect();
+    let names: Vec<String> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("{n}{i:03}"))
+        .collect();
+    let deps: Vec<Vec<&str>> = (0..50)
+        .map(|i| {
+            if i + 1 < 50 {
+                vec![names[i + 1].as_str()]
+            } else {
+                vec![]
+            }
+        })
+        .collect();
+    let files: Vec<(&str, &[&str])> = names
+        .iter()
+        .zip(&deps)
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
     let got = order(&files);
     let mut expected = names.clone();
     expected.reverse();
@@ -117,7 +155,12 @@ fn diamond() {
             ("2026-01-02_b", &["2026-01-01_a"]),
             ("2026-01-01_a", &[]),
         ]),
-        ["2026-01-01_a", "2026-01-02_b", "2026-01-03_c", "2026-01-04_d"]
+        [
+            "2026-01-01_a",
+            "2026-01-02_b",
+            "2026-01-03_c",
+            "2026-01-04_d"
+        ]
     );
 }
 
@@ -133,14 +176,20 @@ fn self_dependency_is_reported_at_its_line() {
 
 #[test]
 fn cycle_of_two_prints_the_path() {
-    let errs = errors(&[("2026-01-01_a", &["2026-01-02_b"]), ("2026-01-02_b", &["2026-01-01_a"])]);
+    let errs = errors(&[
+        ("2026-01-01_a", &["2026-01-02_b"]),
+        ("2026-01-02_b", &["2026-01-01_a"]),
+    ]);
     assert_eq!(errs.len(), 1);
     assert_eq!(errs[0].rule, "deps/cycle");
     assert_eq!(
         errs[0].message,
         "dependency cycle of 2 migrations: 2026-01-01_a → 2026-01-02_b → 2026-01-01_a"
     );
-    assert_eq!(errs[0].location.as_ref().unwrap().file, Path::new("m/2026-01-01_a.sql"));
+    assert_eq!(
+        errs[0].location.as_ref().unwrap().file,
+        Path::new("m/2026-01-01_a.sql")
+    );
 }
 
 #[test]
@@ -177,19 +226,33 @@ fn two_separate_cycles_are_both_reported() {
 
 #[test]
 fn missing_dependency_names_file_line_and_suggests() {
-    let errs = errors(&[("2026-01-01_users", &[]), ("2026-01-02_b", &["2026-01-01_user"])]);
+    let errs = errors(&[
+        ("2026-01-01_users", &[]),
+        ("2026-01-02_b", &["2026-01-01_user"]),
+    ]);
     assert_eq!(errs.len(), 1);
     assert_eq!(errs[0].rule, "deps/missing");
-    assert_eq!(errs[0].location.as_ref().unwrap().to_string(), "m/2026-01-02_b.sql:4:18");
-    assert_eq!(errs[0].help.as_deref(), Some("did you mean 2026-01-01_users.sql?"));
-    assert!(errs[0].message.contains("2026-01-01_user.sql, which is not in m"));
+    assert_eq!(
+        errs[0].location.as_ref().unwrap().to_string(),
+        "m/2026-01-02_b.sql:4:18"
+    );
+    assert_eq!(
+        errs[0].help.as_deref(),
+        Some("did you mean 2026-01-01_users.sql?")
+    );
+    assert!(errs[0]
+        .message
+        .contains("2026-01-01_user.sql, which is not in m"));
 }
 
 /// A small deterministic generator, so the random cases repeat exactly.
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self, bound: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((self.0 >> 33) as usize) % bound.max(1)
     }
 }
@@ -199,11 +262,21 @@ impl Lcg {
 pub(crate) fn random_dag(n: usize, seed: u64) -> Vec<(String, Vec<String>)> {
     let mut rng = Lcg(seed);
     let names: Vec<String> = (0..n)
-        .map(|i| format!("20{:02}-{:02}-{:02}_m{i}", 10 + rng.next(20), 1 + rng.next(12), 1 + rng.next(28)))
+        .map(|i| {
+            format!(
+                "20{:02}-{:02}-{:02}_m{i}",
+                10 + rng.next(20),
+                1 + rng.next(12),
+                1 + rng.next(28)
+            )
+        })
         .collect();
     (0..n)
         .map(|i| {
-            let deps = (0..rng.next(4)).filter(|_| i > 0).map(|_| names[rng.next(i)].clone()).collect();
+            let deps = (0..rng.next(4))
+                .filter(|_| i > 0)
+                .map(|_| names[rng.next(i)].clone())
+                .collect();
             (names[i].clone(), deps)
         })
         .collect()
@@ -213,14 +286,20 @@ pub(crate) fn random_dag(n: usize, seed: u64) -> Vec<(String, Vec<String>)> {
 fn a_thousand_random_migrations_respect_every_dependency_and_date_ties() {
     for seed in 1..=3 {
         let dag = random_dag(1000, seed);
-        let files: Vec<(&str, Vec<&str>)> =
-            dag.iter().map(|(n, d)| (n.as_str(), d.iter().map(String::as_str).collect())).collect();
+        let files: Vec<(&str, Vec<&str>)> = dag
+            .iter()
+            .map(|(n, d)| (n.as_str(), d.iter().map(String::as_str).collect()))
+            .collect();
         let files: Vec<(&str, &[&str])> = files.iter().map(|(n, d)| (*n, d.as_slice())).collect();
         let p = plan(&set(&files)).unwrap();
         assert_eq!(p.steps.len(), 1000);
         for (i, step) in p.steps.iter().enumerate() {
             for d in &step.dependencies {
-                assert!(p.position(d).unwrap() < i + 1, "{d} must run before {}", step.version);
+                assert!(
+                    p.position(d).unwrap() < i + 1,
+                    "{d} must run before {}",
+                    step.version
+                );
             }
             // Greedy: a migration with no dependencies never runs after a later-dated one
             // unless that one was ready first.
