@@ -25,3 +25,4 @@ pub mod ephemeral;
 pub mod migration;
 pub mod plan;
 pub mod scaffold;
+pub mod sql;

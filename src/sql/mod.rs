@@ -1,0 +1,251 @@
+//! SQL through the real PostgreSQL parser (libpg_query): statements with their positions, what
+//! each needs to run (a transaction or autocommit), syntax errors with exact positions, psql
+//! variables, and the normalised checksum.
+
+mod ffi;
+pub mod variables;
+
+use pg_query::protobuf::{self, node::Node as N};
+use pg_query::NodeEnum;
+use sha2::{Digest, Sha256};
+
+pub use pg_query::NodeEnum as Node;
+
+/// How a statement must be run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxNeed {
+    /// Anything that can run inside a transaction block.
+    Transaction,
+    /// Cannot run inside a transaction block (`CREATE INDEX CONCURRENTLY`, `VACUUM`, …).
+    Autocommit(&'static str),
+    /// The file's own `BEGIN`, `COMMIT`, `ROLLBACK`, …
+    TransactionControl(&'static str),
+}
+
+/// One statement of a file.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    pub node: NodeEnum,
+    /// Byte range of the statement's text (first token to last, no semicolon) in the parsed
+    /// text.
+    pub start: usize,
+    pub end: usize,
+    pub need: TxNeed,
+}
+
+impl Statement {
+    pub fn text<'a>(&self, sql: &'a str) -> &'a str {
+        &sql[self.start..self.end]
+    }
+}
+
+/// The parser rejected the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub message: String,
+    /// Byte offset of the error in the parsed text.
+    pub offset: usize,
+}
+
+/// Parses `sql` into statements.
+pub fn parse(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
+    if let Some(nul) = sql.find('\0') {
+        return Err(SyntaxError {
+            message: "the text holds a NUL byte, which PostgreSQL does not accept".into(),
+            offset: nul,
+        });
+    }
+    let result = match pg_query::parse(sql, 0) {
+        Ok(r) => r,
+        Err(_) => {
+            let (message, cursor) = ffi::parse_error(sql).unwrap_or_else(|| ("syntax error".into(), 0));
+            // The cursor counts characters from 1; 0 means "no position": the end.
+            let offset = if cursor == 0 {
+                sql.len()
+            } else {
+                sql.char_indices().nth(cursor - 1).map_or(sql.len(), |(i, _)| i)
+            };
+            return Err(SyntaxError { message, offset });
+        }
+    };
+    let mut statements = Vec::with_capacity(result.protobuf.stmts.len());
+    for raw in result.protobuf.stmts {
+        let Some(node) = raw.stmt.and_then(|n| n.node) else {
+            continue;
+        };
+        let loc = raw.stmt_location.max(0) as usize;
+        let end = if raw.stmt_len == 0 {
+            sql.len()
+        } else {
+            (loc + raw.stmt_len as usize).min(sql.len())
+        };
+        let start = skip_trivia(sql, loc, end);
+        let end = trim_end_trivia(sql, start, end);
+        let need = tx_need(&node);
+        statements.push(Statement {
+            node,
+            start,
+            end,
+            need,
+        });
+    }
+    Ok(statements)
+}
+
+/// Skips whitespace and comments from `i`.
+pub fn skip_trivia(sql: &str, mut i: usize, end: usize) -> usize {
+    let b = sql.as_bytes();
+    while i < end {
+        if b[i].is_ascii_whitespace() {
+            i += 1;
+        } else if b[i..].starts_with(b"--") {
+            i = sql[i..end].find('\n').map_or(end, |k| i + k);
+        } else if b[i..].starts_with(b"/*") {
+            let mut depth = 0;
+            while i < end {
+                if b[i..].starts_with(b"/*") {
+                    depth += 1;
+                    i += 2;
+                } else if b[i..].starts_with(b"*/") {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+        } else {
+            break;
+        }
+    }
+    i
+}
+
+fn trim_end_trivia(sql: &str, start: usize, end: usize) -> usize {
+    let t = sql[start..end].trim_end();
+    start + t.trim_end_matches(';').trim_end().len()
+}
+
+fn has_defelem(options: &[protobuf::Node], name: &str) -> bool {
+    options.iter().any(|o| matches!(&o.node, Some(N::DefElem(d)) if d.defname == name))
+}
+
+/// Whether a statement can run in a transaction block.
+pub fn tx_need(node: &NodeEnum) -> TxNeed {
+    use protobuf::TransactionStmtKind as K;
+    match node {
+        NodeEnum::IndexStmt(s) if s.concurrent => TxNeed::Autocommit("CREATE INDEX CONCURRENTLY"),
+        NodeEnum::DropStmt(s) if s.concurrent => TxNeed::Autocommit("DROP INDEX CONCURRENTLY"),
+        NodeEnum::ReindexStmt(s) if has_defelem(&s.params, "concurrently") => {
+            TxNeed::Autocommit("REINDEX CONCURRENTLY")
+        }
+        NodeEnum::ReindexStmt(s)
+            if s.kind == protobuf::ReindexObjectType::ReindexObjectSystem as i32
+                || s.kind == protobuf::ReindexObjectType::ReindexObjectDatabase as i32 =>
+        {
+            TxNeed::Autocommit("REINDEX SYSTEM/DATABASE")
+        }
+        NodeEnum::VacuumStmt(s) if s.is_vacuumcmd => TxNeed::Autocommit("VACUUM"),
+        NodeEnum::AlterSystemStmt(_) => TxNeed::Autocommit("ALTER SYSTEM"),
+        NodeEnum::CreatedbStmt(_) => TxNeed::Autocommit("CREATE DATABASE"),
+        NodeEnum::DropdbStmt(_) => TxNeed::Autocommit("DROP DATABASE"),
+        NodeEnum::CreateTableSpaceStmt(_) => TxNeed::Autocommit("CREATE TABLESPACE"),
+        NodeEnum::DropTableSpaceStmt(_) => TxNeed::Autocommit("DROP TABLESPACE"),
+        NodeEnum::ClusterStmt(s) if s.relation.is_none() => TxNeed::Autocommit("CLUSTER"),
+        NodeEnum::CreateSubscriptionStmt(_) => TxNeed::Autocommit("CREATE SUBSCRIPTION"),
+        NodeEnum::DropSubscriptionStmt(_) => TxNeed::Autocommit("DROP SUBSCRIPTION"),
+        NodeEnum::TransactionStmt(s) => TxNeed::TransactionControl(match K::try_from(s.kind) {
+            Ok(K::TransStmtBegin) => "BEGIN",
+            Ok(K::TransStmtStart) => "START TRANSACTION",
+            Ok(K::TransStmtCommit) => "COMMIT",
+            Ok(K::TransStmtRollback) => "ROLLBACK",
+            Ok(K::TransStmtSavepoint) => "SAVEPOINT",
+            Ok(K::TransStmtRelease) => "RELEASE",
+            Ok(K::TransStmtRollbackTo) => "ROLLBACK TO",
+            Ok(K::TransStmtPrepare) => "PREPARE TRANSACTION",
+            Ok(K::TransStmtCommitPrepared) => "COMMIT PREPARED",
+            Ok(K::TransStmtRollbackPrepared) => "ROLLBACK PREPARED",
+            _ => "transaction control",
+        }),
+        _ => TxNeed::Transaction,
+    }
+}
+
+/// SHA-256 of the SQL's tokens without comments and whitespace, keywords and unquoted
+/// identifiers lower-cased: an edit of comments, spacing or keyword case keeps it. `None`
+/// when the text cannot be scanned.
+pub fn normalized_checksum(sql: &str) -> Option<String> {
+    use protobuf::{KeywordKind, Token};
+    let tokens = pg_query::scan_tokens(sql).ok()?;
+    let mut h = Sha256::new();
+    for t in tokens {
+        if t.token == Token::SqlComment as i32 || t.token == Token::CComment as i32 {
+            continue;
+        }
+        let text = sql.get(t.start.max(0) as usize..t.end.max(0) as usize).unwrap_or("");
+        let fold = t.keyword_kind != KeywordKind::NoKeyword as i32
+            || (t.token == Token::Ident as i32 && !text.starts_with('"'));
+        if fold {
+            h.update(text.to_lowercase().as_bytes());
+        } else {
+            h.update(text.as_bytes());
+        }
+        h.update([0u8]);
+    }
+    Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_have_exact_ranges() {
+        let sql = "-- header\nCREATE TABLE a (id int);\n\n/* c */ SELECT 1 ;\nSELECT 'x;y'";
+        let stmts = parse(sql).unwrap();
+        let texts: Vec<_> = stmts.iter().map(|s| s.text(sql)).collect();
+        assert_eq!(texts, ["CREATE TABLE a (id int)", "SELECT 1", "SELECT 'x;y'"]);
+    }
+
+    #[test]
+    fn syntax_error_positions_are_byte_offsets_even_after_multibyte_text() {
+        let sql = "SELECT 'héllo wörld ✓';\nSELEC 1;";
+        let e = parse(sql).unwrap_err();
+        assert_eq!(e.message, "syntax error at or near \"SELEC\"");
+        assert_eq!(&sql[e.offset..e.offset + 5], "SELEC");
+        let e = parse("SELECT (1").unwrap_err();
+        assert_eq!(e.message, "syntax error at end of input");
+        assert_eq!(e.offset, 9);
+    }
+
+    #[test]
+    fn knows_what_needs_autocommit() {
+        let need = |sql: &str| parse(sql).unwrap().remove(0).need;
+        assert_eq!(need("CREATE INDEX CONCURRENTLY i ON t (a)"), TxNeed::Autocommit("CREATE INDEX CONCURRENTLY"));
+        assert_eq!(need("DROP INDEX CONCURRENTLY i"), TxNeed::Autocommit("DROP INDEX CONCURRENTLY"));
+        assert_eq!(need("REINDEX (CONCURRENTLY) INDEX i"), TxNeed::Autocommit("REINDEX CONCURRENTLY"));
+        assert_eq!(need("REINDEX INDEX CONCURRENTLY i"), TxNeed::Autocommit("REINDEX CONCURRENTLY"));
+        assert_eq!(need("VACUUM t"), TxNeed::Autocommit("VACUUM"));
+        assert_eq!(need("ANALYZE t"), TxNeed::Transaction);
+        assert_eq!(need("ALTER SYSTEM SET work_mem = '64MB'"), TxNeed::Autocommit("ALTER SYSTEM"));
+        assert_eq!(need("CREATE DATABASE d"), TxNeed::Autocommit("CREATE DATABASE"));
+        assert_eq!(need("CREATE INDEX i ON t (a)"), TxNeed::Transaction);
+        assert_eq!(need("BEGIN"), TxNeed::TransactionControl("BEGIN"));
+        assert_eq!(need("COMMIT"), TxNeed::TransactionControl("COMMIT"));
+        assert_eq!(need("ROLLBACK"), TxNeed::TransactionControl("ROLLBACK"));
+    }
+
+    #[test]
+    fn normalized_checksum_ignores_comments_spacing_and_keyword_case() {
+        let a = normalized_checksum("CREATE TABLE t (id int); -- note").unwrap();
+        let b = normalized_checksum("create   table T\n(id INT);").unwrap();
+        let c = normalized_checksum("CREATE TABLE t (id bigint);").unwrap();
+        let d = normalized_checksum("CREATE TABLE \"T\" (id int);").unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_ne!(a, d);
+        assert_ne!(normalized_checksum("SELECT 'a'").unwrap(), normalized_checksum("SELECT 'A'").unwrap());
+    }
+}

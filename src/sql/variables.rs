@@ -1,0 +1,402 @@
+//! psql variables and meta-commands, lexed as psql does (psqlscan.l): `:name`, `:'name'`,
+//! `:"name"` and `:{?name}` are substituted outside string literals, quoted identifiers,
+//! dollar-quoted bodies and comments; `::` casts and `:=` are left alone. Backslash
+//! meta-commands and backticks are found so they can be reported as unsupported.
+
+/// How a variable is written, which decides how its value is inserted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VarKind {
+    /// `:name`: the value as is (SQL text).
+    Raw,
+    /// `:'name'`: the value as a string literal.
+    Literal,
+    /// `:"name"`: the value as a quoted identifier.
+    Identifier,
+    /// `:{?name}`: `TRUE` when the variable is set, else `FALSE`.
+    Defined,
+}
+
+/// A variable reference in the source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VarRef {
+    pub name: String,
+    pub kind: VarKind,
+    /// Byte range in the source, `:` included.
+    pub start: usize,
+    pub end: usize,
+    /// A raw `:name` glued to what precedes it (`arr[1:n]`): psql substitutes it only when the
+    /// variable is set, and it is no error when it is not.
+    pub glued: bool,
+}
+
+/// A psql-only construct pgshift does not run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported {
+    /// `\set`, `\i`, … or "`" for a backtick.
+    pub what: String,
+    pub start: usize,
+    /// End of the construct: a meta-command runs to the end of its line.
+    pub end: usize,
+}
+
+/// What the psql lexer found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PsqlScan {
+    pub variables: Vec<VarRef>,
+    pub unsupported: Vec<Unsupported>,
+}
+
+fn is_var_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
+}
+
+fn is_ident_start(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c == b'_' || c >= 0x80
+}
+
+/// Lexes `source` like psql: finds variables, meta-commands and backticks outside quotes and
+/// comments. Never fails; unterminated quotes run to the end.
+pub fn scan(source: &str) -> PsqlScan {
+    let b = source.as_bytes();
+    let n = b.len();
+    let mut out = PsqlScan::default();
+    let mut i = 0;
+    while i < n {
+        let c = b[i];
+        match c {
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                i = source[i..].find('\n').map_or(n, |k| i + k);
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let mut depth = 1;
+                i += 2;
+                while i < n && depth > 0 {
+                    if b[i..].starts_with(b"/*") {
+                        depth += 1;
+                        i += 2;
+                    } else if b[i..].starts_with(b"*/") {
+                        depth -= 1;
+                        i += 2;
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            b'\'' => {
+                // E'…' strings take backslash escapes; standard strings do not.
+                let escapes = i > 0
+                    && (b[i - 1] == b'E' || b[i - 1] == b'e')
+                    && (i < 2 || !is_var_char(b[i - 2]));
+                i = skip_quoted(b, i + 1, b'\'', escapes);
+            }
+            b'"' => i = skip_quoted(b, i + 1, b'"', false),
+            b'$' => {
+                if let Some(end) = dollar_quote_end(source, i) {
+                    i = end;
+                } else {
+                    i += 1;
+                }
+            }
+            b':' => {
+                if b.get(i + 1) == Some(&b':') {
+                    i += 2;
+                    while b.get(i) == Some(&b':') {
+                        i += 1;
+                    }
+                    continue;
+                }
+                match variable_at(source, i) {
+                    Some(v) => {
+                        i = v.end;
+                        out.variables.push(v);
+                    }
+                    None => i += 1,
+                }
+            }
+            b'\\' => {
+                let end = source[i..].find('\n').map_or(n, |k| i + k);
+                let name_end = (i + 1..end)
+                    .find(|&k| !(b[k].is_ascii_alphanumeric() || b"?!_+".contains(&b[k])))
+                    .unwrap_or(end);
+                let what = if name_end == i + 1 {
+                    source[i..(i + 2).min(end)].to_string()
+                } else {
+                    source[i..name_end].to_string()
+                };
+                out.unsupported.push(Unsupported { what, start: i, end });
+                i = end;
+            }
+            b'`' => {
+                let end = source[i + 1..].find('`').map_or(n, |k| i + 1 + k + 1);
+                out.unsupported.push(Unsupported {
+                    what: "`".into(),
+                    start: i,
+                    end,
+                });
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// Index just past the closing quote (a doubled quote is part of the text).
+fn skip_quoted(b: &[u8], mut i: usize, quote: u8, backslash: bool) -> usize {
+    while i < b.len() {
+        if backslash && b[i] == b'\\' {
+            i += 2;
+        } else if b[i] == quote {
+            if b.get(i + 1) == Some(&quote) {
+                i += 2;
+            } else {
+                return i + 1;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    b.len()
+}
+
+/// If a dollar quote (`$$` or `$tag$`) opens at `i`, the index just past its closing delimiter.
+fn dollar_quote_end(source: &str, i: usize) -> Option<usize> {
+    let b = source.as_bytes();
+    // `$1` is a parameter, and `a$b` part of an identifier: neither opens a quote.
+    if i > 0 && is_var_char(b[i - 1]) {
+        return None;
+    }
+    let mut j = i + 1;
+    if j < b.len() && b[j] != b'$' {
+        if !is_ident_start(b[j]) {
+            return None;
+        }
+        while j < b.len() && (is_var_char(b[j]) && b[j] != b'$') {
+            j += 1;
+        }
+        if b.get(j) != Some(&b'$') {
+            return None;
+        }
+    }
+    if j >= b.len() {
+        return None;
+    }
+    let tag = &source[i..=j];
+    let body = j + 1;
+    Some(source[body..].find(tag).map_or(b.len(), |k| body + k + tag.len()))
+}
+
+fn variable_at(source: &str, i: usize) -> Option<VarRef> {
+    let b = source.as_bytes();
+    let glued = i > 0 && (is_var_char(b[i - 1]) || b[i - 1] == b']' || b[i - 1] == b')');
+    let make = |name: &str, kind, end| {
+        Some(VarRef {
+            name: name.to_string(),
+            kind,
+            start: i,
+            end,
+            glued: glued && kind == VarKind::Raw,
+        })
+    };
+    match b.get(i + 1)? {
+        q @ (b'\'' | b'"') => {
+            let close = source[i + 2..].find(*q as char)? + i + 2;
+            let name = &source[i + 2..close];
+            if name.is_empty() || !name.bytes().all(is_var_char) {
+                return None;
+            }
+            let kind = if *q == b'\'' {
+                VarKind::Literal
+            } else {
+                VarKind::Identifier
+            };
+            make(name, kind, close + 1)
+        }
+        b'{' if b.get(i + 2) == Some(&b'?') => {
+            let close = source[i + 3..].find('}')? + i + 3;
+            let name = &source[i + 3..close];
+            if name.is_empty() || !name.bytes().all(is_var_char) {
+                return None;
+            }
+            make(name, VarKind::Defined, close + 1)
+        }
+        c if is_var_char(*c) => {
+            let end = (i + 1..b.len()).find(|&k| !is_var_char(b[k])).unwrap_or(b.len());
+            make(&source[i + 1..end], VarKind::Raw, end)
+        }
+        _ => None,
+    }
+}
+
+/// psql's quoting of a value as a literal (`PQescapeLiteral`): quotes doubled, and an `E`
+/// prefix with doubled backslashes when the value has a backslash.
+pub fn quote_literal(value: &str) -> String {
+    let body = value.replace('\'', "''");
+    if value.contains('\\') {
+        format!("E'{}'", body.replace('\\', "\\\\"))
+    } else {
+        format!("'{body}'")
+    }
+}
+
+/// psql's quoting of a value as an identifier.
+pub fn quote_identifier(value: &str) -> String {
+    format!("\"{}\"", value.replace('"', "\"\""))
+}
+
+/// One replaced range: `source[src.0..src.1]` became `text[out.0..out.1]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replacement {
+    pub src: (usize, usize),
+    pub out: (usize, usize),
+}
+
+/// Text after substitution, with the way back to source offsets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Substituted {
+    pub text: String,
+    pub replacements: Vec<Replacement>,
+}
+
+impl Substituted {
+    /// The source offset of byte `offset` of the substituted text. Inside a replacement it
+    /// maps to the start of the variable.
+    pub fn to_source(&self, offset: usize) -> usize {
+        let mut delta: isize = 0;
+        for r in &self.replacements {
+            if offset < r.out.0 {
+                break;
+            }
+            if offset < r.out.1 {
+                return r.src.0;
+            }
+            delta = r.src.1 as isize - r.out.1 as isize;
+        }
+        (offset as isize + delta).max(0) as usize
+    }
+
+    /// Whether byte `offset` of the substituted text came from a variable's value.
+    pub fn is_substituted(&self, offset: usize) -> bool {
+        self.replacements
+            .iter()
+            .any(|r| r.out.0 <= offset && offset < r.out.1)
+    }
+}
+
+/// Replaces every variable with `value_of(reference)`; `None` leaves the reference as written.
+/// Unsupported constructs are blanked (same length, newlines kept) so the SQL around them
+/// still parses.
+pub fn substitute(
+    source: &str,
+    scan: &PsqlScan,
+    mut value_of: impl FnMut(&VarRef) -> Option<String>,
+) -> Substituted {
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    for v in &scan.variables {
+        if let Some(text) = value_of(v) {
+            edits.push((v.start, v.end, text));
+        }
+    }
+    for u in &scan.unsupported {
+        let blank: String = source[u.start..u.end]
+            .chars()
+            .map(|c| if c == '\n' { '\n' } else { ' ' })
+            .collect();
+        edits.push((u.start, u.end, blank));
+    }
+    edits.sort_by_key(|e| e.0);
+    let mut out = Substituted::default();
+    let mut pos = 0;
+    for (start, end, text) in edits {
+        if start < pos {
+            continue;
+        }
+        out.text.push_str(&source[pos..start]);
+        let out_start = out.text.len();
+        out.text.push_str(&text);
+        out.replacements.push(Replacement {
+            src: (start, end),
+            out: (out_start, out.text.len()),
+        });
+        pos = end;
+    }
+    out.text.push_str(&source[pos..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(sql: &str) -> Vec<(String, VarKind)> {
+        scan(sql).variables.into_iter().map(|v| (v.name, v.kind)).collect()
+    }
+
+    #[test]
+    fn finds_the_three_forms_and_the_test_form() {
+        assert_eq!(
+            names("ALTER ROLE a PASSWORD :pw; SELECT :'lit', :\"ident\", :{?flag};"),
+            [
+                ("pw".into(), VarKind::Raw),
+                ("lit".into(), VarKind::Literal),
+                ("ident".into(), VarKind::Identifier),
+                ("flag".into(), VarKind::Defined)
+            ]
+        );
+    }
+
+    #[test]
+    fn leaves_casts_assignments_strings_comments_and_dollar_bodies_alone() {
+        let sql = "SELECT 1::int, x::text::varchar, ':no', E'\\':no', \":no\";\n\
+                   -- :no\n/* :no /* nested :no */ :no */\n\
+                   DO $$ BEGIN v := :no; END $$; DO $body$ :no $body$;\n\
+                   SELECT f(a := 1), $1, a$b;";
+        assert_eq!(names(sql), []);
+    }
+
+    #[test]
+    fn glued_references_are_marked() {
+        let v = scan("SELECT arr[1:n], x[a:b], (f):c, :d").variables;
+        let glued: Vec<_> = v.iter().map(|v| (v.name.as_str(), v.glued)).collect();
+        assert_eq!(glued, [("n", true), ("b", true), ("c", true), ("d", false)]);
+    }
+
+    #[test]
+    fn finds_meta_commands_and_backticks_with_positions() {
+        let sql = "SELECT 1;\n\\set x 1\nSELECT '\\i no';\n\\i other.sql\nSELECT `date`;";
+        let u = scan(sql).unsupported;
+        let what: Vec<_> = u.iter().map(|u| u.what.as_str()).collect();
+        assert_eq!(what, ["\\set", "\\i", "`"]);
+        assert_eq!(&sql[u[0].start..u[0].end], "\\set x 1");
+    }
+
+    #[test]
+    fn quotes_like_psql() {
+        assert_eq!(quote_literal("it's"), "'it''s'");
+        assert_eq!(quote_literal("a\\b"), "E'a\\\\b'");
+        assert_eq!(quote_identifier("My \"T\""), "\"My \"\"T\"\"\"");
+    }
+
+    #[test]
+    fn substitution_maps_offsets_back() {
+        let src = "SELECT :'v' AS a, :w + 1";
+        let s = scan(src);
+        let sub = substitute(src, &s, |v| Some(match v.kind {
+            VarKind::Literal => quote_literal("hello"),
+            _ => "42".to_string(),
+        }));
+        assert_eq!(sub.text, "SELECT 'hello' AS a, 42 + 1");
+        let plus = sub.text.find('+').unwrap();
+        assert_eq!(&src[sub.to_source(plus)..sub.to_source(plus) + 1], "+");
+        assert_eq!(sub.to_source(sub.text.find("hello").unwrap()), 7);
+        assert!(sub.is_substituted(8) && !sub.is_substituted(2));
+    }
+
+    #[test]
+    fn unsupported_lines_are_blanked_keeping_offsets() {
+        let src = "SELECT 1;\n\\set x 1\nSELECT 2;";
+        let sub = substitute(src, &scan(src), |_| None);
+        assert_eq!(sub.text.len(), src.len());
+        assert_eq!(sub.text, "SELECT 1;\n        \nSELECT 2;");
+    }
+}
