@@ -131,6 +131,13 @@ pub struct Finding {
     pub location: Option<Location>,
     /// What to do about it.
     pub help: Option<String>,
+    /// A safe rewrite, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    /// Accepted by an `@allow` directive, with its reason (empty when none was given). Allowed
+    /// findings are reported but never counted or blocking.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<String>,
 }
 
 impl Finding {
@@ -141,6 +148,8 @@ impl Finding {
             message: message.into(),
             location: None,
             help: None,
+            fix: None,
+            allowed: None,
         }
     }
 
@@ -222,9 +231,10 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Counts the findings that are not allowed.
     pub fn of(findings: &[Finding]) -> Counts {
         let mut c = Counts::default();
-        for f in findings {
+        for f in findings.iter().filter(|f| f.allowed.is_none()) {
             match f.level {
                 Level::Error => c.errors += 1,
                 Level::Warning => c.warnings += 1,

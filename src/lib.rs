@@ -22,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod diagnostic;
 pub mod ephemeral;
+pub mod lint;
 pub mod migration;
 pub mod plan;
 pub mod scaffold;

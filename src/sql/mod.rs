@@ -58,12 +58,15 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
     let result = match pg_query::parse(sql, 0) {
         Ok(r) => r,
         Err(_) => {
-            let (message, cursor) = ffi::parse_error(sql).unwrap_or_else(|| ("syntax error".into(), 0));
+            let (message, cursor) =
+                ffi::parse_error(sql).unwrap_or_else(|| ("syntax error".into(), 0));
             // The cursor counts characters from 1; 0 means "no position": the end.
             let offset = if cursor == 0 {
                 sql.len()
             } else {
-                sql.char_indices().nth(cursor - 1).map_or(sql.len(), |(i, _)| i)
+                sql.char_indices()
+                    .nth(cursor - 1)
+                    .map_or(sql.len(), |(i, _)| i)
             };
             return Err(SyntaxError { message, offset });
         }
@@ -129,7 +132,9 @@ fn trim_end_trivia(sql: &str, start: usize, end: usize) -> usize {
 }
 
 fn has_defelem(options: &[protobuf::Node], name: &str) -> bool {
-    options.iter().any(|o| matches!(&o.node, Some(N::DefElem(d)) if d.defname == name))
+    options
+        .iter()
+        .any(|o| matches!(&o.node, Some(N::DefElem(d)) if d.defname == name))
 }
 
 /// Whether a statement can run in a transaction block.
@@ -184,7 +189,9 @@ pub fn normalized_checksum(sql: &str) -> Option<String> {
         if t.token == Token::SqlComment as i32 || t.token == Token::CComment as i32 {
             continue;
         }
-        let text = sql.get(t.start.max(0) as usize..t.end.max(0) as usize).unwrap_or("");
+        let text = sql
+            .get(t.start.max(0) as usize..t.end.max(0) as usize)
+            .unwrap_or("");
         let fold = t.keyword_kind != KeywordKind::NoKeyword as i32
             || (t.token == Token::Ident as i32 && !text.starts_with('"'));
         if fold {
@@ -206,7 +213,10 @@ mod tests {
         let sql = "-- header\nCREATE TABLE a (id int);\n\n/* c */ SELECT 1 ;\nSELECT 'x;y'";
         let stmts = parse(sql).unwrap();
         let texts: Vec<_> = stmts.iter().map(|s| s.text(sql)).collect();
-        assert_eq!(texts, ["CREATE TABLE a (id int)", "SELECT 1", "SELECT 'x;y'"]);
+        assert_eq!(
+            texts,
+            ["CREATE TABLE a (id int)", "SELECT 1", "SELECT 'x;y'"]
+        );
     }
 
     #[test]
@@ -223,14 +233,32 @@ mod tests {
     #[test]
     fn knows_what_needs_autocommit() {
         let need = |sql: &str| parse(sql).unwrap().remove(0).need;
-        assert_eq!(need("CREATE INDEX CONCURRENTLY i ON t (a)"), TxNeed::Autocommit("CREATE INDEX CONCURRENTLY"));
-        assert_eq!(need("DROP INDEX CONCURRENTLY i"), TxNeed::Autocommit("DROP INDEX CONCURRENTLY"));
-        assert_eq!(need("REINDEX (CONCURRENTLY) INDEX i"), TxNeed::Autocommit("REINDEX CONCURRENTLY"));
-        assert_eq!(need("REINDEX INDEX CONCURRENTLY i"), TxNeed::Autocommit("REINDEX CONCURRENTLY"));
+        assert_eq!(
+            need("CREATE INDEX CONCURRENTLY i ON t (a)"),
+            TxNeed::Autocommit("CREATE INDEX CONCURRENTLY")
+        );
+        assert_eq!(
+            need("DROP INDEX CONCURRENTLY i"),
+            TxNeed::Autocommit("DROP INDEX CONCURRENTLY")
+        );
+        assert_eq!(
+            need("REINDEX (CONCURRENTLY) INDEX i"),
+            TxNeed::Autocommit("REINDEX CONCURRENTLY")
+        );
+        assert_eq!(
+            need("REINDEX INDEX CONCURRENTLY i"),
+            TxNeed::Autocommit("REINDEX CONCURRENTLY")
+        );
         assert_eq!(need("VACUUM t"), TxNeed::Autocommit("VACUUM"));
         assert_eq!(need("ANALYZE t"), TxNeed::Transaction);
-        assert_eq!(need("ALTER SYSTEM SET work_mem = '64MB'"), TxNeed::Autocommit("ALTER SYSTEM"));
-        assert_eq!(need("CREATE DATABASE d"), TxNeed::Autocommit("CREATE DATABASE"));
+        assert_eq!(
+            need("ALTER SYSTEM SET work_mem = '64MB'"),
+            TxNeed::Autocommit("ALTER SYSTEM")
+        );
+        assert_eq!(
+            need("CREATE DATABASE d"),
+            TxNeed::Autocommit("CREATE DATABASE")
+        );
         assert_eq!(need("CREATE INDEX i ON t (a)"), TxNeed::Transaction);
         assert_eq!(need("BEGIN"), TxNeed::TransactionControl("BEGIN"));
         assert_eq!(need("COMMIT"), TxNeed::TransactionControl("COMMIT"));
@@ -246,6 +274,9 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_ne!(a, d);
-        assert_ne!(normalized_checksum("SELECT 'a'").unwrap(), normalized_checksum("SELECT 'A'").unwrap());
+        assert_ne!(
+            normalized_checksum("SELECT 'a'").unwrap(),
+            normalized_checksum("SELECT 'A'").unwrap()
+        );
     }
 }

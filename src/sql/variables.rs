@@ -123,7 +123,11 @@ pub fn scan(source: &str) -> PsqlScan {
                 } else {
                     source[i..name_end].to_string()
                 };
-                out.unsupported.push(Unsupported { what, start: i, end });
+                out.unsupported.push(Unsupported {
+                    what,
+                    start: i,
+                    end,
+                });
                 i = end;
             }
             b'`' => {
@@ -183,7 +187,11 @@ fn dollar_quote_end(source: &str, i: usize) -> Option<usize> {
     }
     let tag = &source[i..=j];
     let body = j + 1;
-    Some(source[body..].find(tag).map_or(b.len(), |k| body + k + tag.len()))
+    Some(
+        source[body..]
+            .find(tag)
+            .map_or(b.len(), |k| body + k + tag.len()),
+    )
 }
 
 fn variable_at(source: &str, i: usize) -> Option<VarRef> {
@@ -221,7 +229,9 @@ fn variable_at(source: &str, i: usize) -> Option<VarRef> {
             make(name, VarKind::Defined, close + 1)
         }
         c if is_var_char(*c) => {
-            let end = (i + 1..b.len()).find(|&k| !is_var_char(b[k])).unwrap_or(b.len());
+            let end = (i + 1..b.len())
+                .find(|&k| !is_var_char(b[k]))
+                .unwrap_or(b.len());
             make(&source[i + 1..end], VarKind::Raw, end)
         }
         _ => None,
@@ -329,7 +339,11 @@ mod tests {
     use super::*;
 
     fn names(sql: &str) -> Vec<(String, VarKind)> {
-        scan(sql).variables.into_iter().map(|v| (v.name, v.kind)).collect()
+        scan(sql)
+            .variables
+            .into_iter()
+            .map(|v| (v.name, v.kind))
+            .collect()
     }
 
     #[test]
@@ -381,10 +395,12 @@ mod tests {
     fn substitution_maps_offsets_back() {
         let src = "SELECT :'v' AS a, :w + 1";
         let s = scan(src);
-        let sub = substitute(src, &s, |v| Some(match v.kind {
-            VarKind::Literal => quote_literal("hello"),
-            _ => "42".to_string(),
-        }));
+        let sub = substitute(src, &s, |v| {
+            Some(match v.kind {
+                VarKind::Literal => quote_literal("hello"),
+                _ => "42".to_string(),
+            })
+        });
         assert_eq!(sub.text, "SELECT 'hello' AS a, 42 + 1");
         let plus = sub.text.find('+').unwrap();
         assert_eq!(&src[sub.to_source(plus)..sub.to_source(plus) + 1], "+");

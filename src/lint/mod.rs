@@ -1,0 +1,401 @@
+//! The lint engine: rules as values (id, levels per environment, summary, help, check), one rule
+//! per file under `rules/`, suppression with `-- @allow:`, levels from the config, and the
+//! facts about the whole migration set that some rules need.
+
+pub mod facts;
+pub mod report;
+pub mod rules;
+
+use std::collections::{BTreeMap, HashSet};
+
+use pg_query::protobuf::{self, node::Node as N};
+
+use crate::config::{Environment, RuleLevel};
+use crate::diagnostic::{Finding, Level, Location};
+use crate::migration::Migration;
+use crate::sql::variables::Substituted;
+use crate::sql::Statement;
+
+pub use facts::{QualName, SetFacts};
+
+/// The families of SPEC §3; `--only lint` and `scan` select by family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Secrets,
+    Dangerous,
+    Rls,
+    Locking,
+    Hygiene,
+}
+
+/// Levels in development, staging and production.
+pub type Levels = [Level; 3];
+
+/// Dangerous operations: warnings while developing, errors that block staging and production.
+pub const DANGEROUS: Levels = [Level::Warning, Level::Error, Level::Error];
+/// Always an error.
+pub const ALWAYS_ERROR: Levels = [Level::Error; 3];
+/// Always a warning.
+pub const ALWAYS_WARNING: Levels = [Level::Warning; 3];
+/// Always informational.
+pub const ALWAYS_INFO: Levels = [Level::Info; 3];
+
+/// A lint rule.
+pub struct Rule {
+    /// `family/what`, e.g. `dangerous/drop-table`.
+    pub id: &'static str,
+    pub family: Family,
+    pub levels: Levels,
+    /// What it catches, in one line (reports, SARIF).
+    pub summary: &'static str,
+    /// Why it matters and what to do instead.
+    pub help: &'static str,
+    pub check: fn(&Ctx, &mut Vec<Violation>),
+}
+
+impl Rule {
+    pub fn level(&self, env: Environment) -> Level {
+        self.levels[env as usize]
+    }
+}
+
+/// Where a violation is: in the parsed text (after psql substitution) or in the raw file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Span {
+    Parsed { offset: usize, len: usize },
+    Source { offset: usize, len: usize },
+}
+
+/// What a rule found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub span: Span,
+    pub message: String,
+    pub help: Option<String>,
+    /// A safe rewrite, when there is one.
+    pub fix: Option<String>,
+}
+
+impl Violation {
+    pub fn at(offset: usize, len: usize, message: impl Into<String>) -> Violation {
+        Violation {
+            span: Span::Parsed { offset, len },
+            message: message.into(),
+            help: None,
+            fix: None,
+        }
+    }
+
+    /// At the start of a statement, underlining its first line.
+    pub fn stmt(ctx: &Ctx, stmt: &Statement, message: impl Into<String>) -> Violation {
+        let text = stmt.text(ctx.sql());
+        let len = text.find('\n').unwrap_or(text.len());
+        Violation::at(stmt.start, len, message)
+    }
+
+    pub fn in_source(offset: usize, len: usize, message: impl Into<String>) -> Violation {
+        Violation {
+            span: Span::Source { offset, len },
+            ..Violation::at(0, 0, message)
+        }
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Violation {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn fix(mut self, fix: impl Into<String>) -> Violation {
+        self.fix = Some(fix.into());
+        self
+    }
+}
+
+/// A file after psql substitution and parsing.
+#[derive(Debug, Clone, Default)]
+pub struct ParsedFile {
+    pub sub: Substituted,
+    pub statements: Vec<Statement>,
+    /// Set when the file did not parse; rules then see no statements.
+    pub syntax_error: bool,
+}
+
+/// What a rule may look at.
+pub struct Ctx<'a> {
+    pub migration: &'a Migration,
+    pub file: &'a ParsedFile,
+    pub facts: &'a SetFacts,
+    pub exposed_schemas: &'a [String],
+    /// Tables this migration creates.
+    pub created_here: HashSet<QualName>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(
+        migration: &'a Migration,
+        file: &'a ParsedFile,
+        facts: &'a SetFacts,
+        exposed_schemas: &'a [String],
+    ) -> Ctx<'a> {
+        let created_here = file
+            .statements
+            .iter()
+            .filter_map(|s| facts::created_table(&s.node))
+            .collect();
+        Ctx {
+            migration,
+            file,
+            facts,
+            exposed_schemas,
+            created_here,
+        }
+    }
+
+    /// The parsed text.
+    pub fn sql(&self) -> &str {
+        &self.file.sub.text
+    }
+
+    pub fn source(&self) -> &str {
+        &self.migration.source
+    }
+
+    pub fn statements(&self) -> &[Statement] {
+        &self.file.statements
+    }
+
+    /// Whether the table existed before this migration (it is not created here). Locking rules
+    /// only matter for tables that may already hold data and serve traffic.
+    pub fn existed_before(&self, rel: &Option<protobuf::RangeVar>) -> bool {
+        rel.as_ref()
+            .is_some_and(|r| !self.created_here.contains(&QualName::of(r)))
+    }
+
+    /// Offset of `needle` (case-insensitive) in the statement, for a precise underline.
+    pub fn find_in(&self, stmt: &Statement, needle: &str) -> Option<usize> {
+        let text = stmt.text(self.sql()).to_ascii_lowercase();
+        text.find(&needle.to_ascii_lowercase())
+            .map(|i| stmt.start + i)
+    }
+}
+
+/// The `DefElem`s of an option list.
+pub fn def_elems(options: &[protobuf::Node]) -> impl Iterator<Item = &protobuf::DefElem> {
+    options.iter().filter_map(|o| match &o.node {
+        Some(N::DefElem(d)) => Some(d.as_ref()),
+        _ => None,
+    })
+}
+
+/// A `DefElem`'s argument as a string, whatever node holds it.
+pub fn def_string(d: &protobuf::DefElem) -> Option<String> {
+    match d.arg.as_ref()?.node.as_ref()? {
+        N::String(s) => Some(s.sval.clone()),
+        N::TypeName(t) => names(&t.names).last().cloned(),
+        N::List(l) => names(&l.items).last().cloned(),
+        N::AConst(c) => match &c.val {
+            Some(protobuf::a_const::Val::Sval(s)) => Some(s.sval.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A `DefElem`'s argument as a boolean (`SUPERUSER` → true, `NOSUPERUSER` → false).
+pub fn def_bool(d: &protobuf::DefElem) -> Option<bool> {
+    match d.arg.as_ref()?.node.as_ref()? {
+        N::Boolean(b) => Some(b.boolval),
+        N::Integer(i) => Some(i.ival != 0),
+        _ => None,
+    }
+}
+
+/// The strings of a list of `String` nodes (`funcname`, `names`).
+pub fn names(list: &[protobuf::Node]) -> Vec<String> {
+    list.iter()
+        .filter_map(|n| match &n.node {
+            Some(N::String(s)) => Some(s.sval.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The `AlterTableCmd`s of an `ALTER TABLE`.
+pub fn alter_cmds(s: &protobuf::AlterTableStmt) -> impl Iterator<Item = &protobuf::AlterTableCmd> {
+    s.cmds.iter().filter_map(|c| match &c.node {
+        Some(N::AlterTableCmd(c)) => Some(c.as_ref()),
+        _ => None,
+    })
+}
+
+/// Every node below `node` as JSON, for rules that search deep expressions (function calls in
+/// a default, a LIMIT in a subquery). Used on small subtrees only.
+pub fn to_json<T: serde::Serialize>(node: &T) -> serde_json::Value {
+    serde_json::to_value(node).unwrap_or(serde_json::Value::Null)
+}
+
+/// Whether a JSON tree has an object key `key` anywhere.
+pub fn json_has_key(v: &serde_json::Value, key: &str) -> bool {
+    match v {
+        serde_json::Value::Object(m) => m.iter().any(|(k, v)| k == key || json_has_key(v, key)),
+        serde_json::Value::Array(a) => a.iter().any(|v| json_has_key(v, key)),
+        _ => false,
+    }
+}
+
+/// The names of all functions called in a JSON tree (last part of the qualified name).
+pub fn json_func_names(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            if let Some(call) = m.get("FuncCall") {
+                if let Some(parts) = call.get("funcname").and_then(|f| f.as_array()) {
+                    if let Some(name) = parts
+                        .iter()
+                        .filter_map(|p| p.pointer("/node/String/sval").and_then(|s| s.as_str()))
+                        .next_back()
+                    {
+                        out.push(name.to_string());
+                    }
+                }
+            }
+            m.values().for_each(|v| json_func_names(v, out));
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|v| json_func_names(v, out)),
+        _ => {}
+    }
+}
+
+/// Runs every rule on one migration and turns violations into findings, applying levels
+/// (environment, then config) and `@allow` directives.
+pub fn check(
+    ctx: &Ctx,
+    rules: &[&Rule],
+    env: Environment,
+    config: &BTreeMap<String, RuleLevel>,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let allows = &ctx.migration.front.directives.allows;
+    for rule in rules {
+        let level = match config.get(rule.id) {
+            Some(RuleLevel::Off) => continue,
+            Some(RuleLevel::Info) => Level::Info,
+            Some(RuleLevel::Warning) => Level::Warning,
+            Some(RuleLevel::Error) => Level::Error,
+            None => rule.level(env),
+        };
+        let mut violations = Vec::new();
+        (rule.check)(ctx, &mut violations);
+        for v in violations {
+            let (src_offset, src_len, parsed_offset) = match v.span {
+                Span::Source { offset, len } => (offset, len, None),
+                Span::Parsed { offset, len } => {
+                    let start = ctx.file.sub.to_source(offset);
+                    let end = ctx.file.sub.to_source(offset + len).max(start);
+                    (start, end - start, Some(offset))
+                }
+            };
+            let location =
+                Location::at_offset(&ctx.migration.path, ctx.source(), src_offset, src_len);
+            let allowed = allows
+                .iter()
+                .filter(|a| a.rule == rule.id)
+                .find(|a| a.file_level || covers(ctx, a.line, parsed_offset, location.line))
+                .map(|a| a.reason.clone().unwrap_or_default());
+            findings.push(Finding {
+                rule: rule.id.to_string(),
+                level,
+                message: v.message,
+                location: Some(location),
+                help: Some(v.help.unwrap_or_else(|| rule.help.to_string())),
+                fix: v.fix,
+                allowed,
+            });
+        }
+    }
+    findings
+}
+
+/// Whether a statement-level `@allow` on `allow_line` covers a violation: the comment sits
+/// between the previous statement and the one holding the violation.
+fn covers(
+    ctx: &Ctx,
+    allow_line: usize,
+    parsed_offset: Option<usize>,
+    violation_line: usize,
+) -> bool {
+    let stmts = ctx.statements();
+    let line_of = |parsed: usize| {
+        let src = ctx.file.sub.to_source(parsed);
+        ctx.source()[..src.min(ctx.source().len())]
+            .matches('\n')
+            .count()
+            + 1
+    };
+    let idx = match parsed_offset {
+        Some(off) => stmts.iter().position(|s| s.start <= off && off <= s.end),
+        None => stmts.iter().position(|s| line_of(s.end) >= violation_line),
+    };
+    let Some(i) = idx else { return false };
+    let start_line = line_of(stmts[i].start);
+    let prev_end_line = if i == 0 { 0 } else { line_of(stmts[i - 1].end) };
+    allow_line < start_line && allow_line > prev_end_line
+}
+
+/// The text a placeholder `:'name'` or `:"name"` stands for while checking: the value never
+/// matters to the syntax, so validation needs no secrets.
+pub const PLACEHOLDER: &str = "pgshift_variable";
+
+impl ParsedFile {
+    /// Substitutes psql variables and parses. Quoted forms get placeholders; a raw `:name`
+    /// gets its value when `value_of` knows it (its text is part of the syntax), else `NULL`.
+    /// Returns the file, the syntax error if any, and the psql scan.
+    pub fn parse(
+        source: &str,
+        value_of: &dyn Fn(&str) -> Option<String>,
+    ) -> (
+        ParsedFile,
+        Option<crate::sql::SyntaxError>,
+        crate::sql::variables::PsqlScan,
+    ) {
+        use crate::sql::variables::{quote_identifier, quote_literal, scan, substitute, VarKind};
+        let psql = scan(source);
+        let sub = substitute(source, &psql, |v| match v.kind {
+            VarKind::Literal => Some(quote_literal(PLACEHOLDER)),
+            VarKind::Identifier => Some(quote_identifier(PLACEHOLDER)),
+            VarKind::Defined => Some(
+                if value_of(&v.name).is_some() {
+                    "TRUE"
+                } else {
+                    "FALSE"
+                }
+                .into(),
+            ),
+            VarKind::Raw => match value_of(&v.name) {
+                Some(value) => Some(value),
+                None if v.glued => None,
+                None => Some("NULL".into()),
+            },
+        });
+        match crate::sql::parse(&sub.text) {
+            Ok(statements) => (
+                ParsedFile {
+                    sub,
+                    statements,
+                    syntax_error: false,
+                },
+                None,
+                psql,
+            ),
+            Err(e) => (
+                ParsedFile {
+                    sub,
+                    statements: Vec::new(),
+                    syntax_error: true,
+                },
+                Some(e),
+                psql,
+            ),
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Every lint rule, one per file. Adding a rule: a new file here and one line in `ALL`.
+
+use super::Rule;
+
+mod alter_column_type;
+mod bulk_update_without_batching;
+mod cloud_token;
+mod concurrently_in_transaction;
+mod connection_string;
+mod constraint_not_valid;
+mod copy_program;
+mod create_if_not_exists;
+mod delete_without_where;
+mod disable_rls;
+mod drop_column;
+mod drop_database;
+mod drop_schema;
+mod drop_table;
+mod enabled_without_policy;
+mod foreign_key_not_valid;
+mod grant_public_write;
+mod high_entropy_secret;
+mod index_not_concurrent;
+mod jwt;
+mod literal_password;
+mod missing_lock_timeout;
+mod mixed_transaction_modes;
+mod own_transaction;
+mod private_key;
+mod security_definer_search_path;
+mod set_not_null;
+mod superuser_role;
+mod table_without_rls;
+mod truncate;
+mod untrusted_language;
+mod update_without_where;
+mod volatile_default;
+
+/// All rules, in report order.
+pub const ALL: &[&Rule] = &[
+    &literal_password::RULE,
+    &connection_string::RULE,
+    &private_key::RULE,
+    &jwt::RULE,
+    &cloud_token::RULE,
+    &high_entropy_secret::RULE,
+    &drop_table::RULE,
+    &drop_schema::RULE,
+    &drop_database::RULE,
+    &drop_column::RULE,
+    &truncate::RULE,
+    &delete_without_where::RULE,
+    &update_without_where::RULE,
+    &disable_rls::RULE,
+    &grant_public_write::RULE,
+    &superuser_role::RULE,
+    &security_definer_search_path::RULE,
+    &copy_program::RULE,
+    &untrusted_language::RULE,
+    &table_without_rls::RULE,
+    &enabled_without_policy::RULE,
+    &index_not_concurrent::RULE,
+    &volatile_default::RULE,
+    &set_not_null::RULE,
+    &constraint_not_valid::RULE,
+    &foreign_key_not_valid::RULE,
+    &alter_column_type::RULE,
+    &concurrently_in_transaction::RULE,
+    &bulk_update_without_batching::RULE,
+    &missing_lock_timeout::RULE,
+    &create_if_not_exists::RULE,
+    &mixed_transaction_modes::RULE,
+    &own_transaction::RULE,
+];
+
+/// The rule with this id.
+pub fn find(id: &str) -> Option<&'static Rule> {
+    ALL.iter().copied().find(|r| r.id == id)
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Runs one rule on SQL written in a test.
+
+    use std::path::{Path, PathBuf};
+
+    use super::super::{Ctx, ParsedFile, Rule, SetFacts, Violation};
+    use crate::config::Environment;
+    use crate::migration::from_files;
+
+    /// Violations of `rule` in each file of a set (files given as name and SQL, in plan order),
+    /// with the text each one underlines.
+    pub fn run_set(rule: &Rule, files: &[(&str, &str)]) -> Vec<(String, String)> {
+        let set = from_files(
+            Path::new("m"),
+            files.iter().map(|(n, sql)| {
+                (
+                    PathBuf::from(format!("m/{n}.sql")),
+                    Ok(sql.as_bytes().to_vec()),
+                )
+            }),
+            Environment::Development,
+        );
+        let parsed: Vec<ParsedFile> = set
+            .migrations
+            .iter()
+            .map(|m| {
+                let (p, err, _) = ParsedFile::parse(&m.source, &|_| None);
+                assert!(err.is_none(), "{}: {err:?}", m.version);
+                p
+            })
+            .collect();
+        let mut facts = SetFacts::default();
+        for (m, p) in set.migrations.iter().zip(&parsed) {
+            facts.add(m.version.as_str(), &p.statements);
+        }
+        let mut out = Vec::new();
+        let exposed = ["public".to_string()];
+        for (m, p) in set.migrations.iter().zip(&parsed) {
+            let ctx = Ctx::new(m, p, &facts, &exposed);
+            let mut v: Vec<Violation> = Vec::new();
+            (rule.check)(&ctx, &mut v);
+            for v in v {
+                let text = match v.span {
+                    super::super::Span::Parsed { offset, len } => {
+                        ctx.sql()[offset..offset + len].to_string()
+                    }
+                    super::super::Span::Source { offset, len } => {
+                        ctx.source()[offset..offset + len].to_string()
+                    }
+                };
+                out.push((m.version.to_string(), text));
+            }
+        }
+        out
+    }
+
+    /// The texts `rule` underlines in one file.
+    pub fn run(rule: &Rule, sql: &str) -> Vec<String> {
+        run_set(rule, &[("2026-01-01_test", sql)])
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect()
+    }
+
+    pub fn fires(rule: &Rule, sql: &str) -> bool {
+        !run(rule, sql).is_empty()
+    }
+}
