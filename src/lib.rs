@@ -27,3 +27,4 @@ pub mod migration;
 pub mod plan;
 pub mod scaffold;
 pub mod sql;
+pub mod validate;

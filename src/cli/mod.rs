@@ -6,6 +6,7 @@ mod init;
 mod new;
 mod order;
 mod output;
+mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -314,7 +315,7 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn settings(cli: &Cli) -> Result<(Settings, PathBuf), CliError> {
+fn settings(cli: &Cli) -> Result<(Settings, VarSource, PathBuf), CliError> {
     let cwd = std::env::current_dir()
         .map_err(|e| CliError::usage(format!("cannot read the current directory: {e}"), None))?;
     let vars = VarSource::from_process(&cwd)?;
@@ -329,7 +330,7 @@ fn settings(cli: &Cli) -> Result<(Settings, PathBuf), CliError> {
             };
         }
     }
-    Ok((settings, cwd))
+    Ok((settings, vars, cwd))
 }
 
 fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
@@ -343,8 +344,18 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         );
         return Ok(exit::OK);
     }
-    let (settings, cwd) = settings(cli)?;
+    let (settings, vars, cwd) = settings(cli)?;
     match &cli.command {
+        Command::Validate(args) => validate::run(&settings, &vars, &args.only, &[], args.format, out),
+        Command::Scan(args) => validate::run(
+            &settings,
+            &vars,
+            &[],
+            &[crate::lint::Family::Secrets, crate::lint::Family::Dangerous],
+            args.format,
+            out,
+        ),
+        Command::Deps => order::deps(&settings, out),
         Command::Order => order::run(&settings, out),
         Command::Graph(args) => graph::run(&settings, args, out),
         Command::New(args) => new::run(&settings, args, &cwd, out),
@@ -358,7 +369,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
                 .to_ascii_lowercase();
             Err(CliError::usage(
                 format!("`pgshift {name}` is not implemented yet in pgshift {}", env!("CARGO_PKG_VERSION")),
-                Some("`pgshift order`, `graph`, `new` and `init` work today; see the README for what is coming".to_string()),
+                Some("`validate`, `scan`, `deps`, `order`, `graph`, `new` and `init` work today; see the README for what is coming".to_string()),
             ))
         }
     }

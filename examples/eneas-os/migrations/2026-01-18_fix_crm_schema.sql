@@ -18,6 +18,7 @@ ALTER TABLE deals ADD CONSTRAINT deals_contact_id_fkey
   FOREIGN KEY (contact_id) REFERENCES contacts (id) ON DELETE SET NULL NOT VALID;
 ALTER TABLE deals VALIDATE CONSTRAINT deals_contact_id_fkey;
 
+-- @allow: locking/index-not-concurrent deals holds a few thousand rows; the build takes milliseconds and must commit with the new foreign key
 CREATE INDEX IF NOT EXISTS deals_contact_id_idx ON deals (contact_id);
 
 COMMENT ON COLUMN deals.status IS 'Deprecated: use stage';

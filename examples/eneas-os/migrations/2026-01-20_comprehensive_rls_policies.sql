@@ -7,6 +7,8 @@
 -- @depends-on: 2026-01-20_migrate_plaintext_credentials.sql
 -- @depends-on: 2025-12-28_team_sharing.sql
 
+SET LOCAL lock_timeout = '5s';
+
 ALTER TABLE tasks ENABLE ROW LEVEL SECURITY;
 ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE integration_credentials ENABLE ROW LEVEL SECURITY;

@@ -5,6 +5,8 @@
 -- Dependencies: 2026-01-18_fix_missing_tables.sql
 -- =============================================
 
+SET LOCAL lock_timeout = '5s';
+
 CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA public;
 
 -- One symmetric key, generated in the database and readable by no API role.

@@ -1,1 +1,48 @@
-//! Report formats. Filled in below.
+//! Report formats for a validation: text, JSON, Markdown (the guide's validation report),
+//! GitHub workflow annotations and SARIF 2.1.0 (GitHub code scanning). One file per format.
+
+mod github;
+mod json;
+mod markdown;
+mod sarif;
+mod text;
+
+use crate::validate::Report;
+
+/// The output formats of `validate` and `scan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+    Github,
+    Sarif,
+}
+
+/// Renders `report` in `format`; `color` applies to text only.
+pub fn render(report: &Report, format: Format, color: bool) -> String {
+    match format {
+        Format::Text => text::render(report, color),
+        Format::Json => json::render(report),
+        Format::Markdown => markdown::render(report),
+        Format::Github => github::render(report),
+        Format::Sarif => sarif::render(report),
+    }
+}
+
+/// `2 errors, 1 warning, 3 info, 4 allowed`.
+pub fn summary_line(report: &Report) -> String {
+    let c = report.counts();
+    let allowed = report.findings.iter().filter(|f| f.allowed.is_some()).count();
+    let plural = |n: usize, one: &str| if n == 1 { format!("1 {one}") } else { format!("{n} {one}s") };
+    format!(
+        "{}, {}, {} info, {} allowed",
+        plural(c.errors, "error"),
+        plural(c.warnings, "warning"),
+        c.infos,
+        allowed
+    )
+}
+
+#[cfg(test)]
+mod tests;

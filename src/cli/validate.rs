@@ -1,0 +1,78 @@
+//! `pgshift validate`, `scan` and `deps`: every check without a database.
+
+use std::io::{IsTerminal, Write};
+
+use crate::config::{Settings, VarSource};
+use crate::lint::report::{render, Format};
+use crate::lint::Family;
+use crate::validate::{check_rule_config, validate, Check, Options};
+
+use super::{exit, CliError, Output, ReportFormat};
+
+fn format(f: ReportFormat, out: &Output) -> Format {
+    match f {
+        ReportFormat::Text if out.json => Format::Json,
+        ReportFormat::Text => Format::Text,
+        ReportFormat::Json => Format::Json,
+        ReportFormat::Markdown => Format::Markdown,
+        ReportFormat::Github => Format::Github,
+        ReportFormat::Sarif => Format::Sarif,
+    }
+}
+
+/// Variable values for checking: the environment (NAME upper-cased), `.env`, then
+/// `[variables]` in the config.
+pub(super) fn variable_lookup<'a>(settings: &'a Settings, vars: &'a VarSource) -> impl Fn(&str) -> Option<String> + Sync + 'a {
+    move |name: &str| {
+        vars.get(&name.to_uppercase())
+            .map(|(v, _)| v.to_string())
+            .or_else(|| settings.variables.get(name).cloned())
+    }
+}
+
+pub fn run(
+    settings: &Settings,
+    vars: &VarSource,
+    only: &[String],
+    families: &[Family],
+    report_format: ReportFormat,
+    out: &Output,
+) -> Result<u8, CliError> {
+    check_rule_config(&settings.rules).map_err(|e| CliError::usage(e, Some("fix [rules] in pgshift.toml".to_string())))?;
+    let mut checks = Vec::new();
+    for o in only {
+        checks.push(Check::parse(o).ok_or_else(|| {
+            CliError::usage(
+                format!("--only {o}: not a check"),
+                Some("accepted: filenames, headers, syntax, deps, lint (comma-separated)".to_string()),
+            )
+        })?);
+    }
+    let lookup = variable_lookup(settings, vars);
+    let report = validate(&Options {
+        dir: settings.dir.clone(),
+        environment: settings.environment,
+        parallel_jobs: settings.parallel_jobs,
+        exposed_schemas: settings.exposed_schemas.clone(),
+        rules: settings.rules.clone(),
+        only: checks,
+        families: families.to_vec(),
+        value_of: &lookup,
+    })?;
+    let color = out.color && std::io::stdout().is_terminal();
+    let text = render(&report, format(report_format, out), color);
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        let md = render(&report, Format::Markdown, false);
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(md.as_bytes()));
+        if let Err(e) = written {
+            out.error(&format!("cannot write the job summary to GITHUB_STEP_SUMMARY: {e}"), None);
+        }
+    }
+    Ok(if report.has_errors() { exit::FINDINGS } else { exit::OK })
+}

@@ -1,0 +1,42 @@
+//! GitHub Actions workflow commands: one `::error`/`::warning`/`::notice` line per finding, so
+//! findings appear on the pull request's diff.
+
+use std::fmt::Write;
+
+use crate::diagnostic::Level;
+use crate::validate::Report;
+
+fn data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+fn property(s: &str) -> String {
+    data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    for f in report.findings.iter().filter(|f| f.allowed.is_none()) {
+        let command = match f.level {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Info => "notice",
+        };
+        let mut props = Vec::new();
+        if let Some(l) = &f.location {
+            props.push(format!("file={}", property(&l.file.display().to_string())));
+            if l.line > 0 {
+                props.push(format!("line={},col={}", l.line, l.column));
+            }
+        }
+        props.push(format!("title={}", property(&f.rule)));
+        let mut message = f.message.clone();
+        if let Some(h) = &f.help {
+            message.push_str("\nhelp: ");
+            message.push_str(h);
+        }
+        let _ = writeln!(out, "::{command} {}::{}", props.join(","), data(&message));
+    }
+    let _ = writeln!(out, "pgshift: {}", super::summary_line(report));
+    out
+}

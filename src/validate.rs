@@ -1,0 +1,289 @@
+//! Validation: every check on every file, no database needed. Files are read, substituted,
+//! parsed and linted in parallel; the report is in a deterministic order.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::Serialize;
+
+use crate::config::{Environment, RuleLevel};
+use crate::diagnostic::{Counts, Finding, Level, Location};
+use crate::lint::{self, Ctx, Family, ParsedFile, SetFacts};
+use crate::migration::{load_dir, LoadError, Migration};
+use crate::plan::{plan, Plan};
+use crate::sql::variables::{PsqlScan, VarKind};
+
+/// The groups of checks `--only` selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Check {
+    Filenames,
+    Headers,
+    Syntax,
+    Deps,
+    Lint,
+}
+
+impl Check {
+    pub const ALL: [Check; 5] = [Check::Filenames, Check::Headers, Check::Syntax, Check::Deps, Check::Lint];
+
+    pub fn parse(s: &str) -> Option<Check> {
+        Some(match s.trim() {
+            "filenames" => Check::Filenames,
+            "headers" => Check::Headers,
+            "syntax" => Check::Syntax,
+            "deps" => Check::Deps,
+            "lint" => Check::Lint,
+            _ => return None,
+        })
+    }
+
+    /// The check a finding belongs to, by its rule id.
+    pub fn of(rule: &str) -> Check {
+        match rule.split('/').next().unwrap_or("") {
+            "filename" | "file" => Check::Filenames,
+            "header" | "directive" => Check::Headers,
+            "sql" => Check::Syntax,
+            "deps" => Check::Deps,
+            _ => Check::Lint,
+        }
+    }
+}
+
+/// Rules outside the lint registry whose level the config may change. The others report
+/// broken files, which never deploy.
+pub const CONFIGURABLE: [&str; 5] = [
+    "header/missing-field",
+    "header/dependencies-mismatch",
+    "file/crlf",
+    "directive/misplaced",
+    "sql/missing-variable",
+];
+
+/// Checks the `[rules]` of the configuration against the known rules.
+pub fn check_rule_config(rules: &BTreeMap<String, RuleLevel>) -> Result<(), String> {
+    for id in rules.keys() {
+        if lint::rules::find(id).is_some() || CONFIGURABLE.contains(&id.as_str()) {
+            continue;
+        }
+        let known = matches!(Check::of(id), Check::Filenames | Check::Headers | Check::Syntax | Check::Deps);
+        return Err(if known {
+            format!("rule `{id}` in [rules] reports a broken file and cannot be configured")
+        } else {
+            format!("unknown rule `{id}` in [rules]; `pgshift validate --format json` lists rule ids")
+        });
+    }
+    Ok(())
+}
+
+/// What to check and how.
+pub struct Options<'a> {
+    pub dir: PathBuf,
+    pub environment: Environment,
+    pub parallel_jobs: usize,
+    pub exposed_schemas: Vec<String>,
+    pub rules: BTreeMap<String, RuleLevel>,
+    /// Checks to report (all when empty).
+    pub only: Vec<Check>,
+    /// Lint families to run (all when empty): `scan` runs secrets and dangerous only.
+    pub families: Vec<Family>,
+    /// The value of a psql variable (`--var`, environment, `.env`, config), if known.
+    pub value_of: &'a (dyn Fn(&str) -> Option<String> + Sync),
+}
+
+/// The result of a validation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub dir: PathBuf,
+    pub environment: Environment,
+    pub files: usize,
+    /// Every finding, allowed ones included, in file and line order.
+    pub findings: Vec<Finding>,
+    #[serde(skip)]
+    pub plan: Option<Plan>,
+}
+
+impl Report {
+    pub fn counts(&self) -> Counts {
+        Counts::of(&self.findings)
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.counts().errors > 0
+    }
+}
+
+/// Runs `f` on each item with up to `jobs` threads; results keep the input order.
+pub fn par_map<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let jobs = jobs.clamp(1, items.len().max(1));
+    if jobs == 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..jobs)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= items.len() {
+                            break done;
+                        }
+                        done.push((i, f(&items[i])));
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Validates the migrations under `opts.dir`.
+pub fn validate(opts: &Options) -> Result<Report, LoadError> {
+    let set = load_dir(&opts.dir, opts.environment)?;
+    let mut findings = set.findings.clone();
+    let planned = match plan(&set) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            findings.extend(e);
+            None
+        }
+    };
+
+    let parsed: Vec<(ParsedFile, Vec<Finding>)> =
+        par_map(&set.migrations, opts.parallel_jobs, |m| parse_file(m, opts));
+    let mut facts = SetFacts::default();
+    let order: Vec<usize> = match &planned {
+        Some(p) => p.steps.iter().filter_map(|s| set.migrations.iter().position(|m| m.version == s.version)).collect(),
+        None => (0..set.migrations.len()).collect(),
+    };
+    for &i in &order {
+        facts.add(set.migrations[i].version.as_str(), &parsed[i].0.statements);
+    }
+    let rules: Vec<&lint::Rule> = lint::rules::ALL
+        .iter()
+        .copied()
+        .filter(|r| opts.families.is_empty() || opts.families.contains(&r.family))
+        .collect();
+    let indices: Vec<usize> = (0..set.migrations.len()).collect();
+    let linted: Vec<Vec<Finding>> = par_map(&indices, opts.parallel_jobs, |&i| {
+        let m = &set.migrations[i];
+        let ctx = Ctx::new(m, &parsed[i].0, &facts, &opts.exposed_schemas);
+        lint::check(&ctx, &rules, opts.environment, &opts.rules)
+    });
+    for ((_, file_findings), lint_findings) in parsed.into_iter().zip(linted) {
+        findings.extend(file_findings);
+        findings.extend(lint_findings);
+    }
+
+    // Levels the config sets for the rules outside the lint registry.
+    findings.retain_mut(|f| match opts.rules.get(&f.rule) {
+        Some(level) if CONFIGURABLE.contains(&f.rule.as_str()) => match level {
+            RuleLevel::Off => false,
+            RuleLevel::Info => {
+                f.level = Level::Info;
+                true
+            }
+            RuleLevel::Warning => {
+                f.level = Level::Warning;
+                true
+            }
+            RuleLevel::Error => {
+                f.level = Level::Error;
+                true
+            }
+        },
+        _ => true,
+    });
+    if !opts.only.is_empty() {
+        findings.retain(|f| opts.only.contains(&Check::of(&f.rule)));
+    }
+    if !opts.families.is_empty() {
+        findings.retain(|f| Check::of(&f.rule) != Check::Lint || lint::rules::find(&f.rule).is_some_and(|r| opts.families.contains(&r.family)));
+    }
+    findings.sort_by_key(Finding::sort_key);
+    Ok(Report {
+        dir: set.dir.clone(),
+        environment: opts.environment,
+        files: set.migrations.len(),
+        findings,
+        plan: planned,
+    })
+}
+
+/// Substitutes and parses one migration (and its down file); returns the parsed up file and the
+/// syntax, variable and meta-command findings of both files.
+fn parse_file(m: &Migration, opts: &Options) -> (ParsedFile, Vec<Finding>) {
+    let mut findings = Vec::new();
+    let (parsed, error, psql) = ParsedFile::parse(&m.source, opts.value_of);
+    file_findings(&m.path, &m.source, &parsed, error, &psql, opts, &mut findings);
+    for a in &m.front.directives.allows {
+        if lint::rules::find(&a.rule).is_none() {
+            findings.push(
+                Finding::warning("directive/unknown-rule", format!("`@allow` names `{}`, which is not a lint rule", a.rule))
+                    .at(Location::at_line(&m.path, &m.source, a.line))
+                    .help("`pgshift validate --format json` lists the rule ids of findings; check the spelling"),
+            );
+        }
+    }
+    if let Some(down) = &m.down {
+        let (dp, derr, dpsql) = ParsedFile::parse(&down.source, opts.value_of);
+        file_findings(&down.path, &down.source, &dp, derr, &dpsql, opts, &mut findings);
+    }
+    (parsed, findings)
+}
+
+fn file_findings(
+    path: &std::path::Path,
+    source: &str,
+    parsed: &ParsedFile,
+    error: Option<crate::sql::SyntaxError>,
+    psql: &PsqlScan,
+    opts: &Options,
+    findings: &mut Vec<Finding>,
+) {
+    for u in &psql.unsupported {
+        let (message, help) = if u.what == "`" {
+            ("backticks (shell commands) are psql-only and not supported".to_string(), "compute the value before the deploy and pass it with --var NAME=VALUE")
+        } else {
+            (format!("psql meta-command `{}` is not supported", u.what), "use plain SQL; for values use psql variables (`:name`) set with --var, the environment or [variables]")
+        };
+        findings.push(Finding::error("sql/meta-command", message).at(Location::at_offset(path, source, u.start, u.what.len())).help(help));
+    }
+    for v in &psql.variables {
+        if v.kind == VarKind::Defined || (v.glued && v.kind == VarKind::Raw) || (opts.value_of)(&v.name).is_some() {
+            continue;
+        }
+        findings.push(
+            Finding::warning("sql/missing-variable", format!("psql variable :{} has no value", v.name))
+                .at(Location::at_offset(path, source, v.start, v.end - v.start))
+                .help(format!(
+                    "set {} in the environment or .env, add `{}` under [variables] in pgshift.toml, or pass --var {}=…; migrate refuses to run without it",
+                    v.name.to_uppercase(),
+                    v.name,
+                    v.name
+                )),
+        );
+    }
+    if let Some(e) = error {
+        let src_offset = parsed.sub.to_source(e.offset);
+        // A message about a variable's value could quote the value: never print it.
+        let message = match psql.variables.iter().find(|v| parsed.sub.is_substituted(e.offset) && v.start == src_offset) {
+            Some(v) => format!("syntax error in the value of psql variable :{}", v.name),
+            None => e.message.clone(),
+        };
+        let len = source[src_offset.min(source.len())..]
+            .find(|c: char| c.is_whitespace() || c == ';' || c == ',' || c == ')')
+            .unwrap_or(0)
+            .max(1);
+        findings.push(
+            Finding::error("sql/syntax", message)
+                .at(Location::at_offset(path, source, src_offset, len))
+                .help("PostgreSQL's own parser rejects this; fix the statement at the caret"),
+        );
+    }
+}
