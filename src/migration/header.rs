@@ -88,9 +88,36 @@ pub fn parse_front_matter(path: &Path, source: &str, findings: &mut Vec<Finding>
         }
     }
     if let Some(start) = fm.sql_start {
+        attach_allows_to_first_statement(source, start, &mut fm);
         later_comments(path, source, start, &mut fm, findings);
     }
     fm
+}
+
+/// An `@allow` in the comment lines directly above the first statement (no blank line between)
+/// covers that statement only, when those lines are set apart from the header by a blank line
+/// or other text; `@allow`s in the header itself cover the file.
+fn attach_allows_to_first_statement(source: &str, sql_start: usize, fm: &mut FrontMatter) {
+    let first_sql_line = line_of(source, sql_start);
+    let lines: Vec<&str> = source.lines().take(first_sql_line.saturating_sub(1)).collect();
+    let mut run_start = first_sql_line;
+    for (i, l) in lines.iter().enumerate().rev() {
+        if l.trim_start().starts_with("--") {
+            run_start = i + 1;
+        } else {
+            break;
+        }
+    }
+    let header_before = lines[..run_start.saturating_sub(1)]
+        .iter()
+        .any(|l| !l.trim().is_empty());
+    if header_before {
+        for a in fm.directives.allows.iter_mut() {
+            if a.line >= run_start && a.line < first_sql_line {
+                a.file_level = false;
+            }
+        }
+    }
 }
 
 /// Skips a (possibly nested) `/* */` comment starting at `pos`; returns the offset after it.
