@@ -119,7 +119,9 @@ pub fn scan(source: &str) -> PsqlScan {
                     .find(|&k| !(b[k].is_ascii_alphanumeric() || b"?!_+".contains(&b[k])))
                     .unwrap_or(end);
                 let what = if name_end == i + 1 {
-                    source[i..(i + 2).min(end)].to_string()
+                    // `\` followed by one character (possibly multi-byte), or alone.
+                    let next = source[i + 1..end].chars().next().map_or(0, char::len_utf8);
+                    source[i..i + 1 + next].to_string()
                 } else {
                     source[i..name_end].to_string()
                 };
