@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# pgshift's main job on the embedded example (examples/eneas-os/migrations): check every file,
-# then show the execution order and the dependency graph. No database needs to be set up.
+# pgshift's main job on the embedded example (examples/eneas-os/migrations): validate every file
+# with PostgreSQL's parser and the lint rules, then show the execution order and the dependency
+# graph. No database needs to be set up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --quiet --locked
 pgshift=target/debug/pgshift
 examples=examples/eneas-os/migrations
+# The example's role password is a psql variable (:app_password); a throwaway value for the demo.
+export APP_PASSWORD="${APP_PASSWORD:-demo-only-password}"
+echo "==> pgshift --dir $examples validate"
+"$pgshift" --dir "$examples" validate
+echo
 echo "==> pgshift --dir $examples order"
 "$pgshift" --dir "$examples" order
 echo

@@ -26,7 +26,13 @@ pub enum Check {
 }
 
 impl Check {
-    pub const ALL: [Check; 5] = [Check::Filenames, Check::Headers, Check::Syntax, Check::Deps, Check::Lint];
+    pub const ALL: [Check; 5] = [
+        Check::Filenames,
+        Check::Headers,
+        Check::Syntax,
+        Check::Deps,
+        Check::Lint,
+    ];
 
     pub fn parse(s: &str) -> Option<Check> {
         Some(match s.trim() {
@@ -67,11 +73,16 @@ pub fn check_rule_config(rules: &BTreeMap<String, RuleLevel>) -> Result<(), Stri
         if lint::rules::find(id).is_some() || CONFIGURABLE.contains(&id.as_str()) {
             continue;
         }
-        let known = matches!(Check::of(id), Check::Filenames | Check::Headers | Check::Syntax | Check::Deps);
+        let known = matches!(
+            Check::of(id),
+            Check::Filenames | Check::Headers | Check::Syntax | Check::Deps
+        );
         return Err(if known {
             format!("rule `{id}` in [rules] reports a broken file and cannot be configured")
         } else {
-            format!("unknown rule `{id}` in [rules]; `pgshift validate --format json` lists rule ids")
+            format!(
+                "unknown rule `{id}` in [rules]; `pgshift validate --format json` lists rule ids"
+            )
         });
     }
     Ok(())
@@ -136,7 +147,10 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R +
                 })
             })
             .collect();
-        workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
     });
     results.sort_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, r)| r).collect()
@@ -158,7 +172,16 @@ pub fn validate(opts: &Options) -> Result<Report, LoadError> {
         par_map(&set.migrations, opts.parallel_jobs, |m| parse_file(m, opts));
     let mut facts = SetFacts::default();
     let order: Vec<usize> = match &planned {
-        Some(p) => p.steps.iter().filter_map(|s| set.migrations.iter().position(|m| m.version == s.version)).collect(),
+        // Facts are gathered in plan order; `steps` and `migrations` hold the same versions.
+        Some(p) => p
+            .steps
+            .iter()
+            .filter_map(|s| {
+                set.migrations
+                    .binary_search_by(|m| m.version.cmp(&s.version))
+                    .ok()
+            })
+            .collect(),
         None => (0..set.migrations.len()).collect(),
     };
     for &i in &order {
@@ -203,7 +226,10 @@ pub fn validate(opts: &Options) -> Result<Report, LoadError> {
         findings.retain(|f| opts.only.contains(&Check::of(&f.rule)));
     }
     if !opts.families.is_empty() {
-        findings.retain(|f| Check::of(&f.rule) != Check::Lint || lint::rules::find(&f.rule).is_some_and(|r| opts.families.contains(&r.family)));
+        findings.retain(|f| {
+            Check::of(&f.rule) != Check::Lint
+                || lint::rules::find(&f.rule).is_some_and(|r| opts.families.contains(&r.family))
+        });
     }
     findings.sort_by_key(Finding::sort_key);
     Ok(Report {
@@ -220,7 +246,15 @@ pub fn validate(opts: &Options) -> Result<Report, LoadError> {
 fn parse_file(m: &Migration, opts: &Options) -> (ParsedFile, Vec<Finding>) {
     let mut findings = Vec::new();
     let (parsed, error, psql) = ParsedFile::parse(&m.source, opts.value_of);
-    file_findings(&m.path, &m.source, &parsed, error, &psql, opts, &mut findings);
+    file_findings(
+        &m.path,
+        &m.source,
+        &parsed,
+        error,
+        &psql,
+        opts,
+        &mut findings,
+    );
     for a in &m.front.directives.allows {
         if lint::rules::find(&a.rule).is_none() {
             findings.push(
@@ -232,7 +266,15 @@ fn parse_file(m: &Migration, opts: &Options) -> (ParsedFile, Vec<Finding>) {
     }
     if let Some(down) = &m.down {
         let (dp, derr, dpsql) = ParsedFile::parse(&down.source, opts.value_of);
-        file_findings(&down.path, &down.source, &dp, derr, &dpsql, opts, &mut findings);
+        file_findings(
+            &down.path,
+            &down.source,
+            &dp,
+            derr,
+            &dpsql,
+            opts,
+            &mut findings,
+        );
     }
     (parsed, findings)
 }
@@ -248,14 +290,24 @@ fn file_findings(
 ) {
     for u in &psql.unsupported {
         let (message, help) = if u.what == "`" {
-            ("backticks (shell commands) are psql-only and not supported".to_string(), "compute the value before the deploy and pass it with --var NAME=VALUE")
+            (
+                "backticks (shell commands) are psql-only and not supported".to_string(),
+                "compute the value before the deploy and pass it with --var NAME=VALUE",
+            )
         } else {
             (format!("psql meta-command `{}` is not supported", u.what), "use plain SQL; for values use psql variables (`:name`) set with --var, the environment or [variables]")
         };
-        findings.push(Finding::error("sql/meta-command", message).at(Location::at_offset(path, source, u.start, u.what.len())).help(help));
+        findings.push(
+            Finding::error("sql/meta-command", message)
+                .at(Location::at_offset(path, source, u.start, u.what.len()))
+                .help(help),
+        );
     }
     for v in &psql.variables {
-        if v.kind == VarKind::Defined || (v.glued && v.kind == VarKind::Raw) || (opts.value_of)(&v.name).is_some() {
+        if v.kind == VarKind::Defined
+            || (v.glued && v.kind == VarKind::Raw)
+            || (opts.value_of)(&v.name).is_some()
+        {
             continue;
         }
         findings.push(
@@ -272,7 +324,11 @@ fn file_findings(
     if let Some(e) = error {
         let src_offset = parsed.sub.to_source(e.offset);
         // A message about a variable's value could quote the value: never print it.
-        let message = match psql.variables.iter().find(|v| parsed.sub.is_substituted(e.offset) && v.start == src_offset) {
+        let message = match psql
+            .variables
+            .iter()
+            .find(|v| parsed.sub.is_substituted(e.offset) && v.start == src_offset)
+        {
             Some(v) => format!("syntax error in the value of psql variable :{}", v.name),
             None => e.message.clone(),
         };

@@ -26,7 +26,14 @@ fn file(date: &str, sql: &str) -> String {
 fn pgshift(dir: &Path) -> Command {
     let mut c = Command::cargo_bin("pgshift").unwrap();
     c.current_dir(dir).env("NO_COLOR", "1");
-    for v in ["ENVIRONMENT", "FORCE_RUN", "PARALLEL_JOBS", "APP_PASSWORD", "GITHUB_STEP_SUMMARY", "DATABASE_URL"] {
+    for v in [
+        "ENVIRONMENT",
+        "FORCE_RUN",
+        "PARALLEL_JOBS",
+        "APP_PASSWORD",
+        "GITHUB_STEP_SUMMARY",
+        "DATABASE_URL",
+    ] {
         c.env_remove(v);
     }
     c
@@ -39,7 +46,9 @@ fn syntax_error_at_the_start_of_a_file() {
         .arg("validate")
         .assert()
         .code(1)
-        .stdout(contains("error[sql/syntax]: syntax error at or near \"SELEC\""))
+        .stdout(contains(
+            "error[sql/syntax]: syntax error at or near \"SELEC\"",
+        ))
         .stdout(contains("migrations/2026-01-01_a.sql:5:1"))
         .stdout(contains("5 | SELEC 1;"))
         .stdout(contains("  | ^^^^^"));
@@ -49,7 +58,9 @@ fn syntax_error_at_the_start_of_a_file() {
 fn syntax_error_in_the_middle_of_a_long_file_after_multibyte_text() {
     let mut sql = String::new();
     for i in 0..200 {
-        sql.push_str(&format!("INSERT INTO notes (body) VALUES ('naïve café ✓ {i}');\n"));
+        sql.push_str(&format!(
+            "INSERT INTO notes (body) VALUES ('naïve café ✓ {i}');\n"
+        ));
     }
     sql.push_str("INSERT INTO notes (body) VALUES ('ü') ('missing comma');\n");
     for i in 0..200 {
@@ -62,12 +73,17 @@ fn syntax_error_in_the_middle_of_a_long_file_after_multibyte_text() {
         .code(1)
         .stdout(contains("error[sql/syntax]: syntax error at or near \"(\""))
         .stdout(contains("migrations/2026-01-01_a.sql:205:39"))
-        .stdout(contains("205 | INSERT INTO notes (body) VALUES ('ü') ('missing comma');"));
+        .stdout(contains(
+            "205 | INSERT INTO notes (body) VALUES ('ü') ('missing comma');",
+        ));
 }
 
 #[test]
 fn syntax_error_at_the_end_of_a_file() {
-    let p = project(&[("2026-01-01_a.sql", &file("2026-01-01", "SELECT 1;\nCREATE TABLE t (id int"))]);
+    let p = project(&[(
+        "2026-01-01_a.sql",
+        &file("2026-01-01", "SELECT 1;\nCREATE TABLE t (id int"),
+    )]);
     pgshift(p.path())
         .arg("validate")
         .assert()
@@ -79,8 +95,20 @@ fn syntax_error_at_the_end_of_a_file() {
 #[test]
 fn the_guides_hardcoded_password_is_an_error_and_the_variable_is_fine() {
     let p = project(&[
-        ("2026-01-01_bad.sql", &file("2026-01-01", "CREATE USER admin WITH PASSWORD 'secret123';\n")),
-        ("2026-01-02_good.sql", &file("2026-01-02", "CREATE USER admin2 WITH PASSWORD :app_password;\n")),
+        (
+            "2026-01-01_bad.sql",
+            &file(
+                "2026-01-01",
+                "CREATE USER admin WITH PASSWORD 'secret123';\n",
+            ),
+        ),
+        (
+            "2026-01-02_good.sql",
+            &file(
+                "2026-01-02",
+                "CREATE USER admin2 WITH PASSWORD :app_password;\n",
+            ),
+        ),
     ]);
     let out = pgshift(p.path())
         .env("APP_PASSWORD", "'s3cr3t-value'")
@@ -91,7 +119,10 @@ fn the_guides_hardcoded_password_is_an_error_and_the_variable_is_fine() {
         .stdout(contains("migrations/2026-01-01_bad.sql:5:33"));
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(!stdout.contains("2026-01-02_good.sql:"), "{stdout}");
-    assert!(!stdout.contains("s3cr3t-value"), "a variable's value is never printed");
+    assert!(
+        !stdout.contains("s3cr3t-value"),
+        "a variable's value is never printed"
+    );
 }
 
 #[test]
@@ -102,34 +133,50 @@ fn missing_variables_and_meta_commands_are_reported_with_their_place() {
         .arg("validate")
         .assert()
         .code(1)
-        .stdout(contains("error[sql/meta-command]: psql meta-command `\\set` is not supported"))
+        .stdout(contains(
+            "error[sql/meta-command]: psql meta-command `\\set` is not supported",
+        ))
         .stdout(contains("migrations/2026-01-01_a.sql:5:1"))
-        .stdout(contains("warning[sql/missing-variable]: psql variable :app_password has no value"))
+        .stdout(contains(
+            "warning[sql/missing-variable]: psql variable :app_password has no value",
+        ))
         .stdout(contains("migrations/2026-01-01_a.sql:6:25"))
         .stdout(contains("set APP_PASSWORD in the environment"))
-        .stdout(contains("error[sql/meta-command]: backticks (shell commands) are psql-only"));
+        .stdout(contains(
+            "error[sql/meta-command]: backticks (shell commands) are psql-only",
+        ));
 }
 
 #[test]
 fn a_syntax_error_inside_a_variables_value_never_shows_the_value() {
-    let p = project(&[("2026-01-01_a.sql", &file("2026-01-01", "SELECT :raw_value;\n"))]);
+    let p = project(&[(
+        "2026-01-01_a.sql",
+        &file("2026-01-01", "SELECT :raw_value;\n"),
+    )]);
     let out = pgshift(p.path())
         .env("RAW_VALUE", "hunter2 FROM FROM")
         .arg("validate")
         .assert()
         .code(1)
-        .stdout(contains("error[sql/syntax]: syntax error in the value of psql variable :raw_value"));
+        .stdout(contains(
+            "error[sql/syntax]: syntax error in the value of psql variable :raw_value",
+        ));
     assert!(!String::from_utf8_lossy(&out.get_output().stdout).contains("hunter"));
 }
 
 #[test]
 fn dangerous_operations_warn_in_development_and_fail_in_production() {
-    let p = project(&[("2026-01-01_a.sql", &file("2026-01-01", "DROP TABLE users;\n"))]);
+    let p = project(&[(
+        "2026-01-01_a.sql",
+        &file("2026-01-01", "DROP TABLE users;\n"),
+    )]);
     pgshift(p.path())
         .arg("validate")
         .assert()
         .success()
-        .stdout(contains("warning[dangerous/drop-table]: DROP TABLE deletes the table and all of its data"));
+        .stdout(contains(
+            "warning[dangerous/drop-table]: DROP TABLE deletes the table and all of its data",
+        ));
     pgshift(p.path())
         .args(["--env", "production", "validate"])
         .assert()
@@ -140,7 +187,10 @@ fn dangerous_operations_warn_in_development_and_fail_in_production() {
 #[test]
 fn allow_per_statement_covers_only_that_statement() {
     let sql = "SET lock_timeout = '1s';\n-- @allow: dangerous/drop-table replaced by users_v2\nDROP TABLE users;\nDROP TABLE orders;\n";
-    let p = project(&[("2026-01-01_a.sql", &format!("{HEADER}-- Version: 2026-01-01\n\n{sql}"))]);
+    let p = project(&[(
+        "2026-01-01_a.sql",
+        &format!("{HEADER}-- Version: 2026-01-01\n\n{sql}"),
+    )]);
     pgshift(p.path())
         .args(["--env", "production", "validate"])
         .assert()
@@ -164,16 +214,55 @@ fn allow_per_file_covers_the_whole_file_and_unknown_rules_are_flagged() {
 
 #[test]
 fn config_changes_rule_levels_and_rejects_unknown_rules() {
-    let p = project(&[("2026-01-01_a.sql", &file("2026-01-01", "CREATE TABLE IF NOT EXISTS t (id int);\n"))]);
-    pgshift(p.path()).arg("validate").assert().success().stdout(contains("warning[rls/table-without-rls]"));
-    std::fs::write(p.path().join("pgshift.toml"), "[rules]\n\"rls/table-without-rls\" = \"error\"\n").unwrap();
-    pgshift(p.path()).arg("validate").assert().code(1).stdout(contains("error[rls/table-without-rls]"));
-    std::fs::write(p.path().join("pgshift.toml"), "[rules]\n\"rls/table-without-rls\" = \"off\"\n").unwrap();
-    pgshift(p.path()).arg("validate").assert().success().stdout(contains("0 errors, 0 warnings"));
-    std::fs::write(p.path().join("pgshift.toml"), "[rules]\n\"rls/no-such-rule\" = \"off\"\n").unwrap();
-    pgshift(p.path()).arg("validate").assert().code(2).stderr(contains("unknown rule `rls/no-such-rule` in [rules]"));
-    std::fs::write(p.path().join("pgshift.toml"), "[rules]\n\"deps/cycle\" = \"off\"\n").unwrap();
-    pgshift(p.path()).arg("validate").assert().code(2).stderr(contains("cannot be configured"));
+    let p = project(&[(
+        "2026-01-01_a.sql",
+        &file("2026-01-01", "CREATE TABLE IF NOT EXISTS t (id int);\n"),
+    )]);
+    pgshift(p.path())
+        .arg("validate")
+        .assert()
+        .success()
+        .stdout(contains("warning[rls/table-without-rls]"));
+    std::fs::write(
+        p.path().join("pgshift.toml"),
+        "[rules]\n\"rls/table-without-rls\" = \"error\"\n",
+    )
+    .unwrap();
+    pgshift(p.path())
+        .arg("validate")
+        .assert()
+        .code(1)
+        .stdout(contains("error[rls/table-without-rls]"));
+    std::fs::write(
+        p.path().join("pgshift.toml"),
+        "[rules]\n\"rls/table-without-rls\" = \"off\"\n",
+    )
+    .unwrap();
+    pgshift(p.path())
+        .arg("validate")
+        .assert()
+        .success()
+        .stdout(contains("0 errors, 0 warnings"));
+    std::fs::write(
+        p.path().join("pgshift.toml"),
+        "[rules]\n\"rls/no-such-rule\" = \"off\"\n",
+    )
+    .unwrap();
+    pgshift(p.path())
+        .arg("validate")
+        .assert()
+        .code(2)
+        .stderr(contains("unknown rule `rls/no-such-rule` in [rules]"));
+    std::fs::write(
+        p.path().join("pgshift.toml"),
+        "[rules]\n\"deps/cycle\" = \"off\"\n",
+    )
+    .unwrap();
+    pgshift(p.path())
+        .arg("validate")
+        .assert()
+        .code(2)
+        .stderr(contains("cannot be configured"));
 }
 
 #[test]
@@ -200,7 +289,10 @@ fn only_selects_checks_and_rejects_unknown_ones() {
 
 #[test]
 fn scan_reports_only_security_rules() {
-    let p = project(&[("2026-01-01_a.sql", &file("2026-01-01", "CREATE TABLE t (id int);\nTRUNCATE t;\n"))]);
+    let p = project(&[(
+        "2026-01-01_a.sql",
+        &file("2026-01-01", "CREATE TABLE t (id int);\nTRUNCATE t;\n"),
+    )]);
     pgshift(p.path())
         .arg("scan")
         .assert()
@@ -212,19 +304,35 @@ fn scan_reports_only_security_rules() {
 
 #[test]
 fn formats_and_the_github_job_summary() {
-    let p = project(&[("2026-01-01_a.sql", &file("2026-01-01", "SET lock_timeout = '1s';\nDROP TABLE users;\n"))]);
+    let p = project(&[(
+        "2026-01-01_a.sql",
+        &file(
+            "2026-01-01",
+            "SET lock_timeout = '1s';\nDROP TABLE users;\n",
+        ),
+    )]);
     let summary = p.path().join("summary.md");
     pgshift(p.path())
         .env("GITHUB_STEP_SUMMARY", &summary)
         .args(["validate", "--format", "github"])
         .assert()
         .success()
-        .stdout(contains("::warning file=migrations/2026-01-01_a.sql,line=6,col=1,title=dangerous/drop-table::"));
-    assert!(std::fs::read_to_string(&summary).unwrap().starts_with("# Migration Validation Report"));
-    let sarif = pgshift(p.path()).args(["validate", "--format", "sarif"]).assert().success();
+        .stdout(contains(
+            "::warning file=migrations/2026-01-01_a.sql,line=6,col=1,title=dangerous/drop-table::",
+        ));
+    assert!(std::fs::read_to_string(&summary)
+        .unwrap()
+        .starts_with("# Migration Validation Report"));
+    let sarif = pgshift(p.path())
+        .args(["validate", "--format", "sarif"])
+        .assert()
+        .success();
     let v: serde_json::Value = serde_json::from_slice(&sarif.get_output().stdout).unwrap();
     assert_eq!(v["version"], "2.1.0");
-    let json = pgshift(p.path()).args(["--json", "validate"]).assert().success();
+    let json = pgshift(p.path())
+        .args(["--json", "validate"])
+        .assert()
+        .success();
     let v: serde_json::Value = serde_json::from_slice(&json.get_output().stdout).unwrap();
     assert_eq!(v["counts"]["warnings"], 1);
     pgshift(p.path())
@@ -237,12 +345,31 @@ fn formats_and_the_github_job_summary() {
 #[test]
 fn output_order_does_not_depend_on_parallelism() {
     let files: Vec<(String, String)> = (1..=28)
-        .map(|d| (format!("2026-02-{d:02}_m.sql"), file(&format!("2026-02-{d:02}"), "DROP TABLE t;\nCREATE TABLE x (id int);\n")))
+        .map(|d| {
+            (
+                format!("2026-02-{d:02}_m.sql"),
+                file(
+                    &format!("2026-02-{d:02}"),
+                    "DROP TABLE t;\nCREATE TABLE x (id int);\n",
+                ),
+            )
+        })
         .collect();
-    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     let p = project(&refs);
-    let one = pgshift(p.path()).env("PARALLEL_JOBS", "1").args(["--json", "validate"]).assert().success();
-    let four = pgshift(p.path()).env("PARALLEL_JOBS", "4").args(["--json", "validate"]).assert().success();
+    let one = pgshift(p.path())
+        .env("PARALLEL_JOBS", "1")
+        .args(["--json", "validate"])
+        .assert()
+        .success();
+    let four = pgshift(p.path())
+        .env("PARALLEL_JOBS", "4")
+        .args(["--json", "validate"])
+        .assert()
+        .success();
     assert_eq!(one.get_output().stdout, four.get_output().stdout);
 }
 
@@ -250,14 +377,23 @@ fn output_order_does_not_depend_on_parallelism() {
 fn deps_prints_a_summary_and_the_order() {
     let p = project(&[
         ("2026-01-01_a.sql", &file("2026-01-01", "SELECT 1;\n")),
-        ("2026-01-02_b.sql", &format!("{HEADER}-- Version: 2026-01-02\n-- @depends-on: 2026-01-01_a.sql\nSELECT 1;\n")),
+        (
+            "2026-01-02_b.sql",
+            &format!(
+                "{HEADER}-- Version: 2026-01-02\n-- @depends-on: 2026-01-01_a.sql\nSELECT 1;\n"
+            ),
+        ),
     ]);
     pgshift(p.path())
         .arg("deps")
         .assert()
         .success()
-        .stdout(contains("Dependencies: 2 migrations, 1 declared dependencies, 1 without any."))
-        .stdout(contains("2  2026-01-02_b  by date; after 2026-01-01_a (#1)"));
+        .stdout(contains(
+            "Dependencies: 2 migrations, 1 declared dependencies, 1 without any.",
+        ))
+        .stdout(contains(
+            "2  2026-01-02_b  by date; after 2026-01-01_a (#1)",
+        ));
 }
 
 #[test]
@@ -273,5 +409,19 @@ fn the_example_set_validates_clean_in_every_environment() {
             .assert()
             .success()
             .stdout(contains("0 errors, 0 warnings, 0 info, 3 allowed."));
+    }
+}
+
+#[test]
+fn the_docs_list_every_rule() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/validation.md"))
+            .unwrap();
+    for rule in pgshift::lint::rules::ALL {
+        assert!(
+            doc.contains(&format!("| `{}` |", rule.id)),
+            "docs/validation.md does not list {}",
+            rule.id
+        );
     }
 }

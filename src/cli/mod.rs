@@ -346,7 +346,9 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
     }
     let (settings, vars, cwd) = settings(cli)?;
     match &cli.command {
-        Command::Validate(args) => validate::run(&settings, &vars, &args.only, &[], args.format, out),
+        Command::Validate(args) => {
+            validate::run(&settings, &vars, &args.only, &[], args.format, out)
+        }
         Command::Scan(args) => validate::run(
             &settings,
             &vars,

@@ -101,7 +101,11 @@ pub fn deps(settings: &Settings, out: &Output) -> Result<u8, CliError> {
     if !out.json {
         let set = load_dir(&settings.dir, settings.environment)?;
         let edges: usize = set.migrations.iter().map(|m| m.dependencies.len()).sum();
-        let roots = set.migrations.iter().filter(|m| m.dependencies.is_empty()).count();
+        let roots = set
+            .migrations
+            .iter()
+            .filter(|m| m.dependencies.is_empty())
+            .count();
         out.line(&format!(
             "Dependencies: {} migrations, {edges} declared dependencies, {roots} without any.",
             set.migrations.len()

@@ -22,7 +22,10 @@ fn format(f: ReportFormat, out: &Output) -> Format {
 
 /// Variable values for checking: the environment (NAME upper-cased), `.env`, then
 /// `[variables]` in the config.
-pub(super) fn variable_lookup<'a>(settings: &'a Settings, vars: &'a VarSource) -> impl Fn(&str) -> Option<String> + Sync + 'a {
+pub(super) fn variable_lookup<'a>(
+    settings: &'a Settings,
+    vars: &'a VarSource,
+) -> impl Fn(&str) -> Option<String> + Sync + 'a {
     move |name: &str| {
         vars.get(&name.to_uppercase())
             .map(|(v, _)| v.to_string())
@@ -38,13 +41,17 @@ pub fn run(
     report_format: ReportFormat,
     out: &Output,
 ) -> Result<u8, CliError> {
-    check_rule_config(&settings.rules).map_err(|e| CliError::usage(e, Some("fix [rules] in pgshift.toml".to_string())))?;
+    check_rule_config(&settings.rules)
+        .map_err(|e| CliError::usage(e, Some("fix [rules] in pgshift.toml".to_string())))?;
     let mut checks = Vec::new();
     for o in only {
         checks.push(Check::parse(o).ok_or_else(|| {
             CliError::usage(
                 format!("--only {o}: not a check"),
-                Some("accepted: filenames, headers, syntax, deps, lint (comma-separated)".to_string()),
+                Some(
+                    "accepted: filenames, headers, syntax, deps, lint (comma-separated)"
+                        .to_string(),
+                ),
             )
         })?);
     }
@@ -71,8 +78,15 @@ pub fn run(
             .open(&path)
             .and_then(|mut f| f.write_all(md.as_bytes()));
         if let Err(e) = written {
-            out.error(&format!("cannot write the job summary to GITHUB_STEP_SUMMARY: {e}"), None);
+            out.error(
+                &format!("cannot write the job summary to GITHUB_STEP_SUMMARY: {e}"),
+                None,
+            );
         }
     }
-    Ok(if report.has_errors() { exit::FINDINGS } else { exit::OK })
+    Ok(if report.has_errors() {
+        exit::FINDINGS
+    } else {
+        exit::OK
+    })
 }

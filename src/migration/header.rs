@@ -99,7 +99,10 @@ pub fn parse_front_matter(path: &Path, source: &str, findings: &mut Vec<Finding>
 /// or other text; `@allow`s in the header itself cover the file.
 fn attach_allows_to_first_statement(source: &str, sql_start: usize, fm: &mut FrontMatter) {
     let first_sql_line = line_of(source, sql_start);
-    let lines: Vec<&str> = source.lines().take(first_sql_line.saturating_sub(1)).collect();
+    let lines: Vec<&str> = source
+        .lines()
+        .take(first_sql_line.saturating_sub(1))
+        .collect();
     let mut run_start = first_sql_line;
     for (i, l) in lines.iter().enumerate().rev() {
         if l.trim_start().starts_with("--") {

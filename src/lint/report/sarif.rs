@@ -19,7 +19,8 @@ fn level(l: Level) -> &'static str {
 pub fn render(report: &Report) -> String {
     let mut used: BTreeMap<&str, (Level, Option<&str>)> = BTreeMap::new();
     for f in &report.findings {
-        used.entry(f.rule.as_str()).or_insert((f.level, f.help.as_deref()));
+        used.entry(f.rule.as_str())
+            .or_insert((f.level, f.help.as_deref()));
     }
     let ids: Vec<&str> = used.keys().copied().collect();
     let driver_rules: Vec<Value> = used
@@ -74,5 +75,8 @@ pub fn render(report: &Report) -> String {
             "results": results,
         }],
     });
-    format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default())
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(&doc).unwrap_or_default()
+    )
 }

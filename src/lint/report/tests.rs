@@ -7,8 +7,12 @@ use crate::diagnostic::{Finding, Location};
 fn report() -> Report {
     let src = "CREATE TABLE t (a int);\nDROP TABLE users;\n";
     let file = Path::new("migrations/2026-01-01_x.sql");
-    let mut allowed = Finding::new("hygiene/create-if-not-exists", crate::diagnostic::Level::Info, "CREATE TABLE without IF NOT EXISTS")
-        .at(Location::at_offset(file, src, 7, 5));
+    let mut allowed = Finding::new(
+        "hygiene/create-if-not-exists",
+        crate::diagnostic::Level::Info,
+        "CREATE TABLE without IF NOT EXISTS",
+    )
+    .at(Location::at_offset(file, src, 7, 5));
     allowed.allowed = Some("created once, by design".into());
     Report {
         dir: PathBuf::from("migrations"),
@@ -16,10 +20,14 @@ fn report() -> Report {
         files: 1,
         findings: vec![
             allowed,
-            Finding::error("dangerous/drop-table", "DROP TABLE deletes the table, with 100% of its data")
-                .at(Location::at_offset(file, src, 24, 16))
-                .help("rename it first,\nthen drop"),
-            Finding::warning("header/missing-field", "the header has no Author field").at(Location::file(file)),
+            Finding::error(
+                "dangerous/drop-table",
+                "DROP TABLE deletes the table, with 100% of its data",
+            )
+            .at(Location::at_offset(file, src, 24, 16))
+            .help("rename it first,\nthen drop"),
+            Finding::warning("header/missing-field", "the header has no Author field")
+                .at(Location::file(file)),
         ],
         plan: None,
     }
@@ -28,7 +36,10 @@ fn report() -> Report {
 #[test]
 fn text_shows_findings_allowed_and_summary() {
     let out = render(&report(), Format::Text, false);
-    assert!(out.contains("error[dangerous/drop-table]: DROP TABLE deletes the table"), "{out}");
+    assert!(
+        out.contains("error[dangerous/drop-table]: DROP TABLE deletes the table"),
+        "{out}"
+    );
     assert!(out.contains("migrations/2026-01-01_x.sql:2:1"), "{out}");
     assert!(out.contains("allowed by @allow:\n  migrations/2026-01-01_x.sql:1:8 hygiene/create-if-not-exists: created once, by design"), "{out}");
     assert!(out.ends_with("Checked 1 migrations in migrations (staging): 1 error, 1 warning, 0 info, 1 allowed.\n"), "{out}");
@@ -36,7 +47,8 @@ fn text_shows_findings_allowed_and_summary() {
 
 #[test]
 fn json_is_one_object_with_counts() {
-    let v: serde_json::Value = serde_json::from_str(&render(&report(), Format::Json, false)).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&render(&report(), Format::Json, false)).unwrap();
     assert_eq!(v["counts"]["errors"], 1);
     assert_eq!(v["passed"], false);
     assert_eq!(v["findings"][1]["location"]["line"], 2);
@@ -47,10 +59,16 @@ fn json_is_one_object_with_counts() {
 fn markdown_has_the_summary_table_and_findings_per_file() {
     let out = render(&report(), Format::Markdown, false);
     assert!(out.starts_with("# Migration Validation Report\n"));
-    assert!(out.contains("| Migrations | Errors | Warnings | Info | Allowed | Result |"), "{out}");
+    assert!(
+        out.contains("| Migrations | Errors | Warnings | Info | Allowed | Result |"),
+        "{out}"
+    );
     assert!(out.contains("| 1 | 1 | 1 | 0 | 1 | ❌ failed |"), "{out}");
     assert!(out.contains("### `migrations/2026-01-01_x.sql`"), "{out}");
-    assert!(out.contains("| error | `dangerous/drop-table` | 2:1 |"), "{out}");
+    assert!(
+        out.contains("| error | `dangerous/drop-table` | 2:1 |"),
+        "{out}"
+    );
     assert!(out.contains("rename it first,<br>then drop"), "{out}");
 }
 
@@ -63,12 +81,16 @@ fn github_annotations_are_escaped() {
         "::error file=migrations/2026-01-01_x.sql,line=2,col=1,title=dangerous/drop-table::DROP TABLE deletes the table, with 100%25 of its data%0Ahelp: rename it first,%0Athen drop"
     );
     assert_eq!(lines[1], "::warning file=migrations/2026-01-01_x.sql,title=header/missing-field::the header has no Author field");
-    assert!(!out.contains("::notice"), "allowed findings are not annotated");
+    assert!(
+        !out.contains("::notice"),
+        "allowed findings are not annotated"
+    );
 }
 
 #[test]
 fn sarif_is_version_2_1_0_with_rules_results_and_suppressions() {
-    let v: serde_json::Value = serde_json::from_str(&render(&report(), Format::Sarif, false)).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&render(&report(), Format::Sarif, false)).unwrap();
     assert_eq!(v["version"], "2.1.0");
     let run = &v["runs"][0];
     assert_eq!(run["tool"]["driver"]["name"], "pgshift");
@@ -85,5 +107,8 @@ fn sarif_is_version_2_1_0_with_rules_results_and_suppressions() {
         assert!(region["startColumn"].as_u64().unwrap() >= 1);
     }
     assert_eq!(results[0]["suppressions"][0]["kind"], "inSource");
-    assert_eq!(results[1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "migrations/2026-01-01_x.sql");
+    assert_eq!(
+        results[1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "migrations/2026-01-01_x.sql"
+    );
 }

@@ -10,12 +10,20 @@ pub fn render(report: &Report, color: bool) -> String {
     for f in report.findings.iter().filter(|f| f.allowed.is_none()) {
         let _ = writeln!(out, "{}\n", render_text(f, color));
     }
-    let allowed: Vec<_> = report.findings.iter().filter(|f| f.allowed.is_some()).collect();
+    let allowed: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.allowed.is_some())
+        .collect();
     if !allowed.is_empty() {
         let _ = writeln!(out, "allowed by @allow:");
         for f in allowed {
             let at = f.location.as_ref().map_or(String::new(), |l| l.to_string());
-            let reason = f.allowed.as_deref().filter(|r| !r.is_empty()).unwrap_or("no reason given");
+            let reason = f
+                .allowed
+                .as_deref()
+                .filter(|r| !r.is_empty())
+                .unwrap_or("no reason given");
             let _ = writeln!(out, "  {at} {}: {reason}", f.rule);
         }
         out.push('\n');
