@@ -20,6 +20,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod db;
+pub mod deploy;
 pub mod diagnostic;
 pub mod ephemeral;
 pub mod lint;

@@ -3,6 +3,7 @@
 
 mod graph;
 mod init;
+mod migrate;
 mod new;
 mod order;
 mod output;
@@ -359,6 +360,10 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         ),
         Command::Deps => order::deps(&settings, out),
         Command::Order => order::run(&settings, out),
+        Command::Migrate(args) => migrate::migrate(&settings, &vars, args, out),
+        Command::Status => migrate::status(&settings, out),
+        Command::History(args) => migrate::history(&settings, args, out),
+        Command::Test(args) if !args.rollback && !args.supabase => migrate::test(&settings, &vars, out),
         Command::Graph(args) => graph::run(&settings, args, out),
         Command::New(args) => new::run(&settings, args, &cwd, out),
         Command::Init => init::run(&settings, &cwd, out),
@@ -371,7 +376,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
                 .to_ascii_lowercase();
             Err(CliError::usage(
                 format!("`pgshift {name}` is not implemented yet in pgshift {}", env!("CARGO_PKG_VERSION")),
-                Some("`validate`, `scan`, `deps`, `order`, `graph`, `new` and `init` work today; see the README for what is coming".to_string()),
+                Some("`validate`, `scan`, `deps`, `order`, `graph`, `migrate`, `status`, `history`, `test`, `new` and `init` work today; see the README for what is coming".to_string()),
             ))
         }
     }

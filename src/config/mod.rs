@@ -103,6 +103,11 @@ pub struct DeploySection {
     pub lock_timeout: Option<u64>,
     pub exposed_schemas: Option<Vec<String>>,
     pub parallel_jobs: Option<usize>,
+    /// Seconds a migration's statement may wait for a table lock (`lock_timeout`); unset: the
+    /// server's setting.
+    pub statement_lock_timeout: Option<u64>,
+    /// Send `NOTIFY pgrst, 'reload schema'` after changes when PostgREST's role exists.
+    pub notify_pgrst: Option<bool>,
 }
 
 /// `[environments.<name>]`: settings for one environment, over the global ones.
@@ -177,6 +182,8 @@ pub struct Settings {
     pub parallel_jobs: usize,
     pub timeout: Duration,
     pub lock_timeout: Duration,
+    pub statement_lock_timeout: Option<Duration>,
+    pub notify_pgrst: bool,
     pub debug: bool,
     pub json: bool,
     pub confirm: Option<String>,
@@ -477,6 +484,8 @@ impl Settings {
             parallel_jobs,
             timeout: Duration::from_secs(timeout),
             lock_timeout: Duration::from_secs(lock_timeout),
+            statement_lock_timeout: file.deploy.statement_lock_timeout.map(Duration::from_secs),
+            notify_pgrst: file.deploy.notify_pgrst.unwrap_or(true),
             debug,
             json: flags.json,
             confirm,

@@ -1,0 +1,7 @@
+//! The database: connections, the tracking tables, the deploy lock, and running migrations.
+//! Nothing here prints; results and events go back to the caller.
+
+pub mod connect;
+pub mod lock;
+pub mod tracking;
+pub mod execute;

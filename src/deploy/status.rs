@@ -1,0 +1,156 @@
+//! Comparing the files with the tracking table: applied, pending, failed, partial, modified,
+//! unknown, out of order. Pure: no database, no terminal.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::config::Environment;
+use crate::db::tracking::AppliedRow;
+use crate::migration::{Migration, MigrationSet};
+use crate::plan::Plan;
+
+/// The state of one migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum State {
+    /// Applied, and the file is unchanged (or changed only in comments and whitespace).
+    Applied { cosmetic_change: bool },
+    /// Not applied yet.
+    Pending { out_of_order: bool },
+    /// The last attempt failed; it runs again on the next deploy.
+    Failed { message: String },
+    /// A no-transaction file stopped after this many statements; the next deploy resumes.
+    Partial { statements_done: i32, message: String },
+    /// Applied, but the SQL of the file changed since: blocks deploys until `repair`.
+    Modified,
+    /// In the database, with no file.
+    Unknown,
+    /// `@env` excludes it from this environment.
+    NotForEnvironment,
+}
+
+/// One line of `status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub version: String,
+    #[serde(flatten)]
+    pub state: State,
+    pub executed_at: Option<String>,
+    pub execution_time_ms: Option<i64>,
+}
+
+/// Counts per state, for the summary line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub applied: usize,
+    pub pending: usize,
+    pub failed: usize,
+    pub modified: usize,
+    pub unknown: usize,
+    pub out_of_order: usize,
+    pub skipped: usize,
+}
+
+/// The whole comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub entries: Vec<Entry>,
+    pub counts: Counts,
+}
+
+impl Status {
+    /// Migrations to run, in plan order: pending, failed and partial ones.
+    pub fn to_run(&self) -> impl Iterator<Item = &Entry> {
+        self.entries
+            .iter()
+            .filter(|e| matches!(e.state, State::Pending { .. } | State::Failed { .. } | State::Partial { .. }))
+    }
+}
+
+/// The normalised checksum of a file (its SHA-256 when it cannot be scanned).
+pub fn normalized(m: &Migration) -> String {
+    crate::sql::normalized_checksum(&m.source).unwrap_or_else(|| m.checksum.0.clone())
+}
+
+/// Compares the set (in plan order) with the tracking rows.
+pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Environment) -> Status {
+    let by_version: HashMap<&str, &AppliedRow> = rows.iter().map(|r| (r.version.as_str(), r)).collect();
+    // The last applied migration in plan order: anything pending before it is out of order.
+    let last_applied = plan
+        .steps
+        .iter()
+        .rposition(|s| by_version.get(s.version.as_str()).is_some_and(|r| r.success));
+    let mut entries = Vec::with_capacity(plan.steps.len());
+    let mut counts = Counts::default();
+    for (i, step) in plan.steps.iter().enumerate() {
+        let Some(m) = set.get(&step.version) else { continue };
+        let row = by_version.get(m.version.as_str());
+        let state = match row {
+            None if !m.runs_in(env) => State::NotForEnvironment,
+            None => State::Pending {
+                out_of_order: last_applied.is_some_and(|l| i < l),
+            },
+            Some(r) if !r.success => match r.statements_done {
+                Some(done) if done > 0 => State::Partial {
+                    statements_done: done,
+                    message: r.error_message.clone().unwrap_or_default(),
+                },
+                _ => State::Failed {
+                    message: r.error_message.clone().unwrap_or_default(),
+                },
+            },
+            Some(r) if r.checksum == m.checksum.0 => State::Applied { cosmetic_change: false },
+            Some(r) => {
+                let same_sql = r.normalized_checksum.as_deref() == Some(normalized(m).as_str());
+                if same_sql {
+                    State::Applied { cosmetic_change: true }
+                } else {
+                    State::Modified
+                }
+            }
+        };
+        match &state {
+            State::Applied { .. } => counts.applied += 1,
+            State::Pending { out_of_order } => {
+                counts.pending += 1;
+                counts.out_of_order += usize::from(*out_of_order);
+            }
+            State::Failed { .. } | State::Partial { .. } => counts.failed += 1,
+            State::Modified => counts.modified += 1,
+            State::NotForEnvironment => counts.skipped += 1,
+            State::Unknown => {}
+        }
+        entries.push(Entry {
+            version: m.version.to_string(),
+            state,
+            executed_at: row.map(|r| r.executed_at.clone()),
+            execution_time_ms: row.map(|r| r.execution_time_ms),
+        });
+    }
+    for r in rows {
+        if set.get(&match crate::migration::Version::parse_reference(&r.version) {
+            Ok(v) => v,
+            Err(_) => {
+                counts.unknown += 1;
+                entries.push(unknown(r));
+                continue;
+            }
+        })
+        .is_none()
+        {
+            counts.unknown += 1;
+            entries.push(unknown(r));
+        }
+    }
+    Status { entries, counts }
+}
+
+fn unknown(r: &AppliedRow) -> Entry {
+    Entry {
+        version: r.version.clone(),
+        state: State::Unknown,
+        executed_at: Some(r.executed_at.clone()),
+        execution_time_ms: Some(r.execution_time_ms),
+    }
+}
