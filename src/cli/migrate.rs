@@ -30,7 +30,8 @@ fn spec(settings: &Settings) -> Result<ConnectionSpec, CliError> {
             Some("e.g. DATABASE_URL=postgresql://user:password@localhost:5432/app; `pgshift test` needs none: it starts its own PostgreSQL".to_string()),
         ));
     };
-    ConnectionSpec::parse(url.url.expose()).map_err(|e| CliError::usage(format!("{} (from {})", e.message, url.source), Some(e.help)))
+    ConnectionSpec::parse(url.url.expose())
+        .map_err(|e| CliError::usage(format!("{} (from {})", e.message, url.source), Some(e.help)))
 }
 
 fn deploy_error(e: DeployError) -> CliError {
@@ -38,7 +39,11 @@ fn deploy_error(e: DeployError) -> CliError {
         DeployError::Blocked { .. } => exit::FINDINGS,
         _ => exit::USAGE,
     };
-    CliError { help: Some(e.help()), message: e.to_string(), code }
+    CliError {
+        help: Some(e.help()),
+        message: e.to_string(),
+        code,
+    }
 }
 
 /// The `--var NAME=VALUE` flags.
@@ -46,7 +51,10 @@ fn values(flags: &[String]) -> Result<BTreeMap<String, String>, CliError> {
     let mut out = BTreeMap::new();
     for f in flags {
         let Some((name, value)) = f.split_once('=') else {
-            return Err(CliError::usage("--var expects NAME=VALUE (the value is not shown)", Some("e.g. --var app_password=…".to_string())));
+            return Err(CliError::usage(
+                "--var expects NAME=VALUE (the value is not shown)",
+                Some("e.g. --var app_password=…".to_string()),
+            ));
         };
         out.insert(name.trim().to_string(), value.to_string());
     }
@@ -70,20 +78,52 @@ impl Printer {
         }
         let mut out = std::io::stdout().lock();
         let _ = match e {
-            Event::Connected { target, server_version, environment } => writeln!(out, "Connected to {target} (PostgreSQL {server_version}, {environment})."),
-            Event::Waiting { holder } => writeln!(out, "Waiting for the deploy lock, held by {holder}…"),
-            Event::Plan { to_run, variables, dry_run } => {
+            Event::Connected {
+                target,
+                server_version,
+                environment,
+            } => writeln!(
+                out,
+                "Connected to {target} (PostgreSQL {server_version}, {environment})."
+            ),
+            Event::Waiting { holder } => {
+                writeln!(out, "Waiting for the deploy lock, held by {holder}…")
+            }
+            Event::Plan {
+                to_run,
+                variables,
+                dry_run,
+            } => {
                 self.width = to_run.iter().map(|p| p.version.len()).max().unwrap_or(0);
                 if to_run.is_empty() {
                     writeln!(out, "Nothing to do: every migration is applied.")
                 } else if *dry_run {
-                    let _ = writeln!(out, "Dry run: {} migration(s) would run, in this order:", to_run.len());
+                    let _ = writeln!(
+                        out,
+                        "Dry run: {} migration(s) would run, in this order:",
+                        to_run.len()
+                    );
                     for (i, p) in to_run.iter().enumerate() {
-                        let late = if p.out_of_order { "  (out of order)" } else { "" };
-                        let _ = writeln!(out, "  {:>3}. {:<w$}  {}{late}", i + 1, p.version, p.mode, w = self.width);
+                        let late = if p.out_of_order {
+                            "  (out of order)"
+                        } else {
+                            ""
+                        };
+                        let _ = writeln!(
+                            out,
+                            "  {:>3}. {:<w$}  {}{late}",
+                            i + 1,
+                            p.version,
+                            p.mode,
+                            w = self.width
+                        );
                     }
                     if !variables.is_empty() {
-                        let _ = writeln!(out, "psql variables used (values not shown): {}", variables.join(", "));
+                        let _ = writeln!(
+                            out,
+                            "psql variables used (values not shown): {}",
+                            variables.join(", ")
+                        );
                     }
                     writeln!(out, "Backup: none (backups arrive in a later pgshift version). Nothing was changed.")
                 } else {
@@ -92,15 +132,28 @@ impl Printer {
             }
             Event::Warning { message } => writeln!(out, "warning: {message}"),
             Event::Applying { .. } => Ok(()),
-            Event::Resumed { version, from_statement, dropped_invalid_index } => {
+            Event::Resumed {
+                version,
+                from_statement,
+                dropped_invalid_index,
+            } => {
                 if let Some(i) = dropped_invalid_index {
-                    let _ = writeln!(out, "  {version}: dropped the invalid index {i} left by the failed run");
+                    let _ = writeln!(
+                        out,
+                        "  {version}: dropped the invalid index {i} left by the failed run"
+                    );
                 }
                 writeln!(out, "  {version}: resuming at statement {from_statement}")
             }
-            Event::Applied { version, ms } => writeln!(out, "  ✓ {version:<w$}  {ms} ms", w = self.width),
+            Event::Applied { version, ms } => {
+                writeln!(out, "  ✓ {version:<w$}  {ms} ms", w = self.width)
+            }
             Event::Rehearsed { version, ms, locks } => {
-                let _ = writeln!(out, "  ✓ {version:<w$}  {ms} ms (rolled back)", w = self.width);
+                let _ = writeln!(
+                    out,
+                    "  ✓ {version:<w$}  {ms} ms (rolled back)",
+                    w = self.width
+                );
                 if locks.is_empty() {
                     Ok(())
                 } else {
@@ -108,11 +161,28 @@ impl Printer {
                 }
             }
             Event::Skipped { version, reason } => writeln!(out, "  - {version}: skipped, {reason}"),
-            Event::Notice { version, severity, message } => writeln!(out, "    {} from {version}: {message}", severity.to_lowercase()),
-            Event::Failed { version, sqlstate, message, position, detail, hint } => {
+            Event::Notice {
+                version,
+                severity,
+                message,
+            } => writeln!(
+                out,
+                "    {} from {version}: {message}",
+                severity.to_lowercase()
+            ),
+            Event::Failed {
+                version,
+                sqlstate,
+                message,
+                position,
+                detail,
+                hint,
+            } => {
                 let _ = writeln!(out, "  ✗ {version:<w$}  failed", w = self.width);
                 let mut err = std::io::stderr().lock();
-                let code = sqlstate.as_deref().map_or(String::new(), |s| format!(" [SQLSTATE {s}]"));
+                let code = sqlstate
+                    .as_deref()
+                    .map_or(String::new(), |s| format!(" [SQLSTATE {s}]"));
                 let _ = writeln!(err, "error: {version} failed: {message}{code}");
                 if let Some(p) = position {
                     let _ = writeln!(err, "  --> {p}");
@@ -125,12 +195,26 @@ impl Printer {
                 }
                 writeln!(err, "  help: nothing of {version} was kept; earlier migrations stay applied and recorded. Fix the file and run `pgshift migrate` again")
             }
-            Event::Notified { channel } => writeln!(out, "Sent NOTIFY {channel}, 'reload schema' (PostgREST reloads its schema cache)."),
-            Event::Done { applied, failed, interrupted, ms } => {
+            Event::Notified { channel } => writeln!(
+                out,
+                "Sent NOTIFY {channel}, 'reload schema' (PostgREST reloads its schema cache)."
+            ),
+            Event::Done {
+                applied,
+                failed,
+                interrupted,
+                ms,
+            } => {
                 if *interrupted {
-                    writeln!(out, "Interrupted after {applied} migration(s), {ms} ms; the lock is released.")
+                    writeln!(
+                        out,
+                        "Interrupted after {applied} migration(s), {ms} ms; the lock is released."
+                    )
                 } else if *failed {
-                    writeln!(out, "Stopped at the failure: {applied} migration(s) applied in {ms} ms.")
+                    writeln!(
+                        out,
+                        "Stopped at the failure: {applied} migration(s) applied in {ms} ms."
+                    )
                 } else if *applied > 0 {
                     writeln!(out, "Applied {applied} migration(s) in {ms} ms.")
                 } else {
@@ -145,7 +229,8 @@ impl Printer {
 fn interrupt_on_signals() -> tokio::sync::watch::Receiver<bool> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
@@ -157,8 +242,13 @@ fn interrupt_on_signals() -> tokio::sync::watch::Receiver<bool> {
 
 /// Validation before a deploy: findings are shown; errors in pending files (and broken file
 /// names or dependencies anywhere) stop it.
-fn validate_before(settings: &Settings, vars: &VarSource, out: &Output) -> Result<(crate::migration::MigrationSet, crate::plan::Plan), CliError> {
-    validate::check_rule_config(&settings.rules).map_err(|e| CliError::usage(e, Some("fix [rules] in pgshift.toml".to_string())))?;
+fn validate_before(
+    settings: &Settings,
+    vars: &VarSource,
+    out: &Output,
+) -> Result<(crate::migration::MigrationSet, crate::plan::Plan), CliError> {
+    validate::check_rule_config(&settings.rules)
+        .map_err(|e| CliError::usage(e, Some("fix [rules] in pgshift.toml".to_string())))?;
     let lookup = super::validate::variable_lookup(settings, vars);
     let report = validate::validate(&validate::Options {
         dir: settings.dir.clone(),
@@ -170,17 +260,32 @@ fn validate_before(settings: &Settings, vars: &VarSource, out: &Output) -> Resul
         families: Vec::new(),
         value_of: &lookup,
     })?;
-    let shown: Vec<_> = report.findings.iter().filter(|f| f.allowed.is_none() && f.level >= Level::Warning && f.rule != "sql/missing-variable").cloned().collect();
+    let shown: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| {
+            f.allowed.is_none() && f.level >= Level::Warning && f.rule != "sql/missing-variable"
+        })
+        .cloned()
+        .collect();
     if !out.json && !shown.is_empty() {
         let mut r = report.clone();
         r.findings = shown;
         eprint!("{}", render(&r, Format::Text, out.color));
     }
     let blocking = report.findings.iter().any(|f| {
-        f.allowed.is_none() && f.level == Level::Error && !(settings.force && Check::of(&f.rule) == Check::Lint && f.rule.starts_with("dangerous/"))
+        f.allowed.is_none()
+            && f.level == Level::Error
+            && !(settings.force
+                && Check::of(&f.rule) == Check::Lint
+                && f.rule.starts_with("dangerous/"))
     });
     let Some(plan) = report.plan.clone() else {
-        return Err(CliError { message: "the migrations cannot be ordered".into(), help: Some("fix the dependency errors above".into()), code: exit::FINDINGS });
+        return Err(CliError {
+            message: "the migrations cannot be ordered".into(),
+            help: Some("fix the dependency errors above".into()),
+            code: exit::FINDINGS,
+        });
     };
     if blocking {
         return Err(CliError {
@@ -193,11 +298,25 @@ fn validate_before(settings: &Settings, vars: &VarSource, out: &Output) -> Resul
     Ok((set, plan))
 }
 
-pub fn migrate(settings: &Settings, vars: &VarSource, args: &MigrateArgs, out: &Output) -> Result<u8, CliError> {
+pub fn migrate(
+    settings: &Settings,
+    vars: &VarSource,
+    args: &MigrateArgs,
+    out: &Output,
+) -> Result<u8, CliError> {
     let spec = spec(settings)?;
     let (set, plan) = validate_before(settings, vars, out)?;
     let fixed = values(&args.vars)?;
-    run_deploy(settings, vars, &spec, &set, &plan, &fixed, args.target.as_deref(), out)
+    run_deploy(
+        settings,
+        vars,
+        &spec,
+        &set,
+        &plan,
+        &fixed,
+        args.target.as_deref(),
+        out,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -212,14 +331,24 @@ fn run_deploy(
     out: &Output,
 ) -> Result<u8, CliError> {
     let target = match target {
-        Some(t) => Some(Version::parse_reference(t).map_err(|e| CliError::usage(format!("--target {t}: {e}"), Some(e.help())))?),
+        Some(t) => Some(
+            Version::parse_reference(t)
+                .map_err(|e| CliError::usage(format!("--target {t}: {e}"), Some(e.help())))?,
+        ),
         None => None,
     };
     let lookup = |name: &str| -> Option<String> {
-        fixed.get(name).cloned().or_else(|| vars.get(&name.to_uppercase()).map(|(v, _)| v.to_string())).or_else(|| settings.variables.get(name).cloned())
+        fixed
+            .get(name)
+            .cloned()
+            .or_else(|| vars.get(&name.to_uppercase()).map(|(v, _)| v.to_string()))
+            .or_else(|| settings.variables.get(name).cloned())
     };
     let rt = runtime()?;
-    let mut printer = Printer { json: out.json, width: 0 };
+    let mut printer = Printer {
+        json: out.json,
+        width: 0,
+    };
     let result = rt.block_on(async {
         let opts = Options {
             environment: settings.environment,
@@ -250,10 +379,22 @@ fn run_deploy(
 pub fn status(settings: &Settings, out: &Output) -> Result<u8, CliError> {
     let spec = spec(settings)?;
     let set = crate::migration::load_dir(&settings.dir, settings.environment)?;
-    let plan = crate::plan::plan(&set).map_err(|f| CliError { message: format!("the migrations cannot be ordered: {}", f[0].message), help: Some("run `pgshift order` to see every problem".into()), code: exit::FINDINGS })?;
+    let plan = crate::plan::plan(&set).map_err(|f| CliError {
+        message: format!("the migrations cannot be ordered: {}", f[0].message),
+        help: Some("run `pgshift order` to see every problem".into()),
+        code: exit::FINDINGS,
+    })?;
     let tracking = Tracking::new(&settings.tracking_schema, &settings.tracking_table);
     let rt = runtime()?;
-    let (status, target) = rt.block_on(deploy::read_status(&set, &plan, &spec, &tracking, settings.environment)).map_err(deploy_error)?;
+    let (status, target) = rt
+        .block_on(deploy::read_status(
+            &set,
+            &plan,
+            &spec,
+            &tracking,
+            settings.environment,
+        ))
+        .map_err(deploy_error)?;
     print_status(&status, &target, out);
     Ok(exit::OK)
 }
@@ -263,22 +404,51 @@ fn print_status(status: &deploy::status::Status, target: &str, out: &Output) {
         out.line(&serde_json::to_string(status).unwrap_or_default());
         return;
     }
-    let width = status.entries.iter().map(|e| e.version.len()).max().unwrap_or(0);
+    let width = status
+        .entries
+        .iter()
+        .map(|e| e.version.len())
+        .max()
+        .unwrap_or(0);
     let mut text = format!("Migrations in {target}:\n");
     for e in &status.entries {
         let (state, extra) = match &e.state {
-            State::Applied { cosmetic_change: false } => ("applied", String::new()),
-            State::Applied { cosmetic_change: true } => ("applied", "  (comments/whitespace changed since)".to_string()),
-            State::Pending { out_of_order: false } => ("pending", String::new()),
-            State::Pending { out_of_order: true } => ("pending", "  (out of order: dated before applied migrations)".to_string()),
+            State::Applied {
+                cosmetic_change: false,
+            } => ("applied", String::new()),
+            State::Applied {
+                cosmetic_change: true,
+            } => (
+                "applied",
+                "  (comments/whitespace changed since)".to_string(),
+            ),
+            State::Pending {
+                out_of_order: false,
+            } => ("pending", String::new()),
+            State::Pending { out_of_order: true } => (
+                "pending",
+                "  (out of order: dated before applied migrations)".to_string(),
+            ),
             State::Failed { message } => ("FAILED", format!("  {message}")),
-            State::Partial { statements_done, message } => ("PARTIAL", format!("  {statements_done} statement(s) ran; {message}")),
-            State::Modified => ("MODIFIED", "  the file changed after it was applied".to_string()),
+            State::Partial {
+                statements_done,
+                message,
+            } => (
+                "PARTIAL",
+                format!("  {statements_done} statement(s) ran; {message}"),
+            ),
+            State::Modified => (
+                "MODIFIED",
+                "  the file changed after it was applied".to_string(),
+            ),
             State::Unknown => ("unknown", "  recorded, but no file".to_string()),
             State::NotForEnvironment => ("skipped", "  @env excludes this environment".to_string()),
         };
         let when = e.executed_at.as_deref().unwrap_or("");
-        text.push_str(&format!("  {:<width$}  {state:<8}  {when:<23}{extra}\n", e.version));
+        text.push_str(&format!(
+            "  {:<width$}  {state:<8}  {when:<23}{extra}\n",
+            e.version
+        ));
     }
     let c = status.counts;
     text.push_str(&format!(
@@ -296,7 +466,10 @@ pub fn history(settings: &Settings, args: &HistoryArgs, out: &Output) -> Result<
         .block_on(async {
             let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
             let client = spec.connect(tx).await.map_err(DeployError::Connect)?;
-            tracking.rows(&client).await.map_err(|e| DeployError::Db(e.to_string()))
+            tracking
+                .rows(&client)
+                .await
+                .map_err(|e| DeployError::Db(e.to_string()))
         })
         .map_err(deploy_error)?;
     let mut rows: Vec<_> = rows.into_iter().rev().collect();
@@ -308,13 +481,24 @@ pub fn history(settings: &Settings, args: &HistoryArgs, out: &Output) -> Result<
         return Ok(exit::OK);
     }
     if rows.is_empty() {
-        out.line(&format!("No migration recorded in {} of {}.", tracking.display(), spec.describe()));
+        out.line(&format!(
+            "No migration recorded in {} of {}.",
+            tracking.display(),
+            spec.describe()
+        ));
         return Ok(exit::OK);
     }
     let width = rows.iter().map(|r| r.version.len()).max().unwrap_or(0);
     for r in &rows {
-        let result = if r.success { "ok".to_string() } else { format!("FAILED: {}", r.error_message.as_deref().unwrap_or("")) };
-        out.line(&format!("{}  {:<width$}  {:>6} ms  {}  {}", r.executed_at, r.version, r.execution_time_ms, r.applied_by, result));
+        let result = if r.success {
+            "ok".to_string()
+        } else {
+            format!("FAILED: {}", r.error_message.as_deref().unwrap_or(""))
+        };
+        out.line(&format!(
+            "{}  {:<width$}  {:>6} ms  {}  {}",
+            r.executed_at, r.version, r.execution_time_ms, r.applied_by, result
+        ));
     }
     Ok(exit::OK)
 }
@@ -330,15 +514,34 @@ pub fn test(settings: &Settings, vars: &VarSource, out: &Output) -> Result<u8, C
         }
         let c = crate::ephemeral::Cluster::start(&crate::ephemeral::ClusterOptions::default())
             .map_err(|e| CliError::usage(e.to_string(), Some(e.help().to_string())))?;
-        let db = c.create_database("pgshift_test").map_err(|e| CliError::usage(e.to_string(), Some(e.help().to_string())))?;
+        let db = c
+            .create_database("pgshift_test")
+            .map_err(|e| CliError::usage(e.to_string(), Some(e.help().to_string())))?;
         let url = c.url(&db);
         (Some(c), url)
     };
     let spec = ConnectionSpec::parse(&url).map_err(|e| CliError::usage(e.message, Some(e.help)))?;
-    let code = run_deploy(settings, vars, &spec, &set, &plan, &BTreeMap::new(), None, out)?;
+    let code = run_deploy(
+        settings,
+        vars,
+        &spec,
+        &set,
+        &plan,
+        &BTreeMap::new(),
+        None,
+        out,
+    )?;
     let tracking = Tracking::new(&settings.tracking_schema, &settings.tracking_table);
     let rt = runtime()?;
-    let (status, target) = rt.block_on(deploy::read_status(&set, &plan, &spec, &tracking, settings.environment)).map_err(deploy_error)?;
+    let (status, target) = rt
+        .block_on(deploy::read_status(
+            &set,
+            &plan,
+            &spec,
+            &tracking,
+            settings.environment,
+        ))
+        .map_err(deploy_error)?;
     if !out.json {
         out.line("");
     }

@@ -363,7 +363,9 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         Command::Migrate(args) => migrate::migrate(&settings, &vars, args, out),
         Command::Status => migrate::status(&settings, out),
         Command::History(args) => migrate::history(&settings, args, out),
-        Command::Test(args) if !args.rollback && !args.supabase => migrate::test(&settings, &vars, out),
+        Command::Test(args) if !args.rollback && !args.supabase => {
+            migrate::test(&settings, &vars, out)
+        }
         Command::Graph(args) => graph::run(&settings, args, out),
         Command::New(args) => new::run(&settings, args, &cwd, out),
         Command::Init => init::run(&settings, &cwd, out),

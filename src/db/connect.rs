@@ -97,7 +97,11 @@ fn keyword_pairs(s: &str) -> Result<Vec<(String, String)>, ConnectError> {
             chars.next();
             loop {
                 match chars.next() {
-                    None => return Err(bad_url(format!("the value of `{key}` has no closing quote"))),
+                    None => {
+                        return Err(bad_url(format!(
+                            "the value of `{key}` has no closing quote"
+                        )))
+                    }
                     Some('\\') => value.extend(chars.next()),
                     Some('\'') => break,
                     Some(c) => value.push(c),
@@ -177,11 +181,17 @@ impl ConnectionSpec {
             }
             kept.join(" ")
         } else {
-            return Err(bad_url("it is neither a postgresql:// URL nor key=value pairs"));
+            return Err(bad_url(
+                "it is neither a postgresql:// URL nor key=value pairs",
+            ));
         };
         let mut config: Config = cleaned.parse().map_err(|e: tokio_postgres::Error| {
             // tokio-postgres names the option, not its value.
-            bad_url(e.to_string().trim_start_matches("invalid connection string: ").to_string())
+            bad_url(
+                e.to_string()
+                    .trim_start_matches("invalid connection string: ")
+                    .to_string(),
+            )
         })?;
         if !has_app_name {
             config.application_name("pgshift");
@@ -195,7 +205,9 @@ impl ConnectionSpec {
             TlsMode::Prefer => SslMode::Prefer,
             _ => SslMode::Require,
         });
-        let password = config.get_password().map(|p| String::from_utf8_lossy(p).into_owned());
+        let password = config
+            .get_password()
+            .map(|p| String::from_utf8_lossy(p).into_owned());
         Ok(ConnectionSpec {
             config,
             tls,
@@ -249,9 +261,10 @@ impl ConnectionSpec {
                 .with_no_client_auth(),
             TlsMode::VerifyCa | TlsMode::VerifyFull => {
                 let roots = Arc::new(self.roots()?);
-                let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider)
-                    .build()
-                    .map_err(|e| bad_url(e.to_string()))?;
+                let inner =
+                    rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider)
+                        .build()
+                        .map_err(|e| bad_url(e.to_string()))?;
                 builder
                     .dangerous()
                     .with_custom_certificate_verifier(Arc::new(Verify {
@@ -268,13 +281,15 @@ impl ConnectionSpec {
     fn roots(&self) -> Result<RootCertStore, ConnectError> {
         use rustls::pki_types::pem::PemObject;
         let mut store = RootCertStore::empty();
-        let default = std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".postgresql/root.crt"));
+        let default =
+            std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".postgresql/root.crt"));
         let file = self.root_cert.clone().or(default.filter(|p| p.is_file()));
         match file.filter(|f| f.as_os_str() != "system") {
             Some(path) => {
                 let certs = CertificateDer::pem_file_iter(&path).map_err(|e| ConnectError {
                     message: format!("cannot read the root certificate {}: {e}", path.display()),
-                    help: "point sslrootcert at the PEM file of the server's certificate authority".into(),
+                    help: "point sslrootcert at the PEM file of the server's certificate authority"
+                        .into(),
                 })?;
                 for c in certs.flatten() {
                     let _ = store.add(c);
@@ -309,7 +324,11 @@ impl ConnectionSpec {
         notices: tokio::sync::mpsc::UnboundedSender<tokio_postgres::error::DbError>,
     ) -> Result<tokio_postgres::Client, ConnectError> {
         let tls = self.tls_connector()?;
-        let (client, mut connection) = self.config.connect(tls).await.map_err(|e| self.explain(&e))?;
+        let (client, mut connection) = self
+            .config
+            .connect(tls)
+            .await
+            .map_err(|e| self.explain(&e))?;
         tokio::spawn(async move {
             use futures_util::StreamExt;
             let mut stream = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -340,11 +359,17 @@ impl ConnectionSpec {
             let lower = text.to_lowercase();
             let help = if lower.contains("expired") {
                 "the server's certificate has expired: renew it, or ask the server's administrator"
-            } else if lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("notvalidforname") {
+            } else if lower.contains("certificate")
+                || lower.contains("unknownissuer")
+                || lower.contains("notvalidforname")
+            {
                 "the server's certificate is not trusted: set sslrootcert to its CA file, or use sslmode=require to encrypt without verifying"
             } else if lower.contains("refused") {
                 "nothing listens there: is the server running, and are host and port right?"
-            } else if lower.contains("lookup") || lower.contains("name or service not known") || lower.contains("resolve") {
+            } else if lower.contains("lookup")
+                || lower.contains("name or service not known")
+                || lower.contains("resolve")
+            {
                 "the host name does not resolve: check the host in the URL"
             } else if lower.contains("timed out") || lower.contains("timeout") {
                 "no answer in time: check the host, the port and the firewall, or raise connect_timeout"
@@ -392,12 +417,32 @@ impl ServerCertVerifier for NoVerification {
         Ok(ServerCertVerified::assertion())
     }
 
-    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
-    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -421,22 +466,33 @@ impl ServerCertVerifier for Verify {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+        match self
+            .inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        {
             Err(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName))
-            | Err(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForNameContext { .. }))
-                if !self.check_name =>
-            {
-                Ok(ServerCertVerified::assertion())
-            }
+            | Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForNameContext { .. },
+            )) if !self.check_name => Ok(ServerCertVerified::assertion()),
             other => other,
         }
     }
 
-    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         self.inner.verify_tls12_signature(message, cert, dss)
     }
 
-    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         self.inner.verify_tls13_signature(message, cert, dss)
     }
 
@@ -453,15 +509,24 @@ mod tests {
     fn parses_urls_and_keywords_and_strips_what_pgshift_handles() {
         let s = ConnectionSpec::parse("postgresql://app:s3cret@db.example.com:6543/prod?sslmode=verify-full&sslrootcert=/etc/ca.pem").unwrap();
         assert_eq!(s.tls, TlsMode::VerifyFull);
-        assert_eq!(s.root_cert.as_deref(), Some(std::path::Path::new("/etc/ca.pem")));
+        assert_eq!(
+            s.root_cert.as_deref(),
+            Some(std::path::Path::new("/etc/ca.pem"))
+        );
         assert_eq!(s.describe(), "app@db.example.com:6543/prod");
         assert_eq!(s.config.get_application_name(), Some("pgshift"));
         assert!(!format!("{s:?}").contains("s3cret"));
-        let k = ConnectionSpec::parse("host=/tmp port=5433 user=postgres dbname='my db' sslmode=disable application_name=ci").unwrap();
+        let k = ConnectionSpec::parse(
+            "host=/tmp port=5433 user=postgres dbname='my db' sslmode=disable application_name=ci",
+        )
+        .unwrap();
         assert_eq!(k.tls, TlsMode::Disable);
         assert_eq!(k.describe(), "postgres@/tmp:5433/my db");
         assert_eq!(k.config.get_application_name(), Some("ci"));
-        assert_eq!(ConnectionSpec::parse("postgres://u@h/d").unwrap().tls, TlsMode::Prefer);
+        assert_eq!(
+            ConnectionSpec::parse("postgres://u@h/d").unwrap().tls,
+            TlsMode::Prefer
+        );
     }
 
     #[test]
@@ -469,7 +534,11 @@ mod tests {
         let e = ConnectionSpec::parse("postgresql://u:pw@h/d?sslmode=sometimes").unwrap_err();
         assert!(e.message.contains("sslmode must be"), "{}", e.message);
         let e = ConnectionSpec::parse("mysql:/nope").unwrap_err();
-        assert!(e.message.contains("neither a postgresql:// URL"), "{}", e.message);
+        assert!(
+            e.message.contains("neither a postgresql:// URL"),
+            "{}",
+            e.message
+        );
         let e = ConnectionSpec::parse("postgresql://u:hunter2@h:notaport/d").unwrap_err();
         assert!(!e.message.contains("hunter2"), "{}", e.message);
     }

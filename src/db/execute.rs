@@ -47,11 +47,22 @@ pub struct Prepared {
 
 impl Prepared {
     pub fn mode_of(statements: &[Statement], no_transaction: bool) -> Mode {
-        if let Some(TxNeed::Autocommit(what)) = statements.iter().map(|s| &s.need).find(|n| matches!(n, TxNeed::Autocommit(_))) {
-            Mode::Autocommit { reason: what.to_string() }
+        if let Some(TxNeed::Autocommit(what)) = statements
+            .iter()
+            .map(|s| &s.need)
+            .find(|n| matches!(n, TxNeed::Autocommit(_)))
+        {
+            Mode::Autocommit {
+                reason: what.to_string(),
+            }
         } else if no_transaction {
-            Mode::Autocommit { reason: "@no-transaction".into() }
-        } else if statements.iter().any(|s| matches!(s.need, TxNeed::TransactionControl(_))) {
+            Mode::Autocommit {
+                reason: "@no-transaction".into(),
+            }
+        } else if statements
+            .iter()
+            .any(|s| matches!(s.need, TxNeed::TransactionControl(_)))
+        {
             Mode::AsWritten
         } else {
             Mode::Transaction
@@ -81,6 +92,12 @@ pub enum Cause {
     Interrupted,
 }
 
+/// Sends a cancel request for the running query.
+pub type CancelFn =
+    dyn Fn(tokio_postgres::CancelToken) -> futures_util::future::BoxFuture<'static, ()> + Sync;
+/// Receives each statement and its time (DEBUG).
+pub type DebugFn = dyn Fn(&str, Duration) + Sync;
+
 /// Run-wide context.
 pub struct RunContext<'a> {
     pub client: &'a Client,
@@ -89,13 +106,18 @@ pub struct RunContext<'a> {
     pub environment: &'a str,
     pub timeout: Duration,
     pub interrupt: watch::Receiver<bool>,
-    pub cancel: &'a (dyn Fn(tokio_postgres::CancelToken) -> futures_util::future::BoxFuture<'static, ()> + Sync),
+    pub cancel: &'a (dyn Fn(tokio_postgres::CancelToken) -> futures_util::future::BoxFuture<'static, ()>
+             + Sync),
     /// Called with each statement and its time when DEBUG is on.
-    pub debug: Option<&'a (dyn Fn(&str, Duration) + Sync)>,
+    pub debug: Option<&'a DebugFn>,
 }
 
 /// Runs `sql`, cancelling it at `deadline` or on interrupt.
-async fn run(ctx: &RunContext<'_>, sql: &str, deadline: Instant) -> Result<(), (tokio_postgres::Error, Cause)> {
+async fn run(
+    ctx: &RunContext<'_>,
+    sql: &str,
+    deadline: Instant,
+) -> Result<(), (tokio_postgres::Error, Cause)> {
     let mut interrupt = ctx.interrupt.clone();
     let fut = ctx.client.batch_execute(sql);
     tokio::pin!(fut);
@@ -122,8 +144,13 @@ fn failure(e: &tokio_postgres::Error, cause: Cause, prefix_chars: usize, sql: &s
         _ => None,
     });
     let message = match (cause, db) {
-        (Cause::Timeout, _) => "cancelled: the migration ran longer than its timeout (TIMEOUT)".to_string(),
-        (Cause::Interrupted, _) => "interrupted (SIGINT/SIGTERM): the running statement was cancelled and rolled back".to_string(),
+        (Cause::Timeout, _) => {
+            "cancelled: the migration ran longer than its timeout (TIMEOUT)".to_string()
+        }
+        (Cause::Interrupted, _) => {
+            "interrupted (SIGINT/SIGTERM): the running statement was cancelled and rolled back"
+                .to_string()
+        }
         (Cause::Error, Some(d)) => d.message().to_string(),
         (Cause::Error, None) => e.to_string(),
     };
@@ -138,7 +165,14 @@ fn failure(e: &tokio_postgres::Error, cause: Cause, prefix_chars: usize, sql: &s
     }
 }
 
-fn record<'a>(p: &'a Prepared, ctx: &'a RunContext, success: bool, f: Option<&'a Failure>, position: Option<&'a str>, time_ms: String) -> Record<'a> {
+fn record<'a>(
+    p: &'a Prepared,
+    ctx: &'a RunContext,
+    success: bool,
+    f: Option<&'a Failure>,
+    position: Option<&'a str>,
+    time_ms: String,
+) -> Record<'a> {
     Record {
         version: &p.version,
         checksum: &p.checksum,
@@ -155,7 +189,11 @@ fn record<'a>(p: &'a Prepared, ctx: &'a RunContext, success: bool, f: Option<&'a
 }
 
 /// Applies a prepared migration. `resume_from` skips statements a partial run completed.
-pub async fn apply(ctx: &RunContext<'_>, p: &Prepared, resume_from: usize) -> Result<Duration, Failure> {
+pub async fn apply(
+    ctx: &RunContext<'_>,
+    p: &Prepared,
+    resume_from: usize,
+) -> Result<Duration, Failure> {
     let start = Instant::now();
     let deadline = start + ctx.timeout;
     let detail = serde_json::json!({ "mode": p.mode });
@@ -179,7 +217,10 @@ pub async fn apply(ctx: &RunContext<'_>, p: &Prepared, resume_from: usize) -> Re
         }
         Mode::Transaction => {
             // DEBUG: the same transaction, one statement at a time, each timed.
-            ctx.client.batch_execute("BEGIN").await.map_err(|e| failure(&e, Cause::Error, 0, ""))?;
+            ctx.client
+                .batch_execute("BEGIN")
+                .await
+                .map_err(|e| failure(&e, Cause::Error, 0, ""))?;
             for s in &p.statements {
                 let t = Instant::now();
                 if let Err((e, cause)) = run(ctx, s.text(&p.sub.text), deadline).await {
@@ -193,8 +234,13 @@ pub async fn apply(ctx: &RunContext<'_>, p: &Prepared, resume_from: usize) -> Re
                 }
             }
             let ms = start.elapsed().as_millis().to_string();
-            let rec = ctx.tracking.record_sql(&record(p, ctx, true, None, None, ms), "applied", &detail);
-            ctx.client.batch_execute(&format!("{rec}\nCOMMIT;")).await.map_err(|e| failure(&e, Cause::Error, 0, ""))?;
+            let rec =
+                ctx.tracking
+                    .record_sql(&record(p, ctx, true, None, None, ms), "applied", &detail);
+            ctx.client
+                .batch_execute(&format!("{rec}\nCOMMIT;"))
+                .await
+                .map_err(|e| failure(&e, Cause::Error, 0, ""))?;
             Ok(start.elapsed())
         }
         Mode::Autocommit { .. } => {
@@ -211,8 +257,13 @@ pub async fn apply(ctx: &RunContext<'_>, p: &Prepared, resume_from: usize) -> Re
                 }
             }
             let ms = start.elapsed().as_millis().to_string();
-            let rec = ctx.tracking.record_sql(&record(p, ctx, true, None, None, ms), "applied", &detail);
-            ctx.client.batch_execute(&rec).await.map_err(|e| failure(&e, Cause::Error, 0, ""))?;
+            let rec =
+                ctx.tracking
+                    .record_sql(&record(p, ctx, true, None, None, ms), "applied", &detail);
+            ctx.client
+                .batch_execute(&rec)
+                .await
+                .map_err(|e| failure(&e, Cause::Error, 0, ""))?;
             Ok(start.elapsed())
         }
         Mode::AsWritten => {
@@ -221,34 +272,72 @@ pub async fn apply(ctx: &RunContext<'_>, p: &Prepared, resume_from: usize) -> Re
                 return Err(failure(&e, cause, 0, &p.sub.text));
             }
             let ms = start.elapsed().as_millis().to_string();
-            let rec = ctx.tracking.record_sql(&record(p, ctx, true, None, None, ms), "applied", &detail);
-            ctx.client.batch_execute(&rec).await.map_err(|e| failure(&e, Cause::Error, 0, ""))?;
+            let rec =
+                ctx.tracking
+                    .record_sql(&record(p, ctx, true, None, None, ms), "applied", &detail);
+            ctx.client
+                .batch_execute(&rec)
+                .await
+                .map_err(|e| failure(&e, Cause::Error, 0, ""))?;
             Ok(start.elapsed())
         }
     }
 }
 
 /// Records a failure (in its own transaction) with the position mapped to `file:line:col`.
-pub async fn record_failure(ctx: &RunContext<'_>, p: &Prepared, f: &Failure, position: Option<&str>, elapsed: Duration) -> Result<(), tokio_postgres::Error> {
+pub async fn record_failure(
+    ctx: &RunContext<'_>,
+    p: &Prepared,
+    f: &Failure,
+    position: Option<&str>,
+    elapsed: Duration,
+) -> Result<(), tokio_postgres::Error> {
     let event = match f.cause {
         Cause::Error => "failed",
         Cause::Timeout => "timed_out",
         Cause::Interrupted => "interrupted",
     };
     let detail = serde_json::json!({ "sqlstate": f.sqlstate, "position": position, "statements_done": f.statements_done });
-    let rec = ctx.tracking.record_sql(&record(p, ctx, false, Some(f), position, elapsed.as_millis().to_string()), event, &detail);
-    ctx.client.batch_execute(&format!("BEGIN;\n{rec}\nCOMMIT;")).await
+    let rec = ctx.tracking.record_sql(
+        &record(
+            p,
+            ctx,
+            false,
+            Some(f),
+            position,
+            elapsed.as_millis().to_string(),
+        ),
+        event,
+        &detail,
+    );
+    ctx.client
+        .batch_execute(&format!("BEGIN;\n{rec}\nCOMMIT;"))
+        .await
 }
 
 /// Drops an index that a failed `CREATE INDEX CONCURRENTLY` left INVALID, before a resume.
 /// Returns the index dropped, if any.
-pub async fn drop_invalid_index(client: &Client, stmt: &Statement) -> Result<Option<String>, tokio_postgres::Error> {
-    let pg_query::NodeEnum::IndexStmt(i) = &stmt.node else { return Ok(None) };
+pub async fn drop_invalid_index(
+    client: &Client,
+    stmt: &Statement,
+) -> Result<Option<String>, tokio_postgres::Error> {
+    let pg_query::NodeEnum::IndexStmt(i) = &stmt.node else {
+        return Ok(None);
+    };
     if !i.concurrent || i.idxname.is_empty() {
         return Ok(None);
     }
-    let schema = i.relation.as_ref().map(|r| r.schemaname.clone()).filter(|s| !s.is_empty()).unwrap_or_else(|| "public".into());
-    let name = format!("{}.{}", crate::sql::variables::quote_identifier(&schema), crate::sql::variables::quote_identifier(&i.idxname));
+    let schema = i
+        .relation
+        .as_ref()
+        .map(|r| r.schemaname.clone())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "public".into());
+    let name = format!(
+        "{}.{}",
+        crate::sql::variables::quote_identifier(&schema),
+        crate::sql::variables::quote_identifier(&i.idxname)
+    );
     let invalid: bool = client
         .query_one(
             "SELECT coalesce((SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)), false)",
@@ -257,7 +346,9 @@ pub async fn drop_invalid_index(client: &Client, stmt: &Statement) -> Result<Opt
         .await?
         .get(0);
     if invalid {
-        client.batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {name}")).await?;
+        client
+            .batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {name}"))
+            .await?;
         return Ok(Some(name));
     }
     Ok(None)

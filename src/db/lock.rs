@@ -31,7 +31,11 @@ impl std::fmt::Display for Holder {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("another deploy holds the lock on {table}: {holder}")]
-    Busy { table: String, holder: String, waited: Duration },
+    Busy {
+        table: String,
+        holder: String,
+        waited: Duration,
+    },
     #[error(transparent)]
     Db(#[from] tokio_postgres::Error),
 }
@@ -48,7 +52,10 @@ pub async fn acquire(
     let start = Instant::now();
     let mut told = false;
     loop {
-        let got: bool = client.query_one("SELECT pg_try_advisory_lock($1)", &[&key]).await?.get(0);
+        let got: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+            .await?
+            .get(0);
         if got {
             return Ok(());
         }
@@ -62,7 +69,10 @@ pub async fn acquire(
         if start.elapsed() >= timeout {
             return Err(LockError::Busy {
                 table: tracking.display(),
-                holder: holder.map_or_else(|| "a session that has just ended".to_string(), |h| h.to_string()),
+                holder: holder.map_or_else(
+                    || "a session that has just ended".to_string(),
+                    |h| h.to_string(),
+                ),
                 waited: start.elapsed(),
             });
         }
@@ -72,7 +82,10 @@ pub async fn acquire(
 
 /// Releases the lock (also released when the session ends, however it ends).
 pub async fn release(client: &Client, tracking: &Tracking) -> Result<(), tokio_postgres::Error> {
-    client.query_one("SELECT pg_advisory_unlock($1)", &[&tracking.lock_key()]).await.map(|_| ())
+    client
+        .query_one("SELECT pg_advisory_unlock($1)", &[&tracking.lock_key()])
+        .await
+        .map(|_| ())
 }
 
 /// Who holds the advisory lock `key`, if anyone.

@@ -2,6 +2,6 @@
 //! Nothing here prints; results and events go back to the caller.
 
 pub mod connect;
+pub mod execute;
 pub mod lock;
 pub mod tracking;
-pub mod execute;

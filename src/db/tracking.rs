@@ -47,7 +47,11 @@ impl Tracking {
 
     /// `"schema"."table"` (quoted) with an optional suffix on the table name.
     pub fn name(&self, suffix: &str) -> String {
-        format!("{}.{}", quote_identifier(&self.schema), quote_identifier(&format!("{}{suffix}", self.table)))
+        format!(
+            "{}.{}",
+            quote_identifier(&self.schema),
+            quote_identifier(&format!("{}{suffix}", self.table))
+        )
     }
 
     /// `schema.table` for messages.
@@ -65,7 +69,14 @@ impl Tracking {
     /// Whether the table exists (without creating anything).
     pub async fn exists(&self, client: &Client) -> Result<bool, tokio_postgres::Error> {
         let row = client
-            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&format!("{}.{}", quote_identifier(&self.schema), quote_identifier(&self.table))])
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[&format!(
+                    "{}.{}",
+                    quote_identifier(&self.schema),
+                    quote_identifier(&self.table)
+                )],
+            )
             .await?;
         Ok(row.get(0))
     }
@@ -223,7 +234,14 @@ ON CONFLICT (version) DO UPDATE SET checksum = EXCLUDED.checksum, normalized_che
     }
 
     /// `INSERT` of one event, as SQL text.
-    pub fn event_sql(&self, run_id: &str, event: &str, version: Option<&str>, environment: &str, detail: &serde_json::Value) -> String {
+    pub fn event_sql(
+        &self,
+        run_id: &str,
+        event: &str,
+        version: Option<&str>,
+        environment: &str,
+        detail: &serde_json::Value,
+    ) -> String {
         format!(
             "INSERT INTO {e} (run_id, event, version, detail, environment, tool_version) VALUES ({}, {}, {}, {}::jsonb, {}, {});",
             quote_literal(run_id),
@@ -245,8 +263,14 @@ mod tests {
     fn names_are_quoted_and_the_lock_key_is_stable() {
         let t = Tracking::new("public", "schema_migrations");
         assert_eq!(t.name("_events"), "\"public\".\"schema_migrations_events\"");
-        assert_eq!(t.lock_key(), Tracking::new("public", "schema_migrations").lock_key());
-        assert_ne!(t.lock_key(), Tracking::new("ops", "schema_migrations").lock_key());
+        assert_eq!(
+            t.lock_key(),
+            Tracking::new("public", "schema_migrations").lock_key()
+        );
+        assert_ne!(
+            t.lock_key(),
+            Tracking::new("ops", "schema_migrations").lock_key()
+        );
     }
 
     #[test]

@@ -25,19 +25,68 @@ use status::{State, Status};
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    Connected { target: String, server_version: String, environment: Environment },
-    Waiting { holder: String },
-    Plan { to_run: Vec<PlanItem>, variables: Vec<String>, dry_run: bool },
-    Warning { message: String },
-    Applying { version: String, index: usize, total: usize, mode: String },
-    Resumed { version: String, from_statement: usize, dropped_invalid_index: Option<String> },
-    Applied { version: String, ms: u128 },
-    Notice { version: String, severity: String, message: String },
-    Failed { version: String, sqlstate: Option<String>, message: String, position: Option<String>, detail: Option<String>, hint: Option<String> },
-    Rehearsed { version: String, ms: u128, locks: Vec<String> },
-    Skipped { version: String, reason: String },
-    Notified { channel: String },
-    Done { applied: usize, failed: bool, interrupted: bool, ms: u128 },
+    Connected {
+        target: String,
+        server_version: String,
+        environment: Environment,
+    },
+    Waiting {
+        holder: String,
+    },
+    Plan {
+        to_run: Vec<PlanItem>,
+        variables: Vec<String>,
+        dry_run: bool,
+    },
+    Warning {
+        message: String,
+    },
+    Applying {
+        version: String,
+        index: usize,
+        total: usize,
+        mode: String,
+    },
+    Resumed {
+        version: String,
+        from_statement: usize,
+        dropped_invalid_index: Option<String>,
+    },
+    Applied {
+        version: String,
+        ms: u128,
+    },
+    Notice {
+        version: String,
+        severity: String,
+        message: String,
+    },
+    Failed {
+        version: String,
+        sqlstate: Option<String>,
+        message: String,
+        position: Option<String>,
+        detail: Option<String>,
+        hint: Option<String>,
+    },
+    Rehearsed {
+        version: String,
+        ms: u128,
+        locks: Vec<String>,
+    },
+    Skipped {
+        version: String,
+        reason: String,
+    },
+    Notified {
+        channel: String,
+    },
+    Done {
+        applied: usize,
+        failed: bool,
+        interrupted: bool,
+        ms: u128,
+    },
 }
 
 /// One migration of the plan of a run.
@@ -102,10 +151,12 @@ impl DeployError {
 }
 
 fn db_err(spec: &ConnectionSpec) -> impl Fn(tokio_postgres::Error) -> DeployError + '_ {
-    move |e| DeployError::Db(spec.redact(&match e.as_db_error() {
-        Some(d) => format!("{} ({})", d.message(), d.code().code()),
-        None => e.to_string(),
-    }))
+    move |e| {
+        DeployError::Db(spec.redact(&match e.as_db_error() {
+            Some(d) => format!("{} ({})", d.message(), d.code().code()),
+            None => e.to_string(),
+        }))
+    }
 }
 
 /// A random identifier for this run.
@@ -113,7 +164,11 @@ pub fn new_run_id() -> String {
     use std::collections::hash_map::RandomState;
     use std::hash::{BuildHasher, Hasher};
     let mut a = RandomState::new().build_hasher();
-    a.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    a.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
     a.write_u32(std::process::id());
     let mut b = RandomState::new().build_hasher();
     b.write_u64(a.finish());
@@ -121,7 +176,10 @@ pub fn new_run_id() -> String {
 }
 
 /// Substitutes the real values of psql variables. Missing ones are returned with their place.
-pub fn prepare(m: &crate::migration::Migration, values: &dyn Fn(&str) -> Option<String>) -> Result<Prepared, Vec<String>> {
+pub fn prepare(
+    m: &crate::migration::Migration,
+    values: &dyn Fn(&str) -> Option<String>,
+) -> Result<Prepared, Vec<String>> {
     let psql = scan(&m.source);
     let mut missing = Vec::new();
     for u in &psql.unsupported {
@@ -134,7 +192,9 @@ pub fn prepare(m: &crate::migration::Migration, values: &dyn Fn(&str) -> Option<
     let sub = substitute(&m.source, &psql, |v| {
         let value = values(&v.name);
         match (v.kind, value) {
-            (VarKind::Defined, value) => Some(if value.is_some() { "TRUE" } else { "FALSE" }.to_string()),
+            (VarKind::Defined, value) => {
+                Some(if value.is_some() { "TRUE" } else { "FALSE" }.to_string())
+            }
             (VarKind::Literal, Some(x)) => Some(quote_literal(&x)),
             (VarKind::Identifier, Some(x)) => Some(quote_identifier(&x)),
             (VarKind::Raw, Some(x)) => Some(x),
@@ -158,7 +218,11 @@ pub fn prepare(m: &crate::migration::Migration, values: &dyn Fn(&str) -> Option<
         vec![format!(
             "{}: {}",
             Location::at_offset(&m.path, &m.source, sub.to_source(e.offset), 1),
-            if sub.is_substituted(e.offset) { "syntax error in the value of a psql variable".to_string() } else { e.message }
+            if sub.is_substituted(e.offset) {
+                "syntax error in the value of a psql variable".to_string()
+            } else {
+                e.message
+            }
         )]
     })?;
     let mode = Prepared::mode_of(&statements, m.front.directives.no_transaction.is_some());
@@ -173,7 +237,13 @@ pub fn prepare(m: &crate::migration::Migration, values: &dyn Fn(&str) -> Option<
 }
 
 /// Reads the state of the database (no lock, nothing created).
-pub async fn read_status(set: &MigrationSet, plan: &Plan, spec: &ConnectionSpec, tracking: &Tracking, env: Environment) -> Result<(Status, String), DeployError> {
+pub async fn read_status(
+    set: &MigrationSet,
+    plan: &Plan,
+    spec: &ConnectionSpec,
+    tracking: &Tracking,
+    env: Environment,
+) -> Result<(Status, String), DeployError> {
     let (tx, _rx) = mpsc::unbounded_channel();
     let client = spec.connect(tx).await.map_err(DeployError::Connect)?;
     let rows = tracking.rows(&client).await.map_err(db_err(spec))?;
@@ -181,12 +251,29 @@ pub async fn read_status(set: &MigrationSet, plan: &Plan, spec: &ConnectionSpec,
 }
 
 /// Deploys the pending migrations of `set` in `plan` order.
-pub async fn migrate(set: &MigrationSet, plan: &Plan, spec: &ConnectionSpec, opts: &Options<'_>, on: &mut (dyn FnMut(Event) + Send)) -> Result<Outcome, DeployError> {
+pub async fn migrate(
+    set: &MigrationSet,
+    plan: &Plan,
+    spec: &ConnectionSpec,
+    opts: &Options<'_>,
+    on: &mut (dyn FnMut(Event) + Send),
+) -> Result<Outcome, DeployError> {
     let started = Instant::now();
     let (notice_tx, mut notices) = mpsc::unbounded_channel();
-    let client = spec.connect(notice_tx).await.map_err(DeployError::Connect)?;
-    let server_version: String = client.query_one("SHOW server_version", &[]).await.map_err(db_err(spec))?.get(0);
-    on(Event::Connected { target: spec.describe(), server_version, environment: opts.environment });
+    let client = spec
+        .connect(notice_tx)
+        .await
+        .map_err(DeployError::Connect)?;
+    let server_version: String = client
+        .query_one("SHOW server_version", &[])
+        .await
+        .map_err(db_err(spec))?
+        .get(0);
+    on(Event::Connected {
+        target: spec.describe(),
+        server_version,
+        environment: opts.environment,
+    });
     let version_num: i32 = client
         .query_one("SELECT current_setting('server_version_num')::int", &[])
         .await
@@ -205,9 +292,13 @@ pub async fn migrate(set: &MigrationSet, plan: &Plan, spec: &ConnectionSpec, opt
 
     let dry = opts.dry_run != DryRun::Off;
     if !dry {
-        lock::acquire(&client, &opts.tracking, opts.lock_wait, |h| on(Event::Waiting { holder: h.to_string() }))
-            .await
-            .map_err(DeployError::Lock)?;
+        lock::acquire(&client, &opts.tracking, opts.lock_wait, |h| {
+            on(Event::Waiting {
+                holder: h.to_string(),
+            })
+        })
+        .await
+        .map_err(DeployError::Lock)?;
         opts.tracking.ensure(&client).await.map_err(db_err(spec))?;
     }
     let result = run_locked(set, plan, spec, opts, &client, &mut notices, on).await;
@@ -215,7 +306,12 @@ pub async fn migrate(set: &MigrationSet, plan: &Plan, spec: &ConnectionSpec, opt
         let _ = lock::release(&client, &opts.tracking).await;
     }
     let outcome = result?;
-    on(Event::Done { applied: outcome.applied, failed: outcome.failed, interrupted: outcome.interrupted, ms: started.elapsed().as_millis() });
+    on(Event::Done {
+        applied: outcome.applied,
+        failed: outcome.failed,
+        interrupted: outcome.interrupted,
+        ms: started.elapsed().as_millis(),
+    });
     Ok(outcome)
 }
 
@@ -233,7 +329,12 @@ async fn run_locked(
     while notices.try_recv().is_ok() {}
     let status = status::compare(set, plan, &rows, opts.environment);
 
-    let modified: Vec<&str> = status.entries.iter().filter(|e| e.state == State::Modified).map(|e| e.version.as_str()).collect();
+    let modified: Vec<&str> = status
+        .entries
+        .iter()
+        .filter(|e| e.state == State::Modified)
+        .map(|e| e.version.as_str())
+        .collect();
     if !modified.is_empty() {
         return Err(DeployError::Blocked {
             message: format!("applied migrations changed since they ran: {}", modified.join(", ")),
@@ -241,37 +342,72 @@ async fn run_locked(
         });
     }
     for e in status.entries.iter().filter(|e| e.state == State::Unknown) {
-        on(Event::Warning { message: format!("{} is recorded in {} but has no file in {}", e.version, opts.tracking.display(), set.dir.display()) });
+        on(Event::Warning {
+            message: format!(
+                "{} is recorded in {} but has no file in {}",
+                e.version,
+                opts.tracking.display(),
+                set.dir.display()
+            ),
+        });
     }
-    for e in status.entries.iter().filter(|e| e.state == (State::Applied { cosmetic_change: true })) {
-        on(Event::Warning { message: format!("{} changed in comments or whitespace only since it was applied", e.version) });
+    for e in status.entries.iter().filter(|e| {
+        e.state
+            == (State::Applied {
+                cosmetic_change: true,
+            })
+    }) {
+        on(Event::Warning {
+            message: format!(
+                "{} changed in comments or whitespace only since it was applied",
+                e.version
+            ),
+        });
     }
 
     let mut to_run: Vec<&status::Entry> = Vec::new();
     let target = opts.target.as_ref().map(|t| t.as_str());
     if let Some(t) = target {
         if !status.entries.iter().any(|e| e.version == t) {
-            return Err(DeployError::Blocked { message: format!("--target {t} is not a migration in {}", set.dir.display()), help: "`pgshift status` lists the versions".into() });
+            return Err(DeployError::Blocked {
+                message: format!("--target {t} is not a migration in {}", set.dir.display()),
+                help: "`pgshift status` lists the versions".into(),
+            });
         }
     }
     for e in &status.entries {
-        if matches!(e.state, State::Pending { .. } | State::Failed { .. } | State::Partial { .. }) {
+        if matches!(
+            e.state,
+            State::Pending { .. } | State::Failed { .. } | State::Partial { .. }
+        ) {
             to_run.push(e);
         }
         if target == Some(e.version.as_str()) {
             break;
         }
     }
-    let late: Vec<&str> = to_run.iter().filter(|e| matches!(e.state, State::Pending { out_of_order: true })).map(|e| e.version.as_str()).collect();
+    let late: Vec<&str> = to_run
+        .iter()
+        .filter(|e| matches!(e.state, State::Pending { out_of_order: true }))
+        .map(|e| e.version.as_str())
+        .collect();
     if !late.is_empty() {
         match opts.out_of_order {
-            OutOfOrder::Deny => {
-                return Err(DeployError::Blocked {
-                    message: format!("pending migrations are dated before applied ones: {}", late.join(", ")),
-                    help: "rename them with a current date, or set [migrations] out_of_order = \"warn\"".into(),
-                })
-            }
-            OutOfOrder::Warn => on(Event::Warning { message: format!("running out of order (dated before applied migrations): {}", late.join(", ")) }),
+            OutOfOrder::Deny => return Err(DeployError::Blocked {
+                message: format!(
+                    "pending migrations are dated before applied ones: {}",
+                    late.join(", ")
+                ),
+                help:
+                    "rename them with a current date, or set [migrations] out_of_order = \"warn\""
+                        .into(),
+            }),
+            OutOfOrder::Warn => on(Event::Warning {
+                message: format!(
+                    "running out of order (dated before applied migrations): {}",
+                    late.join(", ")
+                ),
+            }),
             OutOfOrder::Allow => {}
         }
     }
@@ -281,7 +417,11 @@ async fn run_locked(
     let mut problems = Vec::new();
     let mut variables = std::collections::BTreeSet::new();
     for e in &to_run {
-        let Some(m) = set.get(&Version::parse_reference(&e.version).map_err(|e| DeployError::Db(e.to_string()))?) else { continue };
+        let Some(m) = set.get(
+            &Version::parse_reference(&e.version).map_err(|e| DeployError::Db(e.to_string()))?,
+        ) else {
+            continue;
+        };
         for v in scan(&m.source).variables {
             variables.insert(v.name);
         }
@@ -297,7 +437,14 @@ async fn run_locked(
         });
     }
     on(Event::Plan {
-        to_run: prepared.iter().map(|(p, e)| PlanItem { version: p.version.clone(), mode: p.mode.to_string(), out_of_order: matches!(e.state, State::Pending { out_of_order: true }) }).collect(),
+        to_run: prepared
+            .iter()
+            .map(|(p, e)| PlanItem {
+                version: p.version.clone(),
+                mode: p.mode.to_string(),
+                out_of_order: matches!(e.state, State::Pending { out_of_order: true }),
+            })
+            .collect(),
         variables: variables.into_iter().collect(),
         dry_run: opts.dry_run != DryRun::Off,
     });
@@ -310,13 +457,20 @@ async fn run_locked(
     let run_id = new_run_id();
     let env = opts.environment.as_str();
     let cancel_spec = spec.clone();
-    let cancel = move |token: tokio_postgres::CancelToken| -> futures_util::future::BoxFuture<'static, ()> {
-        let spec = cancel_spec.clone();
-        Box::pin(async move {
-            let _ = token.cancel_query(spec.tls_for_cancel()).await;
-        })
+    let cancel =
+        move |token: tokio_postgres::CancelToken| -> futures_util::future::BoxFuture<'static, ()> {
+            let spec = cancel_spec.clone();
+            Box::pin(async move {
+                let _ = token.cancel_query(spec.tls_for_cancel()).await;
+            })
+        };
+    let debug_print = |sql: &str, t: Duration| {
+        eprintln!(
+            "  [debug] {:>7.1} ms  {}",
+            t.as_secs_f64() * 1e3,
+            sql.lines().next().unwrap_or("")
+        )
     };
-    let debug_print = |sql: &str, t: Duration| eprintln!("  [debug] {:>7.1} ms  {}", t.as_secs_f64() * 1e3, sql.lines().next().unwrap_or(""));
     let ctx = RunContext {
         client,
         tracking: &opts.tracking,
@@ -334,18 +488,37 @@ async fn run_locked(
             outcome.interrupted = true;
             break;
         }
-        let m = set.get(&Version::parse_reference(&p.version).map_err(|e| DeployError::Db(e.to_string()))?).expect("prepared from the set");
-        on(Event::Applying { version: p.version.clone(), index: index + 1, total, mode: p.mode.to_string() });
+        let m = set
+            .get(
+                &Version::parse_reference(&p.version)
+                    .map_err(|e| DeployError::Db(e.to_string()))?,
+            )
+            .expect("prepared from the set");
+        on(Event::Applying {
+            version: p.version.clone(),
+            index: index + 1,
+            total,
+            mode: p.mode.to_string(),
+        });
         let mut resume = 0;
-        if let State::Partial { statements_done, .. } = &entry.state {
+        if let State::Partial {
+            statements_done, ..
+        } = &entry.state
+        {
             let unchanged = rows_checksum(&rows, &p.version) == Some(p.checksum.as_str());
             if unchanged && matches!(p.mode, Mode::Autocommit { .. }) {
                 resume = (*statements_done).max(0) as usize;
                 let dropped = match p.statements.get(resume) {
-                    Some(s) => execute::drop_invalid_index(client, s).await.map_err(db_err(spec))?,
+                    Some(s) => execute::drop_invalid_index(client, s)
+                        .await
+                        .map_err(db_err(spec))?,
                     None => None,
                 };
-                on(Event::Resumed { version: p.version.clone(), from_statement: resume + 1, dropped_invalid_index: dropped });
+                on(Event::Resumed {
+                    version: p.version.clone(),
+                    from_statement: resume + 1,
+                    dropped_invalid_index: dropped,
+                });
             }
         }
         let start = Instant::now();
@@ -354,13 +527,26 @@ async fn run_locked(
         match result {
             Ok(t) => {
                 outcome.applied += 1;
-                on(Event::Applied { version: p.version.clone(), ms: t.as_millis() });
+                on(Event::Applied {
+                    version: p.version.clone(),
+                    ms: t.as_millis(),
+                });
             }
             Err(f) => {
-                let position = f.offset.map(|o| Location::at_offset(&m.path, &m.source, p.sub.to_source(o), 1).to_string());
-                let recorded = execute::record_failure(&ctx, p, &f, position.as_deref(), start.elapsed()).await;
+                let position = f.offset.map(|o| {
+                    Location::at_offset(&m.path, &m.source, p.sub.to_source(o), 1).to_string()
+                });
+                let recorded =
+                    execute::record_failure(&ctx, p, &f, position.as_deref(), start.elapsed())
+                        .await;
                 if let Err(e) = recorded {
-                    on(Event::Warning { message: format!("could not record the failure of {}: {}", p.version, db_err(spec)(e)) });
+                    on(Event::Warning {
+                        message: format!(
+                            "could not record the failure of {}: {}",
+                            p.version,
+                            db_err(spec)(e)
+                        ),
+                    });
                 }
                 outcome.failed = true;
                 outcome.interrupted = f.cause == Cause::Interrupted;
@@ -378,29 +564,50 @@ async fn run_locked(
     }
     if outcome.applied > 0 && opts.notify_pgrst {
         let present: bool = client
-            .query_one("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticator')", &[])
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticator')",
+                &[],
+            )
             .await
             .map_err(db_err(spec))?
             .get(0);
         if present {
-            client.batch_execute("NOTIFY pgrst, 'reload schema'").await.map_err(db_err(spec))?;
-            on(Event::Notified { channel: "pgrst".into() });
+            client
+                .batch_execute("NOTIFY pgrst, 'reload schema'")
+                .await
+                .map_err(db_err(spec))?;
+            on(Event::Notified {
+                channel: "pgrst".into(),
+            });
         }
     }
     Ok(outcome)
 }
 
-fn rows_checksum<'a>(rows: &'a [crate::db::tracking::AppliedRow], version: &str) -> Option<&'a str> {
-    rows.iter().find(|r| r.version == version).map(|r| r.checksum.as_str())
+fn rows_checksum<'a>(
+    rows: &'a [crate::db::tracking::AppliedRow],
+    version: &str,
+) -> Option<&'a str> {
+    rows.iter()
+        .find(|r| r.version == version)
+        .map(|r| r.checksum.as_str())
 }
 
-fn drain(notices: &mut mpsc::UnboundedReceiver<tokio_postgres::error::DbError>, version: &str, on: &mut (dyn FnMut(Event) + Send)) {
+fn drain(
+    notices: &mut mpsc::UnboundedReceiver<tokio_postgres::error::DbError>,
+    version: &str,
+    on: &mut (dyn FnMut(Event) + Send),
+) {
     while let Ok(n) = notices.try_recv() {
         // Our own ROLLBACK after a failure warns when there is no transaction: not news.
         if n.code().code() == "25P01" {
             continue;
         }
-        on(Event::Notice { version: version.to_string(), severity: n.severity().to_string(), message: n.message().to_string() });
+        on(Event::Notice {
+            version: version.to_string(),
+            severity: n.severity().to_string(),
+            message: n.message().to_string(),
+        });
     }
 }
 
@@ -419,11 +626,16 @@ async fn rehearse(
     let mut seen = std::collections::BTreeSet::new();
     for (p, _) in prepared {
         if p.mode != Mode::Transaction {
-            on(Event::Skipped { version: p.version.clone(), reason: format!("runs with {}; a rehearsal cannot roll it back", p.mode) });
+            on(Event::Skipped {
+                version: p.version.clone(),
+                reason: format!("runs with {}; a rehearsal cannot roll it back", p.mode),
+            });
             continue;
         }
         let start = Instant::now();
-        let r = client.batch_execute(&format!("SAVEPOINT pgshift_rehearsal;\n{}\n;", p.sub.text)).await;
+        let r = client
+            .batch_execute(&format!("SAVEPOINT pgshift_rehearsal;\n{}\n;", p.sub.text))
+            .await;
         drain(notices, &p.version, on);
         match r {
             Ok(()) => {
@@ -439,27 +651,49 @@ async fn rehearse(
                     )
                     .await
                     .map_err(db_err(spec))?;
-                let locks: Vec<String> = rows.iter().map(|r| r.get::<_, String>(0)).filter(|l| seen.insert(l.clone())).collect();
+                let locks: Vec<String> = rows
+                    .iter()
+                    .map(|r| r.get::<_, String>(0))
+                    .filter(|l| seen.insert(l.clone()))
+                    .collect();
                 outcome.applied += 1;
-                on(Event::Rehearsed { version: p.version.clone(), ms, locks });
+                on(Event::Rehearsed {
+                    version: p.version.clone(),
+                    ms,
+                    locks,
+                });
             }
             Err(e) => {
-                let m = set.get(&Version::parse_reference(&p.version).map_err(|e| DeployError::Db(e.to_string()))?).expect("from the set");
+                let m = set
+                    .get(
+                        &Version::parse_reference(&p.version)
+                            .map_err(|e| DeployError::Db(e.to_string()))?,
+                    )
+                    .expect("from the set");
                 let prefix = "SAVEPOINT pgshift_rehearsal;\n".chars().count();
                 let db = e.as_db_error();
-                let position = db.and_then(|d| match d.position() {
-                    Some(tokio_postgres::error::ErrorPosition::Original(pos)) => (*pos as usize).checked_sub(1 + prefix),
-                    _ => None,
-                })
-                .map(|chars| {
-                    let off = p.sub.text.char_indices().nth(chars).map_or(p.sub.text.len(), |(i, _)| i);
-                    Location::at_offset(&m.path, &m.source, p.sub.to_source(off), 1).to_string()
-                });
+                let position = db
+                    .and_then(|d| match d.position() {
+                        Some(tokio_postgres::error::ErrorPosition::Original(pos)) => {
+                            (*pos as usize).checked_sub(1 + prefix)
+                        }
+                        _ => None,
+                    })
+                    .map(|chars| {
+                        let off = p
+                            .sub
+                            .text
+                            .char_indices()
+                            .nth(chars)
+                            .map_or(p.sub.text.len(), |(i, _)| i);
+                        Location::at_offset(&m.path, &m.source, p.sub.to_source(off), 1).to_string()
+                    });
                 outcome.failed = true;
                 on(Event::Failed {
                     version: p.version.clone(),
                     sqlstate: db.map(|d| d.code().code().to_string()),
-                    message: spec.redact(&db.map_or_else(|| e.to_string(), |d| d.message().to_string())),
+                    message: spec
+                        .redact(&db.map_or_else(|| e.to_string(), |d| d.message().to_string())),
                     position,
                     detail: db.and_then(|d| d.detail().map(str::to_string)),
                     hint: db.and_then(|d| d.hint().map(str::to_string)),

@@ -21,7 +21,10 @@ pub enum State {
     /// The last attempt failed; it runs again on the next deploy.
     Failed { message: String },
     /// A no-transaction file stopped after this many statements; the next deploy resumes.
-    Partial { statements_done: i32, message: String },
+    Partial {
+        statements_done: i32,
+        message: String,
+    },
     /// Applied, but the SQL of the file changed since: blocks deploys until `repair`.
     Modified,
     /// In the database, with no file.
@@ -62,9 +65,12 @@ pub struct Status {
 impl Status {
     /// Migrations to run, in plan order: pending, failed and partial ones.
     pub fn to_run(&self) -> impl Iterator<Item = &Entry> {
-        self.entries
-            .iter()
-            .filter(|e| matches!(e.state, State::Pending { .. } | State::Failed { .. } | State::Partial { .. }))
+        self.entries.iter().filter(|e| {
+            matches!(
+                e.state,
+                State::Pending { .. } | State::Failed { .. } | State::Partial { .. }
+            )
+        })
     }
 }
 
@@ -75,16 +81,20 @@ pub fn normalized(m: &Migration) -> String {
 
 /// Compares the set (in plan order) with the tracking rows.
 pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Environment) -> Status {
-    let by_version: HashMap<&str, &AppliedRow> = rows.iter().map(|r| (r.version.as_str(), r)).collect();
+    let by_version: HashMap<&str, &AppliedRow> =
+        rows.iter().map(|r| (r.version.as_str(), r)).collect();
     // The last applied migration in plan order: anything pending before it is out of order.
-    let last_applied = plan
-        .steps
-        .iter()
-        .rposition(|s| by_version.get(s.version.as_str()).is_some_and(|r| r.success));
+    let last_applied = plan.steps.iter().rposition(|s| {
+        by_version
+            .get(s.version.as_str())
+            .is_some_and(|r| r.success)
+    });
     let mut entries = Vec::with_capacity(plan.steps.len());
     let mut counts = Counts::default();
     for (i, step) in plan.steps.iter().enumerate() {
-        let Some(m) = set.get(&step.version) else { continue };
+        let Some(m) = set.get(&step.version) else {
+            continue;
+        };
         let row = by_version.get(m.version.as_str());
         let state = match row {
             None if !m.runs_in(env) => State::NotForEnvironment,
@@ -100,11 +110,15 @@ pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Enviro
                     message: r.error_message.clone().unwrap_or_default(),
                 },
             },
-            Some(r) if r.checksum == m.checksum.0 => State::Applied { cosmetic_change: false },
+            Some(r) if r.checksum == m.checksum.0 => State::Applied {
+                cosmetic_change: false,
+            },
             Some(r) => {
                 let same_sql = r.normalized_checksum.as_deref() == Some(normalized(m).as_str());
                 if same_sql {
-                    State::Applied { cosmetic_change: true }
+                    State::Applied {
+                        cosmetic_change: true,
+                    }
                 } else {
                     State::Modified
                 }
@@ -129,15 +143,18 @@ pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Enviro
         });
     }
     for r in rows {
-        if set.get(&match crate::migration::Version::parse_reference(&r.version) {
-            Ok(v) => v,
-            Err(_) => {
-                counts.unknown += 1;
-                entries.push(unknown(r));
-                continue;
-            }
-        })
-        .is_none()
+        if set
+            .get(
+                &match crate::migration::Version::parse_reference(&r.version) {
+                    Ok(v) => v,
+                    Err(_) => {
+                        counts.unknown += 1;
+                        entries.push(unknown(r));
+                        continue;
+                    }
+                },
+            )
+            .is_none()
         {
             counts.unknown += 1;
             entries.push(unknown(r));

@@ -1,0 +1,579 @@
+//! `pgshift migrate`, `status`, `history` against a real PostgreSQL: the cases users hit.
+
+use std::path::Path;
+use std::process::{Command as Std, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use predicates::str::contains;
+use tempfile::TempDir;
+
+use pgshift::ephemeral::Cluster;
+
+fn cluster() -> &'static Cluster {
+    Cluster::shared().unwrap_or_else(|e| panic!("cannot start PostgreSQL: {e}"))
+}
+
+/// A project with `files` and a fresh database; returns the folder and the database name.
+fn project(files: &[(&str, &str)]) -> (TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("migrations");
+    std::fs::create_dir(&m).unwrap();
+    for (name, sql) in files {
+        write(&dir, name, sql);
+    }
+    let db = cluster().create_database("deploy").unwrap();
+    (dir, db)
+}
+
+fn write(dir: &TempDir, name: &str, sql: &str) {
+    let date = &name[..10];
+    let text = format!(
+        "-- MIGRATION: {name}\n-- Version: {date}\n-- Author: tests\n-- Dependencies: None\n{sql}"
+    );
+    std::fs::write(
+        dir.path().join("migrations").join(format!("{name}.sql")),
+        text,
+    )
+    .unwrap();
+}
+
+fn pgshift(dir: &Path, db: &str) -> Command {
+    let mut c = Command::cargo_bin("pgshift").unwrap();
+    c.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("DATABASE_URL", cluster().url(db));
+    for v in [
+        "ENVIRONMENT",
+        "FORCE_RUN",
+        "DRY_RUN",
+        "TIMEOUT",
+        "DEBUG",
+        "PARALLEL_JOBS",
+    ] {
+        c.env_remove(v);
+    }
+    c
+}
+
+fn sql(db: &str, q: &str) -> String {
+    cluster().psql(db, q).unwrap().trim().to_string()
+}
+
+#[test]
+fn clean_deploy_then_a_rerun_that_does_nothing() {
+    let (dir, db) = project(&[
+        (
+            "2026-01-01_users",
+            "CREATE TABLE users (id int PRIMARY KEY);\n",
+        ),
+        (
+            "2026-01-02_posts",
+            "CREATE TABLE posts (id int PRIMARY KEY, user_id int REFERENCES users);\n",
+        ),
+    ]);
+    pgshift(dir.path(), &db)
+        .arg("migrate")
+        .assert()
+        .success()
+        .stdout(contains("2 migration(s) to apply:"))
+        .stdout(contains("✓ 2026-01-01_users"))
+        .stdout(contains("Applied 2 migration(s)"));
+    assert_eq!(
+        sql(&db, "SELECT count(*) FROM schema_migrations WHERE success"),
+        "2"
+    );
+    assert_eq!(
+        sql(
+            &db,
+            "SELECT count(*) FROM schema_migrations_events WHERE event = 'applied'"
+        ),
+        "2"
+    );
+    assert_eq!(sql(&db, "SELECT to_regclass('posts') IS NOT NULL"), "t");
+    pgshift(dir.path(), &db)
+        .arg("deploy")
+        .assert()
+        .success()
+        .stdout(contains("Nothing to do"));
+    assert_eq!(
+        sql(
+            &db,
+            "SELECT count(*) FROM schema_migrations_events WHERE event = 'applied'"
+        ),
+        "2"
+    );
+    // The tracking tables are closed to an API: RLS on, nothing granted to PUBLIC.
+    assert_eq!(sql(&db, "SELECT bool_and(relrowsecurity) FROM pg_class WHERE relname IN ('schema_migrations', 'schema_migrations_events', 'schema_migrations_meta')"), "t");
+    assert_eq!(sql(&db, "SELECT count(*) FROM information_schema.role_table_grants WHERE table_name LIKE 'schema_migrations%' AND grantee = 'PUBLIC'"), "0");
+    assert_eq!(
+        sql(
+            &db,
+            "SELECT value FROM schema_migrations_meta WHERE key = 'layout_version'"
+        ),
+        "1"
+    );
+    // The event log is append-only.
+    assert!(cluster()
+        .psql(&db, "DELETE FROM schema_migrations_events")
+        .is_err());
+    pgshift(dir.path(), &db)
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("2 applied, 0 pending, 0 failed"));
+    pgshift(dir.path(), &db)
+        .args(["history", "--limit", "1"])
+        .assert()
+        .success()
+        .stdout(contains("2026-01-02_posts").and(contains("2026-01-01_users").not()));
+    let json = pgshift(dir.path(), &db)
+        .args(["--json", "history"])
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&json.get_output().stdout).unwrap();
+    assert_eq!(v[0]["version"], "2026-01-02_posts");
+}
+
+#[test]
+fn a_failing_migration_in_the_middle_stops_the_run_and_is_recorded_with_its_place() {
+    let (dir, db) = project(&[
+        ("2026-01-01_a", "CREATE TABLE a (id int);\n"),
+        (
+            "2026-01-02_b",
+            "CREATE TABLE b (id int);\nINSERT INTO missing_table VALUES (1);\n",
+        ),
+        ("2026-01-03_c", "CREATE TABLE c (id int);\n"),
+    ]);
+    pgshift(dir.path(), &db)
+        .arg("migrate")
+        .assert()
+        .code(1)
+        .stdout(contains("✓ 2026-01-01_a"))
+        .stdout(contains("✗ 2026-01-02_b"))
+        .stderr(contains("error: 2026-01-02_b failed: relation \"missing_table\" does not exist [SQLSTATE 42P01]"))
+        .stderr(contains("--> migrations/2026-01-02_b.sql:6:13"));
+    assert_eq!(sql(&db, "SELECT to_regclass('a') IS NOT NULL, to_regclass('b') IS NULL, to_regclass('c') IS NULL"), "t|t|t");
+    assert_eq!(
+        sql(&db, "SELECT success, sqlstate, error_position FROM schema_migrations WHERE version = '2026-01-02_b'"),
+        "f|42P01|migrations/2026-01-02_b.sql:6:13"
+    );
+    pgshift(dir.path(), &db)
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("FAILED"));
+    write(&dir, "2026-01-02_b", "CREATE TABLE b (id int);\n");
+    pgshift(dir.path(), &db)
+        .arg("migrate")
+        .assert()
+        .success()
+        .stdout(contains("2 migration(s) to apply"));
+    assert_eq!(
+        sql(&db, "SELECT count(*) FROM schema_migrations WHERE success"),
+        "3"
+    );
+    assert_eq!(
+        sql(
+            &db,
+            "SELECT string_agg(event, ',' ORDER BY id) FROM schema_migrations_events"
+        ),
+        "applied,failed,applied,applied"
+    );
+}
+
+#[test]
+fn four_deployers_at_once_apply_each_migration_exactly_once() {
+    let files: Vec<(String, String)> = (1..=12)
+        .map(|i| {
+            (
+                format!("2026-02-{i:02}_m"),
+                format!("CREATE TABLE m{i} (id int);\nSELECT pg_sleep(0.02);\n"),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let (dir, db) = project(&refs);
+    let bin = assert_cmd::cargo::cargo_bin("pgshift");
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            Std::new(&bin)
+                .current_dir(dir.path())
+                .env("DATABASE_URL", cluster().url(&db))
+                .args(["migrate", "--lock-timeout", "60"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(sql(&db, "SELECT count(*), count(DISTINCT version) FROM schema_migrations_events WHERE event = 'applied'"), "12|12");
+}
+
+#[test]
+fn a_second_deployer_gives_up_after_the_lock_timeout_naming_the_holder() {
+    let (dir, db) = project(&[("2026-01-01_slow", "SELECT pg_sleep(:secs);\n")]);
+    let bin = assert_cmd::cargo::cargo_bin("pgshift");
+    let mut first = Std::new(&bin)
+        .current_dir(dir.path())
+        .env("DATABASE_URL", cluster().url(&db))
+        .args(["migrate", "--var", "secs=4"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND state = 'active' AND application_name = 'pgshift' AND datname = current_database()");
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--lock-timeout", "1", "--var", "secs=0"])
+        .assert()
+        .code(2)
+        .stdout(contains("Waiting for the deploy lock, held by process"))
+        .stderr(contains(
+            "another deploy holds the lock on public.schema_migrations: process",
+        ))
+        .stderr(contains(
+            "(pgshift, user postgres, from local socket), connected since",
+        ));
+    assert!(first.wait().unwrap().success());
+}
+
+/// Polls until `q` returns a non-zero count (at most 20 s).
+fn wait_for(db: &str, q: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if sql(db, q) != "0" {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for: {q}");
+}
+
+fn long_running(dir: &TempDir, db: &str) -> std::process::Child {
+    let child = Std::new(assert_cmd::cargo::cargo_bin("pgshift"))
+        .current_dir(dir.path())
+        .env("DATABASE_URL", cluster().url(db))
+        .args(["migrate", "--var", "secs=30"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND state = 'active' AND application_name = 'pgshift' AND datname = current_database()");
+    child
+}
+
+#[test]
+fn a_killed_client_leaves_no_record_and_no_partial_schema() {
+    let (dir, db) = project(&[(
+        "2026-01-01_long",
+        "CREATE TABLE half_done (id int);\nSELECT pg_sleep(:secs);\n",
+    )]);
+    let mut child = long_running(&dir, &db);
+    child.kill().unwrap(); // SIGKILL: nothing of pgshift runs
+    child.wait().unwrap();
+    // The server notices the lost client and rolls the transaction back.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sql(&db, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgshift' AND datname = current_database() AND pid <> pg_backend_pid()") != "0" {
+        assert!(Instant::now() < deadline, "the backend of the killed client is still running");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(sql(&db, "SELECT count(*) FROM schema_migrations"), "0");
+    assert_eq!(sql(&db, "SELECT to_regclass('half_done') IS NULL"), "t");
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--var", "secs=0"])
+        .assert()
+        .success()
+        .stdout(contains("✓ 2026-01-01_long"));
+}
+
+#[test]
+fn sigint_cancels_rolls_back_records_and_exits_130() {
+    let (dir, db) = project(&[(
+        "2026-01-01_long",
+        "CREATE TABLE half_done (id int);\nSELECT pg_sleep(:secs);\n",
+    )]);
+    let child = long_running(&dir, &db);
+    unsafe { libc_kill(child.id() as i32, 2) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("interrupted (SIGINT/SIGTERM)"),
+        "{stderr}\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(sql(&db, "SELECT to_regclass('half_done') IS NULL"), "t");
+    assert_eq!(
+        sql(&db, "SELECT event FROM schema_migrations_events"),
+        "interrupted"
+    );
+    // The lock was released: the next deploy runs at once.
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--var", "secs=0", "--lock-timeout", "1"])
+        .assert()
+        .success();
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+#[test]
+fn a_statement_timeout_fails_the_migration() {
+    let (dir, db) = project(&[("2026-01-01_slow", "SELECT pg_sleep(5);\n")]);
+    pgshift(dir.path(), &db)
+        .env("TIMEOUT", "1")
+        .arg("migrate")
+        .assert()
+        .code(1)
+        .stderr(
+            contains("canceling statement due to statement timeout")
+                .or(contains("ran longer than its timeout")),
+        );
+    assert_eq!(sql(&db, "SELECT success FROM schema_migrations"), "f");
+}
+
+#[test]
+fn create_index_concurrently_runs_outside_a_transaction_and_resumes_after_a_partial_failure() {
+    let (dir, db) = project(&[
+        ("2026-01-01_t", "CREATE TABLE t (a int, b int);\nINSERT INTO t VALUES (1, 1), (2, 1);\n"),
+        ("2026-01-02_idx", "CREATE INDEX CONCURRENTLY t_a ON t (a);\nCREATE UNIQUE INDEX CONCURRENTLY t_b ON t (b);\n"),
+    ]);
+    pgshift(dir.path(), &db)
+        .arg("migrate")
+        .assert()
+        .code(1)
+        .stderr(contains("could not create unique index"));
+    assert_eq!(sql(&db, "SELECT success, statements_done FROM schema_migrations WHERE version = '2026-01-02_idx'"), "f|1");
+    assert_eq!(
+        sql(
+            &db,
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_b'::regclass"
+        ),
+        "f"
+    );
+    pgshift(dir.path(), &db)
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("PARTIAL"));
+    cluster().psql(&db, "UPDATE t SET b = a").unwrap();
+    pgshift(dir.path(), &db)
+        .arg("migrate")
+        .assert()
+        .success()
+        .stdout(contains("dropped the invalid index \"public\".\"t_b\""))
+        .stdout(contains("resuming at statement 2"));
+    assert_eq!(sql(&db, "SELECT count(*) FROM pg_index WHERE indexrelid IN ('t_a'::regclass, 't_b'::regclass) AND indisvalid"), "2");
+}
+
+#[test]
+fn files_with_their_own_transaction_run_as_written() {
+    let (dir, db) = project(&[(
+        "2026-01-01_own",
+        "BEGIN;\nCREATE TABLE own (id int);\nCOMMIT;\n",
+    )]);
+    pgshift(dir.path(), &db).arg("migrate").assert().success();
+    assert_eq!(sql(&db, "SELECT success FROM schema_migrations"), "t");
+    assert_eq!(sql(&db, "SELECT to_regclass('own') IS NOT NULL"), "t");
+}
+
+#[test]
+fn an_enum_value_added_in_one_migration_can_be_used_in_the_next() {
+    let (dir, db) = project(&[
+        (
+            "2026-01-01_type",
+            "CREATE TYPE mood AS ENUM ('sad');\nCREATE TABLE feelings (m mood);\n",
+        ),
+        ("2026-01-02_add", "ALTER TYPE mood ADD VALUE 'happy';\n"),
+        ("2026-01-03_use", "INSERT INTO feelings VALUES ('happy');\n"),
+    ]);
+    pgshift(dir.path(), &db)
+        .arg("migrate")
+        .assert()
+        .success()
+        .stdout(contains("Applied 3 migration(s)"));
+}
+
+#[test]
+fn a_changed_applied_file_blocks_the_deploy_and_a_comment_change_does_not() {
+    let (dir, db) = project(&[("2026-01-01_a", "CREATE TABLE a (id int);\n")]);
+    pgshift(dir.path(), &db).arg("migrate").assert().success();
+    write(
+        &dir,
+        "2026-01-01_a",
+        "-- a clarifying comment\nCREATE   TABLE a (id int);\n",
+    );
+    write(&dir, "2026-01-02_b", "CREATE TABLE b (id int);\n");
+    pgshift(dir.path(), &db)
+        .arg("migrate")
+        .assert()
+        .success()
+        .stdout(contains(
+            "warning: 2026-01-01_a changed in comments or whitespace only",
+        ));
+    write(&dir, "2026-01-01_a", "CREATE TABLE a (id bigint);\n");
+    write(&dir, "2026-01-03_c", "CREATE TABLE c (id int);\n");
+    pgshift(dir.path(), &db)
+        .arg("migrate")
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "error: applied migrations changed since they ran: 2026-01-01_a",
+        ))
+        .stderr(contains("pgshift repair"));
+    assert_eq!(sql(&db, "SELECT to_regclass('c') IS NULL"), "t");
+    pgshift(dir.path(), &db)
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("MODIFIED"));
+}
+
+#[test]
+fn an_unknown_version_in_the_database_is_reported() {
+    let (dir, db) = project(&[("2026-01-01_a", "CREATE TABLE a (id int);\n")]);
+    pgshift(dir.path(), &db).arg("migrate").assert().success();
+    cluster().psql(&db, "INSERT INTO schema_migrations (version, checksum, success, run_id) VALUES ('2025-12-01_gone', 'x', true, 'r')").unwrap();
+    pgshift(dir.path(), &db)
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("2025-12-01_gone").and(contains("unknown")));
+    pgshift(dir.path(), &db)
+        .arg("migrate")
+        .assert()
+        .success()
+        .stdout(contains(
+            "warning: 2025-12-01_gone is recorded in public.schema_migrations but has no file",
+        ));
+}
+
+#[test]
+fn dry_run_changes_nothing_and_rehearse_reports_locks_then_rolls_back() {
+    let (dir, db) = project(&[
+        ("2026-01-01_a", "CREATE TABLE a (id int);\n"),
+        (
+            "2026-01-02_b",
+            "ALTER TABLE a ADD COLUMN note text;\nALTER ROLE CURRENT_USER SET work_mem = :'mem';\n",
+        ),
+    ]);
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--dry-run", "--var", "mem=8MB"])
+        .assert()
+        .success()
+        .stdout(contains("Dry run: 2 migration(s) would run"))
+        .stdout(contains("2026-01-02_b  transaction"))
+        .stdout(contains("psql variables used (values not shown): mem"))
+        .stdout(contains("8MB").not());
+    assert_eq!(
+        sql(&db, "SELECT to_regclass('schema_migrations') IS NULL"),
+        "t"
+    );
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--dry-run=rehearse", "--var", "mem=8MB"])
+        .assert()
+        .success()
+        .stdout(contains("✓ 2026-01-02_b"))
+        .stdout(contains("(rolled back)"))
+        .stdout(contains("public.a (AccessExclusiveLock)"));
+    assert_eq!(sql(&db, "SELECT to_regclass('a') IS NULL"), "t");
+}
+
+#[test]
+fn target_stops_after_that_version_and_missing_variables_stop_before_anything() {
+    let (dir, db) = project(&[
+        ("2026-01-01_a", "CREATE TABLE a (id int);\n"),
+        ("2026-01-02_b", "CREATE TABLE b (id int);\n"),
+        (
+            "2026-01-03_c",
+            "ALTER ROLE CURRENT_USER SET search_path = :'schema_path';\n",
+        ),
+    ]);
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--target", "2026-01-01_a"])
+        .assert()
+        .success()
+        .stdout(contains("1 migration(s) to apply"));
+    assert_eq!(sql(&db, "SELECT count(*) FROM schema_migrations"), "1");
+    pgshift(dir.path(), &db)
+        .arg("migrate")
+        .assert()
+        .code(1)
+        .stderr(contains("nothing was run"))
+        .stderr(contains(
+            "migrations/2026-01-03_c.sql:5:43: psql variable :schema_path has no value",
+        ));
+    assert_eq!(sql(&db, "SELECT count(*) FROM schema_migrations"), "1");
+}
+
+#[test]
+fn connection_errors_are_one_clear_line_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("migrations")).unwrap();
+    let c = cluster();
+    let cases = [
+        (
+            format!(
+                "postgresql://postgres:wrong-secret@127.0.0.1:{}/postgres?sslmode=disable",
+                c.port()
+            ),
+            "password authentication failed",
+        ),
+        (
+            format!(
+                "postgresql://postgres:{}@127.0.0.1:{}/no_such_db?sslmode=disable",
+                c.password(),
+                c.port()
+            ),
+            "database \"no_such_db\" does not exist",
+        ),
+        (
+            "postgresql://postgres:wrong-secret@127.0.0.1:1/postgres?sslmode=disable".to_string(),
+            "Connection refused",
+        ),
+        (
+            "postgresql://postgres:wrong-secret@no-such-host.invalid/postgres".to_string(),
+            "cannot connect to postgres@no-such-host.invalid:5432/postgres",
+        ),
+    ];
+    for (url, expected) in cases {
+        let out = Command::cargo_bin("pgshift")
+            .unwrap()
+            .current_dir(dir.path())
+            .env("DATABASE_URL", &url)
+            .arg("status")
+            .assert()
+            .code(2)
+            .stderr(contains(expected))
+            .stderr(contains("help: "));
+        let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert!(
+            !stderr.contains("wrong-secret") && !stderr.contains(c.password()),
+            "{stderr}"
+        );
+        assert_eq!(
+            stderr.lines().filter(|l| l.starts_with("error:")).count(),
+            1,
+            "{stderr}"
+        );
+    }
+}
