@@ -8,4 +8,4 @@ if ! command -v squawk >/dev/null 2>&1 && [ ! -x "$HOME/.local/bin/squawk" ]; th
   python3 -m pip install --quiet --user squawk-cli >/dev/null 2>&1 ||
     echo "bench: could not install squawk-cli with pip; pgshift is timed alone" >&2
 fi
-cargo bench --locked --bench order --bench validate 2>/dev/null | grep -E '^(pgshift|squawk)'
+cargo bench --locked --bench order --bench validate --bench apply 2>/dev/null | grep -E "^(pgshift|squawk|apply|with)"

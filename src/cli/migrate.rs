@@ -240,13 +240,46 @@ fn interrupt_on_signals() -> tokio::sync::watch::Receiver<bool> {
     rx
 }
 
-/// Validation before a deploy: findings are shown; errors in pending files (and broken file
-/// names or dependencies anywhere) stop it.
-fn validate_before(
+/// Loads and orders the set; dependency and file-name errors stop here.
+fn load_and_plan(
     settings: &Settings,
-    vars: &VarSource,
     out: &Output,
 ) -> Result<(crate::migration::MigrationSet, crate::plan::Plan), CliError> {
+    let set = crate::migration::load_dir(&settings.dir, settings.environment)?;
+    let mut blocking: Vec<_> = set
+        .findings
+        .iter()
+        .filter(|f| f.level == Level::Error)
+        .cloned()
+        .collect();
+    let plan = match crate::plan::plan(&set) {
+        Ok(p) => Some(p),
+        Err(errs) => {
+            blocking.extend(errs);
+            None
+        }
+    };
+    match plan {
+        Some(p) if blocking.is_empty() => Ok((set, p)),
+        _ => {
+            if !out.json {
+                out.findings(&blocking);
+            }
+            Err(CliError {
+                message: format!(
+                    "the migrations in {} have errors; nothing was run",
+                    settings.dir.display()
+                ),
+                help: Some("fix the errors above (`pgshift validate` shows every finding)".into()),
+                code: exit::FINDINGS,
+            })
+        }
+    }
+}
+
+/// Validation before applying: findings are shown; error-level findings stop the deploy (with
+/// --force, dangerous operations do not).
+fn validate_before(settings: &Settings, vars: &VarSource, out: &Output) -> Result<(), CliError> {
     validate::check_rule_config(&settings.rules)
         .map_err(|e| CliError::usage(e, Some("fix [rules] in pgshift.toml".to_string())))?;
     let lookup = super::validate::variable_lookup(settings, vars);
@@ -280,13 +313,6 @@ fn validate_before(
                 && Check::of(&f.rule) == Check::Lint
                 && f.rule.starts_with("dangerous/"))
     });
-    let Some(plan) = report.plan.clone() else {
-        return Err(CliError {
-            message: "the migrations cannot be ordered".into(),
-            help: Some("fix the dependency errors above".into()),
-            code: exit::FINDINGS,
-        });
-    };
     if blocking {
         return Err(CliError {
             message: format!("validation found errors in {}; nothing was run", settings.dir.display()),
@@ -294,8 +320,7 @@ fn validate_before(
             code: exit::FINDINGS,
         });
     }
-    let set = crate::migration::load_dir(&settings.dir, settings.environment)?;
-    Ok((set, plan))
+    Ok(())
 }
 
 pub fn migrate(
@@ -305,7 +330,7 @@ pub fn migrate(
     out: &Output,
 ) -> Result<u8, CliError> {
     let spec = spec(settings)?;
-    let (set, plan) = validate_before(settings, vars, out)?;
+    let (set, plan) = load_and_plan(settings, out)?;
     let fixed = values(&args.vars)?;
     run_deploy(
         settings,
@@ -349,6 +374,12 @@ fn run_deploy(
         json: out.json,
         width: 0,
     };
+    let before_run = || {
+        validate_before(settings, vars, out).map_err(|e| DeployError::Blocked {
+            message: e.message,
+            help: e.help.unwrap_or_default(),
+        })
+    };
     let result = rt.block_on(async {
         let opts = Options {
             environment: settings.environment,
@@ -363,6 +394,7 @@ fn run_deploy(
             debug: settings.debug,
             notify_pgrst: settings.notify_pgrst,
             interrupt: interrupt_on_signals(),
+            before_run: &before_run,
         };
         deploy::migrate(set, plan, spec, &opts, &mut |e| printer.print(&e)).await
     });
@@ -505,7 +537,7 @@ pub fn history(settings: &Settings, args: &HistoryArgs, out: &Output) -> Result<
 
 /// `pgshift test`: a throwaway PostgreSQL, every migration applied, then the status.
 pub fn test(settings: &Settings, vars: &VarSource, out: &Output) -> Result<u8, CliError> {
-    let (set, plan) = validate_before(settings, vars, out)?;
+    let (set, plan) = load_and_plan(settings, out)?;
     let (_cluster, url) = if let Some(url) = &settings.database_url {
         (None, url.url.expose().to_string())
     } else {

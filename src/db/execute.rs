@@ -34,6 +34,48 @@ impl std::fmt::Display for Mode {
     }
 }
 
+/// A statement to run: its place in the text and what it needs, without its syntax tree
+/// (a deploy of thousands of files keeps all of them in memory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub start: usize,
+    pub end: usize,
+    pub need: TxNeed,
+    /// `schema.index` of a `CREATE INDEX CONCURRENTLY`, which may leave an invalid index.
+    pub concurrent_index: Option<String>,
+}
+
+impl Step {
+    pub fn of(s: &Statement) -> Step {
+        let concurrent_index = match &s.node {
+            pg_query::NodeEnum::IndexStmt(i) if i.concurrent && !i.idxname.is_empty() => {
+                let schema = i
+                    .relation
+                    .as_ref()
+                    .map(|r| r.schemaname.clone())
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| "public".into());
+                Some(format!(
+                    "{}.{}",
+                    crate::sql::variables::quote_identifier(&schema),
+                    crate::sql::variables::quote_identifier(&i.idxname)
+                ))
+            }
+            _ => None,
+        };
+        Step {
+            start: s.start,
+            end: s.end,
+            need: s.need.clone(),
+            concurrent_index,
+        }
+    }
+
+    pub fn text<'a>(&self, sql: &'a str) -> &'a str {
+        &sql[self.start..self.end]
+    }
+}
+
 /// A migration ready to run: its text with psql variables substituted by their values.
 #[derive(Debug, Clone)]
 pub struct Prepared {
@@ -41,7 +83,7 @@ pub struct Prepared {
     pub checksum: String,
     pub normalized_checksum: String,
     pub sub: Substituted,
-    pub statements: Vec<Statement>,
+    pub statements: Vec<Step>,
     pub mode: Mode,
 }
 
@@ -319,29 +361,15 @@ pub async fn record_failure(
 /// Returns the index dropped, if any.
 pub async fn drop_invalid_index(
     client: &Client,
-    stmt: &Statement,
+    step: &Step,
 ) -> Result<Option<String>, tokio_postgres::Error> {
-    let pg_query::NodeEnum::IndexStmt(i) = &stmt.node else {
+    let Some(name) = &step.concurrent_index else {
         return Ok(None);
     };
-    if !i.concurrent || i.idxname.is_empty() {
-        return Ok(None);
-    }
-    let schema = i
-        .relation
-        .as_ref()
-        .map(|r| r.schemaname.clone())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "public".into());
-    let name = format!(
-        "{}.{}",
-        crate::sql::variables::quote_identifier(&schema),
-        crate::sql::variables::quote_identifier(&i.idxname)
-    );
     let invalid: bool = client
         .query_one(
             "SELECT coalesce((SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)), false)",
-            &[&name],
+            &[name],
         )
         .await?
         .get(0);
@@ -349,7 +377,7 @@ pub async fn drop_invalid_index(
         client
             .batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {name}"))
             .await?;
-        return Ok(Some(name));
+        return Ok(Some(name.clone()));
     }
     Ok(None)
 }

@@ -205,19 +205,24 @@ fn opt(s: Option<&str>) -> String {
 }
 
 impl Tracking {
-    /// `INSERT … ON CONFLICT DO UPDATE` of a tracking row, and its event, as SQL text.
+    /// The upsert of a tracking row and the insert of its event, as one SQL statement (one
+    /// parse and plan on the server: this rides along with every migration).
     pub fn record_sql(&self, r: &Record, event: &str, detail: &serde_json::Value) -> String {
         let tool = quote_literal(env!("CARGO_PKG_VERSION"));
         format!(
-            "INSERT INTO {m} (version, checksum, normalized_checksum, executed_at, execution_time_ms, success, error_message, sqlstate, error_position, statements_done, run_id, applied_by, environment, tool_version)
+            "WITH recorded AS (
+INSERT INTO {m} (version, checksum, normalized_checksum, executed_at, execution_time_ms, success, error_message, sqlstate, error_position, statements_done, run_id, applied_by, environment, tool_version)
 VALUES ({v}, {c}, {nc}, now(), {t}, {s}, {em}, {st}, {ep}, {sd}, {run}, current_user, {env}, {tool})
 ON CONFLICT (version) DO UPDATE SET checksum = EXCLUDED.checksum, normalized_checksum = EXCLUDED.normalized_checksum,
   executed_at = EXCLUDED.executed_at, execution_time_ms = EXCLUDED.execution_time_ms, success = EXCLUDED.success,
   error_message = EXCLUDED.error_message, sqlstate = EXCLUDED.sqlstate, error_position = EXCLUDED.error_position,
   statements_done = EXCLUDED.statements_done, run_id = EXCLUDED.run_id, applied_by = EXCLUDED.applied_by,
-  environment = EXCLUDED.environment, tool_version = EXCLUDED.tool_version;
-{event_sql}",
+  environment = EXCLUDED.environment, tool_version = EXCLUDED.tool_version
+RETURNING version)
+INSERT INTO {e} (run_id, event, version, detail, environment, tool_version)
+SELECT {run}, {ev}, version, {detail}::jsonb, {env}, {tool} FROM recorded;",
             m = self.name(""),
+            e = self.name("_events"),
             v = quote_literal(r.version),
             c = quote_literal(r.checksum),
             nc = opt(r.normalized_checksum),
@@ -229,7 +234,8 @@ ON CONFLICT (version) DO UPDATE SET checksum = EXCLUDED.checksum, normalized_che
             sd = r.statements_done.map_or("NULL".to_string(), |n| n.to_string()),
             run = quote_literal(r.run_id),
             env = quote_literal(r.environment),
-            event_sql = self.event_sql(r.run_id, event, Some(r.version), r.environment, detail),
+            ev = quote_literal(event),
+            detail = quote_literal(&detail.to_string()),
         )
     }
 

@@ -116,6 +116,8 @@ pub struct Options<'a> {
     pub notify_pgrst: bool,
     /// Becomes true on SIGINT/SIGTERM.
     pub interrupt: watch::Receiver<bool>,
+    /// Checks run only when something is pending (validation): a no-op deploy stays fast.
+    pub before_run: &'a (dyn Fn() -> Result<(), DeployError> + Sync),
 }
 
 /// How a run ended.
@@ -231,7 +233,7 @@ pub fn prepare(
         checksum: m.checksum.0.clone(),
         normalized_checksum: status::normalized(m),
         sub,
-        statements,
+        statements: statements.iter().map(execute::Step::of).collect(),
         mode,
     })
 }
@@ -412,6 +414,9 @@ async fn run_locked(
         }
     }
 
+    if !to_run.is_empty() {
+        (opts.before_run)()?;
+    }
     // Everything is prepared before anything runs: a missing variable stops the run here.
     let mut prepared = Vec::new();
     let mut problems = Vec::new();
