@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pgshift's main job on the embedded example (examples/eneas-os/migrations): validate every file
-# with PostgreSQL's parser and the lint rules, then show the execution order and the dependency
-# graph. No database needs to be set up.
+# with PostgreSQL's parser and the lint rules, show the execution order, then deploy it to a
+# throwaway PostgreSQL that pgshift starts itself in a temporary directory, and show the status.
+# No database needs to be set up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -16,5 +17,5 @@ echo
 echo "==> pgshift --dir $examples order"
 "$pgshift" --dir "$examples" order
 echo
-echo "==> pgshift --dir $examples graph --format text"
-"$pgshift" --dir "$examples" graph --format text
+echo "==> pgshift --dir $examples test   (deploy to a throwaway PostgreSQL, then status)"
+"$pgshift" --dir "$examples" test

@@ -577,3 +577,118 @@ fn connection_errors_are_one_clear_line_without_the_password() {
         );
     }
 }
+
+#[test]
+fn env_restricted_migrations_run_only_where_they_are_meant_to() {
+    let (dir, db) = project(&[
+        ("2026-01-01_a", "CREATE TABLE a (id int);\nALTER TABLE a ENABLE ROW LEVEL SECURITY;\nCREATE POLICY p ON a USING (true);\n"),
+        ("2026-01-02_seed", "-- @env: development\nINSERT INTO a VALUES (1);\n"),
+    ]);
+    pgshift(dir.path(), &db)
+        .args(["--env", "staging", "migrate"])
+        .assert()
+        .success()
+        .stdout(contains("1 migration(s) to apply"));
+    assert_eq!(sql(&db, "SELECT count(*) FROM a"), "0");
+    pgshift(dir.path(), &db)
+        .args(["--env", "staging", "status"])
+        .assert()
+        .success()
+        .stdout(contains("skipped").and(contains("@env excludes this environment")));
+    pgshift(dir.path(), &db)
+        .args(["--env", "dev", "migrate"])
+        .assert()
+        .success()
+        .stdout(contains("✓ 2026-01-02_seed"));
+    assert_eq!(sql(&db, "SELECT count(*) FROM a"), "1");
+}
+
+#[test]
+fn json_events_debug_timings_and_server_notices() {
+    let (dir, db) = project(&[(
+        "2026-01-01_a",
+        "CREATE TABLE a (id int);\nDO $$ BEGIN RAISE NOTICE 'hello from the migration'; END $$;\n",
+    )]);
+    let out = pgshift(dir.path(), &db)
+        .args(["--json", "migrate"])
+        .assert()
+        .success();
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.get_output().stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["connected", "plan", "applying", "notice", "applied", "done"]
+    );
+    assert_eq!(events[3]["message"], "hello from the migration");
+    let (dir2, db2) = project(&[(
+        "2026-01-01_a",
+        "CREATE TABLE a (id int);\nCREATE INDEX a_id ON a (id);\n",
+    )]);
+    pgshift(dir2.path(), &db2)
+        .env("DEBUG", "true")
+        .arg("migrate")
+        .assert()
+        .success()
+        .stderr(contains("[debug]").and(contains("CREATE INDEX a_id ON a (id)")));
+    let _ = dir;
+}
+
+#[test]
+fn postgrest_is_told_to_reload_when_its_role_exists() {
+    let (dir, db) = project(&[("2026-01-01_a", "CREATE TABLE a (id int);\n")]);
+    // Roles are cluster-wide; `authenticator` is PostgREST's.
+    let _ = cluster().psql("postgres", "DO $$ BEGIN CREATE ROLE authenticator NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+    pgshift(dir.path(), &db)
+        .arg("migrate")
+        .assert()
+        .success()
+        .stdout(contains("Sent NOTIFY pgrst, 'reload schema'"));
+    pgshift(dir.path(), &db)
+        .arg("migrate")
+        .assert()
+        .success()
+        .stdout(contains("NOTIFY").not());
+}
+
+#[test]
+fn validation_errors_in_pending_files_stop_the_deploy_before_it_starts() {
+    let (dir, db) = project(&[
+        ("2026-01-01_a", "CREATE TABLE a (id int);\n"),
+        (
+            "2026-01-02_b",
+            "CREATE USER admin WITH PASSWORD 'secret123';\n",
+        ),
+    ]);
+    pgshift(dir.path(), &db)
+        .arg("migrate")
+        .assert()
+        .code(1)
+        .stderr(contains("error[secrets/literal-password]"))
+        .stderr(contains(
+            "validation found errors in migrations; nothing was run",
+        ));
+    assert_eq!(sql(&db, "SELECT to_regclass('a') IS NULL"), "t");
+}
+
+#[test]
+fn no_database_given_says_how_to_give_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("migrations")).unwrap();
+    Command::cargo_bin("pgshift")
+        .unwrap()
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("SUPABASE_DB_URL")
+        .arg("migrate")
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "error: no database given: set DATABASE_URL, or pass --database-url",
+        ));
+}

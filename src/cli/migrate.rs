@@ -61,33 +61,73 @@ fn values(flags: &[String]) -> Result<BTreeMap<String, String>, CliError> {
     Ok(out)
 }
 
-/// Prints events as lines, or as JSON lines with --json.
+/// Prints events as lines, or as JSON lines with --json; on a terminal, a progress bar stays
+/// below the lines while migrations run.
 struct Printer {
     json: bool,
     width: usize,
+    tty: bool,
+    bar: Option<indicatif::ProgressBar>,
 }
 
 impl Printer {
+    fn new(json: bool) -> Printer {
+        use std::io::IsTerminal;
+        Printer {
+            json,
+            width: 0,
+            tty: std::io::stdout().is_terminal(),
+            bar: None,
+        }
+    }
+
     fn print(&mut self, e: &Event) {
         if self.json {
             if let Ok(s) = serde_json::to_string(e) {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{s}");
+                let _ = writeln!(std::io::stdout().lock(), "{s}");
             }
             return;
         }
-        let mut out = std::io::stdout().lock();
-        let _ = match e {
+        let text = self.text(e);
+        match (&self.bar, e) {
+            (Some(bar), Event::Applying { version, .. }) => bar.set_message(version.clone()),
+            (
+                Some(bar),
+                Event::Applied { .. }
+                | Event::Notice { .. }
+                | Event::Resumed { .. }
+                | Event::Warning { .. },
+            ) => {
+                if let Some(t) = text {
+                    bar.println(t.trim_end());
+                }
+                if matches!(e, Event::Applied { .. }) {
+                    bar.inc(1);
+                }
+            }
+            (bar, _) => {
+                if let Some(b) = bar {
+                    b.finish_and_clear();
+                    self.bar = None;
+                }
+                if let Some(t) = text {
+                    let _ = write!(std::io::stdout().lock(), "{t}");
+                }
+            }
+        }
+    }
+
+    /// The text of an event (several lines end with a newline each); errors go to stderr here.
+    fn text(&mut self, e: &Event) -> Option<String> {
+        let w = self.width;
+        Some(match e {
             Event::Connected {
                 target,
                 server_version,
                 environment,
-            } => writeln!(
-                out,
-                "Connected to {target} (PostgreSQL {server_version}, {environment})."
-            ),
+            } => format!("Connected to {target} (PostgreSQL {server_version}, {environment}).\n"),
             Event::Waiting { holder } => {
-                writeln!(out, "Waiting for the deploy lock, held by {holder}…")
+                format!("Waiting for the deploy lock, held by {holder}…\n")
             }
             Event::Plan {
                 to_run,
@@ -95,12 +135,12 @@ impl Printer {
                 dry_run,
             } => {
                 self.width = to_run.iter().map(|p| p.version.len()).max().unwrap_or(0);
+                let w = self.width;
                 if to_run.is_empty() {
-                    writeln!(out, "Nothing to do: every migration is applied.")
+                    "Nothing to do: every migration is applied.\n".to_string()
                 } else if *dry_run {
-                    let _ = writeln!(
-                        out,
-                        "Dry run: {} migration(s) would run, in this order:",
+                    let mut t = format!(
+                        "Dry run: {} migration(s) would run, in this order:\n",
                         to_run.len()
                     );
                     for (i, p) in to_run.iter().enumerate() {
@@ -109,65 +149,69 @@ impl Printer {
                         } else {
                             ""
                         };
-                        let _ = writeln!(
-                            out,
-                            "  {:>3}. {:<w$}  {}{late}",
+                        t.push_str(&format!(
+                            "  {:>3}. {:<w$}  {}{late}\n",
                             i + 1,
                             p.version,
-                            p.mode,
-                            w = self.width
-                        );
+                            p.mode
+                        ));
                     }
                     if !variables.is_empty() {
-                        let _ = writeln!(
-                            out,
-                            "psql variables used (values not shown): {}",
+                        t.push_str(&format!(
+                            "psql variables used (values not shown): {}\n",
                             variables.join(", ")
-                        );
+                        ));
                     }
-                    writeln!(out, "Backup: none (backups arrive in a later pgshift version). Nothing was changed.")
+                    t.push_str("Backup: none (backups arrive in a later pgshift version). Nothing was changed.\n");
+                    t
                 } else {
-                    writeln!(out, "{} migration(s) to apply:", to_run.len())
+                    if self.tty {
+                        let bar = indicatif::ProgressBar::new(to_run.len() as u64);
+                        bar.set_style(
+                            indicatif::ProgressStyle::with_template(
+                                "  [{bar:30}] {pos}/{len} {msg}",
+                            )
+                            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                            .progress_chars("=> "),
+                        );
+                        self.bar = Some(bar);
+                    }
+                    format!("{} migration(s) to apply:\n", to_run.len())
                 }
             }
-            Event::Warning { message } => writeln!(out, "warning: {message}"),
-            Event::Applying { .. } => Ok(()),
+            Event::Warning { message } => format!("warning: {message}\n"),
+            Event::Applying { .. } => return None,
             Event::Resumed {
                 version,
                 from_statement,
                 dropped_invalid_index,
             } => {
+                let mut t = String::new();
                 if let Some(i) = dropped_invalid_index {
-                    let _ = writeln!(
-                        out,
-                        "  {version}: dropped the invalid index {i} left by the failed run"
-                    );
+                    t.push_str(&format!(
+                        "  {version}: dropped the invalid index {i} left by the failed run\n"
+                    ));
                 }
-                writeln!(out, "  {version}: resuming at statement {from_statement}")
+                t.push_str(&format!(
+                    "  {version}: resuming at statement {from_statement}\n"
+                ));
+                t
             }
-            Event::Applied { version, ms } => {
-                writeln!(out, "  ✓ {version:<w$}  {ms} ms", w = self.width)
-            }
+            Event::Applied { version, ms } => format!("  ✓ {version:<w$}  {ms} ms\n"),
             Event::Rehearsed { version, ms, locks } => {
-                let _ = writeln!(
-                    out,
-                    "  ✓ {version:<w$}  {ms} ms (rolled back)",
-                    w = self.width
-                );
-                if locks.is_empty() {
-                    Ok(())
-                } else {
-                    writeln!(out, "      locks: {}", locks.join(", "))
+                let mut t = format!("  ✓ {version:<w$}  {ms} ms (rolled back)\n");
+                if !locks.is_empty() {
+                    t.push_str(&format!("      locks: {}\n", locks.join(", ")));
                 }
+                t
             }
-            Event::Skipped { version, reason } => writeln!(out, "  - {version}: skipped, {reason}"),
+            Event::Skipped { version, reason } => format!("  - {version}: skipped, {reason}\n"),
             Event::Notice {
                 version,
                 severity,
                 message,
-            } => writeln!(
-                out,
-                "    {} from {version}: {message}",
+            } => format!(
+                "    {} from {version}: {message}\n",
                 severity.to_lowercase()
             ),
             Event::Failed {
@@ -178,7 +222,6 @@ impl Printer {
                 detail,
                 hint,
             } => {
-                let _ = writeln!(out, "  ✗ {version:<w$}  failed", w = self.width);
                 let mut err = std::io::stderr().lock();
                 let code = sqlstate
                     .as_deref()
@@ -193,11 +236,11 @@ impl Printer {
                 if let Some(h) = hint {
                     let _ = writeln!(err, "  hint: {h}");
                 }
-                writeln!(err, "  help: nothing of {version} was kept; earlier migrations stay applied and recorded. Fix the file and run `pgshift migrate` again")
+                let _ = writeln!(err, "  help: nothing of {version} was kept; earlier migrations stay applied and recorded. Fix the file and run `pgshift migrate` again");
+                format!("  ✗ {version:<w$}  failed\n")
             }
-            Event::Notified { channel } => writeln!(
-                out,
-                "Sent NOTIFY {channel}, 'reload schema' (PostgREST reloads its schema cache)."
+            Event::Notified { channel } => format!(
+                "Sent NOTIFY {channel}, 'reload schema' (PostgREST reloads its schema cache).\n"
             ),
             Event::Done {
                 applied,
@@ -206,22 +249,16 @@ impl Printer {
                 ms,
             } => {
                 if *interrupted {
-                    writeln!(
-                        out,
-                        "Interrupted after {applied} migration(s), {ms} ms; the lock is released."
-                    )
+                    format!("Interrupted after {applied} migration(s), {ms} ms; the lock is released.\n")
                 } else if *failed {
-                    writeln!(
-                        out,
-                        "Stopped at the failure: {applied} migration(s) applied in {ms} ms."
-                    )
+                    format!("Stopped at the failure: {applied} migration(s) applied in {ms} ms.\n")
                 } else if *applied > 0 {
-                    writeln!(out, "Applied {applied} migration(s) in {ms} ms.")
+                    format!("Applied {applied} migration(s) in {ms} ms.\n")
                 } else {
-                    Ok(())
+                    return None;
                 }
             }
-        };
+        })
     }
 }
 
@@ -370,10 +407,7 @@ fn run_deploy(
             .or_else(|| settings.variables.get(name).cloned())
     };
     let rt = runtime()?;
-    let mut printer = Printer {
-        json: out.json,
-        width: 0,
-    };
+    let mut printer = Printer::new(out.json);
     let before_run = || {
         validate_before(settings, vars, out).map_err(|e| DeployError::Blocked {
             message: e.message,
