@@ -163,7 +163,7 @@ fn a_failed_start_removes_its_directory() {
     let before: Vec<_> = pgshift_dirs();
     let err = Cluster::start(&ClusterOptions {
         bin_dir: Some(empty.path().to_path_buf()),
-        fast: true,
+        ..ClusterOptions::default()
     })
     .unwrap_err();
     assert!(err.to_string().contains("were not found"), "{err}");

@@ -74,6 +74,15 @@ pub struct ClusterOptions {
     pub fast: bool,
     /// Where initdb and pg_ctl are; found with [`find_bin_dir`] when `None`.
     pub bin_dir: Option<PathBuf>,
+    /// Serve TLS with this certificate and key (PEM), for tests of `sslmode`.
+    pub tls: Option<TlsFiles>,
+}
+
+/// A server certificate and its private key, PEM-encoded.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert_pem: String,
+    pub key_pem: String,
 }
 
 impl Default for ClusterOptions {
@@ -81,6 +90,7 @@ impl Default for ClusterOptions {
         ClusterOptions {
             fast: true,
             bin_dir: None,
+            tls: None,
         }
     }
 }
@@ -198,6 +208,21 @@ impl Cluster {
             .arg(format!("--pwfile={}", pwfile.display()));
         run(&mut initdb, "initdb")?;
         let _ = std::fs::remove_file(&pwfile);
+        if let Some(tls) = &options.tls {
+            for (name, text, mode) in [
+                ("server.crt", &tls.cert_pem, 0o644),
+                ("server.key", &tls.key_pem, 0o600),
+            ] {
+                let path = self.data_dir.join(name);
+                std::fs::write(&path, text).map_err(io_err(format!("cannot write {name}")))?;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                    .map_err(io_err(format!("cannot protect {name}")))?;
+                if let Some(user) = self.run_as {
+                    std::os::unix::fs::chown(&path, Some(user.uid), Some(user.gid))
+                        .map_err(io_err(format!("cannot give {name} to postgres")))?;
+                }
+            }
+        }
 
         let mut last_error = None;
         for _ in 0..5 {
@@ -242,6 +267,10 @@ impl Cluster {
         );
         if options.fast {
             server_opts.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+        }
+        if options.tls.is_some() {
+            server_opts
+                .push_str(" -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key");
         }
         let log = self.root.join("server.log");
         let mut pg_ctl = self.server_command("pg_ctl");
