@@ -2,7 +2,6 @@
 //! made here: a trusted one, one for another host name, and an expired one.
 
 use assert_cmd::Command;
-use predicates::prelude::*;
 use predicates::str::contains;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
