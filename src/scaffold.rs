@@ -150,7 +150,12 @@ pub const CONFIG_TEMPLATE: &str = r#"# pgshift configuration. Every setting is o
 [deploy]
 # timeout = 300                # seconds per migration (TIMEOUT)
 # lock_timeout = 60            # seconds to wait for another deployer's lock
+# statement_lock_timeout = 5   # seconds a migration's statement may wait for a table lock
 # exposed_schemas = ["public"] # schemas an API (PostgREST) exposes; RLS is checked there
+# notify_pgrst = true          # NOTIFY pgrst, 'reload schema' after changes (when PostgREST is there)
+
+[log]
+# dir = "logs"                 # logs/migration_YYYYMMDD.log, one JSON line per event
 
 # psql variables for `:name` in migrations. Prefer environment variables for secrets:
 # `:app_password` reads APP_PASSWORD.

@@ -692,3 +692,37 @@ fn no_database_given_says_how_to_give_one() {
             "error: no database given: set DATABASE_URL, or pass --database-url",
         ));
 }
+
+#[test]
+fn every_event_and_notice_is_logged_to_the_days_log_file() {
+    let (dir, db) = project(&[(
+        "2026-01-01_a",
+        "CREATE TABLE a (id int);\nDO $$ BEGIN RAISE WARNING 'careful'; END $$;\n",
+    )]);
+    pgshift(dir.path(), &db)
+        .arg("migrate")
+        .assert()
+        .success()
+        .stdout(contains("warning from 2026-01-01_a: careful"));
+    let logs: Vec<_> = std::fs::read_dir(dir.path().join("logs"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(logs.len(), 1);
+    let name = logs[0].file_name().to_string_lossy().to_string();
+    assert!(
+        name.starts_with("migration_") && name.ends_with(".log"),
+        "{name}"
+    );
+    let text = std::fs::read_to_string(logs[0].path()).unwrap();
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(events.iter().any(|e| e["event"] == "notice"
+        && e["message"] == "careful"
+        && e["severity"] == "WARNING"));
+    assert!(events
+        .iter()
+        .all(|e| e["at"].as_str().is_some_and(|t| t.ends_with('Z'))));
+}

@@ -68,20 +68,41 @@ struct Printer {
     width: usize,
     tty: bool,
     bar: Option<indicatif::ProgressBar>,
+    /// `logs/migration_YYYYMMDD.log`: every event as a JSON line with its UTC time.
+    log: Option<std::fs::File>,
 }
 
 impl Printer {
-    fn new(json: bool) -> Printer {
+    fn new(json: bool, log_dir: Option<&std::path::Path>) -> Printer {
         use std::io::IsTerminal;
+        let log = log_dir.and_then(|dir| {
+            std::fs::create_dir_all(dir).ok()?;
+            let name = format!("migration_{}.log", chrono::Utc::now().format("%Y%m%d"));
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join(name))
+                .ok()
+        });
         Printer {
             json,
             width: 0,
             tty: std::io::stdout().is_terminal(),
             bar: None,
+            log,
         }
     }
 
     fn print(&mut self, e: &Event) {
+        if let Some(log) = &mut self.log {
+            let mut v = serde_json::to_value(e).unwrap_or_default();
+            v["at"] = serde_json::Value::String(
+                chrono::Utc::now()
+                    .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                    .to_string(),
+            );
+            let _ = writeln!(log, "{v}");
+        }
         if self.json {
             if let Ok(s) = serde_json::to_string(e) {
                 let _ = writeln!(std::io::stdout().lock(), "{s}");
@@ -407,7 +428,7 @@ fn run_deploy(
             .or_else(|| settings.variables.get(name).cloned())
     };
     let rt = runtime()?;
-    let mut printer = Printer::new(out.json);
+    let mut printer = Printer::new(out.json, Some(&settings.log_dir));
     let before_run = || {
         validate_before(settings, vars, out).map_err(|e| DeployError::Blocked {
             message: e.message,

@@ -322,7 +322,11 @@ fn settings(cli: &Cli) -> Result<(Settings, VarSource, PathBuf), CliError> {
     let vars = VarSource::from_process(&cwd)?;
     let mut settings = Settings::resolve(&cli.flags(), &vars, &cwd)?;
     // Paths under the current directory are shown (and used) relative to it: shorter messages.
-    for p in [&mut settings.dir, &mut settings.backup_dir] {
+    for p in [
+        &mut settings.dir,
+        &mut settings.backup_dir,
+        &mut settings.log_dir,
+    ] {
         if let Ok(rel) = p.strip_prefix(&cwd) {
             *p = if rel.as_os_str().is_empty() {
                 PathBuf::from(".")

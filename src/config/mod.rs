@@ -63,6 +63,8 @@ pub struct ConfigFile {
     pub backup: BackupSection,
     #[serde(default)]
     pub deploy: DeploySection,
+    #[serde(default)]
+    pub log: LogSection,
     /// psql variables (`:name`). Prefer environment variables for secrets.
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
@@ -85,6 +87,13 @@ pub struct MigrationsSection {
 pub struct TrackingSection {
     pub schema: Option<String>,
     pub table: Option<String>,
+}
+
+/// `[log]`: where deploy logs go (`logs/migration_YYYYMMDD.log`, as in the guide).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -191,6 +200,8 @@ pub struct Settings {
     pub tracking_schema: String,
     pub tracking_table: String,
     pub backup_dir: PathBuf,
+    /// Folder of the deploy logs.
+    pub log_dir: PathBuf,
     pub backup_keep: u32,
     pub exposed_schemas: Vec<String>,
     /// Rule levels: global, then this environment's.
@@ -500,6 +511,12 @@ impl Settings {
                 .table
                 .clone()
                 .unwrap_or_else(|| "schema_migrations".into()),
+            log_dir: base.join(
+                file.log
+                    .dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("logs")),
+            ),
             backup_dir: base.join(
                 file.backup
                     .dir
