@@ -352,6 +352,8 @@ pub async fn record_failure(
         event,
         &detail,
     );
+    // The migration may have deallocated the session's prepared statements: prepare again.
+    ctx.tracking.prepare_record(ctx.client).await?;
     ctx.client
         .batch_execute(&format!("BEGIN;\n{rec}\nCOMMIT;"))
         .await

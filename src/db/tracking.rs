@@ -205,14 +205,15 @@ fn opt(s: Option<&str>) -> String {
 }
 
 impl Tracking {
-    /// The upsert of a tracking row and the insert of its event, as one SQL statement (one
-    /// parse and plan on the server: this rides along with every migration).
-    pub fn record_sql(&self, r: &Record, event: &str, detail: &serde_json::Value) -> String {
-        let tool = quote_literal(env!("CARGO_PKG_VERSION"));
-        format!(
-            "WITH recorded AS (
+    /// Prepares, for this session, the statement that records a migration: the upsert of its
+    /// tracking row and the insert of its event in one statement. It rides along with every
+    /// migration, so the server parses and plans it once per deploy, not once per migration.
+    pub async fn prepare_record(&self, client: &Client) -> Result<(), tokio_postgres::Error> {
+        let sql = format!(
+            "PREPARE pgshift_record (text, text, text, bigint, boolean, text, text, text, integer, text, text, text, text, jsonb) AS
+WITH recorded AS (
 INSERT INTO {m} (version, checksum, normalized_checksum, executed_at, execution_time_ms, success, error_message, sqlstate, error_position, statements_done, run_id, applied_by, environment, tool_version)
-VALUES ({v}, {c}, {nc}, now(), {t}, {s}, {em}, {st}, {ep}, {sd}, {run}, current_user, {env}, {tool})
+VALUES ($1, $2, $3, now(), $4, $5, $6, $7, $8, $9, $10, current_user, $11, $12)
 ON CONFLICT (version) DO UPDATE SET checksum = EXCLUDED.checksum, normalized_checksum = EXCLUDED.normalized_checksum,
   executed_at = EXCLUDED.executed_at, execution_time_ms = EXCLUDED.execution_time_ms, success = EXCLUDED.success,
   error_message = EXCLUDED.error_message, sqlstate = EXCLUDED.sqlstate, error_position = EXCLUDED.error_position,
@@ -220,9 +221,17 @@ ON CONFLICT (version) DO UPDATE SET checksum = EXCLUDED.checksum, normalized_che
   environment = EXCLUDED.environment, tool_version = EXCLUDED.tool_version
 RETURNING version)
 INSERT INTO {e} (run_id, event, version, detail, environment, tool_version)
-SELECT {run}, {ev}, version, {detail}::jsonb, {env}, {tool} FROM recorded;",
+SELECT $10, $13, version, $14, $11, $12 FROM recorded",
             m = self.name(""),
             e = self.name("_events"),
+        );
+        client.batch_execute(&format!("DEALLOCATE ALL; {sql}")).await
+    }
+
+    /// The execution of the prepared record statement (see `prepare_record`) as SQL text.
+    pub fn record_sql(&self, r: &Record, event: &str, detail: &serde_json::Value) -> String {
+        format!(
+            "EXECUTE pgshift_record({v}, {c}, {nc}, {t}, {s}, {em}, {st}, {ep}, {sd}, {run}, {env}, {tool}, {ev}, {detail});",
             v = quote_literal(r.version),
             c = quote_literal(r.checksum),
             nc = opt(r.normalized_checksum),
@@ -234,6 +243,7 @@ SELECT {run}, {ev}, version, {detail}::jsonb, {env}, {tool} FROM recorded;",
             sd = r.statements_done.map_or("NULL".to_string(), |n| n.to_string()),
             run = quote_literal(r.run_id),
             env = quote_literal(r.environment),
+            tool = quote_literal(env!("CARGO_PKG_VERSION")),
             ev = quote_literal(event),
             detail = quote_literal(&detail.to_string()),
         )
@@ -299,7 +309,8 @@ mod tests {
             "failed",
             &serde_json::json!({"note": "it's"}),
         );
+        assert!(sql.starts_with("EXECUTE pgshift_record('2026-01-01_a', 'abc', NULL, 12, false, "), "{sql}");
         assert!(sql.contains("'relation \"x\" doesn''t exist'"), "{sql}");
-        assert!(sql.contains("'{\"note\":\"it''s\"}'::jsonb"), "{sql}");
+        assert!(sql.ends_with("'failed', '{\"note\":\"it''s\"}');"), "{sql}");
     }
 }

@@ -302,6 +302,7 @@ pub async fn migrate(
         .await
         .map_err(DeployError::Lock)?;
         opts.tracking.ensure(&client).await.map_err(db_err(spec))?;
+        opts.tracking.prepare_record(&client).await.map_err(db_err(spec))?;
     }
     let result = run_locked(set, plan, spec, opts, &client, &mut notices, on).await;
     if !dry {
@@ -421,16 +422,18 @@ async fn run_locked(
     let mut prepared = Vec::new();
     let mut problems = Vec::new();
     let mut variables = std::collections::BTreeSet::new();
-    for e in &to_run {
-        let Some(m) = set.get(
-            &Version::parse_reference(&e.version).map_err(|e| DeployError::Db(e.to_string()))?,
-        ) else {
-            continue;
-        };
-        for v in scan(&m.source).variables {
-            variables.insert(v.name);
-        }
-        match prepare(m, opts.values) {
+    let migrations: Vec<(&crate::migration::Migration, &status::Entry)> = to_run
+        .iter()
+        .filter_map(|e| Some((set.get(&Version::parse_reference(&e.version).ok()?)?, *e)))
+        .collect();
+    for (m, _) in &migrations {
+        variables.extend(scan(&m.source).variables.into_iter().map(|v| v.name));
+    }
+    // Parsing and checksums are CPU work: spread over the cores while nothing runs yet.
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let results = crate::validate::par_map(&migrations, jobs, |(m, _)| prepare(m, opts.values));
+    for ((_, e), r) in migrations.iter().zip(results) {
+        match r {
             Ok(p) => prepared.push((p, *e)),
             Err(mut why) => problems.append(&mut why),
         }
