@@ -726,3 +726,27 @@ fn every_event_and_notice_is_logged_to_the_days_log_file() {
         .iter()
         .all(|e| e["at"].as_str().is_some_and(|t| t.ends_with('Z'))));
 }
+
+#[test]
+fn the_client_deadline_cancels_a_migration_that_lifted_its_statement_timeout() {
+    // The file turns the server-side timeout off; pgshift's own deadline still stops it.
+    let (dir, db) = project(&[(
+        "2026-01-01_slow",
+        "SET LOCAL statement_timeout = 0;\nCREATE TABLE half (id int);\nSELECT pg_sleep(30);\n",
+    )]);
+    let start = Instant::now();
+    pgshift(dir.path(), &db)
+        .env("TIMEOUT", "1")
+        .arg("migrate")
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "cancelled: the migration ran longer than its timeout (TIMEOUT)",
+        ));
+    assert!(start.elapsed() < Duration::from_secs(20));
+    assert_eq!(
+        sql(&db, "SELECT event FROM schema_migrations_events"),
+        "timed_out"
+    );
+    assert_eq!(sql(&db, "SELECT to_regclass('half') IS NULL"), "t");
+}

@@ -225,7 +225,9 @@ SELECT $10, $13, version, $14, $11, $12 FROM recorded",
             m = self.name(""),
             e = self.name("_events"),
         );
-        client.batch_execute(&format!("DEALLOCATE ALL; {sql}")).await
+        client
+            .batch_execute(&format!("DEALLOCATE ALL; {sql}"))
+            .await
     }
 
     /// The execution of the prepared record statement (see `prepare_record`) as SQL text.
@@ -309,7 +311,10 @@ mod tests {
             "failed",
             &serde_json::json!({"note": "it's"}),
         );
-        assert!(sql.starts_with("EXECUTE pgshift_record('2026-01-01_a', 'abc', NULL, 12, false, "), "{sql}");
+        assert!(
+            sql.starts_with("EXECUTE pgshift_record('2026-01-01_a', 'abc', NULL, 12, false, "),
+            "{sql}"
+        );
         assert!(sql.contains("'relation \"x\" doesn''t exist'"), "{sql}");
         assert!(sql.ends_with("'failed', '{\"note\":\"it''s\"}');"), "{sql}");
     }

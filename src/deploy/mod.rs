@@ -302,7 +302,10 @@ pub async fn migrate(
         .await
         .map_err(DeployError::Lock)?;
         opts.tracking.ensure(&client).await.map_err(db_err(spec))?;
-        opts.tracking.prepare_record(&client).await.map_err(db_err(spec))?;
+        opts.tracking
+            .prepare_record(&client)
+            .await
+            .map_err(db_err(spec))?;
     }
     let result = run_locked(set, plan, spec, opts, &client, &mut notices, on).await;
     if !dry {

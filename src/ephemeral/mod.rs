@@ -76,6 +76,8 @@ pub struct ClusterOptions {
     pub bin_dir: Option<PathBuf>,
     /// Serve TLS with this certificate and key (PEM), for tests of `sslmode`.
     pub tls: Option<TlsFiles>,
+    /// More server settings, `name=value` (benchmarks turn autovacuum off, say).
+    pub settings: Vec<String>,
 }
 
 /// A server certificate and its private key, PEM-encoded.
@@ -91,6 +93,7 @@ impl Default for ClusterOptions {
             fast: true,
             bin_dir: None,
             tls: None,
+            settings: Vec::new(),
         }
     }
 }
