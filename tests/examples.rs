@@ -21,6 +21,10 @@ fn ordered(set: &MigrationSet) -> Vec<&Migration> {
         .collect()
 }
 
+/// The example creates and alters the cluster-wide role `eneas_app`: two tests doing that at
+/// once can collide ("tuple concurrently updated"), so they take turns.
+static ROLE_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn shared() -> &'static Cluster {
     Cluster::shared().unwrap_or_else(|e| panic!("cannot start PostgreSQL: {e}"))
 }
@@ -99,6 +103,7 @@ fn example_order_reproduces_the_guide_groups() {
 
 #[test]
 fn example_set_applies_and_secures_every_table() {
+    let _turn = ROLE_TURN.lock().unwrap_or_else(|e| e.into_inner());
     let c = shared();
     let db = c.create_database("examples_apply").unwrap();
     let set = load_dir(&examples(), Environment::Development).unwrap();
@@ -171,6 +176,7 @@ fn example_set_applies_and_secures_every_table() {
 
 #[test]
 fn every_down_file_restores_the_schema_before_its_up_file() {
+    let _turn = ROLE_TURN.lock().unwrap_or_else(|e| e.into_inner());
     let c = shared();
     let db = c.create_database("examples_rollback").unwrap();
     let set = load_dir(&examples(), Environment::Development).unwrap();

@@ -471,19 +471,28 @@ pub fn status(settings: &Settings, out: &Output) -> Result<u8, CliError> {
         help: Some("run `pgshift order` to see every problem".into()),
         code: exit::FINDINGS,
     })?;
+    let (status, target) = read_status(settings, &set, &plan, &spec)?;
+    print_status(&status, &target, out);
+    Ok(exit::OK)
+}
+
+/// The state of the database compared with the files (no lock, nothing created).
+fn read_status(
+    settings: &Settings,
+    set: &crate::migration::MigrationSet,
+    plan: &crate::plan::Plan,
+    spec: &ConnectionSpec,
+) -> Result<(deploy::status::Status, String), CliError> {
     let tracking = Tracking::new(&settings.tracking_schema, &settings.tracking_table);
-    let rt = runtime()?;
-    let (status, target) = rt
+    runtime()?
         .block_on(deploy::read_status(
-            &set,
-            &plan,
-            &spec,
+            set,
+            plan,
+            spec,
             &tracking,
             settings.environment,
         ))
-        .map_err(deploy_error)?;
-    print_status(&status, &target, out);
-    Ok(exit::OK)
+        .map_err(deploy_error)
 }
 
 fn print_status(status: &deploy::status::Status, target: &str, out: &Output) {
@@ -618,17 +627,7 @@ pub fn test(settings: &Settings, vars: &VarSource, out: &Output) -> Result<u8, C
         None,
         out,
     )?;
-    let tracking = Tracking::new(&settings.tracking_schema, &settings.tracking_table);
-    let rt = runtime()?;
-    let (status, target) = rt
-        .block_on(deploy::read_status(
-            &set,
-            &plan,
-            &spec,
-            &tracking,
-            settings.environment,
-        ))
-        .map_err(deploy_error)?;
+    let (status, target) = read_status(settings, &set, &plan, &spec)?;
     if !out.json {
         out.line("");
     }

@@ -275,15 +275,7 @@ pub async fn apply(
                     debug(s.text(&p.sub.text), t.elapsed());
                 }
             }
-            let ms = start.elapsed().as_millis().to_string();
-            let rec =
-                ctx.tracking
-                    .record_sql(&record(p, ctx, true, None, None, ms), "applied", &detail);
-            ctx.client
-                .batch_execute(&format!("{rec}\nCOMMIT;"))
-                .await
-                .map_err(|e| failure(&e, Cause::Error, 0, ""))?;
-            Ok(start.elapsed())
+            record_success(ctx, p, start, &detail, "\nCOMMIT;").await
         }
         Mode::Autocommit { .. } => {
             for (i, s) in p.statements.iter().enumerate().skip(resume_from) {
@@ -298,32 +290,36 @@ pub async fn apply(
                     debug(s.text(&p.sub.text), t.elapsed());
                 }
             }
-            let ms = start.elapsed().as_millis().to_string();
-            let rec =
-                ctx.tracking
-                    .record_sql(&record(p, ctx, true, None, None, ms), "applied", &detail);
-            ctx.client
-                .batch_execute(&rec)
-                .await
-                .map_err(|e| failure(&e, Cause::Error, 0, ""))?;
-            Ok(start.elapsed())
+            record_success(ctx, p, start, &detail, "").await
         }
         Mode::AsWritten => {
             if let Err((e, cause)) = run(ctx, &p.sub.text, deadline).await {
                 let _ = ctx.client.batch_execute("ROLLBACK").await;
                 return Err(failure(&e, cause, 0, &p.sub.text));
             }
-            let ms = start.elapsed().as_millis().to_string();
-            let rec =
-                ctx.tracking
-                    .record_sql(&record(p, ctx, true, None, None, ms), "applied", &detail);
-            ctx.client
-                .batch_execute(&rec)
-                .await
-                .map_err(|e| failure(&e, Cause::Error, 0, ""))?;
-            Ok(start.elapsed())
+            record_success(ctx, p, start, &detail, "").await
         }
     }
+}
+
+/// Records a success with the time so far; `then` follows the record in the same message
+/// (`COMMIT` when the migration's transaction is still open).
+async fn record_success(
+    ctx: &RunContext<'_>,
+    p: &Prepared,
+    start: Instant,
+    detail: &serde_json::Value,
+    then: &str,
+) -> Result<Duration, Failure> {
+    let ms = start.elapsed().as_millis().to_string();
+    let rec = ctx
+        .tracking
+        .record_sql(&record(p, ctx, true, None, None, ms), "applied", detail);
+    ctx.client
+        .batch_execute(&format!("{rec}{then}"))
+        .await
+        .map_err(|e| failure(&e, Cause::Error, 0, ""))?;
+    Ok(start.elapsed())
 }
 
 /// Records a failure (in its own transaction) with the position mapped to `file:line:col`.

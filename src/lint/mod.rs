@@ -229,6 +229,42 @@ pub fn alter_cmds(s: &protobuf::AlterTableStmt) -> impl Iterator<Item = &protobu
     })
 }
 
+/// The `ALTER TABLE` commands of this migration that touch tables which existed before it,
+/// with their statement: what the locking rules look at.
+pub fn alter_existing<'a>(
+    ctx: &'a Ctx,
+) -> impl Iterator<
+    Item = (
+        &'a Statement,
+        &'a protobuf::AlterTableStmt,
+        &'a protobuf::AlterTableCmd,
+    ),
+> + 'a {
+    ctx.statements().iter().flat_map(move |s| {
+        let alter = match &s.node {
+            pg_query::NodeEnum::AlterTableStmt(a) if ctx.existed_before(&a.relation) => Some(a),
+            _ => None,
+        };
+        alter
+            .into_iter()
+            .flat_map(move |a| alter_cmds(a).map(move |c| (s, a, c)))
+    })
+}
+
+/// The role and options of `CREATE ROLE|USER` and `ALTER ROLE|USER`.
+pub fn role_options(node: &pg_query::NodeEnum) -> Option<(String, &[protobuf::Node])> {
+    match node {
+        pg_query::NodeEnum::CreateRoleStmt(r) => Some((r.role.clone(), &r.options)),
+        pg_query::NodeEnum::AlterRoleStmt(r) => Some((
+            r.role
+                .as_ref()
+                .map_or(String::new(), |r| r.rolename.clone()),
+            &r.options,
+        )),
+        _ => None,
+    }
+}
+
 /// Every node below `node` as JSON, for rules that search deep expressions (function calls in
 /// a default, a LIMIT in a subquery). Used on small subtrees only.
 pub fn to_json<T: serde::Serialize>(node: &T) -> serde_json::Value {

@@ -81,7 +81,7 @@ pub fn parse_front_matter(path: &Path, source: &str, findings: &mut Vec<Finding>
             leading_comment(path, source, pos, end, &mut fm, findings);
             pos = end;
         } else if source[pos..].starts_with("/*") {
-            pos = skip_block_comment(source, pos);
+            pos = crate::sql::block_comment_end(source.as_bytes(), pos);
         } else {
             fm.sql_start = (pos < bytes.len()).then_some(pos);
             break;
@@ -121,27 +121,6 @@ fn attach_allows_to_first_statement(source: &str, sql_start: usize, fm: &mut Fro
             }
         }
     }
-}
-
-/// Skips a (possibly nested) `/* */` comment starting at `pos`; returns the offset after it.
-fn skip_block_comment(source: &str, mut pos: usize) -> usize {
-    let bytes = source.as_bytes();
-    let mut depth = 0usize;
-    while pos < bytes.len() {
-        if bytes[pos..].starts_with(b"/*") {
-            depth += 1;
-            pos += 2;
-        } else if bytes[pos..].starts_with(b"*/") {
-            depth -= 1;
-            pos += 2;
-            if depth == 0 {
-                return pos;
-            }
-        } else {
-            pos += 1;
-        }
-    }
-    pos
 }
 
 fn line_of(source: &str, offset: usize) -> usize {

@@ -95,6 +95,28 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
     Ok(statements)
 }
 
+/// The offset just past the (possibly nested) `/* … */` comment opening at `start`, or the end
+/// of `b` when it is not closed. The one place that knows how SQL block comments nest.
+pub fn block_comment_end(b: &[u8], start: usize) -> usize {
+    let mut depth = 0usize;
+    let mut i = start;
+    while i < b.len() {
+        if b[i..].starts_with(b"/*") {
+            depth += 1;
+            i += 2;
+        } else if b[i..].starts_with(b"*/") {
+            depth = depth.saturating_sub(1);
+            i += 2;
+            if depth == 0 {
+                return i;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    b.len()
+}
+
 /// Skips whitespace and comments from `i`.
 pub fn skip_trivia(sql: &str, mut i: usize, end: usize) -> usize {
     let b = sql.as_bytes();
@@ -104,21 +126,7 @@ pub fn skip_trivia(sql: &str, mut i: usize, end: usize) -> usize {
         } else if b[i..].starts_with(b"--") {
             i = sql[i..end].find('\n').map_or(end, |k| i + k);
         } else if b[i..].starts_with(b"/*") {
-            let mut depth = 0;
-            while i < end {
-                if b[i..].starts_with(b"/*") {
-                    depth += 1;
-                    i += 2;
-                } else if b[i..].starts_with(b"*/") {
-                    depth -= 1;
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else {
-                    i += 1;
-                }
-            }
+            i = block_comment_end(&b[..end], i);
         } else {
             break;
         }

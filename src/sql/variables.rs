@@ -67,21 +67,7 @@ pub fn scan(source: &str) -> PsqlScan {
             b'-' if b.get(i + 1) == Some(&b'-') => {
                 i = source[i..].find('\n').map_or(n, |k| i + k);
             }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                let mut depth = 1;
-                i += 2;
-                while i < n && depth > 0 {
-                    if b[i..].starts_with(b"/*") {
-                        depth += 1;
-                        i += 2;
-                    } else if b[i..].starts_with(b"*/") {
-                        depth -= 1;
-                        i += 2;
-                    } else {
-                        i += 1;
-                    }
-                }
-            }
+            b'/' if b.get(i + 1) == Some(&b'*') => i = super::block_comment_end(b, i),
             b'\'' => {
                 // E'…' strings take backslash escapes; standard strings do not.
                 let escapes = i > 0

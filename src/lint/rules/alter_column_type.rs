@@ -2,9 +2,8 @@
 //! under an ACCESS EXCLUSIVE lock.
 
 use pg_query::protobuf::AlterTableType;
-use pg_query::NodeEnum;
 
-use crate::lint::{alter_cmds, Ctx, Family, Rule, Violation, ALWAYS_WARNING};
+use crate::lint::{alter_existing, Ctx, Family, Rule, Violation, ALWAYS_WARNING};
 
 pub const RULE: Rule = Rule {
     id: "locking/alter-column-type",
@@ -16,24 +15,18 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
-    for s in ctx.statements() {
-        let NodeEnum::AlterTableStmt(a) = &s.node else {
-            continue;
-        };
-        if !ctx.existed_before(&a.relation) {
-            continue;
-        }
-        for c in alter_cmds(a).filter(|c| c.subtype == AlterTableType::AtAlterColumnType as i32) {
-            let at = ctx.find_in(s, "type").unwrap_or(s.start);
-            out.push(Violation::at(
-                at,
-                4,
-                format!(
-                    "changing the type of {} rewrites the table under an exclusive lock",
-                    c.name
-                ),
-            ));
-        }
+    for (s, _, c) in alter_existing(ctx)
+        .filter(|(_, _, c)| c.subtype == AlterTableType::AtAlterColumnType as i32)
+    {
+        let at = ctx.find_in(s, "type").unwrap_or(s.start);
+        out.push(Violation::at(
+            at,
+            4,
+            format!(
+                "changing the type of {} rewrites the table under an exclusive lock",
+                c.name
+            ),
+        ));
     }
 }
 

@@ -2,9 +2,8 @@
 //! under an ACCESS EXCLUSIVE lock.
 
 use pg_query::protobuf::{node::Node as N, AlterTableType, ConstrType};
-use pg_query::NodeEnum;
 
-use crate::lint::{alter_cmds, Ctx, Family, Rule, Violation, ALWAYS_WARNING};
+use crate::lint::{alter_existing, Ctx, Family, Rule, Violation, ALWAYS_WARNING};
 
 pub const RULE: Rule = Rule {
     id: "locking/constraint-not-valid",
@@ -16,31 +15,25 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
-    for s in ctx.statements() {
-        let NodeEnum::AlterTableStmt(a) = &s.node else {
+    for (s, _, c) in
+        alter_existing(ctx).filter(|(_, _, c)| c.subtype == AlterTableType::AtAddConstraint as i32)
+    {
+        let Some(N::Constraint(k)) = c.def.as_ref().and_then(|d| d.node.as_ref()) else {
             continue;
         };
-        if !ctx.existed_before(&a.relation) {
-            continue;
-        }
-        for c in alter_cmds(a).filter(|c| c.subtype == AlterTableType::AtAddConstraint as i32) {
-            let Some(N::Constraint(k)) = c.def.as_ref().and_then(|d| d.node.as_ref()) else {
-                continue;
-            };
-            if k.contype == ConstrType::ConstrCheck as i32 && !k.skip_validation {
-                let at = ctx.find_in(s, "check").unwrap_or(s.start);
-                out.push(
-                    Violation::at(
-                        at,
-                        5,
-                        format!(
-                            "CHECK constraint {} is validated under an exclusive lock",
-                            k.conname
-                        ),
-                    )
-                    .fix("… NOT VALID; then ALTER TABLE … VALIDATE CONSTRAINT …;"),
-                );
-            }
+        if k.contype == ConstrType::ConstrCheck as i32 && !k.skip_validation {
+            let at = ctx.find_in(s, "check").unwrap_or(s.start);
+            out.push(
+                Violation::at(
+                    at,
+                    5,
+                    format!(
+                        "CHECK constraint {} is validated under an exclusive lock",
+                        k.conname
+                    ),
+                )
+                .fix("… NOT VALID; then ALTER TABLE … VALIDATE CONSTRAINT …;"),
+            );
         }
     }
 }

@@ -2,9 +2,8 @@
 //! locks both tables while every row is checked.
 
 use pg_query::protobuf::{node::Node as N, AlterTableType, ConstrType};
-use pg_query::NodeEnum;
 
-use crate::lint::{alter_cmds, Ctx, Family, Rule, Violation, ALWAYS_WARNING};
+use crate::lint::{alter_existing, Ctx, Family, Rule, Violation, ALWAYS_WARNING};
 
 pub const RULE: Rule = Rule {
     id: "locking/foreign-key-not-valid",
@@ -20,33 +19,25 @@ fn is_unchecked_fk(node: Option<&N>) -> bool {
 }
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
-    for s in ctx.statements() {
-        let NodeEnum::AlterTableStmt(a) = &s.node else {
-            continue;
+    for (s, _, c) in alter_existing(ctx) {
+        let def = c.def.as_ref().and_then(|d| d.node.as_ref());
+        let hit = if c.subtype == AlterTableType::AtAddConstraint as i32 {
+            is_unchecked_fk(def)
+        } else if c.subtype == AlterTableType::AtAddColumn as i32 {
+            matches!(def, Some(N::ColumnDef(col)) if col.constraints.iter().any(|k| is_unchecked_fk(k.node.as_ref())))
+        } else {
+            false
         };
-        if !ctx.existed_before(&a.relation) {
-            continue;
-        }
-        for c in alter_cmds(a) {
-            let def = c.def.as_ref().and_then(|d| d.node.as_ref());
-            let hit = if c.subtype == AlterTableType::AtAddConstraint as i32 {
-                is_unchecked_fk(def)
-            } else if c.subtype == AlterTableType::AtAddColumn as i32 {
-                matches!(def, Some(N::ColumnDef(col)) if col.constraints.iter().any(|k| is_unchecked_fk(k.node.as_ref())))
-            } else {
-                false
-            };
-            if hit {
-                let at = ctx.find_in(s, "references").unwrap_or(s.start);
-                out.push(
-                    Violation::at(
-                        at,
-                        "references".len(),
-                        "the foreign key is validated while both tables are locked",
-                    )
-                    .fix("… NOT VALID; then ALTER TABLE … VALIDATE CONSTRAINT …;"),
-                );
-            }
+        if hit {
+            let at = ctx.find_in(s, "references").unwrap_or(s.start);
+            out.push(
+                Violation::at(
+                    at,
+                    "references".len(),
+                    "the foreign key is validated while both tables are locked",
+                )
+                .fix("… NOT VALID; then ALTER TABLE … VALIDATE CONSTRAINT …;"),
+            );
         }
     }
 }

@@ -1,8 +1,6 @@
 //! `secrets/literal-password`: a password written into CREATE/ALTER ROLE|USER.
 
-use pg_query::NodeEnum;
-
-use crate::lint::{def_elems, Ctx, Family, Rule, Violation, ALWAYS_ERROR};
+use crate::lint::{def_elems, role_options, Ctx, Family, Rule, Violation, ALWAYS_ERROR};
 
 pub const RULE: Rule = Rule {
     id: "secrets/literal-password",
@@ -15,15 +13,8 @@ pub const RULE: Rule = Rule {
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     for s in ctx.statements() {
-        let (role, options) = match &s.node {
-            NodeEnum::CreateRoleStmt(r) => (r.role.clone(), &r.options),
-            NodeEnum::AlterRoleStmt(r) => (
-                r.role
-                    .as_ref()
-                    .map_or(String::new(), |r| r.rolename.clone()),
-                &r.options,
-            ),
-            _ => continue,
+        let Some((role, options)) = role_options(&s.node) else {
+            continue;
         };
         for d in def_elems(options).filter(|d| d.defname == "password" && d.arg.is_some()) {
             // The value follows the PASSWORD keyword; a psql variable's value is fine.

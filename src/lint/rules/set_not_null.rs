@@ -2,9 +2,8 @@
 //! EXCLUSIVE lock.
 
 use pg_query::protobuf::AlterTableType;
-use pg_query::NodeEnum;
 
-use crate::lint::{alter_cmds, Ctx, Family, Rule, Violation, ALWAYS_WARNING};
+use crate::lint::{alter_existing, Ctx, Family, Rule, Violation, ALWAYS_WARNING};
 
 pub const RULE: Rule = Rule {
     id: "locking/set-not-null",
@@ -16,30 +15,24 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
-    for s in ctx.statements() {
-        let NodeEnum::AlterTableStmt(a) = &s.node else {
-            continue;
-        };
-        if !ctx.existed_before(&a.relation) {
-            continue;
-        }
-        for c in alter_cmds(a).filter(|c| c.subtype == AlterTableType::AtSetNotNull as i32) {
-            let at = ctx.find_in(s, "set not null").unwrap_or(s.start);
-            out.push(
-                Violation::at(
-                    at,
-                    "set not null".len(),
-                    format!(
-                        "SET NOT NULL on {} scans the table under an exclusive lock",
-                        c.name
-                    ),
-                )
-                .fix(format!(
-                    "ALTER TABLE … ADD CONSTRAINT {0}_not_null CHECK ({0} IS NOT NULL) NOT VALID;",
+    for (s, _, c) in
+        alter_existing(ctx).filter(|(_, _, c)| c.subtype == AlterTableType::AtSetNotNull as i32)
+    {
+        let at = ctx.find_in(s, "set not null").unwrap_or(s.start);
+        out.push(
+            Violation::at(
+                at,
+                "set not null".len(),
+                format!(
+                    "SET NOT NULL on {} scans the table under an exclusive lock",
                     c.name
-                )),
-            );
-        }
+                ),
+            )
+            .fix(format!(
+                "ALTER TABLE … ADD CONSTRAINT {0}_not_null CHECK ({0} IS NOT NULL) NOT VALID;",
+                c.name
+            )),
+        );
     }
 }
 

@@ -1,8 +1,6 @@
 //! `dangerous/superuser-role`: a role made SUPERUSER or BYPASSRLS.
 
-use pg_query::NodeEnum;
-
-use crate::lint::{def_bool, def_elems, Ctx, Family, Rule, Violation, DANGEROUS};
+use crate::lint::{def_bool, def_elems, role_options, Ctx, Family, Rule, Violation, DANGEROUS};
 
 pub const RULE: Rule = Rule {
     id: "dangerous/superuser-role",
@@ -15,15 +13,8 @@ pub const RULE: Rule = Rule {
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     for s in ctx.statements() {
-        let (role, options) = match &s.node {
-            NodeEnum::CreateRoleStmt(r) => (r.role.clone(), &r.options),
-            NodeEnum::AlterRoleStmt(r) => (
-                r.role
-                    .as_ref()
-                    .map_or(String::new(), |r| r.rolename.clone()),
-                &r.options,
-            ),
-            _ => continue,
+        let Some((role, options)) = role_options(&s.node) else {
+            continue;
         };
         for d in def_elems(options) {
             if matches!(d.defname.as_str(), "superuser" | "bypassrls") && def_bool(d) == Some(true)

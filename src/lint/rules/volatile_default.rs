@@ -2,10 +2,9 @@
 //! under an ACCESS EXCLUSIVE lock.
 
 use pg_query::protobuf::{node::Node as N, AlterTableType, ConstrType};
-use pg_query::NodeEnum;
 
 use crate::lint::{
-    alter_cmds, json_func_names, names, to_json, Ctx, Family, Rule, Violation, ALWAYS_WARNING,
+    alter_existing, json_func_names, names, to_json, Ctx, Family, Rule, Violation, ALWAYS_WARNING,
 };
 
 pub const RULE: Rule = Rule {
@@ -30,44 +29,38 @@ const VOLATILE: [&str; 9] = [
 ];
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
-    for s in ctx.statements() {
-        let NodeEnum::AlterTableStmt(a) = &s.node else {
+    for (s, _, c) in
+        alter_existing(ctx).filter(|(_, _, c)| c.subtype == AlterTableType::AtAddColumn as i32)
+    {
+        let Some(N::ColumnDef(col)) = c.def.as_ref().and_then(|d| d.node.as_ref()) else {
             continue;
         };
-        if !ctx.existed_before(&a.relation) {
-            continue;
-        }
-        for c in alter_cmds(a).filter(|c| c.subtype == AlterTableType::AtAddColumn as i32) {
-            let Some(N::ColumnDef(col)) = c.def.as_ref().and_then(|d| d.node.as_ref()) else {
-                continue;
-            };
-            let serial = col.type_name.as_ref().is_some_and(|t| {
-                names(&t.names)
-                    .last()
-                    .is_some_and(|n| n.ends_with("serial"))
-            });
-            let mut funcs = Vec::new();
-            for k in &col.constraints {
-                if let Some(N::Constraint(k)) = &k.node {
-                    if k.contype == ConstrType::ConstrDefault as i32 {
-                        json_func_names(&to_json(&k.raw_expr), &mut funcs);
-                    }
+        let serial = col.type_name.as_ref().is_some_and(|t| {
+            names(&t.names)
+                .last()
+                .is_some_and(|n| n.ends_with("serial"))
+        });
+        let mut funcs = Vec::new();
+        for k in &col.constraints {
+            if let Some(N::Constraint(k)) = &k.node {
+                if k.contype == ConstrType::ConstrDefault as i32 {
+                    json_func_names(&to_json(&k.raw_expr), &mut funcs);
                 }
             }
-            let volatile = funcs
-                .iter()
-                .find(|f| VOLATILE.contains(&f.to_ascii_lowercase().as_str()));
-            if let Some(what) = volatile.cloned().or(serial.then(|| "serial".to_string())) {
-                let at = ctx.find_in(s, &col.colname).unwrap_or(s.start);
-                out.push(Violation::at(
-                    at,
-                    col.colname.len(),
-                    format!(
-                        "column {} gets a volatile default ({what}): the table is rewritten",
-                        col.colname
-                    ),
-                ));
-            }
+        }
+        let volatile = funcs
+            .iter()
+            .find(|f| VOLATILE.contains(&f.to_ascii_lowercase().as_str()));
+        if let Some(what) = volatile.cloned().or(serial.then(|| "serial".to_string())) {
+            let at = ctx.find_in(s, &col.colname).unwrap_or(s.start);
+            out.push(Violation::at(
+                at,
+                col.colname.len(),
+                format!(
+                    "column {} gets a volatile default ({what}): the table is rewritten",
+                    col.colname
+                ),
+            ));
         }
     }
 }
