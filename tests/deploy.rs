@@ -752,3 +752,45 @@ fn the_client_deadline_cancels_a_migration_that_lifted_its_statement_timeout() {
     );
     assert_eq!(sql(&db, "SELECT to_regclass('half') IS NULL"), "t");
 }
+
+#[test]
+fn a_variables_value_never_reaches_the_output_the_log_or_the_tracking_table() {
+    let (dir, db) = project(&[(
+        "2026-01-01_a",
+        "CREATE TABLE a (n int);\nINSERT INTO a VALUES (:'count_value');\n",
+    )]);
+    let out = pgshift(dir.path(), &db)
+        .env("DEBUG", "1")
+        .args(["migrate", "--var", "count_value=hunter2-secret"])
+        .assert()
+        .code(1)
+        .stderr(contains("invalid input syntax for type integer"));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.get_output().stdout),
+        String::from_utf8_lossy(&out.get_output().stderr)
+    );
+    assert!(!all.contains("hunter2"), "{all}");
+    assert!(all.contains("***"), "{all}");
+    let log = std::fs::read_dir(dir.path().join("logs"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    assert!(!std::fs::read_to_string(log).unwrap().contains("hunter2"));
+    assert_eq!(
+        sql(
+            &db,
+            "SELECT count(*) FROM schema_migrations WHERE error_message LIKE '%hunter2%'"
+        ),
+        "0"
+    );
+    assert_eq!(
+        sql(
+            &db,
+            "SELECT count(*) FROM schema_migrations_events WHERE detail::text LIKE '%hunter2%'"
+        ),
+        "0"
+    );
+}

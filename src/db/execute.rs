@@ -85,9 +85,21 @@ pub struct Prepared {
     pub sub: Substituted,
     pub statements: Vec<Step>,
     pub mode: Mode,
+    /// The values substituted for psql variables: never shown, never recorded.
+    pub secret_values: Vec<String>,
 }
 
 impl Prepared {
+    /// `text` with every substituted variable value replaced by `***` (server messages and
+    /// DEBUG output can quote them).
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for v in &self.secret_values {
+            out = out.replace(v.as_str(), "***");
+        }
+        out
+    }
+
     pub fn mode_of(statements: &[Statement], no_transaction: bool) -> Mode {
         if let Some(TxNeed::Autocommit(what)) = statements
             .iter()
@@ -236,6 +248,21 @@ pub async fn apply(
     p: &Prepared,
     resume_from: usize,
 ) -> Result<Duration, Failure> {
+    apply_unredacted(ctx, p, resume_from)
+        .await
+        .map_err(|mut f| {
+            f.message = p.redact(&f.message);
+            f.detail = f.detail.map(|d| p.redact(&d));
+            f.hint = f.hint.map(|h| p.redact(&h));
+            f
+        })
+}
+
+async fn apply_unredacted(
+    ctx: &RunContext<'_>,
+    p: &Prepared,
+    resume_from: usize,
+) -> Result<Duration, Failure> {
     let start = Instant::now();
     let deadline = start + ctx.timeout;
     let detail = serde_json::json!({ "mode": p.mode });
@@ -272,7 +299,7 @@ pub async fn apply(
                     return Err(f);
                 }
                 if let Some(debug) = ctx.debug {
-                    debug(s.text(&p.sub.text), t.elapsed());
+                    debug(&p.redact(s.text(&p.sub.text)), t.elapsed());
                 }
             }
             record_success(ctx, p, start, &detail, "\nCOMMIT;").await
@@ -287,7 +314,7 @@ pub async fn apply(
                     return Err(f);
                 }
                 if let Some(debug) = ctx.debug {
-                    debug(s.text(&p.sub.text), t.elapsed());
+                    debug(&p.redact(s.text(&p.sub.text)), t.elapsed());
                 }
             }
             record_success(ctx, p, start, &detail, "").await

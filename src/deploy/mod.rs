@@ -191,8 +191,13 @@ pub fn prepare(
             u.what
         ));
     }
+    let mut secret_values: Vec<String> = Vec::new();
     let sub = substitute(&m.source, &psql, |v| {
         let value = values(&v.name);
+        if let Some(x) = value.as_ref().filter(|x| x.len() >= 3) {
+            // Short values (`1`, `on`) would blank out ordinary words of messages.
+            secret_values.push(x.clone());
+        }
         match (v.kind, value) {
             (VarKind::Defined, value) => {
                 Some(if value.is_some() { "TRUE" } else { "FALSE" }.to_string())
@@ -235,6 +240,11 @@ pub fn prepare(
         sub,
         statements: statements.iter().map(execute::Step::of).collect(),
         mode,
+        secret_values: {
+            secret_values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+            secret_values.dedup();
+            secret_values
+        },
     })
 }
 
@@ -703,11 +713,13 @@ async fn rehearse(
                 on(Event::Failed {
                     version: p.version.clone(),
                     sqlstate: db.map(|d| d.code().code().to_string()),
-                    message: spec
-                        .redact(&db.map_or_else(|| e.to_string(), |d| d.message().to_string())),
+                    message: p
+                        .redact(&spec.redact(
+                            &db.map_or_else(|| e.to_string(), |d| d.message().to_string()),
+                        )),
                     position,
-                    detail: db.and_then(|d| d.detail().map(str::to_string)),
-                    hint: db.and_then(|d| d.hint().map(str::to_string)),
+                    detail: db.and_then(|d| d.detail().map(|x| p.redact(x))),
+                    hint: db.and_then(|d| d.hint().map(|x| p.redact(x))),
                 });
                 break;
             }
