@@ -794,3 +794,33 @@ fn a_variables_value_never_reaches_the_output_the_log_or_the_tracking_table() {
         "0"
     );
 }
+
+#[test]
+fn a_partial_run_whose_file_was_fixed_resumes_after_the_statements_that_ran() {
+    let (dir, db) = project(&[
+        ("2026-01-01_t", "CREATE TABLE t (a int);\n"),
+        ("2026-01-02_idx", "CREATE INDEX CONCURRENTLY t_a ON t (a);\nCREATE INDEX CONCURRENTLY t_b ON t (no_such_column);\n"),
+    ]);
+    pgshift(dir.path(), &db)
+        .arg("migrate")
+        .assert()
+        .code(1)
+        .stderr(contains("column \"no_such_column\" does not exist"));
+    write(
+        &dir,
+        "2026-01-02_idx",
+        "CREATE INDEX CONCURRENTLY t_a ON t (a);\nCREATE INDEX CONCURRENTLY t_b ON t (a);\n",
+    );
+    pgshift(dir.path(), &db)
+        .arg("migrate")
+        .assert()
+        .success()
+        .stdout(contains(
+            "changed since its partial run; its first 1 statement(s) ran as they were then",
+        ))
+        .stdout(contains("resuming at statement 2"));
+    assert_eq!(
+        sql(&db, "SELECT count(*) FROM pg_indexes WHERE tablename = 't'"),
+        "2"
+    );
+}

@@ -526,9 +526,18 @@ async fn run_locked(
             statements_done, ..
         } = &entry.state
         {
-            let unchanged = rows_checksum(&rows, &p.version) == Some(p.checksum.as_str());
-            if unchanged && matches!(p.mode, Mode::Autocommit { .. }) {
+            // The statements before the failure ran and stay run; resume after them even when
+            // the file was edited since (usually to fix the failing statement), and say so.
+            if matches!(p.mode, Mode::Autocommit { .. }) {
                 resume = (*statements_done).max(0) as usize;
+                if rows_checksum(&rows, &p.version) != Some(p.checksum.as_str()) {
+                    on(Event::Warning {
+                        message: format!(
+                            "{} changed since its partial run; its first {resume} statement(s) ran as they were then and are not run again",
+                            p.version
+                        ),
+                    });
+                }
                 let dropped = match p.statements.get(resume) {
                     Some(s) => execute::drop_invalid_index(client, s)
                         .await
