@@ -445,9 +445,9 @@ async fn run_locked(
     // Parsing and checksums are CPU work: spread over the cores while nothing runs yet.
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     let results = crate::validate::par_map(&migrations, jobs, |(m, _)| prepare(m, opts.values));
-    for ((_, e), r) in migrations.iter().zip(results) {
+    for ((m, e), r) in migrations.iter().zip(results) {
         match r {
-            Ok(p) => prepared.push((p, *e)),
+            Ok(p) => prepared.push((p, *e, *m)),
             Err(mut why) => problems.append(&mut why),
         }
     }
@@ -460,7 +460,7 @@ async fn run_locked(
     on(Event::Plan {
         to_run: prepared
             .iter()
-            .map(|(p, e)| PlanItem {
+            .map(|(p, e, _)| PlanItem {
                 version: p.version.clone(),
                 mode: p.mode.to_string(),
                 out_of_order: matches!(e.state, State::Pending { out_of_order: true }),
@@ -471,7 +471,7 @@ async fn run_locked(
     });
     match opts.dry_run {
         DryRun::Plan => return Ok(Outcome::default()),
-        DryRun::Rehearse => return rehearse(set, spec, client, &prepared, notices, on).await,
+        DryRun::Rehearse => return rehearse(spec, client, &prepared, notices, on).await,
         DryRun::Off => {}
     }
 
@@ -504,17 +504,11 @@ async fn run_locked(
     };
     let total = prepared.len();
     let mut outcome = Outcome::default();
-    for (index, (p, entry)) in prepared.iter().enumerate() {
+    for (index, (p, entry, m)) in prepared.iter().enumerate() {
         if *opts.interrupt.borrow() {
             outcome.interrupted = true;
             break;
         }
-        let m = set
-            .get(
-                &Version::parse_reference(&p.version)
-                    .map_err(|e| DeployError::Db(e.to_string()))?,
-            )
-            .expect("prepared from the set");
         on(Event::Applying {
             version: p.version.clone(),
             index: index + 1,
@@ -644,17 +638,16 @@ fn drain(
 /// `--dry-run=rehearse`: runs the pending migrations in one transaction, reports timings, the
 /// locks each took, and the first error, then rolls everything back.
 async fn rehearse(
-    set: &MigrationSet,
     spec: &ConnectionSpec,
     client: &tokio_postgres::Client,
-    prepared: &[(Prepared, &status::Entry)],
+    prepared: &[(Prepared, &status::Entry, &crate::migration::Migration)],
     notices: &mut mpsc::UnboundedReceiver<tokio_postgres::error::DbError>,
     on: &mut (dyn FnMut(Event) + Send),
 ) -> Result<Outcome, DeployError> {
     client.batch_execute("BEGIN").await.map_err(db_err(spec))?;
     let mut outcome = Outcome::default();
     let mut seen = std::collections::BTreeSet::new();
-    for (p, _) in prepared {
+    for (p, _, m) in prepared {
         if p.mode != Mode::Transaction {
             on(Event::Skipped {
                 version: p.version.clone(),
@@ -694,12 +687,6 @@ async fn rehearse(
                 });
             }
             Err(e) => {
-                let m = set
-                    .get(
-                        &Version::parse_reference(&p.version)
-                            .map_err(|e| DeployError::Db(e.to_string()))?,
-                    )
-                    .expect("from the set");
                 let prefix = "SAVEPOINT pgshift_rehearsal;\n".chars().count();
                 let db = e.as_db_error();
                 let position = db
