@@ -824,3 +824,30 @@ fn a_partial_run_whose_file_was_fixed_resumes_after_the_statements_that_ran() {
         "2"
     );
 }
+
+#[test]
+fn test_never_deploys_to_the_database_url_of_the_environment() {
+    let (dir, db) = project(&[("2026-01-01_a", "CREATE TABLE a (id int);\nALTER TABLE a ENABLE ROW LEVEL SECURITY;\nCREATE POLICY p ON a USING (true);\n")]);
+    pgshift(dir.path(), &db)
+        .arg("test")
+        .assert()
+        .success()
+        .stdout(contains("Starting a throwaway PostgreSQL"))
+        .stdout(contains("1 applied, 0 pending"));
+    // DATABASE_URL pointed at `db`: it was left alone.
+    assert_eq!(
+        sql(
+            &db,
+            "SELECT to_regclass('a') IS NULL AND to_regclass('schema_migrations') IS NULL"
+        ),
+        "t"
+    );
+    // With --database-url, that database is used.
+    pgshift(dir.path(), &db)
+        .arg("--database-url")
+        .arg(cluster().url(&db))
+        .arg("test")
+        .assert()
+        .success();
+    assert_eq!(sql(&db, "SELECT to_regclass('a') IS NOT NULL"), "t");
+}

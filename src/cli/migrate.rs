@@ -602,7 +602,13 @@ pub fn history(settings: &Settings, args: &HistoryArgs, out: &Output) -> Result<
 /// `pgshift test`: a throwaway PostgreSQL, every migration applied, then the status.
 pub fn test(settings: &Settings, vars: &VarSource, out: &Output) -> Result<u8, CliError> {
     let (set, plan) = load_and_plan(settings, out)?;
-    let (_cluster, url) = if let Some(url) = &settings.database_url {
+    // Only an explicit --database-url: a DATABASE_URL in the environment may well be a real
+    // database, and `test` must never deploy there by accident.
+    let explicit = settings
+        .database_url
+        .as_ref()
+        .filter(|u| u.source == "--database-url");
+    let (_cluster, url) = if let Some(url) = explicit {
         (None, url.url.expose().to_string())
     } else {
         if !out.json {
