@@ -851,3 +851,31 @@ fn test_never_deploys_to_the_database_url_of_the_environment() {
         .success();
     assert_eq!(sql(&db, "SELECT to_regclass('a') IS NOT NULL"), "t");
 }
+
+#[test]
+fn production_refuses_to_deploy_without_force_run() {
+    let (dir, db) = project(&[("2026-01-01_a", "CREATE TABLE a (id int);\nALTER TABLE a ENABLE ROW LEVEL SECURITY;\nCREATE POLICY p ON a USING (true);\n")]);
+    pgshift(dir.path(), &db)
+        .args(["--env", "production", "migrate"])
+        .assert()
+        .code(3)
+        .stderr(contains("refusing to deploy to production"))
+        .stderr(contains("without FORCE_RUN=true"));
+    assert_eq!(
+        sql(&db, "SELECT to_regclass('schema_migrations') IS NULL"),
+        "t"
+    );
+    pgshift(dir.path(), &db)
+        .args(["--env", "production", "migrate", "--dry-run"])
+        .assert()
+        .success();
+    pgshift(dir.path(), &db)
+        .env("FORCE_RUN", "true")
+        .args(["--env", "prod", "migrate"])
+        .assert()
+        .success();
+    assert_eq!(
+        sql(&db, "SELECT environment FROM schema_migrations"),
+        "production"
+    );
+}

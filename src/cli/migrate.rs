@@ -388,6 +388,18 @@ pub fn migrate(
     out: &Output,
 ) -> Result<u8, CliError> {
     let spec = spec(settings)?;
+    // The first part of the production gate (SPEC §6); the typed confirmation comes with the
+    // environment gate.
+    if settings.environment == crate::config::Environment::Production
+        && !settings.force
+        && settings.dry_run == crate::config::DryRun::Off
+    {
+        return Err(CliError {
+            message: format!("refusing to deploy to production ({}) without FORCE_RUN=true", spec.describe()),
+            help: Some("set FORCE_RUN=true or pass --force to deploy to production; `--dry-run` shows what would run".into()),
+            code: exit::REFUSED,
+        });
+    }
     let (set, plan) = load_and_plan(settings, out)?;
     let fixed = values(&args.vars)?;
     run_deploy(
