@@ -879,3 +879,16 @@ fn production_refuses_to_deploy_without_force_run() {
         "production"
     );
 }
+
+#[test]
+fn a_migration_whose_dependency_is_excluded_by_env_does_not_run() {
+    let (dir, db) = project(&[
+        ("2026-01-01_fixtures", "-- @env: development\nCREATE TABLE fixtures (id int);\nALTER TABLE fixtures ENABLE ROW LEVEL SECURITY;\nCREATE POLICY p ON fixtures USING (true);\n"),
+        ("2026-01-02_uses", "-- @depends-on: 2026-01-01_fixtures.sql\nINSERT INTO fixtures VALUES (1);\n"),
+    ]);
+    pgshift(dir.path(), &db)
+        .args(["--env", "staging", "migrate"])
+        .assert()
+        .code(1)
+        .stderr(contains("dependencies are excluded from staging by @env: 2026-01-02_uses needs 2026-01-01_fixtures"));
+}

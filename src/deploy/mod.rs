@@ -402,6 +402,34 @@ async fn run_locked(
             break;
         }
     }
+    // A migration must not run when @env keeps one of its dependencies out of this environment.
+    let excluded: std::collections::HashSet<&str> = status
+        .entries
+        .iter()
+        .filter(|e| e.state == State::NotForEnvironment)
+        .map(|e| e.version.as_str())
+        .collect();
+    let orphaned: Vec<String> = plan
+        .steps
+        .iter()
+        .filter(|s| to_run.iter().any(|e| e.version == s.version.as_str()))
+        .flat_map(|s| {
+            s.dependencies
+                .iter()
+                .filter(|d| excluded.contains(d.as_str()))
+                .map(move |d| format!("{} needs {d}", s.version))
+        })
+        .collect();
+    if !orphaned.is_empty() {
+        return Err(DeployError::Blocked {
+            message: format!(
+                "dependencies are excluded from {} by @env: {}",
+                opts.environment,
+                orphaned.join(", ")
+            ),
+            help: "widen the dependency's `-- @env:` line, or remove the dependency".into(),
+        });
+    }
     let late: Vec<&str> = to_run
         .iter()
         .filter(|e| matches!(e.state, State::Pending { out_of_order: true }))

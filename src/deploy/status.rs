@@ -62,18 +62,6 @@ pub struct Status {
     pub counts: Counts,
 }
 
-impl Status {
-    /// Migrations to run, in plan order: pending, failed and partial ones.
-    pub fn to_run(&self) -> impl Iterator<Item = &Entry> {
-        self.entries.iter().filter(|e| {
-            matches!(
-                e.state,
-                State::Pending { .. } | State::Failed { .. } | State::Partial { .. }
-            )
-        })
-    }
-}
-
 /// The normalised checksum of a file (its SHA-256 when it cannot be scanned).
 pub fn normalized(m: &Migration) -> String {
     crate::sql::normalized_checksum(&m.source).unwrap_or_else(|| m.checksum.0.clone())
