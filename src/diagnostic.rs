@@ -231,6 +231,23 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// `2 errors, 1 warning, 0 info`.
+    pub fn summary(&self) -> String {
+        let plural = |n: usize, one: &str| {
+            if n == 1 {
+                format!("1 {one}")
+            } else {
+                format!("{n} {one}s")
+            }
+        };
+        format!(
+            "{}, {}, {} info",
+            plural(self.errors, "error"),
+            plural(self.warnings, "warning"),
+            self.infos
+        )
+    }
+
     /// Counts the findings that are not allowed.
     pub fn of(findings: &[Finding]) -> Counts {
         let mut c = Counts::default();

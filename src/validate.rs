@@ -123,6 +123,11 @@ impl Report {
     pub fn has_errors(&self) -> bool {
         self.counts().errors > 0
     }
+
+    /// Findings accepted by `@allow`.
+    pub fn allowed(&self) -> usize {
+        self.findings.iter().filter(|f| f.allowed.is_some()).count()
+    }
 }
 
 /// Runs `f` on each item with up to `jobs` threads; results keep the input order.

@@ -50,7 +50,7 @@ impl Output {
             let _ = writeln!(err, "{}\n", render_text(f, self.color));
         }
         let c = Counts::of(findings);
-        let _ = writeln!(err, "{}", summary(c));
+        let _ = writeln!(err, "{}", c.summary());
     }
 
     /// A line on stdout.
@@ -58,20 +58,4 @@ impl Output {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{text}");
     }
-}
-
-/// `2 errors, 1 warning`.
-pub fn summary(c: Counts) -> String {
-    let plural = |n: usize, one: &str| {
-        if n == 1 {
-            format!("1 {one}")
-        } else {
-            format!("{n} {one}s")
-        }
-    };
-    let mut parts = vec![plural(c.errors, "error"), plural(c.warnings, "warning")];
-    if c.infos > 0 {
-        parts.push(format!("{} info", c.infos));
-    }
-    parts.join(", ")
 }

@@ -12,11 +12,7 @@ fn cell(s: &str) -> String {
 
 pub fn render(report: &Report) -> String {
     let c = report.counts();
-    let allowed = report
-        .findings
-        .iter()
-        .filter(|f| f.allowed.is_some())
-        .count();
+    let allowed = report.allowed();
     let mut out = String::from("# Migration Validation Report\n\n");
     let _ = writeln!(out, "- Directory: `{}`", report.dir.display());
     let _ = writeln!(out, "- Environment: {}", report.environment);

@@ -32,25 +32,10 @@ pub fn render(report: &Report, format: Format, color: bool) -> String {
 
 /// `2 errors, 1 warning, 3 info, 4 allowed`.
 pub fn summary_line(report: &Report) -> String {
-    let c = report.counts();
-    let allowed = report
-        .findings
-        .iter()
-        .filter(|f| f.allowed.is_some())
-        .count();
-    let plural = |n: usize, one: &str| {
-        if n == 1 {
-            format!("1 {one}")
-        } else {
-            format!("{n} {one}s")
-        }
-    };
     format!(
-        "{}, {}, {} info, {} allowed",
-        plural(c.errors, "error"),
-        plural(c.warnings, "warning"),
-        c.infos,
-        allowed
+        "{}, {} allowed",
+        report.counts().summary(),
+        report.allowed()
     )
 }
 
