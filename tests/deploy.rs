@@ -892,3 +892,25 @@ fn a_migration_whose_dependency_is_excluded_by_env_does_not_run() {
         .code(1)
         .stderr(contains("dependencies are excluded from staging by @env: 2026-01-02_uses needs 2026-01-01_fixtures"));
 }
+
+#[test]
+fn sigterm_is_handled_like_sigint() {
+    let (dir, db) = project(&[(
+        "2026-01-01_long",
+        "CREATE TABLE half_done (id int);\nSELECT pg_sleep(:secs);\n",
+    )]);
+    let child = long_running(&dir, &db);
+    unsafe { libc_kill(child.id() as i32, 15) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(sql(&db, "SELECT to_regclass('half_done') IS NULL"), "t");
+    assert_eq!(
+        sql(&db, "SELECT event FROM schema_migrations_events"),
+        "interrupted"
+    );
+}
