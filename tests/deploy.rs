@@ -298,22 +298,18 @@ fn a_killed_client_leaves_no_record_and_no_partial_schema() {
         .stdout(contains("✓ 2026-01-01_long"));
 }
 
-#[test]
-fn sigint_cancels_rolls_back_records_and_exits_130() {
+/// Sends `signal` to a deploy in the middle of a long migration; checks it cancelled, rolled
+/// back, recorded the interruption and exited 130. Returns the database and the project.
+fn interrupt_with(signal: i32) -> (String, TempDir) {
     let (dir, db) = project(&[(
         "2026-01-01_long",
         "CREATE TABLE half_done (id int);\nSELECT pg_sleep(:secs);\n",
     )]);
     let child = long_running(&dir, &db);
-    unsafe { libc_kill(child.id() as i32, 2) };
+    unsafe { libc_kill(child.id() as i32, signal) };
     let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(
         stderr.contains("interrupted (SIGINT/SIGTERM)"),
         "{stderr}\n{}",
@@ -324,11 +320,22 @@ fn sigint_cancels_rolls_back_records_and_exits_130() {
         sql(&db, "SELECT event FROM schema_migrations_events"),
         "interrupted"
     );
+    (db, dir)
+}
+
+#[test]
+fn sigint_cancels_rolls_back_records_and_exits_130() {
+    let (db, dir) = interrupt_with(2);
     // The lock was released: the next deploy runs at once.
     pgshift(dir.path(), &db)
         .args(["migrate", "--var", "secs=0", "--lock-timeout", "1"])
         .assert()
         .success();
+}
+
+#[test]
+fn sigterm_is_handled_like_sigint() {
+    interrupt_with(15);
 }
 
 extern "C" {
@@ -891,26 +898,4 @@ fn a_migration_whose_dependency_is_excluded_by_env_does_not_run() {
         .assert()
         .code(1)
         .stderr(contains("dependencies are excluded from staging by @env: 2026-01-02_uses needs 2026-01-01_fixtures"));
-}
-
-#[test]
-fn sigterm_is_handled_like_sigint() {
-    let (dir, db) = project(&[(
-        "2026-01-01_long",
-        "CREATE TABLE half_done (id int);\nSELECT pg_sleep(:secs);\n",
-    )]);
-    let child = long_running(&dir, &db);
-    unsafe { libc_kill(child.id() as i32, 15) };
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(sql(&db, "SELECT to_regclass('half_done') IS NULL"), "t");
-    assert_eq!(
-        sql(&db, "SELECT event FROM schema_migrations_events"),
-        "interrupted"
-    );
 }
