@@ -112,7 +112,7 @@ fn clean_deploy_then_a_rerun_that_does_nothing() {
             &db,
             "SELECT value FROM schema_migrations_meta WHERE key = 'layout_version'"
         ),
-        "1"
+        pgshift::db::tracking::LAYOUT_VERSION.to_string()
     );
     // The event log is append-only.
     assert!(cluster()
@@ -234,17 +234,18 @@ fn a_second_deployer_gives_up_after_the_lock_timeout_naming_the_holder() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for(&db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND state = 'active' AND application_name = 'pgshift' AND datname = current_database()");
+    wait_for(&db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND state = 'active' AND application_name LIKE 'pgshift[%' AND datname = current_database()");
     pgshift(dir.path(), &db)
         .args(["migrate", "--lock-timeout", "1", "--var", "secs=0"])
         .assert()
         .code(2)
-        .stdout(contains("Waiting for the deploy lock, held by process"))
+        .stdout(contains("Waiting for the deploy lock, held by pgshift pid"))
         .stderr(contains(
-            "another deploy holds the lock on public.schema_migrations: process",
+            "another deploy holds the lock on public.schema_migrations: pgshift pid",
         ))
+        .stderr(contains("at 2026-01-01_slow (1/1); server process"))
         .stderr(contains(
-            "(pgshift, user postgres, from local socket), connected since",
+            "user postgres, from local socket, connected since",
         ));
     assert!(first.wait().unwrap().success());
 }
@@ -270,7 +271,7 @@ fn long_running(dir: &TempDir, db: &str) -> std::process::Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for(db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND state = 'active' AND application_name = 'pgshift' AND datname = current_database()");
+    wait_for(db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND state = 'active' AND application_name LIKE 'pgshift[%' AND datname = current_database()");
     child
 }
 
@@ -285,7 +286,7 @@ fn a_killed_client_leaves_no_record_and_no_partial_schema() {
     child.wait().unwrap();
     // The server notices the lost client and rolls the transaction back.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while sql(&db, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgshift' AND datname = current_database() AND pid <> pg_backend_pid()") != "0" {
+    while sql(&db, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgshift[%' AND datname = current_database() AND pid <> pg_backend_pid()") != "0" {
         assert!(Instant::now() < deadline, "the backend of the killed client is still running");
         std::thread::sleep(Duration::from_millis(50));
     }

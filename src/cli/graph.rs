@@ -24,6 +24,6 @@ pub fn run(settings: &Settings, args: &GraphArgs, out: &Output) -> Result<u8, Cl
         GraphFormat::Mermaid => render::mermaid(&plan, None),
         GraphFormat::Text => render::text(&plan, None),
     };
-    print!("{text}");
+    out.stdout(&text, super::output::Kind::Text);
     Ok(exit::OK)
 }

@@ -1,12 +1,17 @@
 //! The command line: flags (clap), and one file per subcommand gluing flags to the library.
 //! Nothing here runs SQL; everything printed to the terminal is printed from here.
 
+mod database;
+mod events;
 mod graph;
+mod history;
 mod init;
 mod migrate;
 mod new;
 mod order;
 mod output;
+mod status;
+mod test;
 mod validate;
 
 use std::path::PathBuf;
@@ -365,11 +370,9 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         Command::Deps => order::deps(&settings, out),
         Command::Order => order::run(&settings, out),
         Command::Migrate(args) => migrate::migrate(&settings, &vars, args, out),
-        Command::Status => migrate::status(&settings, out),
-        Command::History(args) => migrate::history(&settings, args, out),
-        Command::Test(args) if !args.rollback && !args.supabase => {
-            migrate::test(&settings, &vars, out)
-        }
+        Command::Status => status::run(&settings, &vars, out),
+        Command::History(args) => history::run(&settings, &vars, args, out),
+        Command::Test(args) if !args.rollback && !args.supabase => test::run(&settings, &vars, out),
         Command::Graph(args) => graph::run(&settings, args, out),
         Command::New(args) => new::run(&settings, args, &cwd, out),
         Command::Init => init::run(&settings, &cwd, out),

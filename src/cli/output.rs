@@ -1,14 +1,42 @@
-//! Printing: colour decisions (TTY, NO_COLOR), findings, errors and JSON.
+//! Printing: colour decisions (TTY, NO_COLOR), findings, errors and JSON. Every byte pgshift
+//! prints leaves through `Output`, which masks remembered secrets and makes untrusted text
+//! inert (`crate::sanitize`) whatever the caller forgot.
 
 use std::io::{IsTerminal, Write};
 
 use crate::diagnostic::{render_text, Counts, Finding};
+use crate::sanitize::escape;
+use crate::sanitize::redact::redact;
 
 /// Where and how to print.
 #[derive(Debug, Clone, Copy)]
 pub struct Output {
     pub json: bool,
     pub color: bool,
+}
+
+/// What a text printed on stdout is, which decides how it is made safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Lines for people (text reports, Markdown): escaped, no line may start a CI command.
+    Text,
+    /// JSON (one value per line, or pretty): `##[` is encoded.
+    Json,
+    /// GitHub workflow commands, already encoded by their renderer: only redacted.
+    Commands,
+}
+
+/// Makes `text` safe to print: secrets masked, then escaped as `kind` needs.
+pub fn safe(text: &str, kind: Kind, keep_ansi: bool) -> String {
+    let text = redact(text);
+    match kind {
+        Kind::Text => escape::output(&text, keep_ansi).into_owned(),
+        Kind::Json => text
+            .split_inclusive('\n')
+            .map(|l| escape::json_line(l).into_owned())
+            .collect(),
+        Kind::Commands => text.into_owned(),
+    }
 }
 
 impl Output {
@@ -25,19 +53,27 @@ impl Output {
     pub fn error(&self, message: &str, help: Option<&str>) {
         if self.json {
             let v = serde_json::json!({ "event": "error", "message": message, "help": help });
-            println!("{v}");
+            self.stdout(&format!("{v}\n"), Kind::Json);
             return;
         }
-        let mut err = std::io::stderr().lock();
         let (red, bold, reset) = if self.color {
             ("\x1b[1;31m", "\x1b[1m", "\x1b[0m")
         } else {
             ("", "", "")
         };
-        let _ = writeln!(err, "{red}error{reset}{bold}: {message}{reset}");
+        // The message is composed by pgshift but may carry untrusted pieces: escape it whole
+        // before the colours go around it.
+        let message = safe(message, Kind::Text, false);
+        let mut text = format!("{red}error{reset}{bold}: {message}{reset}\n");
         if let Some(h) = help {
-            let _ = writeln!(err, "  help: {h}");
+            text.push_str(&format!("  help: {}\n", safe(h, Kind::Text, false)));
         }
+        self.stderr(&text);
+    }
+
+    /// A warning line on stderr.
+    pub fn warning(&self, message: &str) {
+        self.stderr(&format!("warning: {}\n", safe(message, Kind::Text, false)));
     }
 
     /// Findings on stderr, rustc style, followed by a count.
@@ -45,17 +81,36 @@ impl Output {
         if findings.is_empty() {
             return;
         }
-        let mut err = std::io::stderr().lock();
+        let mut text = String::new();
         for f in findings {
-            let _ = writeln!(err, "{}\n", render_text(f, self.color));
+            text.push_str(&render_text(f, self.color));
+            text.push_str("\n\n");
         }
-        let c = Counts::of(findings);
-        let _ = writeln!(err, "{}", c.summary());
+        text.push_str(&Counts::of(findings).summary());
+        text.push('\n');
+        self.stderr(&text);
     }
 
     /// A line on stdout.
     pub fn line(&self, text: &str) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{text}");
+        self.stdout(
+            &format!("{text}\n"),
+            if self.json { Kind::Json } else { Kind::Text },
+        );
+    }
+
+    /// Text on stdout, made safe as `kind` needs (colours kept on a terminal).
+    pub fn stdout(&self, text: &str, kind: Kind) {
+        let keep_ansi = self.color && std::io::stdout().is_terminal();
+        let _ = std::io::stdout()
+            .lock()
+            .write_all(safe(text, kind, keep_ansi).as_bytes());
+    }
+
+    /// Text on stderr, made safe (colours kept on a terminal).
+    pub fn stderr(&self, text: &str) {
+        let _ = std::io::stderr()
+            .lock()
+            .write_all(safe(text, Kind::Text, self.color).as_bytes());
     }
 }

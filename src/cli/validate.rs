@@ -7,6 +7,7 @@ use crate::lint::report::{render, Format};
 use crate::lint::Family;
 use crate::validate::{check_rule_config, validate, Check, Options};
 
+use super::output::{safe, Kind};
 use super::{exit, CliError, Output, ReportFormat};
 
 fn format(f: ReportFormat, out: &Output) -> Format {
@@ -27,9 +28,15 @@ pub(super) fn variable_lookup<'a>(
     vars: &'a VarSource,
 ) -> impl Fn(&str) -> Option<String> + Sync + 'a {
     move |name: &str| {
-        vars.get(&name.to_uppercase())
+        let value = vars
+            .get(&name.to_uppercase())
             .map(|(v, _)| v.to_string())
-            .or_else(|| settings.variables.get(name).cloned())
+            .or_else(|| settings.variables.get(name).cloned());
+        // A raw `:name` is checked with its value, which a finding may quote: never shown.
+        if let Some(v) = &value {
+            crate::sanitize::redact::remember(v);
+        }
+        value
     }
 }
 
@@ -67,11 +74,18 @@ pub fn run(
         value_of: &lookup,
     })?;
     let color = out.color && std::io::stdout().is_terminal();
-    let text = render(&report, format(report_format, out), color);
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes());
+    let format = format(report_format, out);
+    let text = render(&report, format, color);
+    out.stdout(
+        &text,
+        match format {
+            Format::Json | Format::Sarif => Kind::Json,
+            Format::Github => Kind::Commands,
+            Format::Text | Format::Markdown => Kind::Text,
+        },
+    );
     if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-        let md = render(&report, Format::Markdown, false);
+        let md = safe(&render(&report, Format::Markdown, false), Kind::Text, false);
         let written = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -11,6 +11,9 @@ use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_postgres::config::SslMode;
 use tokio_postgres::Config;
 
+use super::conninfo::{self, ConninfoError, Env};
+use crate::sanitize::redact::{redact_string, remember};
+
 /// libpq's `sslmode` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsMode {
@@ -40,7 +43,11 @@ pub struct ConnectionSpec {
     pub config: Config,
     pub tls: TlsMode,
     pub root_cert: Option<std::path::PathBuf>,
-    password: Option<String>,
+    /// The application name pgshift chose (`pgshift[pid@host]`), or `None` when the
+    /// connection string or PGAPPNAME set one.
+    own_application_name: Option<String>,
+    /// Said while resolving (a password file others can read, …).
+    pub warnings: Vec<String>,
 }
 
 impl std::fmt::Debug for ConnectionSpec {
@@ -57,163 +64,230 @@ pub struct ConnectError {
     pub help: String,
 }
 
-fn bad_url(problem: impl Into<String>) -> ConnectError {
+impl From<ConninfoError> for ConnectError {
+    fn from(e: ConninfoError) -> Self {
+        ConnectError {
+            message: e.message,
+            help: e.help,
+        }
+    }
+}
+
+fn bad_option(what: &str) -> ConnectError {
     ConnectError {
-        message: format!("the database URL is not valid: {}", problem.into()),
-        help: "write it as postgresql://user:password@host:5432/dbname?sslmode=require, or as key=value pairs (host=… dbname=…)".into(),
+        message: format!("the database URL is not valid: {what}"),
+        help: "see https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-PARAMKEYWORDS for each option's values".into(),
     }
 }
 
-/// Splits a key=value connection string into pairs (values may be single-quoted).
-fn keyword_pairs(s: &str) -> Result<Vec<(String, String)>, ConnectError> {
-    let mut pairs = Vec::new();
-    let mut chars = s.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        if chars.peek().is_none() {
-            return Ok(pairs);
-        }
-        let mut key = String::new();
-        while let Some(&c) = chars.peek() {
-            if c == '=' || c.is_whitespace() {
-                break;
-            }
-            key.push(c);
-            chars.next();
-        }
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        if chars.next() != Some('=') {
-            return Err(bad_url(format!("`{key}` has no `=value`")));
-        }
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        let mut value = String::new();
-        if chars.peek() == Some(&'\'') {
-            chars.next();
-            loop {
-                match chars.next() {
-                    None => {
-                        return Err(bad_url(format!(
-                            "the value of `{key}` has no closing quote"
-                        )))
-                    }
-                    Some('\\') => value.extend(chars.next()),
-                    Some('\'') => break,
-                    Some(c) => value.push(c),
-                }
-            }
+/// `pgshift[pid@host]`: what `status` and `pg_stat_activity` show of a deployer.
+fn default_application_name() -> String {
+    let mut buf = [0u8; 64];
+    // SAFETY: gethostname writes at most buf.len() bytes into our buffer.
+    let host: String = if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0 {
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        String::from_utf8_lossy(&buf[..end])
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
+            .take(24)
+            .collect()
+    } else {
+        String::from("?")
+    };
+    format!("pgshift[{}@{host}]", std::process::id())
+}
+
+/// libpq's default socket folder (Debian's, then the upstream one).
+fn default_host() -> String {
+    ["/var/run/postgresql", "/tmp"]
+        .into_iter()
+        .find(|d| std::path::Path::new(d).join(".s.PGSQL.5432").exists())
+        .unwrap_or("localhost")
+        .to_string()
+}
+
+/// The operating system user, libpq's default user name.
+fn os_user(env: Env) -> String {
+    // SAFETY: getpwuid returns a pointer into static storage or null; it is read at once.
+    let name = unsafe {
+        let pw = libc::getpwuid(libc::geteuid());
+        if pw.is_null() || (*pw).pw_name.is_null() {
+            None
         } else {
-            while let Some(&c) = chars.peek() {
-                if c.is_whitespace() {
-                    break;
-                }
-                value.push(c);
-                chars.next();
-            }
+            Some(
+                std::ffi::CStr::from_ptr((*pw).pw_name)
+                    .to_string_lossy()
+                    .into_owned(),
+            )
         }
-        pairs.push((key, value));
-    }
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    };
+    name.or_else(|| env("USER"))
+        .unwrap_or_else(|| "postgres".into())
 }
 
 impl ConnectionSpec {
-    /// Parses a URL (`postgres://`, `postgresql://`) or a key=value string.
+    /// Parses a connection string alone, without libpq's environment or password file (the
+    /// throwaway clusters pgshift starts itself).
     pub fn parse(s: &str) -> Result<ConnectionSpec, ConnectError> {
-        let s = s.trim();
-        let mut tls = None;
-        let mut root_cert = None;
-        let mut has_app_name = false;
-        let mut has_timeout = false;
-        let cleaned = if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-            let (base, query) = s.split_once('?').unwrap_or((s, ""));
-            let mut kept = Vec::new();
-            for param in query.split('&').filter(|p| !p.is_empty()) {
-                let (k, v) = param.split_once('=').unwrap_or((param, ""));
-                match k {
-                    "sslmode" => tls = Some(TlsMode::parse(&percent_decode(v)).ok_or_else(|| bad_url("sslmode must be disable, allow, prefer, require, verify-ca or verify-full"))?),
-                    "sslrootcert" => root_cert = Some(percent_decode(v).into()),
-                    _ => {
-                        has_app_name |= k == "application_name";
-                        has_timeout |= k == "connect_timeout";
-                        kept.push(param);
-                    }
-                }
+        ConnectionSpec::resolve(Some(s), &|_| None)
+    }
+
+    /// What libpq would connect to: the connection string (a URL or key=value pairs; none:
+    /// the environment alone), the service file, the `PG*` variables, the password file, then
+    /// defaults. Every password it finds is remembered as a secret (never printed).
+    pub fn resolve(url: Option<&str>, env: Env) -> Result<ConnectionSpec, ConnectError> {
+        let given = conninfo::parse(url.unwrap_or(""))?;
+        if let Some(p) = given.get("password") {
+            remember(p);
+        }
+        let mut p = conninfo::resolve(given, env)?;
+        let mut warnings = Vec::new();
+        let host = p.get("host").cloned().unwrap_or_else(default_host);
+        let user = p.get("user").cloned().unwrap_or_else(|| os_user(env));
+        let dbname = p.get("dbname").cloned().unwrap_or_else(|| user.clone());
+        if !p.contains_key("password") {
+            let first_host = host.split(',').next().unwrap_or("");
+            let first_port = p
+                .get("port")
+                .and_then(|ports| {
+                    ports
+                        .split(',')
+                        .next()
+                        .filter(|x| !x.is_empty())
+                        .map(str::to_string)
+                })
+                .unwrap_or_else(|| "5432".into());
+            let found = conninfo::password_file(
+                p.get("passfile").map(String::as_str),
+                env,
+                first_host,
+                &first_port,
+                &dbname,
+                &user,
+            );
+            warnings.extend(found.warning);
+            if let Some(pw) = found.password {
+                p.insert("password".into(), pw);
             }
-            if kept.is_empty() {
-                base.to_string()
+        }
+        if let Some(pw) = p.get("password") {
+            remember(pw);
+        }
+
+        let mut config = Config::new();
+        for h in host.split(',') {
+            if h.starts_with('/') {
+                config.host_path(h);
             } else {
-                format!("{base}?{}", kept.join("&"))
+                config.host(h);
             }
-        } else if s.contains('=') {
-            let mut kept = Vec::new();
-            for (k, v) in keyword_pairs(s)? {
-                match k.as_str() {
-                    "sslmode" => tls = Some(TlsMode::parse(&v).ok_or_else(|| bad_url("sslmode must be disable, allow, prefer, require, verify-ca or verify-full"))?),
-                    "sslrootcert" => root_cert = Some(v.into()),
-                    _ => {
-                        has_app_name |= k == "application_name";
-                        has_timeout |= k == "connect_timeout";
-                        kept.push(format!("{k}='{}'", v.replace('\\', "\\\\").replace('\'', "\\'")));
-                    }
-                }
+        }
+        if let Some(addrs) = p.get("hostaddr") {
+            for a in addrs.split(',') {
+                let ip = a
+                    .parse()
+                    .map_err(|_| bad_option("hostaddr is not an IP address"))?;
+                config.hostaddr(ip);
             }
-            kept.join(" ")
-        } else {
-            return Err(bad_url(
-                "it is neither a postgresql:// URL nor key=value pairs",
-            ));
+        }
+        if let Some(ports) = p.get("port") {
+            for port in ports.split(',') {
+                let port = if port.is_empty() { "5432" } else { port };
+                config.port(
+                    port.parse()
+                        .map_err(|_| bad_option("port is not a number from 1 to 65535"))?,
+                );
+            }
+        }
+        config.user(&user);
+        config.dbname(&dbname);
+        if let Some(pw) = p.get("password") {
+            config.password(pw);
+        }
+        if let Some(o) = p.get("options") {
+            config.options(o);
+        }
+        let own_application_name = match p.get("application_name") {
+            Some(name) => {
+                config.application_name(name);
+                None
+            }
+            None => {
+                let name = default_application_name();
+                config.application_name(&name);
+                Some(name)
+            }
         };
-        let mut config: Config = cleaned.parse().map_err(|e: tokio_postgres::Error| {
-            // tokio-postgres names the option, not its value.
-            bad_url(
-                e.to_string()
-                    .trim_start_matches("invalid connection string: ")
-                    .to_string(),
-            )
-        })?;
-        if !has_app_name {
-            config.application_name("pgshift");
+        let timeout = match p.get("connect_timeout") {
+            Some(t) => t
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| bad_option("connect_timeout is not a number of seconds"))?,
+            None => 10,
+        };
+        // libpq: 0 waits forever, and anything below 2 seconds counts as 2.
+        if timeout > 0 {
+            config.connect_timeout(Duration::from_secs(timeout.max(2)));
         }
-        if !has_timeout {
-            config.connect_timeout(Duration::from_secs(10));
+        if let Some(t) = p.get("target_session_attrs") {
+            config.target_session_attrs(match t.as_str() {
+                "any" => tokio_postgres::config::TargetSessionAttrs::Any,
+                "read-write" => tokio_postgres::config::TargetSessionAttrs::ReadWrite,
+                "read-only" => tokio_postgres::config::TargetSessionAttrs::ReadOnly,
+                _ => {
+                    return Err(bad_option(
+                        "target_session_attrs must be any, read-write or read-only",
+                    ))
+                }
+            });
         }
-        let tls = tls.unwrap_or(TlsMode::Prefer);
+        if let Some(c) = p.get("channel_binding") {
+            config.channel_binding(match c.as_str() {
+                "disable" => tokio_postgres::config::ChannelBinding::Disable,
+                "prefer" => tokio_postgres::config::ChannelBinding::Prefer,
+                "require" => tokio_postgres::config::ChannelBinding::Require,
+                _ => {
+                    return Err(bad_option(
+                        "channel_binding must be disable, prefer or require",
+                    ))
+                }
+            });
+        }
+        if let Some(k) = p.get("keepalives") {
+            config.keepalives(k != "0");
+        }
+        if let Some(k) = p.get("keepalives_idle") {
+            config.keepalives_idle(Duration::from_secs(
+                k.parse()
+                    .map_err(|_| bad_option("keepalives_idle is not a number of seconds"))?,
+            ));
+        }
+        let tls = match p.get("sslmode") {
+            Some(m) => TlsMode::parse(m).ok_or_else(|| {
+                bad_option(
+                    "sslmode must be disable, allow, prefer, require, verify-ca or verify-full",
+                )
+            })?,
+            None => TlsMode::Prefer,
+        };
         config.ssl_mode(match tls {
             TlsMode::Disable => SslMode::Disable,
             TlsMode::Prefer => SslMode::Prefer,
             _ => SslMode::Require,
         });
-        let password = config
-            .get_password()
-            .map(|p| String::from_utf8_lossy(p).into_owned());
         Ok(ConnectionSpec {
             config,
             tls,
-            root_cert,
-            password,
+            root_cert: p.get("sslrootcert").map(Into::into),
+            own_application_name,
+            warnings,
         })
+    }
+
+    /// The application name pgshift set (`pgshift[pid@host]`), to extend with the migration
+    /// running; `None` when the user chose one.
+    pub fn progress_label(&self) -> Option<String> {
+        self.own_application_name.clone()
     }
 
     /// `user@host:port/dbname`, for messages: never the password.
@@ -241,19 +315,11 @@ impl ConnectionSpec {
             .to_string()
     }
 
-    /// Removes the password from a text, should a library ever include it.
-    pub fn redact(&self, text: &str) -> String {
-        match &self.password {
-            Some(p) if !p.is_empty() => text.replace(p.as_str(), "***"),
-            _ => text.to_string(),
-        }
-    }
-
     fn tls_connector(&self) -> Result<tokio_postgres_rustls::MakeRustlsConnect, ConnectError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| bad_url(e.to_string()))?;
+            .map_err(|e| bad_option(&e.to_string()))?;
         let config = match self.tls {
             TlsMode::Disable | TlsMode::Prefer | TlsMode::Require => builder
                 .dangerous()
@@ -264,7 +330,7 @@ impl ConnectionSpec {
                 let inner =
                     rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider)
                         .build()
-                        .map_err(|e| bad_url(e.to_string()))?;
+                        .map_err(|e| bad_option(&e.to_string()))?;
                 builder
                     .dangerous()
                     .with_custom_certificate_verifier(Arc::new(Verify {
@@ -381,7 +447,7 @@ impl ConnectionSpec {
             (text, help)
         };
         ConnectError {
-            message: self.redact(&format!("cannot connect to {target}: {what}")),
+            message: redact_string(format!("cannot connect to {target}: {what}")),
             help: help.to_string(),
         }
     }
@@ -514,7 +580,11 @@ mod tests {
             Some(std::path::Path::new("/etc/ca.pem"))
         );
         assert_eq!(s.describe(), "app@db.example.com:6543/prod");
-        assert_eq!(s.config.get_application_name(), Some("pgshift"));
+        assert!(s
+            .config
+            .get_application_name()
+            .is_some_and(|n| n.starts_with("pgshift[")));
+        assert!(s.progress_label().is_some());
         assert!(!format!("{s:?}").contains("s3cret"));
         let k = ConnectionSpec::parse(
             "host=/tmp port=5433 user=postgres dbname='my db' sslmode=disable application_name=ci",
@@ -523,6 +593,7 @@ mod tests {
         assert_eq!(k.tls, TlsMode::Disable);
         assert_eq!(k.describe(), "postgres@/tmp:5433/my db");
         assert_eq!(k.config.get_application_name(), Some("ci"));
+        assert_eq!(k.progress_label(), None);
         assert_eq!(
             ConnectionSpec::parse("postgres://u@h/d").unwrap().tls,
             TlsMode::Prefer

@@ -8,7 +8,8 @@ use tokio::sync::watch;
 use tokio_postgres::Client;
 
 use super::tracking::{Record, Tracking};
-use crate::sql::variables::Substituted;
+use crate::sanitize::redact::{redact, redact_string};
+use crate::sql::variables::{quote_literal, Substituted};
 use crate::sql::{Statement, TxNeed};
 
 /// How a file runs.
@@ -76,6 +77,46 @@ impl Step {
     }
 }
 
+/// What a migration does beyond its own objects, which the statements pgshift sends around it
+/// must undo or check: found by the parser, and by the text for dynamic SQL (`EXECUTE '…'`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// `SET [LOCAL] ROLE` or `SET SESSION AUTHORIZATION`: the record must run as the deployer.
+    pub role: bool,
+    /// `DEALLOCATE` or `DISCARD`: the session's prepared record statement may be gone.
+    pub deallocates: bool,
+    /// A session-level `SET`, `RESET`, `DISCARD` or `set_config`: the next migration must not
+    /// inherit it (each starts in the same session state, as with one psql per file).
+    pub session: bool,
+    /// A `GRANT` (also one built in dynamic SQL): pgshift's own objects are locked down again
+    /// in the same transaction, so that no grant on them outlives the commit.
+    pub grants: bool,
+}
+
+impl Effects {
+    pub fn of(statements: &[Statement], text: &str) -> Effects {
+        let lower = text.to_ascii_lowercase();
+        let mut e = Effects {
+            role: lower.contains("role") || lower.contains("authorization"),
+            session: lower.contains("set_config"),
+            grants: lower.contains("grant"),
+            ..Effects::default()
+        };
+        for s in statements {
+            match &s.node {
+                pg_query::NodeEnum::VariableSetStmt(v) => e.session |= !v.is_local,
+                pg_query::NodeEnum::DiscardStmt(_) => {
+                    e.deallocates = true;
+                    e.session = true;
+                }
+                pg_query::NodeEnum::DeallocateStmt(_) => e.deallocates = true,
+                _ => {}
+            }
+        }
+        e
+    }
+}
+
 /// A migration ready to run: its text with psql variables substituted by their values.
 #[derive(Debug, Clone)]
 pub struct Prepared {
@@ -85,21 +126,10 @@ pub struct Prepared {
     pub sub: Substituted,
     pub statements: Vec<Step>,
     pub mode: Mode,
-    /// The values substituted for psql variables: never shown, never recorded.
-    pub secret_values: Vec<String>,
+    pub effects: Effects,
 }
 
 impl Prepared {
-    /// `text` with every substituted variable value replaced by `***` (server messages and
-    /// DEBUG output can quote them).
-    pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for v in &self.secret_values {
-            out = out.replace(v.as_str(), "***");
-        }
-        out
-    }
-
     pub fn mode_of(statements: &[Statement], no_transaction: bool) -> Mode {
         if let Some(TxNeed::Autocommit(what)) = statements
             .iter()
@@ -133,7 +163,9 @@ pub struct Failure {
     pub hint: Option<String>,
     /// Byte offset in the substituted text, when the server gave a position.
     pub offset: Option<usize>,
-    /// Statements completed (autocommit files).
+    /// The statement that failed (0-based), when it was one of the file's.
+    pub statement: Option<usize>,
+    /// Statements completed and kept (autocommit files); recorded so that a rerun resumes.
     pub statements_done: Option<usize>,
     pub cause: Cause,
 }
@@ -144,13 +176,16 @@ pub enum Cause {
     Error,
     Timeout,
     Interrupted,
+    /// The connection to the server broke: the server rolls back the open transaction.
+    ConnectionLost,
 }
 
 /// Sends a cancel request for the running query.
 pub type CancelFn =
     dyn Fn(tokio_postgres::CancelToken) -> futures_util::future::BoxFuture<'static, ()> + Sync;
+
 /// Receives each statement and its time (DEBUG).
-pub type DebugFn = dyn Fn(&str, Duration) + Sync;
+pub type DebugFn<'a> = dyn Fn(&str, Duration) + Sync + 'a;
 
 /// Run-wide context.
 pub struct RunContext<'a> {
@@ -160,13 +195,15 @@ pub struct RunContext<'a> {
     pub environment: &'a str,
     pub timeout: Duration,
     pub interrupt: watch::Receiver<bool>,
-    pub cancel: &'a (dyn Fn(tokio_postgres::CancelToken) -> futures_util::future::BoxFuture<'static, ()>
-             + Sync),
+    pub cancel: &'a CancelFn,
     /// Called with each statement and its time when DEBUG is on.
-    pub debug: Option<&'a DebugFn>,
+    pub debug: Option<&'a DebugFn<'a>>,
+    /// The `SET`s every migration starts with (timeouts…), restored after a migration that
+    /// changed its session.
+    pub session_sql: &'a str,
 }
 
-/// Runs `sql`, cancelling it at `deadline` or on interrupt.
+/// Runs `sql` (one message), cancelling it at `deadline` or on interrupt.
 async fn run(
     ctx: &RunContext<'_>,
     sql: &str,
@@ -176,44 +213,68 @@ async fn run(
     let fut = ctx.client.batch_execute(sql);
     tokio::pin!(fut);
     let cause = tokio::select! {
-        r = &mut fut => return r.map_err(|e| (e, Cause::Error)),
+        r = &mut fut => return r.map_err(|e| { let c = lost_or(&e, Cause::Error); (e, c) }),
         _ = tokio::time::sleep_until(deadline.into()) => Cause::Timeout,
         _ = interrupt.wait_for(|v| *v) => Cause::Interrupted,
     };
     (ctx.cancel)(ctx.client.cancel_token()).await;
     match fut.await {
         Ok(()) => Ok(()),
-        Err(e) => Err((e, cause)),
+        Err(e) => {
+            let c = lost_or(&e, cause);
+            Err((e, c))
+        }
     }
 }
 
-fn failure(e: &tokio_postgres::Error, cause: Cause, prefix_chars: usize, sql: &str) -> Failure {
+fn lost_or(e: &tokio_postgres::Error, cause: Cause) -> Cause {
+    if e.is_closed() || (e.as_db_error().is_none() && e.code().is_none()) {
+        Cause::ConnectionLost
+    } else {
+        cause
+    }
+}
+
+/// A failure of statement `index` (`None`: of pgshift's own statements around the file),
+/// sent after `prefix` in its message.
+fn failure(
+    e: &tokio_postgres::Error,
+    cause: Cause,
+    prefix: &str,
+    statement: Option<(usize, &Step)>,
+    sql: &str,
+) -> Failure {
     let db = e.as_db_error();
     // The server's position counts characters from 1 in the text sent.
-    let offset = db.and_then(|d| match d.position() {
-        Some(tokio_postgres::error::ErrorPosition::Original(p)) => {
-            let chars = (*p as usize).checked_sub(1 + prefix_chars)?;
-            Some(sql.char_indices().nth(chars).map_or(sql.len(), |(i, _)| i))
+    let offset = match (db.and_then(|d| d.position()), statement) {
+        (Some(tokio_postgres::error::ErrorPosition::Original(p)), Some((_, s))) => {
+            let text = s.text(sql);
+            (*p as usize)
+                .checked_sub(1 + prefix.chars().count())
+                .and_then(|chars| text.char_indices().nth(chars))
+                .map(|(i, _)| s.start + i)
         }
         _ => None,
-    });
+    }
+    .or(statement.map(|(_, s)| s.start));
     let message = match (cause, db) {
         (Cause::Timeout, _) => {
             "cancelled: the migration ran longer than its timeout (TIMEOUT)".to_string()
         }
         (Cause::Interrupted, _) => {
-            "interrupted (SIGINT/SIGTERM): the running statement was cancelled and rolled back"
-                .to_string()
+            "interrupted (SIGINT/SIGTERM): the running statement was cancelled".to_string()
         }
+        (Cause::ConnectionLost, _) => format!("the connection to the server was lost ({e})"),
         (Cause::Error, Some(d)) => d.message().to_string(),
         (Cause::Error, None) => e.to_string(),
     };
     Failure {
         sqlstate: db.map(|d| d.code().code().to_string()),
-        message,
-        detail: db.and_then(|d| d.detail().map(str::to_string)),
-        hint: db.and_then(|d| d.hint().map(str::to_string)),
+        message: redact_string(message),
+        detail: db.and_then(|d| d.detail().map(|x| redact_string(x.to_string()))),
+        hint: db.and_then(|d| d.hint().map(|x| redact_string(x.to_string()))),
         offset,
+        statement: statement.map(|(i, _)| i),
         statements_done: None,
         cause,
     }
@@ -242,111 +303,159 @@ fn record<'a>(
     }
 }
 
-/// Applies a prepared migration. `resume_from` skips statements a partial run completed.
+/// The statements that follow a migration's last statement in the same message: back to the
+/// deployer's role, pgshift's objects locked down again after a grant, the record statement
+/// prepared again after a DEALLOCATE, the record, then `commit` (`COMMIT;` in a transaction),
+/// then the session restored after a migration that changed it.
+fn finish(ctx: &RunContext, p: &Prepared, record: &str, commit: &str) -> String {
+    let mut sql = String::new();
+    let e = p.effects;
+    if e.role {
+        sql.push_str("RESET ROLE;\n");
+    }
+    if e.grants {
+        sql.push_str(&ctx.tracking.lockdown_sql());
+        sql.push('\n');
+    }
+    if e.deallocates {
+        sql.push_str(&ctx.tracking.prepare_record_sql());
+        sql.push_str(";\n");
+    }
+    sql.push_str(record);
+    sql.push('\n');
+    sql.push_str(commit);
+    if e.session || e.role {
+        sql.push_str("\nRESET ALL;\nRESET ROLE;\n");
+        sql.push_str(ctx.session_sql);
+    }
+    sql
+}
+
+/// Applies a prepared migration, one message per statement (so that the server logs only a
+/// failing statement, as with psql; never the whole file). `resume_from` skips statements a
+/// partial run completed; `label` becomes the session's `application_name` while it runs
+/// (`status` on another machine shows it).
 pub async fn apply(
     ctx: &RunContext<'_>,
     p: &Prepared,
     resume_from: usize,
-) -> Result<Duration, Failure> {
-    apply_unredacted(ctx, p, resume_from)
-        .await
-        .map_err(|mut f| {
-            f.message = p.redact(&f.message);
-            f.detail = f.detail.map(|d| p.redact(&d));
-            f.hint = f.hint.map(|h| p.redact(&h));
-            f
-        })
-}
-
-async fn apply_unredacted(
-    ctx: &RunContext<'_>,
-    p: &Prepared,
-    resume_from: usize,
+    label: Option<&str>,
 ) -> Result<Duration, Failure> {
     let start = Instant::now();
     let deadline = start + ctx.timeout;
     let detail = serde_json::json!({ "mode": p.mode });
+    let progress = label.map_or(String::new(), |name| {
+        format!("SET application_name = {};\n", quote_literal(name))
+    });
+    let sql = &p.sub.text;
+    let steps: Vec<(usize, &Step)> = p.statements.iter().enumerate().skip(resume_from).collect();
     match &p.mode {
-        Mode::Transaction if ctx.debug.is_none() => {
-            // BEGIN, the file, its record and COMMIT in one message: one round trip.
-            let prefix = "BEGIN;\n";
+        Mode::Transaction | Mode::AsWritten => {
+            // Transaction: BEGIN rides with the first statement, the record and COMMIT with
+            // the last, so a one-statement file is still one round trip and N statements are N
+            // (psql's count). AsWritten: the file's own BEGIN/COMMIT, and the record after.
+            let in_tx = p.mode == Mode::Transaction;
+            let first = format!("{progress}{}", if in_tx { "BEGIN;\n" } else { "" });
             let rec = ctx.tracking.record_sql(
-                &record(p, ctx, true, None, None, "(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::bigint".into()),
+                &record(
+                    p,
+                    ctx,
+                    true,
+                    None,
+                    None,
+                    "(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::bigint"
+                        .into(),
+                ),
                 "applied",
                 &detail,
             );
-            let batch = format!("{prefix}{}\n;\n{rec}\nCOMMIT;", p.sub.text);
-            match run(ctx, &batch, deadline).await {
-                Ok(()) => Ok(start.elapsed()),
-                Err((e, cause)) => {
-                    let _ = ctx.client.batch_execute("ROLLBACK").await;
-                    Err(failure(&e, cause, prefix.chars().count(), &p.sub.text))
-                }
+            let end = finish(ctx, p, &rec, if in_tx { "COMMIT;" } else { "" });
+            if steps.is_empty() {
+                return send(ctx, &format!("{first}{end}"), deadline, None, "", sql)
+                    .await
+                    .map(|()| start.elapsed());
             }
-        }
-        Mode::Transaction => {
-            // DEBUG: the same transaction, one statement at a time, each timed.
-            ctx.client
-                .batch_execute("BEGIN")
-                .await
-                .map_err(|e| failure(&e, Cause::Error, 0, ""))?;
-            for s in &p.statements {
+            let last = steps.len() - 1;
+            for (k, (i, s)) in steps.iter().enumerate() {
+                let prefix = if k == 0 { first.as_str() } else { "" };
+                let message = format!(
+                    "{prefix}{}{}",
+                    s.text(sql),
+                    if k == last {
+                        format!("\n;\n{end}")
+                    } else {
+                        String::new()
+                    }
+                );
                 let t = Instant::now();
-                if let Err((e, cause)) = run(ctx, s.text(&p.sub.text), deadline).await {
-                    let _ = ctx.client.batch_execute("ROLLBACK").await;
-                    let mut f = failure(&e, cause, 0, s.text(&p.sub.text));
-                    f.offset = Some(f.offset.map_or(s.start, |o| s.start + o));
-                    return Err(f);
-                }
+                send(ctx, &message, deadline, Some((*i, s)), prefix, sql).await?;
                 if let Some(debug) = ctx.debug {
-                    debug(&p.redact(s.text(&p.sub.text)), t.elapsed());
+                    debug(&redact(s.text(sql)), t.elapsed());
                 }
             }
-            record_success(ctx, p, start, &detail, "\nCOMMIT;").await
+            Ok(start.elapsed())
         }
         Mode::Autocommit { .. } => {
-            for (i, s) in p.statements.iter().enumerate().skip(resume_from) {
+            // Each statement alone: a multi-statement message is a transaction block, which
+            // CONCURRENTLY refuses.
+            if !progress.is_empty() {
+                send(ctx, &progress, deadline, None, "", sql).await?;
+            }
+            for (i, s) in &steps {
                 let t = Instant::now();
-                if let Err((e, cause)) = run(ctx, s.text(&p.sub.text), deadline).await {
-                    let mut f = failure(&e, cause, 0, s.text(&p.sub.text));
-                    f.offset = Some(f.offset.map_or(s.start, |o| s.start + o));
-                    f.statements_done = Some(i);
+                if let Err(mut f) = send(ctx, s.text(sql), deadline, Some((*i, s)), "", sql).await {
+                    f.statements_done = Some(*i);
                     return Err(f);
                 }
                 if let Some(debug) = ctx.debug {
-                    debug(&p.redact(s.text(&p.sub.text)), t.elapsed());
+                    debug(&redact(s.text(sql)), t.elapsed());
                 }
             }
-            record_success(ctx, p, start, &detail, "").await
-        }
-        Mode::AsWritten => {
-            if let Err((e, cause)) = run(ctx, &p.sub.text, deadline).await {
-                let _ = ctx.client.batch_execute("ROLLBACK").await;
-                return Err(failure(&e, cause, 0, &p.sub.text));
-            }
-            record_success(ctx, p, start, &detail, "").await
+            let ms = start.elapsed().as_millis().to_string();
+            let rec =
+                ctx.tracking
+                    .record_sql(&record(p, ctx, true, None, None, ms), "applied", &detail);
+            send(ctx, &finish(ctx, p, &rec, ""), deadline, None, "", sql).await?;
+            Ok(start.elapsed())
         }
     }
 }
 
-/// Records a success with the time so far; `then` follows the record in the same message
-/// (`COMMIT` when the migration's transaction is still open).
-async fn record_success(
+/// Sends one message; on failure rolls back whatever transaction is open and describes it.
+async fn send(
     ctx: &RunContext<'_>,
-    p: &Prepared,
-    start: Instant,
-    detail: &serde_json::Value,
-    then: &str,
-) -> Result<Duration, Failure> {
-    let ms = start.elapsed().as_millis().to_string();
-    let rec = ctx
-        .tracking
-        .record_sql(&record(p, ctx, true, None, None, ms), "applied", detail);
-    ctx.client
-        .batch_execute(&format!("{rec}{then}"))
-        .await
-        .map_err(|e| failure(&e, Cause::Error, 0, ""))?;
-    Ok(start.elapsed())
+    message: &str,
+    deadline: Instant,
+    statement: Option<(usize, &Step)>,
+    prefix: &str,
+    sql: &str,
+) -> Result<(), Failure> {
+    match run(ctx, message, deadline).await {
+        Ok(()) => Ok(()),
+        Err((e, cause)) => {
+            if cause != Cause::ConnectionLost {
+                let _ = ctx.client.batch_execute("ROLLBACK").await;
+            }
+            Err(failure(&e, cause, prefix, statement, sql))
+        }
+    }
+}
+
+/// A failed statement `index` of a file, sent after `prefix` (rehearsals).
+pub fn describe(
+    e: &tokio_postgres::Error,
+    prefix: &str,
+    index: usize,
+    step: &Step,
+    sql: &str,
+) -> Failure {
+    failure(
+        e,
+        lost_or(e, Cause::Error),
+        prefix,
+        Some((index, step)),
+        sql,
+    )
 }
 
 /// Records a failure (in its own transaction) with the position mapped to `file:line:col`.
@@ -358,7 +467,7 @@ pub async fn record_failure(
     elapsed: Duration,
 ) -> Result<(), tokio_postgres::Error> {
     let event = match f.cause {
-        Cause::Error => "failed",
+        Cause::Error | Cause::ConnectionLost => "failed",
         Cause::Timeout => "timed_out",
         Cause::Interrupted => "interrupted",
     };
@@ -375,16 +484,18 @@ pub async fn record_failure(
         event,
         &detail,
     );
-    // The migration may have deallocated the session's prepared statements: prepare again.
-    ctx.tracking.prepare_record(ctx.client).await?;
+    // The migration may have deallocated the record statement or changed role and session.
     ctx.client
-        .batch_execute(&format!("BEGIN;\n{rec}\nCOMMIT;"))
+        .batch_execute(&format!(
+            "RESET ROLE;\nRESET ALL;\n{}\n{};\nBEGIN;\n{rec}\nCOMMIT;",
+            ctx.session_sql,
+            ctx.tracking.prepare_record_sql()
+        ))
         .await
 }
 
-/// Drops an index that a failed `CREATE INDEX CONCURRENTLY` left INVALID, before a resume.
-/// Returns the index dropped, if any.
-pub async fn drop_invalid_index(
+/// The INVALID index a failed `CREATE INDEX CONCURRENTLY` statement left, if any.
+pub async fn invalid_index(
     client: &Client,
     step: &Step,
 ) -> Result<Option<String>, tokio_postgres::Error> {
@@ -398,11 +509,20 @@ pub async fn drop_invalid_index(
         )
         .await?
         .get(0);
-    if invalid {
-        client
-            .batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {name}"))
-            .await?;
-        return Ok(Some(name.clone()));
-    }
-    Ok(None)
+    Ok(invalid.then(|| name.clone()))
+}
+
+/// Drops an index that a failed `CREATE INDEX CONCURRENTLY` left INVALID, before a resume.
+/// Returns the index dropped, if any.
+pub async fn drop_invalid_index(
+    client: &Client,
+    step: &Step,
+) -> Result<Option<String>, tokio_postgres::Error> {
+    let Some(name) = invalid_index(client, step).await? else {
+        return Ok(None);
+    };
+    client
+        .batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {name}"))
+        .await?;
+    Ok(Some(name))
 }

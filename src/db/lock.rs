@@ -17,13 +17,46 @@ pub struct Holder {
     pub since: String,
 }
 
+/// What a pgshift deployer's `application_name` says: `pgshift[pid@host]`, then
+/// ` index/total version` while a migration runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployer {
+    pub pid: String,
+    pub host: String,
+    /// `3/10 2026-01-21_add_user_profiles`.
+    pub at: Option<String>,
+}
+
+impl Deployer {
+    pub fn of(application: &str) -> Option<Deployer> {
+        let rest = application.strip_prefix("pgshift[")?;
+        let (inside, at) = rest.split_once(']')?;
+        let (pid, host) = inside.split_once('@')?;
+        Some(Deployer {
+            pid: pid.to_string(),
+            host: host.to_string(),
+            at: Some(at.trim().to_string()).filter(|a| !a.is_empty()),
+        })
+    }
+}
+
 impl std::fmt::Display for Holder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "process {} ({}, user {}, from {}), connected since {}",
-            self.pid, self.application, self.user, self.client, self.since
-        )
+        let session = format!(
+            "server process {}, user {}, from {}, connected since {}",
+            self.pid, self.user, self.client, self.since
+        );
+        match Deployer::of(&self.application) {
+            Some(d) => {
+                write!(f, "pgshift pid {} on {}", d.pid, d.host)?;
+                if let Some(at) = d.at {
+                    let (progress, version) = at.split_once(' ').unwrap_or(("", &at));
+                    write!(f, " at {version} ({progress})")?;
+                }
+                write!(f, "; {session}")
+            }
+            None => write!(f, "{} ({session})", self.application),
+        }
     }
 }
 
@@ -110,4 +143,32 @@ pub async fn holder(client: &Client, key: i64) -> Result<Option<Holder>, tokio_p
         client: r.get(3),
         since: r.get(4),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pgshift_holder_names_its_process_host_and_migration() {
+        let mut h = Holder {
+            pid: 4242,
+            application: "pgshift[77@ci-7] 3/10 2026-01-21_add_profiles".into(),
+            user: "app".into(),
+            client: "10.0.0.3".into(),
+            since: "2026-11-24 10:00:00 UTC".into(),
+        };
+        assert_eq!(
+            h.to_string(),
+            "pgshift pid 77 on ci-7 at 2026-01-21_add_profiles (3/10); server process 4242, user app, from 10.0.0.3, connected since 2026-11-24 10:00:00 UTC"
+        );
+        h.application = "pgshift[77@ci-7]".into();
+        assert!(h
+            .to_string()
+            .starts_with("pgshift pid 77 on ci-7; server process 4242"));
+        h.application = "psql".into();
+        assert!(h
+            .to_string()
+            .starts_with("psql (server process 4242, user app"));
+    }
 }

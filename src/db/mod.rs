@@ -2,6 +2,7 @@
 //! Nothing here prints; results and events go back to the caller.
 
 pub mod connect;
+pub mod conninfo;
 pub mod execute;
 pub mod lock;
 pub mod tracking;

@@ -8,8 +8,66 @@ use tokio_postgres::Client;
 
 use crate::sql::variables::{quote_identifier, quote_literal};
 
-/// The layout version written to the meta table.
-pub const LAYOUT_VERSION: i32 = 1;
+/// The layout version, written to the meta table and to the tracking table's comment (which one
+/// query reads without failing when the table is missing). 2: TRUNCATE of the event log is
+/// blocked, every privilege but the owner's is revoked, the trigger function has a fixed
+/// search_path.
+pub const LAYOUT_VERSION: i32 = 2;
+
+const LAYOUT_COMMENT: &str = "pgshift tracking table, layout ";
+
+/// What the database holds of pgshift's layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayoutState {
+    pub schema_exists: bool,
+    /// The layout version of the tracking table; `None` when it is missing (or predates
+    /// layout 2).
+    pub layout: Option<i32>,
+    /// Privileges others hold on pgshift's objects, described (`USAGE, SELECT on sequence
+    /// public.schema_migrations_events_id_seq to anon`).
+    pub foreign_privileges: Vec<String>,
+}
+
+/// What `ensure` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ensured {
+    /// The tables were created (or upgraded from an older layout).
+    pub created: bool,
+    /// Privileges found on existing tables and revoked.
+    pub revoked: Vec<String>,
+}
+
+/// A statement of the layout failed; `statement` names it.
+#[derive(Debug, thiserror::Error)]
+#[error("{statement} failed: {message}")]
+pub struct TrackingError {
+    pub statement: String,
+    pub message: String,
+    pub sqlstate: Option<String>,
+}
+
+impl TrackingError {
+    fn of(statement: &str) -> impl Fn(tokio_postgres::Error) -> TrackingError + '_ {
+        move |e| TrackingError {
+            statement: statement.to_string(),
+            message: e
+                .as_db_error()
+                .map_or_else(|| e.to_string(), |d| d.message().to_string()),
+            sqlstate: e.code().map(|c| c.code().to_string()),
+        }
+    }
+
+    /// What to do about it.
+    pub fn help(&self, tracking: &Tracking) -> String {
+        match self.sqlstate.as_deref() {
+            Some("42501") => format!(
+                "the deploying role may not do this: grant it CREATE on schema {s} (GRANT CREATE ON SCHEMA {s} TO <role>), or set [tracking] schema in pgshift.toml to a schema it owns",
+                s = quote_identifier(&tracking.schema)
+            ),
+            _ => "check the database's logs and the deploying role's privileges".into(),
+        }
+    }
+}
 
 /// Where the tracking tables live.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,16 +139,154 @@ impl Tracking {
         Ok(row.get(0))
     }
 
-    /// Creates the tables when missing. Call with the advisory lock held.
-    pub async fn ensure(&self, client: &Client) -> Result<(), tokio_postgres::Error> {
+    /// The name of the trigger function that keeps the event log append-only.
+    fn guard(&self) -> String {
+        format!(
+            "{}.{}",
+            quote_identifier(&self.schema),
+            quote_identifier(&format!("{}_events_append_only", self.table))
+        )
+    }
+
+    /// A query listing every privilege on pgshift's objects (the three tables, the events'
+    /// identity sequence, their row types, the trigger function) held by anyone but the
+    /// object's owner: `kind, object, grantee, privileges`. A missing ACL means the default
+    /// one (`acldefault`), which for functions and types includes PUBLIC.
+    fn foreign_privileges_sql(&self) -> String {
+        let (m, e, meta) = (
+            quote_literal(&self.name("")),
+            quote_literal(&self.name("_events")),
+            quote_literal(&self.name("_meta")),
+        );
+        format!(
+            "WITH tables AS (
+  SELECT c.oid FROM pg_class c WHERE c.oid IN (to_regclass({m}), to_regclass({e}), to_regclass({meta}))
+), rels AS (
+  SELECT oid FROM tables
+  UNION SELECT d.objid FROM pg_depend d
+  WHERE d.classid = 'pg_class'::regclass AND d.refobjid IN (SELECT oid FROM tables) AND d.deptype IN ('a', 'i')
+    AND (SELECT relkind FROM pg_class WHERE oid = d.objid) = 'S'
+), objects AS (
+  SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind, c.oid::regclass::text AS obj,
+         coalesce(c.relacl, acldefault(CASE c.relkind WHEN 'S' THEN 's'::\"char\" ELSE 'r'::\"char\" END, c.relowner)) AS acl, c.relowner AS owner
+  FROM pg_class c WHERE c.oid IN (SELECT oid FROM rels)
+  UNION ALL
+  SELECT 'TYPE', t.oid::regtype::text, coalesce(t.typacl, acldefault('T', t.typowner)), t.typowner
+  FROM pg_type t WHERE t.typrelid IN (SELECT oid FROM rels)
+  UNION ALL
+  SELECT 'FUNCTION', p.oid::regprocedure::text, coalesce(p.proacl, acldefault('f', p.proowner)), p.proowner
+  FROM pg_proc p WHERE p.oid = to_regprocedure({guard})
+)
+SELECT o.kind, o.obj,
+       CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS grantee,
+       string_agg(DISTINCT a.privilege_type, ', ') AS privileges
+FROM objects o, aclexplode(o.acl) a
+WHERE a.grantee <> o.owner
+GROUP BY 1, 2, 3",
+            guard = quote_literal(&format!("{}()", self.guard())),
+        )
+    }
+
+    /// A statement that revokes every privilege anyone but the owner holds on pgshift's
+    /// objects, whatever granted it (default privileges, `GRANT … ON ALL TABLES IN SCHEMA`, a
+    /// hand-made grant). Cheap when there is nothing to revoke; runs inside a migration's
+    /// transaction too, so that a migration's grant never outlives its commit.
+    pub fn lockdown_sql(&self) -> String {
+        format!(
+            "DO $pgshift$
+DECLARE r record;
+BEGIN
+  FOR r IN {} LOOP
+    EXECUTE format('REVOKE ALL ON %s %s FROM %s CASCADE', r.kind, r.obj, r.grantee);
+  END LOOP;
+END
+$pgshift$;",
+            self.foreign_privileges_sql()
+        )
+    }
+
+    /// What the database holds of pgshift's layout, in one read-only query.
+    pub async fn state(&self, client: &Client) -> Result<LayoutState, tokio_postgres::Error> {
+        let sql = format!(
+            "SELECT to_regnamespace($1) IS NOT NULL, obj_description(to_regclass($2), 'pg_class'),
+                    ARRAY(SELECT format('%s on %s %s to %s', privileges, lower(kind), obj, grantee) FROM ({}) f ORDER BY 1)",
+            self.foreign_privileges_sql()
+        );
+        let row = client
+            .query_one(&sql, &[&self.schema, &self.name("")])
+            .await?;
+        let comment: Option<String> = row.get(1);
+        Ok(LayoutState {
+            schema_exists: row.get(0),
+            layout: comment
+                .as_deref()
+                .and_then(|c| c.strip_prefix(LAYOUT_COMMENT))
+                .and_then(|v| v.trim().parse().ok()),
+            foreign_privileges: row.get(2),
+        })
+    }
+
+    /// Creates the tables when missing, upgrades an older layout, and revokes privileges
+    /// others were given on them. Call with the advisory lock held. On an up-to-date database
+    /// with nothing to revoke this is one read-only query: no DDL, no WAL.
+    pub async fn ensure(&self, client: &Client) -> Result<Ensured, TrackingError> {
+        let state = self
+            .state(client)
+            .await
+            .map_err(TrackingError::of("reading the tracking layout"))?;
+        let mut done = Ensured::default();
+        if state.layout != Some(LAYOUT_VERSION) {
+            done.created = state.layout.is_none();
+            self.create(client, state.schema_exists).await?;
+        } else if !state.foreign_privileges.is_empty() {
+            client
+                .batch_execute(&self.lockdown_sql())
+                .await
+                .map_err(TrackingError::of(&format!(
+                    "revoking privileges on {}",
+                    self.display()
+                )))?;
+            done.revoked = state.foreign_privileges;
+        }
+        Ok(done)
+    }
+
+    /// The layout's DDL, one labelled step at a time in one transaction, so that a refusal
+    /// names the statement (`CREATE TABLE public.schema_migrations: permission denied for
+    /// schema public`). Everything is idempotent: it also upgrades an older layout.
+    async fn create(&self, client: &Client, schema_exists: bool) -> Result<(), TrackingError> {
         let m = self.name("");
         let e = self.name("_events");
         let meta = self.name("_meta");
-        let guard = quote_identifier(&format!("{}_events_append_only", self.table));
         let schema = quote_identifier(&self.schema);
-        let sql = format!(
-            "CREATE SCHEMA IF NOT EXISTS {schema};
-CREATE TABLE IF NOT EXISTS {m} (
+        let guard = self.guard();
+        let mut steps: Vec<(String, String)> = Vec::new();
+        if !schema_exists {
+            // Only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even
+            // when the schema exists. A schema pgshift creates is its own: nobody else's.
+            steps.push((
+                format!("CREATE SCHEMA {schema}"),
+                format!(
+                    "CREATE SCHEMA {schema};
+DO $pgshift$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS grantee
+           FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
+           WHERE n.nspname = {name} AND a.grantee <> n.nspowner LOOP
+    EXECUTE format('REVOKE ALL ON SCHEMA %s FROM %s CASCADE', {schema_lit}, r.grantee);
+  END LOOP;
+END
+$pgshift$;",
+                    name = quote_literal(&self.schema),
+                    schema_lit = quote_literal(&schema),
+                ),
+            ));
+        }
+        steps.push((
+            format!("CREATE TABLE {m}"),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {m} (
   version             text PRIMARY KEY,
   checksum            text NOT NULL,
   normalized_checksum text,
@@ -105,8 +301,13 @@ CREATE TABLE IF NOT EXISTS {m} (
   applied_by          text NOT NULL DEFAULT current_user,
   environment         text,
   tool_version        text
-);
-CREATE TABLE IF NOT EXISTS {e} (
+);"
+            ),
+        ));
+        steps.push((
+            format!("CREATE TABLE {e}"),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {e} (
   id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   at           timestamptz NOT NULL DEFAULT clock_timestamp(),
   run_id       text NOT NULL,
@@ -116,35 +317,66 @@ CREATE TABLE IF NOT EXISTS {e} (
   applied_by   text NOT NULL DEFAULT current_user,
   environment  text,
   tool_version text
-);
-CREATE TABLE IF NOT EXISTS {meta} (key text PRIMARY KEY, value text NOT NULL);
-INSERT INTO {meta} (key, value) VALUES ('layout_version', '{LAYOUT_VERSION}') ON CONFLICT (key) DO NOTHING;
-CREATE OR REPLACE FUNCTION {schema}.{guard}() RETURNS trigger LANGUAGE plpgsql AS $pgshift$
+);"
+            ),
+        ));
+        steps.push((
+            format!("CREATE TABLE {meta}"),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {meta} (key text PRIMARY KEY, value text NOT NULL);
+INSERT INTO {meta} (key, value) VALUES ('layout_version', '{LAYOUT_VERSION}')
+ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;"
+            ),
+        ));
+        steps.push((
+            format!("CREATE FUNCTION {guard}()"),
+            format!(
+                "CREATE OR REPLACE FUNCTION {guard}() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog AS $pgshift$
 BEGIN
-  RAISE EXCEPTION 'the pgshift event log is append-only';
+  RAISE EXCEPTION 'the pgshift event log is append-only: % is refused', TG_OP;
 END
-$pgshift$;
-DROP TRIGGER IF EXISTS append_only ON {e};
-CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON {e} FOR EACH ROW EXECUTE FUNCTION {schema}.{guard}();
-ALTER TABLE {m} ENABLE ROW LEVEL SECURITY;
+$pgshift$;"
+            ),
+        ));
+        steps.push((
+            format!("CREATE TRIGGER append_only ON {e}"),
+            format!(
+                "DROP TRIGGER IF EXISTS append_only ON {e};
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON {e} FOR EACH ROW EXECUTE FUNCTION {guard}();
+DROP TRIGGER IF EXISTS append_only_truncate ON {e};
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON {e} FOR EACH STATEMENT EXECUTE FUNCTION {guard}();"
+            ),
+        ));
+        steps.push((
+            format!("ALTER TABLE {m} ENABLE ROW LEVEL SECURITY"),
+            format!(
+                "ALTER TABLE {m} ENABLE ROW LEVEL SECURITY;
 ALTER TABLE {e} ENABLE ROW LEVEL SECURITY;
-ALTER TABLE {meta} ENABLE ROW LEVEL SECURITY;
-REVOKE ALL ON {m}, {e}, {meta} FROM PUBLIC;
-DO $pgshift$
-DECLARE r text;
-BEGIN
-  FOREACH r IN ARRAY ARRAY['anon', 'authenticated'] LOOP
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
-      EXECUTE format('REVOKE ALL ON %s, %s, %s FROM %I', {ml}, {el}, {metal}, r);
-    END IF;
-  END LOOP;
-END
-$pgshift$;",
-            ml = quote_literal(&m),
-            el = quote_literal(&e),
-            metal = quote_literal(&meta),
-        );
-        client.batch_execute(&sql).await
+ALTER TABLE {meta} ENABLE ROW LEVEL SECURITY;"
+            ),
+        ));
+        steps.push((
+            format!("REVOKE ALL ON {m}, {e}, {meta} (and their sequence, types, trigger function)"),
+            self.lockdown_sql(),
+        ));
+        steps.push((
+            format!("COMMENT ON TABLE {m}"),
+            format!("COMMENT ON TABLE {m} IS '{LAYOUT_COMMENT}{LAYOUT_VERSION}';"),
+        ));
+        client
+            .batch_execute("BEGIN")
+            .await
+            .map_err(TrackingError::of("BEGIN"))?;
+        for (label, sql) in &steps {
+            if let Err(e) = client.batch_execute(sql).await {
+                let _ = client.batch_execute("ROLLBACK").await;
+                return Err(TrackingError::of(label)(e));
+            }
+        }
+        client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(TrackingError::of("COMMIT"))
     }
 
     /// Every row, oldest first. Empty when the table does not exist.
@@ -209,8 +441,15 @@ impl Tracking {
     /// tracking row and the insert of its event in one statement. It rides along with every
     /// migration, so the server parses and plans it once per deploy, not once per migration.
     pub async fn prepare_record(&self, client: &Client) -> Result<(), tokio_postgres::Error> {
-        let sql = format!(
-            "PREPARE pgshift_record (text, text, text, bigint, boolean, text, text, text, integer, text, text, text, text, jsonb) AS
+        client.batch_execute(&self.prepare_record_sql()).await
+    }
+
+    /// The SQL of `prepare_record`, also sent after a migration that deallocated it. It starts
+    /// with `DEALLOCATE ALL` (PREPARE has no `OR REPLACE`).
+    pub fn prepare_record_sql(&self) -> String {
+        format!(
+            "DEALLOCATE ALL;
+PREPARE pgshift_record (text, text, text, bigint, boolean, text, text, text, integer, text, text, text, text, jsonb) AS
 WITH recorded AS (
 INSERT INTO {m} (version, checksum, normalized_checksum, executed_at, execution_time_ms, success, error_message, sqlstate, error_position, statements_done, run_id, applied_by, environment, tool_version)
 VALUES ($1, $2, $3, now(), $4, $5, $6, $7, $8, $9, $10, current_user, $11, $12)
@@ -224,10 +463,7 @@ INSERT INTO {e} (run_id, event, version, detail, environment, tool_version)
 SELECT $10, $13, version, $14, $11, $12 FROM recorded",
             m = self.name(""),
             e = self.name("_events"),
-        );
-        client
-            .batch_execute(&format!("DEALLOCATE ALL; {sql}"))
-            .await
+        )
     }
 
     /// The execution of the prepared record statement (see `prepare_record`) as SQL text.

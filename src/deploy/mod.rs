@@ -1,7 +1,8 @@
-//! The deploy pipeline: connect → lock → compare with the tracking table → apply pending
-//! migrations in plan order → tell PostgREST → summary. Seams for the environment gate,
-//! backups and the health check (later versions) sit between these steps. Progress is reported
-//! as events; nothing here prints.
+//! The deploy pipeline, as named stages: connect → lock → ensure the tracking tables → compare
+//! with them → select what runs → prepare (variables, parsing) → apply in plan order → lock
+//! pgshift's objects down again → tell PostgREST → summary. Seams for the environment gate,
+//! backups and the health check (later versions) sit between these stages. Progress is
+//! reported as events, each redacted on its way out (`Emitter`); nothing here prints.
 
 pub mod status;
 
@@ -12,17 +13,18 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::{DryRun, Environment, OutOfOrder};
 use crate::db::connect::{ConnectError, ConnectionSpec};
-use crate::db::execute::{self, Cause, Mode, Prepared, RunContext};
+use crate::db::execute::{self, Cause, Effects, Failure, Mode, Prepared, RunContext};
 use crate::db::lock::{self, LockError};
-use crate::db::tracking::Tracking;
+use crate::db::tracking::{Tracking, TrackingError};
 use crate::diagnostic::Location;
 use crate::migration::{MigrationSet, Version};
 use crate::plan::Plan;
+use crate::sanitize::redact::{redact_string, remember};
 use crate::sql::variables::{quote_identifier, quote_literal, scan, substitute, VarKind};
 use status::{State, Status};
 
 /// Something that happened during a run, for the terminal (text or JSON lines).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     Connected {
@@ -68,6 +70,14 @@ pub enum Event {
         position: Option<String>,
         detail: Option<String>,
         hint: Option<String>,
+        /// What stayed in the database and what a rerun does.
+        help: String,
+    },
+    /// DEBUG: a statement (redacted) and its time.
+    Statement {
+        version: String,
+        sql: String,
+        ms: f64,
     },
     Rehearsed {
         version: String,
@@ -89,8 +99,37 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The event with every remembered secret masked, in every string it holds (present and
+    /// future fields alike: it goes through its JSON form).
+    pub fn redacted(self) -> Event {
+        let Ok(mut v) = serde_json::to_value(&self) else {
+            return self;
+        };
+        crate::sanitize::redact::redact_json(&mut v);
+        serde_json::from_value(v).unwrap_or(self)
+    }
+}
+
+/// Where events go: every one is redacted here, on its way out of the library, whoever sends
+/// it (the stages, the DEBUG hook called from inside the executor).
+struct Emitter<'a>(std::sync::Mutex<&'a mut (dyn FnMut(Event) + Send)>);
+
+impl Emitter<'_> {
+    fn emit(&self, e: Event) {
+        let e = e.redacted();
+        if let Ok(mut on) = self.0.lock() {
+            on(e);
+        }
+    }
+
+    fn warn(&self, message: String) {
+        self.emit(Event::Warning { message });
+    }
+}
+
 /// One migration of the plan of a run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct PlanItem {
     pub version: String,
     pub mode: String,
@@ -137,6 +176,12 @@ pub enum DeployError {
     Lock(LockError),
     #[error("{message}")]
     Blocked { message: String, help: String },
+    #[error("cannot set up the tracking tables of {target}: {error}")]
+    Tracking {
+        target: String,
+        error: TrackingError,
+        help: String,
+    },
     #[error("database error: {0}")]
     Db(String),
 }
@@ -145,20 +190,19 @@ impl DeployError {
     pub fn help(&self) -> String {
         match self {
             DeployError::Connect(e) => e.help.clone(),
-            DeployError::Lock(LockError::Busy { .. }) => "wait for that deploy to finish, or raise --lock-timeout; if it is stuck, end that session (SELECT pg_terminate_backend(pid))".into(),
+            DeployError::Lock(LockError::Busy { .. }) => "wait for that deploy to finish, or raise --lock-timeout; to stop it, end that session (SELECT pg_cancel_backend(pid)) and it rolls back its current migration".into(),
             DeployError::Lock(LockError::Db(_)) | DeployError::Db(_) => "check the database's logs and the user's privileges".into(),
-            DeployError::Blocked { help, .. } => help.clone(),
+            DeployError::Blocked { help, .. } | DeployError::Tracking { help, .. } => help.clone(),
         }
     }
 }
 
-fn db_err(spec: &ConnectionSpec) -> impl Fn(tokio_postgres::Error) -> DeployError + '_ {
-    move |e| {
-        DeployError::Db(spec.redact(&match e.as_db_error() {
-            Some(d) => format!("{} ({})", d.message(), d.code().code()),
-            None => e.to_string(),
-        }))
-    }
+/// A database error as one line: the server's message and SQLSTATE, redacted.
+fn db_err(e: tokio_postgres::Error) -> DeployError {
+    DeployError::Db(redact_string(match e.as_db_error() {
+        Some(d) => format!("{} ({})", d.message(), d.code().code()),
+        None => e.to_string(),
+    }))
 }
 
 /// A random identifier for this run.
@@ -177,7 +221,9 @@ pub fn new_run_id() -> String {
     format!("{:016x}{:016x}", a.finish(), b.finish())
 }
 
-/// Substitutes the real values of psql variables. Missing ones are returned with their place.
+/// Substitutes the real values of psql variables (and remembers them as secrets: they are
+/// masked in everything pgshift prints or records from now on). Missing ones are returned
+/// with their place.
 pub fn prepare(
     m: &crate::migration::Migration,
     values: &dyn Fn(&str) -> Option<String>,
@@ -191,12 +237,10 @@ pub fn prepare(
             u.what
         ));
     }
-    let mut secret_values: Vec<String> = Vec::new();
     let sub = substitute(&m.source, &psql, |v| {
         let value = values(&v.name);
-        if let Some(x) = value.as_ref().filter(|x| x.len() >= 3) {
-            // Short values (`1`, `on`) would blank out ordinary words of messages.
-            secret_values.push(x.clone());
+        if let Some(x) = &value {
+            remember(x);
         }
         match (v.kind, value) {
             (VarKind::Defined, value) => {
@@ -228,7 +272,7 @@ pub fn prepare(
             if sub.is_substituted(e.offset) {
                 "syntax error in the value of a psql variable".to_string()
             } else {
-                e.message
+                redact_string(e.message)
             }
         )]
     })?;
@@ -237,29 +281,55 @@ pub fn prepare(
         version: m.version.to_string(),
         checksum: m.checksum.0.clone(),
         normalized_checksum: status::normalized(m),
-        sub,
+        effects: Effects::of(&statements, &sub.text),
         statements: statements.iter().map(execute::Step::of).collect(),
+        sub,
         mode,
-        secret_values: {
-            secret_values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-            secret_values.dedup();
-            secret_values
-        },
     })
 }
 
-/// Reads the state of the database (no lock, nothing created).
+/// A deploy that holds the lock right now, as `status` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Running {
+    pub holder: String,
+}
+
+/// Reads the state of the database (no lock, nothing created), and who is deploying to it.
 pub async fn read_status(
     set: &MigrationSet,
     plan: &Plan,
     spec: &ConnectionSpec,
     tracking: &Tracking,
     env: Environment,
-) -> Result<(Status, String), DeployError> {
+) -> Result<(Status, String, Option<Running>), DeployError> {
     let (tx, _rx) = mpsc::unbounded_channel();
     let client = spec.connect(tx).await.map_err(DeployError::Connect)?;
-    let rows = tracking.rows(&client).await.map_err(db_err(spec))?;
-    Ok((status::compare(set, plan, &rows, env), spec.describe()))
+    let rows = tracking.rows(&client).await.map_err(db_err)?;
+    let running = lock::holder(&client, tracking.lock_key())
+        .await
+        .map_err(db_err)?
+        .map(|h| Running {
+            holder: h.to_string(),
+        });
+    Ok((
+        status::compare(set, plan, &rows, env),
+        spec.describe(),
+        running,
+    ))
+}
+
+/// The session settings every migration starts with.
+fn session_sql(opts: &Options, version_num: i32) -> String {
+    let mut session = format!("SET statement_timeout = '{}ms';", opts.timeout.as_millis());
+    // PostgreSQL 14+: a backend whose client vanished (killed deployer) stops at once instead
+    // of finishing the statement; its transaction rolls back.
+    if version_num >= 140000 {
+        session.push_str("\nSET client_connection_check_interval = '1s';");
+    }
+    if let Some(t) = opts.statement_lock_timeout {
+        session.push_str(&format!("\nSET lock_timeout = '{}ms';", t.as_millis()));
+    }
+    session
 }
 
 /// Deploys the pending migrations of `set` in `plan` order.
@@ -271,58 +341,53 @@ pub async fn migrate(
     on: &mut (dyn FnMut(Event) + Send),
 ) -> Result<Outcome, DeployError> {
     let started = Instant::now();
+    let out = Emitter(std::sync::Mutex::new(on));
     let (notice_tx, mut notices) = mpsc::unbounded_channel();
     let client = spec
         .connect(notice_tx)
         .await
         .map_err(DeployError::Connect)?;
-    let server_version: String = client
-        .query_one("SHOW server_version", &[])
+    let row = client
+        .query_one(
+            "SELECT current_setting('server_version'), current_setting('server_version_num')::int",
+            &[],
+        )
         .await
-        .map_err(db_err(spec))?
-        .get(0);
-    on(Event::Connected {
+        .map_err(db_err)?;
+    let (server_version, version_num): (String, i32) = (row.get(0), row.get(1));
+    out.emit(Event::Connected {
         target: spec.describe(),
         server_version,
         environment: opts.environment,
     });
-    let version_num: i32 = client
-        .query_one("SELECT current_setting('server_version_num')::int", &[])
-        .await
-        .map_err(db_err(spec))?
-        .get(0);
-    let mut session = format!("SET statement_timeout = '{}ms';", opts.timeout.as_millis());
-    // PostgreSQL 14+: a backend whose client vanished (killed deployer) stops at once instead
-    // of finishing the statement; its transaction rolls back.
-    if version_num >= 140000 {
-        session.push_str(" SET client_connection_check_interval = '1s';");
-    }
-    if let Some(t) = opts.statement_lock_timeout {
-        session.push_str(&format!(" SET lock_timeout = '{}ms';", t.as_millis()));
-    }
-    client.batch_execute(&session).await.map_err(db_err(spec))?;
+    let session = session_sql(opts, version_num);
+    client.batch_execute(&session).await.map_err(db_err)?;
 
     let dry = opts.dry_run != DryRun::Off;
     if !dry {
         lock::acquire(&client, &opts.tracking, opts.lock_wait, |h| {
-            on(Event::Waiting {
+            out.emit(Event::Waiting {
                 holder: h.to_string(),
             })
         })
         .await
         .map_err(DeployError::Lock)?;
-        opts.tracking.ensure(&client).await.map_err(db_err(spec))?;
-        opts.tracking
-            .prepare_record(&client)
-            .await
-            .map_err(db_err(spec))?;
     }
-    let result = run_locked(set, plan, spec, opts, &client, &mut notices, on).await;
+    let run = Run {
+        set,
+        plan,
+        spec,
+        opts,
+        client: &client,
+        session: &session,
+        out: &out,
+    };
+    let result = run.locked(&mut notices).await;
     if !dry {
         let _ = lock::release(&client, &opts.tracking).await;
     }
     let outcome = result?;
-    on(Event::Done {
+    out.emit(Event::Done {
         applied: outcome.applied,
         failed: outcome.failed,
         interrupted: outcome.interrupted,
@@ -331,309 +396,579 @@ pub async fn migrate(
     Ok(outcome)
 }
 
-async fn run_locked(
-    set: &MigrationSet,
-    plan: &Plan,
-    spec: &ConnectionSpec,
-    opts: &Options<'_>,
-    client: &tokio_postgres::Client,
-    notices: &mut mpsc::UnboundedReceiver<tokio_postgres::error::DbError>,
-    on: &mut (dyn FnMut(Event) + Send),
-) -> Result<Outcome, DeployError> {
-    let rows = opts.tracking.rows(client).await.map_err(db_err(spec))?;
-    // Notices from creating the tracking tables are not the migrations' business.
-    while notices.try_recv().is_ok() {}
-    let status = status::compare(set, plan, &rows, opts.environment);
+/// One deploy, with the lock held (or a dry run).
+struct Run<'a> {
+    set: &'a MigrationSet,
+    plan: &'a Plan,
+    spec: &'a ConnectionSpec,
+    opts: &'a Options<'a>,
+    client: &'a tokio_postgres::Client,
+    session: &'a str,
+    out: &'a Emitter<'a>,
+}
 
-    let modified: Vec<&str> = status
-        .entries
-        .iter()
-        .filter(|e| e.state == State::Modified)
-        .map(|e| e.version.as_str())
-        .collect();
-    if !modified.is_empty() {
-        return Err(DeployError::Blocked {
-            message: format!("applied migrations changed since they ran: {}", modified.join(", ")),
-            help: "restore the files as they were applied (git), or accept the change with `pgshift repair VERSION`; new changes belong in a new migration".into(),
-        });
-    }
-    for e in status.entries.iter().filter(|e| e.state == State::Unknown) {
-        on(Event::Warning {
-            message: format!(
-                "{} is recorded in {} but has no file in {}",
-                e.version,
-                opts.tracking.display(),
-                set.dir.display()
-            ),
-        });
-    }
-    for e in status.entries.iter().filter(|e| {
-        e.state
-            == (State::Applied {
-                cosmetic_change: true,
-            })
-    }) {
-        on(Event::Warning {
-            message: format!(
-                "{} changed in comments or whitespace only since it was applied",
-                e.version
-            ),
-        });
+/// A migration about to run: prepared, with its state and its file.
+type Ready<'a> = (Prepared, &'a status::Entry, &'a crate::migration::Migration);
+
+type Notices = mpsc::UnboundedReceiver<tokio_postgres::error::DbError>;
+
+impl<'a> Run<'a> {
+    async fn locked(&self, notices: &mut Notices) -> Result<Outcome, DeployError> {
+        if self.opts.dry_run == DryRun::Off {
+            self.ensure_tracking().await?;
+        }
+        let rows = self.opts.tracking.rows(self.client).await.map_err(db_err)?;
+        // Notices from creating the tracking tables are not the migrations' business.
+        while notices.try_recv().is_ok() {}
+        let status = status::compare(self.set, self.plan, &rows, self.opts.environment);
+        self.check_history(&status)?;
+        let to_run = self.select(&status)?;
+        if !to_run.is_empty() {
+            (self.opts.before_run)()?;
+        }
+        let prepared = self.prepare_all(&to_run)?;
+        match self.opts.dry_run {
+            DryRun::Plan => return Ok(Outcome::default()),
+            DryRun::Rehearse => return self.rehearse(&prepared, notices).await,
+            DryRun::Off => {}
+        }
+        let outcome = self.apply_all(&prepared, &rows, notices).await?;
+        if outcome.applied > 0 {
+            self.lock_down_again().await?;
+            self.notify_postgrest().await?;
+        }
+        Ok(outcome)
     }
 
-    let mut to_run: Vec<&status::Entry> = Vec::new();
-    let target = opts.target.as_ref().map(|t| t.as_str());
-    if let Some(t) = target {
-        if !status.entries.iter().any(|e| e.version == t) {
+    /// Creates or upgrades the tracking tables; revokes what others were granted on them.
+    async fn ensure_tracking(&self) -> Result<(), DeployError> {
+        let t = &self.opts.tracking;
+        let done = t
+            .ensure(self.client)
+            .await
+            .map_err(|error| DeployError::Tracking {
+                target: self.spec.describe(),
+                help: error.help(t),
+                error,
+            })?;
+        self.opts
+            .tracking
+            .prepare_record(self.client)
+            .await
+            .map_err(db_err)?;
+        if !done.revoked.is_empty() {
+            self.out.warn(format!(
+                "pgshift's tables in {} had privileges for other roles, now revoked: {}. Something granted them (GRANT … ON ALL TABLES/SEQUENCES IN SCHEMA, or by hand); only the deploying role may touch them",
+                self.spec.describe(),
+                done.revoked.join("; ")
+            ));
+        }
+        Ok(())
+    }
+
+    /// A migration may have granted privileges on pgshift's tables indirectly (a function
+    /// called from it): check once more after the run.
+    async fn lock_down_again(&self) -> Result<(), DeployError> {
+        let state = self
+            .opts
+            .tracking
+            .state(self.client)
+            .await
+            .map_err(db_err)?;
+        if state.foreign_privileges.is_empty() {
+            return Ok(());
+        }
+        self.client
+            .batch_execute(&self.opts.tracking.lockdown_sql())
+            .await
+            .map_err(db_err)?;
+        self.out.warn(format!(
+            "a migration of this run granted privileges on pgshift's tables, now revoked: {}",
+            state.foreign_privileges.join("; ")
+        ));
+        Ok(())
+    }
+
+    /// Modified files block the run; unknown versions and cosmetic edits are reported.
+    fn check_history(&self, status: &Status) -> Result<(), DeployError> {
+        let modified: Vec<&str> = status
+            .entries
+            .iter()
+            .filter(|e| e.state == State::Modified)
+            .map(|e| e.version.as_str())
+            .collect();
+        if !modified.is_empty() {
             return Err(DeployError::Blocked {
-                message: format!("--target {t} is not a migration in {}", set.dir.display()),
-                help: "`pgshift status` lists the versions".into(),
+                message: format!("applied migrations changed since they ran: {}", modified.join(", ")),
+                help: "restore the files as they were applied (git), or accept the change with `pgshift repair VERSION`; new changes belong in a new migration".into(),
             });
         }
-    }
-    for e in &status.entries {
-        if matches!(
-            e.state,
-            State::Pending { .. } | State::Failed { .. } | State::Partial { .. }
-        ) {
-            to_run.push(e);
+        for e in status.entries.iter().filter(|e| e.state == State::Unknown) {
+            self.out.warn(format!(
+                "{} is recorded in {} but has no file in {}",
+                e.version,
+                self.opts.tracking.display(),
+                self.set.dir.display()
+            ));
         }
-        if target == Some(e.version.as_str()) {
-            break;
+        for e in status.entries.iter().filter(|e| {
+            e.state
+                == (State::Applied {
+                    cosmetic_change: true,
+                })
+        }) {
+            self.out.warn(format!(
+                "{} changed in comments or whitespace only since it was applied",
+                e.version
+            ));
         }
+        Ok(())
     }
-    // A migration must not run when @env keeps one of its dependencies out of this environment.
-    let excluded: std::collections::HashSet<&str> = status
-        .entries
-        .iter()
-        .filter(|e| e.state == State::NotForEnvironment)
-        .map(|e| e.version.as_str())
-        .collect();
-    let orphaned: Vec<String> = plan
-        .steps
-        .iter()
-        .filter(|s| to_run.iter().any(|e| e.version == s.version.as_str()))
-        .flat_map(|s| {
-            s.dependencies
-                .iter()
-                .filter(|d| excluded.contains(d.as_str()))
-                .map(move |d| format!("{} needs {d}", s.version))
-        })
-        .collect();
-    if !orphaned.is_empty() {
-        return Err(DeployError::Blocked {
-            message: format!(
-                "dependencies are excluded from {} by @env: {}",
-                opts.environment,
-                orphaned.join(", ")
-            ),
-            help: "widen the dependency's `-- @env:` line, or remove the dependency".into(),
-        });
-    }
-    let late: Vec<&str> = to_run
-        .iter()
-        .filter(|e| matches!(e.state, State::Pending { out_of_order: true }))
-        .map(|e| e.version.as_str())
-        .collect();
-    if !late.is_empty() {
-        match opts.out_of_order {
-            OutOfOrder::Deny => return Err(DeployError::Blocked {
+
+    /// What runs: pending, failed and partial migrations up to --target, in plan order.
+    fn select<'s>(&self, status: &'s Status) -> Result<Vec<&'s status::Entry>, DeployError> {
+        let (set, plan, opts) = (self.set, self.plan, self.opts);
+        let mut to_run: Vec<&status::Entry> = Vec::new();
+        let target = opts.target.as_ref().map(|t| t.as_str());
+        if let Some(t) = target {
+            if !status.entries.iter().any(|e| e.version == t) {
+                return Err(DeployError::Blocked {
+                    message: format!("--target {t} is not a migration in {}", set.dir.display()),
+                    help: "`pgshift status` lists the versions".into(),
+                });
+            }
+        }
+        for e in &status.entries {
+            if matches!(
+                e.state,
+                State::Pending { .. } | State::Failed { .. } | State::Partial { .. }
+            ) {
+                to_run.push(e);
+            }
+            if target == Some(e.version.as_str()) {
+                break;
+            }
+        }
+        // A migration must not run when @env keeps one of its dependencies out of this
+        // environment.
+        let excluded: std::collections::HashSet<&str> = status
+            .entries
+            .iter()
+            .filter(|e| e.state == State::NotForEnvironment)
+            .map(|e| e.version.as_str())
+            .collect();
+        let orphaned: Vec<String> = plan
+            .steps
+            .iter()
+            .filter(|s| to_run.iter().any(|e| e.version == s.version.as_str()))
+            .flat_map(|s| {
+                s.dependencies
+                    .iter()
+                    .filter(|d| excluded.contains(d.as_str()))
+                    .map(move |d| format!("{} needs {d}", s.version))
+            })
+            .collect();
+        if !orphaned.is_empty() {
+            return Err(DeployError::Blocked {
                 message: format!(
-                    "pending migrations are dated before applied ones: {}",
-                    late.join(", ")
+                    "dependencies are excluded from {} by @env: {}",
+                    opts.environment,
+                    orphaned.join(", ")
                 ),
-                help:
-                    "rename them with a current date, or set [migrations] out_of_order = \"warn\""
-                        .into(),
-            }),
-            OutOfOrder::Warn => on(Event::Warning {
-                message: format!(
+                help: "widen the dependency's `-- @env:` line, or remove the dependency".into(),
+            });
+        }
+        let late: Vec<&str> = to_run
+            .iter()
+            .filter(|e| matches!(e.state, State::Pending { out_of_order: true }))
+            .map(|e| e.version.as_str())
+            .collect();
+        if !late.is_empty() {
+            match opts.out_of_order {
+                OutOfOrder::Deny => return Err(DeployError::Blocked {
+                    message: format!(
+                        "pending migrations are dated before applied ones: {}",
+                        late.join(", ")
+                    ),
+                    help:
+                        "rename them with a current date, or set [migrations] out_of_order = \"warn\""
+                            .into(),
+                }),
+                OutOfOrder::Warn => self.out.warn(format!(
                     "running out of order (dated before applied migrations): {}",
                     late.join(", ")
-                ),
-            }),
-            OutOfOrder::Allow => {}
+                )),
+                OutOfOrder::Allow => {}
+            }
         }
+        Ok(to_run)
     }
 
-    if !to_run.is_empty() {
-        (opts.before_run)()?;
-    }
-    // Everything is prepared before anything runs: a missing variable stops the run here.
-    let mut prepared = Vec::new();
-    let mut problems = Vec::new();
-    let mut variables = std::collections::BTreeSet::new();
-    let migrations: Vec<(&crate::migration::Migration, &status::Entry)> = to_run
-        .iter()
-        .filter_map(|e| Some((set.get(&Version::parse_reference(&e.version).ok()?)?, *e)))
-        .collect();
-    for (m, _) in &migrations {
-        variables.extend(scan(&m.source).variables.into_iter().map(|v| v.name));
-    }
-    // Parsing and checksums are CPU work: spread over the cores while nothing runs yet.
-    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let results = crate::validate::par_map(&migrations, jobs, |(m, _)| prepare(m, opts.values));
-    for ((m, e), r) in migrations.iter().zip(results) {
-        match r {
-            Ok(p) => prepared.push((p, *e, *m)),
-            Err(mut why) => problems.append(&mut why),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(DeployError::Blocked {
-            message: format!("nothing was run:\n  {}", problems.join("\n  ")),
-            help: "psql variables come from --var NAME=VALUE, the environment (NAME upper-cased), .env, or [variables] in pgshift.toml".into(),
-        });
-    }
-    on(Event::Plan {
-        to_run: prepared
+    /// Everything is prepared before anything runs: a missing variable stops the run here.
+    fn prepare_all<'s>(&self, to_run: &[&'s status::Entry]) -> Result<Vec<Ready<'s>>, DeployError>
+    where
+        'a: 's,
+    {
+        let mut prepared = Vec::new();
+        let mut problems = Vec::new();
+        let mut variables = std::collections::BTreeSet::new();
+        let migrations: Vec<(&crate::migration::Migration, &status::Entry)> = to_run
             .iter()
-            .map(|(p, e, _)| PlanItem {
-                version: p.version.clone(),
-                mode: p.mode.to_string(),
-                out_of_order: matches!(e.state, State::Pending { out_of_order: true }),
+            .filter_map(|e| {
+                Some((
+                    self.set.get(&Version::parse_reference(&e.version).ok()?)?,
+                    *e,
+                ))
             })
-            .collect(),
-        variables: variables.into_iter().collect(),
-        dry_run: opts.dry_run != DryRun::Off,
-    });
-    match opts.dry_run {
-        DryRun::Plan => return Ok(Outcome::default()),
-        DryRun::Rehearse => return rehearse(spec, client, &prepared, notices, on).await,
-        DryRun::Off => {}
+            .collect();
+        for (m, _) in &migrations {
+            variables.extend(scan(&m.source).variables.into_iter().map(|v| v.name));
+        }
+        // Parsing and checksums are CPU work: spread over the cores while nothing runs yet.
+        let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let results =
+            crate::validate::par_map(&migrations, jobs, |(m, _)| prepare(m, self.opts.values));
+        for ((m, e), r) in migrations.iter().zip(results) {
+            match r {
+                Ok(p) => prepared.push((p, *e, *m)),
+                Err(mut why) => problems.append(&mut why),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(DeployError::Blocked {
+                message: format!("nothing was run:\n  {}", problems.join("\n  ")),
+                help: "psql variables come from --var NAME=VALUE, the environment (NAME upper-cased), .env, or [variables] in pgshift.toml".into(),
+            });
+        }
+        self.out.emit(Event::Plan {
+            to_run: prepared
+                .iter()
+                .map(|(p, e, _)| PlanItem {
+                    version: p.version.clone(),
+                    mode: p.mode.to_string(),
+                    out_of_order: matches!(e.state, State::Pending { out_of_order: true }),
+                })
+                .collect(),
+            variables: variables.into_iter().collect(),
+            dry_run: self.opts.dry_run != DryRun::Off,
+        });
+        Ok(prepared)
     }
 
-    let run_id = new_run_id();
-    let env = opts.environment.as_str();
-    let cancel_spec = spec.clone();
-    let cancel =
-        move |token: tokio_postgres::CancelToken| -> futures_util::future::BoxFuture<'static, ()> {
+    /// Applies the prepared migrations in order; stops at the first failure.
+    async fn apply_all(
+        &self,
+        prepared: &[Ready<'_>],
+        rows: &[crate::db::tracking::AppliedRow],
+        notices: &mut Notices,
+    ) -> Result<Outcome, DeployError> {
+        let (spec, opts, client, out) = (self.spec, self.opts, self.client, self.out);
+        let run_id = new_run_id();
+        let cancel_spec = spec.clone();
+        let cancel = move |token: tokio_postgres::CancelToken| -> futures_util::future::BoxFuture<'static, ()> {
             let spec = cancel_spec.clone();
             Box::pin(async move {
                 let _ = token.cancel_query(spec.tls_for_cancel()).await;
             })
         };
-    let debug_print = |sql: &str, t: Duration| {
-        eprintln!(
-            "  [debug] {:>7.1} ms  {}",
-            t.as_secs_f64() * 1e3,
-            sql.lines().next().unwrap_or("")
-        )
-    };
-    let ctx = RunContext {
-        client,
-        tracking: &opts.tracking,
-        run_id: &run_id,
-        environment: env,
-        timeout: opts.timeout,
-        interrupt: opts.interrupt.clone(),
-        cancel: &cancel,
-        debug: if opts.debug { Some(&debug_print) } else { None },
-    };
-    let total = prepared.len();
-    let mut outcome = Outcome::default();
-    for (index, (p, entry, m)) in prepared.iter().enumerate() {
-        if *opts.interrupt.borrow() {
-            outcome.interrupted = true;
-            break;
-        }
-        on(Event::Applying {
-            version: p.version.clone(),
-            index: index + 1,
-            total,
-            mode: p.mode.to_string(),
-        });
-        let mut resume = 0;
-        if let State::Partial {
-            statements_done, ..
-        } = &entry.state
-        {
-            // The statements before the failure ran and stay run; resume after them even when
-            // the file was edited since (usually to fix the failing statement), and say so.
-            if matches!(p.mode, Mode::Autocommit { .. }) {
-                resume = (*statements_done).max(0) as usize;
-                if rows_checksum(&rows, &p.version) != Some(p.checksum.as_str()) {
-                    on(Event::Warning {
-                        message: format!(
-                            "{} changed since its partial run; its first {resume} statement(s) ran as they were then and are not run again",
-                            p.version
-                        ),
-                    });
-                }
-                let dropped = match p.statements.get(resume) {
-                    Some(s) => execute::drop_invalid_index(client, s)
-                        .await
-                        .map_err(db_err(spec))?,
-                    None => None,
-                };
-                on(Event::Resumed {
-                    version: p.version.clone(),
-                    from_statement: resume + 1,
-                    dropped_invalid_index: dropped,
-                });
-            }
-        }
-        let start = Instant::now();
-        let result = execute::apply(&ctx, p, resume).await;
-        drain(notices, &p.version, on);
-        match result {
-            Ok(t) => {
-                outcome.applied += 1;
-                on(Event::Applied {
-                    version: p.version.clone(),
-                    ms: t.as_millis(),
-                });
-            }
-            Err(f) => {
-                let position = f.offset.map(|o| {
-                    Location::at_offset(&m.path, &m.source, p.sub.to_source(o), 1).to_string()
-                });
-                let recorded =
-                    execute::record_failure(&ctx, p, &f, position.as_deref(), start.elapsed())
-                        .await;
-                if let Err(e) = recorded {
-                    on(Event::Warning {
-                        message: format!(
-                            "could not record the failure of {}: {}",
-                            p.version,
-                            db_err(spec)(e)
-                        ),
-                    });
-                }
-                outcome.failed = true;
-                outcome.interrupted = f.cause == Cause::Interrupted;
-                on(Event::Failed {
-                    version: p.version.clone(),
-                    sqlstate: f.sqlstate.clone(),
-                    message: spec.redact(&f.message),
-                    position,
-                    detail: f.detail.clone(),
-                    hint: f.hint.clone(),
-                });
+        let current = std::sync::Mutex::new(String::new());
+        let debug_hook = |sql: &str, t: Duration| {
+            out.emit(Event::Statement {
+                version: current.lock().map(|v| v.clone()).unwrap_or_default(),
+                sql: sql.to_string(),
+                ms: t.as_secs_f64() * 1e3,
+            })
+        };
+        let ctx = RunContext {
+            client,
+            tracking: &opts.tracking,
+            run_id: &run_id,
+            environment: opts.environment.as_str(),
+            timeout: opts.timeout,
+            interrupt: opts.interrupt.clone(),
+            cancel: &cancel,
+            debug: if opts.debug { Some(&debug_hook) } else { None },
+            session_sql: self.session,
+        };
+        let total = prepared.len();
+        let mut outcome = Outcome::default();
+        for (index, (p, entry, m)) in prepared.iter().enumerate() {
+            if *opts.interrupt.borrow() {
+                outcome.interrupted = true;
                 break;
             }
+            if let Ok(mut c) = current.lock() {
+                c.clone_from(&p.version);
+            }
+            out.emit(Event::Applying {
+                version: p.version.clone(),
+                index: index + 1,
+                total,
+                mode: p.mode.to_string(),
+            });
+            let resume = self.resume_point(p, entry, rows).await?;
+            let label = spec
+                .progress_label()
+                .map(|base| progress_name(&base, index + 1, total, &p.version));
+            let start = Instant::now();
+            let result = execute::apply(&ctx, p, resume, label.as_deref()).await;
+            drain(notices, &p.version, out);
+            match result {
+                Ok(t) => {
+                    outcome.applied += 1;
+                    out.emit(Event::Applied {
+                        version: p.version.clone(),
+                        ms: t.as_millis(),
+                    });
+                }
+                Err(f) => {
+                    let position = f.offset.map(|o| {
+                        Location::at_offset(&m.path, &m.source, p.sub.to_source(o), 1).to_string()
+                    });
+                    let recorded =
+                        execute::record_failure(&ctx, p, &f, position.as_deref(), start.elapsed())
+                            .await;
+                    if let Err(e) = recorded {
+                        out.warn(format!(
+                            "could not record the failure of {} in {}: {}",
+                            p.version,
+                            opts.tracking.display(),
+                            db_err(e)
+                        ));
+                    }
+                    outcome.failed = true;
+                    outcome.interrupted = f.cause == Cause::Interrupted;
+                    let invalid = match f.statement.and_then(|i| p.statements.get(i)) {
+                        Some(s) if f.cause != Cause::ConnectionLost => {
+                            execute::invalid_index(client, s).await.ok().flatten()
+                        }
+                        _ => None,
+                    };
+                    out.emit(Event::Failed {
+                        version: p.version.clone(),
+                        sqlstate: f.sqlstate.clone(),
+                        help: after_failure(p, &f, invalid.as_deref()),
+                        message: f.message,
+                        position,
+                        detail: f.detail,
+                        hint: f.hint,
+                    });
+                    break;
+                }
+            }
         }
+        Ok(outcome)
     }
-    if outcome.applied > 0 && opts.notify_pgrst {
-        let present: bool = client
+
+    /// Where a partial no-transaction run resumes: after the statements that ran (they stay
+    /// run), dropping the INVALID index a failed CONCURRENTLY statement left.
+    async fn resume_point(
+        &self,
+        p: &Prepared,
+        entry: &status::Entry,
+        rows: &[crate::db::tracking::AppliedRow],
+    ) -> Result<usize, DeployError> {
+        let State::Partial {
+            statements_done, ..
+        } = &entry.state
+        else {
+            return Ok(0);
+        };
+        if !matches!(p.mode, Mode::Autocommit { .. }) {
+            return Ok(0);
+        }
+        let resume = (*statements_done).max(0) as usize;
+        // Resume after them even when the file was edited since (usually to fix the failing
+        // statement), and say so.
+        if rows_checksum(rows, &p.version) != Some(p.checksum.as_str()) {
+            self.out.warn(format!(
+                "{} changed since its partial run; its first {resume} statement(s) ran as they were then and are not run again",
+                p.version
+            ));
+        }
+        let dropped = match p.statements.get(resume) {
+            Some(s) => execute::drop_invalid_index(self.client, s)
+                .await
+                .map_err(db_err)?,
+            None => None,
+        };
+        self.out.emit(Event::Resumed {
+            version: p.version.clone(),
+            from_statement: resume + 1,
+            dropped_invalid_index: dropped,
+        });
+        Ok(resume)
+    }
+
+    /// `NOTIFY pgrst, 'reload schema'` when PostgREST's role exists (Supabase).
+    async fn notify_postgrest(&self) -> Result<(), DeployError> {
+        if !self.opts.notify_pgrst {
+            return Ok(());
+        }
+        let present: bool = self
+            .client
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticator')",
                 &[],
             )
             .await
-            .map_err(db_err(spec))?
+            .map_err(db_err)?
             .get(0);
         if present {
-            client
+            self.client
                 .batch_execute("NOTIFY pgrst, 'reload schema'")
                 .await
-                .map_err(db_err(spec))?;
-            on(Event::Notified {
+                .map_err(db_err)?;
+            self.out.emit(Event::Notified {
                 channel: "pgrst".into(),
             });
         }
+        Ok(())
     }
-    Ok(outcome)
+
+    /// `--dry-run=rehearse`: runs the pending migrations in one transaction, one statement
+    /// per message as a deploy does, reports timings, the locks each took, and the first
+    /// error, then rolls everything back.
+    async fn rehearse(
+        &self,
+        prepared: &[Ready<'_>],
+        notices: &mut Notices,
+    ) -> Result<Outcome, DeployError> {
+        let (client, out) = (self.client, self.out);
+        client.batch_execute("BEGIN").await.map_err(db_err)?;
+        let mut outcome = Outcome::default();
+        let mut seen = std::collections::BTreeSet::new();
+        for (p, _, m) in prepared {
+            if p.mode != Mode::Transaction {
+                out.emit(Event::Skipped {
+                    version: p.version.clone(),
+                    reason: format!("runs with {}; a rehearsal cannot roll it back", p.mode),
+                });
+                continue;
+            }
+            let start = Instant::now();
+            let mut failed = None;
+            for (i, s) in p.statements.iter().enumerate() {
+                let prefix = if i == 0 {
+                    "SAVEPOINT pgshift_rehearsal;\n"
+                } else {
+                    ""
+                };
+                if let Err(e) = client
+                    .batch_execute(&format!("{prefix}{}", s.text(&p.sub.text)))
+                    .await
+                {
+                    failed = Some((e, i, prefix));
+                    break;
+                }
+            }
+            drain(notices, &p.version, out);
+            if let Some((e, i, prefix)) = failed {
+                let f = execute::describe(&e, prefix, i, &p.statements[i], &p.sub.text);
+                let position = f.offset.map(|o| {
+                    Location::at_offset(&m.path, &m.source, p.sub.to_source(o), 1).to_string()
+                });
+                outcome.failed = true;
+                out.emit(Event::Failed {
+                    version: p.version.clone(),
+                    sqlstate: f.sqlstate.clone(),
+                    help: format!(
+                        "a rehearsal changes nothing: fix {} and rehearse again",
+                        m.path.display()
+                    ),
+                    message: f.message,
+                    position,
+                    detail: f.detail,
+                    hint: f.hint,
+                });
+                break;
+            }
+            let ms = start.elapsed().as_millis();
+            let rows = client
+                .query(
+                    "SELECT DISTINCT n.nspname || '.' || c.relname || ' (' || l.mode || ')'
+                     FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE l.pid = pg_backend_pid() AND l.granted AND l.locktype = 'relation'
+                       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+                     ORDER BY 1",
+                    &[],
+                )
+                .await
+                .map_err(db_err)?;
+            let locks: Vec<String> = rows
+                .iter()
+                .map(|r| r.get::<_, String>(0))
+                .filter(|l| seen.insert(l.clone()))
+                .collect();
+            outcome.applied += 1;
+            out.emit(Event::Rehearsed {
+                version: p.version.clone(),
+                ms,
+                locks,
+            });
+        }
+        let _ = client.batch_execute("ROLLBACK").await;
+        Ok(outcome)
+    }
+}
+
+/// `application_name` while a migration runs: `pgshift[pid@host] 3/10 2026-01-21_x`, cut to
+/// the server's 63 bytes.
+fn progress_name(base: &str, index: usize, total: usize, version: &str) -> String {
+    let mut name = format!("{base} {index}/{total} {version}");
+    while name.len() > 63 {
+        name.pop();
+    }
+    name
+}
+
+/// What stayed of a failed migration and what the next `pgshift migrate` does with it.
+fn after_failure(p: &Prepared, f: &Failure, invalid_index: Option<&str>) -> String {
+    let v = &p.version;
+    let n = p.statements.len();
+    match (&p.mode, f.cause) {
+        (_, Cause::ConnectionLost) => format!(
+            "the connection broke while {v} ran: the server rolls back the open transaction, and the failure could not be recorded. Check that the server is up and reachable, then run `pgshift migrate` again"
+        ),
+        (Mode::Transaction, _) => format!(
+            "nothing of {v} was kept (its transaction was rolled back); earlier migrations stay applied and recorded. {} and run `pgshift migrate` again",
+            fix(f)
+        ),
+        (Mode::Autocommit { .. }, _) => {
+            let done = f.statements_done.unwrap_or(0);
+            let mut t = if done == 0 {
+                format!("no statement of {v} completed (it runs without a transaction, statement by statement). ")
+            } else {
+                format!(
+                    "{v} runs without a transaction: statement(s) 1–{done} of {n} ran and stay applied; statement {} failed. ",
+                    done + 1
+                )
+            };
+            if let Some(i) = invalid_index {
+                t.push_str(&format!(
+                    "The failed statement left the INVALID index {i}; the rerun drops it first. "
+                ));
+            }
+            t.push_str(&format!(
+                "{} and run `pgshift migrate` again: it resumes at statement {}",
+                fix(f),
+                done + 1
+            ));
+            t
+        }
+        (Mode::AsWritten, _) => format!(
+            "{v} controls its own transactions: what it committed before statement {} stays applied, the open transaction was rolled back. Check the database, fix the file, and run `pgshift migrate` again: it runs {v} from its first statement",
+            f.statement.map_or(1, |i| i + 1)
+        ),
+    }
+}
+
+fn fix(f: &Failure) -> &'static str {
+    match f.cause {
+        Cause::Timeout => "Make it faster (or batch it), or raise TIMEOUT,",
+        Cause::Interrupted => "When ready,",
+        Cause::Error | Cause::ConnectionLost => "Fix the file",
+    }
 }
 
 fn rows_checksum<'a>(
@@ -645,110 +980,16 @@ fn rows_checksum<'a>(
         .map(|r| r.checksum.as_str())
 }
 
-fn drain(
-    notices: &mut mpsc::UnboundedReceiver<tokio_postgres::error::DbError>,
-    version: &str,
-    on: &mut (dyn FnMut(Event) + Send),
-) {
+fn drain(notices: &mut Notices, version: &str, out: &Emitter) {
     while let Ok(n) = notices.try_recv() {
         // Our own ROLLBACK after a failure warns when there is no transaction: not news.
         if n.code().code() == "25P01" {
             continue;
         }
-        on(Event::Notice {
+        out.emit(Event::Notice {
             version: version.to_string(),
             severity: n.severity().to_string(),
             message: n.message().to_string(),
         });
     }
-}
-
-/// `--dry-run=rehearse`: runs the pending migrations in one transaction, reports timings, the
-/// locks each took, and the first error, then rolls everything back.
-async fn rehearse(
-    spec: &ConnectionSpec,
-    client: &tokio_postgres::Client,
-    prepared: &[(Prepared, &status::Entry, &crate::migration::Migration)],
-    notices: &mut mpsc::UnboundedReceiver<tokio_postgres::error::DbError>,
-    on: &mut (dyn FnMut(Event) + Send),
-) -> Result<Outcome, DeployError> {
-    client.batch_execute("BEGIN").await.map_err(db_err(spec))?;
-    let mut outcome = Outcome::default();
-    let mut seen = std::collections::BTreeSet::new();
-    for (p, _, m) in prepared {
-        if p.mode != Mode::Transaction {
-            on(Event::Skipped {
-                version: p.version.clone(),
-                reason: format!("runs with {}; a rehearsal cannot roll it back", p.mode),
-            });
-            continue;
-        }
-        let start = Instant::now();
-        let r = client
-            .batch_execute(&format!("SAVEPOINT pgshift_rehearsal;\n{}\n;", p.sub.text))
-            .await;
-        drain(notices, &p.version, on);
-        match r {
-            Ok(()) => {
-                let ms = start.elapsed().as_millis();
-                let rows = client
-                    .query(
-                        "SELECT DISTINCT n.nspname || '.' || c.relname || ' (' || l.mode || ')'
-                         FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace
-                         WHERE l.pid = pg_backend_pid() AND l.granted AND l.locktype = 'relation'
-                           AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-                         ORDER BY 1",
-                        &[],
-                    )
-                    .await
-                    .map_err(db_err(spec))?;
-                let locks: Vec<String> = rows
-                    .iter()
-                    .map(|r| r.get::<_, String>(0))
-                    .filter(|l| seen.insert(l.clone()))
-                    .collect();
-                outcome.applied += 1;
-                on(Event::Rehearsed {
-                    version: p.version.clone(),
-                    ms,
-                    locks,
-                });
-            }
-            Err(e) => {
-                let prefix = "SAVEPOINT pgshift_rehearsal;\n".chars().count();
-                let db = e.as_db_error();
-                let position = db
-                    .and_then(|d| match d.position() {
-                        Some(tokio_postgres::error::ErrorPosition::Original(pos)) => {
-                            (*pos as usize).checked_sub(1 + prefix)
-                        }
-                        _ => None,
-                    })
-                    .map(|chars| {
-                        let off = p
-                            .sub
-                            .text
-                            .char_indices()
-                            .nth(chars)
-                            .map_or(p.sub.text.len(), |(i, _)| i);
-                        Location::at_offset(&m.path, &m.source, p.sub.to_source(off), 1).to_string()
-                    });
-                outcome.failed = true;
-                on(Event::Failed {
-                    version: p.version.clone(),
-                    sqlstate: db.map(|d| d.code().code().to_string()),
-                    message: p
-                        .redact(&spec.redact(
-                            &db.map_or_else(|| e.to_string(), |d| d.message().to_string()),
-                        )),
-                    position,
-                    detail: db.and_then(|d| d.detail().map(|x| p.redact(x))),
-                    hint: db.and_then(|d| d.hint().map(|x| p.redact(x))),
-                });
-                break;
-            }
-        }
-    }
-    let _ = client.batch_execute("ROLLBACK").await;
-    Ok(outcome)
 }

@@ -1,0 +1,98 @@
+//! What the commands that talk to a database share: the async runtime, the connection (from
+//! the URL, libpq's environment and password file), the set and its plan, and how library
+//! errors become command-line errors.
+
+use crate::config::{Settings, VarSource};
+use crate::db::connect::ConnectionSpec;
+use crate::deploy::DeployError;
+use crate::diagnostic::Level;
+use crate::migration::MigrationSet;
+use crate::plan::Plan;
+
+use super::{exit, CliError, Output};
+
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::usage(format!("cannot start the async runtime: {e}"), None))
+}
+
+/// libpq's variables that name a database by themselves (`psql` with no argument connects
+/// with them).
+const LIBPQ_TARGET: [&str; 4] = ["PGHOST", "PGHOSTADDR", "PGDATABASE", "PGSERVICE"];
+
+/// The database to use: the URL (`--database-url`, DATABASE_URL, …) completed by libpq's
+/// environment (PGPASSWORD, PGSSLMODE, …), the service file and the password file; or the
+/// environment alone when it names a database (PGHOST, PGDATABASE, PGSERVICE).
+pub fn spec(
+    settings: &Settings,
+    vars: &VarSource,
+    out: &Output,
+) -> Result<ConnectionSpec, CliError> {
+    let env = |k: &str| vars.get(k).map(|(v, _)| v.to_string());
+    let (url, source) = match &settings.database_url {
+        Some(u) => (Some(u.url.expose()), u.source.clone()),
+        None if LIBPQ_TARGET.iter().any(|k| env(k).is_some()) => {
+            (None, "libpq's environment (PGHOST, PGDATABASE, PGSERVICE…)".to_string())
+        }
+        None => {
+            return Err(CliError::usage(
+                "no database given: set DATABASE_URL, or pass --database-url",
+                Some("e.g. DATABASE_URL=postgresql://user@localhost:5432/app (the password can come from PGPASSWORD or ~/.pgpass); libpq's PGHOST/PGDATABASE/PGSERVICE work too; `pgshift test` needs none: it starts its own PostgreSQL".to_string()),
+            ))
+        }
+    };
+    let spec = ConnectionSpec::resolve(url, &env)
+        .map_err(|e| CliError::usage(format!("{} (from {source})", e.message), Some(e.help)))?;
+    for w in &spec.warnings {
+        out.warning(w);
+    }
+    Ok(spec)
+}
+
+pub fn deploy_error(e: DeployError) -> CliError {
+    let code = match e {
+        DeployError::Blocked { .. } => exit::FINDINGS,
+        _ => exit::USAGE,
+    };
+    CliError {
+        help: Some(e.help()),
+        message: e.to_string(),
+        code,
+    }
+}
+
+/// Loads and orders the set; dependency and file-name errors stop here.
+pub fn load_and_plan(settings: &Settings, out: &Output) -> Result<(MigrationSet, Plan), CliError> {
+    let set = crate::migration::load_dir(&settings.dir, settings.environment)?;
+    let mut blocking: Vec<_> = set
+        .findings
+        .iter()
+        .filter(|f| f.level == Level::Error)
+        .cloned()
+        .collect();
+    let plan = match crate::plan::plan(&set) {
+        Ok(p) => Some(p),
+        Err(errs) => {
+            blocking.extend(errs);
+            None
+        }
+    };
+    match plan {
+        Some(p) if blocking.is_empty() => Ok((set, p)),
+        _ => {
+            if !out.json {
+                out.findings(&blocking);
+            }
+            Err(CliError {
+                message: format!(
+                    "the migrations in {} have errors; nothing was run",
+                    settings.dir.display()
+                ),
+                help: Some("fix the errors above (`pgshift validate` shows every finding)".into()),
+                code: exit::FINDINGS,
+            })
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! The deploy's events as people and machines read them: lines on the terminal (a progress bar
+//! on a TTY), JSON lines with `--json`, and every event in `logs/migration_YYYYMMDD.log`.
+//! Events arrive redacted from the library; every value from a file, the server or the
+//! database is escaped here where it is placed (`u`), and the whole text again where it is
+//! printed (`Output`).
+
+use std::io::Write;
+
+use crate::deploy::Event;
+use crate::sanitize::escape::untrusted as u;
+
+use super::output::{safe, Kind, Output};
+
+/// Prints events as lines, or as JSON lines with --json; on a terminal, a progress bar stays
+/// below the lines while migrations run.
+pub struct Printer {
+    out: Output,
+    width: usize,
+    tty: bool,
+    bar: Option<indicatif::ProgressBar>,
+    /// `logs/migration_YYYYMMDD.log`: every event as a JSON line with its UTC time.
+    log: Option<std::fs::File>,
+}
+
+/// Opens (appending) the day's log, readable by its owner only: it names hosts, roles and
+/// statements. The folder is created private too.
+fn open_log(dir: &std::path::Path) -> Option<std::fs::File> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .ok()?;
+    let name = format!("migration_{}.log", chrono::Utc::now().format("%Y%m%d"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(dir.join(name))
+        .ok()?;
+    // A log created by an older pgshift (0644) is closed too.
+    let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+    Some(file)
+}
+
+impl Printer {
+    pub fn new(out: Output, log_dir: Option<&std::path::Path>) -> Printer {
+        use std::io::IsTerminal;
+        Printer {
+            out,
+            width: 0,
+            tty: std::io::stdout().is_terminal(),
+            bar: None,
+            log: log_dir.and_then(open_log),
+        }
+    }
+
+    pub fn print(&mut self, e: &Event) {
+        if let Some(log) = &mut self.log {
+            let mut v = serde_json::to_value(e).unwrap_or_default();
+            v["at"] = serde_json::Value::String(
+                chrono::Utc::now()
+                    .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                    .to_string(),
+            );
+            let _ = log.write_all(safe(&format!("{v}\n"), Kind::Json, false).as_bytes());
+        }
+        if self.out.json {
+            if let Ok(s) = serde_json::to_string(e) {
+                self.out.stdout(&format!("{s}\n"), Kind::Json);
+            }
+            return;
+        }
+        if let Event::Failed { .. } = e {
+            self.finish_bar();
+            self.out.stderr(&self.failure(e));
+        }
+        let text = self.text(e);
+        match (&self.bar, e) {
+            (Some(bar), Event::Applying { version, .. }) => {
+                bar.set_message(u(version).into_owned())
+            }
+            (
+                Some(bar),
+                Event::Applied { .. }
+                | Event::Notice { .. }
+                | Event::Resumed { .. }
+                | Event::Warning { .. }
+                | Event::Statement { .. },
+            ) => {
+                if let Some(t) = text {
+                    bar.println(safe(t.trim_end(), Kind::Text, false));
+                }
+                if matches!(e, Event::Applied { .. }) {
+                    bar.inc(1);
+                }
+            }
+            (None, Event::Statement { .. }) => {
+                // DEBUG output is diagnostics: stderr, beside the errors.
+                if let Some(t) = text {
+                    self.out.stderr(&t);
+                }
+            }
+            _ => {
+                self.finish_bar();
+                if let Some(t) = text {
+                    self.out.stdout(&t, Kind::Text);
+                }
+            }
+        }
+    }
+
+    fn finish_bar(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+
+    /// The lines of a failure, for stderr.
+    fn failure(&self, e: &Event) -> String {
+        let Event::Failed {
+            version,
+            sqlstate,
+            message,
+            position,
+            detail,
+            hint,
+            help,
+        } = e
+        else {
+            return String::new();
+        };
+        let code = sqlstate
+            .as_deref()
+            .map_or(String::new(), |s| format!(" [SQLSTATE {}]", u(s)));
+        let mut t = format!("error: {} failed: {}{code}\n", u(version), u(message));
+        if let Some(p) = position {
+            t.push_str(&format!("  --> {}\n", u(p)));
+        }
+        if let Some(d) = detail {
+            t.push_str(&format!("  detail: {}\n", u(d)));
+        }
+        if let Some(h) = hint {
+            t.push_str(&format!("  hint: {}\n", u(h)));
+        }
+        t.push_str(&format!("  help: {}\n", u(help)));
+        t
+    }
+
+    /// The text of an event (several lines end with a newline each).
+    fn text(&mut self, e: &Event) -> Option<String> {
+        let w = self.width;
+        Some(match e {
+            Event::Connected {
+                target,
+                server_version,
+                environment,
+            } => format!(
+                "Connected to {} (PostgreSQL {}, {environment}).\n",
+                u(target),
+                u(server_version)
+            ),
+            Event::Waiting { holder } => {
+                format!("Waiting for the deploy lock, held by {}…\n", u(holder))
+            }
+            Event::Plan {
+                to_run,
+                variables,
+                dry_run,
+            } => {
+                self.width = to_run.iter().map(|p| p.version.len()).max().unwrap_or(0);
+                let w = self.width;
+                if to_run.is_empty() {
+                    "Nothing to do: every migration is applied.\n".to_string()
+                } else if *dry_run {
+                    let mut t = format!(
+                        "Dry run: {} migration(s) would run, in this order:\n",
+                        to_run.len()
+                    );
+                    for (i, p) in to_run.iter().enumerate() {
+                        let late = if p.out_of_order {
+                            "  (out of order)"
+                        } else {
+                            ""
+                        };
+                        t.push_str(&format!(
+                            "  {:>3}. {:<w$}  {}{late}\n",
+                            i + 1,
+                            u(&p.version),
+                            u(&p.mode)
+                        ));
+                    }
+                    if !variables.is_empty() {
+                        let names: Vec<_> = variables.iter().map(|v| u(v)).collect();
+                        t.push_str(&format!(
+                            "psql variables used (values not shown): {}\n",
+                            names.join(", ")
+                        ));
+                    }
+                    t.push_str("Backup: none (backups arrive in a later pgshift version). Nothing was changed.\n");
+                    t
+                } else {
+                    if self.tty {
+                        let bar = indicatif::ProgressBar::new(to_run.len() as u64);
+                        bar.set_style(
+                            indicatif::ProgressStyle::with_template(
+                                "  [{bar:30}] {pos}/{len} {msg}",
+                            )
+                            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                            .progress_chars("=> "),
+                        );
+                        self.bar = Some(bar);
+                    }
+                    format!("{} migration(s) to apply:\n", to_run.len())
+                }
+            }
+            Event::Warning { message } => format!("warning: {}\n", u(message)),
+            Event::Applying { .. } => return None,
+            Event::Resumed {
+                version,
+                from_statement,
+                dropped_invalid_index,
+            } => {
+                let mut t = String::new();
+                if let Some(i) = dropped_invalid_index {
+                    t.push_str(&format!(
+                        "  {}: dropped the invalid index {} left by the failed run\n",
+                        u(version),
+                        u(i)
+                    ));
+                }
+                t.push_str(&format!(
+                    "  {}: resuming at statement {from_statement}\n",
+                    u(version)
+                ));
+                t
+            }
+            Event::Applied { version, ms } => format!("  ✓ {:<w$}  {ms} ms\n", u(version)),
+            Event::Statement { sql, ms, .. } => {
+                format!(
+                    "  [debug] {ms:>7.1} ms  {}\n",
+                    u(sql.lines().next().unwrap_or(""))
+                )
+            }
+            Event::Rehearsed { version, ms, locks } => {
+                let mut t = format!("  ✓ {:<w$}  {ms} ms (rolled back)\n", u(version));
+                if !locks.is_empty() {
+                    let locks: Vec<_> = locks.iter().map(|l| u(l)).collect();
+                    t.push_str(&format!("      locks: {}\n", locks.join(", ")));
+                }
+                t
+            }
+            Event::Skipped { version, reason } => {
+                format!("  - {}: skipped, {}\n", u(version), u(reason))
+            }
+            Event::Notice {
+                version,
+                severity,
+                message,
+            } => format!(
+                "    {} from {}: {}\n",
+                u(&severity.to_lowercase()),
+                u(version),
+                u(message)
+            ),
+            Event::Failed { version, .. } => format!("  ✗ {:<w$}  failed\n", u(version)),
+            Event::Notified { channel } => format!(
+                "Sent NOTIFY {}, 'reload schema' (PostgREST reloads its schema cache).\n",
+                u(channel)
+            ),
+            Event::Done {
+                applied,
+                failed,
+                interrupted,
+                ms,
+            } => {
+                if *interrupted {
+                    format!("Interrupted after {applied} migration(s), {ms} ms; the lock is released.\n")
+                } else if *failed {
+                    format!("Stopped at the failure: {applied} migration(s) applied in {ms} ms.\n")
+                } else if *applied > 0 {
+                    format!("Applied {applied} migration(s) in {ms} ms.\n")
+                } else {
+                    return None;
+                }
+            }
+        })
+    }
+}

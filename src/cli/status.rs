@@ -1,0 +1,133 @@
+//! `pgshift status`: every migration's state in the database (applied, pending, failed,
+//! partial, modified, unknown, out of order), and the deploy running right now, if any.
+
+use serde::Serialize;
+
+use crate::config::{Settings, VarSource};
+use crate::db::connect::ConnectionSpec;
+use crate::db::tracking::Tracking;
+use crate::deploy::status::{State, Status};
+use crate::deploy::{self, Running};
+use crate::migration::MigrationSet;
+use crate::plan::Plan;
+use crate::sanitize::escape::untrusted as u;
+
+use super::database::{deploy_error, runtime, spec};
+use super::{exit, CliError, Output};
+
+pub fn run(settings: &Settings, vars: &VarSource, out: &Output) -> Result<u8, CliError> {
+    let spec = spec(settings, vars, out)?;
+    let set = crate::migration::load_dir(&settings.dir, settings.environment)?;
+    let plan = crate::plan::plan(&set).map_err(|f| CliError {
+        message: format!("the migrations cannot be ordered: {}", f[0].message),
+        help: Some("run `pgshift order` to see every problem".into()),
+        code: exit::FINDINGS,
+    })?;
+    let report = read(settings, &set, &plan, &spec)?;
+    print(&report, out);
+    Ok(exit::OK)
+}
+
+/// What `status` shows.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    #[serde(flatten)]
+    pub status: Status,
+    pub target: String,
+    /// The deploy holding the lock right now.
+    pub running: Option<Running>,
+}
+
+/// The state of the database compared with the files (no lock, nothing created).
+pub fn read(
+    settings: &Settings,
+    set: &MigrationSet,
+    plan: &Plan,
+    spec: &ConnectionSpec,
+) -> Result<Report, CliError> {
+    let tracking = Tracking::new(&settings.tracking_schema, &settings.tracking_table);
+    let (status, target, running) = runtime()?
+        .block_on(deploy::read_status(
+            set,
+            plan,
+            spec,
+            &tracking,
+            settings.environment,
+        ))
+        .map_err(deploy_error)?;
+    Ok(Report {
+        status,
+        target,
+        running,
+    })
+}
+
+pub fn print(report: &Report, out: &Output) {
+    if out.json {
+        out.line(&serde_json::to_string(report).unwrap_or_default());
+        return;
+    }
+    let status = &report.status;
+    let width = status
+        .entries
+        .iter()
+        .map(|e| e.version.len())
+        .max()
+        .unwrap_or(0);
+    let mut text = format!("Migrations in {}:\n", u(&report.target));
+    if let Some(r) = &report.running {
+        text.push_str(&format!(
+            "A deploy is running now: {}. `pending` below may be applying.\n",
+            u(&r.holder)
+        ));
+    }
+    for e in &status.entries {
+        let (state, extra) = match &e.state {
+            State::Applied {
+                cosmetic_change: false,
+            } => ("applied", String::new()),
+            State::Applied {
+                cosmetic_change: true,
+            } => (
+                "applied",
+                "  (comments/whitespace changed since)".to_string(),
+            ),
+            State::Pending {
+                out_of_order: false,
+            } => ("pending", String::new()),
+            State::Pending { out_of_order: true } => (
+                "pending",
+                "  (out of order: dated before applied migrations)".to_string(),
+            ),
+            State::Failed { message } => ("FAILED", format!("  {}", u(message))),
+            State::Partial {
+                statements_done,
+                message,
+            } => (
+                "PARTIAL",
+                format!(
+                    "  {statements_done} statement(s) ran and stay; the next migrate resumes after them; {}",
+                    u(message)
+                ),
+            ),
+            State::Modified => (
+                "MODIFIED",
+                "  the file changed after it was applied".to_string(),
+            ),
+            State::Unknown => ("unknown", "  recorded, but no file".to_string()),
+            State::NotForEnvironment => ("skipped", "  @env excludes this environment".to_string()),
+        };
+        let when = e.executed_at.as_deref().unwrap_or("");
+        text.push_str(&format!(
+            "  {:<width$}  {state:<8}  {:<23}{extra}\n",
+            u(&e.version),
+            u(when)
+        ));
+    }
+    let c = status.counts;
+    text.push_str(&format!(
+        "{} applied, {} pending, {} failed, {} modified, {} unknown, {} out of order, {} skipped.",
+        c.applied, c.pending, c.failed, c.modified, c.unknown, c.out_of_order, c.skipped
+    ));
+    out.line(&text);
+}
