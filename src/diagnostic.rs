@@ -181,26 +181,35 @@ impl Finding {
 }
 
 /// Renders a finding rustc-style: `error[rule]: message`, `--> file:line:col`, the source line
-/// with a caret under the place, and `= help:`.
+/// with a caret under the place, and `= help:`. File names, messages (which quote SQL names)
+/// and source lines are untrusted: their control characters are shown escaped.
 pub fn render_text(finding: &Finding, color: bool) -> String {
+    use crate::sanitize::escape::untrusted;
     use annotate_snippets::{AnnotationKind, Group, Level as L, Renderer, Snippet};
+
+    let message = untrusted(&finding.message);
+    let rule = untrusted(&finding.rule);
+    let help = finding.help.as_deref().map(untrusted);
 
     let level = match finding.level {
         Level::Error => L::ERROR,
         Level::Warning => L::WARNING,
         Level::Info => L::INFO,
     };
-    let title = level
-        .primary_title(finding.message.as_str())
-        .id(finding.rule.as_str());
+    let title = level.primary_title(message.as_ref()).id(rule.as_ref());
     let origin;
+    let line_text;
     let mut group = Group::with_title(title);
     if let Some(loc) = &finding.location {
-        origin = loc.file.display().to_string();
+        origin = untrusted(&loc.file.display().to_string()).into_owned();
         match (&loc.line_text, loc.underline) {
             (Some(text), Some((start, end))) => {
+                // Escaping lengthens the line: move the underline with it.
+                let escaped = |upto: usize| untrusted(&text[..upto]).len();
+                let (start, end) = (escaped(start), escaped(end));
+                line_text = untrusted(text).into_owned();
                 group = group.element(
-                    Snippet::source(text.as_str())
+                    Snippet::source(line_text.as_str())
                         .line_start(loc.line)
                         .path(origin.as_str())
                         .annotation(AnnotationKind::Primary.span(start..end)),
@@ -211,8 +220,8 @@ pub fn render_text(finding: &Finding, color: bool) -> String {
             }
         }
     }
-    if let Some(help) = &finding.help {
-        group = group.element(L::HELP.message(help.as_str()));
+    if let Some(help) = &help {
+        group = group.element(L::HELP.message(help.as_ref()));
     }
     let renderer = if color {
         Renderer::styled()
@@ -303,5 +312,29 @@ mod tests {
         assert!(out.contains("SELEC 1;"), "{out}");
         assert!(out.contains("^^^^^"), "{out}");
         assert!(out.contains("help: check the statement"), "{out}");
+    }
+
+    #[test]
+    fn text_rendering_escapes_what_files_and_names_carry() {
+        let src = "CREATE TABLE \"a\x1b]0;x\x07\" (id int);\n";
+        let f = Finding::warning(
+            "rls/table-without-rls",
+            "table \"a\x1b]0;x\x07\" has no RLS\n::error::boom",
+        )
+        .at(Location::at_offset(
+            Path::new("m/\x1b[2Jx.sql"),
+            src,
+            13,
+            10,
+        ))
+        .help("enable it ##[add-mask]x");
+        let out = render_text(&f, false);
+        assert!(!out.contains('\x1b') && !out.contains('\x07'), "{out:?}");
+        assert!(out.contains("\\u{1b}]0;x\\u{7}"), "{out}");
+        assert!(
+            !out.lines().any(|l| l.trim_start().starts_with("::")),
+            "{out}"
+        );
+        assert!(!out.contains("##["), "{out}");
     }
 }

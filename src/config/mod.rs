@@ -275,8 +275,12 @@ impl VarSource {
 fn dotenv_error(path: &Path, e: dotenvy::Error) -> ConfigError {
     let message = match e {
         // The line's text may hold a secret: give its number only.
-        dotenvy::Error::LineParse(_, index) => {
-            format!("cannot parse the line at character {index}; write NAME=value")
+        dotenvy::Error::LineParse(line, index) => {
+            let number = std::fs::read_to_string(path)
+                .ok()
+                .and_then(|t| t.lines().position(|l| l.trim_end() == line.trim_end()))
+                .map_or(String::new(), |n| format!("line {}, ", n + 1));
+            format!("cannot parse {number}character {}: write NAME=value, quoting values with spaces (the line is not shown)", index + 1)
         }
         dotenvy::Error::Io(e) => e.to_string(),
         other => other
@@ -320,17 +324,119 @@ fn env_bool(vars: &VarSource, name: &str) -> Result<Option<bool>, ConfigError> {
     }
 }
 
-fn env_seconds(vars: &VarSource, name: &str) -> Result<Option<u64>, ConfigError> {
+/// The most seconds a server timeout takes: PostgreSQL's settings hold at most 2147483647 ms.
+pub const MAX_SECONDS: u64 = 2_147_483;
+
+/// Checks a number of seconds from any source against the same bounds.
+fn seconds(name: &str, origin: String, value: u64, min: u64) -> Result<u64, ConfigError> {
+    if (min..=MAX_SECONDS).contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(
+            name,
+            origin,
+            format!("must be a whole number of seconds from {min} to {MAX_SECONDS} (PostgreSQL's limit for timeouts)"),
+        ))
+    }
+}
+
+/// A number of seconds from an environment variable, checked as `seconds` does.
+fn env_seconds(vars: &VarSource, name: &str, min: u64) -> Result<Option<u64>, ConfigError> {
     match vars.get(name) {
         None => Ok(None),
         Some((v, src)) => match v.trim().parse::<u64>() {
-            Ok(n) if n > 0 => Ok(Some(n)),
-            _ => Err(invalid(
+            Ok(n) => seconds(name, src, n, min).map(Some),
+            Err(_) => Err(invalid(
                 name,
                 src,
-                "is not a number of seconds; accepted: a whole number from 1, e.g. 300",
+                format!("is not a number of seconds; accepted: a whole number from {min} to {MAX_SECONDS}, e.g. 300"),
             )),
         },
+    }
+}
+
+/// The first value given, checked with its origin: a flag, then an environment section of the
+/// config, then its global section.
+fn first_seconds(
+    candidates: [(Option<u64>, &str, String); 3],
+    min: u64,
+) -> Result<Option<u64>, ConfigError> {
+    for (value, name, origin) in candidates {
+        if let Some(v) = value {
+            return seconds(name, origin, v, min).map(Some);
+        }
+    }
+    Ok(None)
+}
+
+/// A PostgreSQL identifier pgshift builds names from (`<table>_events_append_only` must fit
+/// the server's 63 bytes, or it would be cut and no longer found).
+fn identifier(name: &str, origin: String, value: &str, max: usize) -> Result<(), ConfigError> {
+    if value.is_empty() || value.len() > max || value.contains('\0') {
+        return Err(invalid(
+            name,
+            origin,
+            format!("must be a name of 1 to {max} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+/// A TOML error as `line N: what`, naming settings but never quoting the file: a line may hold
+/// a password or a psql variable's value (toml's own message shows the line, and serde's
+/// quotes the rejected value).
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let line = e
+        .span()
+        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    let key = line
+        .and_then(|n| text.lines().nth(n - 1))
+        .and_then(|l| l.split_once('='))
+        .map(|(k, _)| k.trim())
+        .filter(|k| {
+            !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-./\" ".contains(c))
+        });
+    let message = e.message();
+    let expected = message
+        .split_once(", expected ")
+        .map(|(_, x)| {
+            x.trim_end_matches('.')
+                .replace("u64", "a whole number")
+                .replace("u32", "a whole number")
+                .replace("usize", "a whole number")
+                .replace("a sequence", "a list")
+        })
+        .unwrap_or_else(|| "another value".into());
+    let what = if let Some((field, _)) = message
+        .strip_prefix("unknown field `")
+        .and_then(|r| r.split_once('`'))
+    {
+        format!("unknown setting `{field}`; accepted: {expected}")
+    } else if message.starts_with("missing field") || message.starts_with("duplicate key") {
+        message.lines().next().unwrap_or("").to_string()
+    } else if [
+        "invalid type",
+        "invalid value",
+        "unknown variant",
+        "invalid length",
+    ]
+    .iter()
+    .any(|p| message.starts_with(p))
+    {
+        match key {
+            Some(k) => {
+                format!("the value of {k} is not accepted (it is not shown); expected {expected}")
+            }
+            None => format!("a value is not accepted (it is not shown); expected {expected}"),
+        }
+    } else {
+        "the line is not valid TOML (it is not shown): write `key = value`, with text in double quotes".to_string()
+    };
+    match line {
+        Some(n) => format!("line {n}: {what}"),
+        None => what,
     }
 }
 
@@ -347,7 +453,7 @@ impl ConfigFile {
     pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
         let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
-            message: e.to_string().trim_end().to_string(),
+            message: toml_error(text, &e),
         })?;
         for name in file.environments.keys() {
             if name.parse::<Environment>().is_err() {
@@ -431,45 +537,106 @@ impl Settings {
                 .unwrap_or(false);
         let debug = flags.debug || env_bool(vars, "DEBUG")?.unwrap_or(false);
 
-        let parallel_jobs = match vars.get("PARALLEL_JOBS") {
-            Some((v, src)) => match v.trim().parse::<usize>() {
-                Ok(n) if (1..=1024).contains(&n) => n,
-                _ => {
-                    return Err(invalid(
-                        "PARALLEL_JOBS",
-                        src,
-                        "is not a number of jobs; accepted: a whole number from 1 to 1024",
-                    ))
-                }
-            },
-            None => file.deploy.parallel_jobs.unwrap_or_else(default_jobs),
+        let in_file = |section: &str| match &config_path {
+            Some(p) => format!("[{section}] in {}", p.display()),
+            None => format!("[{section}]"),
         };
-        if parallel_jobs == 0 {
-            return Err(invalid(
+        let env_section = format!("environments.{environment}");
+        let parallel_jobs = match vars.get("PARALLEL_JOBS") {
+            Some((v, src)) => (v.trim().parse::<usize>().ok(), "PARALLEL_JOBS", src),
+            None => (
+                file.deploy.parallel_jobs,
                 "parallel_jobs",
-                "in the config".into(),
-                "must be at least 1",
-            ));
-        }
-        let timeout = match flags.timeout {
-            Some(0) => {
+                in_file("deploy"),
+            ),
+        };
+        let parallel_jobs = match parallel_jobs {
+            (Some(n), _, _) if (1..=1024).contains(&n) => n,
+            (None, "parallel_jobs", _) => default_jobs(),
+            (_, name, origin) => {
                 return Err(invalid(
-                    "--timeout",
-                    "flag".into(),
-                    "must be at least 1 second",
+                    name,
+                    origin,
+                    "is not a number of jobs; accepted: a whole number from 1 to 1024",
                 ))
             }
-            Some(t) => t,
-            None => env_seconds(vars, "TIMEOUT")?
-                .or(section.timeout)
-                .or(file.deploy.timeout)
-                .unwrap_or(300),
         };
-        let lock_timeout = flags
-            .lock_timeout
-            .or(section.lock_timeout)
-            .or(file.deploy.lock_timeout)
-            .unwrap_or(60);
+        let timeout = match (flags.timeout, env_seconds(vars, "TIMEOUT", 1)?) {
+            (Some(t), _) => seconds("--timeout", "flag".into(), t, 1)?,
+            (None, Some(t)) => t,
+            (None, None) => first_seconds(
+                [
+                    (section.timeout, "timeout", in_file(&env_section)),
+                    (file.deploy.timeout, "timeout", in_file("deploy")),
+                    (None, "", String::new()),
+                ],
+                1,
+            )?
+            .unwrap_or(300),
+        };
+        let lock_timeout = first_seconds(
+            [
+                (flags.lock_timeout, "--lock-timeout", "flag".into()),
+                (section.lock_timeout, "lock_timeout", in_file(&env_section)),
+                (file.deploy.lock_timeout, "lock_timeout", in_file("deploy")),
+            ],
+            0,
+        )?
+        .unwrap_or(60);
+        let statement_lock_timeout = first_seconds(
+            [
+                (
+                    file.deploy.statement_lock_timeout,
+                    "statement_lock_timeout",
+                    in_file("deploy"),
+                ),
+                (None, "", String::new()),
+                (None, "", String::new()),
+            ],
+            0,
+        )?;
+        let backup_keep = match (section.backup_keep, file.backup.keep) {
+            (Some(0), _) => {
+                return Err(invalid(
+                    "backup_keep",
+                    in_file(&env_section),
+                    "must be at least 1 (the newest backup is always kept)",
+                ))
+            }
+            (None, Some(0)) => {
+                return Err(invalid(
+                    "keep",
+                    in_file("backup"),
+                    "must be at least 1 (the newest backup is always kept)",
+                ))
+            }
+            (k, g) => k.or(g).unwrap_or(10),
+        };
+        let tracking_schema = file
+            .tracking
+            .schema
+            .clone()
+            .unwrap_or_else(|| "public".into());
+        identifier("schema", in_file("tracking"), &tracking_schema, 63)?;
+        let tracking_table = file
+            .tracking
+            .table
+            .clone()
+            .unwrap_or_else(|| "schema_migrations".into());
+        identifier(
+            "table",
+            in_file("tracking"),
+            &tracking_table,
+            63 - "_events_append_only".len(),
+        )?;
+        let exposed_schemas = match (&section.exposed_schemas, &file.deploy.exposed_schemas) {
+            (Some(s), _) => (s.clone(), in_file(&env_section)),
+            (None, Some(s)) => (s.clone(), in_file("deploy")),
+            (None, None) => (vec!["public".into()], String::new()),
+        };
+        for s in &exposed_schemas.0 {
+            identifier("exposed_schemas", exposed_schemas.1.clone(), s, 63)?;
+        }
         let confirm = flags
             .confirm
             .clone()
@@ -495,22 +662,15 @@ impl Settings {
             parallel_jobs,
             timeout: Duration::from_secs(timeout),
             lock_timeout: Duration::from_secs(lock_timeout),
-            statement_lock_timeout: file.deploy.statement_lock_timeout.map(Duration::from_secs),
+            // 0: no limit, PostgreSQL's own meaning of lock_timeout = 0.
+            statement_lock_timeout: statement_lock_timeout.map(Duration::from_secs),
             notify_pgrst: file.deploy.notify_pgrst.unwrap_or(true),
             debug,
             json: flags.json,
             confirm,
             out_of_order: file.migrations.out_of_order.unwrap_or_default(),
-            tracking_schema: file
-                .tracking
-                .schema
-                .clone()
-                .unwrap_or_else(|| "public".into()),
-            tracking_table: file
-                .tracking
-                .table
-                .clone()
-                .unwrap_or_else(|| "schema_migrations".into()),
+            tracking_schema,
+            tracking_table,
             log_dir: base.join(
                 file.log
                     .dir
@@ -523,12 +683,8 @@ impl Settings {
                     .clone()
                     .unwrap_or_else(|| PathBuf::from("backups/migrations")),
             ),
-            backup_keep: section.backup_keep.or(file.backup.keep).unwrap_or(10),
-            exposed_schemas: section
-                .exposed_schemas
-                .clone()
-                .or(file.deploy.exposed_schemas.clone())
-                .unwrap_or_else(|| vec!["public".into()]),
+            backup_keep,
+            exposed_schemas: exposed_schemas.0,
             rules,
             variables: file.variables,
         })

@@ -33,7 +33,7 @@ fn invalid_values_say_what_is_accepted_without_echoing_them() {
     let dir = tempfile::tempdir().unwrap();
     for (name, value, expected) in [
         ("FORCE_RUN", "maybe", "FORCE_RUN (environment variable) is not a boolean; accepted: true, false, 1, 0, yes, no"),
-        ("TIMEOUT", "abc", "TIMEOUT (environment variable) is not a number of seconds; accepted: a whole number from 1, e.g. 300"),
+        ("TIMEOUT", "abc", "TIMEOUT (environment variable) is not a number of seconds; accepted: a whole number from 1 to 2147483, e.g. 300"),
         ("ENVIRONMENT", "prd", "ENVIRONMENT (environment variable) is not a known environment; accepted: development (or dev), staging, production (or prod)"),
         ("PARALLEL_JOBS", "0", "PARALLEL_JOBS (environment variable) is not a number of jobs; accepted: a whole number from 1 to 1024"),
         ("DRY_RUN", "perhaps", "DRY_RUN (environment variable) is not a boolean; accepted: true, false, 1, 0, yes, no, rehearse"),
@@ -147,7 +147,7 @@ fn config_typos_and_unknown_environments_are_errors() {
     let err = ConfigFile::parse(p, "[deploy]\ntimout = 5\n")
         .unwrap_err()
         .to_string();
-    assert!(err.contains("unknown field `timout`"), "{err}");
+    assert!(err.contains("unknown setting `timout`"), "{err}");
     assert!(err.contains("line 2"), "{err}");
     let err = ConfigFile::parse(p, "[environments.prd]\ntimeout = 5\n")
         .unwrap_err()
@@ -159,11 +159,102 @@ fn config_typos_and_unknown_environments_are_errors() {
     let err = ConfigFile::parse(p, "[rules]\n\"x/y\" = \"loud\"\n")
         .unwrap_err()
         .to_string();
-    assert!(err.contains("unknown variant `loud`"), "{err}");
+    assert!(
+        err.contains("line 2: the value of \"x/y\" is not accepted"),
+        "{err}"
+    );
+    assert!(err.contains("expected one of `off`"), "{err}");
+    assert!(!err.contains("loud"), "{err}");
     let err = ConfigFile::parse(p, "[deploy]\ntimeout = \"abc\"\n")
         .unwrap_err()
         .to_string();
-    assert!(err.contains("invalid type"), "{err}");
+    assert!(
+        err.contains("the value of timeout is not accepted"),
+        "{err}"
+    );
+    assert!(!err.contains("abc"), "{err}");
+}
+
+#[test]
+fn config_errors_never_quote_the_file() {
+    let p = Path::new("pgshift.toml");
+    let secret = "Sup3rS3cret";
+    for text in [
+        // A value not in quotes, a URL where no URL belongs, a wrong type, a wrong variant,
+        // a broken string, a key with no value, a duplicate.
+        format!("[variables]\napp_password = {secret}\n"),
+        format!("[deploy]\ndatabase_url = \"postgres://u:{secret}@h/db\"\n"),
+        format!("[deploy]\ntimeout = \"{secret}\"\n"),
+        format!("[migrations]\nout_of_order = \"{secret}\"\n"),
+        format!("[variables]\nkey = \"{secret}\n"),
+        format!("[variables]\n{secret}\n"),
+        format!("[variables]\na = \"x\"\na = \"{secret}\"\n"),
+        format!("[deploy]\nexposed_schemas = \"{secret}\"\n"),
+        format!("[variables]\napp_password = '{secret}' trailing\n"),
+    ] {
+        let err = ConfigFile::parse(p, &text).unwrap_err().to_string();
+        assert!(!err.contains(secret), "{text:?} gave: {err}");
+        assert!(!err.contains("S3cret"), "{text:?} gave: {err}");
+        assert!(err.contains("line "), "{text:?} gave: {err}");
+    }
+}
+
+#[test]
+fn every_timeout_and_count_is_checked_the_same_whatever_its_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |toml: &str| std::fs::write(dir.path().join("pgshift.toml"), toml).unwrap();
+    let flags = Flags::default();
+    let err = |flags: &Flags, env: &[(&str, &str)]| {
+        resolve(flags, env, dir.path()).unwrap_err().to_string()
+    };
+    write("[deploy]\ntimeout = 0\n");
+    assert!(
+        err(&flags, &[]).starts_with("timeout ([deploy] in "),
+        "{}",
+        err(&flags, &[])
+    );
+    write("[environments.staging]\ntimeout = 2147484\n");
+    let e = err(&flags, &[("ENVIRONMENT", "staging")]);
+    assert!(e.starts_with("timeout ([environments.staging] in "), "{e}");
+    assert!(e.contains("from 1 to 2147483"), "{e}");
+    write("");
+    let e = err(&flags, &[("TIMEOUT", "2147484")]);
+    assert!(
+        e.starts_with("TIMEOUT (environment variable) must be"),
+        "{e}"
+    );
+    let e = err(
+        &Flags {
+            timeout: Some(0),
+            ..Flags::default()
+        },
+        &[],
+    );
+    assert!(e.starts_with("--timeout (flag) must be"), "{e}");
+    let e = err(
+        &Flags {
+            lock_timeout: Some(3_000_000),
+            ..Flags::default()
+        },
+        &[],
+    );
+    assert!(e.starts_with("--lock-timeout (flag)"), "{e}");
+    write("[deploy]\nstatement_lock_timeout = 9999999\n");
+    assert!(err(&flags, &[]).starts_with("statement_lock_timeout ([deploy]"));
+    write("[deploy]\nparallel_jobs = 0\n");
+    assert!(err(&flags, &[]).starts_with("parallel_jobs ([deploy]"));
+    write("[deploy]\nparallel_jobs = 5000\n");
+    assert!(err(&flags, &[]).starts_with("parallel_jobs ([deploy]"));
+    write("[backup]\nkeep = 0\n");
+    assert!(err(&flags, &[]).starts_with("keep ([backup]"));
+    write("[tracking]\ntable = \"a_table_name_that_is_far_too_long_for_postgres_names\"\n");
+    assert!(err(&flags, &[]).starts_with("table ([tracking]"));
+    write("[deploy]\nexposed_schemas = [\"\"]\n");
+    assert!(err(&flags, &[]).starts_with("exposed_schemas ([deploy]"));
+    write("[deploy]\ntimeout = 2147483\nstatement_lock_timeout = 0\n");
+    let ok = resolve(&flags, &[], dir.path()).unwrap();
+    assert_eq!(ok.timeout.as_secs(), 2147483);
+    assert_eq!(ok.statement_lock_timeout, Some(std::time::Duration::ZERO));
 }
 
 #[test]

@@ -4,8 +4,9 @@
 pub mod filename;
 pub mod header;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -132,7 +133,12 @@ pub fn load_dir(dir: &Path, env: Environment) -> Result<MigrationSet, LoadError>
         Ok(_) => {}
     }
     let mut files = Vec::new();
-    list_files(dir, &mut files)?;
+    let mut seen = HashMap::new();
+    let mut repeated = Vec::new();
+    if let Ok(m) = fs::metadata(dir) {
+        seen.insert((m.dev(), m.ino()), dir.to_path_buf());
+    }
+    list_files(dir, &mut files, &mut seen, &mut repeated)?;
     let contents = files.into_iter().map(|p| {
         let is_sql = p
             .file_name()
@@ -141,7 +147,30 @@ pub fn load_dir(dir: &Path, env: Environment) -> Result<MigrationSet, LoadError>
         let bytes = if is_sql { fs::read(&p) } else { Ok(Vec::new()) };
         (p, bytes)
     });
-    Ok(from_files(dir, contents, env))
+    let mut set = from_files(dir, contents, env);
+    for (link, first) in repeated {
+        let looped = link.starts_with(&first);
+        let message = if looped {
+            format!(
+                "{} leads back to {} (a symbolic link loop); it is not followed",
+                link.display(),
+                first.display()
+            )
+        } else {
+            format!(
+                "{} is the same folder as {}; its files are read once",
+                link.display(),
+                first.display()
+            )
+        };
+        set.findings.push(
+            Finding::warning("file/symlink-loop", message)
+                .at(Location::file(&link))
+                .help("remove the symbolic link, or point it outside the migrations tree"),
+        );
+    }
+    set.findings.sort_by_key(Finding::sort_key);
+    Ok(set)
 }
 
 /// Builds a set from file paths and their contents (or the error reading them). `load_dir`
@@ -264,23 +293,37 @@ pub fn from_files(
     }
 }
 
-fn list_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
-    let entries = fs::read_dir(dir).map_err(|source| LoadError::ReadDir {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    for entry in entries {
-        let entry = entry.map_err(|source| LoadError::ReadDir {
+/// Lists files under `dir`, following symbolic links but entering each folder once: `seen`
+/// holds every folder entered (by device and inode), `repeated` each link that led to one
+/// again (a loop, or a second way into the same folder).
+fn list_files(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    seen: &mut HashMap<(u64, u64), PathBuf>,
+    repeated: &mut Vec<(PathBuf, PathBuf)>,
+) -> Result<(), LoadError> {
+    let mut entries = fs::read_dir(dir)
+        .and_then(|d| d.collect::<Result<Vec<_>, _>>())
+        .map_err(|source| LoadError::ReadDir {
             path: dir.to_path_buf(),
             source,
         })?;
+    // In name order: which link counts as the repeat does not depend on the file system.
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
         let path = entry.path();
         // Follow symbolic links; a dangling one is kept so that reading it reports the error.
         match fs::metadata(&path) {
-            Ok(m) if m.is_dir() => list_files(&path, out)?,
+            Ok(m) if m.is_dir() => match seen.get(&(m.dev(), m.ino())) {
+                Some(first) => repeated.push((path, first.clone())),
+                None => {
+                    seen.insert((m.dev(), m.ino()), path.clone());
+                    list_files(&path, out, seen, repeated)?;
+                }
+            },
             _ => out.push(path),
         }
     }
@@ -473,5 +516,33 @@ mod tests {
             Checksum::of(b"abc").0,
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn a_symlink_loop_is_reported_once_and_files_are_read_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("migrations");
+        std::fs::create_dir_all(m.join("sub")).unwrap();
+        std::fs::write(m.join("2026-01-01_a.sql"), "SELECT 1;").unwrap();
+        std::fs::write(m.join("sub/2026-01-02_b.sql"), "SELECT 2;").unwrap();
+        std::os::unix::fs::symlink(&m, m.join("sub/back")).unwrap();
+        std::os::unix::fs::symlink(m.join("sub"), m.join("again")).unwrap();
+        let set = load_dir(&m, Environment::Development).unwrap();
+        assert_eq!(set.migrations.len(), 2);
+        let rules: Vec<&str> = set.findings.iter().map(|f| f.rule.as_str()).collect();
+        assert!(!rules.contains(&"filename/duplicate-version"), "{rules:?}");
+        let loops: Vec<_> = set
+            .findings
+            .iter()
+            .filter(|f| f.rule == "file/symlink-loop")
+            .collect();
+        assert_eq!(loops.len(), 2, "{loops:?}");
+        // `again` comes first in name order: the loop is found through it.
+        assert!(loops
+            .iter()
+            .any(|f| f.message.contains("again/back leads back to")));
+        assert!(loops
+            .iter()
+            .any(|f| f.message.contains("is the same folder as")));
     }
 }

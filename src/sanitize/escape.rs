@@ -56,6 +56,12 @@ pub fn untrusted(s: &str) -> Cow<'_, str> {
     escape_chars(s, &|c| c == '\t')
 }
 
+/// Untrusted text for a renderer that encodes line breaks itself (GitHub's `%0A`, Markdown's
+/// `<br>`): as [`untrusted`], but LF stays.
+pub fn untrusted_lines(s: &str) -> Cow<'_, str> {
+    escape_chars(s, &|c| c == '\t' || c == '\n')
+}
+
 /// A text pgshift composed, as it is printed: its line breaks stay; every other control
 /// character is escaped (ESC stays when `keep_ansi`: our own colours on a terminal); a line that
 /// starts with `::` (a GitHub workflow command) gets a `\` in front; `##[` is defused.
@@ -93,10 +99,11 @@ pub fn json_line(line: &str) -> Cow<'_, str> {
 /// Untrusted text inside Markdown (a paragraph or a table cell): escaped as [`untrusted`], HTML
 /// and Markdown punctuation made literal, so it renders as the characters it holds.
 pub fn markdown(s: &str) -> String {
-    let plain = untrusted(s);
+    let plain = untrusted_lines(s);
     let mut out = String::with_capacity(plain.len() + 8);
     for c in plain.chars() {
         match c {
+            '\n' => out.push_str("<br>"),
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -172,6 +179,7 @@ mod tests {
             markdown("<img src=x> [a](http://e) *b* | c"),
             "&lt;img src=x&gt; \\[a\\](http://e) \\*b\\* \\| c"
         );
+        assert_eq!(markdown("two\nlines\x1b"), "two<br>lines\\\\u{1b}");
         assert_eq!(markdown_code("a`b"), "``a`b``");
         assert_eq!(markdown_code("`x|"), "`` `x\\| ``");
         assert_eq!(markdown_code("m/\x1b[31m.sql"), "`m/\\u{1b}[31m.sql`");

@@ -47,6 +47,32 @@ pub struct SyntaxError {
     pub offset: usize,
 }
 
+/// `sql` with the inside of every block comment replaced by spaces (line breaks kept), byte for
+/// byte: offsets stay the same. PostgreSQL's lexer rescans the rest of a run of `/*/*/*…` at
+/// each nesting level (its `xcstart` rule, then `yyless`), which is quadratic; comments mean
+/// nothing to the parser, so it never sees them.
+pub fn blank_comments(sql: &str) -> std::borrow::Cow<'_, str> {
+    let spans = variables::scan(sql).block_comments;
+    if spans.is_empty() {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    let mut bytes = sql.as_bytes().to_vec();
+    for (start, end) in spans {
+        let closed = end >= start + 4 && sql[..end].ends_with("*/");
+        let inner_end = if closed { end - 2 } else { end };
+        for b in &mut bytes[start + 2..inner_end] {
+            if *b != b'\n' {
+                *b = b' ';
+            }
+        }
+    }
+    // The ranges start and end at ASCII `/*` and `*/`: whole characters are replaced.
+    match String::from_utf8(bytes) {
+        Ok(s) => std::borrow::Cow::Owned(s),
+        Err(_) => std::borrow::Cow::Borrowed(sql),
+    }
+}
+
 /// Parses `sql` into statements.
 pub fn parse(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
     if let Some(nul) = sql.find('\0') {
@@ -55,9 +81,13 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
             offset: nul,
         });
     }
-    let result = match pg_query::parse(sql, 0) {
+    let blank = blank_comments(sql);
+    let result = match pg_query::parse(&blank, 0) {
         Ok(r) => r,
         Err(_) => {
+            // Positions count characters of the text parsed (multi-byte characters of
+            // comments became one space per byte): convert with that text.
+            let sql: &str = &blank;
             let (message, cursor) =
                 ffi::parse_error(sql).unwrap_or_else(|| ("syntax error".into(), 0));
             // The cursor counts characters from 1; 0 means "no position": the end.
@@ -191,7 +221,8 @@ pub fn tx_need(node: &NodeEnum) -> TxNeed {
 /// when the text cannot be scanned.
 pub fn normalized_checksum(sql: &str) -> Option<String> {
     use protobuf::{KeywordKind, Token};
-    let tokens = pg_query::scan_tokens(sql).ok()?;
+    let blank = blank_comments(sql);
+    let tokens = pg_query::scan_tokens(&blank).ok()?;
     let mut h = Sha256::new();
     for t in tokens {
         if t.token == Token::SqlComment as i32 || t.token == Token::CComment as i32 {
@@ -286,5 +317,28 @@ mod tests {
             normalized_checksum("SELECT 'a'").unwrap(),
             normalized_checksum("SELECT 'A'").unwrap()
         );
+    }
+
+    #[test]
+    fn comments_are_blanked_for_the_parser_without_moving_anything() {
+        let sql =
+            "/* é /* nested ✓ */ still */ SELECT '/* not a comment */' AS x; -- /* line\nSELEC 1;";
+        let blank = blank_comments(sql);
+        assert_eq!(blank.len(), sql.len());
+        assert!(blank.contains("'/* not a comment */'"), "{blank}");
+        assert!(blank.starts_with("/*") && !blank.contains('é'), "{blank}");
+        let err = parse(sql).unwrap_err();
+        assert_eq!(err.offset, sql.find("SELEC 1").unwrap());
+        let deep = format!(
+            "{}x{}\nSELECT 1;",
+            "/*".repeat(200_000),
+            "*/".repeat(200_000)
+        );
+        let statements = parse(&deep).unwrap();
+        assert_eq!(statements.len(), 1);
+        assert_eq!(statements[0].text(&deep), "SELECT 1");
+        assert_eq!(normalized_checksum(&deep), normalized_checksum("SELECT 1;"));
+        let open = "SELECT 1; /* never closed é";
+        assert_eq!(parse(open).unwrap_err().offset, open.find("/*").unwrap());
     }
 }

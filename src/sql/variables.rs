@@ -44,6 +44,8 @@ pub struct Unsupported {
 pub struct PsqlScan {
     pub variables: Vec<VarRef>,
     pub unsupported: Vec<Unsupported>,
+    /// Byte ranges of the `/* … */` comments (nested ones inside their outermost).
+    pub block_comments: Vec<(usize, usize)>,
 }
 
 fn is_var_char(c: u8) -> bool {
@@ -67,7 +69,11 @@ pub fn scan(source: &str) -> PsqlScan {
             b'-' if b.get(i + 1) == Some(&b'-') => {
                 i = source[i..].find('\n').map_or(n, |k| i + k);
             }
-            b'/' if b.get(i + 1) == Some(&b'*') => i = super::block_comment_end(b, i),
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let end = super::block_comment_end(b, i);
+                out.block_comments.push((i, end));
+                i = end;
+            }
             b'\'' => {
                 // E'…' strings take backslash escapes; standard strings do not.
                 let escapes = i > 0

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use crate::diagnostic::Level;
+use crate::sanitize::escape::{untrusted, untrusted_lines};
 use crate::validate::Report;
 
 fn data(s: &str) -> String {
@@ -26,16 +27,21 @@ pub fn render(report: &Report) -> String {
         };
         let mut props = Vec::new();
         if let Some(l) = &f.location {
-            props.push(format!("file={}", property(&l.file.display().to_string())));
+            props.push(format!(
+                "file={}",
+                property(&untrusted(&l.file.display().to_string()))
+            ));
             if l.line > 0 {
                 props.push(format!("line={},col={}", l.line, l.column));
             }
         }
         props.push(format!("title={}", property(&f.rule)));
-        let mut message = f.message.clone();
+        // ESC and other controls would reach the log viewer: shown escaped. Line breaks are
+        // encoded by `data` (%0A), as the runner expects.
+        let mut message = untrusted_lines(&f.message).into_owned();
         if let Some(h) = &f.help {
             message.push_str("\nhelp: ");
-            message.push_str(h);
+            message.push_str(&untrusted_lines(h));
         }
         let _ = writeln!(out, "::{command} {}::{}", props.join(","), data(&message));
     }

@@ -4,17 +4,18 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use crate::sanitize::escape::{markdown as cell, markdown_code as code};
 use crate::validate::Report;
-
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', "<br>")
-}
 
 pub fn render(report: &Report) -> String {
     let c = report.counts();
     let allowed = report.allowed();
     let mut out = String::from("# Migration Validation Report\n\n");
-    let _ = writeln!(out, "- Directory: `{}`", report.dir.display());
+    let _ = writeln!(
+        out,
+        "- Directory: {}",
+        code(&report.dir.display().to_string())
+    );
     let _ = writeln!(out, "- Environment: {}", report.environment);
     let _ = writeln!(
         out,
@@ -36,7 +37,13 @@ pub fn render(report: &Report) -> String {
     if let Some(plan) = &report.plan {
         out.push_str("## Execution order\n\n");
         for (i, s) in plan.steps.iter().enumerate() {
-            let _ = writeln!(out, "{}. `{}` — {}", i + 1, s.version, plan.explain(s));
+            let _ = writeln!(
+                out,
+                "{}. {} — {}",
+                i + 1,
+                code(s.version.as_str()),
+                cell(&plan.explain(s))
+            );
         }
         out.push('\n');
     }
@@ -54,7 +61,11 @@ pub fn render(report: &Report) -> String {
         out.push_str("No findings.\n");
     }
     for (file, findings) in by_file {
-        let _ = writeln!(out, "### `{file}`\n\n| Level | Rule | Line | Message | What to do |\n|---|---|---:|---|---|");
+        let _ = writeln!(
+            out,
+            "### {}\n\n| Level | Rule | Line | Message | What to do |\n|---|---|---:|---|---|",
+            code(&file)
+        );
         for f in findings {
             let level = match &f.allowed {
                 Some(r) if r.is_empty() => format!("allowed ({})", f.level),
@@ -68,8 +79,8 @@ pub fn render(report: &Report) -> String {
                 .map_or(String::new(), |l| format!("{}:{}", l.line, l.column));
             let _ = writeln!(
                 out,
-                "| {level} | `{}` | {line} | {} | {} |",
-                f.rule,
+                "| {level} | {} | {line} | {} | {} |",
+                code(&f.rule),
                 cell(&f.message),
                 cell(f.help.as_deref().unwrap_or(""))
             );

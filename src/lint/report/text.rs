@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::diagnostic::render_text;
+use crate::sanitize::escape::untrusted as u;
 use crate::validate::Report;
 
 pub fn render(report: &Report, color: bool) -> String {
@@ -24,7 +25,7 @@ pub fn render(report: &Report, color: bool) -> String {
                 .as_deref()
                 .filter(|r| !r.is_empty())
                 .unwrap_or("no reason given");
-            let _ = writeln!(out, "  {at} {}: {reason}", f.rule);
+            let _ = writeln!(out, "  {} {}: {}", u(&at), u(&f.rule), u(reason));
         }
         out.push('\n');
     }
@@ -32,7 +33,7 @@ pub fn render(report: &Report, color: bool) -> String {
         out,
         "Checked {} migrations in {} ({}): {}.",
         report.files,
-        report.dir.display(),
+        u(&report.dir.display().to_string()),
         report.environment,
         super::summary_line(report)
     );
