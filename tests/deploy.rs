@@ -1,6 +1,5 @@
 //! `pgshift migrate`, `status`, `history` against a real PostgreSQL: the cases users hit.
 
-use std::path::Path;
 use std::process::{Command as Std, Stdio};
 use std::time::{Duration, Instant};
 
@@ -9,57 +8,8 @@ use predicates::prelude::*;
 use predicates::str::contains;
 use tempfile::TempDir;
 
-use pgshift::ephemeral::Cluster;
-
-fn cluster() -> &'static Cluster {
-    Cluster::shared().unwrap_or_else(|e| panic!("cannot start PostgreSQL: {e}"))
-}
-
-/// A project with `files` and a fresh database; returns the folder and the database name.
-fn project(files: &[(&str, &str)]) -> (TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let m = dir.path().join("migrations");
-    std::fs::create_dir(&m).unwrap();
-    for (name, sql) in files {
-        write(&dir, name, sql);
-    }
-    let db = cluster().create_database("deploy").unwrap();
-    (dir, db)
-}
-
-fn write(dir: &TempDir, name: &str, sql: &str) {
-    let date = &name[..10];
-    let text = format!(
-        "-- MIGRATION: {name}\n-- Version: {date}\n-- Author: tests\n-- Dependencies: None\n{sql}"
-    );
-    std::fs::write(
-        dir.path().join("migrations").join(format!("{name}.sql")),
-        text,
-    )
-    .unwrap();
-}
-
-fn pgshift(dir: &Path, db: &str) -> Command {
-    let mut c = Command::cargo_bin("pgshift").unwrap();
-    c.current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("DATABASE_URL", cluster().url(db));
-    for v in [
-        "ENVIRONMENT",
-        "FORCE_RUN",
-        "DRY_RUN",
-        "TIMEOUT",
-        "DEBUG",
-        "PARALLEL_JOBS",
-    ] {
-        c.env_remove(v);
-    }
-    c
-}
-
-fn sql(db: &str, q: &str) -> String {
-    cluster().psql(db, q).unwrap().trim().to_string()
-}
+mod common;
+use common::*;
 
 #[test]
 fn clean_deploy_then_a_rerun_that_does_nothing() {
@@ -153,7 +103,8 @@ fn a_failing_migration_in_the_middle_stops_the_run_and_is_recorded_with_its_plac
         .stdout(contains("✓ 2026-01-01_a"))
         .stdout(contains("✗ 2026-01-02_b"))
         .stderr(contains("error: 2026-01-02_b failed: relation \"missing_table\" does not exist [SQLSTATE 42P01]"))
-        .stderr(contains("--> migrations/2026-01-02_b.sql:6:13"));
+        .stderr(contains("--> migrations/2026-01-02_b.sql:6:13"))
+        .stderr(contains("help: nothing of 2026-01-02_b was kept (its transaction was rolled back)"));
     assert_eq!(sql(&db, "SELECT to_regclass('a') IS NOT NULL, to_regclass('b') IS NULL, to_regclass('c') IS NULL"), "t|t|t");
     assert_eq!(
         sql(&db, "SELECT success, sqlstate, error_position FROM schema_migrations WHERE version = '2026-01-02_b'"),
@@ -248,18 +199,6 @@ fn a_second_deployer_gives_up_after_the_lock_timeout_naming_the_holder() {
             "user postgres, from local socket, connected since",
         ));
     assert!(first.wait().unwrap().success());
-}
-
-/// Polls until `q` returns a non-zero count (at most 20 s).
-fn wait_for(db: &str, q: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if sql(db, q) != "0" {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for: {q}");
 }
 
 fn long_running(dir: &TempDir, db: &str) -> std::process::Child {
@@ -365,11 +304,21 @@ fn create_index_concurrently_runs_outside_a_transaction_and_resumes_after_a_part
         ("2026-01-01_t", "CREATE TABLE t (a int, b int);\nINSERT INTO t VALUES (1, 1), (2, 1);\n"),
         ("2026-01-02_idx", "CREATE INDEX CONCURRENTLY t_a ON t (a);\nCREATE UNIQUE INDEX CONCURRENTLY t_b ON t (b);\n"),
     ]);
+    // The help says what ran and stays, what the failure left, and what the rerun does: never
+    // "nothing was kept".
     pgshift(dir.path(), &db)
         .arg("migrate")
         .assert()
         .code(1)
-        .stderr(contains("could not create unique index"));
+        .stderr(contains("could not create unique index"))
+        .stderr(contains(
+            "statement(s) 1–1 of 2 ran and stay applied; statement 2 failed",
+        ))
+        .stderr(contains(
+            "left the INVALID index \"public\".\"t_b\"; the rerun drops it first",
+        ))
+        .stderr(contains("it resumes at statement 2"))
+        .stderr(contains("nothing of").not());
     assert_eq!(sql(&db, "SELECT success, statements_done FROM schema_migrations WHERE version = '2026-01-02_idx'"), "f|1");
     assert_eq!(
         sql(
@@ -382,7 +331,10 @@ fn create_index_concurrently_runs_outside_a_transaction_and_resumes_after_a_part
         .arg("status")
         .assert()
         .success()
-        .stdout(contains("PARTIAL"));
+        .stdout(contains("PARTIAL"))
+        .stdout(contains(
+            "1 statement(s) ran and stay; the next migrate resumes after them",
+        ));
     cluster().psql(&db, "UPDATE t SET b = a").unwrap();
     pgshift(dir.path(), &db)
         .arg("migrate")
@@ -402,6 +354,26 @@ fn files_with_their_own_transaction_run_as_written() {
     pgshift(dir.path(), &db).arg("migrate").assert().success();
     assert_eq!(sql(&db, "SELECT success FROM schema_migrations"), "t");
     assert_eq!(sql(&db, "SELECT to_regclass('own') IS NOT NULL"), "t");
+    // A failure after its own COMMIT: what was committed stays, and the help says so.
+    write(
+        &dir,
+        "2026-01-02_own",
+        "BEGIN;\nCREATE TABLE kept (id int);\nCOMMIT;\nBEGIN;\nCREATE TABLE lost (id int);\nSELECT 1/0;\nCOMMIT;\n",
+    );
+    pgshift(dir.path(), &db)
+        .arg("migrate")
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "controls its own transactions: what it committed before statement 6 stays applied",
+        ));
+    assert_eq!(
+        sql(
+            &db,
+            "SELECT to_regclass('kept') IS NOT NULL, to_regclass('lost') IS NULL"
+        ),
+        "t|t"
+    );
 }
 
 #[test]
@@ -899,4 +871,20 @@ fn a_migration_whose_dependency_is_excluded_by_env_does_not_run() {
         .assert()
         .code(1)
         .stderr(contains("dependencies are excluded from staging by @env: 2026-01-02_uses needs 2026-01-01_fixtures"));
+}
+
+#[test]
+fn the_recorded_time_covers_every_statement_of_a_migration() {
+    let (dir, db) = project(&[(
+        "2026-01-01_slow",
+        "SELECT pg_sleep(0.4);\nCREATE TABLE t (id int);\nSELECT 1;\n",
+    )]);
+    pgshift(dir.path(), &db).arg("migrate").assert().success();
+    let ms: i64 = sql(&db, "SELECT execution_time_ms FROM schema_migrations")
+        .parse()
+        .unwrap();
+    assert!(
+        ms >= 400,
+        "{ms} ms recorded for a migration that slept 400 ms"
+    );
 }

@@ -97,13 +97,13 @@ fn default_application_name() -> String {
     format!("pgshift[{}@{host}]", std::process::id())
 }
 
-/// libpq's default socket folder (Debian's, then the upstream one).
+/// libpq's default socket folder: Debian's build uses /var/run/postgresql, upstream's /tmp.
 fn default_host() -> String {
-    ["/var/run/postgresql", "/tmp"]
-        .into_iter()
-        .find(|d| std::path::Path::new(d).join(".s.PGSQL.5432").exists())
-        .unwrap_or("localhost")
-        .to_string()
+    if std::path::Path::new("/var/run/postgresql").is_dir() {
+        "/var/run/postgresql".into()
+    } else {
+        "/tmp".into()
+    }
 }
 
 /// The operating system user, libpq's default user name.

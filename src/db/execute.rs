@@ -95,16 +95,32 @@ pub struct Effects {
 
 impl Effects {
     pub fn of(statements: &[Statement], text: &str) -> Effects {
-        let lower = text.to_ascii_lowercase();
+        // Words joined by single spaces, so that `SET\n  ROLE` in dynamic SQL is seen too.
+        let words = text
+            .to_ascii_lowercase()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         let mut e = Effects {
-            role: lower.contains("role") || lower.contains("authorization"),
-            session: lower.contains("set_config"),
-            grants: lower.contains("grant"),
+            role: [
+                "set role",
+                "set local role",
+                "set session role",
+                "session authorization",
+                "'role'",
+            ]
+            .iter()
+            .any(|p| words.contains(p)),
+            session: words.contains("set_config"),
+            grants: words.contains("grant"),
             ..Effects::default()
         };
         for s in statements {
             match &s.node {
-                pg_query::NodeEnum::VariableSetStmt(v) => e.session |= !v.is_local,
+                pg_query::NodeEnum::VariableSetStmt(v) => {
+                    e.session |= !v.is_local;
+                    e.role |= v.name == "role" || v.name == "session_authorization";
+                }
                 pg_query::NodeEnum::DiscardStmt(_) => {
                     e.deallocates = true;
                     e.session = true;
@@ -227,8 +243,13 @@ async fn run(
     }
 }
 
+/// The connection broke: closed, an I/O error, or the server ending the session
+/// (`pg_terminate_backend`, a shutdown: 57P01–57P03; connection exceptions: class 08).
 fn lost_or(e: &tokio_postgres::Error, cause: Cause) -> Cause {
-    if e.is_closed() || (e.as_db_error().is_none() && e.code().is_none()) {
+    let code = e.code().map(|c| c.code());
+    let ended =
+        code.is_some_and(|c| c.starts_with("08") || ["57P01", "57P02", "57P03"].contains(&c));
+    if e.is_closed() || ended || (e.as_db_error().is_none() && code.is_none()) {
         Cause::ConnectionLost
     } else {
         cause
@@ -264,7 +285,10 @@ fn failure(
         (Cause::Interrupted, _) => {
             "interrupted (SIGINT/SIGTERM): the running statement was cancelled".to_string()
         }
-        (Cause::ConnectionLost, _) => format!("the connection to the server was lost ({e})"),
+        (Cause::ConnectionLost, Some(d)) => {
+            format!("the connection to the server was lost: {}", d.message())
+        }
+        (Cause::ConnectionLost, None) => format!("the connection to the server was lost ({e})"),
         (Cause::Error, Some(d)) => d.message().to_string(),
         (Cause::Error, None) => e.to_string(),
     };
@@ -356,22 +380,21 @@ pub async fn apply(
             // (psql's count). AsWritten: the file's own BEGIN/COMMIT, and the record after.
             let in_tx = p.mode == Mode::Transaction;
             let first = format!("{progress}{}", if in_tx { "BEGIN;\n" } else { "" });
-            let rec = ctx.tracking.record_sql(
-                &record(
-                    p,
-                    ctx,
-                    true,
-                    None,
-                    None,
-                    "(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::bigint"
-                        .into(),
-                ),
-                "applied",
-                &detail,
-            );
-            let end = finish(ctx, p, &rec, if in_tx { "COMMIT;" } else { "" });
+            // The time of the earlier messages, plus the last one's as the server sees it.
+            let end = || {
+                let time = format!(
+                    "({} + (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::bigint)",
+                    start.elapsed().as_millis()
+                );
+                let rec = ctx.tracking.record_sql(
+                    &record(p, ctx, true, None, None, time),
+                    "applied",
+                    &detail,
+                );
+                finish(ctx, p, &rec, if in_tx { "COMMIT;" } else { "" })
+            };
             if steps.is_empty() {
-                return send(ctx, &format!("{first}{end}"), deadline, None, "", sql)
+                return send(ctx, &format!("{first}{}", end()), deadline, None, "", sql)
                     .await
                     .map(|()| start.elapsed());
             }
@@ -382,7 +405,7 @@ pub async fn apply(
                     "{prefix}{}{}",
                     s.text(sql),
                     if k == last {
-                        format!("\n;\n{end}")
+                        format!("\n;\n{}", end())
                     } else {
                         String::new()
                     }
@@ -485,13 +508,23 @@ pub async fn record_failure(
         &detail,
     );
     // The migration may have deallocated the record statement or changed role and session.
-    ctx.client
-        .batch_execute(&format!(
-            "RESET ROLE;\nRESET ALL;\n{}\n{};\nBEGIN;\n{rec}\nCOMMIT;",
-            ctx.session_sql,
-            ctx.tracking.prepare_record_sql()
-        ))
-        .await
+    // pgshift's own bookkeeping is not bound by the migration's TIMEOUT, and a cancel request
+    // sent for the migration that reaches the server late may hit it: it is tried twice.
+    let sql = format!(
+        "RESET ROLE;\nRESET ALL;\n{}\nSET statement_timeout = 0;\n{};\nBEGIN;\n{rec}\nCOMMIT;",
+        ctx.session_sql,
+        ctx.tracking.prepare_record_sql()
+    );
+    let mut result = ctx.client.batch_execute(&sql).await;
+    if result
+        .as_ref()
+        .is_err_and(|e| e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED))
+    {
+        let _ = ctx.client.batch_execute("ROLLBACK").await;
+        result = ctx.client.batch_execute(&sql).await;
+    }
+    let _ = ctx.client.batch_execute(ctx.session_sql).await;
+    result
 }
 
 /// The INVALID index a failed `CREATE INDEX CONCURRENTLY` statement left, if any.
@@ -525,4 +558,33 @@ pub async fn drop_invalid_index(
         .batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {name}"))
         .await?;
     Ok(Some(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn effects(sql: &str) -> Effects {
+        Effects::of(&crate::sql::parse(sql).unwrap(), sql)
+    }
+
+    #[test]
+    fn what_a_migration_does_to_its_session_is_found() {
+        assert_eq!(
+            effects("CREATE TABLE role (role text);"),
+            Effects::default()
+        );
+        assert!(effects("SET ROLE app;").role);
+        assert!(effects("SET LOCAL ROLE app;").role && !effects("SET LOCAL ROLE app;").session);
+        assert!(effects("DO $$ BEGIN EXECUTE 'SET\n  ROLE app'; END $$;").role);
+        assert!(effects("SET search_path TO app;").session);
+        assert!(!effects("SET LOCAL lock_timeout = '1s';").session);
+        assert!(effects("SELECT set_config('search_path', 'x', false);").session);
+        let d = effects("DEALLOCATE ALL;");
+        assert!(d.deallocates && !d.session);
+        let discard = effects("DISCARD ALL;");
+        assert!(discard.deallocates && discard.session);
+        assert!(effects("GRANT SELECT ON t TO anon;").grants);
+        assert!(effects("DO $$ BEGIN EXECUTE 'grant all on x to y'; END $$;").grants);
+    }
 }

@@ -167,15 +167,15 @@ impl Tracking {
   WHERE d.classid = 'pg_class'::regclass AND d.refobjid IN (SELECT oid FROM tables) AND d.deptype IN ('a', 'i')
     AND (SELECT relkind FROM pg_class WHERE oid = d.objid) = 'S'
 ), objects AS (
-  SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind, c.oid::regclass::text AS obj,
+  SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind, format('%I.%I', n.nspname, c.relname) AS obj,
          coalesce(c.relacl, acldefault(CASE c.relkind WHEN 'S' THEN 's'::\"char\" ELSE 'r'::\"char\" END, c.relowner)) AS acl, c.relowner AS owner
-  FROM pg_class c WHERE c.oid IN (SELECT oid FROM rels)
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid IN (SELECT oid FROM rels)
   UNION ALL
-  SELECT 'TYPE', t.oid::regtype::text, coalesce(t.typacl, acldefault('T', t.typowner)), t.typowner
-  FROM pg_type t WHERE t.typrelid IN (SELECT oid FROM rels)
+  SELECT 'TYPE', format('%I.%I', n.nspname, t.typname), coalesce(t.typacl, acldefault('T', t.typowner)), t.typowner
+  FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typrelid IN (SELECT oid FROM rels)
   UNION ALL
-  SELECT 'FUNCTION', p.oid::regprocedure::text, coalesce(p.proacl, acldefault('f', p.proowner)), p.proowner
-  FROM pg_proc p WHERE p.oid = to_regprocedure({guard})
+  SELECT 'FUNCTION', format('%I.%I()', n.nspname, p.proname), coalesce(p.proacl, acldefault('f', p.proowner)), p.proowner
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = to_regprocedure({guard})
 )
 SELECT o.kind, o.obj,
        CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS grantee,

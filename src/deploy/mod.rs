@@ -103,6 +103,9 @@ impl Event {
     /// The event with every remembered secret masked, in every string it holds (present and
     /// future fields alike: it goes through its JSON form).
     pub fn redacted(self) -> Event {
+        if crate::sanitize::redact::nothing_to_hide() {
+            return self;
+        }
         let Ok(mut v) = serde_json::to_value(&self) else {
             return self;
         };

@@ -68,6 +68,11 @@ pub fn remember(secret: &str) {
     }
 }
 
+/// Whether no secret is known yet (nothing to mask).
+pub fn nothing_to_hide() -> bool {
+    SECRETS.read().is_ok_and(|all| all.is_empty())
+}
+
 /// `text` with every remembered secret replaced by `***`.
 pub fn redact(text: &str) -> Cow<'_, str> {
     let Ok(all) = SECRETS.read() else {

@@ -1,0 +1,89 @@
+//! Helpers of the integration tests that run pgshift against the shared throwaway cluster.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+use pgshift::ephemeral::Cluster;
+
+pub fn cluster() -> &'static Cluster {
+    Cluster::shared().unwrap_or_else(|e| panic!("cannot start PostgreSQL: {e}"))
+}
+
+/// A project with `files` and a fresh database; returns the folder and the database name.
+pub fn project(files: &[(&str, &str)]) -> (TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("migrations");
+    std::fs::create_dir(&m).unwrap();
+    for (name, sql) in files {
+        write(&dir, name, sql);
+    }
+    let db = cluster().create_database("deploy").unwrap();
+    (dir, db)
+}
+
+pub fn write(dir: &TempDir, name: &str, sql: &str) {
+    let date = &name[..10];
+    let text = format!(
+        "-- MIGRATION: {name}\n-- Version: {date}\n-- Author: tests\n-- Dependencies: None\n{sql}"
+    );
+    std::fs::write(
+        dir.path().join("migrations").join(format!("{name}.sql")),
+        text,
+    )
+    .unwrap();
+}
+
+pub fn pgshift(dir: &Path, db: &str) -> Command {
+    let mut c = Command::cargo_bin("pgshift").unwrap();
+    c.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("DATABASE_URL", cluster().url(db));
+    for v in HERMETIC {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// Variables of the machine running the tests that would change what pgshift does.
+pub const HERMETIC: [&str; 20] = [
+    "ENVIRONMENT",
+    "FORCE_RUN",
+    "DRY_RUN",
+    "TIMEOUT",
+    "DEBUG",
+    "PARALLEL_JOBS",
+    "CONFIRM",
+    "SKIP_BACKUP",
+    "GITHUB_STEP_SUMMARY",
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGUSER",
+    "PGDATABASE",
+    "PGPASSWORD",
+    "PGPASSFILE",
+    "PGSERVICE",
+    "PGSERVICEFILE",
+    "PGSSLMODE",
+    "PGAPPNAME",
+];
+
+pub fn sql(db: &str, q: &str) -> String {
+    cluster().psql(db, q).unwrap().trim().to_string()
+}
+
+/// Polls until `q` returns a non-zero count (at most 20 s).
+pub fn wait_for(db: &str, q: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if sql(db, q) != "0" {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for: {q}");
+}
