@@ -3,7 +3,6 @@
 //! workflow commands in file names and server messages, migrations that change the session,
 //! a deploy seen from another machine, a connection that breaks.
 
-use std::path::Path;
 use std::process::{Command as Std, Stdio};
 
 use predicates::prelude::*;
@@ -236,8 +235,8 @@ const VARIABLE_VALUE: &str = "Var-Value-s3cr3t-XYZ";
 struct Places(Vec<(String, String)>);
 
 impl Places {
-    fn add(&mut self, what: impl Into<String>, text: impl Into<String>) {
-        self.0.push((what.into(), text.into()));
+    fn add(&mut self, what: impl Into<String>, text: impl std::fmt::Display) {
+        self.0.push((what.into(), text.to_string()));
     }
 
     fn assert_free_of(&self, secrets: &[&str]) {
@@ -251,11 +250,15 @@ impl Places {
 
 fn run(c: &mut assert_cmd::Command, places: &mut Places, what: &str) -> String {
     let out = c.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    places.add(format!("{what}: stdout"), stdout.clone());
-    places.add(format!("{what}: stderr"), stderr.clone());
-    format!("{stdout}{stderr}")
+    places.add(
+        format!("{what}: stdout"),
+        String::from_utf8_lossy(&out.stdout),
+    );
+    places.add(
+        format!("{what}: stderr"),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    both(&out)
 }
 
 #[test]
@@ -469,11 +472,7 @@ fn control_characters_and_workflow_commands_from_files_and_the_server_are_inert(
         &["migrate", "--dry-run=rehearse"],
     ] {
         let out = pgshift(dir.path(), &db).args(args).output().unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let text = both(&out);
         check(&args.join(" "), &text, false);
         if args == ["migrate"] {
             assert!(
@@ -520,11 +519,7 @@ fn control_characters_and_workflow_commands_from_files_and_the_server_are_inert(
             .args(["--dir", "names", "validate", "--format", format])
             .output()
             .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let text = both(&out);
         check(format, &text, format == "github");
         assert!(text.contains("2026-01-04_y"), "{format}: {text}");
         if format == "markdown" {
@@ -751,11 +746,7 @@ fn connection_strings_and_config_files_never_show_a_piece_of_a_password() {
             .arg("status")
             .output()
             .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let text = both(&out);
         assert_eq!(out.status.code(), Some(2), "{url}: {text}");
         for p in pieces {
             assert!(!text.contains(p), "{p} shown for {url}: {text}");
@@ -772,5 +763,4 @@ fn connection_strings_and_config_files_never_show_a_piece_of_a_password() {
         .code(2)
         .stderr(contains("pgshift.toml: line 2"))
         .stderr(contains("Zr9k").not());
-    let _ = Path::new("");
 }

@@ -87,3 +87,12 @@ pub fn wait_for(db: &str, q: &str) {
     }
     panic!("timed out waiting for: {q}");
 }
+
+/// What a command printed, stdout then stderr.
+pub fn both(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
