@@ -888,3 +888,26 @@ fn the_recorded_time_covers_every_statement_of_a_migration() {
         "{ms} ms recorded for a migration that slept 400 ms"
     );
 }
+
+#[test]
+fn after_a_failure_nothing_of_the_pipeline_runs_and_the_log_holds_the_failing_statement() {
+    let (dir, db) = project(&[(
+        "2026-01-01_three",
+        "CREATE TABLE pipe_before (id int);\nSELECT 1/0 AS pipe_failing;\nCREATE TABLE pipe_after (id int);\n",
+    )]);
+    pgshift(dir.path(), &db).arg("migrate").assert().code(1);
+    assert_eq!(
+        sql(
+            &db,
+            "SELECT to_regclass('pipe_before') IS NULL, to_regclass('pipe_after') IS NULL"
+        ),
+        "t|t"
+    );
+    let log = std::fs::read_to_string(cluster().root().join("server.log")).unwrap();
+    assert!(
+        log.contains("STATEMENT:  SELECT 1/0 AS pipe_failing"),
+        "{log}"
+    );
+    // A statement that succeeded before the failure is not in the log.
+    assert!(!log.contains("CREATE TABLE pipe_before"), "{log}");
+}

@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use tokio_postgres::Client;
 
 use super::tracking::{Record, Tracking};
-use crate::sanitize::redact::{redact, redact_string};
+use crate::sanitize::redact::{holds_secret, redact, redact_string};
 use crate::sql::variables::{quote_literal, Substituted};
 use crate::sql::{Statement, TxNeed};
 
@@ -374,10 +374,75 @@ pub async fn apply(
     let sql = &p.sub.text;
     let steps: Vec<(usize, &Step)> = p.statements.iter().enumerate().skip(resume_from).collect();
     match &p.mode {
+        Mode::Transaction if ctx.debug.is_none() => {
+            // One statement per message, so that the server logs a failing statement alone
+            // (as with psql); BEGIN rides with the first, the record and COMMIT with the last;
+            // and the messages are pipelined: sent back to back, answers read after. Inside
+            // the transaction that is safe: after a failure the server runs nothing more, it
+            // answers "current transaction is aborted". A statement holding a secret is never
+            // sent ahead of the answers before it, so that it can only reach the server's log
+            // by failing itself.
+            let first = format!("{progress}BEGIN;\n");
+            // The whole transaction's time, as the server measures it.
+            let rec = ctx.tracking.record_sql(
+                &record(
+                    p,
+                    ctx,
+                    true,
+                    None,
+                    None,
+                    "(extract(epoch FROM clock_timestamp() - transaction_timestamp()) * 1000)::bigint".into(),
+                ),
+                "applied",
+                &detail,
+            );
+            let end = finish(ctx, p, &rec, "COMMIT;");
+            if steps.is_empty() {
+                return send(ctx, &format!("{first}{end}"), deadline, None, "", sql)
+                    .await
+                    .map(|()| start.elapsed());
+            }
+            let last = steps.len() - 1;
+            let messages: Vec<Message> = steps
+                .iter()
+                .enumerate()
+                .map(|(k, (i, s))| Message {
+                    text: format!(
+                        "{}{}{}",
+                        if k == 0 { first.as_str() } else { "" },
+                        s.text(sql),
+                        if k == last {
+                            format!("\n;\n{end}")
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    statement: Some((*i, s)),
+                    prefix: if k == 0 { first.len() } else { 0 },
+                    secret: holds_secret(s.text(sql)),
+                })
+                .collect();
+            let mut rest = messages.as_slice();
+            while !rest.is_empty() {
+                // A batch: up to PIPELINE_DEPTH messages, ending before a secret one; a secret
+                // one goes alone, once everything before it is answered.
+                let n = if rest[0].secret {
+                    1
+                } else {
+                    rest.iter()
+                        .take(PIPELINE_DEPTH)
+                        .take_while(|m| !m.secret)
+                        .count()
+                };
+                pipeline(ctx, &rest[..n], deadline, sql).await?;
+                rest = &rest[n..];
+            }
+            Ok(start.elapsed())
+        }
         Mode::Transaction | Mode::AsWritten => {
-            // Transaction: BEGIN rides with the first statement, the record and COMMIT with
-            // the last, so a one-statement file is still one round trip and N statements are N
-            // (psql's count). AsWritten: the file's own BEGIN/COMMIT, and the record after.
+            // DEBUG (each statement timed) and files with their own BEGIN/COMMIT: one
+            // statement at a time, each answered before the next is sent (outside a
+            // transaction, a statement sent after a failure would run).
             let in_tx = p.mode == Mode::Transaction;
             let first = format!("{progress}{}", if in_tx { "BEGIN;\n" } else { "" });
             // The time of the earlier messages, plus the last one's as the server sees it.
@@ -442,6 +507,71 @@ pub async fn apply(
             Ok(start.elapsed())
         }
     }
+}
+
+/// How many messages a pipeline sends ahead of their answers: after a failure the server
+/// answers each of the rest with "current transaction is aborted" (and logs that line), so
+/// the batch stays short.
+const PIPELINE_DEPTH: usize = 64;
+
+/// One message of a pipelined migration.
+struct Message<'a> {
+    text: String,
+    /// The statement it carries (0-based, and its place), for the failure's position.
+    statement: Option<(usize, &'a Step)>,
+    /// Bytes before the statement in `text` (`BEGIN;` and friends).
+    prefix: usize,
+    /// The statement holds a remembered secret (a psql variable's value).
+    secret: bool,
+}
+
+/// Sends `messages` back to back and reads their answers (a pipeline), within a transaction
+/// only; returns the first failure. A deadline or an interrupt cancels the running statement.
+async fn pipeline(
+    ctx: &RunContext<'_>,
+    messages: &[Message<'_>],
+    deadline: Instant,
+    sql: &str,
+) -> Result<(), Failure> {
+    if let [m] = messages {
+        return send(
+            ctx,
+            &m.text,
+            deadline,
+            m.statement,
+            &m.text[..m.prefix],
+            sql,
+        )
+        .await;
+    }
+    let all =
+        futures_util::future::join_all(messages.iter().map(|m| ctx.client.batch_execute(&m.text)));
+    tokio::pin!(all);
+    let mut interrupt = ctx.interrupt.clone();
+    let (results, cause) = tokio::select! {
+        r = &mut all => (r, Cause::Error),
+        _ = tokio::time::sleep_until(deadline.into()) => {
+            (ctx.cancel)(ctx.client.cancel_token()).await;
+            ((&mut all).await, Cause::Timeout)
+        }
+        _ = interrupt.wait_for(|v| *v) => {
+            (ctx.cancel)(ctx.client.cancel_token()).await;
+            ((&mut all).await, Cause::Interrupted)
+        }
+    };
+    let Some((k, e)) = results
+        .iter()
+        .enumerate()
+        .find_map(|(k, r)| r.as_ref().err().map(|e| (k, e)))
+    else {
+        return Ok(());
+    };
+    let cause = lost_or(e, cause);
+    if cause != Cause::ConnectionLost {
+        let _ = ctx.client.batch_execute("ROLLBACK").await;
+    }
+    let m = &messages[k];
+    Err(failure(e, cause, &m.text[..m.prefix], m.statement, sql))
 }
 
 /// Sends one message; on failure rolls back whatever transaction is open and describes it.

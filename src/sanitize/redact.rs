@@ -73,6 +73,11 @@ pub fn nothing_to_hide() -> bool {
     SECRETS.read().is_ok_and(|all| all.is_empty())
 }
 
+/// Whether `text` holds a remembered secret.
+pub fn holds_secret(text: &str) -> bool {
+    !nothing_to_hide() && matches!(redact(text), Cow::Owned(_))
+}
+
 /// `text` with every remembered secret replaced by `***`.
 pub fn redact(text: &str) -> Cow<'_, str> {
     let Ok(all) = SECRETS.read() else {
