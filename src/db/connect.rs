@@ -137,9 +137,6 @@ impl ConnectionSpec {
     /// defaults. Every password it finds is remembered as a secret (never printed).
     pub fn resolve(url: Option<&str>, env: Env) -> Result<ConnectionSpec, ConnectError> {
         let given = conninfo::parse(url.unwrap_or(""))?;
-        if let Some(p) = given.get("password") {
-            remember(p);
-        }
         let mut p = conninfo::resolve(given, env)?;
         let mut warnings = Vec::new();
         let host = p.get("host").cloned().unwrap_or_else(default_host);
@@ -170,7 +167,12 @@ impl ConnectionSpec {
                 p.insert("password".into(), pw);
             }
         }
-        if let Some(pw) = p.get("password") {
+        // A password that is the user's or the database's name hides nothing that is not
+        // shown anyway (`postgres:postgres@…`), and masking it would blank those names out.
+        if let Some(pw) = p
+            .get("password")
+            .filter(|pw| **pw != user && **pw != dbname)
+        {
             remember(pw);
         }
 
@@ -598,6 +600,15 @@ mod tests {
             ConnectionSpec::parse("postgres://u@h/d").unwrap().tls,
             TlsMode::Prefer
         );
+    }
+
+    #[test]
+    fn passwords_are_remembered_as_secrets_unless_they_are_a_shown_name() {
+        use crate::sanitize::redact::redact;
+        ConnectionSpec::parse("postgresql://dev_user:dev_user@h/devdb").unwrap();
+        assert_eq!(redact("dev_user@h/devdb"), "dev_user@h/devdb");
+        ConnectionSpec::parse("host=h user=u password='Kx9-remembered'").unwrap();
+        assert_eq!(redact("was Kx9-remembered"), "was ***");
     }
 
     #[test]
