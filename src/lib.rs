@@ -27,6 +27,7 @@ pub mod ephemeral;
 pub mod lint;
 pub mod migration;
 pub mod plan;
+pub mod report;
 pub mod sanitize;
 pub mod scaffold;
 pub mod sql;

@@ -8,7 +8,7 @@ use crate::db::connect::ConnectionSpec;
 use crate::db::tracking::Tracking;
 use crate::deploy::{self, DeployError, Options};
 use crate::diagnostic::Level;
-use crate::lint::report::{render, Format};
+use crate::report::{render, Format};
 use crate::migration::Version;
 use crate::sanitize::redact::remember;
 use crate::validate::{self, Check};

@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 
 use crate::config::{Settings, VarSource};
-use crate::lint::report::{render, Format};
+use crate::report::{render, Format};
 use crate::lint::Family;
 use crate::validate::{check_rule_config, validate, Check, Options};
 

@@ -3,7 +3,6 @@
 //! facts about the whole migration set that some rules need.
 
 pub mod facts;
-pub mod report;
 pub mod rules;
 
 use std::collections::{BTreeMap, HashSet};

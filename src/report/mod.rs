@@ -1,5 +1,7 @@
-//! Report formats for a validation: text, JSON, Markdown (the guide's validation report),
-//! GitHub workflow annotations and SARIF 2.1.0 (GitHub code scanning). One file per format.
+//! What validation (and, as they grow, deploys) render for people and machines: text, JSON,
+//! Markdown (the guide's validation report), GitHub workflow annotations and SARIF 2.1.0 (GitHub
+//! code scanning). One file per format. This room sits above `validate` and `deploy`; nothing
+//! below imports it. Escaping of untrusted text comes from `crate::sanitize`.
 
 mod github;
 mod json;
