@@ -565,7 +565,7 @@ fn env_restricted_migrations_run_only_where_they_are_meant_to() {
         ("2026-01-02_seed", "-- @env: development\nINSERT INTO a VALUES (1);\n"),
     ]);
     pgshift(dir.path(), &db)
-        .args(["--env", "staging", "migrate"])
+        .args(["--env", "staging", "migrate", "--confirm", &db])
         .assert()
         .success()
         .stdout(contains("1 migration(s) to apply"));
@@ -849,8 +849,16 @@ fn production_refuses_to_deploy_without_force_run() {
         .args(["--env", "production", "migrate", "--dry-run"])
         .assert()
         .success();
+    // FORCE_RUN alone is not enough: the database's name must be confirmed too.
     pgshift(dir.path(), &db)
         .env("FORCE_RUN", "true")
+        .args(["--env", "prod", "migrate"])
+        .assert()
+        .code(3)
+        .stderr(contains(format!("pass --confirm {db}")));
+    pgshift(dir.path(), &db)
+        .env("FORCE_RUN", "true")
+        .env("CONFIRM", &db)
         .args(["--env", "prod", "migrate"])
         .assert()
         .success();

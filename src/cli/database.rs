@@ -54,6 +54,7 @@ pub fn spec(
 pub fn deploy_error(e: DeployError) -> CliError {
     let code = match e {
         DeployError::Blocked { .. } => exit::FINDINGS,
+        DeployError::Refused { .. } => exit::REFUSED,
         _ => exit::USAGE,
     };
     CliError {

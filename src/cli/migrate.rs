@@ -8,14 +8,16 @@ use crate::db::connect::ConnectionSpec;
 use crate::db::tracking::Tracking;
 use crate::deploy::{self, DeployError, Options};
 use crate::diagnostic::Level;
-use crate::report::{render, Format};
 use crate::migration::Version;
+use crate::report::{render, Format};
 use crate::sanitize::redact::remember;
 use crate::validate::{self, Check};
 
+use super::confirm::Gate;
 use super::database::{deploy_error, load_and_plan, runtime, spec};
 use super::events::Printer;
 use super::{exit, CliError, MigrateArgs, Output};
+use crate::deploy::gate::Operation;
 
 /// The `--var NAME=VALUE` flags.
 fn values(flags: &[String]) -> Result<BTreeMap<String, String>, CliError> {
@@ -47,9 +49,17 @@ fn interrupt_on_signals() -> tokio::sync::watch::Receiver<bool> {
     rx
 }
 
+/// A dangerous operation found by validation: the version of its file, and a line for the
+/// gate's prompt (`file:line:col: rule: message`).
+type Dangerous = (String, String);
+
 /// Validation before applying: findings are shown; error-level findings stop the deploy (with
-/// --force, dangerous operations do not).
-fn validate_before(settings: &Settings, vars: &VarSource, out: &Output) -> Result<(), CliError> {
+/// --force, dangerous operations do not). Returns the dangerous operations, for the gate.
+fn validate_before(
+    settings: &Settings,
+    vars: &VarSource,
+    out: &Output,
+) -> Result<Vec<Dangerous>, CliError> {
     validate::check_rule_config(&settings.rules)
         .map_err(|e| CliError::usage(e, Some("fix [rules] in pgshift.toml".to_string())))?;
     let lookup = super::validate::variable_lookup(settings, vars);
@@ -90,7 +100,24 @@ fn validate_before(settings: &Settings, vars: &VarSource, out: &Output) -> Resul
             code: exit::FINDINGS,
         });
     }
-    Ok(())
+    Ok(report
+        .findings
+        .iter()
+        .filter(|f| f.rule.starts_with("dangerous/"))
+        .filter_map(|f| {
+            let loc = f.location.as_ref()?;
+            let version = loc.file.file_stem()?.to_string_lossy().into_owned();
+            let allowed = match f.allowed.as_deref() {
+                Some("") => " (allowed by @allow)".to_string(),
+                Some(reason) => format!(" (allowed by @allow: {reason})"),
+                None => String::new(),
+            };
+            Some((
+                version,
+                format!("{loc}: {}: {}{allowed}", f.rule, f.message),
+            ))
+        })
+        .collect())
 }
 
 pub fn migrate(
@@ -100,17 +127,15 @@ pub fn migrate(
     out: &Output,
 ) -> Result<u8, CliError> {
     let spec = spec(settings, vars, out)?;
-    // The first part of the production gate (SPEC §6); the typed confirmation comes with the
-    // environment gate.
+    // Production without FORCE_RUN is refused before connecting; the rest of the gate runs
+    // once the pending migrations are known.
     if settings.environment == crate::config::Environment::Production
         && !settings.force
         && settings.dry_run == crate::config::DryRun::Off
     {
-        return Err(CliError {
-            message: format!("refusing to deploy to production ({}) without FORCE_RUN=true", spec.describe()),
-            help: Some("set FORCE_RUN=true or pass --force to deploy to production; `--dry-run` shows what would run".into()),
-            code: exit::REFUSED,
-        });
+        gate_for(settings, vars, out, &spec)
+            .check(Operation::Migrate, &[], &[])
+            .map_err(deploy_error)?;
     }
     let (set, plan) = load_and_plan(settings, out)?;
     let fixed = values(&args.vars)?;
@@ -122,8 +147,25 @@ pub fn migrate(
         &plan,
         &fixed,
         args.target.as_deref(),
+        true,
         out,
     )
+}
+
+/// The environment gate for commands on `spec`'s database.
+pub(super) fn gate_for<'a>(
+    settings: &'a Settings,
+    vars: &'a VarSource,
+    out: &'a Output,
+    spec: &ConnectionSpec,
+) -> Gate<'a> {
+    Gate {
+        settings,
+        vars,
+        out,
+        target: spec.describe(),
+        database: spec.database(),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -135,6 +177,7 @@ pub(super) fn run_deploy(
     plan: &crate::plan::Plan,
     fixed: &BTreeMap<String, String>,
     target: Option<&str>,
+    gated: bool,
     out: &Output,
 ) -> Result<u8, CliError> {
     let target = match target {
@@ -157,11 +200,32 @@ pub(super) fn run_deploy(
     };
     let rt = runtime()?;
     let mut printer = Printer::new(*out, Some(&settings.log_dir));
+    let dangerous = std::sync::Mutex::new(Vec::new());
     let before_run = || {
-        validate_before(settings, vars, out).map_err(|e| DeployError::Blocked {
+        let found = validate_before(settings, vars, out).map_err(|e| DeployError::Blocked {
             message: e.message,
             help: e.help.unwrap_or_default(),
-        })
+        })?;
+        if let Ok(mut d) = dangerous.lock() {
+            *d = found;
+        }
+        Ok(())
+    };
+    let gate = gate_for(settings, vars, out, spec);
+    let check_gate = |versions: &[String]| {
+        if !gated {
+            return Ok(());
+        }
+        let lines: Vec<String> = dangerous
+            .lock()
+            .map(|d| {
+                d.iter()
+                    .filter(|(v, _)| versions.contains(v))
+                    .map(|(_, line)| line.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        gate.check(Operation::Migrate, versions, &lines)
     };
     let result = rt.block_on(async {
         let opts = Options {
@@ -178,6 +242,7 @@ pub(super) fn run_deploy(
             notify_pgrst: settings.notify_pgrst,
             interrupt: interrupt_on_signals(),
             before_run: &before_run,
+            gate: &check_gate,
         };
         deploy::migrate(set, plan, spec, &opts, &mut |e| printer.print(&e)).await
     });

@@ -1,6 +1,7 @@
 //! The command line: flags (clap), and one file per subcommand gluing flags to the library.
 //! Nothing here runs SQL; everything printed to the terminal is printed from here.
 
+mod confirm;
 mod database;
 mod events;
 mod graph;

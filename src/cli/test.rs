@@ -41,6 +41,8 @@ pub fn run(settings: &Settings, vars: &VarSource, out: &Output) -> Result<u8, Cl
         &plan,
         &BTreeMap::new(),
         None,
+        // A throwaway cluster needs no gate; a database given by URL does.
+        explicit.is_some(),
         out,
     )?;
     let report = super::status::read(settings, &set, &plan, &spec)?;

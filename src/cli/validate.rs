@@ -3,8 +3,8 @@
 use std::io::{IsTerminal, Write};
 
 use crate::config::{Settings, VarSource};
-use crate::report::{render, Format};
 use crate::lint::Family;
+use crate::report::{render, Format};
 use crate::validate::{check_rule_config, validate, Check, Options};
 
 use super::output::{safe, Kind};

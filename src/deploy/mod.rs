@@ -4,6 +4,7 @@
 //! backups and the health check (later versions) sit between these stages. Progress is
 //! reported as events, each redacted on its way out (`Emitter`); nothing here prints.
 
+pub mod gate;
 pub mod status;
 
 use std::time::{Duration, Instant};
@@ -160,6 +161,10 @@ pub struct Options<'a> {
     pub interrupt: watch::Receiver<bool>,
     /// Checks run only when something is pending (validation): a no-op deploy stays fast.
     pub before_run: &'a (dyn Fn() -> Result<(), DeployError> + Sync),
+    /// The environment gate, with the versions about to run, once they are known and checked
+    /// (the lock is held: what is confirmed is what runs). Not called for dry runs or when
+    /// nothing is pending.
+    pub gate: &'a (dyn Fn(&[String]) -> Result<(), DeployError> + Sync),
 }
 
 /// How a run ended.
@@ -179,6 +184,9 @@ pub enum DeployError {
     Lock(LockError),
     #[error("{message}")]
     Blocked { message: String, help: String },
+    /// The environment gate said no (exit code 3).
+    #[error("{message}")]
+    Refused { message: String, help: String },
     #[error("cannot set up the tracking tables of {target}: {error}")]
     Tracking {
         target: String,
@@ -195,7 +203,9 @@ impl DeployError {
             DeployError::Connect(e) => e.help.clone(),
             DeployError::Lock(LockError::Busy { .. }) => "wait for that deploy to finish, or raise --lock-timeout; to stop it, end that session (SELECT pg_cancel_backend(pid)) and it rolls back its current migration".into(),
             DeployError::Lock(LockError::Db(_)) | DeployError::Db(_) => "check the database's logs and the user's privileges".into(),
-            DeployError::Blocked { help, .. } | DeployError::Tracking { help, .. } => help.clone(),
+            DeployError::Blocked { help, .. }
+            | DeployError::Refused { help, .. }
+            | DeployError::Tracking { help, .. } => help.clone(),
         }
     }
 }
@@ -416,25 +426,42 @@ type Ready<'a> = (Prepared, &'a status::Entry, &'a crate::migration::Migration);
 type Notices = mpsc::UnboundedReceiver<tokio_postgres::error::DbError>;
 
 impl<'a> Run<'a> {
+    /// The stages, in order. Nothing changes in the database before the gate has said yes
+    /// (reading only: the tracking rows, the pending files checked and prepared).
     async fn locked(&self, notices: &mut Notices) -> Result<Outcome, DeployError> {
-        if self.opts.dry_run == DryRun::Off {
-            self.ensure_tracking().await?;
-        }
+        let dry = self.opts.dry_run != DryRun::Off;
         let rows = self.opts.tracking.rows(self.client).await.map_err(db_err)?;
-        // Notices from creating the tracking tables are not the migrations' business.
-        while notices.try_recv().is_ok() {}
         let status = status::compare(self.set, self.plan, &rows, self.opts.environment);
         self.check_history(&status)?;
         let to_run = self.select(&status)?;
-        if !to_run.is_empty() {
-            (self.opts.before_run)()?;
+        if to_run.is_empty() {
+            // Nothing to apply: still keep existing tracking tables closed and up to date.
+            if !dry
+                && self
+                    .opts
+                    .tracking
+                    .exists(self.client)
+                    .await
+                    .map_err(db_err)?
+            {
+                self.ensure_tracking(false).await?;
+                while notices.try_recv().is_ok() {}
+            }
+            self.prepare_all(&[])?;
+            return Ok(Outcome::default());
         }
+        (self.opts.before_run)()?;
         let prepared = self.prepare_all(&to_run)?;
         match self.opts.dry_run {
             DryRun::Plan => return Ok(Outcome::default()),
             DryRun::Rehearse => return self.rehearse(&prepared, notices).await,
             DryRun::Off => {}
         }
+        let versions: Vec<String> = prepared.iter().map(|(p, _, _)| p.version.clone()).collect();
+        (self.opts.gate)(&versions)?;
+        self.ensure_tracking(true).await?;
+        // Notices from creating the tracking tables are not the migrations' business.
+        while notices.try_recv().is_ok() {}
         let outcome = self.apply_all(&prepared, &rows, notices).await?;
         if outcome.applied > 0 {
             self.lock_down_again().await?;
@@ -443,8 +470,9 @@ impl<'a> Run<'a> {
         Ok(outcome)
     }
 
-    /// Creates or upgrades the tracking tables; revokes what others were granted on them.
-    async fn ensure_tracking(&self) -> Result<(), DeployError> {
+    /// Creates or upgrades the tracking tables; revokes what others were granted on them;
+    /// prepares the record statement when migrations are about to run.
+    async fn ensure_tracking(&self, prepare: bool) -> Result<(), DeployError> {
         let t = &self.opts.tracking;
         let done = t
             .ensure(self.client)
@@ -454,11 +482,13 @@ impl<'a> Run<'a> {
                 help: error.help(t),
                 error,
             })?;
-        self.opts
-            .tracking
-            .prepare_record(self.client)
-            .await
-            .map_err(db_err)?;
+        if prepare {
+            self.opts
+                .tracking
+                .prepare_record(self.client)
+                .await
+                .map_err(db_err)?;
+        }
         if !done.revoked.is_empty() {
             self.out.warn(format!(
                 "pgshift's tables in {} had privileges for other roles, now revoked: {}. Something granted them (GRANT … ON ALL TABLES/SEQUENCES IN SCHEMA, or by hand); only the deploying role may touch them",
