@@ -147,7 +147,12 @@ pub fn confirmed(answer: &str, database: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn request(env: Environment, force: bool, confirm: Option<&str>, interactive: bool) -> Request {
+    fn request(
+        env: Environment,
+        force: bool,
+        confirm: Option<&str>,
+        interactive: bool,
+    ) -> Request<'_> {
         Request {
             operation: Operation::Migrate,
             environment: env,
