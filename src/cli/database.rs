@@ -97,3 +97,53 @@ pub fn load_and_plan(settings: &Settings, out: &Output) -> Result<(MigrationSet,
         }
     }
 }
+
+/// The database commands that change tracking records only (`repair`, `forget`, `baseline`):
+/// the set, the gate, the lock, the events printed and logged.
+pub fn run_records(
+    settings: &Settings,
+    vars: &VarSource,
+    out: &Output,
+    operation: crate::deploy::gate::Operation,
+    version: &str,
+) -> Result<u8, CliError> {
+    use crate::deploy::records::{self, RecordOptions};
+    let spec = spec(settings, vars, out)?;
+    let set = crate::migration::load_dir(&settings.dir, settings.environment)?;
+    let plan = crate::plan::plan(&set).map_err(|f| CliError {
+        message: format!("the migrations cannot be ordered: {}", f[0].message),
+        help: Some("run `pgshift order` to see every problem".into()),
+        code: exit::FINDINGS,
+    })?;
+    let version = crate::migration::Version::parse_reference(version)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| version.trim_end_matches(".sql").to_string());
+    let gate = super::migrate::gate_for(settings, vars, out, &spec);
+    let check = |lines: &[String]| gate.check(operation, lines, &[]);
+    let opts = RecordOptions {
+        environment: settings.environment,
+        tracking: crate::db::tracking::Tracking::new(
+            &settings.tracking_schema,
+            &settings.tracking_table,
+        ),
+        lock_wait: settings.lock_timeout,
+        gate: &check,
+    };
+    let mut printer = super::events::Printer::new(*out, Some(&settings.log_dir));
+    let mut on = |e: crate::deploy::Event| printer.print(&e);
+    let rt = runtime()?;
+    use crate::deploy::gate::Operation;
+    let result = rt.block_on(async {
+        match operation {
+            Operation::Repair => {
+                records::repair(&set, &plan, &spec, &opts, &version, &mut on).await
+            }
+            Operation::Forget => {
+                records::forget(&set, &plan, &spec, &opts, &version, &mut on).await
+            }
+            _ => records::baseline(&set, &plan, &spec, &opts, &version, &mut on).await,
+        }
+    });
+    result.map_err(deploy_error)?;
+    Ok(exit::OK)
+}

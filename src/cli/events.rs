@@ -264,6 +264,11 @@ impl Printer {
                 u(message)
             ),
             Event::Failed { version, .. } => format!("  ✗ {:<w$}  failed\n", u(version)),
+            Event::Recorded {
+                version,
+                action,
+                detail,
+            } => format!("  {} {}: {}\n", u(action), u(version), u(detail)),
             Event::Notified { channel } => format!(
                 "Sent NOTIFY {}, 'reload schema' (PostgREST reloads its schema cache).\n",
                 u(channel)

@@ -1,9 +1,11 @@
 //! The command line: flags (clap), and one file per subcommand gluing flags to the library.
 //! Nothing here runs SQL; everything printed to the terminal is printed from here.
 
+mod baseline;
 mod confirm;
 mod database;
 mod events;
+mod forget;
 mod graph;
 mod history;
 mod init;
@@ -11,6 +13,7 @@ mod migrate;
 mod new;
 mod order;
 mod output;
+mod repair;
 mod status;
 mod test;
 mod validate;
@@ -89,11 +92,16 @@ pub enum Command {
     /// Apply every migration to a throwaway PostgreSQL (and check down files)
     Test(TestArgs),
     /// Accept an applied migration's new checksum, or clear a failed record
-    Repair { version: String },
+    #[command(after_help = "Example:\n  pgshift repair 2026-01-21_add_user_profiles")]
+    Repair(RecordArgs),
     /// Delete a migration's record (the schema is left as it is)
-    Forget { version: String },
+    #[command(after_help = "Example:\n  pgshift forget 2026-01-21_failed_migration")]
+    Forget(RecordArgs),
     /// Mark every migration up to VERSION as applied on an existing database
-    Baseline { version: String },
+    #[command(
+        after_help = "Example:\n  pgshift --env production baseline 2026-01-20_create_finances_table --force --confirm shop"
+    )]
+    Baseline(RecordArgs),
     /// Create a migration file dated today with its header filled in
     #[command(
         after_help = "Example:\n  pgshift new \"add user profiles\" --depends-on 2026-01-20_create_users_table.sql"
@@ -177,6 +185,19 @@ pub struct MigrateArgs {
     /// psql variable for `:NAME` in migrations (repeatable)
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
+}
+
+/// A version, and what the environment gate needs.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The migration, e.g. 2026-01-21_add_user_profiles (`.sql` optional)
+    pub version: String,
+    /// Allow production [env: FORCE_RUN]
+    #[arg(long)]
+    pub force: bool,
+    /// The database name, confirming without a prompt [env: CONFIRM]
+    #[arg(long, value_name = "DBNAME")]
+    pub confirm: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -306,6 +327,10 @@ impl Cli {
             flags.force = r.force;
             flags.confirm = r.confirm.clone();
         }
+        if let Command::Repair(r) | Command::Forget(r) | Command::Baseline(r) = &self.command {
+            flags.force = r.force;
+            flags.confirm = r.confirm.clone();
+        }
         flags
     }
 }
@@ -375,6 +400,9 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         Command::History(args) => history::run(&settings, &vars, args, out),
         Command::Test(args) if !args.rollback && !args.supabase => test::run(&settings, &vars, out),
         Command::Graph(args) => graph::run(&settings, args, out),
+        Command::Repair(r) => repair::run(&settings, &vars, &r.version, out),
+        Command::Forget(r) => forget::run(&settings, &vars, &r.version, out),
+        Command::Baseline(r) => baseline::run(&settings, &vars, &r.version, out),
         Command::New(args) => new::run(&settings, args, &cwd, out),
         Command::Init => init::run(&settings, &cwd, out),
         other => {
@@ -386,7 +414,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
                 .to_ascii_lowercase();
             Err(CliError::usage(
                 format!("`pgshift {name}` is not implemented yet in pgshift {}", env!("CARGO_PKG_VERSION")),
-                Some("`validate`, `scan`, `deps`, `order`, `graph`, `migrate`, `status`, `history`, `test`, `new` and `init` work today; see the README for what is coming".to_string()),
+                Some("`validate`, `scan`, `deps`, `order`, `graph`, `migrate`, `status`, `history`, `test`, `repair`, `forget`, `baseline`, `new` and `init` work today; see the README for what is coming".to_string()),
             ))
         }
     }

@@ -487,6 +487,26 @@ SELECT $10, $13, version, $14, $11, $12 FROM recorded",
         )
     }
 
+    /// Accepts `checksum` (and its normalised form) as the record of `version`.
+    pub fn accept_checksum_sql(&self, version: &str, checksum: &str, normalized: &str) -> String {
+        format!(
+            "UPDATE {} SET checksum = {}, normalized_checksum = {} WHERE version = {};",
+            self.name(""),
+            quote_literal(checksum),
+            quote_literal(normalized),
+            quote_literal(version)
+        )
+    }
+
+    /// Deletes the record of `version`.
+    pub fn delete_sql(&self, version: &str) -> String {
+        format!(
+            "DELETE FROM {} WHERE version = {};",
+            self.name(""),
+            quote_literal(version)
+        )
+    }
+
     /// `INSERT` of one event, as SQL text.
     pub fn event_sql(
         &self,

@@ -5,6 +5,8 @@
 //! reported as events, each redacted on its way out (`Emitter`); nothing here prints.
 
 pub mod gate;
+pub mod records;
+pub mod session;
 pub mod status;
 
 use std::time::{Duration, Instant};
@@ -22,6 +24,7 @@ use crate::migration::{MigrationSet, Version};
 use crate::plan::Plan;
 use crate::sanitize::redact::{redact_string, remember};
 use crate::sql::variables::{quote_identifier, quote_literal, scan, substitute, VarKind};
+use session::{Notices, Session};
 use status::{State, Status};
 
 /// Something that happened during a run, for the terminal (text or JSON lines).
@@ -91,6 +94,12 @@ pub enum Event {
     },
     Notified {
         channel: String,
+    },
+    /// A tracking record changed without running anything (repair, forget, baseline).
+    Recorded {
+        version: String,
+        action: String,
+        detail: String,
     },
     Done {
         applied: usize,
@@ -355,49 +364,34 @@ pub async fn migrate(
 ) -> Result<Outcome, DeployError> {
     let started = Instant::now();
     let out = Emitter(std::sync::Mutex::new(on));
-    let (notice_tx, mut notices) = mpsc::unbounded_channel();
-    let client = spec
-        .connect(notice_tx)
-        .await
-        .map_err(DeployError::Connect)?;
-    let row = client
-        .query_one(
-            "SELECT current_setting('server_version'), current_setting('server_version_num')::int",
-            &[],
-        )
-        .await
-        .map_err(db_err)?;
-    let (server_version, version_num): (String, i32) = (row.get(0), row.get(1));
+    let mut session = Session::open(spec, |v| session_sql(opts, v)).await?;
     out.emit(Event::Connected {
         target: spec.describe(),
-        server_version,
+        server_version: session.server_version.clone(),
         environment: opts.environment,
     });
-    let session = session_sql(opts, version_num);
-    client.batch_execute(&session).await.map_err(db_err)?;
-
     let dry = opts.dry_run != DryRun::Off;
     if !dry {
-        lock::acquire(&client, &opts.tracking, opts.lock_wait, |h| {
-            out.emit(Event::Waiting {
-                holder: h.to_string(),
+        session
+            .lock(&opts.tracking, opts.lock_wait, |h| {
+                out.emit(Event::Waiting {
+                    holder: h.to_string(),
+                })
             })
-        })
-        .await
-        .map_err(DeployError::Lock)?;
+            .await?;
     }
     let run = Run {
         set,
         plan,
         spec,
         opts,
-        client: &client,
-        session: &session,
+        client: &session.client,
+        session: &session.settings,
         out: &out,
     };
-    let result = run.locked(&mut notices).await;
+    let result = run.locked(&mut session.notices).await;
     if !dry {
-        let _ = lock::release(&client, &opts.tracking).await;
+        session.unlock(&opts.tracking).await;
     }
     let outcome = result?;
     out.emit(Event::Done {
@@ -422,8 +416,6 @@ struct Run<'a> {
 
 /// A migration about to run: prepared, with its state and its file.
 type Ready<'a> = (Prepared, &'a status::Entry, &'a crate::migration::Migration);
-
-type Notices = mpsc::UnboundedReceiver<tokio_postgres::error::DbError>;
 
 impl<'a> Run<'a> {
     /// The stages, in order. Nothing changes in the database before the gate has said yes

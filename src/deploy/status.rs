@@ -41,6 +41,9 @@ pub struct Entry {
     pub state: State,
     pub executed_at: Option<String>,
     pub execution_time_ms: Option<i64>,
+    /// The checksum recorded when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
 }
 
 /// Counts per state, for the summary line.
@@ -128,6 +131,7 @@ pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Enviro
             state,
             executed_at: row.map(|r| r.executed_at.clone()),
             execution_time_ms: row.map(|r| r.execution_time_ms),
+            checksum: row.map(|r| r.checksum.clone()),
         });
     }
     for r in rows {
@@ -157,5 +161,6 @@ fn unknown(r: &AppliedRow) -> Entry {
         state: State::Unknown,
         executed_at: Some(r.executed_at.clone()),
         execution_time_ms: Some(r.execution_time_ms),
+        checksum: Some(r.checksum.clone()),
     }
 }

@@ -1,0 +1,349 @@
+//! `repair`, `forget` and `baseline`: changes to the tracking records alone; nothing of any
+//! migration runs. Each takes the deploy lock, goes through the environment gate, changes the
+//! records in one transaction, and leaves an event saying who did what, when.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::session::Session;
+use super::status::{self, State, Status};
+use super::{db_err, new_run_id, DeployError, Emitter, Event};
+use crate::config::Environment;
+use crate::db::connect::ConnectionSpec;
+use crate::db::tracking::{Record, Tracking};
+use crate::migration::MigrationSet;
+use crate::plan::Plan;
+
+/// How to change records.
+pub struct RecordOptions<'a> {
+    pub environment: Environment,
+    pub tracking: Tracking,
+    /// How long to wait for another deployer's lock.
+    pub lock_wait: Duration,
+    /// The environment gate, with a line per change about to be made.
+    pub gate: &'a (dyn Fn(&[String]) -> Result<(), DeployError> + Sync),
+}
+
+/// One record changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordChange {
+    pub version: String,
+    /// `repaired`, `forgotten`, `baseline`: also the event's name.
+    pub action: String,
+    pub detail: String,
+}
+
+/// What a change does, before it is made: the line shown (and confirmed), its SQL, its event.
+struct Planned {
+    change: RecordChange,
+    sql: String,
+}
+
+fn blocked(message: String, help: &str) -> DeployError {
+    DeployError::Blocked {
+        message,
+        help: help.to_string(),
+    }
+}
+
+fn short(checksum: &str) -> &str {
+    &checksum[..checksum.len().min(12)]
+}
+
+/// `repair VERSION`: accept the file's current checksum for an applied migration whose file
+/// changed, or clear a failed record so that the next deploy runs it again.
+pub async fn repair(
+    set: &MigrationSet,
+    plan: &Plan,
+    spec: &ConnectionSpec,
+    opts: &RecordOptions<'_>,
+    version: &str,
+    on: &mut (dyn FnMut(Event) + Send),
+) -> Result<Vec<RecordChange>, DeployError> {
+    change(set, plan, spec, opts, on, false, |status, t, run_id, env| {
+        let entry = find(status, version)?;
+        let m = set
+            .migrations
+            .iter()
+            .find(|m| m.version.as_str() == version);
+        let (action_detail, sql) = match (&entry.state, m) {
+            (State::Modified | State::Applied { cosmetic_change: true }, Some(m)) => {
+                let normalized = status::normalized(m);
+                let previous = entry.checksum.clone().unwrap_or_default();
+                (
+                    format!(
+                        "the recorded checksum is now the file's ({} → {}); the migration is not run again",
+                        short(&previous),
+                        short(&m.checksum.0)
+                    ),
+                    format!(
+                        "{}\n{}",
+                        t.accept_checksum_sql(version, &m.checksum.0, &normalized),
+                        t.event_sql(
+                            run_id,
+                            "repaired",
+                            Some(version),
+                            env,
+                            &serde_json::json!({ "accepted_checksum": m.checksum.0, "previous_checksum": previous }),
+                        )
+                    ),
+                )
+            }
+            (State::Failed { message }, _) => (
+                "cleared the failed record: the next `pgshift migrate` runs it again".to_string(),
+                format!(
+                    "{}\n{}",
+                    t.delete_sql(version),
+                    t.event_sql(
+                        run_id,
+                        "repaired",
+                        Some(version),
+                        env,
+                        &serde_json::json!({ "cleared": "failed", "error_message": message }),
+                    )
+                ),
+            ),
+            (State::Partial { statements_done, .. }, _) => {
+                return Err(blocked(
+                    format!("{statements_done} statement(s) of {version} ran and stay applied: a repair cannot undo them"),
+                    &format!("`pgshift migrate` resumes it after them; to start it over, undo them by hand, then `pgshift forget {version}`"),
+                ))
+            }
+            (State::Applied { .. }, _) => {
+                return Err(blocked(
+                    format!("{version} is applied and its file is unchanged: nothing to repair"),
+                    "`pgshift status` shows what needs a repair (MODIFIED or FAILED)",
+                ))
+            }
+            (State::Unknown, _) => {
+                return Err(blocked(
+                    format!("{version} is recorded but has no file: there is no checksum to accept"),
+                    &format!("`pgshift forget {version}` removes its record"),
+                ))
+            }
+            (State::Pending { .. } | State::NotForEnvironment, _) | (State::Modified, None) => {
+                return Err(blocked(
+                    format!("{version} is not recorded: nothing to repair"),
+                    "`pgshift status` lists the recorded migrations",
+                ))
+            }
+        };
+        Ok(vec![Planned {
+            change: RecordChange {
+                version: version.to_string(),
+                action: "repaired".into(),
+                detail: action_detail,
+            },
+            sql,
+        }])
+    })
+    .await
+}
+
+/// `forget VERSION`: delete the record, running nothing; the schema stays as it is. The guide's
+/// "partial rollback" (`DELETE FROM schema_migrations WHERE version = …`), with an event.
+pub async fn forget(
+    set: &MigrationSet,
+    plan: &Plan,
+    spec: &ConnectionSpec,
+    opts: &RecordOptions<'_>,
+    version: &str,
+    on: &mut (dyn FnMut(Event) + Send),
+) -> Result<Vec<RecordChange>, DeployError> {
+    change(set, plan, spec, opts, on, false, |status, t, run_id, env| {
+        let entry = find(status, version)?;
+        if matches!(entry.state, State::Pending { .. } | State::NotForEnvironment) {
+            return Err(blocked(
+                format!("{version} is not recorded: nothing to forget"),
+                "`pgshift status` lists the recorded migrations",
+            ));
+        }
+        let was = match &entry.state {
+            State::Applied { .. } | State::Modified => "applied",
+            State::Failed { .. } => "failed",
+            State::Partial { .. } => "partial",
+            _ => "recorded",
+        };
+        let detail = if entry.state == State::Unknown {
+            "its record is removed (it had no file)".to_string()
+        } else {
+            format!("its record ({was}) is removed; nothing was run, the schema is as it was: the next `pgshift migrate` runs it again")
+        };
+        Ok(vec![Planned {
+            change: RecordChange {
+                version: version.to_string(),
+                action: "forgotten".into(),
+                detail,
+            },
+            sql: format!(
+                "{}\n{}",
+                t.delete_sql(version),
+                t.event_sql(
+                    run_id,
+                    "forgotten",
+                    Some(version),
+                    env,
+                    &serde_json::json!({ "was": was, "checksum": entry.checksum, "executed_at": entry.executed_at }),
+                )
+            ),
+        }])
+    })
+    .await
+}
+
+/// `baseline VERSION`: mark every migration up to VERSION (in plan order) applied without
+/// running it, for a database that already has them. Migrations `@env` keeps out of this
+/// environment are left alone.
+pub async fn baseline(
+    set: &MigrationSet,
+    plan: &Plan,
+    spec: &ConnectionSpec,
+    opts: &RecordOptions<'_>,
+    version: &str,
+    on: &mut (dyn FnMut(Event) + Send),
+) -> Result<Vec<RecordChange>, DeployError> {
+    change(set, plan, spec, opts, on, true, |status, t, run_id, env| {
+        if !status.entries.iter().any(|e| e.version == version && e.state != State::Unknown) {
+            return Err(blocked(
+                format!("{version} is not a migration in {}", set.dir.display()),
+                "`pgshift order` lists the versions, in the order a baseline follows",
+            ));
+        }
+        let mut planned = Vec::new();
+        for e in &status.entries {
+            if e.state == State::Modified {
+                return Err(blocked(
+                    format!("{} changed since it was applied: baseline would record a history that is not the database's", e.version),
+                    &format!("restore the file, or accept it first with `pgshift repair {}`", e.version),
+                ));
+            }
+            if matches!(e.state, State::Pending { .. } | State::Failed { .. } | State::Partial { .. }) {
+                let Some(m) = set.migrations.iter().find(|m| m.version.as_str() == e.version) else {
+                    continue;
+                };
+                let normalized = status::normalized(m);
+                let record = Record {
+                    version: &e.version,
+                    checksum: &m.checksum.0,
+                    normalized_checksum: Some(&normalized),
+                    success: true,
+                    error_message: None,
+                    sqlstate: None,
+                    error_position: None,
+                    statements_done: None,
+                    run_id,
+                    environment: env,
+                    time_ms: "0".into(),
+                };
+                planned.push(Planned {
+                    change: RecordChange {
+                        version: e.version.clone(),
+                        action: "baseline".into(),
+                        detail: "recorded as applied; nothing was run".into(),
+                    },
+                    sql: t.record_sql(&record, "baseline", &serde_json::json!({ "baseline": version })),
+                });
+            }
+            if e.version == version {
+                break;
+            }
+        }
+        if planned.is_empty() {
+            return Err(blocked(
+                format!("every migration up to {version} is already recorded as applied: nothing to baseline"),
+                "`pgshift status` shows the records",
+            ));
+        }
+        Ok(planned)
+    })
+    .await
+}
+
+/// The entry of `version` in the comparison, or an error naming it.
+fn find<'s>(status: &'s Status, version: &str) -> Result<&'s status::Entry, DeployError> {
+    status
+        .entries
+        .iter()
+        .find(|e| e.version == version)
+        .ok_or_else(|| {
+            blocked(
+                format!("{version} is neither a migration file nor a recorded version"),
+                "`pgshift status` lists both",
+            )
+        })
+}
+
+/// Session, lock, records read, the change planned, the gate, the change made in one
+/// transaction with its events.
+#[allow(clippy::too_many_arguments)]
+async fn change(
+    set: &MigrationSet,
+    plan: &Plan,
+    spec: &ConnectionSpec,
+    opts: &RecordOptions<'_>,
+    on: &mut (dyn FnMut(Event) + Send),
+    create_tables: bool,
+    planner: impl Fn(&Status, &Tracking, &str, &str) -> Result<Vec<Planned>, DeployError>,
+) -> Result<Vec<RecordChange>, DeployError> {
+    let out = Emitter(std::sync::Mutex::new(on));
+    let mut session = Session::open(spec, |_| String::new()).await?;
+    out.emit(Event::Connected {
+        target: spec.describe(),
+        server_version: session.server_version.clone(),
+        environment: opts.environment,
+    });
+    let t = &opts.tracking;
+    session
+        .lock(t, opts.lock_wait, |h| {
+            out.emit(Event::Waiting {
+                holder: h.to_string(),
+            })
+        })
+        .await?;
+    let result = async {
+        let rows = t.rows(&session.client).await.map_err(db_err)?;
+        let status = status::compare(set, plan, &rows, opts.environment);
+        let run_id = new_run_id();
+        let planned = planner(&status, t, &run_id, opts.environment.as_str())?;
+        let lines: Vec<String> = planned
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {}: {}",
+                    p.change.action, p.change.version, p.change.detail
+                )
+            })
+            .collect();
+        (opts.gate)(&lines)?;
+        if create_tables || !rows.is_empty() {
+            t.ensure(&session.client)
+                .await
+                .map_err(|error| DeployError::Tracking {
+                    target: spec.describe(),
+                    help: error.help(t),
+                    error,
+                })?;
+        }
+        t.prepare_record(&session.client).await.map_err(db_err)?;
+        let sql: Vec<&str> = planned.iter().map(|p| p.sql.as_str()).collect();
+        session
+            .client
+            .batch_execute(&format!("BEGIN;\n{}\nCOMMIT;", sql.join("\n")))
+            .await
+            .map_err(db_err)?;
+        session.drain();
+        Ok(planned.into_iter().map(|p| p.change).collect::<Vec<_>>())
+    }
+    .await;
+    session.unlock(t).await;
+    let changes = result?;
+    for c in &changes {
+        out.emit(Event::Recorded {
+            version: c.version.clone(),
+            action: c.action.clone(),
+            detail: c.detail.clone(),
+        });
+    }
+    Ok(changes)
+}

@@ -1,0 +1,233 @@
+//! `repair`, `forget` and `baseline` against a real PostgreSQL: records change, nothing of a
+//! migration runs, every change is an event, and the gate guards them like deploys.
+
+use predicates::str::contains;
+
+mod common;
+use common::*;
+
+fn events(db: &str) -> String {
+    sql(
+        db,
+        "SELECT string_agg(event || ':' || coalesce(version, '') || ':' || applied_by, ',' ORDER BY id) FROM schema_migrations_events",
+    )
+}
+
+#[test]
+fn repair_accepts_a_changed_file_or_clears_a_failure() {
+    let (dir, db) = project(&[
+        ("2026-01-01_a", "CREATE TABLE a (id int);\n"),
+        ("2026-01-02_b", "SELECT 1/0;\n"),
+    ]);
+    pgshift(dir.path(), &db).arg("migrate").assert().code(1);
+    // The failed record is cleared: pending again, nothing run.
+    pgshift(dir.path(), &db)
+        .args(["repair", "2026-01-02_b"])
+        .assert()
+        .success()
+        .stdout(contains("repaired 2026-01-02_b: cleared the failed record"));
+    assert_eq!(
+        sql(
+            &db,
+            "SELECT count(*) FROM schema_migrations WHERE version = '2026-01-02_b'"
+        ),
+        "0"
+    );
+    // An applied file edited: the deploy stops, a repair accepts it, the SQL is not run again.
+    write(&dir, "2026-01-02_b", "SELECT 2;\n");
+    write(
+        &dir,
+        "2026-01-01_a",
+        "CREATE TABLE a (id int, extra int);\n",
+    );
+    pgshift(dir.path(), &db)
+        .arg("migrate")
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "applied migrations changed since they ran: 2026-01-01_a",
+        ));
+    pgshift(dir.path(), &db)
+        .args(["repair", "2026-01-01_a.sql"])
+        .assert()
+        .success()
+        .stdout(contains(
+            "repaired 2026-01-01_a: the recorded checksum is now the file's",
+        ));
+    pgshift(dir.path(), &db)
+        .arg("migrate")
+        .assert()
+        .success()
+        .stdout(contains("✓ 2026-01-02_b"));
+    assert_eq!(
+        sql(&db, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'a' AND column_name = 'extra'"),
+        "0",
+        "a repair never runs the migration"
+    );
+    assert_eq!(
+        events(&db),
+        "applied:2026-01-01_a:postgres,failed:2026-01-02_b:postgres,repaired:2026-01-02_b:postgres,repaired:2026-01-01_a:postgres,applied:2026-01-02_b:postgres"
+    );
+    // Nothing to repair: said, and nothing changes.
+    pgshift(dir.path(), &db)
+        .args(["repair", "2026-01-01_a"])
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "is applied and its file is unchanged: nothing to repair",
+        ));
+    pgshift(dir.path(), &db)
+        .args(["repair", "2026-09-09_nope"])
+        .assert()
+        .code(1)
+        .stderr(contains("neither a migration file nor a recorded version"));
+}
+
+#[test]
+fn a_partial_run_is_not_repaired_away() {
+    let (dir, db) = project(&[(
+        "2026-01-01_idx",
+        "CREATE TABLE t (a int);\nINSERT INTO t VALUES (1), (1);\nCREATE UNIQUE INDEX CONCURRENTLY t_a ON t (a);\n",
+    )]);
+    pgshift(dir.path(), &db).arg("migrate").assert().code(1);
+    pgshift(dir.path(), &db)
+        .args(["repair", "2026-01-01_idx"])
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "2 statement(s) of 2026-01-01_idx ran and stay applied",
+        ))
+        .stderr(contains("pgshift forget 2026-01-01_idx"));
+}
+
+#[test]
+fn forget_removes_a_record_and_runs_nothing() {
+    let (dir, db) = project(&[("2026-01-01_a", "CREATE TABLE a (id int);\n")]);
+    pgshift(dir.path(), &db).arg("migrate").assert().success();
+    cluster()
+        .psql(&db, "INSERT INTO schema_migrations (version, checksum, success, run_id) VALUES ('2025-12-01_gone', 'x', true, 'r')")
+        .unwrap();
+    pgshift(dir.path(), &db)
+        .args(["forget", "2025-12-01_gone"])
+        .assert()
+        .success()
+        .stdout(contains(
+            "forgotten 2025-12-01_gone: its record is removed (it had no file)",
+        ));
+    pgshift(dir.path(), &db)
+        .args(["forget", "2026-01-01_a"])
+        .assert()
+        .success()
+        .stdout(contains(
+            "forgotten 2026-01-01_a: its record (applied) is removed; nothing was run",
+        ));
+    assert_eq!(sql(&db, "SELECT count(*) FROM schema_migrations"), "0");
+    assert_eq!(
+        sql(&db, "SELECT to_regclass('a') IS NOT NULL"),
+        "t",
+        "the schema stays"
+    );
+    assert!(
+        events(&db).ends_with("forgotten:2025-12-01_gone:postgres,forgotten:2026-01-01_a:postgres")
+    );
+    pgshift(dir.path(), &db)
+        .args(["forget", "2026-01-01_a"])
+        .assert()
+        .code(1)
+        .stderr(contains("is not recorded: nothing to forget"));
+}
+
+#[test]
+fn baseline_records_an_existing_database_up_to_a_version() {
+    let (dir, db) = project(&[
+        ("2026-01-01_a", "CREATE TABLE a (id int);\n"),
+        ("2026-01-02_b", "CREATE TABLE b (id int);\n"),
+        (
+            "2026-01-03_seed",
+            "-- @env: staging\nINSERT INTO a VALUES (1);\n",
+        ),
+        ("2026-01-04_c", "CREATE TABLE c (id int);\n"),
+    ]);
+    // The database already has a and b, made by another tool.
+    cluster()
+        .psql(&db, "CREATE TABLE a (id int); CREATE TABLE b (id int);")
+        .unwrap();
+    pgshift(dir.path(), &db)
+        .args(["baseline", "2026-01-02_b"])
+        .assert()
+        .success()
+        .stdout(contains(
+            "baseline 2026-01-01_a: recorded as applied; nothing was run",
+        ))
+        .stdout(contains("baseline 2026-01-02_b"));
+    pgshift(dir.path(), &db)
+        .arg("migrate")
+        .assert()
+        .success()
+        .stdout(contains("1 migration(s) to apply"))
+        .stdout(contains("✓ 2026-01-04_c"));
+    assert_eq!(
+        sql(&db, "SELECT string_agg(version || ':' || success, ',' ORDER BY version) FROM schema_migrations"),
+        "2026-01-01_a:true,2026-01-02_b:true,2026-01-04_c:true"
+    );
+    assert!(events(&db).starts_with(
+        "baseline:2026-01-01_a:postgres,baseline:2026-01-02_b:postgres,applied:2026-01-04_c"
+    ));
+    pgshift(dir.path(), &db)
+        .args(["baseline", "2026-01-02_b"])
+        .assert()
+        .code(1)
+        .stderr(contains("already recorded as applied: nothing to baseline"));
+    pgshift(dir.path(), &db)
+        .args(["baseline", "2026-12-31_nope"])
+        .assert()
+        .code(1)
+        .stderr(contains("is not a migration in"));
+}
+
+#[test]
+fn record_changes_go_through_the_gate() {
+    let (dir, db) = project(&[("2026-01-01_a", "CREATE TABLE a (id int);\n")]);
+    pgshift(dir.path(), &db).arg("migrate").assert().success();
+    pgshift(dir.path(), &db)
+        .args(["--env", "staging", "forget", "2026-01-01_a"])
+        .assert()
+        .code(3)
+        .stderr(contains(format!("pass --confirm {db}")));
+    pgshift(dir.path(), &db)
+        .args([
+            "--env",
+            "production",
+            "forget",
+            "2026-01-01_a",
+            "--confirm",
+            &db,
+        ])
+        .assert()
+        .code(3)
+        .stderr(contains("refusing to forget a record in production"));
+    assert_eq!(sql(&db, "SELECT count(*) FROM schema_migrations"), "1");
+    pgshift(dir.path(), &db)
+        .args([
+            "--env",
+            "production",
+            "forget",
+            "2026-01-01_a",
+            "--force",
+            "--confirm",
+            &db,
+        ])
+        .assert()
+        .success();
+    assert_eq!(sql(&db, "SELECT count(*) FROM schema_migrations"), "0");
+    assert!(std::fs::read_to_string(
+        std::fs::read_dir(dir.path().join("logs"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+    )
+    .unwrap()
+    .contains("\"event\":\"recorded\""));
+}
