@@ -130,7 +130,7 @@ fn a_failing_migration_in_the_middle_stops_the_run_and_is_recorded_with_its_plac
             &db,
             "SELECT string_agg(event, ',' ORDER BY id) FROM schema_migrations_events"
         ),
-        "applied,failed,applied,applied"
+        "backup,applied,failed,backup,applied,applied"
     );
 }
 
@@ -257,8 +257,11 @@ fn interrupt_with(signal: i32) -> (String, TempDir) {
     );
     assert_eq!(sql(&db, "SELECT to_regclass('half_done') IS NULL"), "t");
     assert_eq!(
-        sql(&db, "SELECT event FROM schema_migrations_events"),
-        "interrupted"
+        sql(
+            &db,
+            "SELECT string_agg(event, ',' ORDER BY id) FROM schema_migrations_events"
+        ),
+        "backup,interrupted"
     );
     (db, dir)
 }
@@ -605,9 +608,17 @@ fn json_events_debug_timings_and_server_notices() {
         .collect();
     assert_eq!(
         kinds,
-        ["connected", "plan", "applying", "notice", "applied", "done"]
+        [
+            "connected",
+            "plan",
+            "backed_up",
+            "applying",
+            "notice",
+            "applied",
+            "done"
+        ]
     );
-    assert_eq!(events[3]["message"], "hello from the migration");
+    assert_eq!(events[4]["message"], "hello from the migration");
     let (dir2, db2) = project(&[(
         "2026-01-01_a",
         "CREATE TABLE a (id int);\nCREATE INDEX a_id ON a (id);\n",
@@ -727,8 +738,11 @@ fn the_client_deadline_cancels_a_migration_that_lifted_its_statement_timeout() {
         ));
     assert!(start.elapsed() < Duration::from_secs(20));
     assert_eq!(
-        sql(&db, "SELECT event FROM schema_migrations_events"),
-        "timed_out"
+        sql(
+            &db,
+            "SELECT string_agg(event, ',' ORDER BY id) FROM schema_migrations_events"
+        ),
+        "backup,timed_out"
     );
     assert_eq!(sql(&db, "SELECT to_regclass('half') IS NULL"), "t");
 }

@@ -66,7 +66,7 @@ fn repair_accepts_a_changed_file_or_clears_a_failure() {
     );
     assert_eq!(
         events(&db),
-        "applied:2026-01-01_a:postgres,failed:2026-01-02_b:postgres,repaired:2026-01-02_b:postgres,repaired:2026-01-01_a:postgres,applied:2026-01-02_b:postgres"
+        "backup::postgres,applied:2026-01-01_a:postgres,failed:2026-01-02_b:postgres,repaired:2026-01-02_b:postgres,repaired:2026-01-01_a:postgres,backup::postgres,applied:2026-01-02_b:postgres"
     );
     // Nothing to repair: said, and nothing changes.
     pgshift(dir.path(), &db)
@@ -171,7 +171,7 @@ fn baseline_records_an_existing_database_up_to_a_version() {
         "2026-01-01_a:true,2026-01-02_b:true,2026-01-04_c:true"
     );
     assert!(events(&db).starts_with(
-        "baseline:2026-01-01_a:postgres,baseline:2026-01-02_b:postgres,applied:2026-01-04_c"
+        "baseline:2026-01-01_a:postgres,baseline:2026-01-02_b:postgres,backup::postgres,applied:2026-01-04_c"
     ));
     pgshift(dir.path(), &db)
         .args(["baseline", "2026-01-02_b"])

@@ -56,6 +56,13 @@ impl Printer {
     }
 
     pub fn print(&mut self, e: &Event) {
+        if let Event::Progress { .. } = e {
+            // For the terminal only: the log and JSON keep what happened, not how far.
+            if !self.out.json {
+                let _ = self.text(e);
+            }
+            return;
+        }
         if let Some(log) = &mut self.log {
             let mut v = serde_json::to_value(e).unwrap_or_default();
             v["at"] = serde_json::Value::String(
@@ -167,6 +174,7 @@ impl Printer {
                 to_run,
                 variables,
                 dry_run,
+                backup,
             } => {
                 self.width = to_run.iter().map(|p| p.version.len()).max().unwrap_or(0);
                 let w = self.width;
@@ -197,7 +205,14 @@ impl Printer {
                             names.join(", ")
                         ));
                     }
-                    t.push_str("Backup: none (backups arrive in a later pgshift version). Nothing was changed.\n");
+                    match backup {
+                        Some(dir) => t.push_str(&format!(
+                            "Backup: pg_dump into {} before the first migration.\n",
+                            u(dir)
+                        )),
+                        None => t.push_str("Backup: none (SKIP_BACKUP).\n"),
+                    }
+                    t.push_str("Nothing was changed.\n");
                     t
                 } else {
                     if self.tty {
@@ -264,6 +279,38 @@ impl Printer {
                 u(message)
             ),
             Event::Failed { version, .. } => format!("  ✗ {:<w$}  failed\n", u(version)),
+            Event::Progress { what, bytes } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_message(format!("{}: {} MB written", u(what), bytes >> 20));
+                }
+                return None;
+            }
+            Event::BackedUp {
+                file,
+                size,
+                sha256,
+                ms,
+                pruned,
+            } => {
+                let mut t = format!(
+                    "Backed up to {} ({:.1} MB, SHA-256 {}…, verified) in {ms} ms.\n",
+                    u(file),
+                    *size as f64 / 1048576.0,
+                    u(&sha256[..sha256.len().min(12)])
+                );
+                if !pruned.is_empty() {
+                    t.push_str(&format!(
+                        "Removed {} older backup(s) ([backup] keep).\n",
+                        pruned.len()
+                    ));
+                }
+                t
+            }
+            Event::Restored { file, bytes, ms } => format!(
+                "Restored {} ({:.1} MB of SQL) in {ms} ms, in one transaction.\n",
+                u(file),
+                *bytes as f64 / 1048576.0
+            ),
             Event::Recorded {
                 version,
                 action,

@@ -147,9 +147,34 @@ pub fn migrate(
         &plan,
         &fixed,
         args.target.as_deref(),
-        true,
+        Safety {
+            gate: true,
+            backup: !settings.skip_backup,
+        },
         out,
     )
+}
+
+/// What protects a deploy: the environment gate, and the backup before the first migration.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Safety {
+    pub gate: bool,
+    pub backup: bool,
+}
+
+/// How backups are taken, from the settings.
+pub(super) fn backup_options(
+    settings: &Settings,
+    kind: &'static str,
+) -> crate::backup::BackupOptions {
+    crate::backup::BackupOptions {
+        dir: settings.backup_dir.clone(),
+        keep: settings.backup_keep,
+        pg_dump: settings.backup_pg_dump.clone(),
+        level: settings.backup_compression,
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        kind,
+    }
 }
 
 /// The environment gate for commands on `spec`'s database.
@@ -177,7 +202,7 @@ pub(super) fn run_deploy(
     plan: &crate::plan::Plan,
     fixed: &BTreeMap<String, String>,
     target: Option<&str>,
-    gated: bool,
+    safety: Safety,
     out: &Output,
 ) -> Result<u8, CliError> {
     let target = match target {
@@ -213,7 +238,7 @@ pub(super) fn run_deploy(
     };
     let gate = gate_for(settings, vars, out, spec);
     let check_gate = |versions: &[String]| {
-        if !gated {
+        if !safety.gate {
             return Ok(());
         }
         let lines: Vec<String> = dangerous
@@ -243,6 +268,9 @@ pub(super) fn run_deploy(
             interrupt: interrupt_on_signals(),
             before_run: &before_run,
             gate: &check_gate,
+            backup: safety
+                .backup
+                .then(|| backup_options(settings, "before_migration")),
         };
         deploy::migrate(set, plan, spec, &opts, &mut |e| printer.print(&e)).await
     });

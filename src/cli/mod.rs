@@ -1,6 +1,7 @@
 //! The command line: flags (clap), and one file per subcommand gluing flags to the library.
 //! Nothing here runs SQL; everything printed to the terminal is printed from here.
 
+mod backup;
 mod baseline;
 mod confirm;
 mod database;
@@ -226,11 +227,30 @@ pub struct RollbackArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BackupCommand {
+    /// Back the database up now (pg_dump, gzip, verified, with a manifest)
+    #[command(after_help = "Example:\n  pgshift backup create")]
     Create,
+    /// The backups in the backup folder, newest first
     List,
+    /// Read a backup whole: gzip integrity, the dump's completion line, its manifest
+    #[command(
+        after_help = "Example:\n  pgshift backup verify backups/migrations/backup_before_migration_20261124_100211.sql.gz"
+    )]
+    Verify { file: PathBuf },
+    /// Restore a backup into the database (psql, one transaction), through the gate
+    #[command(
+        after_help = "Example:\n  pgshift --env production backup restore backups/migrations/backup_before_migration_20261124_100211.sql.gz --force --confirm shop"
+    )]
     Restore {
         file: PathBuf,
+        /// Allow production [env: FORCE_RUN]
+        #[arg(long)]
+        force: bool,
+        /// The database name, confirming without a prompt [env: CONFIRM]
+        #[arg(long, value_name = "DBNAME")]
+        confirm: Option<String>,
     },
+    /// Remove all but the newest N backups (never the newest)
     Prune {
         #[arg(long, value_name = "N")]
         keep: Option<u32>,
@@ -331,6 +351,10 @@ impl Cli {
             flags.force = r.force;
             flags.confirm = r.confirm.clone();
         }
+        if let Command::Backup(BackupCommand::Restore { force, confirm, .. }) = &self.command {
+            flags.force = *force;
+            flags.confirm = confirm.clone();
+        }
         flags
     }
 }
@@ -400,6 +424,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         Command::History(args) => history::run(&settings, &vars, args, out),
         Command::Test(args) if !args.rollback && !args.supabase => test::run(&settings, &vars, out),
         Command::Graph(args) => graph::run(&settings, args, out),
+        Command::Backup(command) => backup::run(&settings, &vars, command, out),
         Command::Repair(r) => repair::run(&settings, &vars, &r.version, out),
         Command::Forget(r) => forget::run(&settings, &vars, &r.version, out),
         Command::Baseline(r) => baseline::run(&settings, &vars, &r.version, out),
@@ -414,7 +439,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
                 .to_ascii_lowercase();
             Err(CliError::usage(
                 format!("`pgshift {name}` is not implemented yet in pgshift {}", env!("CARGO_PKG_VERSION")),
-                Some("`validate`, `scan`, `deps`, `order`, `graph`, `migrate`, `status`, `history`, `test`, `repair`, `forget`, `baseline`, `new` and `init` work today; see the README for what is coming".to_string()),
+                Some("`validate`, `scan`, `deps`, `order`, `graph`, `migrate`, `status`, `history`, `test`, `repair`, `forget`, `baseline`, `backup`, `new` and `init` work today; see the README for what is coming".to_string()),
             ))
         }
     }

@@ -41,8 +41,12 @@ pub fn run(settings: &Settings, vars: &VarSource, out: &Output) -> Result<u8, Cl
         &plan,
         &BTreeMap::new(),
         None,
-        // A throwaway cluster needs no gate; a database given by URL does.
-        explicit.is_some(),
+        // A throwaway cluster needs no gate; a database given by URL does. An empty test
+        // database needs no backup.
+        super::migrate::Safety {
+            gate: explicit.is_some(),
+            backup: false,
+        },
         out,
     )?;
     let report = super::status::read(settings, &set, &plan, &spec)?;

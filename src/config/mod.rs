@@ -101,6 +101,12 @@ pub struct LogSection {
 pub struct BackupSection {
     pub dir: Option<PathBuf>,
     pub keep: Option<u32>,
+    /// The pg_dump to run (default: the one of the server's major version).
+    pub pg_dump: Option<PathBuf>,
+    /// The psql a restore runs (default: the one of the server's major version).
+    pub psql: Option<PathBuf>,
+    /// gzip level, 1 (fastest) to 9 (smallest); default 6, gzip's.
+    pub compression: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -203,6 +209,9 @@ pub struct Settings {
     /// Folder of the deploy logs.
     pub log_dir: PathBuf,
     pub backup_keep: u32,
+    pub backup_pg_dump: Option<PathBuf>,
+    pub backup_psql: Option<PathBuf>,
+    pub backup_compression: u32,
     pub exposed_schemas: Vec<String>,
     /// Rule levels: global, then this environment's.
     pub rules: BTreeMap<String, RuleLevel>,
@@ -612,6 +621,16 @@ impl Settings {
             }
             (k, g) => k.or(g).unwrap_or(10),
         };
+        let backup_compression = match file.backup.compression {
+            Some(c) if !(1..=9).contains(&c) => {
+                return Err(invalid(
+                    "compression",
+                    in_file("backup"),
+                    "must be a gzip level from 1 (fastest) to 9 (smallest)",
+                ))
+            }
+            c => c.unwrap_or(6),
+        };
         let tracking_schema = file
             .tracking
             .schema
@@ -684,6 +703,9 @@ impl Settings {
                     .unwrap_or_else(|| PathBuf::from("backups/migrations")),
             ),
             backup_keep,
+            backup_pg_dump: file.backup.pg_dump.as_ref().map(|p| base.join(p)),
+            backup_psql: file.backup.psql.as_ref().map(|p| base.join(p)),
+            backup_compression,
             exposed_schemas: exposed_schemas.0,
             rules,
             variables: file.variables,

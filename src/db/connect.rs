@@ -286,6 +286,72 @@ impl ConnectionSpec {
         })
     }
 
+    /// The connection as libpq's key=value string, for the client programs pgshift runs
+    /// (`pg_dump`, `psql`), without the password, which is returned apart: it goes to them in a
+    /// password file, never on a command line.
+    pub fn for_libpq(&self, application_name: &str) -> (String, Option<String>) {
+        use tokio_postgres::config::Host;
+        let quote = |v: &str| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
+        let mut pairs = Vec::new();
+        let hosts: Vec<String> = self
+            .config
+            .get_hosts()
+            .iter()
+            .map(|h| match h {
+                Host::Tcp(h) => h.clone(),
+                Host::Unix(p) => p.display().to_string(),
+            })
+            .collect();
+        if !hosts.is_empty() {
+            pairs.push(format!("host={}", quote(&hosts.join(","))));
+        }
+        let addrs: Vec<String> = self
+            .config
+            .get_hostaddrs()
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        if !addrs.is_empty() {
+            pairs.push(format!("hostaddr={}", quote(&addrs.join(","))));
+        }
+        let ports: Vec<String> = self
+            .config
+            .get_ports()
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        if !ports.is_empty() {
+            pairs.push(format!("port={}", quote(&ports.join(","))));
+        }
+        if let Some(u) = self.config.get_user() {
+            pairs.push(format!("user={}", quote(u)));
+        }
+        pairs.push(format!("dbname={}", quote(&self.database())));
+        if let Some(o) = self.config.get_options() {
+            pairs.push(format!("options={}", quote(o)));
+        }
+        let mode = match self.tls {
+            TlsMode::Disable => "disable",
+            TlsMode::Prefer => "prefer",
+            TlsMode::Require => "require",
+            TlsMode::VerifyCa => "verify-ca",
+            TlsMode::VerifyFull => "verify-full",
+        };
+        pairs.push(format!("sslmode={mode}"));
+        if let Some(c) = &self.root_cert {
+            pairs.push(format!("sslrootcert={}", quote(&c.display().to_string())));
+        }
+        if let Some(t) = self.config.get_connect_timeout() {
+            pairs.push(format!("connect_timeout={}", t.as_secs()));
+        }
+        pairs.push(format!("application_name={}", quote(application_name)));
+        let password = self
+            .config
+            .get_password()
+            .map(|p| String::from_utf8_lossy(p).into_owned());
+        (pairs.join(" "), password)
+    }
+
     /// The application name pgshift set (`pgshift[pid@host]`), to extend with the migration
     /// running; `None` when the user chose one.
     pub fn progress_label(&self) -> Option<String> {

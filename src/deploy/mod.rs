@@ -6,6 +6,7 @@
 
 pub mod gate;
 pub mod records;
+pub mod restore;
 pub mod session;
 pub mod status;
 
@@ -43,6 +44,21 @@ pub enum Event {
         to_run: Vec<PlanItem>,
         variables: Vec<String>,
         dry_run: bool,
+        /// Where the backup before the first migration goes; `None`: no backup.
+        backup: Option<String>,
+    },
+    /// A long job's progress (a backup): bytes so far.
+    Progress {
+        what: String,
+        bytes: u64,
+    },
+    /// The backup taken before the first migration, verified.
+    BackedUp {
+        file: String,
+        size: u64,
+        sha256: String,
+        ms: u128,
+        pruned: Vec<String>,
     },
     Warning {
         message: String,
@@ -94,6 +110,12 @@ pub enum Event {
     },
     Notified {
         channel: String,
+    },
+    /// A backup restored into the database.
+    Restored {
+        file: String,
+        bytes: u64,
+        ms: u128,
     },
     /// A tracking record changed without running anything (repair, forget, baseline).
     Recorded {
@@ -174,6 +196,9 @@ pub struct Options<'a> {
     /// (the lock is held: what is confirmed is what runs). Not called for dry runs or when
     /// nothing is pending.
     pub gate: &'a (dyn Fn(&[String]) -> Result<(), DeployError> + Sync),
+    /// The backup taken after the gate, before the first migration; `None`: no backup
+    /// (SKIP_BACKUP, a throwaway database).
+    pub backup: Option<crate::backup::BackupOptions>,
 }
 
 /// How a run ended.
@@ -202,6 +227,11 @@ pub enum DeployError {
         error: TrackingError,
         help: String,
     },
+    #[error("cannot back up {target} before deploying: {error}")]
+    Backup {
+        target: String,
+        error: crate::backup::BackupError,
+    },
     #[error("database error: {0}")]
     Db(String),
 }
@@ -212,6 +242,7 @@ impl DeployError {
             DeployError::Connect(e) => e.help.clone(),
             DeployError::Lock(LockError::Busy { .. }) => "wait for that deploy to finish, or raise --lock-timeout; to stop it, end that session (SELECT pg_cancel_backend(pid)) and it rolls back its current migration".into(),
             DeployError::Lock(LockError::Db(_)) | DeployError::Db(_) => "check the database's logs and the user's privileges".into(),
+            DeployError::Backup { error, .. } => format!("nothing was applied. {}", error.help()),
             DeployError::Blocked { help, .. }
             | DeployError::Refused { help, .. }
             | DeployError::Tracking { help, .. } => help.clone(),
@@ -387,6 +418,11 @@ pub async fn migrate(
         opts,
         client: &session.client,
         session: &session.settings,
+        server: crate::backup::Server {
+            version: session.server_version.clone(),
+            major: (session.version_num / 10000) as u32,
+        },
+        run_id: new_run_id(),
         out: &out,
     };
     let result = run.locked(&mut session.notices).await;
@@ -411,6 +447,8 @@ struct Run<'a> {
     opts: &'a Options<'a>,
     client: &'a tokio_postgres::Client,
     session: &'a str,
+    server: crate::backup::Server,
+    run_id: String,
     out: &'a Emitter<'a>,
 }
 
@@ -451,7 +489,21 @@ impl<'a> Run<'a> {
         }
         let versions: Vec<String> = prepared.iter().map(|(p, _, _)| p.version.clone()).collect();
         (self.opts.gate)(&versions)?;
+        let backup = self.back_up(&rows).await?;
         self.ensure_tracking(true).await?;
+        if let Some(b) = &backup {
+            let detail = serde_json::json!({ "file": b.manifest.file, "sha256": b.manifest.sha256, "size": b.manifest.size });
+            self.client
+                .batch_execute(&self.opts.tracking.event_sql(
+                    &self.run_id,
+                    "backup",
+                    None,
+                    self.opts.environment.as_str(),
+                    &detail,
+                ))
+                .await
+                .map_err(db_err)?;
+        }
         // Notices from creating the tracking tables are not the migrations' business.
         while notices.try_recv().is_ok() {}
         let outcome = self.apply_all(&prepared, &rows, notices).await?;
@@ -460,6 +512,60 @@ impl<'a> Run<'a> {
             self.notify_postgrest().await?;
         }
         Ok(outcome)
+    }
+
+    /// The backup before the first migration: pg_dump through parallel gzip, read back whole,
+    /// its manifest written, old ones pruned. A failure stops the deploy before anything ran.
+    async fn back_up(
+        &self,
+        rows: &[crate::db::tracking::AppliedRow],
+    ) -> Result<Option<crate::backup::Created>, DeployError> {
+        let Some(options) = self.opts.backup.clone() else {
+            return Ok(None);
+        };
+        let started = Instant::now();
+        let applied: Vec<String> = rows
+            .iter()
+            .filter(|r| r.success)
+            .map(|r| r.version.clone())
+            .collect();
+        let (spec, server, run_id) = (self.spec.clone(), self.server.clone(), self.run_id.clone());
+        let (tx, mut progress) = mpsc::unbounded_channel();
+        let job = tokio::task::spawn_blocking(move || {
+            let mut last = 0u64;
+            crate::backup::create(&spec, &server, applied, &run_id, &options, &mut |p| {
+                // Every 64 MB is enough for a progress line.
+                if p.written >= last + (64 << 20) {
+                    last = p.written;
+                    let _ = tx.send(p.written);
+                }
+            })
+        });
+        tokio::pin!(job);
+        let created = loop {
+            tokio::select! {
+                Some(bytes) = progress.recv() => self.out.emit(Event::Progress { what: "backup".into(), bytes }),
+                r = &mut job => break r,
+            }
+        };
+        let created = created
+            .map_err(|e| DeployError::Db(format!("the backup stopped: {e}")))?
+            .map_err(|error| DeployError::Backup {
+                target: self.spec.describe(),
+                error,
+            })?;
+        self.out.emit(Event::BackedUp {
+            file: created.path.display().to_string(),
+            size: created.manifest.size,
+            sha256: created.manifest.sha256.clone(),
+            ms: started.elapsed().as_millis(),
+            pruned: created
+                .pruned
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+        });
+        Ok(Some(created))
     }
 
     /// Creates or upgrades the tracking tables; revokes what others were granted on them;
@@ -676,6 +782,12 @@ impl<'a> Run<'a> {
                 .collect(),
             variables: variables.into_iter().collect(),
             dry_run: self.opts.dry_run != DryRun::Off,
+            backup: self
+                .opts
+                .backup
+                .as_ref()
+                .filter(|_| !prepared.is_empty())
+                .map(|b| b.dir.display().to_string()),
         });
         Ok(prepared)
     }
@@ -688,7 +800,7 @@ impl<'a> Run<'a> {
         notices: &mut Notices,
     ) -> Result<Outcome, DeployError> {
         let (spec, opts, client, out) = (self.spec, self.opts, self.client, self.out);
-        let run_id = new_run_id();
+        let run_id = self.run_id.clone();
         let cancel_spec = spec.clone();
         let cancel = move |token: tokio_postgres::CancelToken| -> futures_util::future::BoxFuture<'static, ()> {
             let spec = cancel_spec.clone();

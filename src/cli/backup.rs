@@ -1,0 +1,228 @@
+//! `pgshift backup create | list | verify FILE | restore FILE | prune [--keep N]`.
+
+use std::path::Path;
+
+use crate::backup::{self, Server};
+use crate::config::{Settings, VarSource};
+use crate::db::tracking::Tracking;
+use crate::deploy::gate::Operation;
+use crate::deploy::restore::{self, RestoreOptions};
+use crate::deploy::session::Session;
+use crate::deploy::{DeployError, Event};
+use crate::sanitize::escape::untrusted as u;
+
+use super::database::{deploy_error, runtime, spec};
+use super::events::Printer;
+use super::migrate::{backup_options, gate_for};
+use super::{exit, BackupCommand, CliError, Output};
+
+fn backup_error(e: backup::BackupError) -> CliError {
+    CliError {
+        help: Some(e.help()),
+        message: e.to_string(),
+        code: exit::FINDINGS,
+    }
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1048576.0)
+}
+
+pub fn run(
+    settings: &Settings,
+    vars: &VarSource,
+    command: &BackupCommand,
+    out: &Output,
+) -> Result<u8, CliError> {
+    match command {
+        BackupCommand::Create => create(settings, vars, out),
+        BackupCommand::List => list(settings, out),
+        BackupCommand::Verify { file } => verify(file, out),
+        BackupCommand::Restore { file, .. } => restore_file(settings, vars, file, out),
+        BackupCommand::Prune { keep } => {
+            let keep = keep.unwrap_or(settings.backup_keep);
+            let removed = backup::prune(&settings.backup_dir, keep).map_err(backup_error)?;
+            for r in &removed {
+                out.line(&format!("removed {}", u(&r.display().to_string())));
+            }
+            out.line(&format!(
+                "{} backup(s) removed; the newest {} kept in {}.",
+                removed.len(),
+                keep.max(1),
+                u(&settings.backup_dir.display().to_string())
+            ));
+            Ok(exit::OK)
+        }
+    }
+}
+
+/// `backup create`: a backup now, with the versions applied at the time in its manifest.
+fn create(settings: &Settings, vars: &VarSource, out: &Output) -> Result<u8, CliError> {
+    let spec = spec(settings, vars, out)?;
+    let tracking = Tracking::new(&settings.tracking_schema, &settings.tracking_table);
+    let (server, applied) = runtime()?
+        .block_on(async {
+            let session = Session::open(&spec, |_| String::new()).await?;
+            let rows = tracking
+                .rows(&session.client)
+                .await
+                .map_err(|e| DeployError::Db(e.to_string()))?;
+            Ok::<_, DeployError>((
+                Server {
+                    version: session.server_version.clone(),
+                    major: (session.version_num / 10000) as u32,
+                },
+                rows.into_iter()
+                    .filter(|r| r.success)
+                    .map(|r| r.version)
+                    .collect::<Vec<_>>(),
+            ))
+        })
+        .map_err(deploy_error)?;
+    let started = std::time::Instant::now();
+    let bar = progress_bar(out);
+    let created = backup::create(
+        &spec,
+        &server,
+        applied,
+        &crate::deploy::new_run_id(),
+        &backup_options(settings, "manual"),
+        &mut |p| {
+            if let Some(b) = &bar {
+                b.set_message(format!("{} written", mb(p.written)));
+            }
+        },
+    )
+    .map_err(backup_error)?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let mut printer = Printer::new(*out, Some(&settings.log_dir));
+    printer.print(&Event::BackedUp {
+        file: created.path.display().to_string(),
+        size: created.manifest.size,
+        sha256: created.manifest.sha256.clone(),
+        ms: started.elapsed().as_millis(),
+        pruned: created
+            .pruned
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+    });
+    Ok(exit::OK)
+}
+
+/// A spinner with a message, on a terminal only.
+fn progress_bar(out: &Output) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    (!out.json && std::io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.enable_steady_tick(std::time::Duration::from_millis(200));
+        b
+    })
+}
+
+fn list(settings: &Settings, out: &Output) -> Result<u8, CliError> {
+    let backups = backup::list(&settings.backup_dir).map_err(backup_error)?;
+    if out.json {
+        let v: Vec<_> = backups
+            .iter()
+            .map(|b| serde_json::json!({ "path": b.path, "size": b.size, "manifest": b.manifest }))
+            .collect();
+        out.line(&serde_json::Value::Array(v).to_string());
+        return Ok(exit::OK);
+    }
+    if backups.is_empty() {
+        out.line(&format!(
+            "No backup in {}.",
+            u(&settings.backup_dir.display().to_string())
+        ));
+        return Ok(exit::OK);
+    }
+    let mut text = String::new();
+    for b in &backups {
+        let name = b
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let about = match &b.manifest {
+            Some(m) => format!(
+                "{}  {}  {} migration(s) applied",
+                u(&m.created_at),
+                u(&m.target),
+                m.applied.len()
+            ),
+            None => "no manifest".into(),
+        };
+        text.push_str(&format!("{}  {:>10}  {about}\n", u(&name), mb(b.size)));
+    }
+    text.push_str(&format!(
+        "{} backup(s) in {}, newest first.\n",
+        backups.len(),
+        u(&settings.backup_dir.display().to_string())
+    ));
+    out.stdout(&text, super::output::Kind::Text);
+    Ok(exit::OK)
+}
+
+fn verify(file: &Path, out: &Output) -> Result<u8, CliError> {
+    let v = backup::verify(file, &mut |_| {}).map_err(backup_error)?;
+    let against = if backup::manifest(file).is_some() {
+        "matches its manifest"
+    } else {
+        "has no manifest to compare with"
+    };
+    out.line(&format!(
+        "{} is sound: {} of SQL in {} of gzip, complete, SHA-256 {}; it {against}.",
+        u(&file.display().to_string()),
+        mb(v.input_size),
+        mb(v.size),
+        v.sha256
+    ));
+    Ok(exit::OK)
+}
+
+/// `backup restore FILE` (and `rollback --from-backup`): through the gate, under the lock.
+pub(super) fn restore_file(
+    settings: &Settings,
+    vars: &VarSource,
+    file: &Path,
+    out: &Output,
+) -> Result<u8, CliError> {
+    let spec = spec(settings, vars, out)?;
+    if !file.is_file() {
+        return Err(CliError::usage(
+            format!("{} is not a file", u(&file.display().to_string())),
+            Some("`pgshift backup list` shows the backups".to_string()),
+        ));
+    }
+    let gate = gate_for(settings, vars, out, &spec);
+    let check = |lines: &[String]| gate.check(Operation::Restore, lines, &[]);
+    let opts = RestoreOptions {
+        environment: settings.environment,
+        tracking: Tracking::new(&settings.tracking_schema, &settings.tracking_table),
+        lock_wait: settings.lock_timeout,
+        psql: settings.backup_psql.clone(),
+        gate: &check,
+    };
+    let mut printer = Printer::new(*out, Some(&settings.log_dir));
+    let outcome = runtime()?
+        .block_on(restore::restore(&spec, &opts, file, &mut |e| {
+            printer.print(&e)
+        }))
+        .map_err(deploy_error)?;
+    if !outcome.dropped.is_empty() {
+        out.line(&format!(
+            "Dropped first what the backup does not hold: {}.",
+            u(&outcome.dropped.join(", "))
+        ));
+    }
+    if !outcome.undone.is_empty() {
+        out.line(&format!(
+            "Undone with it (their records are the backup's): {}.",
+            u(&outcome.undone.join(", "))
+        ));
+    }
+    Ok(exit::OK)
+}
