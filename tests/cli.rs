@@ -543,10 +543,10 @@ fn init_creates_config_folders_and_gitignore() {
 fn commands_of_later_versions_say_so_with_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     pgshift(dir.path())
-        .arg("rollback")
+        .arg("health")
         .assert()
         .code(2)
-        .stderr(contains("`pgshift rollback` is not implemented yet"));
+        .stderr(contains("`pgshift health` is not implemented yet"));
 }
 
 #[test]

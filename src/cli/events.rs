@@ -93,12 +93,13 @@ impl Printer {
                 | Event::Notice { .. }
                 | Event::Resumed { .. }
                 | Event::Warning { .. }
+                | Event::RolledBack { .. }
                 | Event::Statement { .. },
             ) => {
                 if let Some(t) = text {
                     bar.println(safe(t.trim_end(), Kind::Text, false));
                 }
-                if matches!(e, Event::Applied { .. }) {
+                if matches!(e, Event::Applied { .. } | Event::RolledBack { .. }) {
                     bar.inc(1);
                 }
             }
@@ -175,14 +176,16 @@ impl Printer {
                 variables,
                 dry_run,
                 backup,
+                undo,
             } => {
                 self.width = to_run.iter().map(|p| p.version.len()).max().unwrap_or(0);
                 let w = self.width;
+                let verb = if *undo { "be rolled back" } else { "run" };
                 if to_run.is_empty() {
                     "Nothing to do: every migration is applied.\n".to_string()
                 } else if *dry_run {
                     let mut t = format!(
-                        "Dry run: {} migration(s) would run, in this order:\n",
+                        "Dry run: {} migration(s) would {verb}, in this order:\n",
                         to_run.len()
                     );
                     for (i, p) in to_run.iter().enumerate() {
@@ -210,6 +213,7 @@ impl Printer {
                             "Backup: pg_dump into {} before the first migration.\n",
                             u(dir)
                         )),
+                        None if *undo => {}
                         None => t.push_str("Backup: none (SKIP_BACKUP).\n"),
                     }
                     t.push_str("Nothing was changed.\n");
@@ -226,7 +230,14 @@ impl Printer {
                         );
                         self.bar = Some(bar);
                     }
-                    format!("{} migration(s) to apply:\n", to_run.len())
+                    if *undo {
+                        format!(
+                            "{} migration(s) to roll back, in this order:\n",
+                            to_run.len()
+                        )
+                    } else {
+                        format!("{} migration(s) to apply:\n", to_run.len())
+                    }
                 }
             }
             Event::Warning { message } => format!("warning: {}\n", u(message)),
@@ -305,6 +316,9 @@ impl Printer {
                     ));
                 }
                 t
+            }
+            Event::RolledBack { version, ms } => {
+                format!("  ↩ {:<w$}  {ms} ms (rolled back)\n", u(version))
             }
             Event::Restored { file, bytes, ms } => format!(
                 "Restored {} ({:.1} MB of SQL) in {ms} ms, in one transaction.\n",

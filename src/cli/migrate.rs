@@ -35,7 +35,7 @@ fn values(flags: &[String]) -> Result<BTreeMap<String, String>, CliError> {
 }
 
 /// SIGINT and SIGTERM set the returned flag.
-fn interrupt_on_signals() -> tokio::sync::watch::Receiver<bool> {
+pub(super) fn interrupt_on_signals() -> tokio::sync::watch::Receiver<bool> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         let mut term =
@@ -162,6 +162,26 @@ pub(super) struct Safety {
     pub backup: bool,
 }
 
+/// The value of a psql variable: `--var`, then the environment (NAME upper-cased) and `.env`,
+/// then `[variables]`; every value found is remembered as a secret.
+pub(super) fn variable_values<'a>(
+    settings: &'a Settings,
+    vars: &'a VarSource,
+    fixed: &'a BTreeMap<String, String>,
+) -> impl Fn(&str) -> Option<String> + Sync + 'a {
+    move |name: &str| {
+        let value = fixed
+            .get(name)
+            .cloned()
+            .or_else(|| vars.get(&name.to_uppercase()).map(|(v, _)| v.to_string()))
+            .or_else(|| settings.variables.get(name).cloned());
+        if let Some(v) = &value {
+            remember(v);
+        }
+        value
+    }
+}
+
 /// How backups are taken, from the settings.
 pub(super) fn backup_options(
     settings: &Settings,
@@ -212,17 +232,7 @@ pub(super) fn run_deploy(
         ),
         None => None,
     };
-    let lookup = |name: &str| -> Option<String> {
-        let value = fixed
-            .get(name)
-            .cloned()
-            .or_else(|| vars.get(&name.to_uppercase()).map(|(v, _)| v.to_string()))
-            .or_else(|| settings.variables.get(name).cloned());
-        if let Some(v) = &value {
-            remember(v);
-        }
-        value
-    };
+    let lookup = variable_values(settings, vars, fixed);
     let rt = runtime()?;
     let mut printer = Printer::new(*out, Some(&settings.log_dir));
     let dangerous = std::sync::Mutex::new(Vec::new());

@@ -15,6 +15,7 @@ mod new;
 mod order;
 mod output;
 mod repair;
+mod rollback;
 mod status;
 mod test;
 mod validate;
@@ -83,7 +84,10 @@ pub enum Command {
     Status,
     /// Past runs, newest first
     History(HistoryArgs),
-    /// Undo migrations with their down files
+    /// Undo migrations with their down files (the last run by default)
+    #[command(
+        after_help = "Examples:\n  pgshift rollback                      the migrations of the last deploy\n  pgshift rollback --to 2026-01-20_create_finances_table --cascade\n  pgshift rollback --from-backup        restore the newest backup"
+    )]
     Rollback(RollbackArgs),
     /// Create, list, restore and prune backups
     #[command(subcommand)]
@@ -209,18 +213,25 @@ pub struct HistoryArgs {
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
+    /// Roll back this migration only
     #[arg(long, value_name = "V", conflicts_with_all = ["to", "from_backup"])]
     pub version: Option<String>,
+    /// Roll back every applied migration after V (V stays)
     #[arg(long, value_name = "V", conflicts_with = "from_backup")]
     pub to: Option<String>,
+    /// Restore the newest backup (or FILE) instead of running down files
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
     pub from_backup: Option<String>,
+    /// Roll back the applied migrations that depend on it too (first)
     #[arg(long)]
     pub cascade: bool,
+    /// Print what would be rolled back; change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Allow production [env: FORCE_RUN]
     #[arg(long)]
     pub force: bool,
+    /// The database name, confirming without a prompt [env: CONFIRM]
     #[arg(long, value_name = "DBNAME")]
     pub confirm: Option<String>,
 }
@@ -425,6 +436,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         Command::Test(args) if !args.rollback && !args.supabase => test::run(&settings, &vars, out),
         Command::Graph(args) => graph::run(&settings, args, out),
         Command::Backup(command) => backup::run(&settings, &vars, command, out),
+        Command::Rollback(args) => rollback::run(&settings, &vars, args, out),
         Command::Repair(r) => repair::run(&settings, &vars, &r.version, out),
         Command::Forget(r) => forget::run(&settings, &vars, &r.version, out),
         Command::Baseline(r) => baseline::run(&settings, &vars, &r.version, out),
@@ -439,7 +451,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
                 .to_ascii_lowercase();
             Err(CliError::usage(
                 format!("`pgshift {name}` is not implemented yet in pgshift {}", env!("CARGO_PKG_VERSION")),
-                Some("`validate`, `scan`, `deps`, `order`, `graph`, `migrate`, `status`, `history`, `test`, `repair`, `forget`, `baseline`, `backup`, `new` and `init` work today; see the README for what is coming".to_string()),
+                Some("`validate`, `scan`, `deps`, `order`, `graph`, `migrate`, `status`, `history`, `test`, `rollback`, `repair`, `forget`, `baseline`, `backup`, `new` and `init` work today; see the README for what is coming".to_string()),
             ))
         }
     }

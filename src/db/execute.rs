@@ -365,9 +365,32 @@ pub async fn apply(
     resume_from: usize,
     label: Option<&str>,
 ) -> Result<Duration, Failure> {
+    let detail = serde_json::json!({ "mode": p.mode });
+    let record = |time: &str| {
+        ctx.tracking.record_sql(
+            &record(p, ctx, true, None, None, time.to_string()),
+            "applied",
+            &detail,
+        )
+    };
+    run_file(ctx, p, resume_from, label, &record).await
+}
+
+/// The bookkeeping of a file that ran, given the SQL expression of its time in ms: an apply's
+/// record, a rollback's removal of it. It runs in the file's transaction, when it has one.
+pub type Bookkeeping<'a> = &'a (dyn Fn(&str) -> String + Sync);
+
+/// Runs a prepared file (a migration, or a down file) with `bookkeeping` riding on its last
+/// statement; see `apply`.
+pub async fn run_file(
+    ctx: &RunContext<'_>,
+    p: &Prepared,
+    resume_from: usize,
+    label: Option<&str>,
+    bookkeeping: Bookkeeping<'_>,
+) -> Result<Duration, Failure> {
     let start = Instant::now();
     let deadline = start + ctx.timeout;
-    let detail = serde_json::json!({ "mode": p.mode });
     let progress = label.map_or(String::new(), |name| {
         format!("SET application_name = {};\n", quote_literal(name))
     });
@@ -384,17 +407,8 @@ pub async fn apply(
             // by failing itself.
             let first = format!("{progress}BEGIN;\n");
             // The whole transaction's time, as the server measures it.
-            let rec = ctx.tracking.record_sql(
-                &record(
-                    p,
-                    ctx,
-                    true,
-                    None,
-                    None,
-                    "(extract(epoch FROM clock_timestamp() - transaction_timestamp()) * 1000)::bigint".into(),
-                ),
-                "applied",
-                &detail,
+            let rec = bookkeeping(
+                "(extract(epoch FROM clock_timestamp() - transaction_timestamp()) * 1000)::bigint",
             );
             let end = finish(ctx, p, &rec, "COMMIT;");
             if steps.is_empty() {
@@ -451,12 +465,12 @@ pub async fn apply(
                     "({} + (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::bigint)",
                     start.elapsed().as_millis()
                 );
-                let rec = ctx.tracking.record_sql(
-                    &record(p, ctx, true, None, None, time),
-                    "applied",
-                    &detail,
-                );
-                finish(ctx, p, &rec, if in_tx { "COMMIT;" } else { "" })
+                finish(
+                    ctx,
+                    p,
+                    &bookkeeping(&time),
+                    if in_tx { "COMMIT;" } else { "" },
+                )
             };
             if steps.is_empty() {
                 return send(ctx, &format!("{first}{}", end()), deadline, None, "", sql)
@@ -500,10 +514,15 @@ pub async fn apply(
                 }
             }
             let ms = start.elapsed().as_millis().to_string();
-            let rec =
-                ctx.tracking
-                    .record_sql(&record(p, ctx, true, None, None, ms), "applied", &detail);
-            send(ctx, &finish(ctx, p, &rec, ""), deadline, None, "", sql).await?;
+            send(
+                ctx,
+                &finish(ctx, p, &bookkeeping(&ms), ""),
+                deadline,
+                None,
+                "",
+                sql,
+            )
+            .await?;
             Ok(start.elapsed())
         }
     }

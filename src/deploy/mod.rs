@@ -7,6 +7,7 @@
 pub mod gate;
 pub mod records;
 pub mod restore;
+pub mod rollback;
 pub mod session;
 pub mod status;
 
@@ -46,6 +47,9 @@ pub enum Event {
         dry_run: bool,
         /// Where the backup before the first migration goes; `None`: no backup.
         backup: Option<String>,
+        /// A rollback: the migrations are undone, in this order.
+        #[serde(default)]
+        undo: bool,
     },
     /// A long job's progress (a backup): bytes so far.
     Progress {
@@ -110,6 +114,11 @@ pub enum Event {
     },
     Notified {
         channel: String,
+    },
+    /// A migration undone through its down file, its record removed.
+    RolledBack {
+        version: String,
+        ms: u128,
     },
     /// A backup restored into the database.
     Restored {
@@ -281,16 +290,64 @@ pub fn prepare(
     m: &crate::migration::Migration,
     values: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Prepared, Vec<String>> {
-    let psql = scan(&m.source);
+    prepare_text(
+        &File {
+            version: m.version.to_string(),
+            path: &m.path,
+            source: &m.source,
+            no_transaction: m.front.directives.no_transaction.is_some(),
+            checksum: &m.checksum.0,
+            normalized_checksum: status::normalized(m),
+        },
+        values,
+    )
+}
+
+/// The down file of `m`, prepared like a migration (`None` when it has none).
+pub fn prepare_down(
+    m: &crate::migration::Migration,
+    values: &dyn Fn(&str) -> Option<String>,
+) -> Option<Result<Prepared, Vec<String>>> {
+    let d = m.down.as_ref()?;
+    let front = crate::migration::header::parse_front_matter(&d.path, &d.source, &mut Vec::new());
+    Some(prepare_text(
+        &File {
+            version: m.version.to_string(),
+            path: &d.path,
+            source: &d.source,
+            no_transaction: front.directives.no_transaction.is_some(),
+            checksum: &d.checksum.0,
+            normalized_checksum: crate::sql::normalized_checksum(&d.source)
+                .unwrap_or_else(|| d.checksum.0.clone()),
+        },
+        values,
+    ))
+}
+
+/// A file to run: a migration or a down file.
+struct File<'a> {
+    version: String,
+    path: &'a std::path::Path,
+    source: &'a str,
+    no_transaction: bool,
+    checksum: &'a str,
+    normalized_checksum: String,
+}
+
+fn prepare_text(
+    m: &File,
+    values: &dyn Fn(&str) -> Option<String>,
+) -> Result<Prepared, Vec<String>> {
+    let psql = scan(m.source);
     let mut missing = Vec::new();
     for u in &psql.unsupported {
         missing.push(format!(
             "{}: psql-only `{}` cannot run",
-            Location::at_offset(&m.path, &m.source, u.start, 1),
+            Location::at_offset(m.path, m.source, u.start, 1),
             u.what
         ));
     }
-    let sub = substitute(&m.source, &psql, |v| {
+    let sub = substitute(m.source, &psql, |v| {
         let value = values(&v.name);
         if let Some(x) = &value {
             remember(x);
@@ -306,7 +363,7 @@ pub fn prepare(
             (_, None) => {
                 missing.push(format!(
                     "{}: psql variable :{} has no value (set {} or pass --var {}=…)",
-                    Location::at_offset(&m.path, &m.source, v.start, 1),
+                    Location::at_offset(m.path, m.source, v.start, 1),
                     v.name,
                     v.name.to_uppercase(),
                     v.name
@@ -321,7 +378,7 @@ pub fn prepare(
     let statements = crate::sql::parse(&sub.text).map_err(|e| {
         vec![format!(
             "{}: {}",
-            Location::at_offset(&m.path, &m.source, sub.to_source(e.offset), 1),
+            Location::at_offset(m.path, m.source, sub.to_source(e.offset), 1),
             if sub.is_substituted(e.offset) {
                 "syntax error in the value of a psql variable".to_string()
             } else {
@@ -329,11 +386,11 @@ pub fn prepare(
             }
         )]
     })?;
-    let mode = Prepared::mode_of(&statements, m.front.directives.no_transaction.is_some());
+    let mode = Prepared::mode_of(&statements, m.no_transaction);
     Ok(Prepared {
-        version: m.version.to_string(),
-        checksum: m.checksum.0.clone(),
-        normalized_checksum: status::normalized(m),
+        version: m.version.clone(),
+        checksum: m.checksum.to_string(),
+        normalized_checksum: m.normalized_checksum.clone(),
         effects: Effects::of(&statements, &sub.text),
         statements: statements.iter().map(execute::Step::of).collect(),
         sub,
@@ -788,6 +845,7 @@ impl<'a> Run<'a> {
                 .as_ref()
                 .filter(|_| !prepared.is_empty())
                 .map(|b| b.dir.display().to_string()),
+            undo: false,
         });
         Ok(prepared)
     }

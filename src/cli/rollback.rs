@@ -1,0 +1,115 @@
+//! `pgshift rollback [--version V | --to V | --from-backup [FILE]] [--cascade] [--dry-run]`.
+
+use std::path::PathBuf;
+
+use crate::config::{DryRun, Settings, VarSource};
+use crate::db::tracking::Tracking;
+use crate::deploy::gate::Operation;
+use crate::deploy::rollback::{self, RollbackOptions, Selection};
+use crate::sanitize::escape::untrusted as u;
+
+use super::database::{deploy_error, runtime, spec};
+use super::events::Printer;
+use super::migrate::{gate_for, interrupt_on_signals, variable_values};
+use super::{exit, CliError, Output, RollbackArgs};
+
+pub fn run(
+    settings: &Settings,
+    vars: &VarSource,
+    args: &RollbackArgs,
+    out: &Output,
+) -> Result<u8, CliError> {
+    if let Some(file) = &args.from_backup {
+        let file = if file.is_empty() {
+            crate::backup::list(&settings.backup_dir)
+                .map_err(|e| CliError::usage(e.to_string(), Some(e.help())))?
+                .into_iter()
+                .next()
+                .map(|b| b.path)
+                .ok_or_else(|| {
+                    CliError::usage(
+                        format!(
+                            "there is no backup in {} to restore",
+                            settings.backup_dir.display()
+                        ),
+                        Some("name one with --from-backup FILE, or check [backup] dir".to_string()),
+                    )
+                })?
+        } else {
+            PathBuf::from(file)
+        };
+        return super::backup::restore_file(settings, vars, &file, out);
+    }
+    let spec = spec(settings, vars, out)?;
+    let (set, plan) = super::database::load_and_plan(settings, out)?;
+    let selection = match (&args.version, &args.to) {
+        (Some(v), _) => Selection::Version(reference(v)),
+        (None, Some(v)) => Selection::To(reference(v)),
+        (None, None) => Selection::LastRun,
+    };
+    let no_flags = std::collections::BTreeMap::new();
+    let lookup = variable_values(settings, vars, &no_flags);
+    let gate = gate_for(settings, vars, out, &spec);
+    let check = |lines: &[String]| gate.check(Operation::Rollback, lines, &[]);
+    let rt = runtime()?;
+    let mut printer = Printer::new(*out, Some(&settings.log_dir));
+    let outcome = rt
+        .block_on(async {
+            let opts = RollbackOptions {
+                environment: settings.environment,
+                tracking: Tracking::new(&settings.tracking_schema, &settings.tracking_table),
+                timeout: settings.timeout,
+                lock_wait: settings.lock_timeout,
+                statement_lock_timeout: settings.statement_lock_timeout,
+                values: &lookup,
+                debug: settings.debug,
+                interrupt: interrupt_on_signals(),
+                cascade: args.cascade,
+                dry_run: if args.dry_run {
+                    DryRun::Plan
+                } else {
+                    DryRun::Off
+                },
+                backup_dir: settings.backup_dir.clone(),
+                gate: &check,
+            };
+            rollback::rollback(&set, &plan, &spec, &opts, &selection, &mut |e| {
+                printer.print(&e)
+            })
+            .await
+        })
+        .map_err(deploy_error)?;
+    if args.dry_run {
+        return Ok(exit::OK);
+    }
+    let n = outcome.rolled_back.len();
+    let ms = outcome.ms;
+    if !out.json {
+        out.line(&if outcome.interrupted {
+            format!(
+                "Interrupted after rolling back {n} migration(s), {ms} ms; the lock is released."
+            )
+        } else if outcome.failed {
+            format!("Stopped at the failure: {n} migration(s) rolled back in {ms} ms.")
+        } else {
+            format!(
+                "Rolled back {n} migration(s) in {ms} ms: {}.",
+                u(&outcome.rolled_back.join(", "))
+            )
+        });
+    }
+    Ok(if outcome.interrupted {
+        exit::INTERRUPTED
+    } else if outcome.failed {
+        exit::FINDINGS
+    } else {
+        exit::OK
+    })
+}
+
+/// `2026-01-02_b.sql` or `2026-01-02_b` → `2026-01-02_b`.
+fn reference(v: &str) -> String {
+    crate::migration::Version::parse_reference(v)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| v.trim_end_matches(".sql").to_string())
+}

@@ -1,0 +1,449 @@
+//! Rollback (SPEC §8): the migrations of the last run, one version, or everything after a
+//! version, undone through their down files in reverse plan order; each down file in a
+//! transaction with the removal of its record and a `rolled_back` event. A migration that
+//! applied migrations depend on is refused unless `--cascade` (the dependents go first); a
+//! migration without a down file names the backup to restore instead.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::session::Session;
+use super::status::{self, State};
+use super::{db_err, new_run_id, DeployError, Emitter, Event, PlanItem};
+use crate::config::{DryRun, Environment};
+use crate::db::connect::ConnectionSpec;
+use crate::db::execute::{self, Cause, Mode, Prepared, RunContext};
+use crate::db::tracking::{AppliedRow, Tracking};
+use crate::migration::{MigrationSet, Version};
+use crate::plan::Plan;
+
+/// What to undo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// Every migration the most recent deploy applied.
+    LastRun,
+    /// One migration.
+    Version(String),
+    /// Every applied migration after this one, in plan order.
+    To(String),
+}
+
+/// How to roll back.
+pub struct RollbackOptions<'a> {
+    pub environment: Environment,
+    pub tracking: Tracking,
+    pub timeout: Duration,
+    pub lock_wait: Duration,
+    pub statement_lock_timeout: Option<Duration>,
+    pub values: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    pub debug: bool,
+    pub interrupt: watch::Receiver<bool>,
+    /// Dependents first, instead of a refusal.
+    pub cascade: bool,
+    /// `Plan` prints what would be undone; nothing changes.
+    pub dry_run: DryRun,
+    /// Where backups are, to name one when a down file is missing.
+    pub backup_dir: std::path::PathBuf,
+    /// The environment gate, with a line per migration undone.
+    pub gate: &'a (dyn Fn(&[String]) -> Result<(), DeployError> + Sync),
+}
+
+/// How a rollback ended.
+#[derive(Debug, Clone, Default)]
+pub struct RollbackOutcome {
+    pub rolled_back: Vec<String>,
+    pub failed: bool,
+    pub interrupted: bool,
+    pub ms: u128,
+}
+
+fn blocked(message: String, help: String) -> DeployError {
+    DeployError::Blocked { message, help }
+}
+
+/// The applied versions to undo, in reverse plan order, dependents included (or refused).
+fn select(
+    plan: &Plan,
+    rows: &[AppliedRow],
+    status: &status::Status,
+    selection: &Selection,
+    cascade: bool,
+) -> Result<Vec<String>, DeployError> {
+    let applied: BTreeSet<&str> = status
+        .entries
+        .iter()
+        .filter(|e| matches!(e.state, State::Applied { .. } | State::Modified))
+        .map(|e| e.version.as_str())
+        .collect();
+    let position: HashMap<&str, usize> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.version.as_str(), i))
+        .collect();
+    let known = |v: &str| -> Result<(), DeployError> {
+        if position.contains_key(v) {
+            Ok(())
+        } else {
+            Err(blocked(
+                format!("{v} is not a migration of this set"),
+                "`pgshift status` lists the versions".into(),
+            ))
+        }
+    };
+    let mut chosen: BTreeSet<String> = match selection {
+        Selection::LastRun => {
+            let last = rows
+                .iter()
+                .filter(|r| r.success)
+                .max_by(|a, b| (&a.executed_at, &a.version).cmp(&(&b.executed_at, &b.version)));
+            let Some(last) = last else {
+                return Err(blocked(
+                    "no migration is applied: nothing to roll back".into(),
+                    "`pgshift history` shows what ran".into(),
+                ));
+            };
+            rows.iter()
+                .filter(|r| r.success && r.run_id == last.run_id)
+                .map(|r| r.version.clone())
+                .collect()
+        }
+        Selection::Version(v) => {
+            known(v)?;
+            if !applied.contains(v.as_str()) {
+                return Err(blocked(
+                    format!("{v} is not applied: nothing to roll back"),
+                    "`pgshift status` shows what is applied".into(),
+                ));
+            }
+            [v.clone()].into()
+        }
+        Selection::To(v) => {
+            known(v)?;
+            let from = position[v.as_str()];
+            plan.steps[from + 1..]
+                .iter()
+                .map(|s| s.version.to_string())
+                .filter(|s| applied.contains(s.as_str()))
+                .collect()
+        }
+    };
+    if chosen.is_empty() {
+        return Err(blocked(
+            "nothing applied comes after that version: nothing to roll back".into(),
+            "`pgshift status` shows what is applied".into(),
+        ));
+    }
+    // Applied migrations that depend, directly or not, on one being undone.
+    let mut dependents: BTreeSet<String> = BTreeSet::new();
+    loop {
+        let more: Vec<String> = plan
+            .steps
+            .iter()
+            .filter(|s| {
+                applied.contains(s.version.as_str())
+                    && !chosen.contains(s.version.as_str())
+                    && !dependents.contains(s.version.as_str())
+            })
+            .filter(|s| {
+                s.dependencies
+                    .iter()
+                    .any(|d| chosen.contains(d.as_str()) || dependents.contains(d.as_str()))
+            })
+            .map(|s| s.version.to_string())
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        dependents.extend(more);
+    }
+    if !dependents.is_empty() {
+        if !cascade {
+            return Err(blocked(
+                format!(
+                    "applied migrations depend on what would be rolled back: {}",
+                    dependents.iter().cloned().collect::<Vec<_>>().join(", ")
+                ),
+                "roll them back first, or pass --cascade to roll them back with it (dependents first)".into(),
+            ));
+        }
+        chosen.extend(dependents);
+    }
+    let mut ordered: Vec<String> = chosen.into_iter().collect();
+    ordered.sort_by_key(|v| std::cmp::Reverse(position.get(v.as_str()).copied().unwrap_or(0)));
+    Ok(ordered)
+}
+
+/// The newest backup taken before `version` was applied.
+fn backup_before(dir: &std::path::Path, version: &str) -> Option<String> {
+    crate::backup::list(dir)
+        .ok()?
+        .into_iter()
+        .find(|b| {
+            b.manifest
+                .as_ref()
+                .is_some_and(|m| !m.applied.iter().any(|a| a == version))
+        })
+        .map(|b| b.path.display().to_string())
+}
+
+/// Rolls back the selected migrations.
+pub async fn rollback(
+    set: &MigrationSet,
+    plan: &Plan,
+    spec: &ConnectionSpec,
+    opts: &RollbackOptions<'_>,
+    selection: &Selection,
+    on: &mut (dyn FnMut(Event) + Send),
+) -> Result<RollbackOutcome, DeployError> {
+    let started = Instant::now();
+    let out = Emitter(std::sync::Mutex::new(on));
+    let mut session = Session::open(spec, |v| {
+        let mut s = format!("SET statement_timeout = '{}ms';", opts.timeout.as_millis());
+        if v >= 140000 {
+            s.push_str("\nSET client_connection_check_interval = '1s';");
+        }
+        if let Some(t) = opts.statement_lock_timeout {
+            s.push_str(&format!("\nSET lock_timeout = '{}ms';", t.as_millis()));
+        }
+        s
+    })
+    .await?;
+    out.emit(Event::Connected {
+        target: spec.describe(),
+        server_version: session.server_version.clone(),
+        environment: opts.environment,
+    });
+    let t = &opts.tracking;
+    let dry = opts.dry_run != DryRun::Off;
+    if !dry {
+        session
+            .lock(t, opts.lock_wait, |h| {
+                out.emit(Event::Waiting {
+                    holder: h.to_string(),
+                })
+            })
+            .await?;
+    }
+    let result = undo(set, plan, spec, opts, selection, &mut session, &out).await;
+    if !dry {
+        session.unlock(t).await;
+    }
+    let mut outcome = result?;
+    outcome.ms = started.elapsed().as_millis();
+    Ok(outcome)
+}
+
+async fn undo(
+    set: &MigrationSet,
+    plan: &Plan,
+    spec: &ConnectionSpec,
+    opts: &RollbackOptions<'_>,
+    selection: &Selection,
+    session: &mut Session,
+    out: &Emitter<'_>,
+) -> Result<RollbackOutcome, DeployError> {
+    let t = &opts.tracking;
+    let rows = t.rows(&session.client).await.map_err(db_err)?;
+    let status = status::compare(set, plan, &rows, opts.environment);
+    let versions = select(plan, &rows, &status, selection, opts.cascade)?;
+    if let Some(v) = versions.iter().find(|v| {
+        status
+            .entries
+            .iter()
+            .any(|e| &e.version == *v && e.state == State::Modified)
+    }) {
+        return Err(blocked(
+            format!("{v} changed since it was applied: its down file may not undo what ran"),
+            format!(
+                "restore the file as it was applied, or accept it with `pgshift repair {v}` first"
+            ),
+        ));
+    }
+    // Every down file is there and prepared before anything runs.
+    let mut prepared: Vec<(Prepared, &crate::migration::Migration)> = Vec::new();
+    let mut problems = Vec::new();
+    for v in &versions {
+        let m = Version::parse_reference(v)
+            .ok()
+            .and_then(|ver| set.get(&ver));
+        let Some(m) = m else {
+            problems.push(format!("{v} has no file"));
+            continue;
+        };
+        match super::prepare_down(m, opts.values) {
+            None => problems.push(match backup_before(&opts.backup_dir, v) {
+                Some(b) => format!("{v} has no down file ({v}.down.sql): restore the backup taken before it instead, `pgshift rollback --from-backup {b}`"),
+                None => format!("{v} has no down file ({v}.down.sql), and no backup taken before it is in {}: undo it by hand, then `pgshift forget {v}`", opts.backup_dir.display()),
+            }),
+            Some(Err(mut why)) => problems.append(&mut why),
+            Some(Ok(p)) => prepared.push((p, m)),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(blocked(
+            format!("nothing was rolled back:\n  {}", problems.join("\n  ")),
+            "add the missing down files, or restore a backup with --from-backup".into(),
+        ));
+    }
+    out.emit(Event::Plan {
+        to_run: prepared
+            .iter()
+            .map(|(p, m)| PlanItem {
+                version: p.version.clone(),
+                mode: format!(
+                    "{} (down: {})",
+                    p.mode,
+                    m.down
+                        .as_ref()
+                        .map_or(String::new(), |d| d.path.display().to_string())
+                ),
+                out_of_order: false,
+            })
+            .collect(),
+        variables: Vec::new(),
+        dry_run: opts.dry_run != DryRun::Off,
+        backup: None,
+        undo: true,
+    });
+    if opts.dry_run != DryRun::Off {
+        return Ok(RollbackOutcome::default());
+    }
+    let lines: Vec<String> = prepared
+        .iter()
+        .map(|(p, m)| {
+            format!(
+                "roll back {} with {}",
+                p.version,
+                m.down
+                    .as_ref()
+                    .map_or(String::new(), |d| d.path.display().to_string())
+            )
+        })
+        .collect();
+    (opts.gate)(&lines)?;
+    t.ensure(&session.client)
+        .await
+        .map_err(|error| DeployError::Tracking {
+            target: spec.describe(),
+            help: error.help(t),
+            error,
+        })?;
+    session.drain();
+    let run_id = new_run_id();
+    let env = opts.environment.as_str();
+    let cancel_spec = spec.clone();
+    let cancel =
+        move |token: tokio_postgres::CancelToken| -> futures_util::future::BoxFuture<'static, ()> {
+            let spec = cancel_spec.clone();
+            Box::pin(async move {
+                let _ = token.cancel_query(spec.tls_for_cancel()).await;
+            })
+        };
+    let debug_hook = |sql: &str, d: Duration| {
+        out.emit(Event::Statement {
+            version: String::new(),
+            sql: sql.to_string(),
+            ms: d.as_secs_f64() * 1e3,
+        })
+    };
+    let ctx = RunContext {
+        client: &session.client,
+        tracking: t,
+        run_id: &run_id,
+        environment: env,
+        timeout: opts.timeout,
+        interrupt: opts.interrupt.clone(),
+        cancel: &cancel,
+        debug: if opts.debug { Some(&debug_hook) } else { None },
+        session_sql: &session.settings,
+    };
+    let mut outcome = RollbackOutcome::default();
+    let total = prepared.len();
+    for (index, (p, m)) in prepared.iter().enumerate() {
+        if *opts.interrupt.borrow() {
+            outcome.interrupted = true;
+            break;
+        }
+        out.emit(Event::Applying {
+            version: p.version.clone(),
+            index: index + 1,
+            total,
+            mode: format!("rollback, {}", p.mode),
+        });
+        let detail = serde_json::json!({ "down": m.down.as_ref().map(|d| d.path.display().to_string()), "mode": p.mode });
+        let bookkeeping = |_time: &str| {
+            format!(
+                "{}\n{}",
+                t.delete_sql(&p.version),
+                t.event_sql(&run_id, "rolled_back", Some(&p.version), env, &detail)
+            )
+        };
+        let result = execute::run_file(&ctx, p, 0, None, &bookkeeping).await;
+        while let Ok(n) = session.notices.try_recv() {
+            if n.code().code() != "25P01" {
+                out.emit(Event::Notice {
+                    version: p.version.clone(),
+                    severity: n.severity().to_string(),
+                    message: n.message().to_string(),
+                });
+            }
+        }
+        match result {
+            Ok(d) => {
+                outcome.rolled_back.push(p.version.clone());
+                out.emit(Event::RolledBack {
+                    version: p.version.clone(),
+                    ms: d.as_millis(),
+                });
+            }
+            Err(f) => {
+                let position = f.offset.map(|o| {
+                    let d = m.down.as_ref().expect("prepared from the down file");
+                    crate::diagnostic::Location::at_offset(
+                        &d.path,
+                        &d.source,
+                        p.sub.to_source(o),
+                        1,
+                    )
+                    .to_string()
+                });
+                // The record stays (the migration is still applied); the failure is an event.
+                let event = t.event_sql(&run_id, "rollback_failed", Some(&p.version), env, &serde_json::json!({ "sqlstate": f.sqlstate, "message": f.message, "position": position }));
+                if let Err(e) = session
+                    .client
+                    .batch_execute(&format!(
+                        "ROLLBACK;\nRESET ROLE;\n{}\nBEGIN;\n{event}\nCOMMIT;",
+                        session.settings
+                    ))
+                    .await
+                {
+                    out.warn(format!(
+                        "could not record the failed rollback of {}: {}",
+                        p.version,
+                        db_err(e)
+                    ));
+                }
+                outcome.failed = true;
+                outcome.interrupted = f.cause == Cause::Interrupted;
+                out.emit(Event::Failed {
+                    version: p.version.clone(),
+                    sqlstate: f.sqlstate.clone(),
+                    help: match (&p.mode, f.cause) {
+                        (_, Cause::ConnectionLost) => format!("the connection broke while rolling back {}: the server rolls back the open transaction; check the server and `pgshift status`", p.version),
+                        (Mode::Transaction, _) => format!("the rollback of {} was itself rolled back: {} is still applied and recorded. Fix its down file and run `pgshift rollback` again", p.version, p.version),
+                        _ => format!("{}'s down file runs without a transaction: what it did before the failing statement stays; {} is still recorded as applied. Check the database, fix the down file, and run the rollback again", p.version, p.version),
+                    },
+                    message: f.message,
+                    position,
+                    detail: f.detail,
+                    hint: f.hint,
+                });
+                break;
+            }
+        }
+    }
+    Ok(outcome)
+}
