@@ -230,6 +230,7 @@ const URL_PASSWORD: &str = "U9rl-p@ss/w0rd";
 const ENV_PASSWORD: &str = "Env-PGPASSWORD-7f3k";
 const FILE_PASSWORD: &str = "Pgpass-F1le-2q8z";
 const VARIABLE_VALUE: &str = "Var-Value-s3cr3t-XYZ";
+const LITERAL_PASSWORD: &str = "Lit3ral-R0le-Pw";
 
 /// Everything a test collected that must not hold a secret.
 struct Places(Vec<(String, String)>);
@@ -286,11 +287,22 @@ fn no_password_or_variable_value_reaches_output_logs_tables_summary_or_server_lo
         ("sec_env", ENV_PASSWORD, "PGPASSWORD"),
         ("sec_file", FILE_PASSWORD, ".pgpass"),
     ] {
-        role(user, &format!("LOGIN PASSWORD '{password}'"));
+        role(user, &format!("LOGIN CREATEROLE PASSWORD '{password}'"));
         let (dir, db) = project(&files);
         cluster()
             .psql("postgres", &format!("ALTER DATABASE {db} OWNER TO {user}"))
             .unwrap();
+        // A down file that sends the value back too, and a literal password (allowed).
+        std::fs::write(
+            dir.path().join("migrations/2026-01-01_note.down.sql"),
+            "SELECT note(:'app_secret');\nDROP TABLE kept;\nDROP FUNCTION note(text);\n",
+        )
+        .unwrap();
+        write(
+            &dir,
+            "2026-01-01_role",
+            &format!("-- @allow: secrets/literal-password the test plants it\nCREATE ROLE sec_literal_{user} PASSWORD '{LITERAL_PASSWORD}';\nDROP ROLE sec_literal_{user};\n"),
+        );
         let home = dir.path().join("home");
         std::fs::create_dir(&home).unwrap();
         let url = match how {
@@ -330,7 +342,7 @@ fn no_password_or_variable_value_reaches_output_logs_tables_summary_or_server_lo
             &mut places,
             &format!("{how} validate"),
         );
-        assert!(out.contains("Checked 2 migrations"), "{out}");
+        assert!(out.contains("Checked 3 migrations"), "{out}");
         let out = run(
             &mut cmd(&["migrate", "--target", "2026-01-01_note"]),
             &mut places,
@@ -384,6 +396,34 @@ fn no_password_or_variable_value_reaches_output_logs_tables_summary_or_server_lo
             &mut places,
             &format!("{how} history --json"),
         );
+        run(
+            &mut cmd(&["rollback", "--version", "2026-01-01_note", "--dry-run"]),
+            &mut places,
+            &format!("{how} rollback --dry-run"),
+        );
+        let out = run(
+            &mut cmd(&["rollback", "--version", "2026-01-01_note"]),
+            &mut places,
+            &format!("{how} rollback"),
+        );
+        assert!(
+            out.contains("Rolled back") && out.contains("notice: ***"),
+            "{how}: {out}"
+        );
+        run(
+            &mut cmd(&["backup", "list"]),
+            &mut places,
+            &format!("{how} backup list"),
+        );
+        for entry in std::fs::read_dir(dir.path().join("backups/migrations")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.to_string_lossy().ends_with(".json") {
+                places.add(
+                    path.display().to_string(),
+                    std::fs::read_to_string(&path).unwrap(),
+                );
+            }
+        }
         for entry in std::fs::read_dir(dir.path().join("logs")).unwrap() {
             use std::os::unix::fs::PermissionsExt;
             let path = entry.unwrap().path();
@@ -431,6 +471,7 @@ fn no_password_or_variable_value_reaches_output_logs_tables_summary_or_server_lo
         ENV_PASSWORD,
         FILE_PASSWORD,
         VARIABLE_VALUE,
+        LITERAL_PASSWORD,
     ]);
 }
 

@@ -78,7 +78,17 @@ pub fn holds_secret(text: &str) -> bool {
     !nothing_to_hide() && matches!(redact(text), Cow::Owned(_))
 }
 
-/// `text` with every remembered secret replaced by `***`.
+/// `PASSWORD 'literal'` in SQL (CREATE/ALTER ROLE|USER, also `ENCRYPTED PASSWORD` and
+/// E-strings): the literal is a secret whoever wrote it.
+fn password_literal() -> &'static regex::Regex {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(r"(?i)(\bPASSWORD\s+[E]?)'(?:[^'\\]|''|\\.)*'").expect("a valid pattern")
+    })
+}
+
+/// `text` with every remembered secret, and every SQL `PASSWORD '…'` literal, replaced by
+/// `***`.
 pub fn redact(text: &str) -> Cow<'_, str> {
     let Ok(all) = SECRETS.read() else {
         // A poisoned lock means a panic elsewhere; print nothing that may hold a secret.
@@ -88,6 +98,11 @@ pub fn redact(text: &str) -> Cow<'_, str> {
     for s in all.iter() {
         if out.contains(s.as_str()) {
             out = Cow::Owned(out.replace(s.as_str(), MASK));
+        }
+    }
+    if out.to_ascii_uppercase().contains("PASSWORD") {
+        if let Cow::Owned(masked) = password_literal().replace_all(&out, "$1'***'") {
+            out = Cow::Owned(masked);
         }
     }
     out
@@ -148,6 +163,26 @@ mod tests {
         remember("abcd");
         remember("abcdefgh-long");
         assert_eq!(redact("x abcdefgh-long y abcd"), "x *** y ***");
+    }
+
+    #[test]
+    fn password_literals_in_sql_are_masked() {
+        assert_eq!(
+            redact("CREATE ROLE app LOGIN PASSWORD 'p@ss''word';"),
+            "CREATE ROLE app LOGIN PASSWORD '***';"
+        );
+        assert_eq!(
+            redact("alter user x with encrypted password E'a\\'b' valid until 'x'"),
+            "alter user x with encrypted password E'***' valid until 'x'"
+        );
+        assert_eq!(
+            redact("password authentication failed"),
+            "password authentication failed"
+        );
+        assert_eq!(
+            redact("ALTER ROLE x PASSWORD NULL"),
+            "ALTER ROLE x PASSWORD NULL"
+        );
     }
 
     #[test]
