@@ -144,11 +144,14 @@ pub const CONFIG_TEMPLATE: &str = r#"# pgshift configuration. Every setting is o
 # table = "schema_migrations"
 
 [backup]
-# dir = "backups/migrations"
-# keep = 10
+# dir = "backups/migrations"   # a backup before every deploy with something pending
+# keep = 10                    # the newest are kept; the newest always
+# compression = 6              # gzip level, 1 (fastest) to 9 (smallest)
+# pg_dump = "/usr/lib/postgresql/15/bin/pg_dump"   # default: the server's major version
+# psql = "/usr/lib/postgresql/15/bin/psql"         # the one restores run
 
 [deploy]
-# timeout = 300                # seconds per migration (TIMEOUT)
+# timeout = 300                # seconds per migration (TIMEOUT), at most 2147483
 # lock_timeout = 60            # seconds to wait for another deployer's lock
 # statement_lock_timeout = 5   # seconds a migration's statement may wait for a table lock
 # exposed_schemas = ["public"] # schemas an API (PostgREST) exposes; RLS is checked there

@@ -220,14 +220,7 @@ fn record_changes_go_through_the_gate() {
         .assert()
         .success();
     assert_eq!(sql(&db, "SELECT count(*) FROM schema_migrations"), "0");
-    assert!(std::fs::read_to_string(
-        std::fs::read_dir(dir.path().join("logs"))
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path()
-    )
-    .unwrap()
-    .contains("\"event\":\"recorded\""));
+    assert!(std::fs::read_to_string(log_file(dir.path()))
+        .unwrap()
+        .contains("\"event\":\"recorded\""));
 }

@@ -424,9 +424,9 @@ fn no_password_or_variable_value_reaches_output_logs_tables_summary_or_server_lo
                 );
             }
         }
-        for entry in std::fs::read_dir(dir.path().join("logs")).unwrap() {
+        {
             use std::os::unix::fs::PermissionsExt;
-            let path = entry.unwrap().path();
+            let path = log_file(dir.path());
             let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{} is readable by others", path.display());
             places.add(
@@ -527,16 +527,9 @@ fn control_characters_and_workflow_commands_from_files_and_the_server_are_inert(
             );
         }
     }
-    for line in std::fs::read_to_string(
-        std::fs::read_dir(dir.path().join("logs"))
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path(),
-    )
-    .unwrap()
-    .lines()
+    for line in std::fs::read_to_string(log_file(dir.path()))
+        .unwrap()
+        .lines()
     {
         assert!(!line.contains("##["), "{line}");
         serde_json::from_str::<serde_json::Value>(line).unwrap();

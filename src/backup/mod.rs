@@ -108,7 +108,8 @@ pub struct Created {
     pub pruned: Vec<PathBuf>,
 }
 
-/// Creates `dir` (0700) with a `.gitignore` that keeps its files out of git.
+/// Creates `dir` (0700) with a `.gitignore` that keeps its files out of git: backups hold the
+/// data, logs name hosts, roles and statements.
 pub fn private_dir(dir: &Path) -> Result<(), BackupError> {
     if !dir.is_dir() {
         fs::DirBuilder::new()

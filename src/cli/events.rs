@@ -23,14 +23,10 @@ pub struct Printer {
 }
 
 /// Opens (appending) the day's log, readable by its owner only: it names hosts, roles and
-/// statements. The folder is created private too.
+/// statements. The folder is created private too, with a `.gitignore`.
 fn open_log(dir: &std::path::Path) -> Option<std::fs::File> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .ok()?;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    crate::backup::private_dir(dir).ok()?;
     let name = format!("migration_{}.log", chrono::Utc::now().format("%Y%m%d"));
     let file = std::fs::OpenOptions::new()
         .create(true)

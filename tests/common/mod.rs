@@ -96,3 +96,13 @@ pub fn both(out: &std::process::Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// The day's log file in a project's `logs/`.
+pub fn log_file(project: &Path) -> std::path::PathBuf {
+    std::fs::read_dir(project.join("logs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "log"))
+        .expect("a log file")
+}
