@@ -89,7 +89,10 @@ fn create(settings: &Settings, vars: &VarSource, out: &Output) -> Result<u8, Cli
         &backup_options(settings, "manual"),
         &mut |p| {
             if let Some(b) = &bar {
-                b.set_message(format!("{} written", mb(p.written)));
+                b.set_message(super::events::rate(
+                    p.written,
+                    started.elapsed().as_millis(),
+                ));
             }
         },
     )

@@ -39,6 +39,13 @@ fn open_log(dir: &std::path::Path) -> Option<std::fs::File> {
     Some(file)
 }
 
+/// `512 MB written, 48.2 MB/s`.
+pub fn rate(bytes: u64, ms: u128) -> String {
+    let mb = bytes as f64 / 1048576.0;
+    let secs = (ms as f64 / 1000.0).max(0.001);
+    format!("{mb:.0} MB written, {:.1} MB/s", mb / secs)
+}
+
 impl Printer {
     pub fn new(out: Output, log_dir: Option<&std::path::Path>) -> Printer {
         use std::io::IsTerminal;
@@ -286,9 +293,9 @@ impl Printer {
                 u(message)
             ),
             Event::Failed { version, .. } => format!("  ✗ {:<w$}  failed\n", u(version)),
-            Event::Progress { what, bytes } => {
+            Event::Progress { what, bytes, ms } => {
                 if let Some(bar) = &self.bar {
-                    bar.set_message(format!("{}: {} MB written", u(what), bytes >> 20));
+                    bar.set_message(format!("{}: {}", u(what), rate(*bytes, *ms)));
                 }
                 return None;
             }

@@ -51,10 +51,11 @@ pub enum Event {
         #[serde(default)]
         undo: bool,
     },
-    /// A long job's progress (a backup): bytes so far.
+    /// A long job's progress (a backup): bytes so far, and since when.
     Progress {
         what: String,
         bytes: u64,
+        ms: u128,
     },
     /// The backup taken before the first migration, verified.
     BackedUp {
@@ -601,7 +602,11 @@ impl<'a> Run<'a> {
         tokio::pin!(job);
         let created = loop {
             tokio::select! {
-                Some(bytes) = progress.recv() => self.out.emit(Event::Progress { what: "backup".into(), bytes }),
+                Some(bytes) = progress.recv() => self.out.emit(Event::Progress {
+                    what: "backup".into(),
+                    bytes,
+                    ms: started.elapsed().as_millis(),
+                }),
                 r = &mut job => break r,
             }
         };
