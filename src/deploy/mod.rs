@@ -430,17 +430,67 @@ pub async fn read_status(
 }
 
 /// The session settings every migration starts with.
-fn session_sql(opts: &Options, version_num: i32) -> String {
-    let mut session = format!("SET statement_timeout = '{}ms';", opts.timeout.as_millis());
+fn session_sql(
+    timeout: Duration,
+    statement_lock_timeout: Option<Duration>,
+    version_num: i32,
+) -> String {
+    let mut session = format!("SET statement_timeout = '{}ms';", timeout.as_millis());
     // PostgreSQL 14+: a backend whose client vanished (killed deployer) stops at once instead
     // of finishing the statement; its transaction rolls back.
     if version_num >= 140000 {
         session.push_str("\nSET client_connection_check_interval = '1s';");
     }
-    if let Some(t) = opts.statement_lock_timeout {
+    if let Some(t) = statement_lock_timeout {
         session.push_str(&format!("\nSET lock_timeout = '{}ms';", t.as_millis()));
     }
     session
+}
+
+/// Connects with `settings`, says so, and takes the deploy lock of `tracking` unless `lock` is
+/// false (dry runs), saying who holds it while waiting: how every command that changes a
+/// database begins.
+async fn open_locked(
+    spec: &ConnectionSpec,
+    settings: impl FnOnce(i32) -> String,
+    environment: Environment,
+    tracking: &Tracking,
+    wait: Duration,
+    lock: bool,
+    out: &Emitter<'_>,
+) -> Result<Session, DeployError> {
+    let session = Session::open(spec, settings).await?;
+    out.emit(Event::Connected {
+        target: spec.describe(),
+        server_version: session.server_version.clone(),
+        environment,
+    });
+    if lock {
+        session
+            .lock(tracking, wait, |h| {
+                out.emit(Event::Waiting {
+                    holder: h.to_string(),
+                })
+            })
+            .await?;
+    }
+    Ok(session)
+}
+
+/// Creates, upgrades and closes the tracking tables (`Tracking::ensure`), its failure named.
+async fn ensure(
+    tracking: &Tracking,
+    client: &tokio_postgres::Client,
+    spec: &ConnectionSpec,
+) -> Result<crate::db::tracking::Ensured, DeployError> {
+    tracking
+        .ensure(client)
+        .await
+        .map_err(|error| DeployError::Tracking {
+            target: spec.describe(),
+            help: error.help(tracking),
+            error,
+        })
 }
 
 /// Deploys the pending migrations of `set` in `plan` order.
@@ -453,22 +503,17 @@ pub async fn migrate(
 ) -> Result<Outcome, DeployError> {
     let started = Instant::now();
     let out = Emitter(std::sync::Mutex::new(on));
-    let mut session = Session::open(spec, |v| session_sql(opts, v)).await?;
-    out.emit(Event::Connected {
-        target: spec.describe(),
-        server_version: session.server_version.clone(),
-        environment: opts.environment,
-    });
     let dry = opts.dry_run != DryRun::Off;
-    if !dry {
-        session
-            .lock(&opts.tracking, opts.lock_wait, |h| {
-                out.emit(Event::Waiting {
-                    holder: h.to_string(),
-                })
-            })
-            .await?;
-    }
+    let mut session = open_locked(
+        spec,
+        |v| session_sql(opts.timeout, opts.statement_lock_timeout, v),
+        opts.environment,
+        &opts.tracking,
+        opts.lock_wait,
+        !dry,
+        &out,
+    )
+    .await?;
     let run = Run {
         set,
         plan,
@@ -634,14 +679,7 @@ impl<'a> Run<'a> {
     /// prepares the record statement when migrations are about to run.
     async fn ensure_tracking(&self, prepare: bool) -> Result<(), DeployError> {
         let t = &self.opts.tracking;
-        let done = t
-            .ensure(self.client)
-            .await
-            .map_err(|error| DeployError::Tracking {
-                target: self.spec.describe(),
-                help: error.help(t),
-                error,
-            })?;
+        let done = ensure(t, self.client, self.spec).await?;
         if prepare {
             self.opts
                 .tracking

@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::session::Session;
 use super::status::{self, State, Status};
-use super::{db_err, new_run_id, DeployError, Emitter, Event};
+use super::{db_err, ensure, new_run_id, open_locked, DeployError, Emitter, Event};
 use crate::config::Environment;
 use crate::db::connect::ConnectionSpec;
 use crate::db::tracking::{Record, Tracking};
@@ -287,20 +286,17 @@ async fn change(
     planner: impl Fn(&Status, &Tracking, &str, &str) -> Result<Vec<Planned>, DeployError>,
 ) -> Result<Vec<RecordChange>, DeployError> {
     let out = Emitter(std::sync::Mutex::new(on));
-    let mut session = Session::open(spec, |_| String::new()).await?;
-    out.emit(Event::Connected {
-        target: spec.describe(),
-        server_version: session.server_version.clone(),
-        environment: opts.environment,
-    });
     let t = &opts.tracking;
-    session
-        .lock(t, opts.lock_wait, |h| {
-            out.emit(Event::Waiting {
-                holder: h.to_string(),
-            })
-        })
-        .await?;
+    let mut session = open_locked(
+        spec,
+        |_| String::new(),
+        opts.environment,
+        t,
+        opts.lock_wait,
+        true,
+        &out,
+    )
+    .await?;
     let result = async {
         let rows = t.rows(&session.client).await.map_err(db_err)?;
         let status = status::compare(set, plan, &rows, opts.environment);
@@ -317,13 +313,7 @@ async fn change(
             .collect();
         (opts.gate)(&lines)?;
         if create_tables || !rows.is_empty() {
-            t.ensure(&session.client)
-                .await
-                .map_err(|error| DeployError::Tracking {
-                    target: spec.describe(),
-                    help: error.help(t),
-                    error,
-                })?;
+            ensure(t, &session.client, spec).await?;
         }
         t.prepare_record(&session.client).await.map_err(db_err)?;
         let sql: Vec<&str> = planned.iter().map(|p| p.sql.as_str()).collect();

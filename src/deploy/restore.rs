@@ -6,8 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::session::Session;
-use super::{db_err, new_run_id, DeployError, Emitter, Event};
+use super::{db_err, ensure, new_run_id, open_locked, DeployError, Emitter, Event};
 use crate::backup::{self, BackupError, DbObject, Server};
 use crate::config::Environment;
 use crate::db::connect::ConnectionSpec;
@@ -49,20 +48,17 @@ pub async fn restore(
 ) -> Result<RestoreOutcome, DeployError> {
     let started = Instant::now();
     let out = Emitter(std::sync::Mutex::new(on));
-    let session = Session::open(spec, |_| String::new()).await?;
-    out.emit(Event::Connected {
-        target: spec.describe(),
-        server_version: session.server_version.clone(),
-        environment: opts.environment,
-    });
     let t = &opts.tracking;
-    session
-        .lock(t, opts.lock_wait, |h| {
-            out.emit(Event::Waiting {
-                holder: h.to_string(),
-            })
-        })
-        .await?;
+    let session = open_locked(
+        spec,
+        |_| String::new(),
+        opts.environment,
+        t,
+        opts.lock_wait,
+        true,
+        &out,
+    )
+    .await?;
     let result = async {
         let manifest = backup::manifest(file);
         let rows = t.rows(&session.client).await.map_err(db_err)?;
@@ -125,13 +121,7 @@ pub async fn restore(
         .map_err(backup_error(spec))?;
         // The tracking tables are now the backup's (or none, for a backup taken before the
         // first deploy): bring them to this layout, closed, and say what happened.
-        t.ensure(&session.client)
-            .await
-            .map_err(|error| DeployError::Tracking {
-                target: spec.describe(),
-                help: error.help(t),
-                error,
-            })?;
+        ensure(t, &session.client, spec).await?;
         let detail = serde_json::json!({
             "file": file.display().to_string(),
             "sha256": manifest.as_ref().map(|m| m.sha256.clone()),

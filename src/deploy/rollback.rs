@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use super::session::Session;
 use super::status::{self, State};
-use super::{db_err, new_run_id, DeployError, Emitter, Event, PlanItem};
+use super::{db_err, ensure, new_run_id, open_locked, DeployError, Emitter, Event, PlanItem};
 use crate::config::{DryRun, Environment};
 use crate::db::connect::ConnectionSpec;
 use crate::db::execute::{self, Cause, Mode, Prepared, RunContext};
@@ -200,33 +200,18 @@ pub async fn rollback(
 ) -> Result<RollbackOutcome, DeployError> {
     let started = Instant::now();
     let out = Emitter(std::sync::Mutex::new(on));
-    let mut session = Session::open(spec, |v| {
-        let mut s = format!("SET statement_timeout = '{}ms';", opts.timeout.as_millis());
-        if v >= 140000 {
-            s.push_str("\nSET client_connection_check_interval = '1s';");
-        }
-        if let Some(t) = opts.statement_lock_timeout {
-            s.push_str(&format!("\nSET lock_timeout = '{}ms';", t.as_millis()));
-        }
-        s
-    })
-    .await?;
-    out.emit(Event::Connected {
-        target: spec.describe(),
-        server_version: session.server_version.clone(),
-        environment: opts.environment,
-    });
     let t = &opts.tracking;
     let dry = opts.dry_run != DryRun::Off;
-    if !dry {
-        session
-            .lock(t, opts.lock_wait, |h| {
-                out.emit(Event::Waiting {
-                    holder: h.to_string(),
-                })
-            })
-            .await?;
-    }
+    let mut session = open_locked(
+        spec,
+        |v| super::session_sql(opts.timeout, opts.statement_lock_timeout, v),
+        opts.environment,
+        t,
+        opts.lock_wait,
+        !dry,
+        &out,
+    )
+    .await?;
     let result = undo(set, plan, spec, opts, selection, &mut session, &out).await;
     if !dry {
         session.unlock(t).await;
@@ -324,13 +309,7 @@ async fn undo(
         })
         .collect();
     (opts.gate)(&lines)?;
-    t.ensure(&session.client)
-        .await
-        .map_err(|error| DeployError::Tracking {
-            target: spec.describe(),
-            help: error.help(t),
-            error,
-        })?;
+    ensure(t, &session.client, spec).await?;
     session.drain();
     let run_id = new_run_id();
     let env = opts.environment.as_str();
