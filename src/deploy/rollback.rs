@@ -95,10 +95,8 @@ fn select(
     };
     let mut chosen: BTreeSet<String> = match selection {
         Selection::LastRun => {
-            let last = rows
-                .iter()
-                .filter(|r| r.success)
-                .max_by(|a, b| (&a.executed_at, &a.version).cmp(&(&b.executed_at, &b.version)));
+            // The rows come in the order they ran (`executed_at` to the microsecond).
+            let last = rows.iter().filter(|r| r.success).last();
             let Some(last) = last else {
                 return Err(blocked(
                     "no migration is applied: nothing to roll back".into(),
