@@ -96,7 +96,7 @@ fn select(
     let mut chosen: BTreeSet<String> = match selection {
         Selection::LastRun => {
             // The rows come in the order they ran (`executed_at` to the microsecond).
-            let last = rows.iter().filter(|r| r.success).last();
+            let last = rows.iter().rev().find(|r| r.success);
             let Some(last) = last else {
                 return Err(blocked(
                     "no migration is applied: nothing to roll back".into(),
