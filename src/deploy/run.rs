@@ -1,0 +1,720 @@
+//! The stages of a deploy, in order, with the lock held: compare the files with the records,
+//! select what runs, validate, prepare, the environment gate, the backup, the tracking tables,
+//! apply, lock pgshift's objects down again, tell PostgREST. `Run::locked` reads them in one
+//! screen; each stage is a method below it.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::session::Notices;
+use super::status::{self, State, Status};
+use super::{
+    db_err, ensure, execute, prepare, Cause, DeployError, Emitter, Event, Failure, Mode, Options,
+    Outcome, PlanItem, Prepared, RunContext,
+};
+use crate::config::{DryRun, OutOfOrder};
+use crate::db::connect::ConnectionSpec;
+use crate::diagnostic::Location;
+use crate::migration::{MigrationSet, Version};
+use crate::plan::Plan;
+use crate::sql::variables::scan;
+
+/// One deploy, with the lock held (or a dry run).
+pub(super) struct Run<'a> {
+    pub(super) set: &'a MigrationSet,
+    pub(super) plan: &'a Plan,
+    pub(super) spec: &'a ConnectionSpec,
+    pub(super) opts: &'a Options<'a>,
+    pub(super) client: &'a tokio_postgres::Client,
+    pub(super) session: &'a str,
+    pub(super) server: crate::backup::Server,
+    pub(super) run_id: String,
+    pub(super) out: &'a Emitter<'a>,
+}
+
+/// A migration about to run: prepared, with its state and its file.
+type Ready<'a> = (Prepared, &'a status::Entry, &'a crate::migration::Migration);
+
+impl<'a> Run<'a> {
+    /// The stages, in order. Nothing changes in the database before the gate has said yes
+    /// (reading only: the tracking rows, the pending files checked and prepared).
+    pub(super) async fn locked(&self, notices: &mut Notices) -> Result<Outcome, DeployError> {
+        let dry = self.opts.dry_run != DryRun::Off;
+        let rows = self.opts.tracking.rows(self.client).await.map_err(db_err)?;
+        let status = status::compare(self.set, self.plan, &rows, self.opts.environment);
+        self.check_history(&status)?;
+        let to_run = self.select(&status)?;
+        if to_run.is_empty() {
+            // Nothing to apply: still keep existing tracking tables closed and up to date.
+            if !dry
+                && self
+                    .opts
+                    .tracking
+                    .exists(self.client)
+                    .await
+                    .map_err(db_err)?
+            {
+                self.ensure_tracking(false).await?;
+                while notices.try_recv().is_ok() {}
+            }
+            self.prepare_all(&[])?;
+            return Ok(Outcome::default());
+        }
+        (self.opts.before_run)()?;
+        let prepared = self.prepare_all(&to_run)?;
+        match self.opts.dry_run {
+            DryRun::Plan => return Ok(Outcome::default()),
+            DryRun::Rehearse => return self.rehearse(&prepared, notices).await,
+            DryRun::Off => {}
+        }
+        let versions: Vec<String> = prepared.iter().map(|(p, _, _)| p.version.clone()).collect();
+        (self.opts.gate)(&versions)?;
+        let backup = self.back_up(&rows).await?;
+        self.ensure_tracking(true).await?;
+        self.record_backup(backup.as_ref()).await?;
+        // Notices from creating the tracking tables are not the migrations' business.
+        while notices.try_recv().is_ok() {}
+        let outcome = self.apply_all(&prepared, &rows, notices).await?;
+        if outcome.applied > 0 {
+            self.lock_down_again().await?;
+            self.notify_postgrest().await?;
+        }
+        Ok(outcome)
+    }
+
+    /// The backup before the first migration: pg_dump through parallel gzip, read back whole,
+    /// its manifest written, old ones pruned. A failure stops the deploy before anything ran.
+    async fn back_up(
+        &self,
+        rows: &[crate::db::tracking::AppliedRow],
+    ) -> Result<Option<crate::backup::Created>, DeployError> {
+        let Some(options) = self.opts.backup.clone() else {
+            return Ok(None);
+        };
+        let started = Instant::now();
+        let applied: Vec<String> = rows
+            .iter()
+            .filter(|r| r.success)
+            .map(|r| r.version.clone())
+            .collect();
+        let (spec, server, run_id) = (self.spec.clone(), self.server.clone(), self.run_id.clone());
+        let (tx, mut progress) = mpsc::unbounded_channel();
+        let job = tokio::task::spawn_blocking(move || {
+            let mut last = 0u64;
+            crate::backup::create(&spec, &server, applied, &run_id, &options, &mut |p| {
+                // Every 64 MB is enough for a progress line.
+                if p.written >= last + (64 << 20) {
+                    last = p.written;
+                    let _ = tx.send(p.written);
+                }
+            })
+        });
+        tokio::pin!(job);
+        let created = loop {
+            tokio::select! {
+                Some(bytes) = progress.recv() => self.out.emit(Event::Progress {
+                    what: "backup".into(),
+                    bytes,
+                    ms: started.elapsed().as_millis(),
+                }),
+                r = &mut job => break r,
+            }
+        };
+        let created = created
+            .map_err(|e| DeployError::Db(format!("the backup stopped: {e}")))?
+            .map_err(|error| DeployError::Backup {
+                target: self.spec.describe(),
+                error,
+            })?;
+        self.out.emit(Event::BackedUp {
+            file: created.path.display().to_string(),
+            size: created.manifest.size,
+            sha256: created.manifest.sha256.clone(),
+            ms: started.elapsed().as_millis(),
+            pruned: created
+                .pruned
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+        });
+        Ok(Some(created))
+    }
+
+    /// The backup taken, as an event of this run (the tables may not have existed before it).
+    async fn record_backup(
+        &self,
+        backup: Option<&crate::backup::Created>,
+    ) -> Result<(), DeployError> {
+        let Some(b) = backup else {
+            return Ok(());
+        };
+        let detail = serde_json::json!({ "file": b.manifest.file, "sha256": b.manifest.sha256, "size": b.manifest.size });
+        self.client
+            .batch_execute(&self.opts.tracking.event_sql(
+                &self.run_id,
+                "backup",
+                None,
+                self.opts.environment.as_str(),
+                &detail,
+            ))
+            .await
+            .map_err(db_err)
+    }
+
+    /// Creates or upgrades the tracking tables; revokes what others were granted on them;
+    /// prepares the record statement when migrations are about to run.
+    async fn ensure_tracking(&self, prepare: bool) -> Result<(), DeployError> {
+        let t = &self.opts.tracking;
+        let done = ensure(t, self.client, self.spec).await?;
+        if prepare {
+            self.opts
+                .tracking
+                .prepare_record(self.client)
+                .await
+                .map_err(db_err)?;
+        }
+        if !done.revoked.is_empty() {
+            self.out.warn(format!(
+                "pgshift's tables in {} had privileges for other roles, now revoked: {}. Something granted them (GRANT … ON ALL TABLES/SEQUENCES IN SCHEMA, or by hand); only the deploying role may touch them",
+                self.spec.describe(),
+                done.revoked.join("; ")
+            ));
+        }
+        Ok(())
+    }
+
+    /// A migration may have granted privileges on pgshift's tables indirectly (a function
+    /// called from it): check once more after the run.
+    async fn lock_down_again(&self) -> Result<(), DeployError> {
+        let state = self
+            .opts
+            .tracking
+            .state(self.client)
+            .await
+            .map_err(db_err)?;
+        if state.foreign_privileges.is_empty() {
+            return Ok(());
+        }
+        self.client
+            .batch_execute(&self.opts.tracking.lockdown_sql())
+            .await
+            .map_err(db_err)?;
+        self.out.warn(format!(
+            "a migration of this run granted privileges on pgshift's tables, now revoked: {}",
+            state.foreign_privileges.join("; ")
+        ));
+        Ok(())
+    }
+
+    /// Modified files block the run; unknown versions and cosmetic edits are reported.
+    fn check_history(&self, status: &Status) -> Result<(), DeployError> {
+        let modified: Vec<&str> = status
+            .entries
+            .iter()
+            .filter(|e| e.state == State::Modified)
+            .map(|e| e.version.as_str())
+            .collect();
+        if !modified.is_empty() {
+            return Err(DeployError::Blocked {
+                message: format!("applied migrations changed since they ran: {}", modified.join(", ")),
+                help: "restore the files as they were applied (git), or accept the change with `pgshift repair VERSION`; new changes belong in a new migration".into(),
+            });
+        }
+        for e in status.entries.iter().filter(|e| e.state == State::Unknown) {
+            self.out.warn(format!(
+                "{} is recorded in {} but has no file in {}",
+                e.version,
+                self.opts.tracking.display(),
+                self.set.dir.display()
+            ));
+        }
+        for e in status.entries.iter().filter(|e| {
+            e.state
+                == (State::Applied {
+                    cosmetic_change: true,
+                })
+        }) {
+            self.out.warn(format!(
+                "{} changed in comments or whitespace only since it was applied",
+                e.version
+            ));
+        }
+        Ok(())
+    }
+
+    /// What runs: pending, failed and partial migrations up to --target, in plan order.
+    fn select<'s>(&self, status: &'s Status) -> Result<Vec<&'s status::Entry>, DeployError> {
+        let (set, plan, opts) = (self.set, self.plan, self.opts);
+        let mut to_run: Vec<&status::Entry> = Vec::new();
+        let target = opts.target.as_ref().map(|t| t.as_str());
+        if let Some(t) = target {
+            if !status.entries.iter().any(|e| e.version == t) {
+                return Err(DeployError::Blocked {
+                    message: format!("--target {t} is not a migration in {}", set.dir.display()),
+                    help: "`pgshift status` lists the versions".into(),
+                });
+            }
+        }
+        for e in &status.entries {
+            if matches!(
+                e.state,
+                State::Pending { .. } | State::Failed { .. } | State::Partial { .. }
+            ) {
+                to_run.push(e);
+            }
+            if target == Some(e.version.as_str()) {
+                break;
+            }
+        }
+        // A migration must not run when @env keeps one of its dependencies out of this
+        // environment.
+        let excluded: std::collections::HashSet<&str> = status
+            .entries
+            .iter()
+            .filter(|e| e.state == State::NotForEnvironment)
+            .map(|e| e.version.as_str())
+            .collect();
+        let orphaned: Vec<String> = plan
+            .steps
+            .iter()
+            .filter(|s| to_run.iter().any(|e| e.version == s.version.as_str()))
+            .flat_map(|s| {
+                s.dependencies
+                    .iter()
+                    .filter(|d| excluded.contains(d.as_str()))
+                    .map(move |d| format!("{} needs {d}", s.version))
+            })
+            .collect();
+        if !orphaned.is_empty() {
+            return Err(DeployError::Blocked {
+                message: format!(
+                    "dependencies are excluded from {} by @env: {}",
+                    opts.environment,
+                    orphaned.join(", ")
+                ),
+                help: "widen the dependency's `-- @env:` line, or remove the dependency".into(),
+            });
+        }
+        let late: Vec<&str> = to_run
+            .iter()
+            .filter(|e| matches!(e.state, State::Pending { out_of_order: true }))
+            .map(|e| e.version.as_str())
+            .collect();
+        if !late.is_empty() {
+            match opts.out_of_order {
+                OutOfOrder::Deny => return Err(DeployError::Blocked {
+                    message: format!(
+                        "pending migrations are dated before applied ones: {}",
+                        late.join(", ")
+                    ),
+                    help:
+                        "rename them with a current date, or set [migrations] out_of_order = \"warn\""
+                            .into(),
+                }),
+                OutOfOrder::Warn => self.out.warn(format!(
+                    "running out of order (dated before applied migrations): {}",
+                    late.join(", ")
+                )),
+                OutOfOrder::Allow => {}
+            }
+        }
+        Ok(to_run)
+    }
+
+    /// Everything is prepared before anything runs: a missing variable stops the run here.
+    fn prepare_all<'s>(&self, to_run: &[&'s status::Entry]) -> Result<Vec<Ready<'s>>, DeployError>
+    where
+        'a: 's,
+    {
+        let mut prepared = Vec::new();
+        let mut problems = Vec::new();
+        let mut variables = std::collections::BTreeSet::new();
+        let migrations: Vec<(&crate::migration::Migration, &status::Entry)> = to_run
+            .iter()
+            .filter_map(|e| {
+                Some((
+                    self.set.get(&Version::parse_reference(&e.version).ok()?)?,
+                    *e,
+                ))
+            })
+            .collect();
+        for (m, _) in &migrations {
+            variables.extend(scan(&m.source).variables.into_iter().map(|v| v.name));
+        }
+        // Parsing and checksums are CPU work: spread over the cores while nothing runs yet.
+        let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let results =
+            crate::validate::par_map(&migrations, jobs, |(m, _)| prepare(m, self.opts.values));
+        for ((m, e), r) in migrations.iter().zip(results) {
+            match r {
+                Ok(p) => prepared.push((p, *e, *m)),
+                Err(mut why) => problems.append(&mut why),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(DeployError::Blocked {
+                message: format!("nothing was run:\n  {}", problems.join("\n  ")),
+                help: "psql variables come from --var NAME=VALUE, the environment (NAME upper-cased), .env, or [variables] in pgshift.toml".into(),
+            });
+        }
+        self.out.emit(Event::Plan {
+            to_run: prepared
+                .iter()
+                .map(|(p, e, _)| PlanItem {
+                    version: p.version.clone(),
+                    mode: p.mode.to_string(),
+                    out_of_order: matches!(e.state, State::Pending { out_of_order: true }),
+                })
+                .collect(),
+            variables: variables.into_iter().collect(),
+            dry_run: self.opts.dry_run != DryRun::Off,
+            backup: self
+                .opts
+                .backup
+                .as_ref()
+                .filter(|_| !prepared.is_empty())
+                .map(|b| b.dir.display().to_string()),
+            undo: false,
+        });
+        Ok(prepared)
+    }
+
+    /// Applies the prepared migrations in order; stops at the first failure.
+    async fn apply_all(
+        &self,
+        prepared: &[Ready<'_>],
+        rows: &[crate::db::tracking::AppliedRow],
+        notices: &mut Notices,
+    ) -> Result<Outcome, DeployError> {
+        let (spec, opts, client, out) = (self.spec, self.opts, self.client, self.out);
+        let run_id = self.run_id.clone();
+        let cancel_spec = spec.clone();
+        let cancel = move |token: tokio_postgres::CancelToken| -> futures_util::future::BoxFuture<'static, ()> {
+            let spec = cancel_spec.clone();
+            Box::pin(async move {
+                let _ = token.cancel_query(spec.tls_for_cancel()).await;
+            })
+        };
+        let current = std::sync::Mutex::new(String::new());
+        let debug_hook = |sql: &str, t: Duration| {
+            out.emit(Event::Statement {
+                version: current.lock().map(|v| v.clone()).unwrap_or_default(),
+                sql: sql.to_string(),
+                ms: t.as_secs_f64() * 1e3,
+            })
+        };
+        let ctx = RunContext {
+            client,
+            tracking: &opts.tracking,
+            run_id: &run_id,
+            environment: opts.environment.as_str(),
+            timeout: opts.timeout,
+            interrupt: opts.interrupt.clone(),
+            cancel: &cancel,
+            debug: if opts.debug { Some(&debug_hook) } else { None },
+            session_sql: self.session,
+        };
+        let total = prepared.len();
+        let mut outcome = Outcome::default();
+        for (index, (p, entry, m)) in prepared.iter().enumerate() {
+            if *opts.interrupt.borrow() {
+                outcome.interrupted = true;
+                break;
+            }
+            if let Ok(mut c) = current.lock() {
+                c.clone_from(&p.version);
+            }
+            out.emit(Event::Applying {
+                version: p.version.clone(),
+                index: index + 1,
+                total,
+                mode: p.mode.to_string(),
+            });
+            let resume = self.resume_point(p, entry, rows).await?;
+            let label = spec
+                .progress_label()
+                .map(|base| progress_name(&base, index + 1, total, &p.version));
+            let start = Instant::now();
+            let result = execute::apply(&ctx, p, resume, label.as_deref()).await;
+            drain(notices, &p.version, out);
+            match result {
+                Ok(t) => {
+                    outcome.applied += 1;
+                    out.emit(Event::Applied {
+                        version: p.version.clone(),
+                        ms: t.as_millis(),
+                    });
+                }
+                Err(f) => {
+                    let position = f.offset.map(|o| {
+                        Location::at_offset(&m.path, &m.source, p.sub.to_source(o), 1).to_string()
+                    });
+                    let recorded =
+                        execute::record_failure(&ctx, p, &f, position.as_deref(), start.elapsed())
+                            .await;
+                    if let Err(e) = recorded {
+                        out.warn(format!(
+                            "could not record the failure of {} in {}: {}",
+                            p.version,
+                            opts.tracking.display(),
+                            db_err(e)
+                        ));
+                    }
+                    outcome.failed = true;
+                    outcome.interrupted = f.cause == Cause::Interrupted;
+                    let invalid = match f.statement.and_then(|i| p.statements.get(i)) {
+                        Some(s) if f.cause != Cause::ConnectionLost => {
+                            execute::invalid_index(client, s).await.ok().flatten()
+                        }
+                        _ => None,
+                    };
+                    out.emit(Event::Failed {
+                        version: p.version.clone(),
+                        sqlstate: f.sqlstate.clone(),
+                        help: after_failure(p, &f, invalid.as_deref()),
+                        message: f.message,
+                        position,
+                        detail: f.detail,
+                        hint: f.hint,
+                    });
+                    break;
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Where a partial no-transaction run resumes: after the statements that ran (they stay
+    /// run), dropping the INVALID index a failed CONCURRENTLY statement left.
+    async fn resume_point(
+        &self,
+        p: &Prepared,
+        entry: &status::Entry,
+        rows: &[crate::db::tracking::AppliedRow],
+    ) -> Result<usize, DeployError> {
+        let State::Partial {
+            statements_done, ..
+        } = &entry.state
+        else {
+            return Ok(0);
+        };
+        if !matches!(p.mode, Mode::Autocommit { .. }) {
+            return Ok(0);
+        }
+        let resume = (*statements_done).max(0) as usize;
+        // Resume after them even when the file was edited since (usually to fix the failing
+        // statement), and say so.
+        if rows_checksum(rows, &p.version) != Some(p.checksum.as_str()) {
+            self.out.warn(format!(
+                "{} changed since its partial run; its first {resume} statement(s) ran as they were then and are not run again",
+                p.version
+            ));
+        }
+        let dropped = match p.statements.get(resume) {
+            Some(s) => execute::drop_invalid_index(self.client, s)
+                .await
+                .map_err(db_err)?,
+            None => None,
+        };
+        self.out.emit(Event::Resumed {
+            version: p.version.clone(),
+            from_statement: resume + 1,
+            dropped_invalid_index: dropped,
+        });
+        Ok(resume)
+    }
+
+    /// `NOTIFY pgrst, 'reload schema'` when PostgREST's role exists (Supabase).
+    async fn notify_postgrest(&self) -> Result<(), DeployError> {
+        if !self.opts.notify_pgrst {
+            return Ok(());
+        }
+        let present: bool = self
+            .client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticator')",
+                &[],
+            )
+            .await
+            .map_err(db_err)?
+            .get(0);
+        if present {
+            self.client
+                .batch_execute("NOTIFY pgrst, 'reload schema'")
+                .await
+                .map_err(db_err)?;
+            self.out.emit(Event::Notified {
+                channel: "pgrst".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// `--dry-run=rehearse`: runs the pending migrations in one transaction, one statement
+    /// per message as a deploy does, reports timings, the locks each took, and the first
+    /// error, then rolls everything back.
+    async fn rehearse(
+        &self,
+        prepared: &[Ready<'_>],
+        notices: &mut Notices,
+    ) -> Result<Outcome, DeployError> {
+        let (client, out) = (self.client, self.out);
+        client.batch_execute("BEGIN").await.map_err(db_err)?;
+        let mut outcome = Outcome::default();
+        let mut seen = std::collections::BTreeSet::new();
+        for (p, _, m) in prepared {
+            if p.mode != Mode::Transaction {
+                out.emit(Event::Skipped {
+                    version: p.version.clone(),
+                    reason: format!("runs with {}; a rehearsal cannot roll it back", p.mode),
+                });
+                continue;
+            }
+            let start = Instant::now();
+            let mut failed = None;
+            for (i, s) in p.statements.iter().enumerate() {
+                let prefix = if i == 0 {
+                    "SAVEPOINT pgshift_rehearsal;\n"
+                } else {
+                    ""
+                };
+                if let Err(e) = client
+                    .batch_execute(&format!("{prefix}{}", s.text(&p.sub.text)))
+                    .await
+                {
+                    failed = Some((e, i, prefix));
+                    break;
+                }
+            }
+            drain(notices, &p.version, out);
+            if let Some((e, i, prefix)) = failed {
+                let f = execute::describe(&e, prefix, i, &p.statements[i], &p.sub.text);
+                let position = f.offset.map(|o| {
+                    Location::at_offset(&m.path, &m.source, p.sub.to_source(o), 1).to_string()
+                });
+                outcome.failed = true;
+                out.emit(Event::Failed {
+                    version: p.version.clone(),
+                    sqlstate: f.sqlstate.clone(),
+                    help: format!(
+                        "a rehearsal changes nothing: fix {} and rehearse again",
+                        m.path.display()
+                    ),
+                    message: f.message,
+                    position,
+                    detail: f.detail,
+                    hint: f.hint,
+                });
+                break;
+            }
+            let ms = start.elapsed().as_millis();
+            let rows = client
+                .query(
+                    "SELECT DISTINCT n.nspname || '.' || c.relname || ' (' || l.mode || ')'
+                     FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE l.pid = pg_backend_pid() AND l.granted AND l.locktype = 'relation'
+                       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+                     ORDER BY 1",
+                    &[],
+                )
+                .await
+                .map_err(db_err)?;
+            let locks: Vec<String> = rows
+                .iter()
+                .map(|r| r.get::<_, String>(0))
+                .filter(|l| seen.insert(l.clone()))
+                .collect();
+            outcome.applied += 1;
+            out.emit(Event::Rehearsed {
+                version: p.version.clone(),
+                ms,
+                locks,
+            });
+        }
+        let _ = client.batch_execute("ROLLBACK").await;
+        Ok(outcome)
+    }
+}
+
+/// `application_name` while a migration runs: `pgshift[pid@host] 3/10 2026-01-21_x`, cut to
+/// the server's 63 bytes.
+fn progress_name(base: &str, index: usize, total: usize, version: &str) -> String {
+    let mut name = format!("{base} {index}/{total} {version}");
+    while name.len() > 63 {
+        name.pop();
+    }
+    name
+}
+
+/// What stayed of a failed migration and what the next `pgshift migrate` does with it.
+fn after_failure(p: &Prepared, f: &Failure, invalid_index: Option<&str>) -> String {
+    let v = &p.version;
+    let n = p.statements.len();
+    match (&p.mode, f.cause) {
+        (_, Cause::ConnectionLost) => format!(
+            "the connection broke while {v} ran: the server rolls back the open transaction, and the failure could not be recorded. Check that the server is up and reachable, then run `pgshift migrate` again"
+        ),
+        (Mode::Transaction, _) => format!(
+            "nothing of {v} was kept (its transaction was rolled back); earlier migrations stay applied and recorded. {} and run `pgshift migrate` again",
+            fix(f)
+        ),
+        (Mode::Autocommit { .. }, _) => {
+            let done = f.statements_done.unwrap_or(0);
+            let mut t = if done == 0 {
+                format!("no statement of {v} completed (it runs without a transaction, statement by statement). ")
+            } else {
+                format!(
+                    "{v} runs without a transaction: statement(s) 1–{done} of {n} ran and stay applied; statement {} failed. ",
+                    done + 1
+                )
+            };
+            if let Some(i) = invalid_index {
+                t.push_str(&format!(
+                    "The failed statement left the INVALID index {i}; the rerun drops it first. "
+                ));
+            }
+            t.push_str(&format!(
+                "{} and run `pgshift migrate` again: it resumes at statement {}",
+                fix(f),
+                done + 1
+            ));
+            t
+        }
+        (Mode::AsWritten, _) => format!(
+            "{v} controls its own transactions: what it committed before statement {} stays applied, the open transaction was rolled back. Check the database, fix the file, and run `pgshift migrate` again: it runs {v} from its first statement",
+            f.statement.map_or(1, |i| i + 1)
+        ),
+    }
+}
+
+fn fix(f: &Failure) -> &'static str {
+    match f.cause {
+        Cause::Timeout => "Make it faster (or batch it), or raise TIMEOUT,",
+        Cause::Interrupted => "When ready,",
+        Cause::Error | Cause::ConnectionLost => "Fix the file",
+    }
+}
+
+fn rows_checksum<'a>(
+    rows: &'a [crate::db::tracking::AppliedRow],
+    version: &str,
+) -> Option<&'a str> {
+    rows.iter()
+        .find(|r| r.version == version)
+        .map(|r| r.checksum.as_str())
+}
+
+fn drain(notices: &mut Notices, version: &str, out: &Emitter) {
+    while let Ok(n) = notices.try_recv() {
+        // Our own ROLLBACK after a failure warns when there is no transaction: not news.
+        if n.code().code() == "25P01" {
+            continue;
+        }
+        out.emit(Event::Notice {
+            version: version.to_string(),
+            severity: n.severity().to_string(),
+            message: n.message().to_string(),
+        });
+    }
+}
