@@ -1,7 +1,8 @@
 //! Applying N small migrations (a table with a primary key, a secondary index and a comment):
-//! psql running all files concatenated in one session, against `pgshift migrate`, each on a
-//! fresh database of the same throwaway cluster, repeated and interleaved. Then a no-op deploy
-//! and `status` with N applied, and pgshift's peak memory.
+//! psql running all files concatenated in one session, against `pgshift migrate` (without its
+//! backup, which psql does not take: it is timed on its own), each on a fresh database of the
+//! same throwaway cluster, repeated and interleaved. Then the backup a deploy adds, a no-op
+//! deploy and `status` with N applied, and pgshift's peak memory.
 //! Run: `scripts/bench.sh` or `cargo bench --bench apply` (BENCH_N, BENCH_RUNS to change).
 
 use std::path::Path;
@@ -112,7 +113,10 @@ fn main() {
         let db_ours = cluster.create_database("bench_pgshift").unwrap();
         let mut psql = cluster.psql_command(&db_psql);
         psql.arg("-f").arg(&all_path);
+        // Applying is compared with psql, which takes no backup: the backup a deploy takes
+        // first is measured on its own below.
         let mut deploy = pgshift(&db_ours, &["migrate"]);
+        deploy.env("SKIP_BACKUP", "true");
         // Interleaved, alternating who goes first.
         let (a, b) = if run % 2 == 0 {
             let a = measure(&mut psql);
@@ -145,6 +149,19 @@ fn main() {
     paired.sort_by(f64::total_cmp);
     let (p, o) = (median(psql_times), median(ours));
     println!("apply {n} migrations: psql (one session) median {:.0} ms, pgshift median {:.0} ms, ratio {:.2}; median of paired ratios {:.2} (target <= 1.10), {runs} runs", ms(p), ms(o), ms(o) / ms(p), paired[paired.len() / 2]);
+
+    // The backup a deploy takes before its first migration, of a database like this one before
+    // its first deploy: a fixed cost per deploy, whatever the number of migrations.
+    let backups: Vec<Duration> = (0..5)
+        .map(|_| {
+            let db = cluster.create_database("bench_backup").unwrap();
+            measure(&mut pgshift(&db, &["backup", "create"])).0
+        })
+        .collect();
+    println!(
+        "with a deploy's backup first: + {:.0} ms per deploy (pg_dump, gzip, read back; median of 5)",
+        ms(median(backups))
+    );
 
     let db = cluster.create_database("bench_noop").unwrap();
     measure(&mut pgshift(&db, &["migrate"]));

@@ -42,38 +42,60 @@ pub fn probe(path: &Path) -> Option<Tool> {
     })
 }
 
-/// Every place `program` may be: the configured path first, then Debian's per-version
-/// folders (the server's version first), `pg_config --bindir`, and PATH.
-fn candidates(program: &str, configured: Option<&Path>, server_major: u32) -> Vec<PathBuf> {
-    let mut out = Vec::new();
+/// Every place `program` may be, best first: the configured path alone, else Debian's folder of
+/// the server's version, the other versions' folders (newest first), `pg_config --bindir`, and
+/// PATH. Lazy: `pg_config` runs only when the first places did not do.
+fn candidates<'a>(
+    program: &'a str,
+    configured: Option<&'a Path>,
+    server_major: u32,
+) -> Box<dyn Iterator<Item = PathBuf> + 'a> {
     if let Some(p) = configured {
-        return vec![p.to_path_buf()];
+        return Box::new(std::iter::once(p.to_path_buf()));
     }
-    out.push(PathBuf::from(format!(
-        "/usr/lib/postgresql/{server_major}/bin/{program}"
-    )));
-    if let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") {
-        let mut versions: Vec<PathBuf> = entries
-            .flatten()
-            .map(|e| e.path().join("bin").join(program))
-            .collect();
-        versions.sort();
-        versions.reverse();
-        out.extend(versions);
-    }
-    if let Ok(o) = Command::new("pg_config").arg("--bindir").output() {
-        if o.status.success() {
-            out.push(Path::new(String::from_utf8_lossy(&o.stdout).trim()).join(program));
-        }
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        out.extend(std::env::split_paths(&path).map(|d| d.join(program)));
-    }
-    out
+    let versions = move || {
+        let mut v: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.path().join("bin").join(program))
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v.reverse();
+        v
+    };
+    let pg_config = move || {
+        Command::new("pg_config")
+            .arg("--bindir")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| Path::new(String::from_utf8_lossy(&o.stdout).trim()).join(program))
+    };
+    let path = move || {
+        std::env::var_os("PATH")
+            .map(|p| {
+                std::env::split_paths(&p)
+                    .map(|d| d.join(program))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    Box::new(
+        std::iter::once(PathBuf::from(format!(
+            "/usr/lib/postgresql/{server_major}/bin/{program}"
+        )))
+        .chain(std::iter::once_with(versions).flatten())
+        .chain(std::iter::once_with(pg_config).flatten())
+        .chain(std::iter::once_with(path).flatten()),
+    )
 }
 
 /// The `program` (`pg_dump` or `psql`) to use with a server of `server_major`: the configured
-/// one, else the same major version, else the newest newer one.
+/// one, else the first of the same major version (looking no further), else the nearest newer
+/// one.
 pub fn find(
     program: &str,
     configured: Option<&Path>,
@@ -81,14 +103,15 @@ pub fn find(
 ) -> Result<Tool, BackupError> {
     let mut found: Vec<Tool> = Vec::new();
     for c in candidates(program, configured, server_major) {
-        if c.is_file() && !found.iter().any(|t| t.path == c) {
-            if let Some(t) = probe(&c) {
-                found.push(t);
-            }
+        if !c.is_file() || found.iter().any(|t| t.path == c) {
+            continue;
         }
-    }
-    if let Some(t) = found.iter().find(|t| t.major == server_major) {
-        return Ok(t.clone());
+        if let Some(t) = probe(&c) {
+            if t.major == server_major {
+                return Ok(t);
+            }
+            found.push(t);
+        }
     }
     if let Some(t) = found
         .iter()
