@@ -6,8 +6,8 @@
 //! Run: `scripts/bench.sh` or `cargo bench --bench apply` (BENCH_N, BENCH_RUNS to change).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use pgshift::ephemeral::{Cluster, ClusterOptions};
 
@@ -28,33 +28,8 @@ fn name(i: usize) -> String {
     )
 }
 
-/// Runs a command and returns its wall time and peak resident memory (KiB).
-#[allow(clippy::zombie_processes)] // reaped by wait4, which also reports its memory
-fn measure(cmd: &mut Command) -> (Duration, i64) {
-    let start = Instant::now();
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child; `usage` is a valid rusage to fill.
-    unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let elapsed = start.elapsed();
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{:?} failed",
-        cmd.get_program()
-    );
-    (elapsed, usage.ru_maxrss)
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
+mod common;
+use common::{measure, median};
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3

@@ -4,37 +4,13 @@
 //! Run: `cargo bench --bench backup` (in `scripts/bench.sh`; TMPDIR=/dev/shm keeps the disk's
 //! noise out).
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Instant;
 
 use pgshift::ephemeral::{Cluster, ClusterOptions};
 
-/// Wall time and peak resident memory (KiB) of a command.
-#[allow(clippy::zombie_processes)] // reaped by wait4, which also reports its memory
-fn measure(cmd: &mut Command) -> (Duration, i64) {
-    let start = Instant::now();
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child; `usage` is a valid rusage to fill.
-    unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{:?} failed",
-        cmd.get_program()
-    );
-    (start.elapsed(), usage.ru_maxrss)
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
+mod common;
+use common::{measure, median};
 
 fn main() {
     let mb: u64 = std::env::var("BENCH_BACKUP_MB")

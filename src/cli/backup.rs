@@ -101,17 +101,7 @@ fn create(settings: &Settings, vars: &VarSource, out: &Output) -> Result<u8, Cli
         b.finish_and_clear();
     }
     let mut printer = Printer::new(*out, Some(&settings.log_dir));
-    printer.print(&Event::BackedUp {
-        file: created.path.display().to_string(),
-        size: created.manifest.size,
-        sha256: created.manifest.sha256.clone(),
-        ms: started.elapsed().as_millis(),
-        pruned: created
-            .pruned
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect(),
-    });
+    printer.print(&Event::backed_up(&created, started.elapsed().as_millis()));
     Ok(exit::OK)
 }
 

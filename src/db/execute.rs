@@ -95,24 +95,21 @@ pub struct Effects {
 
 impl Effects {
     pub fn of(statements: &[Statement], text: &str) -> Effects {
-        // Words joined by single spaces, so that `SET\n  ROLE` in dynamic SQL is seen too.
-        let words = text
-            .to_ascii_lowercase()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        let mut e = Effects {
-            role: [
-                "set role",
-                "set local role",
-                "set session role",
-                "session authorization",
-                "'role'",
+        // Case-insensitive, across line breaks (`SET\n  ROLE` in dynamic SQL), without copying
+        // the file: a data migration can be hundreds of megabytes.
+        static TEXT: std::sync::OnceLock<[regex::Regex; 3]> = std::sync::OnceLock::new();
+        let [role, session, grants] = TEXT.get_or_init(|| {
+            [
+                r"(?i)\bset\s+(local\s+|session\s+)?role\b|\bsession\s+authorization\b|'role'",
+                r"(?i)\bset_config\b",
+                r"(?i)grant",
             ]
-            .iter()
-            .any(|p| words.contains(p)),
-            session: words.contains("set_config"),
-            grants: words.contains("grant"),
+            .map(|p| regex::Regex::new(p).expect("a valid pattern"))
+        });
+        let mut e = Effects {
+            role: role.is_match(text),
+            session: session.is_match(text),
+            grants: grants.is_match(text),
             ..Effects::default()
         };
         for s in statements {

@@ -144,6 +144,21 @@ pub enum Event {
 }
 
 impl Event {
+    /// The event for a backup made and verified, `ms` after it started.
+    pub fn backed_up(created: &crate::backup::Created, ms: u128) -> Event {
+        Event::BackedUp {
+            file: created.path.display().to_string(),
+            size: created.manifest.size,
+            sha256: created.manifest.sha256.clone(),
+            ms,
+            pruned: created
+                .pruned
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+        }
+    }
+
     /// The event with every remembered secret masked, in every string it holds (present and
     /// future fields alike: it goes through its JSON form).
     pub fn redacted(self) -> Event {

@@ -315,7 +315,10 @@ async fn change(
         if create_tables || !rows.is_empty() {
             ensure(t, &session.client, spec).await?;
         }
-        t.prepare_record(&session.client).await.map_err(db_err)?;
+        // Only baseline records through the prepared statement.
+        if create_tables {
+            t.prepare_record(&session.client).await.map_err(db_err)?;
+        }
         let sql: Vec<&str> = planned.iter().map(|p| p.sql.as_str()).collect();
         session
             .client

@@ -47,13 +47,15 @@ impl<'a> Run<'a> {
         let to_run = self.select(&status)?;
         if to_run.is_empty() {
             // Nothing to apply: still keep existing tracking tables closed and up to date.
+            // Rows prove the table is there; only an empty result needs asking.
             if !dry
-                && self
-                    .opts
-                    .tracking
-                    .exists(self.client)
-                    .await
-                    .map_err(db_err)?
+                && (!rows.is_empty()
+                    || self
+                        .opts
+                        .tracking
+                        .exists(self.client)
+                        .await
+                        .map_err(db_err)?)
             {
                 self.ensure_tracking(false).await?;
                 while notices.try_recv().is_ok() {}
@@ -127,17 +129,8 @@ impl<'a> Run<'a> {
                 target: self.spec.describe(),
                 error,
             })?;
-        self.out.emit(Event::BackedUp {
-            file: created.path.display().to_string(),
-            size: created.manifest.size,
-            sha256: created.manifest.sha256.clone(),
-            ms: started.elapsed().as_millis(),
-            pruned: created
-                .pruned
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect(),
-        });
+        self.out
+            .emit(Event::backed_up(&created, started.elapsed().as_millis()));
         Ok(Some(created))
     }
 

@@ -100,10 +100,8 @@ pub fn redact(text: &str) -> Cow<'_, str> {
             out = Cow::Owned(out.replace(s.as_str(), MASK));
         }
     }
-    if out.to_ascii_uppercase().contains("PASSWORD") {
-        if let Cow::Owned(masked) = password_literal().replace_all(&out, "$1'***'") {
-            out = Cow::Owned(masked);
-        }
+    if let Cow::Owned(masked) = password_literal().replace_all(&out, "$1'***'") {
+        out = Cow::Owned(masked);
     }
     out
 }
