@@ -6,6 +6,7 @@
 //! transaction. Memory stays flat whatever the database's size. Nothing here prints.
 
 pub mod gzip;
+pub mod schema;
 pub mod tools;
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use crate::deploy::DeployError;
 use crate::diagnostic::Level;
 use crate::migration::MigrationSet;
 use crate::plan::Plan;
+use crate::supabase::connection::{direct_connection, refuse_transaction_pooler, service_key_only};
 
 use super::{exit, CliError, Output};
 
@@ -31,20 +32,45 @@ pub fn spec(
     out: &Output,
 ) -> Result<ConnectionSpec, CliError> {
     let env = |k: &str| vars.get(k).map(|(v, _)| v.to_string());
+    let supabase_direct;
     let (url, source) = match &settings.database_url {
         Some(u) => (Some(u.url.expose()), u.source.clone()),
         None if LIBPQ_TARGET.iter().any(|k| env(k).is_some()) => {
             (None, "libpq's environment (PGHOST, PGDATABASE, PGSERVICE…)".to_string())
         }
-        None => {
-            return Err(CliError::usage(
-                "no database given: set DATABASE_URL, or pass --database-url",
-                Some("e.g. DATABASE_URL=postgresql://user@localhost:5432/app (the password can come from PGPASSWORD or ~/.pgpass); libpq's PGHOST/PGDATABASE/PGSERVICE work too; `pgshift test` needs none: it starts its own PostgreSQL".to_string()),
-            ))
-        }
+        None => match (env("SUPABASE_URL"), env("SUPABASE_DB_PASSWORD")) {
+            (Some(project), Some(password)) => {
+                crate::sanitize::redact::remember(&password);
+                supabase_direct = direct_connection(&project, &password)
+                    .map_err(|(m, h)| CliError::usage(m, Some(h)))?;
+                (
+                    Some(supabase_direct.as_str()),
+                    "SUPABASE_URL + SUPABASE_DB_PASSWORD".to_string(),
+                )
+            }
+            (Some(_), None)
+                if env("SUPABASE_SERVICE_KEY").is_some()
+                    || env("SUPABASE_SERVICE_ROLE_KEY").is_some() =>
+            {
+                let (m, h) = service_key_only();
+                return Err(CliError::usage(m, Some(h)));
+            }
+            _ => {
+                return Err(CliError::usage(
+                    "no database given: set DATABASE_URL, or pass --database-url",
+                    Some("e.g. DATABASE_URL=postgresql://user@localhost:5432/app (the password can come from PGPASSWORD or ~/.pgpass); libpq's PGHOST/PGDATABASE/PGSERVICE work too; for Supabase, SUPABASE_DB_URL, or SUPABASE_URL with SUPABASE_DB_PASSWORD; `pgshift test` needs none: it starts its own PostgreSQL".to_string()),
+                ))
+            }
+        },
     };
     let spec = ConnectionSpec::resolve(url, &env)
         .map_err(|e| CliError::usage(format!("{} (from {source})", e.message), Some(e.help)))?;
+    if let Some((message, help)) = refuse_transaction_pooler(&spec) {
+        return Err(CliError::usage(
+            format!("{message} (from {source})"),
+            Some(help),
+        ));
+    }
     for w in &spec.warnings {
         out.warning(w);
     }
@@ -98,6 +124,18 @@ pub fn load_and_plan(settings: &Settings, out: &Output) -> Result<(MigrationSet,
     }
 }
 
+/// Loads and orders the set for commands that only read the database (`status`, `health`):
+/// findings in the files do not stop them, an order that cannot be made does.
+pub fn load_ordered(settings: &Settings) -> Result<(MigrationSet, Plan), CliError> {
+    let set = crate::migration::load_dir(&settings.dir, settings.environment)?;
+    let plan = crate::plan::plan(&set).map_err(|f| CliError {
+        message: format!("the migrations cannot be ordered: {}", f[0].message),
+        help: Some("run `pgshift order` to see every problem".into()),
+        code: exit::FINDINGS,
+    })?;
+    Ok((set, plan))
+}
+
 /// The database commands that change tracking records only (`repair`, `forget`, `baseline`):
 /// the set, the gate, the lock, the events printed and logged.
 pub fn run_records(
@@ -109,12 +147,7 @@ pub fn run_records(
 ) -> Result<u8, CliError> {
     use crate::deploy::records::{self, RecordOptions};
     let spec = spec(settings, vars, out)?;
-    let set = crate::migration::load_dir(&settings.dir, settings.environment)?;
-    let plan = crate::plan::plan(&set).map_err(|f| CliError {
-        message: format!("the migrations cannot be ordered: {}", f[0].message),
-        help: Some("run `pgshift order` to see every problem".into()),
-        code: exit::FINDINGS,
-    })?;
+    let (set, plan) = load_ordered(settings)?;
     let version = crate::migration::Version::parse_reference(version)
         .map(|v| v.to_string())
         .unwrap_or_else(|_| version.trim_end_matches(".sql").to_string());

@@ -75,6 +75,12 @@ impl Printer {
             );
             let _ = log.write_all(safe(&format!("{v}\n"), Kind::Json, false).as_bytes());
         }
+        if self.out.quiet {
+            if let Event::Failed { .. } = e {
+                self.out.stderr(&self.failure(e));
+            }
+            return;
+        }
         if self.out.json {
             if let Ok(s) = serde_json::to_string(e) {
                 self.out.stdout(&format!("{s}\n"), Kind::Json);

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{Settings, VarSource};
+use crate::config::{DryRun, Settings, VarSource};
 use crate::db::connect::ConnectionSpec;
 use crate::db::tracking::Tracking;
 use crate::deploy::{self, DeployError, Options};
@@ -55,7 +55,7 @@ type Dangerous = (String, String);
 
 /// Validation before applying: findings are shown; error-level findings stop the deploy (with
 /// --force, dangerous operations do not). Returns the dangerous operations, for the gate.
-fn validate_before(
+pub(super) fn validate_before(
     settings: &Settings,
     vars: &VarSource,
     out: &Output,
@@ -81,7 +81,7 @@ fn validate_before(
         })
         .cloned()
         .collect();
-    if !out.json && !shown.is_empty() {
+    if !out.json && !out.quiet && !shown.is_empty() {
         let mut r = report.clone();
         r.findings = shown;
         out.stderr(&render(&r, Format::Text, out.color));
@@ -150,16 +150,22 @@ pub fn migrate(
         Safety {
             gate: true,
             backup: !settings.skip_backup,
+            health: !args.skip_health,
+            validate: true,
         },
         out,
     )
 }
 
-/// What protects a deploy: the environment gate, and the backup before the first migration.
+/// What protects a deploy: the environment gate, the backup before the first migration, and
+/// the health check after a deploy that applied something.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Safety {
     pub gate: bool,
     pub backup: bool,
+    pub health: bool,
+    /// Validate the set first (off only where it was validated just before).
+    pub validate: bool,
 }
 
 /// The value of a psql variable: `--var`, then the environment (NAME upper-cased) and `.env`,
@@ -237,6 +243,9 @@ pub(super) fn run_deploy(
     let mut printer = Printer::new(*out, Some(&settings.log_dir));
     let dangerous = std::sync::Mutex::new(Vec::new());
     let before_run = || {
+        if !safety.validate {
+            return Ok(());
+        }
         let found = validate_before(settings, vars, out).map_err(|e| DeployError::Blocked {
             message: e.message,
             help: e.help.unwrap_or_default(),
@@ -281,6 +290,7 @@ pub(super) fn run_deploy(
             backup: safety
                 .backup
                 .then(|| backup_options(settings, "before_migration")),
+            supabase_history: settings.supabase_history,
         };
         deploy::migrate(set, plan, spec, &opts, &mut |e| printer.print(&e)).await
     });
@@ -289,6 +299,8 @@ pub(super) fn run_deploy(
         exit::INTERRUPTED
     } else if outcome.failed {
         exit::FINDINGS
+    } else if safety.health && outcome.applied > 0 && settings.dry_run == DryRun::Off {
+        super::health::after_deploy(settings, set, plan, spec, out)?
     } else {
         exit::OK
     })

@@ -8,6 +8,7 @@ mod database;
 mod events;
 mod forget;
 mod graph;
+mod health;
 mod history;
 mod init;
 mod migrate;
@@ -92,9 +93,15 @@ pub enum Command {
     /// Create, list, restore and prune backups
     #[command(subcommand)]
     Backup(BackupCommand),
-    /// Check the database after a deploy
-    Health,
-    /// Apply every migration to a throwaway PostgreSQL (and check down files)
+    /// Check the database: records, tables, indexes, and the security of the exposed schemas
+    #[command(
+        after_help = "Examples:\n  pgshift health\n  pgshift health --format markdown >> \"$GITHUB_STEP_SUMMARY\""
+    )]
+    Health(HealthArgs),
+    /// Apply every migration to a throwaway PostgreSQL, check its health (and the down files)
+    #[command(
+        after_help = "Examples:\n  pgshift test --rollback\n  pgshift test --supabase --rollback\n  pgshift test --database-url postgresql://localhost/empty_db"
+    )]
     Test(TestArgs),
     /// Accept an applied migration's new checksum, or clear a failed record
     #[command(after_help = "Example:\n  pgshift repair 2026-01-21_add_user_profiles")]
@@ -146,6 +153,19 @@ pub struct ValidateArgs {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum HealthFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: HealthFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum GraphFormat {
     Dot,
     Mermaid,
@@ -181,6 +201,9 @@ pub struct MigrateArgs {
     /// Do not back up first [env: SKIP_BACKUP]
     #[arg(long)]
     pub skip_backup: bool,
+    /// Do not run the health check after applying
+    #[arg(long)]
+    pub skip_health: bool,
     /// Seconds per migration [env: TIMEOUT; default: 300]
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
@@ -270,8 +293,10 @@ pub enum BackupCommand {
 
 #[derive(Debug, Args)]
 pub struct TestArgs {
+    /// Check every down file: up → schema → down → same schema as before up → up again
     #[arg(long)]
     pub rollback: bool,
+    /// Load a stub of Supabase's roles and schemas (anon, authenticated, auth.uid(), storage…) first
     #[arg(long)]
     pub supabase: bool,
 }
@@ -432,8 +457,9 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         Command::Order => order::run(&settings, out),
         Command::Migrate(args) => migrate::migrate(&settings, &vars, args, out),
         Command::Status => status::run(&settings, &vars, out),
+        Command::Health(args) => health::run(&settings, &vars, args.format, out),
         Command::History(args) => history::run(&settings, &vars, args, out),
-        Command::Test(args) if !args.rollback && !args.supabase => test::run(&settings, &vars, out),
+        Command::Test(args) => test::run(&settings, &vars, args, out),
         Command::Graph(args) => graph::run(&settings, args, out),
         Command::Backup(command) => backup::run(&settings, &vars, command, out),
         Command::Rollback(args) => rollback::run(&settings, &vars, args, out),

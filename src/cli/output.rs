@@ -13,6 +13,9 @@ use crate::sanitize::redact::redact;
 pub struct Output {
     pub json: bool,
     pub color: bool,
+    /// Only errors and failures: the steps of a longer job (the rollback test) that reports
+    /// its own summary.
+    pub quiet: bool,
 }
 
 /// What a text printed on stdout is, which decides how it is made safe.
@@ -46,6 +49,7 @@ impl Output {
         Output {
             json,
             color: !no_color && std::io::stderr().is_terminal(),
+            quiet: false,
         }
     }
 
@@ -73,12 +77,15 @@ impl Output {
 
     /// A warning line on stderr.
     pub fn warning(&self, message: &str) {
+        if self.quiet {
+            return;
+        }
         self.stderr(&format!("warning: {}\n", safe(message, Kind::Text, false)));
     }
 
     /// Findings on stderr, rustc style, followed by a count.
     pub fn findings(&self, findings: &[Finding]) {
-        if findings.is_empty() {
+        if findings.is_empty() || self.quiet {
             return;
         }
         let mut text = String::new();
@@ -93,6 +100,9 @@ impl Output {
 
     /// A line on stdout.
     pub fn line(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
         self.stdout(
             &format!("{text}\n"),
             if self.json { Kind::Json } else { Kind::Text },

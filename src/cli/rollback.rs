@@ -3,9 +3,12 @@
 use std::path::PathBuf;
 
 use crate::config::{DryRun, Settings, VarSource};
+use crate::db::connect::ConnectionSpec;
 use crate::db::tracking::Tracking;
 use crate::deploy::gate::Operation;
-use crate::deploy::rollback::{self, RollbackOptions, Selection};
+use crate::deploy::rollback::{self, RollbackOptions, RollbackOutcome, Selection};
+use crate::migration::MigrationSet;
+use crate::plan::Plan;
 use crate::sanitize::escape::untrusted as u;
 
 use super::database::{deploy_error, runtime, spec};
@@ -47,38 +50,19 @@ pub fn run(
         (None, Some(v)) => Selection::To(reference(v)),
         (None, None) => Selection::LastRun,
     };
-    let no_flags = std::collections::BTreeMap::new();
-    let lookup = variable_values(settings, vars, &no_flags);
-    let gate = gate_for(settings, vars, out, &spec);
-    let check = |lines: &[String]| gate.check(Operation::Rollback, lines, &[]);
-    let rt = runtime()?;
-    let mut printer = Printer::new(*out, Some(&settings.log_dir));
-    let outcome = rt
-        .block_on(async {
-            let opts = RollbackOptions {
-                environment: settings.environment,
-                tracking: Tracking::new(&settings.tracking_schema, &settings.tracking_table),
-                timeout: settings.timeout,
-                lock_wait: settings.lock_timeout,
-                statement_lock_timeout: settings.statement_lock_timeout,
-                values: &lookup,
-                debug: settings.debug,
-                interrupt: interrupt_on_signals(),
-                cascade: args.cascade,
-                dry_run: if args.dry_run {
-                    DryRun::Plan
-                } else {
-                    DryRun::Off
-                },
-                backup_dir: settings.backup_dir.clone(),
-                gate: &check,
-            };
-            rollback::rollback(&set, &plan, &spec, &opts, &selection, &mut |e| {
-                printer.print(&e)
-            })
-            .await
-        })
-        .map_err(deploy_error)?;
+    let outcome = undo(
+        settings,
+        vars,
+        &spec,
+        (&set, &plan),
+        &selection,
+        Undo {
+            cascade: args.cascade,
+            dry_run: args.dry_run,
+            gate: true,
+        },
+        out,
+    )?;
     if args.dry_run {
         return Ok(exit::OK);
     }
@@ -105,6 +89,64 @@ pub fn run(
     } else {
         exit::OK
     })
+}
+
+/// How to undo.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Undo {
+    pub cascade: bool,
+    pub dry_run: bool,
+    /// Through the environment gate (not on a throwaway database).
+    pub gate: bool,
+}
+
+/// Undoes `selection` with the library's rollback, its events printed and logged.
+pub(super) fn undo(
+    settings: &Settings,
+    vars: &VarSource,
+    spec: &ConnectionSpec,
+    (set, plan): (&MigrationSet, &Plan),
+    selection: &Selection,
+    how: Undo,
+    out: &Output,
+) -> Result<RollbackOutcome, CliError> {
+    let no_flags = std::collections::BTreeMap::new();
+    let lookup = variable_values(settings, vars, &no_flags);
+    let gate = gate_for(settings, vars, out, spec);
+    let check = |lines: &[String]| {
+        if how.gate {
+            gate.check(Operation::Rollback, lines, &[])
+        } else {
+            Ok(())
+        }
+    };
+    let rt = runtime()?;
+    let mut printer = Printer::new(*out, Some(&settings.log_dir));
+    rt.block_on(async {
+        let opts = RollbackOptions {
+            environment: settings.environment,
+            tracking: Tracking::new(&settings.tracking_schema, &settings.tracking_table),
+            timeout: settings.timeout,
+            lock_wait: settings.lock_timeout,
+            statement_lock_timeout: settings.statement_lock_timeout,
+            values: &lookup,
+            debug: settings.debug,
+            interrupt: interrupt_on_signals(),
+            cascade: how.cascade,
+            dry_run: if how.dry_run {
+                DryRun::Plan
+            } else {
+                DryRun::Off
+            },
+            backup_dir: settings.backup_dir.clone(),
+            gate: &check,
+        };
+        rollback::rollback(set, plan, spec, &opts, selection, &mut |e| {
+            printer.print(&e)
+        })
+        .await
+    })
+    .map_err(deploy_error)
 }
 
 /// `2026-01-02_b.sql` or `2026-01-02_b` → `2026-01-02_b`.

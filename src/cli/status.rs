@@ -17,12 +17,7 @@ use super::{exit, CliError, Output};
 
 pub fn run(settings: &Settings, vars: &VarSource, out: &Output) -> Result<u8, CliError> {
     let spec = spec(settings, vars, out)?;
-    let set = crate::migration::load_dir(&settings.dir, settings.environment)?;
-    let plan = crate::plan::plan(&set).map_err(|f| CliError {
-        message: format!("the migrations cannot be ordered: {}", f[0].message),
-        help: Some("run `pgshift order` to see every problem".into()),
-        code: exit::FINDINGS,
-    })?;
+    let (set, plan) = super::database::load_ordered(settings)?;
     let report = read(settings, &set, &plan, &spec)?;
     print(&report, out);
     Ok(exit::OK)
@@ -36,6 +31,9 @@ pub struct Report {
     pub target: String,
     /// The deploy holding the lock right now.
     pub running: Option<Running>,
+    /// Where the Supabase CLI's history exists: how it disagrees with pgshift's records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supabase: Option<crate::supabase::history::Disagreement>,
 }
 
 /// The state of the database compared with the files (no lock, nothing created).
@@ -46,7 +44,7 @@ pub fn read(
     spec: &ConnectionSpec,
 ) -> Result<Report, CliError> {
     let tracking = Tracking::new(&settings.tracking_schema, &settings.tracking_table);
-    let (status, target, running) = runtime()?
+    let read = runtime()?
         .block_on(deploy::read_status(
             set,
             plan,
@@ -56,9 +54,10 @@ pub fn read(
         ))
         .map_err(deploy_error)?;
     Ok(Report {
-        status,
-        target,
-        running,
+        status: read.status,
+        target: read.target,
+        running: read.running,
+        supabase: read.supabase,
     })
 }
 
@@ -123,6 +122,30 @@ pub fn print(report: &Report, out: &Output) {
             u(&e.version),
             u(when)
         ));
+    }
+    if let Some(d) = &report.supabase {
+        if d.only_supabase.is_empty() && d.only_pgshift.is_empty() {
+            text.push_str(
+                "The Supabase CLI's history (supabase_migrations.schema_migrations) agrees.\n",
+            );
+        } else {
+            text.push_str(
+                "The Supabase CLI's history (supabase_migrations.schema_migrations) disagrees:\n",
+            );
+            for v in &d.only_supabase {
+                text.push_str(&format!(
+                    "  in Supabase's history, not applied by pgshift: {}\n",
+                    u(v)
+                ));
+            }
+            for v in &d.only_pgshift {
+                text.push_str(&format!(
+                    "  applied by pgshift, missing from Supabase's history: {}\n",
+                    u(v)
+                ));
+            }
+            text.push_str("  (`supabase migration list` shows the CLI's side; migrations pgshift applies from now on are recorded in both)\n");
+        }
     }
     let c = status.counts;
     text.push_str(&format!(

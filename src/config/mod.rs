@@ -65,6 +65,8 @@ pub struct ConfigFile {
     pub deploy: DeploySection,
     #[serde(default)]
     pub log: LogSection,
+    #[serde(default)]
+    pub supabase: SupabaseSection,
     /// psql variables (`:name`). Prefer environment variables for secrets.
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
@@ -87,6 +89,16 @@ pub struct MigrationsSection {
 pub struct TrackingSection {
     pub schema: Option<String>,
     pub table: Option<String>,
+}
+
+/// `[supabase]`: what pgshift keeps in step with a Supabase project.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupabaseSection {
+    /// Also record each migration in the Supabase CLI's history
+    /// (`supabase_migrations.schema_migrations`), creating it if missing. Default: only where
+    /// that table already exists.
+    pub history: Option<bool>,
 }
 
 /// `[log]`: where deploy logs go (`logs/migration_YYYYMMDD.log`, as in the guide).
@@ -213,6 +225,12 @@ pub struct Settings {
     pub backup_psql: Option<PathBuf>,
     pub backup_compression: u32,
     pub exposed_schemas: Vec<String>,
+    /// `[supabase] history`: `Some(true)` creates the Supabase CLI's history table, `Some(false)`
+    /// never writes it, `None` writes it where it exists.
+    pub supabase_history: Option<bool>,
+    /// The exposed schemas come from the config (not the default): health checks them even
+    /// where no API role exists.
+    pub exposed_configured: bool,
     /// Rule levels: global, then this environment's.
     pub rules: BTreeMap<String, RuleLevel>,
     pub variables: BTreeMap<String, String>,
@@ -706,6 +724,8 @@ impl Settings {
             backup_pg_dump: file.backup.pg_dump.as_ref().map(|p| base.join(p)),
             backup_psql: file.backup.psql.as_ref().map(|p| base.join(p)),
             backup_compression,
+            exposed_configured: !exposed_schemas.1.is_empty(),
+            supabase_history: file.supabase.history,
             exposed_schemas: exposed_schemas.0,
             rules,
             variables: file.variables,

@@ -140,6 +140,8 @@ pub struct Prepared {
     pub statements: Vec<Step>,
     pub mode: Mode,
     pub effects: Effects,
+    /// SQL that rides with the record, in the same transaction (the Supabase CLI's history).
+    pub also: String,
 }
 
 impl Prepared {
@@ -364,11 +366,13 @@ pub async fn apply(
 ) -> Result<Duration, Failure> {
     let detail = serde_json::json!({ "mode": p.mode });
     let record = |time: &str| {
-        ctx.tracking.record_sql(
+        let mut sql = ctx.tracking.record_sql(
             &record(p, ctx, true, None, None, time.to_string()),
             "applied",
             &detail,
-        )
+        );
+        sql.push_str(&p.also);
+        sql
     };
     run_file(ctx, p, resume_from, label, &record).await
 }

@@ -226,6 +226,8 @@ pub struct Options<'a> {
     /// The backup taken after the gate, before the first migration; `None`: no backup
     /// (SKIP_BACKUP, a throwaway database).
     pub backup: Option<crate::backup::BackupOptions>,
+    /// `[supabase] history`: record in the Supabase CLI's history too (`None`: where it exists).
+    pub supabase_history: Option<bool>,
 }
 
 /// How a run ended.
@@ -278,7 +280,7 @@ impl DeployError {
 }
 
 /// A database error as one line: the server's message and SQLSTATE, redacted.
-fn db_err(e: tokio_postgres::Error) -> DeployError {
+pub(crate) fn db_err(e: tokio_postgres::Error) -> DeployError {
     DeployError::Db(redact_string(match e.as_db_error() {
         Some(d) => format!("{} ({})", d.message(), d.code().code()),
         None => e.to_string(),
@@ -413,6 +415,7 @@ fn prepare_text(
         statements: statements.iter().map(execute::Step::of).collect(),
         sub,
         mode,
+        also: String::new(),
     })
 }
 
@@ -422,6 +425,15 @@ pub struct Running {
     pub holder: String,
 }
 
+/// What `status` reads.
+pub struct StatusRead {
+    pub status: Status,
+    pub target: String,
+    pub running: Option<Running>,
+    /// Where the Supabase CLI's history exists: how it disagrees with pgshift's records.
+    pub supabase: Option<crate::supabase::history::Disagreement>,
+}
+
 /// Reads the state of the database (no lock, nothing created), and who is deploying to it.
 pub async fn read_status(
     set: &MigrationSet,
@@ -429,7 +441,7 @@ pub async fn read_status(
     spec: &ConnectionSpec,
     tracking: &Tracking,
     env: Environment,
-) -> Result<(Status, String, Option<Running>), DeployError> {
+) -> Result<StatusRead, DeployError> {
     let (tx, _rx) = mpsc::unbounded_channel();
     let client = spec.connect(tx).await.map_err(DeployError::Connect)?;
     let rows = tracking.rows(&client).await.map_err(db_err)?;
@@ -439,11 +451,15 @@ pub async fn read_status(
         .map(|h| Running {
             holder: h.to_string(),
         });
-    Ok((
-        status::compare(set, plan, &rows, env),
-        spec.describe(),
+    let supabase = crate::supabase::history::disagreement(&client, &rows)
+        .await
+        .map_err(db_err)?;
+    Ok(StatusRead {
+        status: status::compare(set, plan, &rows, env),
+        target: spec.describe(),
         running,
-    ))
+        supabase,
+    })
 }
 
 /// The session settings every migration starts with.

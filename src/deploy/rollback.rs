@@ -308,6 +308,13 @@ async fn undo(
         .collect();
     (opts.gate)(&lines)?;
     ensure(t, &session.client, spec).await?;
+    // A migration recorded in the Supabase CLI's history leaves it with its rollback.
+    let supabase_history: bool = session
+        .client
+        .query_one(crate::supabase::history::EXISTS_SQL, &[])
+        .await
+        .map_err(db_err)?
+        .get(0);
     session.drain();
     let run_id = new_run_id();
     let env = opts.environment.as_str();
@@ -352,11 +359,16 @@ async fn undo(
         });
         let detail = serde_json::json!({ "down": m.down.as_ref().map(|d| d.path.display().to_string()), "mode": p.mode });
         let bookkeeping = |_time: &str| {
-            format!(
+            let mut sql = format!(
                 "{}\n{}",
                 t.delete_sql(&p.version),
                 t.event_sql(&run_id, "rolled_back", Some(&p.version), env, &detail)
-            )
+            );
+            if supabase_history {
+                sql.push('\n');
+                sql.push_str(&crate::supabase::history::delete_sql(&p.version));
+            }
+            sql
         };
         let result = execute::run_file(&ctx, p, 0, None, &bookkeeping).await;
         while let Ok(n) = session.notices.try_recv() {

@@ -64,7 +64,7 @@ impl<'a> Run<'a> {
             return Ok(Outcome::default());
         }
         (self.opts.before_run)()?;
-        let prepared = self.prepare_all(&to_run)?;
+        let mut prepared = self.prepare_all(&to_run)?;
         match self.opts.dry_run {
             DryRun::Plan => return Ok(Outcome::default()),
             DryRun::Rehearse => return self.rehearse(&prepared, notices).await,
@@ -74,6 +74,7 @@ impl<'a> Run<'a> {
         (self.opts.gate)(&versions)?;
         let backup = self.back_up(&rows).await?;
         self.ensure_tracking(true).await?;
+        self.supabase_history(&mut prepared).await?;
         self.record_backup(backup.as_ref()).await?;
         // Notices from creating the tracking tables are not the migrations' business.
         while notices.try_recv().is_ok() {}
@@ -83,6 +84,52 @@ impl<'a> Run<'a> {
             self.notify_postgrest().await?;
         }
         Ok(outcome)
+    }
+
+    /// Where the Supabase CLI's history is kept (or `[supabase] history = true`), each migration
+    /// records itself there too, in its own transaction. The statements stored are the file's,
+    /// psql variables unresolved: never their values.
+    async fn supabase_history(&self, prepared: &mut [Ready<'_>]) -> Result<(), DeployError> {
+        use crate::supabase::history;
+        let on = match self.opts.supabase_history {
+            Some(false) => false,
+            Some(true) => {
+                self.client
+                    .batch_execute(history::CREATE_SQL)
+                    .await
+                    .map_err(db_err)?;
+                true
+            }
+            None => self
+                .client
+                .query_one(history::EXISTS_SQL, &[])
+                .await
+                .map_err(db_err)?
+                .get(0),
+        };
+        if !on {
+            return Ok(());
+        }
+        for (p, _, m) in prepared.iter_mut() {
+            let statements: Vec<&str> = p
+                .statements
+                .iter()
+                .filter_map(|s| {
+                    m.source
+                        .get(p.sub.to_source(s.start)..p.sub.to_source(s.end))
+                        .map(str::trim)
+                })
+                .collect();
+            p.also = format!(
+                "\n{}",
+                history::record_sql(
+                    &history::version_of(self.set, &m.version),
+                    m.version.as_str(),
+                    &statements
+                )
+            );
+        }
+        Ok(())
     }
 
     /// The backup before the first migration: pg_dump through parallel gzip, read back whole,

@@ -4,6 +4,7 @@
 //! below imports it. Escaping of untrusted text comes from `crate::sanitize`.
 
 mod github;
+pub mod health;
 mod json;
 mod markdown;
 mod sarif;

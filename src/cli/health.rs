@@ -1,0 +1,90 @@
+//! `pgshift health [--format text|json|markdown]`: the checks of `crate::health`, printed; exit
+//! 1 when one fails. Also run after every deploy that applied something.
+
+use crate::config::{Settings, VarSource};
+use crate::db::connect::ConnectionSpec;
+use crate::db::tracking::Tracking;
+use crate::health::{self, HealthOptions, Level, Report};
+use crate::migration::MigrationSet;
+use crate::plan::Plan;
+
+use super::database::{deploy_error, load_ordered, runtime, spec};
+use super::output::Kind;
+use super::{exit, CliError, HealthFormat, Output};
+
+pub fn run(
+    settings: &Settings,
+    vars: &VarSource,
+    format: HealthFormat,
+    out: &Output,
+) -> Result<u8, CliError> {
+    let spec = spec(settings, vars, out)?;
+    let (set, plan) = load_ordered(settings)?;
+    let report = read(settings, &set, &plan, &spec)?;
+    print(&report, format, out);
+    Ok(code(&report))
+}
+
+/// Exit 1 when a check failed.
+pub fn code(report: &Report) -> u8 {
+    if report.level() == Level::Fail {
+        exit::FINDINGS
+    } else {
+        exit::OK
+    }
+}
+
+/// Runs the checks on `spec`'s database.
+pub fn read(
+    settings: &Settings,
+    set: &MigrationSet,
+    plan: &Plan,
+    spec: &ConnectionSpec,
+) -> Result<Report, CliError> {
+    let opts = HealthOptions {
+        environment: settings.environment,
+        tracking: Tracking::new(&settings.tracking_schema, &settings.tracking_table),
+        exposed_schemas: &settings.exposed_schemas,
+        exposed_configured: settings.exposed_configured,
+    };
+    runtime()?
+        .block_on(health::check(set, plan, spec, &opts))
+        .map_err(deploy_error)
+}
+
+pub fn print(report: &Report, format: HealthFormat, out: &Output) {
+    match format {
+        HealthFormat::Text if !out.json => out.line(&crate::report::health::text(report)),
+        HealthFormat::Markdown => out.stdout(&crate::report::health::markdown(report), Kind::Text),
+        _ => out.stdout(
+            &format!("{}\n", serde_json::to_string(report).unwrap_or_default()),
+            Kind::Json,
+        ),
+    }
+}
+
+/// After a deploy that applied migrations: the checks, and what their result means for it.
+pub fn after_deploy(
+    settings: &Settings,
+    set: &MigrationSet,
+    plan: &Plan,
+    spec: &ConnectionSpec,
+    out: &Output,
+) -> Result<u8, CliError> {
+    let report = read(settings, set, plan, spec)?;
+    if out.json {
+        let mut v = serde_json::to_value(&report).unwrap_or_default();
+        v["event"] = "health".into();
+        out.stdout(&format!("{v}\n"), Kind::Json);
+        return Ok(code(&report));
+    }
+    out.line("");
+    out.line(&crate::report::health::text(&report));
+    if report.level() == Level::Fail {
+        out.error(
+            "the migrations were applied, but the health check failed",
+            Some("the failing checks above name each object and its fix; `pgshift health` runs the checks again"),
+        );
+    }
+    Ok(code(&report))
+}

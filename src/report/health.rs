@@ -1,0 +1,151 @@
+//! The health report (`pgshift health`, and after every deploy) as text and Markdown; JSON is
+//! the report's serde form. Object names come from the database: untrusted, escaped here.
+
+use std::fmt::Write;
+
+use crate::health::{Level, Report};
+use crate::sanitize::escape::{markdown as cell, markdown_code as code, untrusted as u};
+
+/// Items shown per check in text; JSON lists them all.
+const SHOWN: usize = 20;
+
+fn label(level: Level) -> &'static str {
+    match level {
+        Level::Ok => "ok",
+        Level::Warn => "warn",
+        Level::Fail => "FAIL",
+    }
+}
+
+/// The closing line: `Health: 1 failed, 2 warnings, 15 ok (38 ms).`
+pub fn summary(report: &Report) -> String {
+    format!(
+        "Health of {}: {} failed, {} warning(s), {} ok ({} ms).",
+        u(&report.target),
+        report.count(Level::Fail),
+        report.count(Level::Warn),
+        report.count(Level::Ok),
+        report.ms
+    )
+}
+
+pub fn text(report: &Report) -> String {
+    let width = report.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
+    let mut out = format!(
+        "Health of {} (PostgreSQL {}):\n",
+        u(&report.target),
+        u(&report.server_version)
+    );
+    for c in &report.checks {
+        let _ = writeln!(
+            out,
+            "  {:<4}  {:<width$}  {}",
+            label(c.level),
+            c.id,
+            u(&c.summary)
+        );
+        for i in c.items.iter().take(SHOWN) {
+            let _ = writeln!(out, "          {}: {}", u(&i.object), u(&i.detail));
+        }
+        if c.items.len() > SHOWN {
+            let _ = writeln!(
+                out,
+                "          … and {} more (`pgshift health --json` lists them all)",
+                c.items.len() - SHOWN
+            );
+        }
+        if let Some(fix) = c.fix {
+            let _ = writeln!(out, "          fix: {fix}");
+        }
+    }
+    out.push_str(&summary(report));
+    out
+}
+
+pub fn markdown(report: &Report) -> String {
+    let icon = |l: Level| match l {
+        Level::Ok => "✅ ok",
+        Level::Warn => "⚠️ warn",
+        Level::Fail => "❌ fail",
+    };
+    let mut out = String::from("# Database Health\n\n");
+    let _ = writeln!(out, "- Database: {}", code(&report.target));
+    let _ = writeln!(out, "- PostgreSQL {}", cell(&report.server_version));
+    let _ = writeln!(
+        out,
+        "- {} failed, {} warning(s), {} ok, {} ms\n",
+        report.count(Level::Fail),
+        report.count(Level::Warn),
+        report.count(Level::Ok),
+        report.ms
+    );
+    out.push_str("| Check | Result | Summary |\n|---|---|---|\n");
+    for c in &report.checks {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} |",
+            c.id,
+            icon(c.level),
+            cell(&c.summary)
+        );
+    }
+    for c in report.checks.iter().filter(|c| !c.items.is_empty()) {
+        let _ = writeln!(out, "\n## `{}`: {}\n", c.id, icon(c.level));
+        for i in &c.items {
+            let _ = writeln!(out, "- {}: {}", code(&i.object), cell(&i.detail));
+        }
+        if let Some(fix) = c.fix {
+            let _ = writeln!(out, "\n**Fix:** {}", cell(fix));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::health::{CheckResult, Item, Level, Report};
+
+    fn report() -> Report {
+        Report {
+            target: "app@db/shop".into(),
+            server_version: "15.14".into(),
+            ms: 12,
+            checks: vec![
+                CheckResult {
+                    id: "connectivity",
+                    level: Level::Ok,
+                    summary: "connected in 3 ms".into(),
+                    items: vec![],
+                    fix: None,
+                },
+                CheckResult {
+                    id: "rls-disabled",
+                    level: Level::Fail,
+                    summary: "1 exposed table(s) without row level security".into(),
+                    items: vec![Item {
+                        level: Level::Fail,
+                        object: "public.\"evil\x1b[2J|name\"".into(),
+                        detail: "row level security is off".into(),
+                    }],
+                    fix: Some("ALTER TABLE … ENABLE ROW LEVEL SECURITY"),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn text_names_the_object_and_the_fix_and_escapes_it() {
+        let t = super::text(&report());
+        assert!(t.contains("FAIL  rls-disabled"), "{t}");
+        assert!(t.contains("fix: ALTER TABLE"), "{t}");
+        assert!(!t.contains('\x1b'), "{t}");
+        assert!(t.ends_with("1 failed, 0 warning(s), 1 ok (12 ms)."), "{t}");
+    }
+
+    #[test]
+    fn markdown_keeps_a_pipe_in_a_name_inside_its_cell() {
+        let m = super::markdown(&report());
+        assert!(m.contains("| `rls-disabled` | ❌ fail |"), "{m}");
+        assert!(!m.contains("evil\x1b"), "{m}");
+    }
+}
