@@ -29,6 +29,7 @@ pub fn run(
     out: &Output,
 ) -> Result<u8, CliError> {
     let (set, plan) = load_and_plan(settings, out)?;
+    super::migrate::watch_interrupts();
     // Only an explicit --database-url: a DATABASE_URL in the environment may well be a real
     // database, and `test` must never deploy there by accident.
     let explicit = settings
@@ -82,10 +83,15 @@ pub fn run(
                 )
             }
         ));
-        if failed.is_empty() {
-            exit::OK
-        } else if steps.iter().any(|s| s.interrupted) {
+        if steps.iter().any(|s| s.interrupted) {
+            if !out.json {
+                out.line(
+                    "Interrupted: the rollback test stopped; the throwaway PostgreSQL is removed.",
+                );
+            }
             exit::INTERRUPTED
+        } else if failed.is_empty() {
+            exit::OK
         } else {
             exit::FINDINGS
         }
@@ -282,7 +288,11 @@ fn round_trips(
         r.applied = code == exit::OK;
         if code != exit::OK {
             r.interrupted = code == exit::INTERRUPTED;
-            r.problem = Some("up failed (see above)".into());
+            r.problem = Some(if r.interrupted {
+                "interrupted while it was applied (rolled back)".into()
+            } else {
+                "up failed (see above)".into()
+            });
         } else if let Some(before) = before {
             let undone = undo(
                 settings,
@@ -299,7 +309,11 @@ fn round_trips(
             )?;
             if undone.interrupted || undone.failed {
                 r.interrupted = undone.interrupted;
-                r.problem = Some("down failed (see above)".into());
+                r.problem = Some(if r.interrupted {
+                    "interrupted while its down file ran (rolled back)".into()
+                } else {
+                    "down failed (see above)".into()
+                });
             } else {
                 let after = dump()?;
                 let difference = schema::diff(
@@ -317,6 +331,9 @@ fn round_trips(
                         "the schema after the down file differs from the one before up:\n{d}"
                     )),
                     (None, exit::OK) => None,
+                    (None, _) if r.interrupted => {
+                        Some("interrupted while it was applied again".into())
+                    }
                     (None, _) => Some("up again, after down, failed (see above)".into()),
                 };
             }
