@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# pgshift's main job on the embedded example (examples/eneas-os/migrations): validate every file
-# with PostgreSQL's parser and the lint rules, show the execution order, then deploy it to a
-# throwaway PostgreSQL that pgshift starts itself in a temporary directory, and show the status.
-# No database needs to be set up.
+# pgshift's main job on the embedded examples: validate every file with PostgreSQL's parser and
+# the lint rules, show the execution order, then `pgshift test --rollback`: a throwaway
+# PostgreSQL that pgshift starts itself in a temporary directory, every migration applied in
+# order with its down file checked on the way (up → down → same schema → up), the health check,
+# a summary, and the cluster removed. Then the Supabase example, on a stub of Supabase's roles and
+# schemas. No database needs to be set up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -17,5 +19,8 @@ echo
 echo "==> pgshift --dir $examples order"
 "$pgshift" --dir "$examples" order
 echo
-echo "==> pgshift --dir $examples test   (deploy to a throwaway PostgreSQL, then status)"
-"$pgshift" --dir "$examples" test
+echo "==> pgshift --dir $examples test --rollback   (throwaway PostgreSQL: deploy, down files, health)"
+"$pgshift" --dir "$examples" test --rollback
+echo
+echo "==> pgshift --dir examples/supabase/migrations test --supabase --rollback"
+"$pgshift" --dir examples/supabase/migrations test --supabase --rollback

@@ -157,6 +157,9 @@ pub const CONFIG_TEMPLATE: &str = r#"# pgshift configuration. Every setting is o
 # exposed_schemas = ["public"] # schemas an API (PostgREST) exposes; RLS is checked there
 # notify_pgrst = true          # NOTIFY pgrst, 'reload schema' after changes (when PostgREST is there)
 
+[supabase]
+# history = true               # also record in supabase_migrations.schema_migrations (default: where it exists)
+
 [log]
 # dir = "logs"                 # logs/migration_YYYYMMDD.log, one JSON line per event
 

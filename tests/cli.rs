@@ -540,13 +540,16 @@ fn init_creates_config_folders_and_gitignore() {
 }
 
 #[test]
-fn commands_of_later_versions_say_so_with_exit_2() {
+fn health_without_a_database_says_how_to_name_one() {
     let dir = tempfile::tempdir().unwrap();
     pgshift(dir.path())
         .arg("health")
+        .env_remove("DATABASE_URL")
+        .env_remove("SUPABASE_DB_URL")
         .assert()
         .code(2)
-        .stderr(contains("`pgshift health` is not implemented yet"));
+        .stderr(contains("no database given"))
+        .stderr(contains("SUPABASE_DB_URL"));
 }
 
 #[test]

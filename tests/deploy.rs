@@ -600,11 +600,9 @@ fn json_events_debug_timings_and_server_notices() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
         .collect();
-    // `notified` appears when another test has created PostgREST's role in this cluster.
     let kinds: Vec<&str> = events
         .iter()
         .map(|e| e["event"].as_str().unwrap())
-        .filter(|k| *k != "notified")
         .collect();
     assert_eq!(
         kinds,
@@ -615,10 +613,12 @@ fn json_events_debug_timings_and_server_notices() {
             "applying",
             "notice",
             "applied",
-            "done"
+            "done",
+            "health"
         ]
     );
     assert_eq!(events[4]["message"], "hello from the migration");
+    assert_eq!(events[7]["checks"][0]["id"], "connectivity");
     let (dir2, db2) = project(&[(
         "2026-01-01_a",
         "CREATE TABLE a (id int);\nCREATE INDEX a_id ON a (id);\n",
@@ -634,15 +634,25 @@ fn json_events_debug_timings_and_server_notices() {
 
 #[test]
 fn postgrest_is_told_to_reload_when_its_role_exists() {
-    let (dir, db) = project(&[("2026-01-01_a", "CREATE TABLE a (id int);\n")]);
-    // Roles are cluster-wide; `authenticator` is PostgREST's.
-    let _ = cluster().psql("postgres", "DO $$ BEGIN CREATE ROLE authenticator NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+    // Roles are cluster-wide: `authenticator` (PostgREST's) goes into a cluster of this test's
+    // own, so that the other tests' databases have no API (whose health would check RLS).
+    let own = pgshift::ephemeral::Cluster::start(&pgshift::ephemeral::ClusterOptions::default())
+        .expect("a PostgreSQL of this test's own");
+    own.psql("postgres", "CREATE ROLE authenticator NOLOGIN")
+        .unwrap();
+    let db = own.create_database("postgrest").unwrap();
+    let (dir, _) = project(&[(
+        "2026-01-01_a",
+        "CREATE TABLE a (id int PRIMARY KEY);\nALTER TABLE a ENABLE ROW LEVEL SECURITY;\nCREATE POLICY p ON a USING (true);\n",
+    )]);
     pgshift(dir.path(), &db)
+        .env("DATABASE_URL", own.url(&db))
         .arg("migrate")
         .assert()
         .success()
         .stdout(contains("Sent NOTIFY pgrst, 'reload schema'"));
     pgshift(dir.path(), &db)
+        .env("DATABASE_URL", own.url(&db))
         .arg("migrate")
         .assert()
         .success()
@@ -824,7 +834,8 @@ fn test_never_deploys_to_the_database_url_of_the_environment() {
         .assert()
         .success()
         .stdout(contains("Starting a throwaway PostgreSQL"))
-        .stdout(contains("1 applied, 0 pending"));
+        .stdout(contains("pending-migrations      nothing pending"))
+        .stdout(contains("Test passed"));
     // DATABASE_URL pointed at `db`: it was left alone.
     assert_eq!(
         sql(

@@ -468,18 +468,8 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         Command::Baseline(r) => baseline::run(&settings, &vars, &r.version, out),
         Command::New(args) => new::run(&settings, args, &cwd, out),
         Command::Init => init::run(&settings, &cwd, out),
-        other => {
-            let name = format!("{other:?}");
-            let name = name
-                .split(|c: char| !c.is_alphanumeric())
-                .next()
-                .unwrap_or("")
-                .to_ascii_lowercase();
-            Err(CliError::usage(
-                format!("`pgshift {name}` is not implemented yet in pgshift {}", env!("CARGO_PKG_VERSION")),
-                Some("`validate`, `scan`, `deps`, `order`, `graph`, `migrate`, `status`, `history`, `test`, `rollback`, `repair`, `forget`, `baseline`, `backup`, `new` and `init` work today; see the README for what is coming".to_string()),
-            ))
-        }
+        // Printed before the settings are read, above.
+        Command::Completions { .. } => Ok(exit::OK),
     }
 }
 

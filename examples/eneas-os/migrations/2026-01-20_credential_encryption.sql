@@ -7,6 +7,7 @@
 
 SET LOCAL lock_timeout = '5s';
 
+-- @allow: hygiene/extension-in-public no API serves this database, and the functions below call pgcrypto unqualified
 CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA public;
 
 -- One symmetric key, generated in the database and readable by no API role.

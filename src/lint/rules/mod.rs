@@ -3,6 +3,8 @@
 use super::Rule;
 
 mod alter_column_type;
+mod auth_per_row;
+mod auth_users_exposed;
 mod bulk_update_without_batching;
 mod cloud_token;
 mod concurrently_in_transaction;
@@ -17,6 +19,7 @@ mod drop_database;
 mod drop_schema;
 mod drop_table;
 mod enabled_without_policy;
+mod extension_in_public;
 mod foreign_key_not_valid;
 mod grant_public_write;
 mod high_entropy_secret;
@@ -26,8 +29,10 @@ mod literal_password;
 mod missing_lock_timeout;
 mod mixed_transaction_modes;
 mod own_transaction;
+mod policy_without_rls;
 mod private_key;
 mod security_definer_search_path;
+mod security_definer_view;
 mod set_not_null;
 mod superuser_role;
 mod table_without_rls;
@@ -59,6 +64,10 @@ pub const ALL: &[&Rule] = &[
     &untrusted_language::RULE,
     &table_without_rls::RULE,
     &enabled_without_policy::RULE,
+    &policy_without_rls::RULE,
+    &auth_per_row::RULE,
+    &security_definer_view::RULE,
+    &auth_users_exposed::RULE,
     &index_not_concurrent::RULE,
     &volatile_default::RULE,
     &set_not_null::RULE,
@@ -69,6 +78,7 @@ pub const ALL: &[&Rule] = &[
     &bulk_update_without_batching::RULE,
     &missing_lock_timeout::RULE,
     &create_if_not_exists::RULE,
+    &extension_in_public::RULE,
     &mixed_transaction_modes::RULE,
     &own_transaction::RULE,
 ];
