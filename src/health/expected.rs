@@ -2,6 +2,8 @@
 //! not dropped, renamed or moved later, in plan order. Unqualified names resolve through the
 //! file's `SET search_path`; with none, the table may be in any schema of the default path.
 
+use std::collections::HashMap;
+
 use pg_query::protobuf::{self, node::Node as N, ObjectType, VariableSetKind};
 use pg_query::NodeEnum;
 
@@ -38,94 +40,161 @@ fn first_schema(s: &protobuf::VariableSetStmt) -> Option<String> {
     })
 }
 
-/// Walks `(version, source)` pairs in plan order.
-pub fn tables_left(applied: &[(&str, &str)]) -> Vec<Table> {
-    let mut tables: Vec<Table> = Vec::new();
-    for (version, source) in applied {
-        let (parsed, _, _) = ParsedFile::parse(source, &|_| None);
-        // Each file starts with the session's search_path: pgshift resets it between migrations.
-        let mut path: Option<String> = None;
-        let resolve = |r: &protobuf::RangeVar, path: &Option<String>| {
-            // A schema from a psql variable: unknown here, any schema will do.
-            if r.schemaname == PLACEHOLDER {
-                None
-            } else if r.schemaname.is_empty() {
-                path.clone()
-            } else {
-                Some(r.schemaname.clone())
+/// Whether a file may create, drop, rename or move a table: only those are parsed.
+fn may_touch_tables(source: &str) -> bool {
+    let b = source.as_bytes();
+    b.windows(5).any(|w| w.eq_ignore_ascii_case(b"table"))
+        || b.windows(6).any(|w| w.eq_ignore_ascii_case(b"schema"))
+}
+
+/// What a file does to tables, its unqualified names resolved through its own search_path.
+enum Op {
+    Create(Option<String>, String),
+    Drop(Option<String>, String),
+    DropSchema(String),
+    Rename(Option<String>, String, String),
+    Move(Option<String>, String, String),
+}
+
+/// The table operations of one file, in order.
+fn ops(source: &str) -> Vec<Op> {
+    if !may_touch_tables(source) {
+        return Vec::new();
+    }
+    let (parsed, _, _) = ParsedFile::parse(source, &|_| None);
+    // Each file starts with the session's search_path: pgshift resets it between migrations.
+    let mut path: Option<String> = None;
+    let resolve = |r: &protobuf::RangeVar, path: &Option<String>| {
+        // A schema from a psql variable: unknown here, any schema will do.
+        if r.schemaname == PLACEHOLDER {
+            None
+        } else if r.schemaname.is_empty() {
+            path.clone()
+        } else {
+            Some(r.schemaname.clone())
+        }
+    };
+    let mut out = Vec::new();
+    for s in &parsed.statements {
+        match &s.node {
+            NodeEnum::VariableSetStmt(v) if v.name == "search_path" => path = first_schema(v),
+            NodeEnum::CreateStmt(c) => {
+                if let Some(r) = c.relation.as_ref().filter(|r| r.relpersistence != "t") {
+                    out.push(Op::Create(resolve(r, &path), r.relname.clone()));
+                }
             }
-        };
-        for s in &parsed.statements {
-            match &s.node {
-                NodeEnum::VariableSetStmt(v) if v.name == "search_path" => {
-                    path = first_schema(v);
+            NodeEnum::CreateTableAsStmt(c) if c.objtype == ObjectType::ObjectTable as i32 => {
+                let rel = c.into.as_ref().and_then(|i| i.rel.as_ref());
+                if let Some(r) = rel.filter(|r| r.relpersistence != "t") {
+                    out.push(Op::Create(resolve(r, &path), r.relname.clone()));
                 }
-                NodeEnum::CreateStmt(c) => {
-                    if let Some(r) = c.relation.as_ref().filter(|r| r.relpersistence != "t") {
-                        let schema = resolve(r, &path);
-                        tables.retain(|t| !t.is(&schema, &r.relname) || t.schema != schema);
-                        tables.push(Table {
+            }
+            NodeEnum::DropStmt(d) if d.remove_type == ObjectType::ObjectTable as i32 => {
+                for o in &d.objects {
+                    let Some(N::List(l)) = &o.node else { continue };
+                    match names(&l.items).as_slice() {
+                        [name] => out.push(Op::Drop(path.clone(), name.clone())),
+                        [.., schema, name] => {
+                            out.push(Op::Drop(Some(schema.clone()), name.clone()))
+                        }
+                        [] => {}
+                    }
+                }
+            }
+            NodeEnum::DropStmt(d) if d.remove_type == ObjectType::ObjectSchema as i32 => {
+                for o in &d.objects {
+                    if let Some(N::String(s)) = &o.node {
+                        out.push(Op::DropSchema(s.sval.clone()));
+                    }
+                }
+            }
+            NodeEnum::RenameStmt(r) if r.rename_type == ObjectType::ObjectTable as i32 => {
+                if let Some(rel) = &r.relation {
+                    out.push(Op::Rename(
+                        resolve(rel, &path),
+                        rel.relname.clone(),
+                        r.newname.clone(),
+                    ));
+                }
+            }
+            NodeEnum::AlterObjectSchemaStmt(a)
+                if a.object_type == ObjectType::ObjectTable as i32 =>
+            {
+                if let Some(rel) = &a.relation {
+                    out.push(Op::Move(
+                        resolve(rel, &path),
+                        rel.relname.clone(),
+                        a.newschema.clone(),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Walks `(version, source)` pairs in plan order. The files are parsed on every core, each
+/// reduced to its table operations at once (no syntax tree is kept), then the operations are
+/// followed in order.
+pub fn tables_left(applied: &[(&str, &str)]) -> Vec<Table> {
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_file = crate::validate::par_map(applied, jobs, |(_, source)| ops(source));
+    // By name, so that each operation costs the tables of that name only (linear in the set).
+    let mut by_name: HashMap<String, Vec<(usize, Table)>> = HashMap::new();
+    let mut created = 0usize;
+    for ((version, _), ops) in applied.iter().zip(per_file) {
+        for op in ops {
+            match op {
+                Op::Create(schema, name) => {
+                    let same = by_name.entry(name.clone()).or_default();
+                    same.retain(|(_, t)| t.schema != schema);
+                    created += 1;
+                    same.push((
+                        created,
+                        Table {
                             schema,
-                            name: r.relname.clone(),
+                            name,
                             created_by: version.to_string(),
-                        });
+                        },
+                    ));
+                }
+                Op::Drop(schema, name) => {
+                    if let Some(same) = by_name.get_mut(&name) {
+                        same.retain(|(_, t)| !t.is(&schema, &name));
                     }
                 }
-                NodeEnum::CreateTableAsStmt(c) => {
-                    let rel = c.into.as_ref().and_then(|i| i.rel.as_ref());
-                    if let Some(r) = rel
-                        .filter(|r| r.relpersistence != "t")
-                        .filter(|_| c.objtype == ObjectType::ObjectTable as i32)
-                    {
-                        tables.push(Table {
-                            schema: resolve(r, &path),
-                            name: r.relname.clone(),
-                            created_by: version.to_string(),
-                        });
+                Op::DropSchema(schema) => {
+                    for same in by_name.values_mut() {
+                        same.retain(|(_, t)| t.schema.as_deref() != Some(schema.as_str()));
                     }
                 }
-                NodeEnum::DropStmt(d) if d.remove_type == ObjectType::ObjectTable as i32 => {
-                    for o in &d.objects {
-                        let Some(N::List(l)) = &o.node else { continue };
-                        let parts = names(&l.items);
-                        let (schema, name) = match parts.as_slice() {
-                            [name] => (path.clone(), name.clone()),
-                            [.., schema, name] => (Some(schema.clone()), name.clone()),
-                            [] => continue,
-                        };
-                        tables.retain(|t| !t.is(&schema, &name));
+                Op::Rename(schema, name, new) => {
+                    let Some(same) = by_name.get_mut(&name) else {
+                        continue;
+                    };
+                    let (moved, kept): (Vec<_>, Vec<_>) =
+                        same.drain(..).partition(|(_, t)| t.is(&schema, &name));
+                    *same = kept;
+                    let target = by_name.entry(new.clone()).or_default();
+                    for (i, mut t) in moved {
+                        t.name = new.clone();
+                        target.push((i, t));
                     }
                 }
-                NodeEnum::DropStmt(d) if d.remove_type == ObjectType::ObjectSchema as i32 => {
-                    for o in &d.objects {
-                        if let Some(N::String(s)) = &o.node {
-                            tables.retain(|t| t.schema.as_deref() != Some(s.sval.as_str()));
+                Op::Move(schema, name, new) => {
+                    if let Some(same) = by_name.get_mut(&name) {
+                        for (_, t) in same.iter_mut().filter(|(_, t)| t.is(&schema, &name)) {
+                            t.schema = Some(new.clone());
                         }
                     }
                 }
-                NodeEnum::RenameStmt(r) if r.rename_type == ObjectType::ObjectTable as i32 => {
-                    if let Some(rel) = &r.relation {
-                        let schema = resolve(rel, &path);
-                        for t in tables.iter_mut().filter(|t| t.is(&schema, &rel.relname)) {
-                            t.name = r.newname.clone();
-                        }
-                    }
-                }
-                NodeEnum::AlterObjectSchemaStmt(a)
-                    if a.object_type == ObjectType::ObjectTable as i32 =>
-                {
-                    if let Some(rel) = &a.relation {
-                        let schema = resolve(rel, &path);
-                        for t in tables.iter_mut().filter(|t| t.is(&schema, &rel.relname)) {
-                            t.schema = Some(a.newschema.clone());
-                        }
-                    }
-                }
-                _ => {}
             }
         }
     }
-    tables
+    let mut tables: Vec<(usize, Table)> = by_name.into_values().flatten().collect();
+    tables.sort_by_key(|(i, _)| *i);
+    tables.into_iter().map(|(_, t)| t).collect()
 }
 
 #[cfg(test)]
