@@ -389,7 +389,7 @@ fn order_and_graph_on_the_example_set() {
         .success();
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     assert!(
-        stdout.contains("Execution order of 16 migrations"),
+        stdout.contains("Execution order of 17 migrations"),
         "{stdout}"
     );
     assert!(
@@ -427,7 +427,7 @@ fn order_and_graph_on_the_example_set() {
         .assert()
         .success();
     let v: serde_json::Value = serde_json::from_slice(&json.get_output().stdout).unwrap();
-    assert_eq!(v["order"].as_array().unwrap().len(), 16);
+    assert_eq!(v["order"].as_array().unwrap().len(), 17);
     assert_eq!(v["order"][5]["version"], "2025-12-28_team_sharing");
     assert_eq!(v["order"][5]["reason"]["kind"], "waits_for");
 }

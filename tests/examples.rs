@@ -29,11 +29,17 @@ fn shared() -> &'static Cluster {
     Cluster::shared().unwrap_or_else(|e| panic!("cannot start PostgreSQL: {e}"))
 }
 
-/// Runs one file with psql in a single transaction, as pgshift will.
+/// Runs one file with psql in a single transaction, as pgshift will (a file of CONCURRENTLY
+/// statements statement by statement, as pgshift does too).
 fn psql_file(c: &Cluster, db: &str, file: &Path) {
-    let out = c
-        .psql_command(db)
-        .arg("--single-transaction")
+    let concurrent = std::fs::read_to_string(file)
+        .unwrap()
+        .contains(" CONCURRENTLY ");
+    let mut cmd = c.psql_command(db);
+    if !concurrent {
+        cmd.arg("--single-transaction");
+    }
+    let out = cmd
         .args(["-v", "app_password=example-only-password"])
         .arg("-f")
         .arg(file)
@@ -92,6 +98,8 @@ fn example_order_reproduces_the_guide_groups() {
         "2026-01-20_comprehensive_rls_policies",
         "2026-01-20_create_finances_table",
         "2026-01-21_add_user_profiles",
+        // After the guide's set: the foreign keys' indexes, which health and lint asked for.
+        "2026-01-22_index_foreign_keys",
     ];
     assert_eq!(order, guide);
     let with_down = set.migrations.iter().filter(|m| m.down.is_some()).count();

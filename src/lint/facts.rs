@@ -60,12 +60,15 @@ pub struct SetFacts {
     rls_enabled: HashSet<QualName>,
     policies: HashMap<QualName, usize>,
     dropped: HashSet<QualName>,
+    /// Primary keys, unique constraints and indexes.
+    pub keys: super::keys::Keys,
 }
 
 impl SetFacts {
     /// Records one migration's statements (call in plan order).
     pub fn add(&mut self, version: &str, statements: &[crate::sql::Statement]) {
         for s in statements {
+            self.keys.add(&s.node);
             if let Some(t) = created_table(&s.node) {
                 self.dropped.remove(&t);
                 self.rls_enabled.remove(&t);

@@ -3,6 +3,7 @@
 //! facts about the whole migration set that some rules need.
 
 pub mod facts;
+pub mod keys;
 pub mod rules;
 
 use std::collections::{BTreeMap, HashSet};

@@ -18,6 +18,7 @@ mod drop_column;
 mod drop_database;
 mod drop_schema;
 mod drop_table;
+mod duplicate_index;
 mod enabled_without_policy;
 mod extension_in_public;
 mod foreign_key_not_valid;
@@ -28,6 +29,7 @@ mod jwt;
 mod literal_password;
 mod missing_lock_timeout;
 mod mixed_transaction_modes;
+mod no_primary_key;
 mod own_transaction;
 mod policy_without_rls;
 mod private_key;
@@ -37,6 +39,7 @@ mod set_not_null;
 mod superuser_role;
 mod table_without_rls;
 mod truncate;
+mod unindexed_foreign_key;
 mod untrusted_language;
 mod update_without_where;
 mod volatile_default;
@@ -79,6 +82,9 @@ pub const ALL: &[&Rule] = &[
     &missing_lock_timeout::RULE,
     &create_if_not_exists::RULE,
     &extension_in_public::RULE,
+    &unindexed_foreign_key::RULE,
+    &duplicate_index::RULE,
+    &no_primary_key::RULE,
     &mixed_transaction_modes::RULE,
     &own_transaction::RULE,
 ];

@@ -1,0 +1,63 @@
+//! `hygiene/duplicate-index`: an index on the same columns, in the same order, as another index
+//! or key of the table in the set: every write maintains both. The health check
+//! `duplicate-indexes` looks for the same in the database.
+
+use crate::lint::keys::index_columns;
+use crate::lint::{Ctx, Family, Rule, Violation, ALWAYS_WARNING};
+
+pub const RULE: Rule = Rule {
+    id: "hygiene/duplicate-index",
+    family: Family::Hygiene,
+    levels: ALWAYS_WARNING,
+    summary: "An index on the same columns as another index, primary key or unique constraint of the table.",
+    help: "drop this index: the other one serves the same reads, and each write would maintain both",
+    check,
+};
+
+fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
+    for s in ctx.statements() {
+        let Some((t, cols)) = index_columns(&s.node) else {
+            continue;
+        };
+        if ctx.facts.created_by(&t).is_some() && ctx.facts.keys.identical(&t, &cols) > 1 {
+            out.push(Violation::stmt(
+                ctx,
+                s,
+                format!(
+                    "{t} ({}) is indexed by another index or key already",
+                    cols.join(", ")
+                ),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lint::rules::testing::fires;
+
+    #[test]
+    fn fires_on_an_index_a_key_already_gives() {
+        assert!(fires(
+            &RULE,
+            "CREATE TABLE t (id int PRIMARY KEY); CREATE INDEX t_id ON t (id);"
+        ));
+        assert!(fires(
+            &RULE,
+            "CREATE TABLE t (a int, b int, UNIQUE (a, b)); CREATE INDEX t_ab ON t (a, b);"
+        ));
+    }
+
+    #[test]
+    fn stays_quiet_on_other_columns_orders_or_predicates() {
+        assert!(!fires(
+            &RULE,
+            "CREATE TABLE t (a int, b int, UNIQUE (a, b)); CREATE INDEX t_ba ON t (b, a);"
+        ));
+        assert!(!fires(
+            &RULE,
+            "CREATE TABLE t (id int PRIMARY KEY); CREATE INDEX t_live ON t (id) WHERE id > 0;"
+        ));
+    }
+}
