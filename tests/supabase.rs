@@ -202,3 +202,22 @@ fn a_service_key_alone_is_explained_and_a_project_url_with_a_password_is_used() 
         .stderr(contains("db.abcdefghij.supabase.co"))
         .stderr(contains("db-pa55word-x").not());
 }
+
+#[test]
+fn the_history_stores_the_files_statements_never_a_variables_value() {
+    let (dir, db) = project(&[(
+        "2026-03-01_api_role",
+        "DO $$ BEGIN CREATE ROLE history_probe LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;\nALTER ROLE history_probe PASSWORD :'probe_password';\n",
+    )]);
+    pgshift(dir.path(), &db)
+        .env("PROBE_PASSWORD", "hist-secret-0451")
+        .args(["test", "--supabase", "--database-url", &cluster().url(&db)])
+        .assert()
+        .success();
+    let stored = sql(
+        &db,
+        "SELECT array_to_string(statements, ' | ') FROM supabase_migrations.schema_migrations WHERE name = '2026-03-01_api_role'",
+    );
+    assert!(stored.contains("PASSWORD :'probe_password'"), "{stored}");
+    assert!(!stored.contains("hist-secret-0451"), "{stored}");
+}

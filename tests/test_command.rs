@@ -178,3 +178,37 @@ fn an_interrupted_test_removes_its_cluster() {
     assert_eq!(status.code(), Some(130), "{status:?}");
     assert_nothing_left(tmp.path());
 }
+
+#[test]
+fn on_a_database_given_by_url_applied_migrations_are_left_alone_and_the_rest_checked() {
+    let (dir, db) = project(&[
+        (
+            "2026-01-01_users",
+            "CREATE TABLE users (id int PRIMARY KEY);\n",
+        ),
+        (
+            "2026-01-02_posts",
+            "CREATE TABLE posts (id int PRIMARY KEY);\n",
+        ),
+    ]);
+    let m = dir.path().join("migrations");
+    std::fs::write(m.join("2026-01-01_users.down.sql"), "DROP TABLE users;\n").unwrap();
+    std::fs::write(m.join("2026-01-02_posts.down.sql"), "DROP TABLE posts;\n").unwrap();
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup", "--target", "2026-01-01_users"])
+        .assert()
+        .success();
+    pgshift(dir.path(), &db)
+        .args(["test", "--rollback", "--database-url", &cluster().url(&db)])
+        .assert()
+        .success()
+        .stdout(contains(
+            "-     2026-01-01_users  applied in this database before: not run again, not checked",
+        ))
+        .stdout(contains("ok    2026-01-02_posts  up, down, up"))
+        .stdout(contains("1 migration(s) applied; 1 down file(s) checked"));
+    assert_eq!(
+        sql(&db, "SELECT count(*) FROM schema_migrations WHERE success"),
+        "2"
+    );
+}

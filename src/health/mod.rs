@@ -261,17 +261,17 @@ pub async fn check(
     });
     let status = status::compare(set, plan, &rows, opts.environment);
 
-    let applied: Vec<(&str, &str)> = plan
-        .steps
+    // The entries come in plan order.
+    let applied: Vec<(&str, &str)> = status
+        .entries
         .iter()
-        .zip(&status.entries)
-        .filter(|(_, e)| {
+        .filter(|e| {
             matches!(
                 e.state,
                 status::State::Applied { .. } | status::State::Modified
             )
         })
-        .filter_map(|(s, _)| set.get(&s.version))
+        .filter_map(|e| set.get(&crate::migration::Version::parse_reference(&e.version).ok()?))
         .map(|m| (m.version.as_str(), m.source.as_str()))
         .collect();
     let scope = Scope {
@@ -286,7 +286,25 @@ pub async fn check(
     // The catalog queries go out together: tokio-postgres pipelines them on the connection.
     let answers = futures_util::future::join_all(ALL.iter().map(|c| scope.run(&client, c))).await;
     for (c, answer) in ALL.iter().zip(answers) {
-        let items = match (&c.probe, answer.map_err(db_err)?) {
+        let answer = match answer {
+            Ok(a) => a,
+            Err(e) => {
+                // One check the role may not run (a catalog it cannot read) does not hide the
+                // others.
+                checks.push(CheckResult {
+                    id: c.id,
+                    level: Level::Warn,
+                    summary: format!(
+                        "could not run: {}",
+                        crate::sanitize::redact::redact_string(db_err(e).to_string())
+                    ),
+                    items: Vec::new(),
+                    fix: Some("run `pgshift health` as the role that owns the schema"),
+                });
+                continue;
+            }
+        };
+        let items = match (&c.probe, answer) {
             (Probe::Records(judge), _) => judge(&records),
             (Probe::Catalog(_), Some(items)) => items,
             (Probe::Catalog(_), None) => {
