@@ -1,8 +1,8 @@
 //! Applying N small migrations (a table with a primary key, a secondary index and a comment):
 //! psql running all files concatenated in one session, against `pgshift migrate` (without its
 //! backup, which psql does not take: it is timed on its own), each on a fresh database of the
-//! same throwaway cluster, repeated and interleaved. Then the backup a deploy adds, a no-op
-//! deploy and `status` with N applied, and pgshift's peak memory.
+//! same throwaway cluster, repeated and interleaved. Then the backup a deploy adds, the health
+//! check it ends with, a no-op deploy and `status` with N applied, and pgshift's peak memory.
 //! Run: `scripts/bench.sh` or `cargo bench --bench apply` (BENCH_N, BENCH_RUNS to change).
 
 use std::path::Path;
@@ -88,9 +88,9 @@ fn main() {
         let db_ours = cluster.create_database("bench_pgshift").unwrap();
         let mut psql = cluster.psql_command(&db_psql);
         psql.arg("-f").arg(&all_path);
-        // Applying is compared with psql, which takes no backup: the backup a deploy takes
-        // first is measured on its own below.
-        let mut deploy = pgshift(&db_ours, &["migrate"]);
+        // Applying is compared with psql, which takes no backup and checks nothing after: the
+        // backup a deploy takes first and the health check after are measured on their own.
+        let mut deploy = pgshift(&db_ours, &["migrate", "--skip-health"]);
         deploy.env("SKIP_BACKUP", "true");
         // Interleaved, alternating who goes first.
         let (a, b) = if run % 2 == 0 {
@@ -139,7 +139,15 @@ fn main() {
     );
 
     let db = cluster.create_database("bench_noop").unwrap();
-    measure(&mut pgshift(&db, &["migrate"]));
+    measure(&mut pgshift(&db, &["migrate", "--skip-health"]));
+    // The health check a deploy that applied something ends with, on these N tables.
+    let health: Vec<Duration> = (0..5)
+        .map(|_| measure(&mut pgshift(&db, &["health"])).0)
+        .collect();
+    println!(
+        "with the health check after: + {:.0} ms per deploy that applied something ({n} applied; median of 5)",
+        ms(median(health))
+    );
     let noop = median(
         (0..7)
             .map(|_| measure(&mut pgshift(&db, &["migrate"])).0)
