@@ -115,7 +115,7 @@ fn header_version_that_disagrees_with_the_name_points_at_the_line() {
 }
 
 #[test]
-fn empty_and_comment_only_files_are_errors() {
+fn empty_and_comment_only_files_are_warnings_that_say_deploys_skip_them() {
     let p = project(&[
         ("2026-01-01_empty.sql", b"  \n"),
         (
@@ -126,12 +126,23 @@ fn empty_and_comment_only_files_are_errors() {
     pgshift(p.path())
         .arg("order")
         .assert()
-        .code(1)
-        .stderr(contains("error[file/empty]: the file is empty"))
         .stderr(contains(
-            "error[file/empty]: the file holds only comments, no SQL statement",
+            "warning[file/empty]: the file is empty: deploys skip it",
+        ))
+        .stderr(contains(
+            "warning[file/empty]: the file holds only comments, no SQL statement: deploys skip it",
         ))
         .stderr(contains("migrations/2026-01-02_comments.sql"));
+    // With its header complete, a file of comments alone does not stop anything.
+    let p = project(&[(
+        "2026-01-02_comments.sql",
+        b"-- MIGRATION: t\n-- Version: 2026-01-02\n-- Author: tester\n-- Dependencies: None\n/* todo */\n",
+    )]);
+    pgshift(p.path())
+        .arg("order")
+        .assert()
+        .success()
+        .stderr(contains("warning[file/empty]"));
 }
 
 #[test]

@@ -941,3 +941,55 @@ fn after_a_failure_nothing_of_the_pipeline_runs_and_the_log_holds_the_failing_st
     // A statement that succeeded before the failure is not in the log.
     assert!(!log.contains("CREATE TABLE pipe_before"), "{log}");
 }
+
+#[test]
+fn a_file_of_comments_only_is_skipped_with_a_warning_and_runs_once_it_holds_sql() {
+    let (dir, db) = project(&[
+        (
+            "2026-01-01_superseded",
+            "-- replaced by 2026-01-02_real; kept for the history\n",
+        ),
+        (
+            "2026-01-02_real",
+            "CREATE TABLE real_table (id int PRIMARY KEY);\n",
+        ),
+    ]);
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .success()
+        .stderr(contains("warning[file/empty]"))
+        .stderr(contains("deploys skip it"))
+        .stdout(contains("Applied 1 migration(s)"));
+    assert_eq!(
+        sql(
+            &db,
+            "SELECT string_agg(version, ',') FROM schema_migrations"
+        ),
+        "2026-01-02_real"
+    );
+    pgshift(dir.path(), &db)
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("2026-01-01_superseded  skipped"))
+        .stdout(contains("the file holds no SQL yet"))
+        .stdout(contains(
+            "1 applied, 0 pending, 0 failed, 0 modified, 0 unknown, 0 out of order, 1 skipped.",
+        ));
+    // Once it holds SQL it is an ordinary pending migration (dated before an applied one).
+    write(
+        &dir,
+        "2026-01-01_superseded",
+        "CREATE TABLE late_table (id int PRIMARY KEY);\n",
+    );
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .success()
+        .stdout(contains("Applied 1 migration(s)"));
+    assert_eq!(
+        sql(&db, "SELECT count(*) FROM schema_migrations WHERE success"),
+        "2"
+    );
+}

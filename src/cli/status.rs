@@ -115,6 +115,10 @@ pub fn print(report: &Report, out: &Output) {
             ),
             State::Unknown => ("unknown", "  recorded, but no file".to_string()),
             State::NotForEnvironment => ("skipped", "  @env excludes this environment".to_string()),
+            State::NoSql => (
+                "skipped",
+                "  the file holds no SQL yet: not run, not recorded".to_string(),
+            ),
         };
         let when = e.executed_at.as_deref().unwrap_or("");
         text.push_str(&format!(

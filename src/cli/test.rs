@@ -285,6 +285,14 @@ fn round_trips(
             continue;
         }
         let version = m.version.to_string();
+        if !m.has_sql() {
+            if !out.json {
+                out.line(&format!(
+                    "  -     {version:<width$}  holds no SQL: skipped, as deploys skip it"
+                ));
+            }
+            continue;
+        }
         if applied.contains(&version) {
             if !out.json {
                 out.line(&format!(

@@ -121,7 +121,8 @@ pub async fn repair(
                     &format!("`pgshift forget {version}` removes its record"),
                 ))
             }
-            (State::Pending { .. } | State::NotForEnvironment, _) | (State::Modified, None) => {
+            (State::Pending { .. } | State::NotForEnvironment | State::NoSql, _)
+            | (State::Modified, None) => {
                 return Err(blocked(
                     format!("{version} is not recorded: nothing to repair"),
                     "`pgshift status` lists the recorded migrations",
@@ -152,7 +153,10 @@ pub async fn forget(
 ) -> Result<Vec<RecordChange>, DeployError> {
     change(set, plan, spec, opts, on, false, |status, t, run_id, env| {
         let entry = find(status, version)?;
-        if matches!(entry.state, State::Pending { .. } | State::NotForEnvironment) {
+        if matches!(
+            entry.state,
+            State::Pending { .. } | State::NotForEnvironment | State::NoSql
+        ) {
             return Err(blocked(
                 format!("{version} is not recorded: nothing to forget"),
                 "`pgshift status` lists the recorded migrations",

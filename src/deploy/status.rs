@@ -31,6 +31,9 @@ pub enum State {
     Unknown,
     /// `@env` excludes it from this environment.
     NotForEnvironment,
+    /// Not applied, and the file holds only comments (a superseded migration, or one `new` just
+    /// made): skipped, not recorded, until it holds SQL.
+    NoSql,
 }
 
 /// One line of `status`.
@@ -89,6 +92,7 @@ pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Enviro
         let row = by_version.get(m.version.as_str());
         let state = match row {
             None if !m.runs_in(env) => State::NotForEnvironment,
+            None if !m.has_sql() => State::NoSql,
             None => State::Pending {
                 out_of_order: last_applied.is_some_and(|l| i < l),
             },
@@ -123,7 +127,7 @@ pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Enviro
             }
             State::Failed { .. } | State::Partial { .. } => counts.failed += 1,
             State::Modified => counts.modified += 1,
-            State::NotForEnvironment => counts.skipped += 1,
+            State::NotForEnvironment | State::NoSql => counts.skipped += 1,
             State::Unknown => {}
         }
         entries.push(Entry {

@@ -192,15 +192,16 @@ fn dep_list(
     findings: &mut Vec<Finding>,
 ) -> Vec<DepRef> {
     let mut deps = Vec::new();
-    let mut cursor = 0;
-    for part in list.split(',') {
-        let lead = part.len() - part.trim_start().len();
-        let item = part.trim();
-        let item_offset = offset + cursor + lead;
-        cursor += part.len() + 1;
-        if item.is_empty() {
-            continue;
-        }
+    // Names separated by commas, spaces or both.
+    let separator = |c: char| c == ',' || c.is_whitespace();
+    let mut rest = list;
+    let mut consumed = 0;
+    while let Some(start) = rest.find(|c: char| !separator(c)) {
+        let len = rest[start..].find(separator).unwrap_or(rest.len() - start);
+        let item = &rest[start..start + len];
+        let item_offset = offset + consumed + start;
+        consumed += start + len;
+        rest = &rest[start + len..];
         match Version::parse_reference(item) {
             Ok(version) => deps.push(DepRef {
                 version,
@@ -515,5 +516,33 @@ CREATE TABLE u (id int);
         assert_eq!(findings[0].rule, "directive/misplaced");
         assert_eq!(findings[0].location.as_ref().unwrap().line, 2);
         assert_eq!(findings[0].location.as_ref().unwrap().column, 6);
+    }
+
+    #[test]
+    fn depends_on_takes_names_separated_by_commas_spaces_or_both() {
+        let (fm, findings) = parse(
+            "-- @depends-on: 2026-01-01_a.sql 2026-01-02_b.sql,2026-01-03_c ,  2026-01-04_d.sql\n-- @depends-on: 2026-01-05_e.sql bad-name\nselect 1;\n",
+        );
+        let deps: Vec<&str> = fm
+            .directives
+            .depends_on
+            .iter()
+            .map(|d| d.version.as_str())
+            .collect();
+        assert_eq!(
+            deps,
+            [
+                "2026-01-01_a",
+                "2026-01-02_b",
+                "2026-01-03_c",
+                "2026-01-04_d",
+                "2026-01-05_e"
+            ]
+        );
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].rule, "deps/invalid-reference");
+        // The bad name is located exactly: after "-- @depends-on: 2026-01-05_e.sql ".
+        assert_eq!(findings[0].location.as_ref().unwrap().column, 34);
+        assert_eq!(fm.directives.depends_on[2].len, "2026-01-03_c".len());
     }
 }

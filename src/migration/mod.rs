@@ -68,6 +68,11 @@ impl Migration {
             .is_none_or(|envs| envs.contains(&env))
     }
 
+    /// Whether the file holds SQL after its comments. One that does not is skipped by deploys.
+    pub fn has_sql(&self) -> bool {
+        self.front.sql_start.is_some()
+    }
+
     /// File name, e.g. `2026-01-21_add_user_profiles.sql`.
     pub fn file_name(&self) -> String {
         format!("{}.sql", self.version)
@@ -263,9 +268,9 @@ pub fn from_files(
         let front = header::parse_front_matter(&path, &source, &mut findings);
         if front.sql_start.is_none() && !source.trim().is_empty() {
             findings.push(
-                Finding::error(
+                Finding::warning(
                     "file/empty",
-                    "the file holds only comments, no SQL statement",
+                    "the file holds only comments, no SQL statement: deploys skip it (it is not run and not recorded) until it holds SQL",
                 )
                 .at(Location::file(&path))
                 .help("add the migration's SQL, or delete the file"),
@@ -373,9 +378,12 @@ fn read_source(
     };
     if source.trim().is_empty() {
         findings.push(
-            Finding::error("file/empty", "the file is empty")
-                .at(Location::file(path))
-                .help("add the migration's SQL, or delete the file"),
+            Finding::warning(
+                "file/empty",
+                "the file is empty: deploys skip it (it is not run and not recorded) until it holds SQL",
+            )
+            .at(Location::file(path))
+            .help("add the migration's SQL, or delete the file"),
         );
     }
     if let Some(i) = source.find("\r\n") {
