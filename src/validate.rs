@@ -329,13 +329,24 @@ fn file_findings(
     if let Some(e) = error {
         let src_offset = parsed.sub.to_source(e.offset);
         // A message about a variable's value could quote the value: never print it.
-        let message = match psql
+        let variable = psql
             .variables
             .iter()
-            .find(|v| parsed.sub.is_substituted(e.offset) && v.start == src_offset)
-        {
-            Some(v) => format!("syntax error in the value of psql variable :{}", v.name),
-            None => e.message.clone(),
+            .find(|v| parsed.sub.is_substituted(e.offset) && v.start == src_offset);
+        let (message, help) = match variable {
+            Some(v) => (
+                format!("syntax error in the value of psql variable :{}", v.name),
+                // A raw `:name` is pasted as it is; a password, a name or any text needs the
+                // quoted form. The value is never shown.
+                format!(
+                    "a raw `:{0}` is pasted into the SQL as it is, so its value must itself be SQL; for a string (a password, a name) write `:'{0}'`, which psql and pgshift quote as a literal (`:\"{0}\"` quotes an identifier)",
+                    v.name
+                ),
+            ),
+            None => (
+                e.message.clone(),
+                "PostgreSQL's own parser rejects this; fix the statement at the caret".to_string(),
+            ),
         };
         let len = source[src_offset.min(source.len())..]
             .find(|c: char| c.is_whitespace() || c == ';' || c == ',' || c == ')')
@@ -344,7 +355,7 @@ fn file_findings(
         findings.push(
             Finding::error("sql/syntax", message)
                 .at(Location::at_offset(path, source, src_offset, len))
-                .help("PostgreSQL's own parser rejects this; fix the statement at the caret"),
+                .help(help),
         );
     }
 }

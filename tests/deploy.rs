@@ -993,3 +993,25 @@ fn a_file_of_comments_only_is_skipped_with_a_warning_and_runs_once_it_holds_sql(
         "2"
     );
 }
+
+#[test]
+fn a_refused_deploy_shows_every_blocking_finding_at_once() {
+    let (dir, db) = project(&[
+        ("2026-01-02_typo", "CREATE TABEL t (id int);\n"),
+        (
+            "2026-01-03_b",
+            "-- @depends-on: 2026-01-09_missing.sql\nSELECT 1;\n",
+        ),
+    ]);
+    let out = pgshift(dir.path(), &db).arg("migrate").output().unwrap();
+    let text = both(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    // The missing dependency stops the plan; the syntax error of another file is shown too.
+    assert!(text.contains("2026-01-09_missing"), "{text}");
+    assert!(text.contains("error[sql/syntax]"), "{text}");
+    assert!(
+        text.contains("migrations/2026-01-02_typo.sql:5:8"),
+        "{text}"
+    );
+    assert!(text.contains("nothing was run"), "{text}");
+}

@@ -425,3 +425,25 @@ fn the_docs_list_every_rule() {
         );
     }
 }
+
+#[test]
+fn a_raw_password_variable_gets_the_quoted_form_in_its_help_and_its_value_stays_hidden() {
+    let dir = project(&[(
+        "2026-01-01_role.sql",
+        &file(
+            "2026-01-01",
+            "CREATE ROLE app;\nALTER ROLE app PASSWORD :app_password;\n",
+        ),
+    )]);
+    pgshift(dir.path())
+        .env("APP_PASSWORD", "wh1te-rabbit-77")
+        .arg("validate")
+        .assert()
+        .code(1)
+        .stdout(contains(
+            "syntax error in the value of psql variable :app_password",
+        ))
+        .stdout(contains("migrations/2026-01-01_role.sql:6:25"))
+        .stdout(contains("write `:'app_password'`"))
+        .stdout(contains("wh1te-rabbit-77").not());
+}
