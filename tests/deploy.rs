@@ -1015,3 +1015,46 @@ fn a_refused_deploy_shows_every_blocking_finding_at_once() {
     );
     assert!(text.contains("nothing was run"), "{text}");
 }
+
+#[test]
+fn a_backfill_that_commits_runs_outside_a_transaction_and_a_call_from_elsewhere_says_what_to_do() {
+    let (dir, db) = project(&[
+        (
+            "2026-01-01_items",
+            "CREATE TABLE items (id int PRIMARY KEY, v int);\nINSERT INTO items SELECT g, NULL FROM generate_series(1, 2500) g;\n",
+        ),
+        (
+            "2026-01-02_backfill",
+            "DO $$\nDECLARE n int;\nBEGIN\n  LOOP\n    UPDATE items SET v = 0 WHERE id IN (SELECT id FROM items WHERE v IS NULL LIMIT 1000);\n    GET DIAGNOSTICS n = ROW_COUNT;\n    EXIT WHEN n = 0;\n    COMMIT;\n  END LOOP;\nEND $$;\n",
+        ),
+        (
+            "2026-01-03_procedure",
+            "CREATE PROCEDURE touch_all() LANGUAGE plpgsql AS $$ BEGIN UPDATE items SET v = 1; COMMIT; END $$;\n",
+        ),
+    ]);
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .success()
+        .stdout(contains("Applied 3 migration(s)"));
+    assert_eq!(sql(&db, "SELECT count(*) FROM items WHERE v = 0"), "2500");
+    // CALL of a committing procedure defined in an earlier file: the server refuses it inside
+    // the transaction, and the help says what to write.
+    write(&dir, "2026-01-04_call", "CALL touch_all();\n");
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .code(1)
+        .stderr(contains("2D000"))
+        .stderr(contains("add `-- @no-transaction` to the file's header"));
+    write(
+        &dir,
+        "2026-01-04_call",
+        "-- @no-transaction\nCALL touch_all();\n",
+    );
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .success();
+    assert_eq!(sql(&db, "SELECT count(*) FROM items WHERE v = 1"), "2500");
+}

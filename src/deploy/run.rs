@@ -732,6 +732,11 @@ fn fix(f: &Failure) -> &'static str {
     match f.cause {
         Cause::Timeout => "Make it faster (or batch it), or raise TIMEOUT,",
         Cause::Interrupted => "When ready,",
+        // invalid_transaction_termination: a procedure (defined in another file) or a DO block
+        // ended the transaction pgshift runs the file in.
+        Cause::Error if f.sqlstate.as_deref() == Some("2D000") => {
+            "The statement commits or rolls back (a procedure or DO block that does), which it cannot do inside the migration's transaction: add `-- @no-transaction` to the file's header so it runs statement by statement,"
+        }
         Cause::Error | Cause::ConnectionLost => "Fix the file",
     }
 }

@@ -3,6 +3,7 @@
 //! variables, and the normalised checksum.
 
 mod ffi;
+mod plpgsql;
 pub mod variables;
 
 use pg_query::protobuf::{self, node::Node as N};
@@ -102,6 +103,8 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
         }
     };
     let mut statements = Vec::with_capacity(result.protobuf.stmts.len());
+    // Procedures of this file whose PL/pgSQL commits: a CALL of one cannot run in a transaction.
+    let mut committing: Vec<String> = Vec::new();
     for raw in result.protobuf.stmts {
         let Some(node) = raw.stmt.and_then(|n| n.node) else {
             continue;
@@ -114,7 +117,19 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
         };
         let start = skip_trivia(sql, loc, end);
         let end = trim_end_trivia(sql, start, end);
-        let need = tx_need(&node);
+        let mut need = tx_need(&node);
+        match &node {
+            NodeEnum::CreateFunctionStmt(f) => {
+                committing.extend(plpgsql::committing_procedure(f));
+            }
+            NodeEnum::CallStmt(c) => {
+                let name = c.funccall.as_ref().map(|f| plpgsql::dotted(&f.funcname));
+                if name.is_some_and(|n| committing.contains(&n)) {
+                    need = TxNeed::Autocommit("CALL of a procedure that commits");
+                }
+            }
+            _ => {}
+        }
         statements.push(Statement {
             node,
             start,
@@ -191,6 +206,9 @@ pub fn tx_need(node: &NodeEnum) -> TxNeed {
             TxNeed::Autocommit("REINDEX SYSTEM/DATABASE")
         }
         NodeEnum::VacuumStmt(s) if s.is_vacuumcmd => TxNeed::Autocommit("VACUUM"),
+        NodeEnum::DoStmt(d) if plpgsql::do_block_commits(d) => {
+            TxNeed::Autocommit("a DO block that commits")
+        }
         NodeEnum::AlterSystemStmt(_) => TxNeed::Autocommit("ALTER SYSTEM"),
         NodeEnum::CreatedbStmt(_) => TxNeed::Autocommit("CREATE DATABASE"),
         NodeEnum::DropdbStmt(_) => TxNeed::Autocommit("DROP DATABASE"),
