@@ -408,7 +408,7 @@ fn the_example_set_validates_clean_in_every_environment() {
             .args(["--env", env, "validate"])
             .assert()
             .success()
-            .stdout(contains("0 errors, 0 warnings, 0 info, 4 allowed."));
+            .stdout(contains("0 errors, 0 warnings, 0 info, 5 allowed."));
     }
 }
 

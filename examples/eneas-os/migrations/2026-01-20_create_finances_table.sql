@@ -5,6 +5,7 @@
 -- Dependencies: 2026-01-20_comprehensive_rls_policies.sql
 -- =============================================
 
+-- @allow: hygiene/column-types currency holds ISO 4217 codes, exactly three letters: char(3) is the type for it
 CREATE TABLE IF NOT EXISTS finances (
   id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   tenant_id    uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,

@@ -2,11 +2,13 @@
 
 use super::Rule;
 
+mod add_required_column;
 mod alter_column_type;
 mod auth_per_row;
 mod auth_users_exposed;
 mod bulk_update_without_batching;
 mod cloud_token;
+mod column_types;
 mod concurrently_in_transaction;
 mod connection_string;
 mod constraint_not_valid;
@@ -14,8 +16,10 @@ mod copy_program;
 mod create_if_not_exists;
 mod delete_without_where;
 mod disable_rls;
+mod domain_check;
 mod drop_column;
 mod drop_database;
+mod drop_index_not_concurrent;
 mod drop_schema;
 mod drop_table;
 mod duplicate_index;
@@ -33,6 +37,7 @@ mod no_primary_key;
 mod own_transaction;
 mod policy_without_rls;
 mod private_key;
+mod rename;
 mod security_definer_search_path;
 mod security_definer_view;
 mod set_not_null;
@@ -40,6 +45,7 @@ mod superuser_role;
 mod table_without_rls;
 mod truncate;
 mod unindexed_foreign_key;
+mod unique_without_index;
 mod untrusted_language;
 mod update_without_where;
 mod volatile_default;
@@ -56,6 +62,8 @@ pub const ALL: &[&Rule] = &[
     &drop_schema::RULE,
     &drop_database::RULE,
     &drop_column::RULE,
+    &rename::RULE,
+    &add_required_column::RULE,
     &truncate::RULE,
     &delete_without_where::RULE,
     &update_without_where::RULE,
@@ -72,6 +80,9 @@ pub const ALL: &[&Rule] = &[
     &security_definer_view::RULE,
     &auth_users_exposed::RULE,
     &index_not_concurrent::RULE,
+    &drop_index_not_concurrent::RULE,
+    &unique_without_index::RULE,
+    &domain_check::RULE,
     &volatile_default::RULE,
     &set_not_null::RULE,
     &constraint_not_valid::RULE,
@@ -85,6 +96,7 @@ pub const ALL: &[&Rule] = &[
     &unindexed_foreign_key::RULE,
     &duplicate_index::RULE,
     &no_primary_key::RULE,
+    &column_types::RULE,
     &mixed_transaction_modes::RULE,
     &own_transaction::RULE,
 ];
