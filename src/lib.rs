@@ -26,6 +26,7 @@ pub mod deploy;
 pub mod diagnostic;
 pub mod ephemeral;
 pub mod health;
+pub mod import;
 pub mod lint;
 pub mod migration;
 pub mod plan;

@@ -10,6 +10,7 @@ mod forget;
 mod graph;
 mod health;
 mod history;
+mod import;
 mod init;
 mod migrate;
 mod new;
@@ -121,6 +122,11 @@ pub enum Command {
     New(NewArgs),
     /// Create pgshift.toml, the migrations, backups and logs folders, and .gitignore entries
     Init,
+    /// Turn another tool's migrations into pgshift files (never overwriting)
+    #[command(
+        after_help = "Examples:\n  pgshift import --from supabase .                 (reads supabase/migrations)\n  pgshift import --from dbmate db/migrations\n  pgshift import --from flyway src/main/resources/db/migration\n  pgshift import --from sqitch sqitch/"
+    )]
+    Import(ImportArgs),
     /// Print a shell completion script
     #[command(
         after_help = "Example:\n  pgshift completions bash > /etc/bash_completion.d/pgshift"
@@ -302,6 +308,15 @@ pub struct TestArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The tool whose layout SOURCE has
+    #[arg(long = "from", value_enum, value_name = "TOOL")]
+    pub from: crate::import::Tool,
+    /// The other tool's migrations folder (or its project folder)
+    pub source: PathBuf,
+}
+
+#[derive(Debug, Args)]
 pub struct NewArgs {
     /// What the migration does, e.g. add_user_profiles or "add user profiles"
     #[arg(required = true, num_args = 1..)]
@@ -468,6 +483,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         Command::Baseline(r) => baseline::run(&settings, &vars, &r.version, out),
         Command::New(args) => new::run(&settings, args, &cwd, out),
         Command::Init => init::run(&settings, &cwd, out),
+        Command::Import(args) => import::run(&settings, args.from, &args.source, out),
         // Printed before the settings are read, above.
         Command::Completions { .. } => Ok(exit::OK),
     }

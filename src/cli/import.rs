@@ -1,0 +1,70 @@
+//! `pgshift import --from TOOL SOURCE`: another tool's migrations written into the migrations
+//! folder as pgshift files (never overwriting), and the mapping old → new printed.
+
+use std::path::Path;
+
+use crate::config::Settings;
+use crate::import::{self, Tool};
+use crate::sanitize::escape::untrusted as u;
+
+use super::{exit, CliError, Output};
+
+pub fn run(settings: &Settings, tool: Tool, source: &Path, out: &Output) -> Result<u8, CliError> {
+    let fail = |e: import::ImportError| CliError::usage(e.to_string(), Some(e.help()));
+    let read = import::read_source(tool, source).map_err(fail)?;
+    let today = chrono::Utc::now().date_naive();
+    let imported = import::name(tool, read.migrations, today);
+    let written = import::write(&settings.dir, &imported).map_err(fail)?;
+    if out.json {
+        let mapping: Vec<serde_json::Value> = imported
+            .iter()
+            .map(|i| {
+                serde_json::json!({
+                    "from": i.foreign.original.display().to_string(),
+                    "source_version": i.foreign.source_version,
+                    "to": format!("{}.sql", i.version),
+                    "down": i.down_text.is_some(),
+                })
+            })
+            .collect();
+        out.line(
+            &serde_json::json!({ "imported": mapping, "skipped": read.skipped, "files_written": written.len() })
+                .to_string(),
+        );
+        return Ok(exit::OK);
+    }
+    let width = imported
+        .iter()
+        .map(|i| i.foreign.original.display().to_string().len())
+        .max()
+        .unwrap_or(0);
+    let mut text = format!(
+        "Imported {} {} migration(s) into {}:\n",
+        imported.len(),
+        tool.name(),
+        settings.dir.display()
+    );
+    for i in &imported {
+        text.push_str(&format!(
+            "  {:<width$}  →  {}.sql{}\n",
+            u(&i.foreign.original.display().to_string()),
+            i.version,
+            if i.down_text.is_some() {
+                " (+ .down.sql)"
+            } else {
+                ""
+            }
+        ));
+    }
+    for s in &read.skipped {
+        text.push_str(&format!("  skipped: {}\n", u(s)));
+    }
+    text.push_str(&format!(
+        "{} file(s) written. Next: `pgshift validate`, then `pgshift test --rollback`; on a database {} already migrated, `pgshift adopt --from {}` records what it applied.",
+        written.len(),
+        tool.name(),
+        tool.name()
+    ));
+    out.line(&text);
+    Ok(exit::OK)
+}

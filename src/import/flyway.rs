@@ -1,0 +1,102 @@
+//! Flyway: `V<version>__<description>.sql` (versions like `1`, `1.1`, `2_1`, ordered by their
+//! numeric parts), `U<version>__<description>.sql` undo files; repeatable `R__` migrations have
+//! no pgshift equivalent and are reported, not imported. Folders are searched recursively, as
+//! Flyway does.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::{file_name, read as read_file, Foreign, ImportError, Read, Stamp};
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ImportError> {
+    for p in super::entries(dir)? {
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// `1_2` or `1.2` → [1, 2].
+fn parts(version: &str) -> Option<Vec<u64>> {
+    version
+        .split(['.', '_'])
+        .map(|p| p.parse::<u64>().ok())
+        .collect()
+}
+
+pub fn read(source: &Path) -> Result<Read, ImportError> {
+    let mut files = Vec::new();
+    walk(source, &mut files)?;
+    let mut ups: BTreeMap<Vec<u64>, (String, String, PathBuf)> = BTreeMap::new();
+    let mut undos: BTreeMap<Vec<u64>, PathBuf> = BTreeMap::new();
+    let mut skipped = Vec::new();
+    for p in files {
+        let name = file_name(&p);
+        let Some(stem) = name.strip_suffix(".sql") else {
+            continue;
+        };
+        if stem.starts_with("R__") {
+            skipped.push(format!(
+                "{name}: a repeatable migration (Flyway runs it again whenever it changes); pgshift has no such kind: write its current SQL as a new migration (CREATE OR REPLACE …)"
+            ));
+            continue;
+        }
+        let (kind, rest) = stem.split_at(1);
+        let Some((version, description)) = rest.split_once("__") else {
+            skipped.push(format!("{name}: not V<version>__<description>.sql"));
+            continue;
+        };
+        let Some(key) = parts(version) else {
+            skipped.push(format!("{name}: `{version}` is not a Flyway version"));
+            continue;
+        };
+        match kind {
+            "V" => {
+                ups.insert(
+                    key,
+                    (
+                        version.replace('_', "."),
+                        description.to_string(),
+                        p.clone(),
+                    ),
+                );
+            }
+            "U" => {
+                undos.insert(key, p.clone());
+            }
+            _ => skipped.push(format!("{name}: not a V, U or R migration")),
+        }
+    }
+    let mut migrations = Vec::new();
+    for (key, (version, description, path)) in ups {
+        migrations.push(Foreign {
+            original: path.clone(),
+            // flyway_schema_history.version
+            source_version: version,
+            stamp: Stamp::Sequence,
+            name: description.replace("__", "_"),
+            up: read_file(&path)?,
+            down: undos.get(&key).map(|u| read_file(u)).transpose()?,
+            no_transaction: false,
+            requires: Vec::new(),
+        });
+    }
+    Ok(Read {
+        migrations,
+        skipped,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn versions_order_by_their_numbers() {
+        let mut v = ["1.10", "1.2", "2", "1_9"].map(|s| super::parts(s).unwrap());
+        v.sort();
+        assert_eq!(v, [vec![1, 2], vec![1, 9], vec![1, 10], vec![2]]);
+        assert!(super::parts("1.a").is_none());
+    }
+}

@@ -1,0 +1,419 @@
+//! `pgshift import --from TOOL SOURCE`: another tool's migrations turned into pgshift files. One
+//! file per source tool reads its layout into [`Foreign`] migrations in the order that tool runs
+//! them; this module names them (dates from the source's timestamps, else one date and
+//! zero-padded sequence numbers, so that pgshift's order is the source's), writes the header,
+//! the directives and the down files, and never overwrites anything. Pure but for reading the
+//! source and writing the result.
+
+mod dbmate;
+mod flyway;
+mod golang_migrate;
+mod goose;
+mod numbered;
+mod prisma;
+mod sqitch;
+mod supabase;
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use crate::migration::filename::suggest_description;
+
+/// The tools pgshift imports from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Tool {
+    Supabase,
+    Prisma,
+    Dbmate,
+    Goose,
+    GolangMigrate,
+    Flyway,
+    Sqitch,
+    Numbered,
+}
+
+impl Tool {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Supabase => "supabase",
+            Tool::Prisma => "prisma",
+            Tool::Dbmate => "dbmate",
+            Tool::Goose => "goose",
+            Tool::GolangMigrate => "golang-migrate",
+            Tool::Flyway => "flyway",
+            Tool::Sqitch => "sqitch",
+            Tool::Numbered => "numbered",
+        }
+    }
+}
+
+/// When a source migration was made, as its name or plan says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stamp {
+    /// A date and the time of day as `HHMMSS` (a 14-digit `YYYYMMDDHHMMSS` version).
+    Timestamp(NaiveDate, String),
+    /// A position only (`0001_init.sql`, Flyway's `V1_2`).
+    Sequence,
+}
+
+/// One migration as the source tool has it, in the order it runs them.
+#[derive(Debug, Clone)]
+pub struct Foreign {
+    /// The source file (or folder), for the mapping and the header.
+    pub original: PathBuf,
+    /// The source's own version or change name, as its history table records it.
+    pub source_version: String,
+    pub stamp: Stamp,
+    /// What it does, in words (becomes the description).
+    pub name: String,
+    pub up: String,
+    pub down: Option<String>,
+    pub no_transaction: bool,
+    /// Source versions (`source_version`) this one requires.
+    pub requires: Vec<String>,
+}
+
+/// Something the import could not do, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{message}")]
+    Source { message: String, help: String },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} file(s) exist already in {dir}, e.g. {first}: nothing was written", .count)]
+    Exists {
+        dir: PathBuf,
+        count: usize,
+        first: String,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl ImportError {
+    pub fn help(&self) -> String {
+        match self {
+            ImportError::Source { help, .. } => help.clone(),
+            ImportError::Read { .. } => "check the SOURCE path and its permissions".into(),
+            ImportError::Exists { .. } => {
+                "import into an empty folder (--dir), or remove the files of an earlier import first".into()
+            }
+            ImportError::Write { .. } => "check that the migrations folder is writable".into(),
+        }
+    }
+}
+
+pub(crate) fn read(path: &Path) -> Result<String, ImportError> {
+    fs::read(path)
+        .map(|b| {
+            let s = String::from_utf8_lossy(&b).into_owned();
+            s.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(s)
+        })
+        .map_err(|source| ImportError::Read {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// The entries of a folder, sorted by name.
+pub(crate) fn entries(dir: &Path) -> Result<Vec<PathBuf>, ImportError> {
+    let mut out: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(|source| ImportError::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+pub(crate) fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// `20240115093000` → (2024-01-15, `093000`).
+pub(crate) fn timestamp(digits: &str) -> Option<Stamp> {
+    if digits.len() != 14 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let date = NaiveDate::parse_from_str(&digits[..8], "%Y%m%d").ok()?;
+    Some(Stamp::Timestamp(date, digits[8..].to_string()))
+}
+
+/// Stamps for a set's numeric versions: timestamps when every one is a 14-digit timestamp, else
+/// positions (a set that mixes the two orders by number, and so does pgshift's naming).
+pub(crate) fn stamps(versions: &[&str]) -> Vec<Stamp> {
+    let all: Option<Vec<Stamp>> = versions.iter().map(|v| timestamp(v)).collect();
+    all.unwrap_or_else(|| vec![Stamp::Sequence; versions.len()])
+}
+
+/// `<digits>_<name>` or `<digits>-<name>`.
+pub(crate) fn split_number(stem: &str) -> Option<(&str, &str)> {
+    let end = stem.find(|c: char| !c.is_ascii_digit())?;
+    if end == 0 {
+        return None;
+    }
+    let (digits, rest) = stem.split_at(end);
+    let name = rest.strip_prefix(['_', '-'])?;
+    Some((digits, name))
+}
+
+/// A BEGIN; … COMMIT; around the whole file is dropped: pgshift runs each migration in one
+/// transaction with its record, which the file's own COMMIT would split.
+pub(crate) fn without_outer_transaction(sql: &str) -> (String, bool) {
+    let lines: Vec<&str> = sql.lines().collect();
+    let is_code = |l: &&str| {
+        let t = l.trim();
+        !t.is_empty() && !t.starts_with("--")
+    };
+    let first = lines.iter().position(is_code);
+    let last = lines.iter().rposition(is_code);
+    let (Some(first), Some(last)) = (first, last) else {
+        return (sql.to_string(), false);
+    };
+    let opener = lines[first]
+        .trim()
+        .trim_end_matches(';')
+        .trim()
+        .to_ascii_uppercase();
+    let closer = lines[last]
+        .trim()
+        .trim_end_matches(';')
+        .trim()
+        .to_ascii_uppercase();
+    let opens = matches!(
+        opener.as_str(),
+        "BEGIN" | "BEGIN TRANSACTION" | "BEGIN WORK" | "START TRANSACTION"
+    );
+    let closes = matches!(
+        closer.as_str(),
+        "COMMIT" | "COMMIT TRANSACTION" | "COMMIT WORK" | "END"
+    );
+    if first >= last || !opens || !closes || !lines[first].trim().ends_with(';') {
+        return (sql.to_string(), false);
+    }
+    let mut out = String::new();
+    for (i, l) in lines.iter().enumerate() {
+        if i != first && i != last {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    (out, true)
+}
+
+/// A migration as pgshift will have it.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub foreign: Foreign,
+    /// The new version (file stem), e.g. `2024-01-15_093000_create_users`.
+    pub version: String,
+    pub text: String,
+    pub down_text: Option<String>,
+}
+
+/// Names the migrations in the source's order: dated ones `YYYY-MM-DD_HHMMSS_name`, undated ones
+/// `<date>_<NNNN>_name` with one date for the whole set (`undated_on`), so that pgshift's order
+/// (date, then description) is the source's.
+pub fn name(tool: Tool, foreign: Vec<Foreign>, undated_on: NaiveDate) -> Vec<Imported> {
+    let width = foreign.len().to_string().len().max(4);
+    let versions: Vec<String> = foreign
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let mut slug = suggest_description(&f.name);
+            if slug.is_empty() {
+                slug = "migration".into();
+            }
+            slug.truncate(80);
+            let slug = slug.trim_end_matches('_');
+            match &f.stamp {
+                Stamp::Timestamp(date, time) => {
+                    format!("{}_{time}_{slug}", date.format("%Y-%m-%d"))
+                }
+                Stamp::Sequence => {
+                    format!("{}_{:0width$}_{slug}", undated_on.format("%Y-%m-%d"), i + 1)
+                }
+            }
+        })
+        .collect();
+    let by_source = |v: &str| {
+        let find = |v: &str| foreign.iter().position(|f| f.source_version == v);
+        // `change@tag` is that change's script as of the tag; else the change itself.
+        find(v)
+            .or_else(|| find(v.split('@').next().unwrap_or(v)))
+            .map(|i| versions[i].clone())
+    };
+    foreign
+        .iter()
+        .zip(&versions)
+        .map(|(f, version)| {
+            let deps: Vec<String> = f
+                .requires
+                .iter()
+                .filter_map(|r| by_source(r))
+                .filter(|v| v != version)
+                .map(|v| format!("{v}.sql"))
+                .collect();
+            let mut text = String::new();
+            let _ = writeln!(text, "-- =============================================");
+            let _ = writeln!(text, "-- MIGRATION: {}", f.name.replace('\n', " "));
+            let _ = writeln!(text, "-- Version: {}", &version[..10]);
+            let _ = writeln!(text, "-- Author: imported from {}", tool.name());
+            let _ = writeln!(
+                text,
+                "-- Dependencies: {}",
+                if deps.is_empty() { "None".to_string() } else { deps.join(", ") }
+            );
+            let _ = writeln!(text, "-- =============================================");
+            let _ = writeln!(
+                text,
+                "-- Imported from {}: {} (version {})",
+                tool.name(),
+                f.original.display(),
+                f.source_version
+            );
+            if f.no_transaction {
+                let _ = writeln!(text, "-- @no-transaction");
+            }
+            let (up, stripped) = without_outer_transaction(&f.up);
+            if stripped {
+                let _ = writeln!(
+                    text,
+                    "-- (its own BEGIN/COMMIT removed: pgshift runs the file in one transaction with its record)"
+                );
+            }
+            text.push('\n');
+            text.push_str(up.trim_start_matches('\n'));
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            let down_text = f.down.as_ref().filter(|d| !d.trim().is_empty()).map(|d| {
+                let (down, _) = without_outer_transaction(d);
+                format!(
+                    "-- Down: {version}\n-- Imported from {} ({})\n\n{}{}",
+                    tool.name(),
+                    f.source_version,
+                    down.trim_start_matches('\n'),
+                    if down.ends_with('\n') { "" } else { "\n" }
+                )
+            });
+            Imported {
+                foreign: f.clone(),
+                version: version.clone(),
+                text,
+                down_text,
+            }
+        })
+        .collect()
+}
+
+/// What a tool's reader returns: the migrations in order, and what it could not take.
+pub struct Read {
+    pub migrations: Vec<Foreign>,
+    /// Files skipped, each with why (Flyway's repeatables…).
+    pub skipped: Vec<String>,
+}
+
+/// Reads `source` as `tool` lays migrations out.
+pub fn read_source(tool: Tool, source: &Path) -> Result<Read, ImportError> {
+    if !source.exists() {
+        return Err(ImportError::Source {
+            message: format!("{} does not exist", source.display()),
+            help: "give the folder of the other tool's migrations (or its project folder)".into(),
+        });
+    }
+    let mut read = match tool {
+        Tool::Supabase => supabase::read(source)?,
+        Tool::Prisma => prisma::read(source)?,
+        Tool::Dbmate => dbmate::read(source)?,
+        Tool::Goose => goose::read(source)?,
+        Tool::GolangMigrate => golang_migrate::read(source)?,
+        Tool::Flyway => flyway::read(source)?,
+        Tool::Sqitch => sqitch::read(source)?,
+        Tool::Numbered => numbered::read(source)?,
+    };
+    // Paths as found under SOURCE: the header and the mapping do not need the machine's.
+    for m in &mut read.migrations {
+        if let Ok(rel) = m.original.strip_prefix(source) {
+            m.original = rel.to_path_buf();
+        }
+    }
+    if read.migrations.is_empty() {
+        return Err(ImportError::Source {
+            message: format!("no {} migration found in {}", tool.name(), source.display()),
+            help: layout_help(tool).into(),
+        });
+    }
+    Ok(read)
+}
+
+/// How `tool` lays its files out, for the message when none is found.
+pub fn layout_help(tool: Tool) -> &'static str {
+    match tool {
+        Tool::Supabase => "expected supabase/migrations/<14-digit timestamp>_<name>.sql (give the project folder or supabase/migrations)",
+        Tool::Prisma => "expected prisma/migrations/<timestamp>_<name>/migration.sql (give the project folder or prisma/migrations)",
+        Tool::Dbmate => "expected db/migrations/<version>_<name>.sql with `-- migrate:up` and `-- migrate:down` sections",
+        Tool::Goose => "expected <version>_<name>.sql files with `-- +goose Up` and `-- +goose Down`",
+        Tool::GolangMigrate => "expected <version>_<name>.up.sql and <version>_<name>.down.sql files",
+        Tool::Flyway => "expected V<version>__<description>.sql files (and U<version>__… undo files)",
+        Tool::Sqitch => "expected a folder with sqitch.plan, deploy/ and revert/",
+        Tool::Numbered => "expected <number>_<name>.sql (or <number>-<name>.sql) files",
+    }
+}
+
+/// Writes every file into `dir`, or none when one of them exists already.
+pub fn write(dir: &Path, imported: &[Imported]) -> Result<Vec<PathBuf>, ImportError> {
+    fs::create_dir_all(dir).map_err(|source| ImportError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut files: Vec<(PathBuf, &str)> = Vec::new();
+    for i in imported {
+        files.push((dir.join(format!("{}.sql", i.version)), &i.text));
+        if let Some(d) = &i.down_text {
+            files.push((dir.join(format!("{}.down.sql", i.version)), d));
+        }
+    }
+    let existing: Vec<&PathBuf> = files
+        .iter()
+        .map(|(p, _)| p)
+        .filter(|p| p.exists())
+        .collect();
+    if let Some(first) = existing.first() {
+        return Err(ImportError::Exists {
+            dir: dir.to_path_buf(),
+            count: existing.len(),
+            first: file_name(first),
+        });
+    }
+    let mut written = Vec::new();
+    for (path, text) in files {
+        let result = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
+        if let Err(source) = result {
+            return Err(ImportError::Write { path, source });
+        }
+        written.push(path);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests;

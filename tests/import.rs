@@ -1,0 +1,247 @@
+//! `pgshift import --from TOOL`: for each tool, a look-alike of a real open-source set (with its
+//! quirks: same-day timestamps, empty and comment-only files, own BEGIN/COMMIT, StatementBegin,
+//! transaction:false, mixed padding, nested folders, repeatables, reworked Sqitch changes) is
+//! imported, validates, orders as the source tool runs it, and applies on a throwaway
+//! PostgreSQL with every down file checked.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::str::contains;
+
+mod common;
+
+fn fixture(tool: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/import")
+        .join(tool)
+}
+
+fn cmd(dir: &Path) -> Command {
+    let mut c = Command::cargo_bin("pgshift").unwrap();
+    c.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("DATABASE_URL");
+    for v in common::HERMETIC {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// Imports `tool`'s fixture into a new project; returns it and the order `pgshift order` gives,
+/// as the source versions named in each file's header.
+fn import(tool: &str) -> (tempfile::TempDir, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    cmd(dir.path())
+        .args(["import", "--from", tool])
+        .arg(fixture(tool))
+        .assert()
+        .success()
+        .stdout(contains("→"));
+    cmd(dir.path())
+        .arg("validate")
+        .assert()
+        .success()
+        .stdout(contains("0 errors"));
+    let out = cmd(dir.path()).args(["--json", "order"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("order as JSON");
+    let order = v["order"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let version = s["version"].as_str().unwrap();
+            let text = std::fs::read_to_string(
+                dir.path().join("migrations").join(format!("{version}.sql")),
+            )
+            .unwrap();
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("-- Imported from"))
+                .unwrap()
+                .to_string();
+            line.rsplit("(version ")
+                .next()
+                .unwrap()
+                .trim_end_matches(')')
+                .to_string()
+        })
+        .collect();
+    (dir, order)
+}
+
+/// `pgshift test --rollback` on the imported set, on a throwaway PostgreSQL.
+fn applies(dir: &Path, extra: &[&str], down_files: usize) {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    cmd(dir)
+        .env("TMPDIR", tmp.path())
+        .args(["test", "--rollback"])
+        .args(extra)
+        .assert()
+        .success()
+        .stdout(contains("Test passed"))
+        .stdout(contains(format!("{down_files} down file(s) checked")));
+}
+
+#[test]
+fn supabase_cli_set() {
+    let (dir, order) = import("supabase");
+    assert_eq!(
+        order,
+        [
+            "20240101093000",
+            "20240101101500",
+            "20240102120000",
+            "20240103080000"
+        ]
+    );
+    // `db pull` left a file of comments only: imported, and skipped by deploys.
+    applies(dir.path(), &["--supabase"], 0);
+}
+
+#[test]
+fn prisma_set() {
+    let (dir, order) = import("prisma");
+    assert_eq!(
+        order,
+        [
+            "20230601120000_init",
+            "20230715093000_add_published",
+            "20230801000000_role_enum"
+        ]
+    );
+    applies(dir.path(), &[], 0);
+}
+
+#[test]
+fn dbmate_set_with_down_sections_and_transaction_false() {
+    let (dir, order) = import("dbmate");
+    assert_eq!(
+        order,
+        ["20220301101010", "20220301101020", "20220415000000"]
+    );
+    let index = std::fs::read_to_string(
+        dir.path()
+            .join("migrations/2022-03-01_101020_users_email_index.sql"),
+    )
+    .unwrap();
+    assert!(index.contains("-- @no-transaction"), "{index}");
+    applies(dir.path(), &[], 3);
+}
+
+#[test]
+fn goose_set_with_statement_blocks_no_transaction_and_mixed_padding() {
+    let (dir, order) = import("goose");
+    assert_eq!(order, ["1", "2", "3", "12"]);
+    applies(dir.path(), &[], 4);
+}
+
+#[test]
+fn golang_migrate_set_with_own_transactions_and_numeric_order() {
+    let (dir, order) = import("golang-migrate");
+    assert_eq!(order, ["1", "2", "10"]);
+    // Undated: today's date, then the position.
+    let first = std::fs::read_dir(dir.path().join("migrations"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with("_0001_create_items.sql"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .expect("the first migration");
+    assert!(
+        !first.contains("\nBEGIN;") && first.contains("its own BEGIN/COMMIT removed"),
+        "{first}"
+    );
+    applies(dir.path(), &[], 3);
+}
+
+#[test]
+fn flyway_set_with_dotted_versions_nested_folders_undo_and_a_repeatable() {
+    let dir = tempfile::tempdir().unwrap();
+    cmd(dir.path())
+        .args(["import", "--from", "flyway"])
+        .arg(fixture("flyway"))
+        .assert()
+        .success()
+        .stdout(contains(
+            "skipped: R__person_view.sql: a repeatable migration",
+        ));
+    drop(dir);
+    let (dir, order) = import("flyway");
+    assert_eq!(order, ["1", "1.1", "1.2", "2"]);
+    applies(dir.path(), &[], 1);
+}
+
+#[test]
+fn sqitch_project_with_requirements_tags_and_a_reworked_change() {
+    let (dir, order) = import("sqitch");
+    assert_eq!(
+        order,
+        [
+            "appschema",
+            "users",
+            "insert_user@v1.0.0-dev1",
+            "insert_user"
+        ]
+    );
+    let reworked = std::fs::read_dir(dir.path().join("migrations"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.to_string_lossy().contains("2014-01-05")
+                && !p.to_string_lossy().ends_with(".down.sql")
+        })
+        .unwrap();
+    let text = std::fs::read_to_string(reworked).unwrap();
+    assert!(
+        text.contains("-- Dependencies: 2014-01-02_091500_insert_user"),
+        "{text}"
+    );
+    applies(dir.path(), &[], 4);
+}
+
+#[test]
+fn numbered_set_with_dashes_padding_and_a_superseded_file() {
+    let (dir, order) = import("numbered");
+    assert_eq!(order, ["1", "2", "9", "10"]);
+    applies(dir.path(), &[], 1);
+}
+
+#[test]
+fn import_never_overwrites_and_says_what_exists() {
+    let (dir, _) = import("dbmate");
+    let before = std::fs::read_to_string(
+        dir.path()
+            .join("migrations/2022-03-01_101010_create_users.sql"),
+    )
+    .unwrap();
+    cmd(dir.path())
+        .args(["import", "--from", "dbmate"])
+        .arg(fixture("dbmate"))
+        .assert()
+        .code(2)
+        .stderr(contains("exist already"))
+        .stderr(contains("nothing was written"));
+    assert_eq!(
+        std::fs::read_to_string(
+            dir.path()
+                .join("migrations/2022-03-01_101010_create_users.sql")
+        )
+        .unwrap(),
+        before
+    );
+    // A folder of another layout: what was expected.
+    cmd(dir.path())
+        .args(["import", "--from", "prisma"])
+        .arg(fixture("numbered"))
+        .assert()
+        .code(2)
+        .stderr(contains("no prisma migration found"))
+        .stderr(contains("<timestamp>_<name>/migration.sql"));
+}
