@@ -1,6 +1,7 @@
 //! The command line: flags (clap), and one file per subcommand gluing flags to the library.
 //! Nothing here runs SQL; everything printed to the terminal is printed from here.
 
+mod adopt;
 mod backup;
 mod baseline;
 mod confirm;
@@ -122,6 +123,11 @@ pub enum Command {
     New(NewArgs),
     /// Create pgshift.toml, the migrations, backups and logs folders, and .gitignore entries
     Init,
+    /// Record as applied the imported migrations another tool's history says it applied
+    #[command(
+        after_help = "Examples:\n  pgshift adopt --from prisma\n  pgshift --env production adopt --from dbmate --force --confirm shop"
+    )]
+    Adopt(AdoptArgs),
     /// Turn another tool's migrations into pgshift files (never overwriting)
     #[command(
         after_help = "Examples:\n  pgshift import --from supabase .                 (reads supabase/migrations)\n  pgshift import --from dbmate db/migrations\n  pgshift import --from flyway src/main/resources/db/migration\n  pgshift import --from sqitch sqitch/"
@@ -308,6 +314,19 @@ pub struct TestArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// The tool whose history table the database has
+    #[arg(long = "from", value_enum, value_name = "TOOL")]
+    pub from: crate::import::Tool,
+    /// Allow production [env: FORCE_RUN]
+    #[arg(long)]
+    pub force: bool,
+    /// The database name, confirming without a prompt [env: CONFIRM]
+    #[arg(long, value_name = "DBNAME")]
+    pub confirm: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct ImportArgs {
     /// The tool whose layout SOURCE has
     #[arg(long = "from", value_enum, value_name = "TOOL")]
@@ -402,6 +421,10 @@ impl Cli {
             flags.force = r.force;
             flags.confirm = r.confirm.clone();
         }
+        if let Command::Adopt(a) = &self.command {
+            flags.force = a.force;
+            flags.confirm = a.confirm.clone();
+        }
         if let Command::Backup(BackupCommand::Restore { force, confirm, .. }) = &self.command {
             flags.force = *force;
             flags.confirm = confirm.clone();
@@ -484,6 +507,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         Command::New(args) => new::run(&settings, args, &cwd, out),
         Command::Init => init::run(&settings, &cwd, out),
         Command::Import(args) => import::run(&settings, args.from, &args.source, out),
+        Command::Adopt(args) => adopt::run(&settings, &vars, args.from, out),
         // Printed before the settings are read, above.
         Command::Completions { .. } => Ok(exit::OK),
     }

@@ -16,6 +16,9 @@ pub const LAYOUT_VERSION: i32 = 2;
 
 const LAYOUT_COMMENT: &str = "pgshift tracking table, layout ";
 
+/// The `sqlstate` of a [`TrackingError`] about a table of another tool (not a server code).
+const FOREIGN_TABLE: &str = "pgshift-foreign-table";
+
 /// What the database holds of pgshift's layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayoutState {
@@ -26,6 +29,26 @@ pub struct LayoutState {
     /// Privileges others hold on pgshift's objects, described (`USAGE, SELECT on sequence
     /// public.schema_migrations_events_id_seq to anon`).
     pub foreign_privileges: Vec<String>,
+    /// The table exists but is not pgshift's (no `checksum` column): its columns.
+    pub foreign_table: Option<Vec<String>>,
+}
+
+/// Which tool a table named like pgshift's belongs to, from its columns.
+pub fn looks_like(columns: &[String]) -> &'static str {
+    let has = |c: &str| columns.iter().any(|x| x == c);
+    if has("dirty") {
+        "golang-migrate's"
+    } else if has("statements") && has("name") {
+        "the Supabase CLI's"
+    } else if columns.len() == 1 && has("version") {
+        "dbmate's (or Rails')"
+    } else if has("installed_rank") {
+        "Flyway's"
+    } else if has("version_id") {
+        "goose's"
+    } else {
+        "another tool's"
+    }
 }
 
 /// What `ensure` did.
@@ -60,6 +83,10 @@ impl TrackingError {
     /// What to do about it.
     pub fn help(&self, tracking: &Tracking) -> String {
         match self.sqlstate.as_deref() {
+            Some(FOREIGN_TABLE) => format!(
+                "keep pgshift's records apart: set `[tracking] table = \"pgshift_migrations\"` (or `schema = \"pgshift\"`) in pgshift.toml; {} stays as it is, and `pgshift adopt --from TOOL` records what that tool applied",
+                tracking.display()
+            ),
             Some("42501") => format!(
                 "the deploying role may not do this: grant it CREATE on schema {s} (GRANT CREATE ON SCHEMA {s} TO <role>), or set [tracking] schema in pgshift.toml to a schema it owns",
                 s = quote_identifier(&tracking.schema)
@@ -124,11 +151,12 @@ impl Tracking {
         i64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
     }
 
-    /// Whether the table exists (without creating anything).
+    /// Whether pgshift's table exists (without creating anything); a table of that name that
+    /// is another tool's (no `checksum` column) does not count.
     pub async fn exists(&self, client: &Client) -> Result<bool, tokio_postgres::Error> {
         let row = client
             .query_one(
-                "SELECT to_regclass($1) IS NOT NULL",
+                "SELECT to_regclass($1) IS NOT NULL AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'checksum' AND NOT attisdropped)",
                 &[&format!(
                     "{}.{}",
                     quote_identifier(&self.schema),
@@ -209,14 +237,18 @@ $pgshift$;",
     pub async fn state(&self, client: &Client) -> Result<LayoutState, tokio_postgres::Error> {
         let sql = format!(
             "SELECT to_regnamespace($1) IS NOT NULL, obj_description(to_regclass($2), 'pg_class'),
-                    ARRAY(SELECT format('%s on %s %s to %s', privileges, lower(kind), obj, grantee) FROM ({}) f ORDER BY 1)",
+                    ARRAY(SELECT format('%s on %s %s to %s', privileges, lower(kind), obj, grantee) FROM ({}) f ORDER BY 1),
+                    ARRAY(SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass($2) AND attnum > 0 AND NOT attisdropped ORDER BY attnum)",
             self.foreign_privileges_sql()
         );
         let row = client
             .query_one(&sql, &[&self.schema, &self.name("")])
             .await?;
         let comment: Option<String> = row.get(1);
+        let columns: Vec<String> = row.get(3);
         Ok(LayoutState {
+            foreign_table: (!columns.is_empty() && !columns.iter().any(|c| c == "checksum"))
+                .then_some(columns),
             schema_exists: row.get(0),
             layout: comment
                 .as_deref()
@@ -234,6 +266,17 @@ $pgshift$;",
             .state(client)
             .await
             .map_err(TrackingError::of("reading the tracking layout"))?;
+        if let Some(columns) = &state.foreign_table {
+            return Err(TrackingError {
+                statement: format!("using {} as pgshift's tracking table", self.display()),
+                message: format!(
+                    "it belongs to another tool (columns {}: it looks like {} history table), and pgshift never alters it",
+                    columns.join(", "),
+                    looks_like(columns)
+                ),
+                sqlstate: Some(FOREIGN_TABLE.into()),
+            });
+        }
         let mut done = Ensured::default();
         if state.layout != Some(LAYOUT_VERSION) {
             done.created = state.layout.is_none();

@@ -16,6 +16,7 @@ pub enum Operation {
     Repair,
     Forget,
     Baseline,
+    Adopt,
 }
 
 impl fmt::Display for Operation {
@@ -27,6 +28,7 @@ impl fmt::Display for Operation {
             Operation::Repair => "repair a record in",
             Operation::Forget => "forget a record in",
             Operation::Baseline => "baseline",
+            Operation::Adopt => "adopt another tool's history in",
         })
     }
 }

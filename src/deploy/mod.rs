@@ -451,7 +451,12 @@ pub async fn read_status(
         .map(|h| Running {
             holder: h.to_string(),
         });
-    let supabase = crate::supabase::history::disagreement(&client, &rows)
+    let original = |v: &str| {
+        let version = Version::parse_reference(v).ok()?;
+        let m = set.get(&version)?;
+        crate::import::source_version(crate::import::Tool::Supabase, &m.source).map(str::to_string)
+    };
+    let supabase = crate::supabase::history::disagreement(&client, &rows, &original)
         .await
         .map_err(db_err)?;
     Ok(StatusRead {

@@ -263,6 +263,99 @@ pub async fn baseline(
     .await
 }
 
+/// `adopt --from TOOL`: every imported migration (its header names its source version) that
+/// `tool`'s history table says was applied is recorded as applied, with an `adopted` event
+/// naming the source; nothing runs. The next `migrate` applies only the rest. The other
+/// tool's table is only read.
+pub async fn adopt(
+    set: &MigrationSet,
+    plan: &Plan,
+    spec: &ConnectionSpec,
+    opts: &RecordOptions<'_>,
+    tool: crate::import::Tool,
+    on: &mut (dyn FnMut(Event) + Send),
+) -> Result<(Vec<RecordChange>, Vec<String>), DeployError> {
+    use crate::import::history;
+    let (applied, warnings) = {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let client = spec.connect(tx).await.map_err(DeployError::Connect)?;
+        history::applied(&client, tool)
+            .await
+            .map_err(db_err)?
+            .map_err(|e| DeployError::Blocked {
+                message: e.message,
+                help: e.help,
+            })?
+    };
+    let changes = change(set, plan, spec, opts, on, true, |status, t, run_id, env| {
+        let mut planned = Vec::new();
+        let mut imported = 0;
+        let mut seen: std::collections::HashMap<String, usize> = Default::default();
+        for e in &status.entries {
+            let Some(m) = set.migrations.iter().find(|m| m.version.as_str() == e.version) else {
+                continue;
+            };
+            let Some(source) = crate::import::source_version(tool, &m.source) else {
+                continue;
+            };
+            imported += 1;
+            let base = source.split(['@', '#']).next().unwrap_or(source).to_string();
+            let nth = *seen.entry(base.clone()).and_modify(|n| *n += 1).or_insert(0);
+            if !matches!(e.state, State::Pending { .. } | State::Failed { .. } | State::Partial { .. })
+                || !history::is_applied(tool, &applied, source, nth)
+            {
+                continue;
+            }
+            let normalized = status::normalized(m);
+            let record = Record {
+                version: &e.version,
+                checksum: &m.checksum.0,
+                normalized_checksum: Some(&normalized),
+                success: true,
+                error_message: None,
+                sqlstate: None,
+                error_position: None,
+                statements_done: None,
+                run_id,
+                environment: env,
+                time_ms: "0".into(),
+            };
+            planned.push(Planned {
+                change: RecordChange {
+                    version: e.version.clone(),
+                    action: "adopted".into(),
+                    detail: format!("{} applied it (version {source}); recorded as applied, nothing was run", tool.name()),
+                },
+                sql: t.record_sql(
+                    &record,
+                    "baseline",
+                    &serde_json::json!({ "adopted_from": tool.name(), "source_version": source }),
+                ),
+            });
+        }
+        if imported == 0 {
+            return Err(blocked(
+                format!("no migration in {} was imported from {}", set.dir.display(), tool.name()),
+                &format!("import the set first: `pgshift import --from {} SOURCE`", tool.name()),
+            ));
+        }
+        if planned.is_empty() {
+            return Err(blocked(
+                format!(
+                    "nothing to adopt: none of the {imported} migration(s) imported from {} is both pending here and applied by {} ({} version(s) in its history)",
+                    tool.name(),
+                    tool.name(),
+                    applied.len()
+                ),
+                "`pgshift status` shows what is recorded; `pgshift migrate` applies what is pending",
+            ));
+        }
+        Ok(planned)
+    })
+    .await?;
+    Ok((changes, warnings))
+}
+
 /// The entry of `version` in the comparison, or an error naming it.
 fn find<'s>(status: &'s Status, version: &str) -> Result<&'s status::Entry, DeployError> {
     status

@@ -365,8 +365,10 @@ async fn undo(
                 t.event_sql(&run_id, "rolled_back", Some(&p.version), env, &detail)
             );
             if supabase_history {
+                let original =
+                    crate::import::source_version(crate::import::Tool::Supabase, &m.source);
                 sql.push('\n');
-                sql.push_str(&crate::supabase::history::delete_sql(&p.version));
+                sql.push_str(&crate::supabase::history::delete_sql(&p.version, original));
             }
             sql
         };

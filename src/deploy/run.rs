@@ -120,13 +120,10 @@ impl<'a> Run<'a> {
                         .map(str::trim)
                 })
                 .collect();
+            let (version, original) = history::version_for(self.set, m);
             p.also = format!(
                 "\n{}",
-                history::record_sql(
-                    &history::version_of(self.set, &m.version),
-                    m.version.as_str(),
-                    &statements
-                )
+                history::record_sql(&version, m.version.as_str(), &statements, original)
             );
         }
         Ok(())

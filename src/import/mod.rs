@@ -9,6 +9,7 @@ mod dbmate;
 mod flyway;
 mod golang_migrate;
 mod goose;
+pub mod history;
 mod numbered;
 mod prisma;
 mod sqitch;
@@ -319,6 +320,17 @@ pub fn name(tool: Tool, foreign: Vec<Foreign>, undated_on: NaiveDate) -> Vec<Imp
             }
         })
         .collect()
+}
+
+/// The source version an imported file names in its header (`-- Imported from dbmate: … (version
+/// 20220301101010)`), when it came from `tool`.
+pub fn source_version(tool: Tool, text: &str) -> Option<&str> {
+    let prefix = format!("-- Imported from {}: ", tool.name());
+    text.lines()
+        .take_while(|l| l.starts_with("--") || l.trim().is_empty())
+        .find(|l| l.starts_with(&prefix))
+        .and_then(|l| l.rsplit_once("(version "))
+        .map(|(_, v)| v.trim_end().trim_end_matches(')'))
 }
 
 /// What a tool's reader returns: the migrations in order, and what it could not take.

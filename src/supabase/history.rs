@@ -21,8 +21,17 @@ pub const EXISTS_SQL: &str =
 pub const CREATE_SQL: &str = "CREATE SCHEMA IF NOT EXISTS supabase_migrations;
 CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations (version text PRIMARY KEY, statements text[], name text);";
 
+/// The version a migration has in the Supabase CLI's history: its original one when it was
+/// imported from the Supabase CLI (`true`), else made from its date and place ([`made_version`]).
+pub fn version_for(set: &MigrationSet, m: &crate::migration::Migration) -> (String, bool) {
+    match crate::import::source_version(crate::import::Tool::Supabase, &m.source) {
+        Some(original) => (original.to_string(), true),
+        None => (made_version(set, &m.version), false),
+    }
+}
+
 /// The 14-digit version of `v` in the Supabase CLI's history.
-pub fn version_of(set: &MigrationSet, v: &Version) -> String {
+pub fn made_version(set: &MigrationSet, v: &Version) -> String {
     let date = v.date_str();
     let place = set
         .migrations
@@ -32,25 +41,40 @@ pub fn version_of(set: &MigrationSet, v: &Version) -> String {
     format!("{}{place:06}", date.replace('-', ""))
 }
 
-/// Records `name` (a pgshift version) as applied, unless a row already names it. A version taken
-/// by a row of the CLI's own is left to that row: the next free number after the newest is used.
-pub fn record_sql(version: &str, name: &str, statements: &[&str]) -> String {
+/// Records `name` (a pgshift version) as applied, unless a row already names it. A made version
+/// taken by a row of the CLI's own is left to that row: the next free number after the newest is
+/// used. An `original` version (the migration came from the Supabase CLI) already in the table is
+/// that migration: nothing is added.
+pub fn record_sql(version: &str, name: &str, statements: &[&str], original: bool) -> String {
     let statements: Vec<String> = statements.iter().map(|s| quote_literal(s)).collect();
     let (v, n) = (quote_literal(version), quote_literal(name));
+    let known = if original {
+        format!("name = {n} OR version = {v}")
+    } else {
+        format!("name = {n}")
+    };
     format!(
         "INSERT INTO {TABLE} (version, statements, name) \
          SELECT CASE WHEN EXISTS (SELECT 1 FROM {TABLE} WHERE version = {v}) \
                      THEN (SELECT (max(version::numeric) + 1)::text FROM {TABLE} WHERE version ~ '^[0-9]+$') \
                      ELSE {v} END, \
                 ARRAY[{}]::text[], {n} \
-         WHERE NOT EXISTS (SELECT 1 FROM {TABLE} WHERE name = {n});",
+         WHERE NOT EXISTS (SELECT 1 FROM {TABLE} WHERE {known});",
         statements.join(", ")
     )
 }
 
-/// Removes the row of `name` (a rollback).
-pub fn delete_sql(name: &str) -> String {
-    format!("DELETE FROM {TABLE} WHERE name = {};", quote_literal(name))
+/// Removes the row of `name` (a rollback), and the row of its original version when it came
+/// from the Supabase CLI.
+pub fn delete_sql(name: &str, original: Option<&str>) -> String {
+    match original {
+        Some(v) => format!(
+            "DELETE FROM {TABLE} WHERE name = {} OR version = {};",
+            quote_literal(name),
+            quote_literal(v)
+        ),
+        None => format!("DELETE FROM {TABLE} WHERE name = {};", quote_literal(name)),
+    }
 }
 
 /// How the Supabase CLI's history and pgshift's records disagree.
@@ -63,9 +87,12 @@ pub struct Disagreement {
 }
 
 /// `None` where the history table does not exist.
+/// `original` gives a pgshift version's original Supabase CLI version, for migrations imported
+/// from it (their rows may be the CLI's own, under the CLI's name).
 pub async fn disagreement(
     client: &tokio_postgres::Client,
     rows: &[crate::db::tracking::AppliedRow],
+    original: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<Disagreement>, tokio_postgres::Error> {
     if !client.query_one(EXISTS_SQL, &[]).await?.get::<_, bool>(0) {
         return Ok(None);
@@ -76,22 +103,31 @@ pub async fn disagreement(
             &[],
         )
         .await?;
-    let applied: std::collections::HashSet<&str> = rows
+    // Every key a pgshift record answers to: its version, and its original CLI version.
+    let mut applied: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for r in rows.iter().filter(|r| r.success) {
+        applied.insert(r.version.clone());
+        applied.extend(original(&r.version));
+    }
+    let keys: std::collections::HashSet<String> = history
         .iter()
-        .filter(|r| r.success)
-        .map(|r| r.version.as_str())
+        .flat_map(|r| [r.get::<_, String>(0), r.get::<_, String>(1)])
         .collect();
-    let names: std::collections::HashSet<String> =
-        history.iter().map(|r| r.get::<_, String>(0)).collect();
     Ok(Some(Disagreement {
         only_supabase: history
             .iter()
-            .filter(|r| !applied.contains(r.get::<_, &str>(0)))
+            .filter(|r| {
+                !applied.contains(r.get::<_, &str>(0)) && !applied.contains(r.get::<_, &str>(1))
+            })
             .map(|r| format!("{} {}", r.get::<_, &str>(1), r.get::<_, &str>(0)))
             .collect(),
         only_pgshift: rows
             .iter()
-            .filter(|r| r.success && !names.contains(&r.version))
+            .filter(|r| {
+                r.success
+                    && !keys.contains(&r.version)
+                    && !original(&r.version).is_some_and(|o| keys.contains(&o))
+            })
             .map(|r| r.version.clone())
             .collect(),
     }))
@@ -109,22 +145,22 @@ mod tests {
             .unwrap();
         let v = |s: &str| crate::migration::Version::parse_reference(s).unwrap();
         assert_eq!(
-            super::version_of(&set, &v("2026-01-21_a")),
+            super::made_version(&set, &v("2026-01-21_a")),
             "20260121000001"
         );
         assert_eq!(
-            super::version_of(&set, &v("2026-01-21_b")),
+            super::made_version(&set, &v("2026-01-21_b")),
             "20260121000002"
         );
         assert_eq!(
-            super::version_of(&set, &v("2026-01-22_c")),
+            super::made_version(&set, &v("2026-01-22_c")),
             "20260122000001"
         );
     }
 
     #[test]
     fn the_record_quotes_what_it_stores() {
-        let sql = super::record_sql("20260121000001", "2026-01-21_a", &["SELECT 'it''s'"]);
+        let sql = super::record_sql("20260121000001", "2026-01-21_a", &["SELECT 'it''s'"], false);
         assert!(sql.contains("ARRAY['SELECT ''it''''s''']::text[]"), "{sql}");
         assert!(sql.contains("WHERE name = '2026-01-21_a'"), "{sql}");
     }
