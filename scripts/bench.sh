@@ -11,4 +11,4 @@ if ! command -v squawk >/dev/null 2>&1 && [ ! -x "$HOME/.local/bin/squawk" ]; th
   python3 -m pip install --quiet --user squawk-cli >/dev/null 2>&1 ||
     echo "bench: could not install squawk-cli with pip; pgshift is timed alone" >&2
 fi
-cargo bench --locked --bench order --bench validate --bench apply --bench backup --bench health 2>/dev/null | grep -E "^(pgshift|squawk|apply|with|backup|health)"
+cargo bench --locked --bench order --bench validate --bench apply --bench backup --bench health --bench import 2>/dev/null | grep -E "^(pgshift|squawk|apply|with|backup|health|import)"
