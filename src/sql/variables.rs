@@ -27,6 +27,19 @@ pub struct VarRef {
     /// A raw `:name` glued to what precedes it (`arr[1:n]`): psql substitutes it only when the
     /// variable is set, and it is no error when it is not.
     pub glued: bool,
+    /// The value a `\set` above it in the same file gives it (psql's own rule: the file's
+    /// `\set` wins over `-v` for what follows it).
+    pub local: Option<String>,
+}
+
+/// `\set NAME value` in the file: a psql variable with a literal value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalSet {
+    pub name: String,
+    pub value: String,
+    /// The whole meta-command line.
+    pub start: usize,
+    pub end: usize,
 }
 
 /// A psql-only construct pgshift does not run.
@@ -44,6 +57,8 @@ pub struct Unsupported {
 pub struct PsqlScan {
     pub variables: Vec<VarRef>,
     pub unsupported: Vec<Unsupported>,
+    /// `\set NAME value` lines with a literal value (blanked before parsing).
+    pub sets: Vec<LocalSet>,
     /// Byte ranges of the `/* … */` comments (nested ones inside their outermost).
     pub block_comments: Vec<(usize, usize)>,
 }
@@ -117,6 +132,18 @@ pub fn scan(source: &str) -> PsqlScan {
                 } else {
                     source[i..name_end].to_string()
                 };
+                if what == "\\set" {
+                    if let Some((name, value)) = set_args(&source[name_end..end]) {
+                        out.sets.push(LocalSet {
+                            name,
+                            value,
+                            start: i,
+                            end,
+                        });
+                        i = end;
+                        continue;
+                    }
+                }
                 out.unsupported.push(Unsupported {
                     what,
                     start: i,
@@ -136,7 +163,52 @@ pub fn scan(source: &str) -> PsqlScan {
             _ => i += 1,
         }
     }
+    // A variable after a `\set` of its name takes that value.
+    for v in &mut out.variables {
+        v.local = out
+            .sets
+            .iter()
+            .rev()
+            .find(|s| s.name == v.name && s.end <= v.start)
+            .map(|s| s.value.clone());
+    }
     out
+}
+
+/// `NAME value…` of a `\set`: psql joins the value's words with nothing between them and
+/// unquotes '…' words. `None` when it is not a plain literal (no name, a backtick command, a
+/// variable): that stays unsupported.
+fn set_args(args: &str) -> Option<(String, String)> {
+    let args = args.trim();
+    let (name, rest) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+    if name.is_empty() || !name.bytes().all(is_var_char) {
+        return None;
+    }
+    let mut value = String::new();
+    let b = rest.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            c if c.is_ascii_whitespace() => i += 1,
+            b'`' | b':' | b'\\' | b'"' => return None,
+            b'\'' => {
+                let end = skip_quoted(b, i + 1, b'\'', false);
+                if end > b.len() || b.get(end - 1) != Some(&b'\'') {
+                    return None;
+                }
+                value.push_str(&rest[i + 1..end - 1].replace("''", "'"));
+                i = end;
+            }
+            _ => {
+                let end = rest[i..]
+                    .find(|c: char| c.is_whitespace() || c == '\'')
+                    .map_or(rest.len(), |k| i + k);
+                value.push_str(&rest[i..end]);
+                i = end;
+            }
+        }
+    }
+    Some((name.to_string(), value))
 }
 
 /// Index just past the closing quote (a doubled quote is part of the text).
@@ -198,6 +270,7 @@ fn variable_at(source: &str, i: usize) -> Option<VarRef> {
             start: i,
             end,
             glued: glued && kind == VarKind::Raw,
+            local: None,
         })
     };
     match b.get(i + 1)? {
@@ -297,16 +370,28 @@ pub fn substitute(
 ) -> Substituted {
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
     for v in &scan.variables {
-        if let Some(text) = value_of(v) {
+        let text = match (&v.local, v.kind) {
+            (Some(value), VarKind::Raw) => Some(value.clone()),
+            (Some(value), VarKind::Literal) => Some(quote_literal(value)),
+            (Some(value), VarKind::Identifier) => Some(quote_identifier(value)),
+            (Some(_), VarKind::Defined) => Some("TRUE".into()),
+            (None, _) => value_of(v),
+        };
+        if let Some(text) = text {
             edits.push((v.start, v.end, text));
         }
     }
-    for u in &scan.unsupported {
-        let blank: String = source[u.start..u.end]
+    let blanks = scan
+        .unsupported
+        .iter()
+        .map(|u| (u.start, u.end))
+        .chain(scan.sets.iter().map(|s| (s.start, s.end)));
+    for (start, end) in blanks {
+        let blank: String = source[start..end]
             .chars()
             .map(|c| if c == '\n' { '\n' } else { ' ' })
             .collect();
-        edits.push((u.start, u.end, blank));
+        edits.push((start, end, blank));
     }
     edits.sort_by_key(|e| e.0);
     let mut out = Substituted::default();
@@ -371,11 +456,11 @@ mod tests {
 
     #[test]
     fn finds_meta_commands_and_backticks_with_positions() {
-        let sql = "SELECT 1;\n\\set x 1\nSELECT '\\i no';\n\\i other.sql\nSELECT `date`;";
+        let sql = "SELECT 1;\n\\set x `hostname`\nSELECT '\\i no';\n\\i other.sql\nSELECT `date`;";
         let u = scan(sql).unsupported;
         let what: Vec<_> = u.iter().map(|u| u.what.as_str()).collect();
         assert_eq!(what, ["\\set", "\\i", "`"]);
-        assert_eq!(&sql[u[0].start..u[0].end], "\\set x 1");
+        assert_eq!(&sql[u[0].start..u[0].end], "\\set x `hostname`");
     }
 
     #[test]
@@ -408,5 +493,22 @@ mod tests {
         let sub = substitute(src, &scan(src), |_| None);
         assert_eq!(sub.text.len(), src.len());
         assert_eq!(sub.text, "SELECT 1;\n        \nSELECT 2;");
+    }
+
+    #[test]
+    fn a_set_gives_the_variables_after_it_its_literal_value() {
+        let src = ":'v' \\set v 'a''b' c\nSELECT :'v', :v;\n\\set w `date`\n";
+        let s = scan(src);
+        assert_eq!(s.sets.len(), 1);
+        assert_eq!(s.sets[0].value, "a'bc");
+        // Before the \set: the outside value; after it: the file's.
+        assert_eq!(s.variables[0].local, None);
+        assert_eq!(s.variables[1].local.as_deref(), Some("a'bc"));
+        // A computed value stays unsupported.
+        assert_eq!(s.unsupported.len(), 1);
+        let out = substitute(src, &s, |_| Some("'outside'".into()));
+        assert!(out.text.starts_with("'outside' "), "{}", out.text);
+        assert!(out.text.contains("SELECT 'a''bc', a'bc;"), "{}", out.text);
+        assert!(!out.text.contains("\\set"), "{}", out.text);
     }
 }
