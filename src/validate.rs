@@ -293,6 +293,21 @@ fn file_findings(
     opts: &Options,
     findings: &mut Vec<Finding>,
 ) {
+    for c in psql.copies.iter().filter(|c| !c.terminated) {
+        findings.push(
+            Finding::error(
+                "sql/copy-unterminated",
+                "the data of this COPY … FROM stdin has no line `\\.` to end it",
+            )
+            .at(Location::at_offset(
+                path,
+                source,
+                c.start.min(source.len()),
+                1,
+            ))
+            .help("end the data with a line holding only `\\.`, as pg_dump writes it"),
+        );
+    }
     for u in &psql.unsupported {
         let shell = "compute the value before the deploy and pass it as a variable (--var NAME=VALUE, or NAME in the environment), then write :'name' in the SQL";
         let (message, help) = match u.what.as_str() {

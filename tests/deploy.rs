@@ -1087,3 +1087,43 @@ fn psql_set_in_a_file_gives_its_variables_their_values_and_shell_commands_are_re
         .stderr(contains("pass it as a variable"));
     assert_eq!(sql(&db, "SELECT count(*) FROM schema_migrations"), "1");
 }
+
+#[test]
+fn copy_from_stdin_with_inline_data_runs_in_the_migrations_transaction() {
+    let (dir, db) = project(&[(
+        "2026-01-01_seed",
+        "CREATE TABLE items (id int PRIMARY KEY, name text);\nCOPY items (id, name) FROM stdin;\n1\tfirst\n2\t\\N\n3\twith \\\\ a backslash; and a semicolon\n\\.\nCOPY public.items (id, name) FROM STDIN WITH (FORMAT csv);\n4,\"csv, quoted\"\n\\.\nUPDATE items SET name = upper(name) WHERE id = 1;\n",
+    )]);
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .success()
+        .stdout(contains("Applied 1 migration(s)"));
+    assert_eq!(
+        sql(
+            &db,
+            "SELECT string_agg(id || '=' || coalesce(name, 'NULL'), '|' ORDER BY id) FROM items"
+        ),
+        "1=FIRST|2=NULL|3=with \\ a backslash; and a semicolon|4=csv, quoted"
+    );
+    // A bad row: the whole migration rolls back, and the error names the COPY's line.
+    write(
+        &dir,
+        "2026-01-02_more",
+        "CREATE TABLE more_items (id int PRIMARY KEY);\nCOPY more_items (id) FROM stdin;\n1\nnot a number\n\\.\n",
+    );
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .code(1)
+        .stderr(contains("invalid input syntax for type integer"))
+        .stderr(contains("migrations/2026-01-02_more.sql:6:1"));
+    assert_eq!(sql(&db, "SELECT to_regclass('more_items') IS NULL"), "t");
+    // Data without its `\.` line is caught before anything runs.
+    write(&dir, "2026-01-02_more", "COPY items (id) FROM stdin;\n9\n");
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .code(1)
+        .stderr(contains("error[sql/copy-unterminated]"));
+}

@@ -44,6 +44,9 @@ pub struct Step {
     pub need: TxNeed,
     /// `schema.index` of a `CREATE INDEX CONCURRENTLY`, which may leave an invalid index.
     pub concurrent_index: Option<String>,
+    /// The inline data of a `COPY … FROM stdin` (the file's lines up to `\.`), sent with the
+    /// COPY protocol.
+    pub copy: Option<String>,
 }
 
 impl Step {
@@ -69,6 +72,7 @@ impl Step {
             end: s.end,
             need: s.need.clone(),
             concurrent_index,
+            copy: None,
         }
     }
 
@@ -398,7 +402,9 @@ pub async fn run_file(
     let sql = &p.sub.text;
     let steps: Vec<(usize, &Step)> = p.statements.iter().enumerate().skip(resume_from).collect();
     match &p.mode {
-        Mode::Transaction if ctx.debug.is_none() => {
+        Mode::Transaction
+            if ctx.debug.is_none() && p.statements.iter().all(|s| s.copy.is_none()) =>
+        {
             // One statement per message, so that the server logs a failing statement alone
             // (as with psql); BEGIN rides with the first, the record and COMMIT with the last;
             // and the messages are pipelined: sent back to back, answers read after. Inside
@@ -481,6 +487,22 @@ pub async fn run_file(
             let last = steps.len() - 1;
             for (k, (i, s)) in steps.iter().enumerate() {
                 let prefix = if k == 0 { first.as_str() } else { "" };
+                if let Some(data) = &s.copy {
+                    // COPY's data goes with the COPY protocol: the statement alone, before it
+                    // what opens the transaction, after it what closes it.
+                    if !prefix.is_empty() {
+                        send(ctx, prefix, deadline, None, "", sql).await?;
+                    }
+                    let t = Instant::now();
+                    copy_in(ctx, s.text(sql), data, deadline, (*i, s), sql).await?;
+                    if let Some(debug) = ctx.debug {
+                        debug(&redact(s.text(sql)), t.elapsed());
+                    }
+                    if k == last {
+                        send(ctx, &end(), deadline, None, "", sql).await?;
+                    }
+                    continue;
+                }
                 let message = format!(
                     "{prefix}{}{}",
                     s.text(sql),
@@ -506,7 +528,11 @@ pub async fn run_file(
             }
             for (i, s) in &steps {
                 let t = Instant::now();
-                if let Err(mut f) = send(ctx, s.text(sql), deadline, Some((*i, s)), "", sql).await {
+                let sent = match &s.copy {
+                    Some(data) => copy_in(ctx, s.text(sql), data, deadline, (*i, s), sql).await,
+                    None => send(ctx, s.text(sql), deadline, Some((*i, s)), "", sql).await,
+                };
+                if let Err(mut f) = sent {
                     f.statements_done = Some(*i);
                     return Err(f);
                 }
@@ -525,6 +551,49 @@ pub async fn run_file(
             )
             .await?;
             Ok(start.elapsed())
+        }
+    }
+}
+
+/// Runs a `COPY … FROM stdin` with its inline data through the COPY protocol (as psql does),
+/// cancelled at `deadline` or on interrupt; on failure rolls back and describes it.
+async fn copy_in(
+    ctx: &RunContext<'_>,
+    statement: &str,
+    data: &str,
+    deadline: Instant,
+    at: (usize, &Step),
+    sql: &str,
+) -> Result<(), Failure> {
+    use futures_util::SinkExt;
+    let work = async {
+        let sink = ctx.client.copy_in::<_, bytes::Bytes>(statement).await?;
+        futures_util::pin_mut!(sink);
+        sink.send(bytes::Bytes::copy_from_slice(data.as_bytes()))
+            .await?;
+        sink.finish().await.map(|_| ())
+    };
+    tokio::pin!(work);
+    let mut interrupt = ctx.interrupt.clone();
+    let (result, cause) = tokio::select! {
+        r = &mut work => (r, Cause::Error),
+        _ = tokio::time::sleep_until(deadline.into()) => {
+            (ctx.cancel)(ctx.client.cancel_token()).await;
+            ((&mut work).await, Cause::Timeout)
+        }
+        _ = interrupt.wait_for(|v| *v) => {
+            (ctx.cancel)(ctx.client.cancel_token()).await;
+            ((&mut work).await, Cause::Interrupted)
+        }
+    };
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let cause = lost_or(&e, cause);
+            if cause != Cause::ConnectionLost {
+                let _ = ctx.client.batch_execute("ROLLBACK").await;
+            }
+            Err(failure(&e, cause, "", Some(at), sql))
         }
     }
 }

@@ -344,6 +344,33 @@ pub fn prepare_down(
     ))
 }
 
+/// The steps of a file, each `COPY … FROM stdin` with the data the file gives it (the first
+/// data block after the statement).
+fn with_copy_data(
+    statements: &[crate::sql::Statement],
+    psql: &crate::sql::variables::PsqlScan,
+    sub: &crate::sql::variables::Substituted,
+    source: &str,
+) -> Vec<execute::Step> {
+    statements
+        .iter()
+        .map(|s| {
+            let mut step = execute::Step::of(s);
+            if let pg_query::NodeEnum::CopyStmt(c) = &s.node {
+                if c.is_from && c.filename.is_empty() && !c.is_program {
+                    let after = sub.to_source(s.end);
+                    step.copy = psql
+                        .copies
+                        .iter()
+                        .find(|d| d.start >= after)
+                        .map(|d| source[d.start..d.end].to_string());
+                }
+            }
+            step
+        })
+        .collect()
+}
+
 /// A file to run: a migration or a down file.
 struct File<'a> {
     version: String,
@@ -412,7 +439,7 @@ fn prepare_text(
         checksum: m.checksum.to_string(),
         normalized_checksum: m.normalized_checksum.clone(),
         effects: Effects::of(&statements, &sub.text),
-        statements: statements.iter().map(execute::Step::of).collect(),
+        statements: with_copy_data(&statements, &psql, &sub, m.source),
         sub,
         mode,
         also: String::new(),

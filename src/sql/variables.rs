@@ -52,6 +52,36 @@ pub struct Unsupported {
     pub end: usize,
 }
 
+/// The inline data of a `COPY … FROM stdin;`: the lines after it, up to a line `\.`, as
+/// pg_dump writes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyData {
+    /// The data: from the line after the statement to the start of the `\.` line.
+    pub start: usize,
+    pub end: usize,
+    /// Just past the `\.` line (or the end of the file when it is missing).
+    pub block_end: usize,
+    /// The `\.` line was found.
+    pub terminated: bool,
+}
+
+/// Whether a statement's text is `COPY … FROM STDIN` (comments blank or absent).
+fn is_copy_from_stdin(statement: &str) -> bool {
+    // Line comments out (the header above a first statement, say).
+    let code: String = statement
+        .lines()
+        .map(|l| l.split("--").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let words: Vec<String> = code
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    words.first().is_some_and(|w| w == "copy")
+        && words.windows(2).any(|w| w[0] == "from" && w[1] == "stdin")
+}
+
 /// What the psql lexer found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PsqlScan {
@@ -59,6 +89,8 @@ pub struct PsqlScan {
     pub unsupported: Vec<Unsupported>,
     /// `\set NAME value` lines with a literal value (blanked before parsing).
     pub sets: Vec<LocalSet>,
+    /// Inline data of `COPY … FROM stdin;` statements (blanked before parsing).
+    pub copies: Vec<CopyData>,
     /// Byte ranges of the `/* … */` comments (nested ones inside their outermost).
     pub block_comments: Vec<(usize, usize)>,
 }
@@ -78,9 +110,44 @@ pub fn scan(source: &str) -> PsqlScan {
     let n = b.len();
     let mut out = PsqlScan::default();
     let mut i = 0;
+    // Where the current statement began (after the last top-level `;`), comments skipped.
+    let mut statement_start = 0;
     while i < n {
         let c = b[i];
         match c {
+            b';' => {
+                let statement = &source[statement_start..i];
+                let statement = crate::sql::blank_comments(statement);
+                if is_copy_from_stdin(&statement) {
+                    // The data starts on the next line and runs to a line `\.`.
+                    let start = source[i..].find('\n').map_or(n, |k| i + k + 1);
+                    let mut line = start;
+                    let mut found = None;
+                    while line < n {
+                        let line_end = source[line..].find('\n').map_or(n, |k| line + k);
+                        if source[line..line_end].trim_end_matches('\r') == "\\." {
+                            found = Some((line, (line_end + 1).min(n)));
+                            break;
+                        }
+                        line = line_end + 1;
+                    }
+                    let (end, block_end, terminated) = match found {
+                        Some((end, block_end)) => (end, block_end, true),
+                        None => (n, n, false),
+                    };
+                    out.copies.push(CopyData {
+                        start,
+                        end,
+                        block_end,
+                        terminated,
+                    });
+                    i = block_end;
+                    statement_start = block_end;
+                    continue;
+                }
+                i += 1;
+                statement_start = i;
+            }
             b'-' if b.get(i + 1) == Some(&b'-') => {
                 i = source[i..].find('\n').map_or(n, |k| i + k);
             }
@@ -132,6 +199,8 @@ pub fn scan(source: &str) -> PsqlScan {
                 } else {
                     source[i..name_end].to_string()
                 };
+                // A meta-command line ends whatever statement text came before it.
+                statement_start = end;
                 if what == "\\set" {
                     if let Some((name, value)) = set_args(&source[name_end..end]) {
                         out.sets.push(LocalSet {
@@ -385,7 +454,8 @@ pub fn substitute(
         .unsupported
         .iter()
         .map(|u| (u.start, u.end))
-        .chain(scan.sets.iter().map(|s| (s.start, s.end)));
+        .chain(scan.sets.iter().map(|s| (s.start, s.end)))
+        .chain(scan.copies.iter().map(|c| (c.start, c.block_end)));
     for (start, end) in blanks {
         let blank: String = source[start..end]
             .chars()
@@ -510,5 +580,26 @@ mod tests {
         assert!(out.text.starts_with("'outside' "), "{}", out.text);
         assert!(out.text.contains("SELECT 'a''bc', a'bc;"), "{}", out.text);
         assert!(!out.text.contains("\\set"), "{}", out.text);
+    }
+
+    #[test]
+    fn copy_data_is_found_blanked_and_never_taken_for_meta_commands() {
+        let src = "-- header\nCOPY t (a) FROM stdin;\n1\\N\n\\N :x\n\\.\nSELECT :'v';\nCOPY t FROM stdin;\nno end\n";
+        let s = scan(src);
+        assert_eq!(s.copies.len(), 2);
+        assert_eq!(&src[s.copies[0].start..s.copies[0].end], "1\\N\n\\N :x\n");
+        assert!(s.copies[0].terminated && !s.copies[1].terminated);
+        // Inside the data: no meta-command, no variable.
+        assert!(s.unsupported.is_empty(), "{:?}", s.unsupported);
+        let names: Vec<&str> = s.variables.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, ["v"]);
+        let out = substitute(src, &s, |_| Some("'x'".into()));
+        assert!(
+            out.text.contains("COPY t (a) FROM stdin;\n"),
+            "{}",
+            out.text
+        );
+        assert!(!out.text.contains("\\N"), "{}", out.text);
+        assert_eq!(out.text.lines().count(), src.lines().count());
     }
 }
