@@ -1127,3 +1127,36 @@ fn copy_from_stdin_with_inline_data_runs_in_the_migrations_transaction() {
         .code(1)
         .stderr(contains("error[sql/copy-unterminated]"));
 }
+
+#[test]
+fn a_rehearsal_names_the_strongest_lock_on_each_existing_table_and_says_all_was_rolled_back() {
+    let (dir, db) = project(&[(
+        "2026-01-01_users",
+        "CREATE TABLE users (id bigint PRIMARY KEY, email text);\n",
+    )]);
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .success();
+    write(
+        &dir,
+        "2026-01-02_profile",
+        "ALTER TABLE users ADD COLUMN name text;\nCREATE TABLE profiles (user_id bigint PRIMARY KEY REFERENCES users);\nCREATE INDEX profiles_x ON profiles (user_id);\n",
+    );
+    write(
+        &dir,
+        "2026-01-03_email_index",
+        "CREATE INDEX users_email ON users (email);\nSELECT count(*) FROM users;\n",
+    );
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--dry-run=rehearse"])
+        .assert()
+        .success()
+        .stdout(contains(
+            "locks public.users ACCESS EXCLUSIVE (blocks reads and writes)",
+        ))
+        .stdout(contains("locks public.users SHARE (blocks writes)"))
+        .stdout(contains("public.profiles").not())
+        .stdout(contains("Rehearsed 2 migration(s) (all rolled back)"));
+    assert_eq!(sql(&db, "SELECT to_regclass('profiles') IS NULL"), "t");
+}

@@ -20,6 +20,8 @@ pub struct Printer {
     bar: Option<indicatif::ProgressBar>,
     /// `logs/migration_YYYYMMDD.log`: every event as a JSON line with its UTC time.
     log: Option<std::fs::File>,
+    /// The run is a rehearsal (a `rehearsed` event came): its end says so.
+    rehearsal: bool,
 }
 
 /// Opens (appending) the day's log, readable by its owner only: it names hosts, roles and
@@ -55,6 +57,7 @@ impl Printer {
             tty: std::io::stdout().is_terminal(),
             bar: None,
             log: log_dir.and_then(open_log),
+            rehearsal: false,
         }
     }
 
@@ -278,10 +281,13 @@ impl Printer {
                 )
             }
             Event::Rehearsed { version, ms, locks } => {
+                self.rehearsal = true;
                 let mut t = format!("  ✓ {:<w$}  {ms} ms (rolled back)\n", u(version));
-                if !locks.is_empty() {
-                    let locks: Vec<_> = locks.iter().map(|l| u(l)).collect();
-                    t.push_str(&format!("      locks: {}\n", locks.join(", ")));
+                if locks.is_empty() {
+                    t.push_str("      locks: none on existing tables\n");
+                }
+                for l in locks {
+                    t.push_str(&format!("      locks {}\n", u(l)));
                 }
                 t
             }
@@ -349,7 +355,13 @@ impl Printer {
                 interrupted,
                 ms,
             } => {
-                if *interrupted {
+                if self.rehearsal {
+                    if *failed {
+                        format!("Rehearsal stopped at the failure after {applied} migration(s) (all rolled back), {ms} ms.\n")
+                    } else {
+                        format!("Rehearsed {applied} migration(s) (all rolled back) in {ms} ms.\n")
+                    }
+                } else if *interrupted {
                     format!("Interrupted after {applied} migration(s), {ms} ms; the lock is released.\n")
                 } else if *failed {
                     format!("Stopped at the failure: {applied} migration(s) applied in {ms} ms.\n")

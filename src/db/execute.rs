@@ -555,6 +555,20 @@ pub async fn run_file(
     }
 }
 
+/// Sends `data` to a `COPY … FROM stdin` statement with the COPY protocol.
+pub async fn copy_rows(
+    client: &Client,
+    statement: &str,
+    data: &str,
+) -> Result<(), tokio_postgres::Error> {
+    use futures_util::SinkExt;
+    let sink = client.copy_in::<_, bytes::Bytes>(statement).await?;
+    futures_util::pin_mut!(sink);
+    sink.send(bytes::Bytes::copy_from_slice(data.as_bytes()))
+        .await?;
+    sink.finish().await.map(|_| ())
+}
+
 /// Runs a `COPY … FROM stdin` with its inline data through the COPY protocol (as psql does),
 /// cancelled at `deadline` or on interrupt; on failure rolls back and describes it.
 async fn copy_in(

@@ -599,7 +599,6 @@ impl<'a> Run<'a> {
         let (client, out) = (self.client, self.out);
         client.batch_execute("BEGIN").await.map_err(db_err)?;
         let mut outcome = Outcome::default();
-        let mut seen = std::collections::BTreeSet::new();
         for (p, _, m) in prepared {
             if p.mode != Mode::Transaction {
                 out.emit(Event::Skipped {
@@ -608,6 +607,8 @@ impl<'a> Run<'a> {
                 });
                 continue;
             }
+            // What this session holds before the migration: what it takes is what is new.
+            let before = lock_state(client).await.map_err(db_err)?;
             let start = Instant::now();
             let mut failed = None;
             for (i, s) in p.statements.iter().enumerate() {
@@ -616,11 +617,19 @@ impl<'a> Run<'a> {
                 } else {
                     ""
                 };
-                if let Err(e) = client
-                    .batch_execute(&format!("{prefix}{}", s.text(&p.sub.text)))
-                    .await
-                {
-                    failed = Some((e, i, prefix));
+                let ran = match &s.copy {
+                    Some(data) => match client.batch_execute(prefix).await {
+                        Ok(()) => execute::copy_rows(client, s.text(&p.sub.text), data).await,
+                        Err(e) => Err(e),
+                    },
+                    None => {
+                        client
+                            .batch_execute(&format!("{prefix}{}", s.text(&p.sub.text)))
+                            .await
+                    }
+                };
+                if let Err(e) = ran {
+                    failed = Some((e, i, if s.copy.is_some() { "" } else { prefix }));
                     break;
                 }
             }
@@ -646,22 +655,8 @@ impl<'a> Run<'a> {
                 break;
             }
             let ms = start.elapsed().as_millis();
-            let rows = client
-                .query(
-                    "SELECT DISTINCT n.nspname || '.' || c.relname || ' (' || l.mode || ')'
-                     FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace
-                     WHERE l.pid = pg_backend_pid() AND l.granted AND l.locktype = 'relation'
-                       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-                     ORDER BY 1",
-                    &[],
-                )
-                .await
-                .map_err(db_err)?;
-            let locks: Vec<String> = rows
-                .iter()
-                .map(|r| r.get::<_, String>(0))
-                .filter(|l| seen.insert(l.clone()))
-                .collect();
+            let after = lock_state(client).await.map_err(db_err)?;
+            let locks = lock_summary(&before, &after);
             outcome.applied += 1;
             out.emit(Event::Rehearsed {
                 version: p.version.clone(),
@@ -672,6 +667,98 @@ impl<'a> Run<'a> {
         let _ = client.batch_execute("ROLLBACK").await;
         Ok(outcome)
     }
+}
+
+/// A relation lock this session holds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct HeldLock {
+    oid: u32,
+    relation: String,
+    mode: String,
+}
+
+/// What the session holds, and which relations exist, before a migration of a rehearsal.
+struct LockState {
+    held: std::collections::HashSet<HeldLock>,
+    existing: std::collections::HashSet<u32>,
+}
+
+async fn lock_state(client: &tokio_postgres::Client) -> Result<LockState, tokio_postgres::Error> {
+    let user = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'";
+    let held = client
+        .query(
+            &format!(
+                "SELECT c.oid, format('%I.%I', n.nspname, c.relname), l.mode
+                 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE l.pid = pg_backend_pid() AND l.granted AND l.locktype = 'relation' AND {user}"
+            ),
+            &[],
+        )
+        .await?;
+    let existing = client
+        .query(
+            &format!("SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {user}"),
+            &[],
+        )
+        .await?;
+    Ok(LockState {
+        held: held
+            .iter()
+            .map(|r| HeldLock {
+                oid: r.get(0),
+                relation: r.get(1),
+                mode: r.get(2),
+            })
+            .collect(),
+        existing: existing.iter().map(|r| r.get(0)).collect(),
+    })
+}
+
+/// PostgreSQL's lock modes, weakest first, as `pg_locks.mode` names them.
+const LOCK_MODES: [&str; 8] = [
+    "AccessShareLock",
+    "RowShareLock",
+    "RowExclusiveLock",
+    "ShareUpdateExclusiveLock",
+    "ShareLock",
+    "ShareRowExclusiveLock",
+    "ExclusiveLock",
+    "AccessExclusiveLock",
+];
+
+/// `public.users ACCESS EXCLUSIVE (blocks reads and writes)` for each relation that existed
+/// before the migration and that it locked, with the strongest lock it took (objects it
+/// creates itself lock nobody).
+fn lock_summary(before: &LockState, after: &LockState) -> Vec<String> {
+    let mut strongest: std::collections::BTreeMap<&str, usize> = Default::default();
+    for l in after
+        .held
+        .difference(&before.held)
+        .filter(|l| before.existing.contains(&l.oid))
+    {
+        let rank = LOCK_MODES.iter().position(|m| *m == l.mode).unwrap_or(0);
+        let e = strongest.entry(l.relation.as_str()).or_insert(rank);
+        *e = (*e).max(rank);
+    }
+    strongest
+        .into_iter()
+        .map(|(relation, rank)| {
+            let name = LOCK_MODES[rank].trim_end_matches("Lock");
+            let mut words = String::new();
+            for c in name.chars() {
+                if c.is_uppercase() && !words.is_empty() {
+                    words.push(' ');
+                }
+                words.push(c.to_ascii_uppercase());
+            }
+            let blocks = match rank {
+                7 => " (blocks reads and writes)",
+                4..=6 => " (blocks writes)",
+                _ => "",
+            };
+            format!("{relation} {words}{blocks}")
+        })
+        .collect()
 }
 
 /// `application_name` while a migration runs: `pgshift[pid@host] 3/10 2026-01-21_x`, cut to

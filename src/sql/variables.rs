@@ -262,7 +262,8 @@ fn set_args(args: &str) -> Option<(String, String)> {
             b'`' | b':' | b'\\' | b'"' => return None,
             b'\'' => {
                 let end = skip_quoted(b, i + 1, b'\'', false);
-                if end > b.len() || b.get(end - 1) != Some(&b'\'') {
+                // Unterminated: the closing quote must be past the opening one.
+                if end > b.len() || end < i + 2 || b[end - 1] != b'\'' {
                     return None;
                 }
                 value.push_str(&rest[i + 1..end - 1].replace("''", "'"));
