@@ -127,14 +127,14 @@ fn the_guides_hardcoded_password_is_an_error_and_the_variable_is_fine() {
 
 #[test]
 fn missing_variables_and_meta_commands_are_reported_with_their_place() {
-    let sql = "\\set x 1\nALTER ROLE app PASSWORD :'app_password';\nSELECT `date`;\n";
+    let sql = "\\connect other\nALTER ROLE app PASSWORD :'app_password';\nSELECT `date`;\n";
     let p = project(&[("2026-01-01_a.sql", &file("2026-01-01", sql))]);
     pgshift(p.path())
         .arg("validate")
         .assert()
         .code(1)
         .stdout(contains(
-            "error[sql/meta-command]: psql meta-command `\\set` is not supported",
+            "error[sql/meta-command]: psql meta-command `\\connect` is not supported",
         ))
         .stdout(contains("migrations/2026-01-01_a.sql:5:1"))
         .stdout(contains(
@@ -143,8 +143,9 @@ fn missing_variables_and_meta_commands_are_reported_with_their_place() {
         .stdout(contains("migrations/2026-01-01_a.sql:6:25"))
         .stdout(contains("set APP_PASSWORD in the environment"))
         .stdout(contains(
-            "error[sql/meta-command]: backticks (shell commands) are psql-only",
-        ));
+            "error[sql/meta-command]: a backtick runs a shell command",
+        ))
+        .stdout(contains("migrations/2026-01-01_a.sql:7:8"));
 }
 
 #[test]
