@@ -3,6 +3,7 @@
 //! invalid index, an edited applied file, a failed migration row, a function without a fixed
 //! search_path); the deploy's exit code after a failed check; JSON and Markdown.
 
+use predicates::prelude::*;
 use predicates::str::contains;
 use tempfile::TempDir;
 
@@ -185,11 +186,13 @@ fn a_deploy_that_leaves_a_failing_check_exits_1_and_says_the_migrations_were_app
         sql(&db, "SELECT count(*) FROM schema_migrations WHERE success"),
         "2"
     );
-    // Nothing pending: a no-op deploy does not run the checks again.
+    // Nothing pending: a no-op deploy changed nothing and does not run the checks again.
     pgshift(dir.path(), &db)
         .args(["migrate", "--skip-backup"])
         .assert()
-        .success();
+        .success()
+        .stdout(contains("no health check runs; `pgshift health` runs one"))
+        .stdout(contains("FAIL").not());
 }
 
 #[test]

@@ -194,7 +194,7 @@ impl Printer {
                 let w = self.width;
                 let verb = if *undo { "be rolled back" } else { "run" };
                 if to_run.is_empty() {
-                    "Nothing to do: every migration is applied.\n".to_string()
+                    "Nothing to do: every migration is applied (nothing changed, so no health check runs; `pgshift health` runs one).\n".to_string()
                 } else if *dry_run {
                     let mut t = format!(
                         "Dry run: {} migration(s) would {verb}, in this order:\n",
