@@ -44,7 +44,10 @@ pub fn read(source: &Path) -> Result<Read, ImportError> {
             ));
             continue;
         }
-        let (kind, rest) = stem.split_at(1);
+        let Some(first) = stem.chars().next() else {
+            continue;
+        };
+        let (kind, rest) = stem.split_at(first.len_utf8());
         let Some((version, description)) = rest.split_once("__") else {
             skipped.push(format!("{name}: not V<version>__<description>.sql"));
             continue;
@@ -98,5 +101,16 @@ mod tests {
         v.sort();
         assert_eq!(v, [vec![1, 2], vec![1, 9], vec![1, 10], vec![2]]);
         assert!(super::parts("1.a").is_none());
+    }
+
+    #[test]
+    fn odd_file_names_are_skipped_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in [".sql", "é__x.sql", "V1__ok.sql", "Vx__bad.sql"] {
+            std::fs::write(dir.path().join(f), "SELECT 1;\n").unwrap();
+        }
+        let read = super::read(dir.path()).unwrap();
+        assert_eq!(read.migrations.len(), 1);
+        assert_eq!(read.skipped.len(), 2, "{:?}", read.skipped);
     }
 }

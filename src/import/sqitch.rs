@@ -35,7 +35,7 @@ fn plan(text: &str, skipped: &mut Vec<String>) -> Vec<Change> {
         let (head, note) = t.split_once(" # ").unwrap_or((t, ""));
         let name = head.split_whitespace().next().unwrap_or("").to_string();
         let mut requires = Vec::new();
-        if let (Some(open), Some(close)) = (head.find('['), head.find(']')) {
+        if let Some((open, close)) = head.find('[').zip(head.find(']')).filter(|(o, c)| o < c) {
             for dep in head[open + 1..close].split_whitespace() {
                 if dep.starts_with('!') {
                     continue;
@@ -172,5 +172,13 @@ mod tests {
             matches!(&plan[1].stamp, super::Stamp::Timestamp(d, t) if d.to_string() == "2013-12-31" && t == "151934")
         );
         assert_eq!(skipped.len(), 1);
+    }
+
+    #[test]
+    fn a_malformed_plan_line_does_not_panic() {
+        let mut skipped = Vec::new();
+        let plan = super::plan("odd ] [ 2014-01-02T09:15:00Z M <m@x>\n[\n", &mut skipped);
+        assert_eq!(plan[0].name, "odd");
+        assert!(plan[0].requires.is_empty());
     }
 }

@@ -257,8 +257,13 @@ fn set_args(args: &str) -> Option<(String, String)> {
     let b = rest.as_bytes();
     let mut i = 0;
     while i < b.len() {
+        // Any whitespace separates words (a multi-byte one too: step over all of it).
+        let ch = rest[i..].chars().next().unwrap_or(' ');
+        if ch.is_whitespace() {
+            i += ch.len_utf8();
+            continue;
+        }
         match b[i] {
-            c if c.is_ascii_whitespace() => i += 1,
             b'`' | b':' | b'\\' | b'"' => return None,
             b'\'' => {
                 let end = skip_quoted(b, i + 1, b'\'', false);
@@ -602,5 +607,12 @@ mod tests {
         );
         assert!(!out.text.contains("\\N"), "{}", out.text);
         assert_eq!(out.text.lines().count(), src.lines().count());
+    }
+
+    #[test]
+    fn a_set_with_unicode_whitespace_ends_and_splits_words() {
+        let s = scan("\\set x a\u{a0}b\u{2003}'c d'\u{a0}\nSELECT :'x';\n");
+        assert_eq!(s.sets.len(), 1);
+        assert_eq!(s.sets[0].value, "abc d");
     }
 }
