@@ -20,12 +20,7 @@ fn migration(i: usize) -> String {
 }
 
 fn name(i: usize) -> String {
-    format!(
-        "20{:02}-{:02}-{:02}_bench_{i:05}",
-        20 + i / 336,
-        1 + (i / 28) % 12,
-        1 + i % 28
-    )
+    common::dated_name(i, "bench")
 }
 
 mod common;

@@ -14,12 +14,7 @@ mod common;
 use common::{measure, median};
 
 fn name(i: usize) -> String {
-    format!(
-        "20{:02}-{:02}-{:02}_table_{i:05}",
-        20 + i / 336,
-        1 + (i / 28) % 12,
-        1 + i % 28
-    )
+    common::dated_name(i, "table")
 }
 
 fn migration(i: usize) -> String {

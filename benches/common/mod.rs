@@ -31,3 +31,14 @@ pub fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
 }
+
+/// The name of the i-th of many generated migrations: `20YY-MM-DD_{slug}_{i:05}`, 28 a month, so
+/// that dates stay real and the order is the number's.
+pub fn dated_name(i: usize, slug: &str) -> String {
+    format!(
+        "20{:02}-{:02}-{:02}_{slug}_{i:05}",
+        20 + i / 336,
+        1 + (i / 28) % 12,
+        1 + i % 28
+    )
+}

@@ -43,7 +43,6 @@ pub fn run(
         let (c, spec) = throwaway(out)?;
         (Some(c), spec)
     };
-    let major = server_major(&spec)?;
     if args.supabase {
         load_stub(&spec)?;
         if !out.json {
@@ -63,6 +62,8 @@ pub fn run(
     let mut summary = Vec::new();
     let code = if args.rollback {
         super::migrate::validate_before(settings, vars, out)?;
+        // pg_dump must match the server's major version.
+        let major = server_major(&spec)?;
         let steps = round_trips(settings, vars, &spec, (&set, &plan), major, safety, out)?;
         let checked = steps.iter().filter(|s| s.down).count();
         let failed: Vec<&RoundTrip> = steps.iter().filter(|s| s.problem.is_some()).collect();

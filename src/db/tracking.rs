@@ -427,6 +427,14 @@ ALTER TABLE {meta} ENABLE ROW LEVEL SECURITY;"
         if !self.exists(client).await? {
             return Ok(Vec::new());
         }
+        self.rows_of_existing(client).await
+    }
+
+    /// [`Tracking::rows`] of a table known to exist (`exists` was asked already).
+    pub async fn rows_of_existing(
+        &self,
+        client: &Client,
+    ) -> Result<Vec<AppliedRow>, tokio_postgres::Error> {
         let sql = format!(
             "SELECT version, checksum, normalized_checksum, to_char(executed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC',
                     execution_time_ms, success, error_message, sqlstate, error_position, statements_done,

@@ -225,27 +225,19 @@ pub async fn baseline(
                 let Some(m) = set.migrations.iter().find(|m| m.version.as_str() == e.version) else {
                     continue;
                 };
-                let normalized = status::normalized(m);
-                let record = Record {
-                    version: &e.version,
-                    checksum: &m.checksum.0,
-                    normalized_checksum: Some(&normalized),
-                    success: true,
-                    error_message: None,
-                    sqlstate: None,
-                    error_position: None,
-                    statements_done: None,
-                    run_id,
-                    environment: env,
-                    time_ms: "0".into(),
-                };
                 planned.push(Planned {
                     change: RecordChange {
                         version: e.version.clone(),
                         action: "baseline".into(),
                         detail: "recorded as applied; nothing was run".into(),
                     },
-                    sql: t.record_sql(&record, "baseline", &serde_json::json!({ "baseline": version })),
+                    sql: applied_without_running(
+                        t,
+                        m,
+                        run_id,
+                        env,
+                        &serde_json::json!({ "baseline": version }),
+                    ),
                 });
             }
             if e.version == version {
@@ -306,29 +298,17 @@ pub async fn adopt(
             {
                 continue;
             }
-            let normalized = status::normalized(m);
-            let record = Record {
-                version: &e.version,
-                checksum: &m.checksum.0,
-                normalized_checksum: Some(&normalized),
-                success: true,
-                error_message: None,
-                sqlstate: None,
-                error_position: None,
-                statements_done: None,
-                run_id,
-                environment: env,
-                time_ms: "0".into(),
-            };
             planned.push(Planned {
                 change: RecordChange {
                     version: e.version.clone(),
                     action: "adopted".into(),
                     detail: format!("{} applied it (version {source}); recorded as applied, nothing was run", tool.name()),
                 },
-                sql: t.record_sql(
-                    &record,
-                    "baseline",
+                sql: applied_without_running(
+                    t,
+                    m,
+                    run_id,
+                    env,
                     &serde_json::json!({ "adopted_from": tool.name(), "source_version": source }),
                 ),
             });
@@ -354,6 +334,32 @@ pub async fn adopt(
     })
     .await?;
     Ok((changes, warnings))
+}
+
+/// The record of `m` as applied, with a `baseline` event carrying `detail`: what `baseline` and
+/// `adopt` write for a migration that ran elsewhere.
+fn applied_without_running(
+    t: &Tracking,
+    m: &crate::migration::Migration,
+    run_id: &str,
+    env: &str,
+    detail: &serde_json::Value,
+) -> String {
+    let normalized = status::normalized(m);
+    let record = Record {
+        version: m.version.as_str(),
+        checksum: &m.checksum.0,
+        normalized_checksum: Some(&normalized),
+        success: true,
+        error_message: None,
+        sqlstate: None,
+        error_position: None,
+        statements_done: None,
+        run_id,
+        environment: env,
+        time_ms: "0".into(),
+    };
+    t.record_sql(&record, "baseline", detail)
 }
 
 /// The entry of `version` in the comparison, or an error naming it.

@@ -239,7 +239,10 @@ pub async fn check(
 
     let tracked = opts.tracking.exists(&client).await.map_err(db_err)?;
     let rows = if tracked {
-        opts.tracking.rows(&client).await.map_err(db_err)?
+        opts.tracking
+            .rows_of_existing(&client)
+            .await
+            .map_err(db_err)?
     } else {
         Vec::new()
     };

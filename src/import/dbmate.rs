@@ -3,12 +3,10 @@
 
 use std::path::Path;
 
-use super::{
-    entries, file_name, read as read_file, split_number, stamps, Foreign, ImportError, Read,
-};
+use super::{sectioned, versioned_sql, ImportError, Read, Sections};
 
 /// The up and down sections, and whether up runs without a transaction.
-pub fn sections(text: &str) -> Option<(String, Option<String>, bool)> {
+pub fn sections(text: &str) -> Option<Sections> {
     let (mut up, mut down) = (None::<String>, None::<String>);
     let mut no_tx = false;
     let mut in_down = false;
@@ -41,41 +39,19 @@ pub fn read(source: &Path) -> Result<Read, ImportError> {
     } else {
         source.to_path_buf()
     };
-    let mut found = Vec::new();
     let mut skipped = Vec::new();
-    for p in entries(&dir)? {
-        let name = file_name(&p);
-        match name.strip_suffix(".sql").and_then(split_number) {
-            Some((version, rest)) if p.is_file() => {
-                found.push((version.to_string(), rest.to_string(), p.clone()))
-            }
-            _ if p.is_file() => skipped.push(format!("{name}: not <version>_<name>.sql")),
-            _ => {}
+    let migrations = sectioned(
+        versioned_sql(&dir, &mut skipped)?,
+        sections,
+        |path| {
+            ImportError::Source {
+            message: format!("{} has no `-- migrate:up` line", path.display()),
+            help: "dbmate migrations start their SQL with `-- migrate:up`; add it, or import the folder with --from numbered".into(),
         }
-    }
-    found.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then(a.0.cmp(&b.0)));
-    let versions: Vec<&str> = found.iter().map(|f| f.0.as_str()).collect();
-    let stamps = stamps(&versions);
-    let mut migrations = Vec::new();
-    for ((version, name, path), stamp) in found.iter().zip(stamps) {
-        let text = read_file(path)?;
-        let Some((up, down, no_transaction)) = sections(&text) else {
-            return Err(ImportError::Source {
-                message: format!("{} has no `-- migrate:up` line", path.display()),
-                help: "dbmate migrations start their SQL with `-- migrate:up`; add it, or import the folder with --from numbered".into(),
-            });
-        };
-        migrations.push(Foreign {
-            original: path.clone(),
-            source_version: version.clone(),
-            stamp,
-            name: name.clone(),
-            up,
-            down,
-            no_transaction,
-            requires: Vec::new(),
-        });
-    }
+        },
+        // schema_migrations.version holds the digits as written.
+        str::to_string,
+    )?;
     Ok(Read {
         migrations,
         skipped,

@@ -4,12 +4,10 @@
 
 use std::path::Path;
 
-use super::{
-    entries, file_name, read as read_file, split_number, stamps, Foreign, ImportError, Read,
-};
+use super::{sectioned, versioned_sql, ImportError, Read, Sections};
 
 /// The up and down sections, and whether the file runs without a transaction.
-pub fn sections(text: &str) -> Option<(String, Option<String>, bool)> {
+pub fn sections(text: &str) -> Option<Sections> {
     let (mut up, mut down) = (String::new(), String::new());
     let (mut seen_up, mut seen_down, mut no_tx) = (false, false, false);
     #[derive(PartialEq)]
@@ -47,53 +45,27 @@ pub fn sections(text: &str) -> Option<(String, Option<String>, bool)> {
 }
 
 pub fn read(source: &Path) -> Result<Read, ImportError> {
-    let mut found = Vec::new();
     let mut skipped = Vec::new();
-    for p in entries(source)? {
-        let name = file_name(&p);
-        if name.ends_with(".go") {
-            skipped.push(format!(
-                "{name}: a Go migration; write its SQL as a pgshift migration by hand"
-            ));
-            continue;
-        }
-        match name.strip_suffix(".sql").and_then(split_number) {
-            Some((version, rest)) if p.is_file() => {
-                found.push((version.to_string(), rest.to_string(), p.clone()))
-            }
-            _ if p.is_file() => skipped.push(format!("{name}: not <version>_<name>.sql")),
-            _ => {}
-        }
-    }
     // goose orders by the version as a number.
-    found.sort_by(|a, b| {
-        a.0.parse::<u128>()
-            .unwrap_or(u128::MAX)
-            .cmp(&b.0.parse::<u128>().unwrap_or(u128::MAX))
-    });
-    let versions: Vec<&str> = found.iter().map(|f| f.0.as_str()).collect();
-    let stamps = stamps(&versions);
-    let mut migrations = Vec::new();
-    for ((version, name, path), stamp) in found.iter().zip(stamps) {
-        let text = read_file(path)?;
-        let Some((up, down, no_transaction)) = sections(&text) else {
-            return Err(ImportError::Source {
-                message: format!("{} has no `-- +goose Up` line", path.display()),
-                help: "goose migrations mark their SQL with `-- +goose Up`; add it, or import with --from numbered".into(),
-            });
-        };
-        migrations.push(Foreign {
-            original: path.clone(),
-            // goose_db_version.version_id is the number.
-            source_version: version.trim_start_matches('0').to_string().max("0".into()),
-            stamp,
-            name: name.clone(),
-            up,
-            down,
-            no_transaction,
-            requires: Vec::new(),
-        });
-    }
+    let migrations = sectioned(
+        versioned_sql(source, &mut skipped)?,
+        sections,
+        |path| {
+            ImportError::Source {
+            message: format!("{} has no `-- +goose Up` line", path.display()),
+            help: "goose migrations mark their SQL with `-- +goose Up`; add it, or import with --from numbered".into(),
+        }
+        },
+        // goose_db_version.version_id is the number.
+        |v| {
+            let n = v.trim_start_matches('0');
+            if n.is_empty() {
+                "0".into()
+            } else {
+                n.to_string()
+            }
+        },
+    )?;
     Ok(Read {
         migrations,
         skipped,

@@ -161,6 +161,90 @@ pub(crate) fn stamps(versions: &[&str]) -> Vec<Stamp> {
     all.unwrap_or_else(|| vec![Stamp::Sequence; versions.len()])
 }
 
+/// A `<version>_<name>.sql` file of a folder.
+pub(crate) struct Versioned {
+    pub version: String,
+    pub name: String,
+    pub path: PathBuf,
+    pub stamp: Stamp,
+}
+
+/// The `<version>_<name>.sql` files of `dir`, ordered by version as a number (the order of every
+/// tool that names files so, whatever the padding), with their stamps. Other files go to
+/// `skipped` with the reason.
+pub(crate) fn versioned_sql(
+    dir: &Path,
+    skipped: &mut Vec<String>,
+) -> Result<Vec<Versioned>, ImportError> {
+    let mut found: Vec<(String, String, PathBuf)> = Vec::new();
+    for p in entries(dir)? {
+        if !p.is_file() {
+            continue;
+        }
+        let name = file_name(&p);
+        if name.ends_with(".go") {
+            skipped.push(format!(
+                "{name}: a Go migration; write its SQL as a pgshift migration by hand"
+            ));
+            continue;
+        }
+        match name.strip_suffix(".sql").and_then(split_number) {
+            Some((version, rest)) => found.push((version.to_string(), rest.to_string(), p.clone())),
+            None => skipped.push(format!("{name}: not <version>_<name>.sql")),
+        }
+    }
+    // As a number: leading zeros aside, a longer number is larger.
+    let key = |v: &str| {
+        let t = v.trim_start_matches('0');
+        (t.len(), t.to_string())
+    };
+    found.sort_by_key(|f| key(&f.0));
+    let versions: Vec<&str> = found.iter().map(|f| f.0.as_str()).collect();
+    let stamps = stamps(&versions);
+    Ok(found
+        .into_iter()
+        .zip(stamps)
+        .map(|((version, name, path), stamp)| Versioned {
+            version,
+            name,
+            path,
+            stamp,
+        })
+        .collect())
+}
+
+/// A file's up section, its down section if any, and whether up runs without a transaction.
+pub(crate) type Sections = (String, Option<String>, bool);
+
+/// Migrations from files with up and down sections in one file (dbmate, goose): `sections`
+/// splits a file, `no_marker` is the error for a file without its up marker, `source_version`
+/// is the version as the tool's history table records it.
+pub(crate) fn sectioned(
+    files: Vec<Versioned>,
+    sections: fn(&str) -> Option<Sections>,
+    no_marker: fn(&Path) -> ImportError,
+    source_version: fn(&str) -> String,
+) -> Result<Vec<Foreign>, ImportError> {
+    let mut migrations = Vec::new();
+    for f in files {
+        let text = read(&f.path)?;
+        let Some((up, down, no_transaction)) = sections(&text) else {
+            return Err(no_marker(&f.path));
+        };
+        migrations.push(Foreign {
+            source_version: source_version(&f.version),
+            original: f.path,
+            stamp: f.stamp,
+            name: f.name,
+            up,
+            down,
+            no_transaction,
+            requires: Vec::new(),
+        });
+    }
+    Ok(migrations)
+}
+
 /// `<digits>_<name>` or `<digits>-<name>`.
 pub(crate) fn split_number(stem: &str) -> Option<(&str, &str)> {
     let end = stem.find(|c: char| !c.is_ascii_digit())?;
