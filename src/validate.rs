@@ -252,8 +252,8 @@ fn parse_file(m: &Migration, opts: &Options) -> (ParsedFile, Vec<Finding>) {
     let mut findings = Vec::new();
     let (parsed, error, psql) = ParsedFile::parse(&m.source, opts.value_of);
     file_findings(
-        &m.path,
         &m.source,
+        &|o, l| m.locate(o, l),
         &parsed,
         error,
         &psql,
@@ -264,7 +264,11 @@ fn parse_file(m: &Migration, opts: &Options) -> (ParsedFile, Vec<Finding>) {
         if lint::rules::find(&a.rule).is_none() {
             findings.push(
                 Finding::warning("directive/unknown-rule", format!("`@allow` names `{}`, which is not a lint rule", a.rule))
-                    .at(Location::at_line(&m.path, &m.source, a.line))
+                    .at({
+                        let mut l = Location::at_line(&m.path, &m.source, a.line);
+                        m.includes.relocate(&m.path, &m.source, &mut l);
+                        l
+                    })
                     .help("`pgshift validate --format json` lists the rule ids of findings; check the spelling"),
             );
         }
@@ -272,8 +276,8 @@ fn parse_file(m: &Migration, opts: &Options) -> (ParsedFile, Vec<Finding>) {
     if let Some(down) = &m.down {
         let (dp, derr, dpsql) = ParsedFile::parse(&down.source, opts.value_of);
         file_findings(
-            &down.path,
             &down.source,
+            &|o, l| down.locate(o, l),
             &dp,
             derr,
             &dpsql,
@@ -284,9 +288,10 @@ fn parse_file(m: &Migration, opts: &Options) -> (ParsedFile, Vec<Finding>) {
     (parsed, findings)
 }
 
+/// `locate` turns an offset of `source` (the text that runs) into the place in a file.
 fn file_findings(
-    path: &std::path::Path,
     source: &str,
+    locate: &dyn Fn(usize, usize) -> Location,
     parsed: &ParsedFile,
     error: Option<crate::sql::SyntaxError>,
     psql: &PsqlScan,
@@ -299,12 +304,7 @@ fn file_findings(
                 "sql/copy-unterminated",
                 "the data of this COPY … FROM stdin has no line `\\.` to end it",
             )
-            .at(Location::at_offset(
-                path,
-                source,
-                c.start.min(source.len()),
-                1,
-            ))
+            .at(locate(c.start.min(source.len()), 1))
             .help("end the data with a line holding only `\\.`, as pg_dump writes it"),
         );
     }
@@ -329,7 +329,7 @@ fn file_findings(
         };
         findings.push(
             Finding::error("sql/meta-command", message)
-                .at(Location::at_offset(path, source, u.start, u.what.len()))
+                .at(locate(u.start, u.what.len()))
                 .help(help),
         );
     }
@@ -343,7 +343,7 @@ fn file_findings(
         }
         findings.push(
             Finding::warning("sql/missing-variable", format!("psql variable :{} has no value", v.name))
-                .at(Location::at_offset(path, source, v.start, v.end - v.start))
+                .at(locate(v.start, v.end - v.start))
                 .help(format!(
                     "set {} in the environment or .env, add `{}` under [variables] in pgshift.toml, or pass --var {}=…; migrate refuses to run without it",
                     v.name.to_uppercase(),
@@ -380,7 +380,7 @@ fn file_findings(
             .max(1);
         findings.push(
             Finding::error("sql/syntax", message)
-                .at(Location::at_offset(path, source, src_offset, len))
+                .at(locate(src_offset, len))
                 .help(help),
         );
     }

@@ -1162,3 +1162,81 @@ fn a_rehearsal_names_the_strongest_lock_on_each_existing_table_and_says_all_was_
         .stdout(contains("Rehearsed 2 migration(s) (all rolled back)"));
     assert_eq!(sql(&db, "SELECT to_regclass('profiles') IS NULL"), "t");
 }
+
+#[test]
+fn included_files_run_in_place_count_in_the_checksum_and_errors_name_their_own_lines() {
+    let (dir, db) = project(&[(
+        "2026-01-01_functions",
+        "CREATE SCHEMA app;\n\\ir include/touch.sql\nCREATE TABLE app.items (id int PRIMARY KEY, touched timestamptz);\nCREATE TRIGGER items_touch BEFORE UPDATE ON app.items FOR EACH ROW EXECUTE FUNCTION app.touch();\n",
+    )]);
+    let include = dir.path().join("migrations/include");
+    std::fs::create_dir(&include).unwrap();
+    // Not a migration's name: it is read by the migration that includes it, never on its own.
+    let touch = "-- shared trigger function\n\\set note 'sets touched'\nCREATE FUNCTION app.touch() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n  NEW.touched := now();\n  RETURN NEW;\nEND $$;\nCOMMENT ON FUNCTION app.touch() IS :'note';\n";
+    std::fs::write(include.join("touch.sql"), touch).unwrap();
+    pgshift(dir.path(), &db)
+        .arg("validate")
+        .assert()
+        .success()
+        .stdout(contains("filename/invalid").not());
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .success()
+        .stdout(contains("Applied 1 migration(s)"));
+    assert_eq!(
+        sql(&db, "SELECT obj_description('app.touch'::regproc, 'pg_proc')"),
+        "sets touched"
+    );
+    // A change to the included file is a change to the migration.
+    std::fs::write(
+        include.join("touch.sql"),
+        "CREATE FUNCTION app.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;\n",
+    )
+    .unwrap();
+    pgshift(dir.path(), &db)
+        .arg("status")
+        .assert()
+        .stdout(contains("1 modified"));
+    std::fs::write(include.join("touch.sql"), touch).unwrap();
+
+    // A failure inside an included file names that file's line, as psql does.
+    std::fs::write(include.join("backfill.sql"), "SELECT 1;\nSELECT 1/0;\n").unwrap();
+    write(&dir, "2026-01-02_backfill", "UPDATE app.items SET touched = now();\n\\i include/backfill.sql\n");
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .code(1)
+        .stderr(contains("division by zero"))
+        .stderr(contains("include/backfill.sql:2:1"));
+    assert_eq!(sql(&db, "SELECT count(*) FROM schema_migrations WHERE success"), "1");
+}
+
+#[test]
+fn includes_outside_the_set_cycles_and_migrations_included_twice_are_refused_up_front() {
+    let (dir, db) = project(&[
+        ("2026-01-01_secret", "\\i /etc/passwd\nSELECT 1;\n"),
+        ("2026-01-02_loop", "\\ir include/a.sql\n"),
+        ("2026-01-03_twice", "\\ir 2026-01-01_secret.sql\n"),
+    ]);
+    let include = dir.path().join("migrations/include");
+    std::fs::create_dir(&include).unwrap();
+    std::fs::write(include.join("a.sql"), "SELECT 1;\n\\ir b.sql\n").unwrap();
+    std::fs::write(include.join("b.sql"), "\\ir a.sql\n").unwrap();
+    let out = pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .code(1)
+        .stderr(contains("/etc/passwd is outside the migrations directory"))
+        .stderr(contains("migrations/2026-01-01_secret.sql:5:1"))
+        .stderr(contains("includes form a cycle"))
+        .stderr(contains("include/b.sql:1:1"))
+        .stderr(contains("is a migration and is also included by"));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.get_output().stdout),
+        String::from_utf8_lossy(&out.get_output().stderr)
+    );
+    assert!(!all.contains("root:"), "the file outside is never read: {all}");
+    assert_eq!(sql(&db, "SELECT to_regclass('schema_migrations') IS NULL"), "t");
+}

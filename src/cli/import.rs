@@ -24,6 +24,7 @@ pub fn run(settings: &Settings, tool: Tool, source: &Path, out: &Output) -> Resu
                     "source_version": i.foreign.source_version,
                     "to": format!("{}.sql", i.version),
                     "down": i.down_text.is_some(),
+                    "includes": std::iter::once(&i.text).chain(i.down_text.as_ref()).flat_map(|t| import::include_lines(t)).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -58,6 +59,17 @@ pub fn run(settings: &Settings, tool: Tool, source: &Path, out: &Output) -> Resu
     }
     for s in &read.skipped {
         text.push_str(&format!("  skipped: {}\n", u(s)));
+    }
+    for i in &imported {
+        let texts = std::iter::once(&i.text).chain(i.down_text.as_ref());
+        for line in texts.flat_map(|t| import::include_lines(t)) {
+            text.push_str(&format!(
+                "  note: {}.sql keeps `{}`: copy that file into {} where the line finds it (`\\ir` is relative to the migration); `pgshift validate` checks it\n",
+                i.version,
+                u(&line),
+                settings.dir.display()
+            ));
+        }
     }
     text.push_str(&format!(
         "{} file(s) written. Next: `pgshift validate`, then `pgshift test --rollback`; on a database {} already migrated, `pgshift adopt --from {}` records what it applied.",

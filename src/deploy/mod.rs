@@ -315,6 +315,7 @@ pub fn prepare(
             version: m.version.to_string(),
             path: &m.path,
             source: &m.source,
+            includes: &m.includes,
             no_transaction: m.front.directives.no_transaction.is_some(),
             checksum: &m.checksum.0,
             normalized_checksum: status::normalized(m),
@@ -335,6 +336,7 @@ pub fn prepare_down(
             version: m.version.to_string(),
             path: &d.path,
             source: &d.source,
+            includes: &d.includes,
             no_transaction: front.directives.no_transaction.is_some(),
             checksum: &d.checksum.0,
             normalized_checksum: crate::sql::normalized_checksum(&d.source)
@@ -376,9 +378,17 @@ struct File<'a> {
     version: String,
     path: &'a std::path::Path,
     source: &'a str,
+    includes: &'a crate::migration::SourceMap,
     no_transaction: bool,
     checksum: &'a str,
     normalized_checksum: String,
+}
+
+impl File<'_> {
+    /// The location of byte `offset` of the text, in the file it came from.
+    fn locate(&self, offset: usize) -> Location {
+        self.includes.locate(self.path, self.source, offset, 1)
+    }
 }
 
 fn prepare_text(
@@ -390,7 +400,7 @@ fn prepare_text(
     for u in &psql.unsupported {
         missing.push(format!(
             "{}: psql-only `{}` cannot run",
-            Location::at_offset(m.path, m.source, u.start, 1),
+            m.locate(u.start),
             u.what
         ));
     }
@@ -410,7 +420,7 @@ fn prepare_text(
             (_, None) => {
                 missing.push(format!(
                     "{}: psql variable :{} has no value (set {} or pass --var {}=…)",
-                    Location::at_offset(m.path, m.source, v.start, 1),
+                    m.locate(v.start),
                     v.name,
                     v.name.to_uppercase(),
                     v.name
@@ -425,7 +435,7 @@ fn prepare_text(
     let statements = crate::sql::parse(&sub.text).map_err(|e| {
         vec![format!(
             "{}: {}",
-            Location::at_offset(m.path, m.source, sub.to_source(e.offset), 1),
+            m.locate(sub.to_source(e.offset)),
             if sub.is_substituted(e.offset) {
                 "syntax error in the value of a psql variable".to_string()
             } else {

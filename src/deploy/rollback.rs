@@ -393,13 +393,7 @@ async fn undo(
             Err(f) => {
                 let position = f.offset.map(|o| {
                     let d = m.down.as_ref().expect("prepared from the down file");
-                    crate::diagnostic::Location::at_offset(
-                        &d.path,
-                        &d.source,
-                        p.sub.to_source(o),
-                        1,
-                    )
-                    .to_string()
+                    d.locate(p.sub.to_source(o), 1).to_string()
                 });
                 // The record stays (the migration is still applied); the failure is an event.
                 let event = t.event_sql(&run_id, "rollback_failed", Some(&p.version), env, &serde_json::json!({ "sqlstate": f.sqlstate, "message": f.message, "position": position }));

@@ -15,7 +15,6 @@ use super::{
 };
 use crate::config::{DryRun, OutOfOrder};
 use crate::db::connect::ConnectionSpec;
-use crate::diagnostic::Location;
 use crate::migration::{MigrationSet, Version};
 use crate::plan::Plan;
 use crate::sql::variables::scan;
@@ -485,7 +484,7 @@ impl<'a> Run<'a> {
                 }
                 Err(f) => {
                     let position = f.offset.map(|o| {
-                        Location::at_offset(&m.path, &m.source, p.sub.to_source(o), 1).to_string()
+                        m.locate(p.sub.to_source(o), 1).to_string()
                     });
                     let recorded =
                         execute::record_failure(&ctx, p, &f, position.as_deref(), start.elapsed())
@@ -637,7 +636,7 @@ impl<'a> Run<'a> {
             if let Some((e, i, prefix)) = failed {
                 let f = execute::describe(&e, prefix, i, &p.statements[i], &p.sub.text);
                 let position = f.offset.map(|o| {
-                    Location::at_offset(&m.path, &m.source, p.sub.to_source(o), 1).to_string()
+                    m.locate(p.sub.to_source(o), 1).to_string()
                 });
                 outcome.failed = true;
                 out.emit(Event::Failed {

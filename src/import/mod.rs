@@ -300,6 +300,17 @@ pub(crate) fn without_outer_transaction(sql: &str) -> (String, bool) {
     (out, true)
 }
 
+/// The psql include lines (`\i FILE`, `\ir FILE`, …) of an imported text: the files they name
+/// are not copied, since they may lie anywhere in the source project.
+pub fn include_lines(text: &str) -> Vec<String> {
+    crate::sql::variables::scan(text)
+        .unsupported
+        .into_iter()
+        .filter(|u| crate::migration::include::include_kind(&u.what).is_some())
+        .map(|u| text[u.start..u.end].trim().to_string())
+        .collect()
+}
+
 /// A migration as pgshift will have it.
 #[derive(Debug, Clone)]
 pub struct Imported {

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashSet};
 use pg_query::protobuf::{self, node::Node as N};
 
 use crate::config::{Environment, RuleLevel};
-use crate::diagnostic::{Finding, Level, Location};
+use crate::diagnostic::{Finding, Level};
 use crate::migration::Migration;
 use crate::sql::variables::Substituted;
 use crate::sql::Statement;
@@ -331,12 +331,16 @@ pub fn check(
                     (start, end - start, Some(offset))
                 }
             };
-            let location =
-                Location::at_offset(&ctx.migration.path, ctx.source(), src_offset, src_len);
+            let location = ctx.migration.locate(src_offset, src_len);
+            // Lines of the text that runs (the directives are read from it too).
+            let line = ctx.source()[..src_offset.min(ctx.source().len())]
+                .matches('\n')
+                .count()
+                + 1;
             let allowed = allows
                 .iter()
                 .filter(|a| a.rule == rule.id)
-                .find(|a| a.file_level || covers(ctx, a.line, parsed_offset, location.line))
+                .find(|a| a.file_level || covers(ctx, a.line, parsed_offset, line))
                 .map(|a| a.reason.clone().unwrap_or_default());
             findings.push(Finding {
                 rule: rule.id.to_string(),

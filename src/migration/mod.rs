@@ -3,6 +3,7 @@
 
 pub mod filename;
 pub mod header;
+pub mod include;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -17,6 +18,7 @@ use crate::diagnostic::{Finding, Location};
 
 pub use filename::{Kind, ParsedName, Version};
 pub use header::{Allow, DepRef, Directives, FrontMatter, Header};
+pub use include::SourceMap;
 
 /// SHA-256 of a file's bytes, lower-case hex.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
@@ -38,8 +40,18 @@ impl Checksum {
 #[derive(Debug, Clone)]
 pub struct DownFile {
     pub path: PathBuf,
+    /// The file's text, with the files it includes (`\i`, `\ir`) read in.
     pub source: String,
     pub checksum: Checksum,
+    /// Where each part of `source` came from.
+    pub includes: SourceMap,
+}
+
+impl DownFile {
+    /// The location of byte `offset` of `source`, in the file it came from.
+    pub fn locate(&self, offset: usize, len: usize) -> Location {
+        self.includes.locate(&self.path, &self.source, offset, len)
+    }
 }
 
 /// One migration: its up file, what its header and directives say, and its down file.
@@ -49,9 +61,14 @@ pub struct Migration {
     pub date: NaiveDate,
     pub description: String,
     pub path: PathBuf,
-    /// The file's text (UTF-8; a byte order mark removed).
+    /// The file's text (UTF-8; a byte order mark removed), with the files it includes
+    /// (`\i`, `\ir`) read in: the SQL that runs.
     pub source: String,
+    /// SHA-256 of the file's bytes; of the text that runs when the file includes others, so
+    /// that a change to an included file is a change to the migration.
     pub checksum: Checksum,
+    /// Where each part of `source` came from.
+    pub includes: SourceMap,
     pub front: FrontMatter,
     /// Header `Dependencies` and `@depends-on`, merged, each version once.
     pub dependencies: Vec<DepRef>,
@@ -71,6 +88,12 @@ impl Migration {
     /// Whether the file holds SQL after its comments. One that does not is skipped by deploys.
     pub fn has_sql(&self) -> bool {
         self.front.sql_start.is_some()
+    }
+
+    /// The location of byte `offset` of `source`, in the file it came from (the migration or
+    /// a file it includes).
+    pub fn locate(&self, offset: usize, len: usize) -> Location {
+        self.includes.locate(&self.path, &self.source, offset, len)
     }
 
     /// File name, e.g. `2026-01-21_add_user_profiles.sql`.
@@ -144,14 +167,18 @@ pub fn load_dir(dir: &Path, env: Environment) -> Result<MigrationSet, LoadError>
         seen.insert((m.dev(), m.ino()), dir.to_path_buf());
     }
     list_files(dir, &mut files, &mut seen, &mut repeated)?;
-    let contents = files.into_iter().map(|p| {
-        let is_sql = p
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().to_ascii_lowercase().ends_with(".sql"));
-        // Only SQL files are read; the rest (README.md, …) are skipped by name below.
-        let bytes = if is_sql { fs::read(&p) } else { Ok(Vec::new()) };
-        (p, bytes)
-    });
+    // Only SQL files are read; the rest (README.md, …) are not migrations. A file a migration
+    // includes under another name is read when it is included.
+    let contents = files
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().to_ascii_lowercase().ends_with(".sql"))
+        })
+        .map(|p| {
+            let bytes = fs::read(&p);
+            (p, bytes)
+        });
     let mut set = from_files(dir, contents, env);
     for (link, first) in repeated {
         let looped = link.starts_with(&first);
@@ -188,24 +215,35 @@ pub fn from_files(
     let mut files: Vec<_> = files.into_iter().collect();
     files.sort_by(|a, b| a.0.cmp(&b.0));
     let mut contents: BTreeMap<PathBuf, std::io::Result<Vec<u8>>> = BTreeMap::new();
+    // Files that are not migrations, by absolute path: a migration may include them.
+    let mut others: HashMap<PathBuf, Vec<u8>> = HashMap::new();
+    // Bad names: errors, unless a migration includes the file.
+    let mut misnamed: Vec<(PathBuf, Finding)> = Vec::new();
     let mut findings = Vec::new();
     let mut ups: BTreeMap<Version, (PathBuf, ParsedName)> = BTreeMap::new();
     let mut downs: BTreeMap<Version, PathBuf> = BTreeMap::new();
     for (path, bytes) in files {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         let parsed = match filename::parse_file_name(name) {
-            None => continue,
+            None => {
+                if let Ok(b) = bytes {
+                    others.insert(include::absolute(&path), b);
+                }
+                continue;
+            }
             Some(Ok(p)) => p,
             Some(Err(e)) => {
                 let rule = match e {
                     filename::NameError::Format { .. } => "filename/invalid",
                     filename::NameError::ImpossibleDate { .. } => "filename/impossible-date",
                 };
-                findings.push(
-                    Finding::error(rule, e.to_string())
-                        .at(Location::file(&path))
-                        .help(e.help()),
-                );
+                let finding = Finding::error(rule, e.to_string())
+                    .at(Location::file(&path))
+                    .help(e.help());
+                if let Ok(b) = bytes {
+                    others.insert(include::absolute(&path), b);
+                }
+                misnamed.push((path, finding));
                 continue;
             }
         };
@@ -253,21 +291,48 @@ pub fn from_files(
         }
     }
 
+    // An included file is read from what was given, else from disk.
+    let read = |p: &Path| match others.get(&include::absolute(p)) {
+        Some(b) => Ok(b.clone()),
+        None => fs::read(p),
+    };
+    // Every included file (absolute) and the first file that includes it.
+    let mut included: HashMap<PathBuf, PathBuf> = HashMap::new();
+    let mut file = |path: &Path, bytes, findings: &mut Vec<Finding>| {
+        let (source, checksum) = read_source(path, bytes, findings);
+        let x = include::expand(path, &source, dir, &read, findings);
+        for f in x.map.files() {
+            included
+                .entry(include::absolute(&f.path))
+                .or_insert_with(|| path.to_path_buf());
+        }
+        let checksum = if x.map.is_empty() {
+            checksum
+        } else {
+            Checksum::of(x.text.as_bytes())
+        };
+        (x.text, checksum, x.map)
+    };
+
     let mut migrations = Vec::with_capacity(ups.len());
     for (version, (path, parsed)) in ups {
-        let (source, checksum) = read_source(&path, contents.remove(&path), &mut findings);
+        let (source, checksum, includes) = file(&path, contents.remove(&path), &mut findings);
         let down = downs.get(&version).map(|down_path| {
             let bytes = contents.remove(down_path);
-            let (source, checksum) = read_source(down_path, bytes, &mut findings);
+            let (source, checksum, includes) = file(down_path, bytes, &mut findings);
             DownFile {
                 path: down_path.clone(),
                 source,
                 checksum,
+                includes,
             }
         });
-        let front = header::parse_front_matter(&path, &source, &mut findings);
+        // The header and directives are read from the text that runs; what is found in an
+        // included part is reported in its own file.
+        let mut found = Vec::new();
+        let front = header::parse_front_matter(&path, &source, &mut found);
         if front.sql_start.is_none() && !source.trim().is_empty() {
-            findings.push(
+            found.push(
                 Finding::warning(
                     "file/empty",
                     "the file holds only comments, no SQL statement: deploys skip it (it is not run and not recorded) until it holds SQL",
@@ -276,8 +341,14 @@ pub fn from_files(
                 .help("add the migration's SQL, or delete the file"),
             );
         }
-        check_header(&path, &source, &version, &front, env, &mut findings);
-        let dependencies = merge_dependencies(&path, &source, &front, &mut findings);
+        check_header(&path, &source, &version, &front, env, &mut found);
+        let dependencies = merge_dependencies(&path, &source, &front, &mut found);
+        for f in &mut found {
+            if let Some(l) = &mut f.location {
+                includes.relocate(&path, &source, l);
+            }
+        }
+        findings.extend(found);
         migrations.push(Migration {
             version,
             date: parsed.date,
@@ -285,10 +356,35 @@ pub fn from_files(
             path,
             source,
             checksum,
+            includes,
             front,
             dependencies,
             down,
         });
+    }
+    for (path, finding) in misnamed {
+        if !included.contains_key(&include::absolute(&path)) {
+            findings.push(finding);
+        }
+    }
+    for m in &migrations {
+        let files = std::iter::once(&m.path).chain(m.down.as_ref().map(|d| &d.path));
+        for path in files {
+            if let Some(by) = included.get(&include::absolute(path)) {
+                findings.push(
+                    Finding::error(
+                        "sql/include",
+                        format!(
+                            "{} is a migration and is also included by {}: its SQL would run twice",
+                            path.display(),
+                            by.display()
+                        ),
+                    )
+                    .at(Location::file(path))
+                    .help("move the shared SQL to a file whose name is not a migration's (e.g. `include/…sql`) and include that"),
+                );
+            }
+        }
     }
     findings.sort_by_key(Finding::sort_key);
     MigrationSet {

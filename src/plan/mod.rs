@@ -119,7 +119,7 @@ pub fn plan(set: &MigrationSet) -> Result<Plan, Vec<Finding>> {
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (i, m) in set.migrations.iter().enumerate() {
         for d in &m.dependencies {
-            let at = Location::at_offset(&m.path, &m.source, d.offset, d.len);
+            let at = m.locate(d.offset, d.len);
             match index.get(&d.version) {
                 Some(&j) if j == i => findings.push(
                     Finding::error("deps/self", format!("{} depends on itself", m.version))
@@ -273,7 +273,7 @@ fn cycle_finding(set: &MigrationSet, cycle: &[usize]) -> Finding {
         .dependencies
         .iter()
         .find(|d| &d.version == next)
-        .map(|d| Location::at_offset(&first.path, &first.source, d.offset, d.len))
+        .map(|d| first.locate(d.offset, d.len))
         .unwrap_or_else(|| Location::file(&first.path));
     Finding::error(
         "deps/cycle",
