@@ -1185,7 +1185,10 @@ fn included_files_run_in_place_count_in_the_checksum_and_errors_name_their_own_l
         .success()
         .stdout(contains("Applied 1 migration(s)"));
     assert_eq!(
-        sql(&db, "SELECT obj_description('app.touch'::regproc, 'pg_proc')"),
+        sql(
+            &db,
+            "SELECT obj_description('app.touch'::regproc, 'pg_proc')"
+        ),
         "sets touched"
     );
     // A change to the included file is a change to the migration.
@@ -1202,14 +1205,21 @@ fn included_files_run_in_place_count_in_the_checksum_and_errors_name_their_own_l
 
     // A failure inside an included file names that file's line, as psql does.
     std::fs::write(include.join("backfill.sql"), "SELECT 1;\nSELECT 1/0;\n").unwrap();
-    write(&dir, "2026-01-02_backfill", "UPDATE app.items SET touched = now();\n\\i include/backfill.sql\n");
+    write(
+        &dir,
+        "2026-01-02_backfill",
+        "UPDATE app.items SET touched = now();\n\\i include/backfill.sql\n",
+    );
     pgshift(dir.path(), &db)
         .args(["migrate", "--skip-backup"])
         .assert()
         .code(1)
         .stderr(contains("division by zero"))
         .stderr(contains("include/backfill.sql:2:1"));
-    assert_eq!(sql(&db, "SELECT count(*) FROM schema_migrations WHERE success"), "1");
+    assert_eq!(
+        sql(&db, "SELECT count(*) FROM schema_migrations WHERE success"),
+        "1"
+    );
 }
 
 #[test]
@@ -1237,6 +1247,12 @@ fn includes_outside_the_set_cycles_and_migrations_included_twice_are_refused_up_
         String::from_utf8_lossy(&out.get_output().stdout),
         String::from_utf8_lossy(&out.get_output().stderr)
     );
-    assert!(!all.contains("root:"), "the file outside is never read: {all}");
-    assert_eq!(sql(&db, "SELECT to_regclass('schema_migrations') IS NULL"), "t");
+    assert!(
+        !all.contains("root:"),
+        "the file outside is never read: {all}"
+    );
+    assert_eq!(
+        sql(&db, "SELECT to_regclass('schema_migrations') IS NULL"),
+        "t"
+    );
 }

@@ -483,9 +483,9 @@ impl<'a> Run<'a> {
                     });
                 }
                 Err(f) => {
-                    let position = f.offset.map(|o| {
-                        m.locate(p.sub.to_source(o), 1).to_string()
-                    });
+                    let position = f
+                        .offset
+                        .map(|o| m.locate(p.sub.to_source(o), 1).to_string());
                     let recorded =
                         execute::record_failure(&ctx, p, &f, position.as_deref(), start.elapsed())
                             .await;
@@ -635,9 +635,9 @@ impl<'a> Run<'a> {
             drain(notices, &p.version, out);
             if let Some((e, i, prefix)) = failed {
                 let f = execute::describe(&e, prefix, i, &p.statements[i], &p.sub.text);
-                let position = f.offset.map(|o| {
-                    m.locate(p.sub.to_source(o), 1).to_string()
-                });
+                let position = f
+                    .offset
+                    .map(|o| m.locate(p.sub.to_source(o), 1).to_string());
                 outcome.failed = true;
                 out.emit(Event::Failed {
                     version: p.version.clone(),

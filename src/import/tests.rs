@@ -123,7 +123,8 @@ fn writing_refuses_to_overwrite_anything_and_writes_nothing_then() {
 
 #[test]
 fn include_lines_are_found_outside_strings_and_comments() {
-    let sql = "\\ir ../common/audit.sql\nSELECT '\\i no';\n-- \\i no\n\\i 'with space.sql'\n\\set x 1\n";
+    let sql =
+        "\\ir ../common/audit.sql\nSELECT '\\i no';\n-- \\i no\n\\i 'with space.sql'\n\\set x 1\n";
     assert_eq!(
         include_lines(sql),
         ["\\ir ../common/audit.sql", "\\i 'with space.sql'"]

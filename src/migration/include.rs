@@ -213,7 +213,9 @@ impl Expander<'_, '_> {
                     format!("includes form a cycle: {}", chain.join(" → ")),
                 )
                 .at(here())
-                .help("a file cannot include itself, directly or through others; remove one include"),
+                .help(
+                    "a file cannot include itself, directly or through others; remove one include",
+                ),
             );
             return;
         }
@@ -224,7 +226,9 @@ impl Expander<'_, '_> {
                     format!("includes nest more than {MAX_DEPTH} deep"),
                 )
                 .at(here())
-                .help("include the files from the migration itself rather than through a long chain"),
+                .help(
+                    "include the files from the migration itself rather than through a long chain",
+                ),
             );
             return;
         }
@@ -338,7 +342,9 @@ fn unquote(arg: &str) -> Result<String, &'static str> {
         return Ok(inner.replace("''", "'"));
     }
     if arg.split_whitespace().count() > 1 {
-        return Err("more than one word after the meta-command: quote a name with spaces ('my file.sql')");
+        return Err(
+            "more than one word after the meta-command: quote a name with spaces ('my file.sql')",
+        );
     }
     Ok(arg.to_string())
 }
@@ -402,10 +408,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn run(
-        files: &[(&str, &str)],
-        main: &str,
-    ) -> (Expanded, Vec<Finding>) {
+    fn run(files: &[(&str, &str)], main: &str) -> (Expanded, Vec<Finding>) {
         let root = PathBuf::from("/m");
         let map: HashMap<PathBuf, Vec<u8>> = files
             .iter()
@@ -479,7 +482,10 @@ mod tests {
     #[test]
     fn cycles_escapes_and_computed_names_are_refused_at_the_line() {
         let (_, f) = run(
-            &[("/m/a.sql", "\\ir b.sql\n"), ("/m/b.sql", "SELECT 1;\n\\ir a.sql\n")],
+            &[
+                ("/m/a.sql", "\\ir b.sql\n"),
+                ("/m/b.sql", "SELECT 1;\n\\ir a.sql\n"),
+            ],
             "/m/a.sql",
         );
         assert_eq!(f.len(), 1, "{f:?}");
@@ -488,13 +494,23 @@ mod tests {
         assert_eq!(f[0].location.as_ref().unwrap().line, 2);
 
         let (x, f) = run(
-            &[("/m/a.sql", "\\i /etc/hostname\nSELECT 1;\n"), ("/etc/hostname", "x")],
+            &[
+                ("/m/a.sql", "\\i /etc/hostname\nSELECT 1;\n"),
+                ("/etc/hostname", "x"),
+            ],
             "/m/a.sql",
         );
-        assert!(f[0].message.contains("outside the migrations directory"), "{}", f[0].message);
+        assert!(
+            f[0].message.contains("outside the migrations directory"),
+            "{}",
+            f[0].message
+        );
         assert!(!x.text.contains('x'), "{}", x.text);
 
-        let (_, f) = run(&[("/m/a.sql", "\\ir ../up.sql\n"), ("/up.sql", "")], "/m/a.sql");
+        let (_, f) = run(
+            &[("/m/a.sql", "\\ir ../up.sql\n"), ("/up.sql", "")],
+            "/m/a.sql",
+        );
         assert!(f[0].message.contains("outside"), "{}", f[0].message);
 
         for line in ["\\i :file", "\\i `ls`", "\\i", "\\i a b"] {
@@ -507,12 +523,18 @@ mod tests {
     #[test]
     fn relocate_moves_a_location_made_on_the_expanded_text() {
         let (x, _) = run(
-            &[("/m/a.sql", "\\ir b.sql\nSELECT 9;\n"), ("/m/b.sql", "SELECT 1;\nSELECT 2;\n")],
+            &[
+                ("/m/a.sql", "\\ir b.sql\nSELECT 9;\n"),
+                ("/m/b.sql", "SELECT 1;\nSELECT 2;\n"),
+            ],
             "/m/a.sql",
         );
         let o = x.text.find("SELECT 2").unwrap();
         let mut l = Location::at_offset(Path::new("/m/a.sql"), &x.text, o, 6);
         x.map.relocate(Path::new("/m/a.sql"), &x.text, &mut l);
-        assert_eq!((l.file.as_path(), l.line, l.column), (Path::new("/m/b.sql"), 2, 1));
+        assert_eq!(
+            (l.file.as_path(), l.line, l.column),
+            (Path::new("/m/b.sql"), 2, 1)
+        );
     }
 }
