@@ -29,6 +29,7 @@ pub mod health;
 pub mod import;
 pub mod lint;
 pub mod migration;
+pub mod notify;
 pub mod plan;
 pub mod report;
 pub mod sanitize;

@@ -22,6 +22,7 @@ pub fn run(
     let (set, plan) = load_ordered(settings)?;
     let report = read(settings, &set, &plan, &spec)?;
     print(&report, format, out);
+    super::summary::step_summary(&crate::report::health::markdown(&report), out);
     Ok(code(&report))
 }
 
@@ -70,8 +71,13 @@ pub fn after_deploy(
     plan: &Plan,
     spec: &ConnectionSpec,
     out: &Output,
+    deploy: &mut crate::report::deploy::DeployReport,
 ) -> Result<u8, CliError> {
     let report = read(settings, set, plan, spec)?;
+    deploy.health = Some((
+        crate::report::health::summary(&report),
+        report.level() == Level::Fail,
+    ));
     if out.json {
         let mut v = serde_json::to_value(&report).unwrap_or_default();
         v["event"] = "health".into();

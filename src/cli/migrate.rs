@@ -9,6 +9,7 @@ use crate::db::tracking::Tracking;
 use crate::deploy::{self, DeployError, Options};
 use crate::diagnostic::Level;
 use crate::migration::Version;
+use crate::report::deploy::DeployReport;
 use crate::report::{render, Format};
 use crate::sanitize::redact::remember;
 use crate::validate::{self, Check};
@@ -160,7 +161,24 @@ pub fn migrate(
     args: &MigrateArgs,
     out: &Output,
 ) -> Result<u8, CliError> {
+    let mut report = DeployReport::new("the database", &settings.environment.to_string());
+    let result = deploy_reporting(settings, vars, args, out, &mut report);
+    if let Err(e) = &result {
+        report.error(&e.message);
+    }
+    super::summary::after_deploy(settings, &report, out);
+    result
+}
+
+fn deploy_reporting(
+    settings: &Settings,
+    vars: &VarSource,
+    args: &MigrateArgs,
+    out: &Output,
+    report: &mut DeployReport,
+) -> Result<u8, CliError> {
     let spec = spec(settings, vars, out)?;
+    report.target = spec.describe();
     // Production without FORCE_RUN is refused before connecting; the rest of the gate runs
     // once the pending migrations are known.
     if settings.environment == crate::config::Environment::Production
@@ -188,6 +206,7 @@ pub fn migrate(
             validate: true,
         },
         out,
+        report,
     )
 }
 
@@ -264,6 +283,7 @@ pub(super) fn run_deploy(
     target: Option<&str>,
     safety: Safety,
     out: &Output,
+    report: &mut DeployReport,
 ) -> Result<u8, CliError> {
     let target = match target {
         Some(t) => Some(
@@ -326,7 +346,11 @@ pub(super) fn run_deploy(
                 .then(|| backup_options(settings, "before_migration")),
             supabase_history: settings.supabase_history,
         };
-        deploy::migrate(set, plan, spec, &opts, &mut |e| printer.print(&e)).await
+        deploy::migrate(set, plan, spec, &opts, &mut |e| {
+            report.observe(&e);
+            printer.print(&e)
+        })
+        .await
     });
     let outcome = result.map_err(deploy_error)?;
     Ok(if outcome.interrupted {
@@ -334,7 +358,7 @@ pub(super) fn run_deploy(
     } else if outcome.failed {
         exit::FINDINGS
     } else if safety.health && outcome.applied > 0 && settings.dry_run == DryRun::Off {
-        super::health::after_deploy(settings, set, plan, spec, out)?
+        super::health::after_deploy(settings, set, plan, spec, out, report)?
     } else {
         exit::OK
     })

@@ -20,6 +20,7 @@ mod output;
 mod repair;
 mod rollback;
 mod status;
+mod summary;
 mod test;
 mod validate;
 
@@ -225,6 +226,9 @@ pub struct MigrateArgs {
     /// psql variable for `:NAME` in migrations (repeatable)
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
+    /// Post the result to this Slack-compatible webhook [config: [notify] webhook_env]
+    #[arg(long, value_name = "URL")]
+    pub notify_webhook: Option<String>,
 }
 
 /// A version, and what the environment gate needs.
@@ -412,6 +416,7 @@ impl Cli {
             flags.timeout = m.timeout;
             flags.lock_timeout = m.lock_timeout;
             flags.confirm = m.confirm.clone();
+            flags.notify_webhook = m.notify_webhook.clone();
         }
         if let Command::Rollback(r) = &self.command {
             flags.force = r.force;
@@ -450,6 +455,9 @@ fn settings(cli: &Cli) -> Result<(Settings, VarSource, PathBuf), CliError> {
         .map_err(|e| CliError::usage(format!("cannot read the current directory: {e}"), None))?;
     let vars = VarSource::from_process(&cwd)?;
     let mut settings = Settings::resolve(&cli.flags(), &vars, &cwd)?;
+    if let Some(w) = &settings.notify_webhook {
+        crate::sanitize::redact::remember(w.expose());
+    }
     // Paths under the current directory are shown (and used) relative to it: shorter messages.
     for p in [
         &mut settings.dir,

@@ -15,6 +15,7 @@ use crate::ephemeral::{Cluster, ClusterOptions};
 use crate::health::Level;
 use crate::migration::MigrationSet;
 use crate::plan::Plan;
+use crate::report::deploy::DeployReport;
 use crate::sanitize::escape::{untrusted as u, untrusted_lines};
 
 use super::database::{load_and_plan, runtime};
@@ -107,6 +108,7 @@ pub fn run(
             None,
             safety,
             out,
+            &mut DeployReport::default(),
         )?;
         summary.push(if code == exit::OK {
             "every migration applied".to_string()
@@ -131,17 +133,29 @@ pub fn run(
             report.count(Level::Warn)
         ));
         let passed = code == exit::OK && health != Level::Fail;
+        let on = if explicit {
+            spec.describe()
+        } else {
+            "a throwaway PostgreSQL (removed now)".to_string()
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        let verdict = if passed { "passed" } else { "FAILED" };
         out.line(&format!(
-            "\nTest {} in {:.1} s on {}: {}.",
-            if passed { "passed" } else { "FAILED" },
-            started.elapsed().as_secs_f64(),
-            if explicit {
-                u(&spec.describe()).into_owned()
-            } else {
-                "a throwaway PostgreSQL (removed now)".to_string()
-            },
+            "\nTest {verdict} in {seconds:.1} s on {}: {}.",
+            u(&on),
             summary.join("; ")
         ));
+        super::summary::step_summary(
+            &format!(
+                "## {} pgshift test {verdict}\n\n{:.1} s on {}: {}.\n\n{}",
+                if passed { "✅" } else { "❌" },
+                seconds,
+                crate::sanitize::escape::markdown(&on),
+                crate::sanitize::escape::markdown(&summary.join("; ")),
+                crate::report::health::markdown(&report)
+            ),
+            out,
+        );
     }
     Ok(if code != exit::OK {
         code
@@ -256,6 +270,7 @@ fn round_trips(
             Some(v),
             step_safety,
             &quiet,
+            &mut DeployReport::default(),
         )
     };
     let width = plan

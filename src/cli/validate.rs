@@ -1,13 +1,13 @@
 //! `pgshift validate`, `scan` and `deps`: every check without a database.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
 use crate::config::{Settings, VarSource};
 use crate::lint::Family;
 use crate::report::{render, Format};
 use crate::validate::{check_rule_config, validate, Check, Options};
 
-use super::output::{safe, Kind};
+use super::output::Kind;
 use super::{exit, CliError, Output, ReportFormat};
 
 fn format(f: ReportFormat, out: &Output) -> Format {
@@ -84,20 +84,7 @@ pub fn run(
             Format::Text | Format::Markdown => Kind::Text,
         },
     );
-    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-        let md = safe(&render(&report, Format::Markdown, false), Kind::Text, false);
-        let written = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut f| f.write_all(md.as_bytes()));
-        if let Err(e) = written {
-            out.error(
-                &format!("cannot write the job summary to GITHUB_STEP_SUMMARY: {e}"),
-                None,
-            );
-        }
-    }
+    super::summary::step_summary(&render(&report, Format::Markdown, false), out);
     Ok(if report.has_errors() {
         exit::FINDINGS
     } else {

@@ -67,6 +67,8 @@ pub struct ConfigFile {
     pub log: LogSection,
     #[serde(default)]
     pub supabase: SupabaseSection,
+    #[serde(default)]
+    pub notify: NotifySection,
     /// psql variables (`:name`). Prefer environment variables for secrets.
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
@@ -99,6 +101,15 @@ pub struct SupabaseSection {
     /// (`supabase_migrations.schema_migrations`), creating it if missing. Default: only where
     /// that table already exists.
     pub history: Option<bool>,
+}
+
+/// `[notify]`: where a deploy's result is posted.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySection {
+    /// Name of the environment variable holding a Slack-compatible webhook URL (the URL holds
+    /// a token: it belongs in a CI secret, not in this file).
+    pub webhook_env: Option<String>,
 }
 
 /// `[log]`: where deploy logs go (`logs/migration_YYYYMMDD.log`, as in the guide).
@@ -194,6 +205,7 @@ pub struct Flags {
     pub timeout: Option<u64>,
     pub lock_timeout: Option<u64>,
     pub confirm: Option<String>,
+    pub notify_webhook: Option<String>,
 }
 
 /// Everything a command needs to know, resolved once.
@@ -234,6 +246,9 @@ pub struct Settings {
     /// Rule levels: global, then this environment's.
     pub rules: BTreeMap<String, RuleLevel>,
     pub variables: BTreeMap<String, String>,
+    /// Where the deploy's result is posted: `--notify-webhook`, else the variable
+    /// `[notify] webhook_env` names.
+    pub notify_webhook: Option<Secret>,
 }
 
 /// A configuration problem. Messages name the setting and its source, never its value.
@@ -680,6 +695,15 @@ impl Settings {
             .or_else(|| vars.get("CONFIRM").map(|(v, _)| v.to_string()));
 
         let database_url = resolve_database_url(flags, vars, &section);
+        let notify_webhook = match (&flags.notify_webhook, &file.notify.webhook_env) {
+            (Some(url), _) => Some(Secret::new(url.clone())),
+            (None, Some(name)) => match vars.get(name) {
+                Some((v, _)) if !v.trim().is_empty() => Some(Secret::new(v)),
+                // A CI secret that is not set for this run (a fork's pull request): no message.
+                _ => None,
+            },
+            (None, None) => None,
+        };
 
         let mut rules = file.rules.clone();
         rules.extend(section.rules.clone());
@@ -729,6 +753,7 @@ impl Settings {
             exposed_schemas: exposed_schemas.0,
             rules,
             variables: file.variables,
+            notify_webhook,
         })
     }
 }

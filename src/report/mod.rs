@@ -3,6 +3,7 @@
 //! code scanning). One file per format. This room sits above `validate` and `deploy`; nothing
 //! below imports it. Escaping of untrusted text comes from `crate::sanitize`.
 
+pub mod deploy;
 mod github;
 pub mod health;
 mod json;

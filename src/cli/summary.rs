@@ -1,0 +1,57 @@
+//! Where a command's result goes besides the terminal: the GitHub Actions job summary
+//! (GITHUB_STEP_SUMMARY, Markdown appended) and, after a deploy, the chat webhook.
+
+use std::io::Write;
+
+use crate::config::Settings;
+use crate::notify;
+use crate::report::deploy::DeployReport;
+
+use super::output::{safe, Kind};
+use super::Output;
+
+/// Appends `markdown` to the job summary when GitHub Actions asks for one. A summary that
+/// cannot be written is a warning: it never changes the command's result.
+pub fn step_summary(markdown: &str, out: &Output) {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return;
+    };
+    let md = safe(markdown, Kind::Text, false);
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(md.as_bytes()).and_then(|_| f.write_all(b"\n")));
+    if let Err(e) = written {
+        out.warning(&format!(
+            "cannot write the job summary to GITHUB_STEP_SUMMARY: {e}"
+        ));
+    }
+}
+
+/// After a deploy: its job summary, then its notification (a real deploy only: a dry run posts
+/// nothing). Neither changes the deploy's exit code.
+pub fn after_deploy(settings: &Settings, report: &DeployReport, out: &Output) {
+    step_summary(&report.markdown(), out);
+    let Some(url) = &settings.notify_webhook else {
+        return;
+    };
+    if report.dry_run || settings.dry_run != crate::config::DryRun::Off {
+        return;
+    }
+    match notify::post(url, &report.message(), notify::Retry::default()) {
+        Ok(_) => {
+            if out.json {
+                out.line(
+                    &serde_json::json!({ "event": "notified", "channel": notify::host_of(url.expose()) })
+                        .to_string(),
+                );
+            } else if !out.quiet {
+                out.line(&format!("Notified {}.", notify::host_of(url.expose())));
+            }
+        }
+        Err(e) => out.warning(&format!(
+            "{e}; the deploy's result is unchanged (check the webhook URL in the CI secret)"
+        )),
+    }
+}
