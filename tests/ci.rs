@@ -162,7 +162,8 @@ fn validate_health_and_a_refused_deploy_write_the_job_summary() {
     pgshift(dir.path(), &db)
         .env("GITHUB_STEP_SUMMARY", &summary)
         .arg("health")
-        .assert();
+        .assert()
+        .code(1);
     pgshift(dir.path(), &db)
         .env("GITHUB_STEP_SUMMARY", &summary)
         .env("ENVIRONMENT", "production")
