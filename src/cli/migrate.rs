@@ -21,7 +21,7 @@ use super::{exit, CliError, MigrateArgs, Output};
 use crate::deploy::gate::Operation;
 
 /// The `--var NAME=VALUE` flags.
-fn values(flags: &[String]) -> Result<BTreeMap<String, String>, CliError> {
+pub(super) fn values(flags: &[String]) -> Result<BTreeMap<String, String>, CliError> {
     let mut out = BTreeMap::new();
     for f in flags {
         let Some((name, value)) = f.split_once('=') else {
@@ -161,6 +161,9 @@ pub fn migrate(
     args: &MigrateArgs,
     out: &Output,
 ) -> Result<u8, CliError> {
+    if let Some(file) = &args.targets {
+        return super::fleet::run(settings, vars, args, file, out);
+    }
     let mut report = DeployReport::new("the database", &settings.environment.to_string());
     let result = deploy_reporting(settings, vars, args, out, &mut report);
     if let Err(e) = &result {

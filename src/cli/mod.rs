@@ -7,6 +7,7 @@ mod baseline;
 mod confirm;
 mod database;
 mod events;
+mod fleet;
 mod forget;
 mod graph;
 mod health;
@@ -123,7 +124,10 @@ pub enum Command {
     )]
     New(NewArgs),
     /// Create pgshift.toml, the migrations, backups and logs folders, and .gitignore entries
-    Init,
+    #[command(
+        after_help = "Examples:\n  pgshift init\n  pgshift init --ci github        also writes .github/workflows/migrations.yml"
+    )]
+    Init(InitArgs),
     /// Record as applied the imported migrations another tool's history says it applied
     #[command(
         after_help = "Examples:\n  pgshift adopt --from prisma\n  pgshift --env production adopt --from dbmate --force --confirm shop"
@@ -226,9 +230,21 @@ pub struct MigrateArgs {
     /// psql variable for `:NAME` in migrations (repeatable)
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
-    /// Post the result to this Slack-compatible webhook [config: [notify] webhook_env]
-    #[arg(long, value_name = "URL")]
+    /// Post the result to this Slack-compatible webhook [env: NOTIFY_WEBHOOK_URL; config: [notify] webhook_env]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "NOTIFY_WEBHOOK_URL",
+        hide_env_values = true
+    )]
     pub notify_webhook: Option<String>,
+    /// Deploy to every database listed in FILE (a URL or variable name per line, or a .toml
+    /// `targets = […]`), PARALLEL_JOBS at a time
+    #[arg(long, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
+    /// With --targets: only every N-th target, starting with the I-th (a CI matrix of N jobs)
+    #[arg(long, value_name = "I/N", requires = "targets")]
+    pub shard: Option<String>,
 }
 
 /// A version, and what the environment gate needs.
@@ -339,6 +355,18 @@ pub struct ImportArgs {
     pub source: PathBuf,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CiKind {
+    Github,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Also write a CI pipeline: validate, test, deploy per environment
+    #[arg(long, value_enum, value_name = "SYSTEM")]
+    pub ci: Option<CiKind>,
+}
+
 #[derive(Debug, Args)]
 pub struct NewArgs {
     /// What the migration does, e.g. add_user_profiles or "add user profiles"
@@ -416,7 +444,7 @@ impl Cli {
             flags.timeout = m.timeout;
             flags.lock_timeout = m.lock_timeout;
             flags.confirm = m.confirm.clone();
-            flags.notify_webhook = m.notify_webhook.clone();
+            flags.notify_webhook = m.notify_webhook.clone().filter(|w| !w.trim().is_empty());
         }
         if let Command::Rollback(r) = &self.command {
             flags.force = r.force;
@@ -513,7 +541,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         Command::Forget(r) => forget::run(&settings, &vars, &r.version, out),
         Command::Baseline(r) => baseline::run(&settings, &vars, &r.version, out),
         Command::New(args) => new::run(&settings, args, &cwd, out),
-        Command::Init => init::run(&settings, &cwd, out),
+        Command::Init(args) => init::run(&settings, args, &cwd, out),
         Command::Import(args) => import::run(&settings, args.from, &args.source, out),
         Command::Adopt(args) => adopt::run(&settings, &vars, args.from, out),
         // Printed before the settings are read, above.

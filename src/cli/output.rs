@@ -16,6 +16,9 @@ pub struct Output {
     /// Only errors and failures: the steps of a longer job (the rollback test) that reports
     /// its own summary.
     pub quiet: bool,
+    /// Nothing at all, errors included: one target of a fleet, whose result the fleet's table
+    /// shows.
+    pub silent: bool,
 }
 
 /// What a text printed on stdout is, which decides how it is made safe.
@@ -50,6 +53,7 @@ impl Output {
             json,
             color: !no_color && std::io::stderr().is_terminal(),
             quiet: false,
+            silent: false,
         }
     }
 
@@ -111,6 +115,9 @@ impl Output {
 
     /// Text on stdout, made safe as `kind` needs (colours kept on a terminal).
     pub fn stdout(&self, text: &str, kind: Kind) {
+        if self.silent {
+            return;
+        }
         let keep_ansi = self.color && std::io::stdout().is_terminal();
         let _ = std::io::stdout()
             .lock()
@@ -119,6 +126,9 @@ impl Output {
 
     /// Text on stderr, made safe (colours kept on a terminal).
     pub fn stderr(&self, text: &str) {
+        if self.silent {
+            return;
+        }
         let _ = std::io::stderr()
             .lock()
             .write_all(safe(text, Kind::Text, self.color).as_bytes());

@@ -49,7 +49,8 @@ pub fn pgshift(dir: &Path, db: &str) -> Command {
 }
 
 /// Variables of the machine running the tests that would change what pgshift does.
-pub const HERMETIC: [&str; 20] = [
+pub const HERMETIC: [&str; 21] = [
+    "NOTIFY_WEBHOOK_URL",
     "ENVIRONMENT",
     "FORCE_RUN",
     "DRY_RUN",
