@@ -1,7 +1,6 @@
 //! `migrate --targets FILE [--shard I/N]`: many databases of one throwaway cluster, one of them
 //! failing.
 
-use predicates::prelude::*;
 use predicates::str::contains;
 
 mod common;
