@@ -582,3 +582,86 @@ fn help_and_completions() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn the_manual_page_comes_from_the_command_line_definition() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = pgshift(dir.path()).arg("man").assert().success();
+    let page = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH pgshift"),
+        "{page}"
+    );
+    for section in [".SH NAME", ".SH SYNOPSIS", ".SH SUBCOMMANDS"] {
+        assert!(page.contains(section), "no {section} in {page}");
+    }
+    for command in ["migrate", "validate", "rollback", "health", "completions"] {
+        assert!(
+            page.contains(&format!("pgshift\\-{command}")),
+            "no {command}"
+        );
+    }
+}
+
+#[test]
+fn without_a_terminal_or_with_no_color_the_output_is_plain() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("migrations")).unwrap();
+    std::fs::write(
+        dir.path().join("migrations/2026-01-01_a.sql"),
+        "CREATE TABLE t (id int);\nSELECT 1/;\n",
+    )
+    .unwrap();
+    // No NO_COLOR here: standard streams that are pipes, not terminals, are enough.
+    let mut c = Command::cargo_bin("pgshift").unwrap();
+    c.current_dir(dir.path()).env_remove("NO_COLOR");
+    let out = c.arg("validate").assert().code(1);
+    let all = [&out.get_output().stdout[..], &out.get_output().stderr[..]].concat();
+    assert!(!all.is_empty());
+    assert!(!all.contains(&0x1b), "{}", String::from_utf8_lossy(&all));
+}
+
+#[test]
+fn on_a_terminal_colour_is_on_unless_no_color_is_set() {
+    // `script` (util-linux) gives the command a terminal; without it, nothing to check here.
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("no `script` command: the terminal case is not checked");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("migrations")).unwrap();
+    std::fs::write(
+        dir.path().join("migrations/2026-01-01_a.sql"),
+        "SELECT 1/;\n",
+    )
+    .unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("pgshift");
+    let run = |no_color: bool| {
+        let mut c = std::process::Command::new("script");
+        c.current_dir(dir.path())
+            .args(["-qec", &format!("{} validate", bin.display()), "/dev/null"])
+            .env_remove("NO_COLOR")
+            .env_remove("CI");
+        if no_color {
+            c.env("NO_COLOR", "1");
+        }
+        c.output().unwrap().stdout
+    };
+    let coloured = run(false);
+    assert!(
+        coloured.contains(&0x1b),
+        "{}",
+        String::from_utf8_lossy(&coloured)
+    );
+    let plain = run(true);
+    assert!(String::from_utf8_lossy(&plain).contains("error[sql/syntax]"));
+    assert!(
+        !plain.contains(&0x1b),
+        "{}",
+        String::from_utf8_lossy(&plain)
+    );
+}

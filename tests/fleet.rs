@@ -183,3 +183,32 @@ fn a_target_that_cannot_be_reached_is_an_error_in_the_table_without_its_password
     assert_eq!(done["ok"], 1);
     assert_eq!(done["failed"], 2);
 }
+
+#[test]
+fn targets_on_one_server_that_alter_the_same_role_all_end_deployed() {
+    let (dir, first) = project(&[]);
+    // Roles belong to the server: every target alters the same row of pg_authid, and
+    // PostgreSQL refuses concurrent updates of it ("tuple concurrently updated").
+    write(
+        &dir,
+        "2026-01-01_role",
+        "DO $$ BEGIN\n  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fleet_race_app') THEN\n    CREATE ROLE fleet_race_app NOLOGIN;\n  END IF;\nEXCEPTION WHEN duplicate_object THEN NULL;\nEND $$;\nALTER ROLE fleet_race_app CONNECTION LIMIT 5;\nCOMMENT ON ROLE fleet_race_app IS 'shared by every tenant';\n",
+    );
+    let dbs: Vec<String> = std::iter::once(first)
+        .chain((0..5).map(|_| cluster().create_database("race").unwrap()))
+        .collect();
+    let list: String = dbs.iter().map(|d| cluster().url(d) + "\n").collect();
+    std::fs::write(dir.path().join("all.txt"), list).unwrap();
+    pgshift(dir.path(), &dbs[0])
+        .env("PARALLEL_JOBS", "6")
+        .args(["migrate", "--skip-backup", "--targets", "all.txt"])
+        .assert()
+        .success()
+        .stdout(contains("6 ok, 0 failed."));
+    for db in &dbs {
+        assert_eq!(
+            sql(db, "SELECT count(*) FROM schema_migrations WHERE success"),
+            "1"
+        );
+    }
+}

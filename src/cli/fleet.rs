@@ -152,10 +152,25 @@ struct Outcome {
     report: DeployReport,
     ms: u128,
     code: u8,
+    /// Deploys tried again after a catalog race with another target.
+    retries: u32,
 }
 
 impl Outcome {
     fn detail(&self) -> String {
+        let detail = self.what_happened();
+        match (self.retries, detail.is_empty()) {
+            (0, _) => detail,
+            (n, true) => {
+                format!("deployed again {n} time(s) after a catalog race with another target")
+            }
+            (n, false) => format!(
+                "{detail} (deployed again {n} time(s) after a catalog race with another target)"
+            ),
+        }
+    }
+
+    fn what_happened(&self) -> String {
         if let Some(f) = &self.report.failed {
             return format!("{}: {}", f.version, f.message);
         }
@@ -318,7 +333,15 @@ pub fn run(
     )
 }
 
+/// How often a target is tried again after a catalog race with another target.
+const RACE_RETRIES: u32 = 10;
+
 /// One target: an ordinary deploy, printing nothing; its story comes back.
+///
+/// Targets on one server share its roles (and tablespaces): a migration that alters a role runs
+/// on several targets at once, and PostgreSQL refuses all but one of the concurrent updates of
+/// the role's row ("tuple concurrently updated"). The refused migration was rolled back whole,
+/// so the target is simply deployed again, after a short random pause, like a person would.
 #[allow(clippy::too_many_arguments)]
 fn deploy_one(
     settings: &Settings,
@@ -331,46 +354,44 @@ fn deploy_one(
     silent: &Output,
 ) -> Outcome {
     let started = Instant::now();
-    let mut report = DeployReport::new(&target.label, &settings.environment.to_string());
-    let result = (|| {
-        let url = target.url.clone().map_err(|m| CliError::usage(m, None))?;
-        let mut s = settings.clone();
-        s.database_url = Some(DatabaseUrl {
-            url,
-            source: "--targets".into(),
-        });
-        // Each target's backups in a folder of its own: two targets backed up in the same
-        // second never share a file name.
-        s.backup_dir = settings.backup_dir.join(folder_name(&target.label));
-        let spec = super::database::spec(&s, vars, silent)?;
-        // The fleet was confirmed as a whole; each target's gate still checks FORCE_RUN.
-        s.confirm = Some(spec.database());
-        report.target = spec.describe();
-        run_deploy(
-            &s,
+    let mut retries = 0;
+    let mut applied = Vec::new();
+    let (code, mut report) = loop {
+        let mut report = DeployReport::new(&target.label, &settings.environment.to_string());
+        let code = match attempt(
+            settings,
             vars,
-            &spec,
+            target,
             set,
             plan,
             fixed,
-            args.target.as_deref(),
-            Safety {
-                gate: true,
-                backup: !s.skip_backup,
-                health: !args.skip_health,
-                validate: false,
-            },
+            args,
             silent,
             &mut report,
-        )
-    })();
-    let code = match result {
-        Ok(c) => c,
-        Err(e) => {
-            report.error(&e.message);
-            e.code
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                report.error(&e.message);
+                e.code
+            }
+        };
+        applied.append(&mut report.applied);
+        let race = report
+            .failed
+            .as_ref()
+            .is_some_and(|f| f.message.contains("tuple concurrently updated"));
+        if race && retries < RACE_RETRIES && !interrupted() {
+            retries += 1;
+            let jitter =
+                50 + (std::process::id() as u64 * 7919 + started.elapsed().as_nanos() as u64) % 250;
+            std::thread::sleep(std::time::Duration::from_millis(
+                jitter * u64::from(retries),
+            ));
+            continue;
         }
+        break (code, report);
     };
+    report.applied = applied;
     let status = if report.error.is_some() && report.failed.is_none() {
         "error"
     } else if code == exit::OK {
@@ -384,7 +405,53 @@ fn deploy_one(
         report,
         ms: started.elapsed().as_millis(),
         code,
+        retries,
     }
+}
+
+/// One deploy of one target.
+#[allow(clippy::too_many_arguments)]
+fn attempt(
+    settings: &Settings,
+    vars: &VarSource,
+    target: &Target,
+    set: &crate::migration::MigrationSet,
+    plan: &crate::plan::Plan,
+    fixed: &BTreeMap<String, String>,
+    args: &MigrateArgs,
+    silent: &Output,
+    report: &mut DeployReport,
+) -> Result<u8, CliError> {
+    let url = target.url.clone().map_err(|m| CliError::usage(m, None))?;
+    let mut s = settings.clone();
+    s.database_url = Some(DatabaseUrl {
+        url,
+        source: "--targets".into(),
+    });
+    // Each target's backups in a folder of its own: two targets backed up in the same second
+    // never share a file name.
+    s.backup_dir = settings.backup_dir.join(folder_name(&target.label));
+    let spec = super::database::spec(&s, vars, silent)?;
+    // The fleet was confirmed as a whole; each target's gate still checks FORCE_RUN.
+    s.confirm = Some(spec.database());
+    report.target = spec.describe();
+    run_deploy(
+        &s,
+        vars,
+        &spec,
+        set,
+        plan,
+        fixed,
+        args.target.as_deref(),
+        Safety {
+            gate: true,
+            backup: !s.skip_backup,
+            health: !args.skip_health,
+            validate: false,
+        },
+        silent,
+        report,
+    )
 }
 
 /// A folder name for a target's backups: its label with every unusual character as `_`.

@@ -71,10 +71,15 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check file names, headers, SQL syntax, dependencies and lint rules (no database needed)
+    #[command(
+        after_help = "Examples:\n  pgshift validate\n  pgshift --env production validate --format github     annotations in a pull request\n  pgshift validate --format sarif > pgshift.sarif         for GitHub code scanning\n  pgshift validate --only syntax,deps"
+    )]
     Validate(ValidateArgs),
     /// Security rules only: secrets and dangerous operations
+    #[command(after_help = "Example:\n  pgshift scan --format json")]
     Scan(FormatArgs),
     /// Dependency checks; prints the order
+    #[command(after_help = "Example:\n  pgshift --dir db/migrations deps")]
     Deps,
     /// Execution order, with the reason for each position
     #[command(after_help = "Example:\n  pgshift --dir examples/eneas-os/migrations order")]
@@ -83,11 +88,16 @@ pub enum Command {
     #[command(after_help = "Example:\n  pgshift graph --format dot | dot -Tsvg > migrations.svg")]
     Graph(GraphArgs),
     /// Apply pending migrations
-    #[command(visible_alias = "deploy")]
+    #[command(
+        visible_alias = "deploy",
+        after_help = "Examples:\n  pgshift migrate --dry-run                 what would run\n  pgshift migrate --dry-run=rehearse        run it in a transaction that is rolled back\n  pgshift --env staging migrate --confirm shop_staging\n  FORCE_RUN=true pgshift --env production migrate --confirm shop\n  pgshift migrate --targets tenants.txt --shard 1/4\n  pgshift migrate --var app_password=\"$APP_PASSWORD\" --notify-webhook \"$NOTIFY_WEBHOOK_URL\""
+    )]
     Migrate(MigrateArgs),
     /// Applied, pending, failed, modified and unknown migrations
+    #[command(after_help = "Examples:\n  pgshift status\n  pgshift --json status | jq .counts")]
     Status,
     /// Past runs, newest first
+    #[command(after_help = "Example:\n  pgshift history --limit 20")]
     History(HistoryArgs),
     /// Undo migrations with their down files (the last run by default)
     #[command(
@@ -143,6 +153,11 @@ pub enum Command {
         after_help = "Example:\n  pgshift completions bash > /etc/bash_completion.d/pgshift"
     )]
     Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff), made from this command line's definition
+    #[command(
+        after_help = "Example:\n  pgshift man > /usr/local/share/man/man1/pgshift.1 && man pgshift"
+    )]
+    Man,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -297,6 +312,7 @@ pub enum BackupCommand {
     #[command(after_help = "Example:\n  pgshift backup create")]
     Create,
     /// The backups in the backup folder, newest first
+    #[command(after_help = "Example:\n  pgshift backup list")]
     List,
     /// Read a backup whole: gzip integrity, the dump's completion line, its manifest
     #[command(
@@ -317,6 +333,7 @@ pub enum BackupCommand {
         confirm: Option<String>,
     },
     /// Remove all but the newest N backups (never the newest)
+    #[command(after_help = "Example:\n  pgshift backup prune --keep 5")]
     Prune {
         #[arg(long, value_name = "N")]
         keep: Option<u32>,
@@ -504,6 +521,16 @@ fn settings(cli: &Cli) -> Result<(Settings, VarSource, PathBuf), CliError> {
 }
 
 fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
+    if let Command::Man = &cli.command {
+        use clap::CommandFactory;
+        let mut page = Vec::new();
+        clap_mangen::Man::new(Cli::command())
+            .render(&mut page)
+            .map_err(|e| CliError::usage(format!("cannot write the manual page: {e}"), None))?;
+        use std::io::Write;
+        let _ = std::io::stdout().write_all(&page);
+        return Ok(exit::OK);
+    }
     if let Command::Completions { shell } = &cli.command {
         use clap::CommandFactory;
         clap_complete::generate(
@@ -545,7 +572,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         Command::Import(args) => import::run(&settings, args.from, &args.source, out),
         Command::Adopt(args) => adopt::run(&settings, &vars, args.from, out),
         // Printed before the settings are read, above.
-        Command::Completions { .. } => Ok(exit::OK),
+        Command::Completions { .. } | Command::Man => Ok(exit::OK),
     }
 }
 
@@ -555,5 +582,29 @@ mod tests {
     fn command_line_definition_is_consistent() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_help_has_an_example() {
+        use clap::CommandFactory;
+        fn walk(c: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in c.get_subcommands() {
+                let name = format!("{path} {}", sub.get_name());
+                if sub.get_subcommands().next().is_some() {
+                    walk(sub, &name, missing);
+                    continue;
+                }
+                let help = sub
+                    .get_after_help()
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                if !help.contains("Example") {
+                    missing.push(name);
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "pgshift", &mut missing);
+        assert!(missing.is_empty(), "no example in --help of: {missing:?}");
     }
 }
