@@ -187,12 +187,13 @@ fn a_target_that_cannot_be_reached_is_an_error_in_the_table_without_its_password
 #[test]
 fn targets_on_one_server_that_alter_the_same_role_all_end_deployed() {
     let (dir, first) = project(&[]);
-    // Roles belong to the server: every target alters the same row of pg_authid, and
-    // PostgreSQL refuses concurrent updates of it ("tuple concurrently updated").
+    // Roles belong to the server: every target creates the same role (two at once both pass
+    // the IF NOT EXISTS guard, and one hits pg_authid's unique index) and alters the same row
+    // of pg_authid (PostgreSQL refuses concurrent updates: "tuple concurrently updated").
     write(
         &dir,
         "2026-01-01_role",
-        "DO $$ BEGIN\n  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fleet_race_app') THEN\n    CREATE ROLE fleet_race_app NOLOGIN;\n  END IF;\nEXCEPTION WHEN duplicate_object THEN NULL;\nEND $$;\nALTER ROLE fleet_race_app CONNECTION LIMIT 5;\nCOMMENT ON ROLE fleet_race_app IS 'shared by every tenant';\n",
+        "DO $$ BEGIN\n  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fleet_race_app') THEN\n    CREATE ROLE fleet_race_app NOLOGIN;\n  END IF;\nEND $$;\nALTER ROLE fleet_race_app CONNECTION LIMIT 5;\nCOMMENT ON ROLE fleet_race_app IS 'shared by every tenant';\n",
     );
     let dbs: Vec<String> = std::iter::once(first)
         .chain((0..5).map(|_| cluster().create_database("race").unwrap()))
