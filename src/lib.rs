@@ -18,6 +18,7 @@
 //! assert_eq!(order, ["2026-01-01_a", "2026-01-03_c", "2026-01-02_b"]);
 //! ```
 
+pub mod api;
 pub mod backup;
 pub mod cli;
 pub mod config;

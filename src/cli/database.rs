@@ -8,7 +8,6 @@ use crate::deploy::DeployError;
 use crate::diagnostic::Level;
 use crate::migration::MigrationSet;
 use crate::plan::Plan;
-use crate::supabase::connection::{direct_connection, refuse_transaction_pooler, service_key_only};
 
 use super::{exit, CliError, Output};
 
@@ -19,62 +18,29 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(|e| CliError::usage(format!("cannot start the async runtime: {e}"), None))
 }
 
-/// libpq's variables that name a database by themselves (`psql` with no argument connects
-/// with them).
-const LIBPQ_TARGET: [&str; 4] = ["PGHOST", "PGHOSTADDR", "PGDATABASE", "PGSERVICE"];
-
-/// The database to use: the URL (`--database-url`, DATABASE_URL, …) completed by libpq's
-/// environment (PGPASSWORD, PGSSLMODE, …), the service file and the password file; or the
-/// environment alone when it names a database (PGHOST, PGDATABASE, PGSERVICE).
+/// The database to use (see [`crate::api::connection`]); its warnings printed.
 pub fn spec(
     settings: &Settings,
     vars: &VarSource,
     out: &Output,
 ) -> Result<ConnectionSpec, CliError> {
-    let env = |k: &str| vars.get(k).map(|(v, _)| v.to_string());
-    let supabase_direct;
-    let (url, source) = match &settings.database_url {
-        Some(u) => (Some(u.url.expose()), u.source.clone()),
-        None if LIBPQ_TARGET.iter().any(|k| env(k).is_some()) => {
-            (None, "libpq's environment (PGHOST, PGDATABASE, PGSERVICE…)".to_string())
-        }
-        None => match (env("SUPABASE_URL"), env("SUPABASE_DB_PASSWORD")) {
-            (Some(project), Some(password)) => {
-                crate::sanitize::redact::remember(&password);
-                supabase_direct = direct_connection(&project, &password)
-                    .map_err(|(m, h)| CliError::usage(m, Some(h)))?;
-                (
-                    Some(supabase_direct.as_str()),
-                    "SUPABASE_URL + SUPABASE_DB_PASSWORD".to_string(),
-                )
-            }
-            (Some(_), None)
-                if env("SUPABASE_SERVICE_KEY").is_some()
-                    || env("SUPABASE_SERVICE_ROLE_KEY").is_some() =>
-            {
-                let (m, h) = service_key_only();
-                return Err(CliError::usage(m, Some(h)));
-            }
-            _ => {
-                return Err(CliError::usage(
-                    "no database given: set DATABASE_URL, or pass --database-url",
-                    Some("e.g. DATABASE_URL=postgresql://user@localhost:5432/app (the password can come from PGPASSWORD or ~/.pgpass); libpq's PGHOST/PGDATABASE/PGSERVICE work too; for Supabase, SUPABASE_DB_URL, or SUPABASE_URL with SUPABASE_DB_PASSWORD; `pgshift test` needs none: it starts its own PostgreSQL".to_string()),
-                ))
-            }
-        },
-    };
-    let spec = ConnectionSpec::resolve(url, &env)
-        .map_err(|e| CliError::usage(format!("{} (from {source})", e.message), Some(e.help)))?;
-    if let Some((message, help)) = refuse_transaction_pooler(&spec) {
-        return Err(CliError::usage(
-            format!("{message} (from {source})"),
-            Some(help),
-        ));
-    }
+    let spec = crate::api::connection(settings, vars).map_err(api_error)?;
     for w in &spec.warnings {
         out.warning(w);
     }
     Ok(spec)
+}
+
+/// A library API error as the command line reports it.
+pub fn api_error(e: crate::api::ApiError) -> CliError {
+    use crate::api::ApiError;
+    match e {
+        ApiError::Connection { message, help } => CliError::usage(message, Some(help)),
+        ApiError::Load(l) => CliError::from(l),
+        ApiError::Config(c) => CliError::from(c),
+        ApiError::Deploy(d) => deploy_error(d),
+        other => CliError::usage(other.to_string(), None),
+    }
 }
 
 pub fn deploy_error(e: DeployError) -> CliError {

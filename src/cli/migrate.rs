@@ -98,16 +98,9 @@ pub(super) fn validate_before(
     validate::check_rule_config(&settings.rules)
         .map_err(|e| CliError::usage(e, Some("fix [rules] in pgshift.toml".to_string())))?;
     let lookup = super::validate::variable_lookup(settings, vars);
-    let report = validate::validate(&validate::Options {
-        dir: settings.dir.clone(),
-        environment: settings.environment,
-        parallel_jobs: settings.parallel_jobs,
-        exposed_schemas: settings.exposed_schemas.clone(),
-        rules: settings.rules.clone(),
-        only: Vec::new(),
-        families: Vec::new(),
-        value_of: &lookup,
-    })?;
+    let report = crate::api::MigrationValidator::from_settings(settings)
+        .validate_with(&lookup)
+        .map_err(super::database::api_error)?;
     let shown: Vec<_> = report
         .findings
         .iter()

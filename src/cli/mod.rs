@@ -46,7 +46,7 @@ Examples:
 #[derive(Debug, Parser)]
 #[command(name = "pgshift", version, after_help = EXAMPLES)]
 pub struct Cli {
-    /// Migrations directory [default: migrations, or [migrations] dir in pgshift.toml]
+    /// Migrations directory [default: migrations, or `[migrations] dir` in pgshift.toml]
     #[arg(long, global = true, value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// Configuration file [default: ./pgshift.toml when present]
@@ -245,7 +245,7 @@ pub struct MigrateArgs {
     /// psql variable for `:NAME` in migrations (repeatable)
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
-    /// Post the result to this Slack-compatible webhook [env: NOTIFY_WEBHOOK_URL; config: [notify] webhook_env]
+    /// Post the result to this Slack-compatible webhook [env: NOTIFY_WEBHOOK_URL; config: `[notify] webhook_env`]
     #[arg(
         long,
         value_name = "URL",

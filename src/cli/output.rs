@@ -46,7 +46,7 @@ pub fn safe(text: &str, kind: Kind, keep_ansi: bool) -> String {
 }
 
 impl Output {
-    /// Colour on a terminal unless NO_COLOR is set (https://no-color.org).
+    /// Colour on a terminal unless NO_COLOR is set (<https://no-color.org>).
     pub fn detect(json: bool) -> Output {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Output {

@@ -2,11 +2,13 @@
 
 use std::io::IsTerminal;
 
+use crate::api::MigrationValidator;
 use crate::config::{Settings, VarSource};
 use crate::lint::Family;
 use crate::report::{render, Format};
-use crate::validate::{check_rule_config, validate, Check, Options};
+use crate::validate::{check_rule_config, Check};
 
+use super::database::api_error;
 use super::output::Kind;
 use super::{exit, CliError, Output, ReportFormat};
 
@@ -63,16 +65,11 @@ pub fn run(
         })?);
     }
     let lookup = variable_lookup(settings, vars);
-    let report = validate(&Options {
-        dir: settings.dir.clone(),
-        environment: settings.environment,
-        parallel_jobs: settings.parallel_jobs,
-        exposed_schemas: settings.exposed_schemas.clone(),
-        rules: settings.rules.clone(),
-        only: checks,
-        families: families.to_vec(),
-        value_of: &lookup,
-    })?;
+    let report = MigrationValidator::from_settings(settings)
+        .only(&checks)
+        .families(families)
+        .validate_with(&lookup)
+        .map_err(api_error)?;
     let color = out.color && std::io::stdout().is_terminal();
     let format = format(report_format, out);
     let text = render(&report, format, color);

@@ -190,6 +190,16 @@ pub struct DatabaseUrl {
     pub source: String,
 }
 
+impl DatabaseUrl {
+    /// A URL given by a program (the library API).
+    pub fn new(url: &str) -> DatabaseUrl {
+        DatabaseUrl {
+            url: Secret::new(url),
+            source: "the program".into(),
+        }
+    }
+}
+
 /// Flags from the command line; `None`/`false` when not given.
 #[derive(Debug, Clone, Default)]
 pub struct Flags {
@@ -521,6 +531,26 @@ impl ConfigFile {
 }
 
 impl Settings {
+    /// The defaults for the migrations in `dir` and `environment`, with nothing read from the
+    /// environment, `.env` or a config file: for programs that set what they need (the library
+    /// API). Backups and logs go beside `dir`.
+    pub fn defaults(dir: &Path, environment: Environment) -> Settings {
+        let flags = Flags {
+            dir: Some(dir.to_path_buf()),
+            env: Some(environment.to_string()),
+            ..Flags::default()
+        };
+        let base = dir.parent().unwrap_or(dir);
+        // A folder that holds no pgshift.toml: nothing is read from a config file.
+        let nowhere = dir.join(".pgshift-defaults");
+        let mut s = Settings::resolve(&flags, &VarSource::default(), &nowhere)
+            .unwrap_or_else(|_| unreachable!("the defaults are valid"));
+        s.config_path = None;
+        s.backup_dir = base.join("backups/migrations");
+        s.log_dir = base.join("logs");
+        s
+    }
+
     /// Resolves settings from flags, the variables, the config file and defaults. `cwd` is where
     /// `pgshift.toml` is looked for when `--config` is not given.
     pub fn resolve(flags: &Flags, vars: &VarSource, cwd: &Path) -> Result<Settings, ConfigError> {
