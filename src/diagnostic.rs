@@ -12,8 +12,11 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    /// Worth knowing; never blocks.
     Info,
+    /// A likely problem; blocks only where configured so.
     Warning,
+    /// Must be fixed: fails `validate` and stops `migrate`.
     Error,
 }
 
@@ -30,8 +33,11 @@ impl fmt::Display for Level {
 /// A place in a file. `line` and `column` are 1-based; `column` counts characters, not bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Location {
+    /// The file.
     pub file: PathBuf,
+    /// 1-based line; 0 when the finding is about the whole file.
     pub line: usize,
+    /// 1-based column, in characters.
     pub column: usize,
     /// The text of the line (without its line ending), for the snippet under the message.
     #[serde(skip)]
@@ -126,8 +132,11 @@ impl fmt::Display for Location {
 pub struct Finding {
     /// Stable identifier, e.g. `filename/impossible-date`. Used by `@allow` and the config.
     pub rule: String,
+    /// How serious it is.
     pub level: Level,
+    /// What is wrong.
     pub message: String,
+    /// Where: the file, line and column.
     pub location: Option<Location>,
     /// What to do about it.
     pub help: Option<String>,
@@ -141,6 +150,7 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A finding of `rule` at `level`.
     pub fn new(rule: &str, level: Level, message: impl Into<String>) -> Finding {
         Finding {
             rule: rule.to_string(),
@@ -153,19 +163,23 @@ impl Finding {
         }
     }
 
+    /// An error-level finding.
     pub fn error(rule: &str, message: impl Into<String>) -> Finding {
         Finding::new(rule, Level::Error, message)
     }
 
+    /// A warning-level finding.
     pub fn warning(rule: &str, message: impl Into<String>) -> Finding {
         Finding::new(rule, Level::Warning, message)
     }
 
+    /// Sets where it is.
     pub fn at(mut self, location: Location) -> Finding {
         self.location = Some(location);
         self
     }
 
+    /// Sets what to do about it.
     pub fn help(mut self, help: impl Into<String>) -> Finding {
         self.help = Some(help.into());
         self
@@ -234,8 +248,11 @@ pub fn render_text(finding: &Finding, color: bool) -> String {
 /// Counts of findings per level, for summaries and exit codes.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Counts {
+    /// Error-level findings.
     pub errors: usize,
+    /// Warning-level findings.
     pub warnings: usize,
+    /// Info-level findings.
     pub infos: usize,
 }
 

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! pgshift deploys SQL migrations to PostgreSQL and Supabase: it validates them, orders them by
 //! their declared dependencies, and (in later versions) backs up, applies, rolls back and checks
 //! the database's health.
@@ -18,23 +19,36 @@
 //! assert_eq!(order, ["2026-01-01_a", "2026-01-03_c", "2026-01-02_b"]);
 //! ```
 
+// The library: what a program embedding pgshift uses (`api` first), documented item by item.
 pub mod api;
-pub mod backup;
-pub mod cli;
 pub mod config;
-pub mod db;
 pub mod deploy;
 pub mod diagnostic;
 pub mod ephemeral;
 pub mod health;
-pub mod import;
-pub mod lint;
 pub mod migration;
 pub mod notify;
 pub mod plan;
 pub mod report;
-pub mod sanitize;
-pub mod scaffold;
-pub mod sql;
-pub mod supabase;
 pub mod validate;
+
+// The rooms behind it: public for pgshift's own command line, tests and benchmarks, not an
+// interface for others (their items may change without notice).
+#[doc(hidden)]
+pub mod backup;
+#[doc(hidden)]
+pub mod cli;
+#[doc(hidden)]
+pub mod db;
+#[doc(hidden)]
+pub mod import;
+#[doc(hidden)]
+pub mod lint;
+#[doc(hidden)]
+pub mod sanitize;
+#[doc(hidden)]
+pub mod scaffold;
+#[doc(hidden)]
+pub mod sql;
+#[doc(hidden)]
+pub mod supabase;

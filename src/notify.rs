@@ -11,6 +11,7 @@ use crate::config::Secret;
 /// How hard to try.
 #[derive(Debug, Clone, Copy)]
 pub struct Retry {
+    /// Attempts in all (at least one).
     pub attempts: u32,
     /// Per attempt, connection and answer together.
     pub timeout: Duration,
@@ -34,7 +35,9 @@ impl Default for Retry {
 pub struct NotifyError {
     /// The webhook's host, the only part of its URL that is shown.
     pub host: String,
+    /// Attempts made.
     pub attempts: u32,
+    /// Why the last one failed (never the URL).
     pub reason: String,
 }
 

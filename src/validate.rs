@@ -18,14 +18,20 @@ use crate::sql::variables::{PsqlScan, VarKind};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Check {
+    /// File names, encodings and includes of files (`filename/…`, `file/…`).
     Filenames,
+    /// Headers and directives (`header/…`, `directive/…`).
     Headers,
+    /// SQL syntax, psql variables and meta-commands (`sql/…`).
     Syntax,
+    /// Dependencies (`deps/…`).
     Deps,
+    /// The lint rules.
     Lint,
 }
 
 impl Check {
+    /// Every check.
     pub const ALL: [Check; 5] = [
         Check::Filenames,
         Check::Headers,
@@ -34,6 +40,7 @@ impl Check {
         Check::Lint,
     ];
 
+    /// `filenames`, `headers`, `syntax`, `deps` or `lint`.
     pub fn parse(s: &str) -> Option<Check> {
         Some(match s.trim() {
             "filenames" => Check::Filenames,
@@ -90,10 +97,15 @@ pub fn check_rule_config(rules: &BTreeMap<String, RuleLevel>) -> Result<(), Stri
 
 /// What to check and how.
 pub struct Options<'a> {
+    /// The migrations directory.
     pub dir: PathBuf,
+    /// The environment (rule levels).
     pub environment: Environment,
+    /// Files checked at once.
     pub parallel_jobs: usize,
+    /// The schemas an API serves, for the RLS rules.
     pub exposed_schemas: Vec<String>,
+    /// Rule levels from the config.
     pub rules: BTreeMap<String, RuleLevel>,
     /// Checks to report (all when empty).
     pub only: Vec<Check>,
@@ -106,20 +118,26 @@ pub struct Options<'a> {
 /// The result of a validation.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The migrations directory.
     pub dir: PathBuf,
+    /// The environment the findings' levels are for.
     pub environment: Environment,
+    /// How many migrations were checked.
     pub files: usize,
     /// Every finding, allowed ones included, in file and line order.
     pub findings: Vec<Finding>,
     #[serde(skip)]
+    /// The execution order, when the files could be ordered.
     pub plan: Option<Plan>,
 }
 
 impl Report {
+    /// Findings per level.
     pub fn counts(&self) -> Counts {
         Counts::of(&self.findings)
     }
 
+    /// Whether an error-level finding (not allowed) was found.
     pub fn has_errors(&self) -> bool {
         self.counts().errors > 0
     }

@@ -12,14 +12,19 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
     #[default]
+    /// Everything allowed; findings are warnings (alias `dev`).
     Development,
+    /// Error-level findings block; deploys need the database's name confirmed.
     Staging,
+    /// Also needs FORCE_RUN; dangerous operations blocked unless forced (alias `prod`).
     Production,
 }
 
 impl Environment {
+    /// The spellings accepted, for messages.
     pub const ACCEPTED: &'static str = "development (or dev), staging, production (or prod)";
 
+    /// The name, lower-case.
     pub fn as_str(self) -> &'static str {
         match self {
             Environment::Development => "development",
@@ -28,6 +33,7 @@ impl Environment {
         }
     }
 
+    /// The three environments, least strict first.
     pub fn all() -> [Environment; 3] {
         [
             Environment::Development,

@@ -22,9 +22,13 @@ pub const CONFIG_FILE: &str = "pgshift.toml";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RuleLevel {
+    /// The rule does not run.
     Off,
+    /// Reported, never blocks.
     Info,
+    /// Reported; blocks nothing (errors do).
     Warning,
+    /// Blocks `migrate` and fails `validate`.
     Error,
 }
 
@@ -32,9 +36,12 @@ pub enum RuleLevel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OutOfOrder {
+    /// Run it, quietly.
     Allow,
     #[default]
+    /// Run it, with a warning (the default).
     Warn,
+    /// Refuse the deploy.
     Deny,
 }
 
@@ -43,6 +50,7 @@ pub enum OutOfOrder {
 #[serde(rename_all = "lowercase")]
 pub enum DryRun {
     #[default]
+    /// A real run.
     Off,
     /// Print the plan; change nothing.
     Plan,
@@ -56,18 +64,25 @@ pub enum DryRun {
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     #[serde(default)]
+    /// `[migrations]`
     pub migrations: MigrationsSection,
     #[serde(default)]
+    /// `[tracking]`
     pub tracking: TrackingSection,
     #[serde(default)]
+    /// `[backup]`
     pub backup: BackupSection,
     #[serde(default)]
+    /// `[deploy]`
     pub deploy: DeploySection,
     #[serde(default)]
+    /// `[log]`
     pub log: LogSection,
     #[serde(default)]
+    /// `[supabase]`
     pub supabase: SupabaseSection,
     #[serde(default)]
+    /// `[notify]`
     pub notify: NotifySection,
     /// psql variables (`:name`). Prefer environment variables for secrets.
     #[serde(default)]
@@ -76,20 +91,27 @@ pub struct ConfigFile {
     #[serde(default)]
     pub rules: BTreeMap<String, RuleLevel>,
     #[serde(default)]
+    /// `[environments.<name>]`: what differs per environment.
     pub environments: BTreeMap<String, EnvironmentSection>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// `[migrations]`: where the files are and how their order is enforced.
 pub struct MigrationsSection {
+    /// The migrations directory, relative to the config file.
     pub dir: Option<PathBuf>,
+    /// A pending migration dated before applied ones: allow, warn or deny.
     pub out_of_order: Option<OutOfOrder>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// `[tracking]`: where pgshift keeps its records.
 pub struct TrackingSection {
+    /// The schema of the tracking tables (default `public`).
     pub schema: Option<String>,
+    /// The tracking table's name (default `schema_migrations`).
     pub table: Option<String>,
 }
 
@@ -116,13 +138,17 @@ pub struct NotifySection {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSection {
+    /// The folder of the deploy logs, relative to the config file (default `logs`).
     pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// `[backup]`: the backups taken before deploys.
 pub struct BackupSection {
+    /// Where backups go, relative to the config file (default `backups/migrations`).
     pub dir: Option<PathBuf>,
+    /// How many backups to keep (default 10).
     pub keep: Option<u32>,
     /// The pg_dump to run (default: the one of the server's major version).
     pub pg_dump: Option<PathBuf>,
@@ -134,12 +160,15 @@ pub struct BackupSection {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// `[deploy]`: how migrations are applied.
 pub struct DeploySection {
     /// Seconds per migration.
     pub timeout: Option<u64>,
     /// Seconds to wait for a table lock before a statement fails.
     pub lock_timeout: Option<u64>,
+    /// The schemas an API (PostgREST) serves, for the RLS checks.
     pub exposed_schemas: Option<Vec<String>>,
+    /// Files checked at once (default: the cores).
     pub parallel_jobs: Option<usize>,
     /// Seconds a migration's statement may wait for a table lock (`lock_timeout`); unset: the
     /// server's setting.
@@ -154,12 +183,18 @@ pub struct DeploySection {
 pub struct EnvironmentSection {
     /// Name of the environment variable holding this environment's database URL.
     pub database_url_env: Option<String>,
+    /// Seconds per migration.
     pub timeout: Option<u64>,
+    /// Seconds to wait for another deployer.
     pub lock_timeout: Option<u64>,
+    /// Deploy without a backup.
     pub skip_backup: Option<bool>,
+    /// Backups to keep.
     pub backup_keep: Option<u32>,
+    /// The schemas an API serves in this environment.
     pub exposed_schemas: Option<Vec<String>>,
     #[serde(default)]
+    /// Rule levels for this environment, over the global `[rules]`.
     pub rules: BTreeMap<String, RuleLevel>,
 }
 
@@ -168,10 +203,12 @@ pub struct EnvironmentSection {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a value that must never be printed.
     pub fn new(s: impl Into<String>) -> Secret {
         Secret(s.into())
     }
 
+    /// The value itself, for the one place that needs it (connecting).
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -186,7 +223,9 @@ impl fmt::Debug for Secret {
 /// The database URL and where it came from (`--database-url`, `DATABASE_URL`, …).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatabaseUrl {
+    /// The URL (it may hold a password).
     pub url: Secret,
+    /// Where it came from, for messages.
     pub source: String,
 }
 
@@ -203,49 +242,86 @@ impl DatabaseUrl {
 /// Flags from the command line; `None`/`false` when not given.
 #[derive(Debug, Clone, Default)]
 pub struct Flags {
+    /// `--dir`
     pub dir: Option<PathBuf>,
+    /// `--config`
     pub config: Option<PathBuf>,
+    /// `--env`
     pub env: Option<String>,
+    /// `--database-url`
     pub database_url: Option<String>,
+    /// `--json`
     pub json: bool,
+    /// `--debug`
     pub debug: bool,
+    /// `--dry-run[=rehearse]`
     pub dry_run: Option<DryRun>,
+    /// `--force`
     pub force: bool,
+    /// `--skip-backup`
     pub skip_backup: bool,
+    /// `--timeout`
     pub timeout: Option<u64>,
+    /// `--lock-timeout`
     pub lock_timeout: Option<u64>,
+    /// `--confirm`
     pub confirm: Option<String>,
+    /// `--notify-webhook`
     pub notify_webhook: Option<String>,
 }
 
 /// Everything a command needs to know, resolved once.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The config file read, if any.
     pub config_path: Option<PathBuf>,
+    /// The migrations directory.
     pub dir: PathBuf,
+    /// The environment (ENVIRONMENT, `--env`).
     pub environment: Environment,
+    /// The database's URL and where it came from.
     pub database_url: Option<DatabaseUrl>,
+    /// Plan only, rehearse, or run (DRY_RUN).
     pub dry_run: DryRun,
+    /// Production allowed, dangerous operations let through (FORCE_RUN).
     pub force: bool,
+    /// No backup before deploying (SKIP_BACKUP).
     pub skip_backup: bool,
+    /// How many things at once: files checked, fleet targets (PARALLEL_JOBS).
     pub parallel_jobs: usize,
+    /// Each migration's `statement_timeout` (TIMEOUT).
     pub timeout: Duration,
+    /// How long to wait for another deployer's lock.
     pub lock_timeout: Duration,
+    /// `lock_timeout` for the migrations' statements (`[deploy] statement_lock_timeout`).
     pub statement_lock_timeout: Option<Duration>,
+    /// Tell PostgREST to reload its schema cache after changes.
     pub notify_pgrst: bool,
+    /// Report every statement with its time (DEBUG).
     pub debug: bool,
+    /// Machine-readable output.
     pub json: bool,
+    /// The database's name, confirming a deploy without a prompt (CONFIRM).
     pub confirm: Option<String>,
+    /// What to do with a pending migration dated before applied ones.
     pub out_of_order: OutOfOrder,
+    /// The schema of the tracking tables.
     pub tracking_schema: String,
+    /// The tracking table's name.
     pub tracking_table: String,
+    /// Where backups go.
     pub backup_dir: PathBuf,
     /// Folder of the deploy logs.
     pub log_dir: PathBuf,
+    /// How many backups to keep.
     pub backup_keep: u32,
+    /// The pg_dump to run (default: the one of the server's major version).
     pub backup_pg_dump: Option<PathBuf>,
+    /// The psql a restore runs (default: the one of the server's major version).
     pub backup_psql: Option<PathBuf>,
+    /// gzip level of backups, 1 to 9.
     pub backup_compression: u32,
+    /// The schemas an API serves, for the RLS checks.
     pub exposed_schemas: Vec<String>,
     /// `[supabase] history`: `Some(true)` creates the Supabase CLI's history table, `Some(false)`
     /// never writes it, `None` writes it where it exists.
@@ -255,6 +331,7 @@ pub struct Settings {
     pub exposed_configured: bool,
     /// Rule levels: global, then this environment's.
     pub rules: BTreeMap<String, RuleLevel>,
+    /// psql variables from `[variables]` (prefer the environment for secrets).
     pub variables: BTreeMap<String, String>,
     /// Where the deploy's result is posted: `--notify-webhook`, else the variable
     /// `[notify] webhook_env` names.
@@ -265,16 +342,29 @@ pub struct Settings {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {}: {source}", path.display())]
+    /// The config file cannot be read.
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
     #[error("invalid {}: {message}", path.display())]
-    Parse { path: PathBuf, message: String },
+    /// The config file is not valid TOML, or has an unknown key.
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The TOML error, with its line.
+        message: String,
+    },
     #[error("{name} ({origin}) {problem}")]
+    /// A setting has a value pgshift does not accept.
     Invalid {
+        /// The setting (`timeout`, `ENVIRONMENT`, …).
         name: String,
+        /// Where it was set (`[deploy] in pgshift.toml`, `the environment`, …).
         origin: String,
+        /// What is wrong with it (never the value).
         problem: String,
     },
 }
@@ -502,6 +592,7 @@ impl ConfigFile {
         ConfigFile::parse(path, &text)
     }
 
+    /// Parses and checks the text of a config file (`path` names it in errors).
     pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
         let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),

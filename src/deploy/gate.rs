@@ -10,12 +10,19 @@ use crate::config::Environment;
 /// What is about to change the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
+    /// Apply pending migrations.
     Migrate,
+    /// Undo migrations through their down files.
     Rollback,
+    /// Restore a backup.
     Restore,
+    /// Change a record (accept a checksum, clear a failure).
     Repair,
+    /// Delete a record.
     Forget,
+    /// Record migrations as applied without running them.
     Baseline,
+    /// Record what another tool applied.
     Adopt,
 }
 
@@ -36,8 +43,11 @@ impl fmt::Display for Operation {
 /// Everything the gate weighs, and shows.
 #[derive(Debug, Clone)]
 pub struct Request<'a> {
+    /// What is about to happen.
     pub operation: Operation,
+    /// Where.
     pub environment: Environment,
+    /// FORCE_RUN (or `--force`) is set.
     pub force: bool,
     /// `--confirm NAME` or `CONFIRM`.
     pub confirm: Option<&'a str>,
@@ -56,13 +66,18 @@ pub struct Request<'a> {
 /// What the gate decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
+    /// Go on.
     Proceed,
     /// Show `prompt` and read the database's name; anything else is a refusal.
     Ask {
+        /// What to show before asking for the database's name.
         prompt: String,
     },
+    /// Stop, changing nothing.
     Refuse {
+        /// Why.
         message: String,
+        /// What it takes.
         help: String,
     },
 }

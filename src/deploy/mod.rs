@@ -35,17 +35,27 @@ use status::Status;
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
+    /// Connected to the database.
     Connected {
+        /// `user@host:port/db`, never a password.
         target: String,
+        /// The server's `server_version`.
         server_version: String,
+        /// The environment the run is for.
         environment: Environment,
     },
+    /// Another deployer holds the lock; this one waits.
     Waiting {
+        /// Who holds it: pgshift's process, host and migration, the server process, user, client and since when.
         holder: String,
     },
+    /// What the run will do, once the files are compared with the records.
     Plan {
+        /// The migrations to apply (or undo), in order.
         to_run: Vec<PlanItem>,
+        /// The psql variables the migrations use (names only, never values).
         variables: Vec<String>,
+        /// Nothing will change (`--dry-run`).
         dry_run: bool,
         /// Where the backup before the first migration goes; `None`: no backup.
         backup: Option<String>,
@@ -55,90 +65,148 @@ pub enum Event {
     },
     /// A long job's progress (a backup): bytes so far, and since when.
     Progress {
+        /// What is in progress (a backup).
         what: String,
+        /// Bytes done so far.
         bytes: u64,
+        /// Milliseconds since it began.
         ms: u128,
     },
     /// The backup taken before the first migration, verified.
     BackedUp {
+        /// The backup file.
         file: String,
+        /// Its size in bytes.
         size: u64,
+        /// Its SHA-256, as its manifest records it.
         sha256: String,
+        /// How long the backup took, in milliseconds.
         ms: u128,
+        /// Older backups removed by the retention setting.
         pruned: Vec<String>,
     },
+    /// Something to know that does not stop the run.
     Warning {
+        /// What it is, and what to do.
         message: String,
     },
+    /// A migration starts.
     Applying {
+        /// The migration's version.
         version: String,
+        /// Its position in the run (1-based).
         index: usize,
+        /// How many the run applies.
         total: usize,
+        /// How it runs: in a transaction, statement by statement in autocommit, or as written.
         mode: String,
     },
+    /// A no-transaction migration that stopped halfway resumes.
     Resumed {
+        /// The migration's version.
         version: String,
+        /// The statement it resumes at (0-based), after those that finished.
         from_statement: usize,
+        /// An invalid index an interrupted `CREATE INDEX CONCURRENTLY` left, dropped first.
         dropped_invalid_index: Option<String>,
     },
+    /// A migration was applied and recorded.
     Applied {
+        /// The migration's version.
         version: String,
+        /// How long it took, in milliseconds.
         ms: u128,
     },
+    /// A notice (or warning) the server sent while a migration ran.
     Notice {
+        /// The migration that was running.
         version: String,
+        /// The server's severity (NOTICE, WARNING, …).
         severity: String,
+        /// The server's message.
         message: String,
     },
+    /// A migration failed; its transaction was rolled back and the failure recorded.
     Failed {
+        /// The migration's version.
         version: String,
+        /// The server's SQLSTATE, when the server answered.
         sqlstate: Option<String>,
+        /// The server's message (secrets masked).
         message: String,
+        /// `file:line:col` of the failing statement (in an included file when it came from one).
         position: Option<String>,
+        /// The server's DETAIL.
         detail: Option<String>,
+        /// The server's HINT.
         hint: Option<String>,
         /// What stayed in the database and what a rerun does.
         help: String,
     },
     /// DEBUG: a statement (redacted) and its time.
     Statement {
+        /// The migration the statement belongs to.
         version: String,
+        /// The statement (secrets masked).
         sql: String,
+        /// How long it took, in milliseconds.
         ms: f64,
     },
+    /// A migration ran in a rehearsal and was rolled back.
     Rehearsed {
+        /// The migration's version.
         version: String,
+        /// How long it took, in milliseconds.
         ms: u128,
+        /// The strongest lock it took on each table that existed before it, and what that blocks.
         locks: Vec<String>,
     },
+    /// A migration was not run.
     Skipped {
+        /// The migration's version.
         version: String,
+        /// Why (a file without SQL, another environment).
         reason: String,
     },
+    /// A notification was sent.
     Notified {
+        /// Where: PostgREST's schema cache, a webhook's host.
         channel: String,
     },
     /// A migration undone through its down file, its record removed.
     RolledBack {
+        /// The migration's version.
         version: String,
+        /// How long the down file took, in milliseconds.
         ms: u128,
     },
     /// A backup restored into the database.
     Restored {
+        /// The backup file.
         file: String,
+        /// Bytes read from it.
         bytes: u64,
+        /// How long the restore took, in milliseconds.
         ms: u128,
     },
     /// A tracking record changed without running anything (repair, forget, baseline).
     Recorded {
+        /// The migration's version.
         version: String,
+        /// What was done: repaired, forgotten, baselined, adopted.
         action: String,
+        /// What changed in the record.
         detail: String,
     },
+    /// The run ended.
     Done {
+        /// How many migrations were applied (or undone).
         applied: usize,
+        /// A migration failed.
         failed: bool,
+        /// SIGINT or SIGTERM stopped it.
         interrupted: bool,
+        /// How long the run took, in milliseconds.
         ms: u128,
     },
 }
@@ -193,25 +261,35 @@ impl Emitter<'_> {
 /// One migration of the plan of a run.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct PlanItem {
+    /// The migration's version.
     pub version: String,
+    /// How it runs: `transaction`, `autocommit` or `as written`.
     pub mode: String,
+    /// Dated before migrations already applied.
     pub out_of_order: bool,
 }
 
 /// How to deploy.
 pub struct Options<'a> {
+    /// The environment of the run (its gate and rule levels).
     pub environment: Environment,
+    /// Where the records are kept.
     pub tracking: Tracking,
+    /// Each migration's `statement_timeout`.
     pub timeout: Duration,
     /// How long to wait for another deployer's lock.
     pub lock_wait: Duration,
     /// `lock_timeout` for the migrations' statements, when configured.
     pub statement_lock_timeout: Option<Duration>,
+    /// Stop after this version.
     pub target: Option<Version>,
+    /// Only print the plan, or rehearse it in a transaction that is rolled back.
     pub dry_run: DryRun,
+    /// What to do with a pending migration dated before applied ones.
     pub out_of_order: OutOfOrder,
     /// The value of a psql variable.
     pub values: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    /// Report every statement with its time (DEBUG).
     pub debug: bool,
     /// Send `NOTIFY pgrst, 'reload schema'` after changes when PostgREST's role exists.
     pub notify_pgrst: bool,
@@ -233,8 +311,11 @@ pub struct Options<'a> {
 /// How a run ended.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Outcome {
+    /// Migrations applied (or undone).
     pub applied: usize,
+    /// A migration failed (and was rolled back).
     pub failed: bool,
+    /// SIGINT or SIGTERM stopped the run.
     pub interrupted: bool,
 }
 
@@ -242,30 +323,52 @@ pub struct Outcome {
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
     #[error("{}", .0.message)]
+    /// The database could not be reached or refused the login.
     Connect(ConnectError),
     #[error("{0}")]
+    /// The deploy lock is held by another deployer, or could not be taken.
     Lock(LockError),
     #[error("{message}")]
-    Blocked { message: String, help: String },
+    /// Something found before anything ran stops the run (validation errors, a modified file, a missing variable).
+    Blocked {
+        /// What stopped it.
+        message: String,
+        /// What to do.
+        help: String,
+    },
     /// The environment gate said no (exit code 3).
     #[error("{message}")]
-    Refused { message: String, help: String },
+    Refused {
+        /// Why the gate said no.
+        message: String,
+        /// What it takes (FORCE_RUN, the database's name).
+        help: String,
+    },
     #[error("cannot set up the tracking tables of {target}: {error}")]
+    /// The tracking tables could not be created or upgraded.
     Tracking {
+        /// `user@host:port/db`.
         target: String,
+        /// What failed.
         error: TrackingError,
+        /// What to do (grants, `[tracking] schema`).
         help: String,
     },
     #[error("cannot back up {target} before deploying: {error}")]
+    /// The backup before the first migration failed; nothing was applied.
     Backup {
+        /// `user@host:port/db`.
         target: String,
+        /// What failed (pg_dump, the disk, the verification).
         error: crate::backup::BackupError,
     },
     #[error("database error: {0}")]
+    /// Any other error of the database, its message with secrets masked.
     Db(String),
 }
 
 impl DeployError {
+    /// What to do about it.
     pub fn help(&self) -> String {
         match self {
             DeployError::Connect(e) => e.help.clone(),
@@ -459,13 +562,17 @@ fn prepare_text(
 /// A deploy that holds the lock right now, as `status` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Running {
+    /// Who holds the lock: pgshift's process, host and migration, the server process, user, client and since when.
     pub holder: String,
 }
 
 /// What `status` reads.
 pub struct StatusRead {
+    /// Every migration compared with the records.
     pub status: Status,
+    /// `user@host:port/db`.
     pub target: String,
+    /// The deploy holding the lock right now, if any.
     pub running: Option<Running>,
     /// Where the Supabase CLI's history exists: how it disagrees with pgshift's records.
     pub supabase: Option<crate::supabase::history::Disagreement>,

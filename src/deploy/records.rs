@@ -16,7 +16,9 @@ use crate::plan::Plan;
 
 /// How to change records.
 pub struct RecordOptions<'a> {
+    /// The environment (its gate).
     pub environment: Environment,
+    /// Where the records are kept.
     pub tracking: Tracking,
     /// How long to wait for another deployer's lock.
     pub lock_wait: Duration,
@@ -27,9 +29,11 @@ pub struct RecordOptions<'a> {
 /// One record changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RecordChange {
+    /// The migration's version.
     pub version: String,
     /// `repaired`, `forgotten`, `baseline`: also the event's name.
     pub action: String,
+    /// What changed in the record.
     pub detail: String,
 }
 

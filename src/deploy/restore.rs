@@ -14,8 +14,11 @@ use crate::db::tracking::Tracking;
 
 /// How to restore.
 pub struct RestoreOptions<'a> {
+    /// The environment (its gate).
     pub environment: Environment,
+    /// Where the records are kept.
     pub tracking: Tracking,
+    /// How long to wait for another deployer's lock.
     pub lock_wait: Duration,
     /// `[backup] psql`; found by version when `None`.
     pub psql: Option<PathBuf>,

@@ -32,13 +32,21 @@ pub enum Selection {
 
 /// How to roll back.
 pub struct RollbackOptions<'a> {
+    /// The environment (its gate).
     pub environment: Environment,
+    /// Where the records are kept.
     pub tracking: Tracking,
+    /// Each down file's `statement_timeout`.
     pub timeout: Duration,
+    /// How long to wait for another deployer's lock.
     pub lock_wait: Duration,
+    /// `lock_timeout` for the down files' statements.
     pub statement_lock_timeout: Option<Duration>,
+    /// The value of a psql variable.
     pub values: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    /// Report every statement with its time.
     pub debug: bool,
+    /// Becomes true on SIGINT/SIGTERM.
     pub interrupt: watch::Receiver<bool>,
     /// Dependents first, instead of a refusal.
     pub cascade: bool,
@@ -53,9 +61,13 @@ pub struct RollbackOptions<'a> {
 /// How a rollback ended.
 #[derive(Debug, Clone, Default)]
 pub struct RollbackOutcome {
+    /// The versions undone, in the order they were undone.
     pub rolled_back: Vec<String>,
+    /// A down file failed (the migration stays applied).
     pub failed: bool,
+    /// SIGINT or SIGTERM stopped it.
     pub interrupted: bool,
+    /// How long it took, in milliseconds.
     pub ms: u128,
 }
 

@@ -15,7 +15,9 @@ pub type Notices = mpsc::UnboundedReceiver<tokio_postgres::error::DbError>;
 
 /// A connected session with its settings.
 pub struct Session {
+    /// The connection.
     pub client: Client,
+    /// The server's notices, as they come.
     pub notices: Notices,
     /// `SHOW server_version`.
     pub server_version: String,

@@ -15,14 +15,25 @@ use crate::plan::Plan;
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum State {
     /// Applied, and the file is unchanged (or changed only in comments and whitespace).
-    Applied { cosmetic_change: bool },
+    Applied {
+        /// The file changed since, in comments or whitespace only.
+        cosmetic_change: bool,
+    },
     /// Not applied yet.
-    Pending { out_of_order: bool },
+    Pending {
+        /// Dated before migrations already applied.
+        out_of_order: bool,
+    },
     /// The last attempt failed; it runs again on the next deploy.
-    Failed { message: String },
+    Failed {
+        /// The error of the last attempt.
+        message: String,
+    },
     /// A no-transaction file stopped after this many statements; the next deploy resumes.
     Partial {
+        /// Statements that finished before it stopped.
         statements_done: i32,
+        /// The error it stopped at.
         message: String,
     },
     /// Applied, but the SQL of the file changed since: blocks deploys until `repair`.
@@ -39,10 +50,14 @@ pub enum State {
 /// One line of `status`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
+    /// The migration's version.
     pub version: String,
     #[serde(flatten)]
+    /// Where it stands.
     pub state: State,
+    /// When it ran (UTC), if it did.
     pub executed_at: Option<String>,
+    /// How long it took, if it ran.
     pub execution_time_ms: Option<i64>,
     /// The checksum recorded when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -52,19 +67,28 @@ pub struct Entry {
 /// Counts per state, for the summary line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
+    /// Applied and unchanged (or changed in comments only).
     pub applied: usize,
+    /// Not applied yet.
     pub pending: usize,
+    /// Failed or partial.
     pub failed: usize,
+    /// Applied, but the file's SQL changed since.
     pub modified: usize,
+    /// Recorded, with no file.
     pub unknown: usize,
+    /// Pending, dated before applied ones.
     pub out_of_order: usize,
+    /// Not run here: no SQL, or another environment.
     pub skipped: usize,
 }
 
 /// The whole comparison.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
+    /// Every migration and recorded version, in plan order (unknown ones last).
     pub entries: Vec<Entry>,
+    /// How many are in each state.
     pub counts: Counts,
 }
 

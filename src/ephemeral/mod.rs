@@ -27,18 +27,30 @@ pub enum EphemeralError {
     #[error(
         "PostgreSQL server programs (initdb, pg_ctl, postgres) were not found; searched: {searched}"
     )]
-    BinariesNotFound { searched: String },
+    /// initdb, pg_ctl and postgres are not installed (scripts/setup.sh installs them).
+    BinariesNotFound {
+        /// Where pgshift looked.
+        searched: String,
+    },
     #[error("running as root, and there is no `postgres` user to run the server as (initdb refuses to run as root)")]
+    /// Running as root without a `postgres` user to run the server as.
     NoPostgresUser,
     #[error("{what}: {source}")]
+    /// A file or folder could not be made.
     Io {
+        /// What was being done.
         what: String,
+        /// Why.
         source: std::io::Error,
     },
     #[error("{what} failed ({status}):\n{output}")]
+    /// A program (initdb, pg_ctl, psql) failed.
     Command {
+        /// What was being done.
         what: String,
+        /// How it ended.
         status: String,
+        /// What it printed.
         output: String,
     },
 }
@@ -83,7 +95,9 @@ pub struct ClusterOptions {
 /// A server certificate and its private key, PEM-encoded.
 #[derive(Debug, Clone)]
 pub struct TlsFiles {
+    /// The certificate, PEM.
     pub cert_pem: String,
+    /// Its private key, PEM.
     pub key_pem: String,
 }
 
@@ -101,7 +115,9 @@ impl Default for ClusterOptions {
 /// The OS user that runs the server when we are root.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OsUser {
+    /// User id.
     pub uid: u32,
+    /// Group id.
     pub gid: u32,
 }
 
@@ -377,10 +393,12 @@ impl Cluster {
         }
     }
 
+    /// The port the server listens on (also the name of its socket).
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// The folder of the server's unix socket.
     pub fn socket_dir(&self) -> &Path {
         &self.socket_dir
     }
@@ -390,14 +408,17 @@ impl Cluster {
         &self.root
     }
 
+    /// The cluster's data folder.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }
 
+    /// Where initdb, pg_ctl and postgres were found.
     pub fn bin_dir(&self) -> &Path {
         &self.bin_dir
     }
 
+    /// The server's process id.
     pub fn postmaster_pid(&self) -> i32 {
         self.postmaster_pid
     }

@@ -14,7 +14,9 @@ use crate::lint::{names, ParsedFile, PLACEHOLDER};
 pub struct Table {
     /// `None`: created without a schema and with the default search_path.
     pub schema: Option<String>,
+    /// The table's name.
     pub name: String,
+    /// The migration that created it.
     pub created_by: String,
 }
 

@@ -43,12 +43,16 @@ pub use expected::{tables_left, Table};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    /// Nothing to do.
     Ok,
+    /// Worth a look; the deploy stands.
     Warn,
+    /// Something is broken; `health` exits 1.
     Fail,
 }
 
 impl Level {
+    /// `ok`, `warn` or `fail`.
     pub fn as_str(self) -> &'static str {
         match self {
             Level::Ok => "ok",
@@ -69,19 +73,25 @@ impl Level {
 /// One object a check found wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Item {
+    /// How serious this object's problem is.
     pub level: Level,
+    /// The object: `schema.table`, a policy, a version.
     pub object: String,
+    /// What is wrong with it.
     pub detail: String,
 }
 
 /// One check's result.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckResult {
+    /// Stable id, e.g. `rls-disabled`.
     pub id: &'static str,
+    /// The worst level among its items (ok when none).
     pub level: Level,
     /// One line: what was checked and what was found.
     pub summary: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// The objects it found, worst first.
     pub items: Vec<Item>,
     /// What to do about the items.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -91,9 +101,13 @@ pub struct CheckResult {
 /// The whole health report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// `user@host:port/db`.
     pub target: String,
+    /// The server's `server_version`.
     pub server_version: String,
+    /// Every check, in the order they are shown.
     pub checks: Vec<CheckResult>,
+    /// How long the checks took, in milliseconds.
     pub ms: u128,
 }
 
@@ -115,6 +129,7 @@ impl Report {
 
 /// What the record checks judge.
 pub struct Records<'a> {
+    /// The files compared with the records.
     pub status: &'a Status,
 }
 
@@ -138,9 +153,11 @@ pub struct Check {
     pub ok: &'static str,
     /// What each item is, for the summary: "exposed table(s) without row level security".
     pub problem: &'static str,
+    /// What to do, for every item.
     pub fix: &'static str,
     /// Only meaningful where an API (PostgREST, Supabase) serves the exposed schemas.
     pub needs_api: bool,
+    /// How it looks.
     pub probe: Probe,
 }
 
@@ -191,7 +208,9 @@ pub const INTERNAL_SCHEMAS: &[&str] = &[
 
 /// What to check against.
 pub struct HealthOptions<'a> {
+    /// The environment (the levels of some checks).
     pub environment: Environment,
+    /// Where the records are kept.
     pub tracking: Tracking,
     /// Schemas an API serves.
     pub exposed_schemas: &'a [String],
@@ -336,11 +355,13 @@ pub async fn check(
 
 /// What the catalog queries' placeholders stand for.
 pub struct Scope {
+    /// The schemas an API serves.
     pub exposed: Vec<String>,
     /// pgshift's own tables, `schema.table`.
     pub skip: Vec<String>,
     /// An API serves the exposed schemas (its roles exist, or the config says so).
     pub api: bool,
+    /// The tables the applied migrations should have left.
     pub expected: Vec<Table>,
 }
 

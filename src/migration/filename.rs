@@ -12,6 +12,7 @@ use serde::Serialize;
 pub struct Version(String);
 
 impl Version {
+    /// The version as text: `2026-01-21_add_user_profiles`.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -38,16 +39,22 @@ impl fmt::Display for Version {
 /// Whether a file is the up or the down half of a migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// `….sql`: applies the change.
     Up,
+    /// `….down.sql`: undoes it.
     Down,
 }
 
 /// A well-formed migration file name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedName {
+    /// The version: the file name without `.sql` (or `.down.sql`).
     pub version: Version,
+    /// The date at the start of the name.
     pub date: NaiveDate,
+    /// The description after the date.
     pub description: String,
+    /// Up or down.
     pub kind: Kind,
 }
 
@@ -55,16 +62,27 @@ pub struct ParsedName {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
     #[error("file name `{name}` does not follow YYYY-MM-DD_description.sql")]
-    Format { name: String, help: String },
-    #[error("file name `{name}` has the date {date}, which is not a calendar date{why}")]
-    ImpossibleDate {
+    /// The name does not follow `YYYY-MM-DD_description.sql`.
+    Format {
+        /// The file's name.
         name: String,
+        /// What a valid name looks like, from this one.
+        help: String,
+    },
+    #[error("file name `{name}` has the date {date}, which is not a calendar date{why}")]
+    /// The date is not in the calendar (`2026-02-30`).
+    ImpossibleDate {
+        /// The file's name.
+        name: String,
+        /// The date as written.
         date: String,
+        /// Why it is not a date.
         why: String,
     },
 }
 
 impl NameError {
+    /// How to fix the name.
     pub fn help(&self) -> String {
         match self {
             NameError::Format { help, .. } => help.clone(),

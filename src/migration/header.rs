@@ -12,24 +12,31 @@ use super::filename::Version;
 /// A header field's value and the 1-based line it is on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Field {
+    /// The value after the colon, trimmed.
     pub value: String,
+    /// 1-based line of the field.
     pub line: usize,
 }
 
 /// A dependency as written in a file: which version, and where it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DepRef {
+    /// The version it names.
     pub version: Version,
     /// Byte offset and length of the reference in the file, for diagnostics.
     pub offset: usize,
+    /// Its length in bytes.
     pub len: usize,
 }
 
 /// The guide's header block.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Header {
+    /// `-- MIGRATION: <what it does>`
     pub title: Option<Field>,
+    /// `-- Version: <date>`
     pub version: Option<Field>,
+    /// `-- Author: <name>`
     pub author: Option<Field>,
     /// `Some(vec![])` for `Dependencies: None`.
     pub dependencies: Option<Vec<DepRef>>,
@@ -39,18 +46,24 @@ pub struct Header {
 /// the statement directly below it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allow {
+    /// The rule it accepts.
     pub rule: String,
+    /// Why, as written after the rule.
     pub reason: Option<String>,
+    /// 1-based line of the directive.
     pub line: usize,
+    /// In the header: the whole file; else only the statement below it.
     pub file_level: bool,
 }
 
 /// The directives of one file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Directives {
+    /// `@depends-on`: the migrations it needs.
     pub depends_on: Vec<DepRef>,
     /// Line of `-- @no-transaction`, if present.
     pub no_transaction: Option<usize>,
+    /// `@allow`: findings accepted, with their reasons.
     pub allows: Vec<Allow>,
     /// `-- @env:` restriction; `None` means every environment.
     pub environments: Option<Vec<Environment>>,
@@ -59,7 +72,9 @@ pub struct Directives {
 /// What the front matter of a file says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FrontMatter {
+    /// The guide's header fields.
     pub header: Header,
+    /// The `@` directives.
     pub directives: Directives,
     /// Byte offset of the first SQL token; `None` when the file holds only comments.
     pub sql_start: Option<usize>,

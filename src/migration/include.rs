@@ -28,6 +28,7 @@ pub fn include_kind(what: &str) -> Option<bool> {
 /// A file pulled in by `\i` / `\ir`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IncludedFile {
+    /// The file, as resolved.
     pub path: PathBuf,
     /// Its text as read (UTF-8, a byte order mark removed).
     pub source: String,
@@ -55,6 +56,7 @@ pub struct SourceMap {
 }
 
 impl SourceMap {
+    /// Whether the migration includes nothing (the map is the identity).
     pub fn is_empty(&self) -> bool {
         self.segments.is_empty()
     }
@@ -102,7 +104,9 @@ impl SourceMap {
 /// A migration's text with its includes read in.
 #[derive(Debug, Clone, Default)]
 pub struct Expanded {
+    /// The text that runs.
     pub text: String,
+    /// Where each part of it came from.
     pub map: SourceMap,
 }
 

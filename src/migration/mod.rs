@@ -26,6 +26,7 @@ pub use include::SourceMap;
 pub struct Checksum(pub String);
 
 impl Checksum {
+    /// The SHA-256 of `bytes`.
     pub fn of(bytes: &[u8]) -> Checksum {
         let digest = Sha256::digest(bytes);
         let mut hex = String::with_capacity(64);
@@ -39,9 +40,11 @@ impl Checksum {
 /// A down file (`….down.sql`) beside its up file.
 #[derive(Debug, Clone)]
 pub struct DownFile {
+    /// The down file.
     pub path: PathBuf,
     /// The file's text, with the files it includes (`\i`, `\ir`) read in.
     pub source: String,
+    /// SHA-256 of its bytes (of the text that runs when it includes files).
     pub checksum: Checksum,
     /// Where each part of `source` came from.
     pub includes: SourceMap,
@@ -57,9 +60,13 @@ impl DownFile {
 /// One migration: its up file, what its header and directives say, and its down file.
 #[derive(Debug, Clone)]
 pub struct Migration {
+    /// `2026-01-21_add_user_profiles`: the file name without `.sql`.
     pub version: Version,
+    /// The date of its name.
     pub date: NaiveDate,
+    /// The description of its name.
     pub description: String,
+    /// The up file.
     pub path: PathBuf,
     /// The file's text (UTF-8; a byte order mark removed), with the files it includes
     /// (`\i`, `\ir`) read in: the SQL that runs.
@@ -69,9 +76,11 @@ pub struct Migration {
     pub checksum: Checksum,
     /// Where each part of `source` came from.
     pub includes: SourceMap,
+    /// What its leading comments say: the header and the directives.
     pub front: FrontMatter,
     /// Header `Dependencies` and `@depends-on`, merged, each version once.
     pub dependencies: Vec<DepRef>,
+    /// The down file beside it, if any.
     pub down: Option<DownFile>,
 }
 
@@ -105,12 +114,16 @@ impl Migration {
 /// Every migration found under a directory, in version order, and what was wrong with the files.
 #[derive(Debug, Clone, Default)]
 pub struct MigrationSet {
+    /// The migrations directory.
     pub dir: PathBuf,
+    /// Every migration, in version order.
     pub migrations: Vec<Migration>,
+    /// What is wrong with the files (names, headers, encodings, includes).
     pub findings: Vec<Finding>,
 }
 
 impl MigrationSet {
+    /// The migration of `version`, if there is one.
     pub fn get(&self, version: &Version) -> Option<&Migration> {
         self.migrations
             .binary_search_by(|m| m.version.cmp(version))
@@ -123,17 +136,23 @@ impl MigrationSet {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("migrations directory {} does not exist", .0.display())]
+    /// The directory does not exist.
     MissingDir(PathBuf),
     #[error("{} is not a directory", .0.display())]
+    /// The path is a file, not a directory.
     NotADir(PathBuf),
     #[error("cannot list {}: {source}", path.display())]
+    /// The directory cannot be listed.
     ReadDir {
+        /// The directory.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
 }
 
 impl LoadError {
+    /// What to do about it.
     pub fn help(&self) -> &'static str {
         match self {
             LoadError::MissingDir(_) | LoadError::NotADir(_) => {

@@ -24,6 +24,7 @@ pub enum Reason {
     DateAfterDependencies,
     /// Held back until this dependency ran, after migrations that sort later than itself.
     WaitsFor {
+        /// The dependency it waited for.
         dependency: Version,
         /// Whether that dependency itself sorts later (by date, then name); if not, it was
         /// held back by its own dependencies.
@@ -34,15 +35,18 @@ pub enum Reason {
 /// One position of the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {
+    /// The migration.
     pub version: Version,
     /// Direct dependencies, in the order they run.
     pub dependencies: Vec<Version>,
+    /// Why it is at this position.
     pub reason: Reason,
 }
 
 /// The execution order of a migration set.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Plan {
+    /// Every migration, in the order it runs.
     pub steps: Vec<Step>,
     /// Index of each version in `steps`.
     #[serde(skip)]

@@ -14,15 +14,23 @@ use crate::sanitize::redact::redact;
 pub struct DeployReport {
     /// `user@host:port/db`, never a password.
     pub target: String,
+    /// The environment of the deploy.
     pub environment: String,
+    /// Only the plan was shown.
     pub dry_run: bool,
+    /// How many migrations were to run.
     pub pending: usize,
+    /// The migrations applied, with their times in milliseconds.
     pub applied: Vec<(String, u128)>,
+    /// The backup taken before the first migration.
     pub backup: Option<String>,
+    /// The migration that failed, if one did.
     pub failed: Option<Failure>,
+    /// SIGINT or SIGTERM stopped it.
     pub interrupted: bool,
     /// Why the deploy did not run (validation, the gate, the connection).
     pub error: Option<String>,
+    /// How long the deploy took, in milliseconds.
     pub ms: u128,
     /// The health check after the deploy: its closing line and whether a check failed.
     pub health: Option<(String, bool)>,
@@ -31,12 +39,16 @@ pub struct DeployReport {
 /// The migration that failed and why.
 #[derive(Debug, Clone, Default)]
 pub struct Failure {
+    /// The migration's version.
     pub version: String,
+    /// The server's message.
     pub message: String,
+    /// `file:line:col` of the failing statement.
     pub position: Option<String>,
 }
 
 impl DeployReport {
+    /// An empty story for `target` in `environment`.
     pub fn new(target: &str, environment: &str) -> DeployReport {
         DeployReport {
             target: target.to_string(),
@@ -45,6 +57,7 @@ impl DeployReport {
         }
     }
 
+    /// Takes in one event of the deploy.
     pub fn observe(&mut self, e: &Event) {
         match e {
             Event::Connected { target, .. } => self.target = target.clone(),
@@ -78,6 +91,7 @@ impl DeployReport {
         }
     }
 
+    /// Records why the deploy did not run.
     pub fn error(&mut self, message: &str) {
         self.error = Some(message.to_string());
     }

@@ -29,6 +29,7 @@ pub fn summary(report: &Report) -> String {
     )
 }
 
+/// The report as text for a terminal (object names escaped).
 pub fn text(report: &Report) -> String {
     let width = report.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
     let mut out = format!(
@@ -62,6 +63,7 @@ pub fn text(report: &Report) -> String {
     out
 }
 
+/// The report in Markdown (a job summary, a pull request comment).
 pub fn markdown(report: &Report) -> String {
     let icon = |l: Level| match l {
         Level::Ok => "✅ ok",

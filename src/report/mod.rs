@@ -16,10 +16,15 @@ use crate::validate::Report;
 /// The output formats of `validate` and `scan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// For a terminal, rustc-style, with source snippets.
     Text,
+    /// One JSON document.
     Json,
+    /// The guide's Markdown report.
     Markdown,
+    /// GitHub Actions workflow commands: annotations on the diff.
     Github,
+    /// SARIF 2.1.0, for GitHub code scanning.
     Sarif,
 }
 
