@@ -408,16 +408,26 @@ impl MigrationTracker {
                 .cloned()
                 .or_else(|| std::env::var(name.to_uppercase()).ok())
         };
-        let report = MigrationValidator::from_settings(s)
-            .validate_all()
-            .map(Box::new)?;
+        // Validation runs only when something is pending (a no-op deploy stays fast), as on
+        // the command line; its report is kept for the error.
+        let invalid: std::sync::Mutex<Option<Box<Report>>> = std::sync::Mutex::new(None);
         let before_run = || {
+            let report = MigrationValidator::from_settings(s)
+                .validate_with(&value_of)
+                .map_err(|e| DeployError::Blocked {
+                    message: e.to_string(),
+                    help: "fix the migrations directory or the configuration".into(),
+                })?;
             if report.has_errors() {
+                let message = format!(
+                    "validation found errors in {}; nothing was run",
+                    s.dir.display()
+                );
+                if let Ok(mut slot) = invalid.lock() {
+                    *slot = Some(Box::new(report));
+                }
                 return Err(DeployError::Blocked {
-                    message: format!(
-                        "validation found errors in {}; nothing was run",
-                        s.dir.display()
-                    ),
+                    message,
                     help: "fix them (`pgshift validate` lists them)".into(),
                 });
             }
@@ -479,12 +489,11 @@ impl MigrationTracker {
             on_event(&e)
         })
         .await;
-        match outcome {
-            Ok(o) => Ok(o),
-            Err(DeployError::Blocked { .. }) if report.has_errors() => {
-                Err(ApiError::Invalid(report))
-            }
-            Err(e) => Err(e.into()),
+        let invalid = invalid.into_inner().ok().flatten();
+        match (outcome, invalid) {
+            (Ok(o), _) => Ok(o),
+            (Err(DeployError::Blocked { .. }), Some(report)) => Err(ApiError::Invalid(report)),
+            (Err(e), _) => Err(e.into()),
         }
     }
 
