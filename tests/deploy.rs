@@ -289,7 +289,7 @@ extern "C" {
 #[test]
 fn a_statement_timeout_fails_the_migration() {
     let (dir, db) = project(&[("2026-01-01_slow", "SELECT pg_sleep(5);\n")]);
-    pgshift(dir.path(), &db)
+    let out = pgshift(dir.path(), &db)
         .env("TIMEOUT", "1")
         .arg("migrate")
         .assert()
@@ -298,7 +298,12 @@ fn a_statement_timeout_fails_the_migration() {
             contains("canceling statement due to statement timeout")
                 .or(contains("ran longer than its timeout")),
         );
-    assert_eq!(sql(&db, "SELECT success FROM schema_migrations"), "f");
+    assert_eq!(
+        sql(&db, "SELECT success FROM schema_migrations"),
+        "f",
+        "{}",
+        String::from_utf8_lossy(&out.get_output().stderr)
+    );
 }
 
 #[test]

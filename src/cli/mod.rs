@@ -21,6 +21,7 @@ mod output;
 mod repair;
 mod rollback;
 mod status;
+mod stop;
 mod summary;
 mod test;
 mod validate;
@@ -93,6 +94,11 @@ pub enum Command {
         after_help = "Examples:\n  pgshift migrate --dry-run                 what would run\n  pgshift migrate --dry-run=rehearse        run it in a transaction that is rolled back\n  pgshift --env staging migrate --confirm shop_staging\n  FORCE_RUN=true pgshift --env production migrate --confirm shop\n  pgshift migrate --targets tenants.txt --shard 1/4\n  pgshift migrate --var app_password=\"$APP_PASSWORD\" --notify-webhook \"$NOTIFY_WEBHOOK_URL\""
     )]
     Migrate(MigrateArgs),
+    /// Emergency stop: cancel the running deploy (from any machine); it rolls back its current migration
+    #[command(
+        after_help = "Examples:\n  pgshift stop\n  pgshift --env production stop --terminate-after 10    end its session if it has not stopped in 10 s"
+    )]
+    Stop(StopArgs),
     /// Applied, pending, failed, modified and unknown migrations
     #[command(after_help = "Examples:\n  pgshift status\n  pgshift --json status | jq .counts")]
     Status,
@@ -260,6 +266,13 @@ pub struct MigrateArgs {
     /// With --targets: only every N-th target, starting with the I-th (a CI matrix of N jobs)
     #[arg(long, value_name = "I/N", requires = "targets")]
     pub shard: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// End the deployer's session if it still holds the lock after SECS
+    #[arg(long, value_name = "SECS")]
+    pub terminate_after: Option<u64>,
 }
 
 /// A version, and what the environment gate needs.
@@ -558,6 +571,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         Command::Order => order::run(&settings, out),
         Command::Migrate(args) => migrate::migrate(&settings, &vars, args, out),
         Command::Status => status::run(&settings, &vars, out),
+        Command::Stop(args) => stop::run(&settings, &vars, args, out),
         Command::Health(args) => health::run(&settings, &vars, args.format, out),
         Command::History(args) => history::run(&settings, &vars, args, out),
         Command::Test(args) => test::run(&settings, &vars, args, out),

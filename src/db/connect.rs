@@ -457,6 +457,16 @@ impl ConnectionSpec {
         &self,
         notices: tokio::sync::mpsc::UnboundedSender<tokio_postgres::error::DbError>,
     ) -> Result<tokio_postgres::Client, ConnectError> {
+        self.connect_with(notices, None).await
+    }
+
+    /// Connects; notices go to `notices`, and the payloads of notifications (`LISTEN`) to
+    /// `notifications` with their channel.
+    pub async fn connect_with(
+        &self,
+        notices: tokio::sync::mpsc::UnboundedSender<tokio_postgres::error::DbError>,
+        notifications: Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>,
+    ) -> Result<tokio_postgres::Client, ConnectError> {
         let tls = self.tls_connector()?;
         let (client, mut connection) = self
             .config
@@ -467,8 +477,16 @@ impl ConnectionSpec {
             use futures_util::StreamExt;
             let mut stream = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
             while let Some(Ok(msg)) = stream.next().await {
-                if let tokio_postgres::AsyncMessage::Notice(n) = msg {
-                    let _ = notices.send(n);
+                match msg {
+                    tokio_postgres::AsyncMessage::Notice(n) => {
+                        let _ = notices.send(n);
+                    }
+                    tokio_postgres::AsyncMessage::Notification(n) => {
+                        if let Some(tx) = &notifications {
+                            let _ = tx.send((n.channel().to_string(), n.payload().to_string()));
+                        }
+                    }
+                    _ => {}
                 }
             }
         });

@@ -195,6 +195,9 @@ pub enum Cause {
     Error,
     Timeout,
     Interrupted,
+    /// The running statement was cancelled from another session: `pgshift stop`, or a person's
+    /// `pg_cancel_backend` (the server says "due to user request").
+    Stopped,
     /// The connection to the server broke: the server rolls back the open transaction.
     ConnectionLost,
 }
@@ -254,9 +257,20 @@ fn lost_or(e: &tokio_postgres::Error, cause: Cause) -> Cause {
         code.is_some_and(|c| c.starts_with("08") || ["57P01", "57P02", "57P03"].contains(&c));
     if e.is_closed() || ended || (e.as_db_error().is_none() && code.is_none()) {
         Cause::ConnectionLost
+    } else if cause == Cause::Error && cancelled_from_outside(e) {
+        Cause::Stopped
     } else {
         cause
     }
+}
+
+/// A cancel request that pgshift did not send: 57014 "canceling statement due to user request"
+/// (a statement_timeout says "due to statement timeout", a lock_timeout is 55P03).
+fn cancelled_from_outside(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error().is_some_and(|d| {
+        d.code() == &tokio_postgres::error::SqlState::QUERY_CANCELED
+            && d.message().contains("user request")
+    })
 }
 
 /// A failure of statement `index` (`None`: of pgshift's own statements around the file),
@@ -287,6 +301,9 @@ fn failure(
         }
         (Cause::Interrupted, _) => {
             "interrupted (SIGINT/SIGTERM): the running statement was cancelled".to_string()
+        }
+        (Cause::Stopped, _) => {
+            "stopped from another session (`pgshift stop` or pg_cancel_backend): the running statement was cancelled".to_string()
         }
         (Cause::ConnectionLost, Some(d)) => {
             format!("the connection to the server was lost: {}", d.message())
@@ -725,7 +742,7 @@ pub async fn record_failure(
     let event = match f.cause {
         Cause::Error | Cause::ConnectionLost => "failed",
         Cause::Timeout => "timed_out",
-        Cause::Interrupted => "interrupted",
+        Cause::Interrupted | Cause::Stopped => "interrupted",
     };
     let detail = serde_json::json!({ "sqlstate": f.sqlstate, "position": position, "statements_done": f.statements_done });
     let rec = ctx.tracking.record_sql(
@@ -742,18 +759,24 @@ pub async fn record_failure(
     );
     // The migration may have deallocated the record statement or changed role and session.
     // pgshift's own bookkeeping is not bound by the migration's TIMEOUT, and a cancel request
-    // sent for the migration that reaches the server late may hit it: it is tried twice.
+    // sent for the migration that reaches the server late may hit it: it is tried again.
     let sql = format!(
         "RESET ROLE;\nRESET ALL;\n{}\nSET statement_timeout = 0;\n{};\nBEGIN;\n{rec}\nCOMMIT;",
         ctx.session_sql,
         ctx.tracking.prepare_record_sql()
     );
     let mut result = ctx.client.batch_execute(&sql).await;
-    if result
-        .as_ref()
-        .is_err_and(|e| e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED))
-    {
+    // A loaded machine can deliver the late cancel after a first retry too: a few tries, a
+    // little apart, until one is not cancelled.
+    for attempt in 1..=4u64 {
+        if !result
+            .as_ref()
+            .is_err_and(|e| e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED))
+        {
+            break;
+        }
         let _ = ctx.client.batch_execute("ROLLBACK").await;
+        tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
         result = ctx.client.batch_execute(&sql).await;
     }
     let _ = ctx.client.batch_execute(ctx.session_sql).await;

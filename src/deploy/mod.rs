@@ -709,6 +709,7 @@ pub async fn migrate(
         },
         run_id: new_run_id(),
         out: &out,
+        stop: &session.stop,
     };
     let result = run.locked(&mut session.notices).await;
     if !dry {

@@ -30,6 +30,8 @@ pub(super) struct Run<'a> {
     pub(super) server: crate::backup::Server,
     pub(super) run_id: String,
     pub(super) out: &'a Emitter<'a>,
+    /// `pgshift stop`'s request, seen between statements.
+    pub(super) stop: &'a super::session::StopSignal,
 }
 
 /// A migration about to run: prepared, with its state and its file.
@@ -71,7 +73,23 @@ impl<'a> Run<'a> {
         }
         let versions: Vec<String> = prepared.iter().map(|(p, _, _)| p.version.clone()).collect();
         (self.opts.gate)(&versions)?;
+        // From here on `pgshift stop` may ask this deploy to stop (only a deploy that will
+        // change something listens: a no-op stays one round trip shorter).
+        self.client
+            .batch_execute(&format!("LISTEN {}", super::session::STOP_CHANNEL))
+            .await
+            .map_err(db_err)?;
         let backup = self.back_up(&rows).await?;
+        if self.stop.requested(&self.opts.tracking) {
+            self.out.warn(
+                "stopped by `pgshift stop` after the backup, before any migration ran: nothing was changed"
+                    .into(),
+            );
+            return Ok(Outcome {
+                interrupted: true,
+                ..Outcome::default()
+            });
+        }
         self.ensure_tracking(true).await?;
         self.supabase_history(&mut prepared).await?;
         self.record_backup(backup.as_ref()).await?;
@@ -458,6 +476,25 @@ impl<'a> Run<'a> {
                 outcome.interrupted = true;
                 break;
             }
+            if self.stop.requested(&opts.tracking) {
+                // Between migrations: the last one is whole; the rest wait for the next deploy.
+                let event = opts.tracking.event_sql(
+                    &run_id,
+                    "interrupted",
+                    Some(&p.version),
+                    opts.environment.as_str(),
+                    &serde_json::json!({ "by": "pgshift stop", "before": p.version }),
+                );
+                if let Err(e) = client.batch_execute(&event).await {
+                    out.warn(format!("could not record the stop: {}", db_err(e)));
+                }
+                out.warn(format!(
+                    "stopped by `pgshift stop` before {}: the migrations before it are applied, the rest wait for the next deploy",
+                    p.version
+                ));
+                outcome.interrupted = true;
+                break;
+            }
             if let Ok(mut c) = current.lock() {
                 c.clone_from(&p.version);
             }
@@ -498,7 +535,7 @@ impl<'a> Run<'a> {
                         ));
                     }
                     outcome.failed = true;
-                    outcome.interrupted = f.cause == Cause::Interrupted;
+                    outcome.interrupted = matches!(f.cause, Cause::Interrupted | Cause::Stopped);
                     let invalid = match f.statement.and_then(|i| p.statements.get(i)) {
                         Some(s) if f.cause != Cause::ConnectionLost => {
                             execute::invalid_index(client, s).await.ok().flatten()
@@ -814,7 +851,7 @@ fn after_failure(p: &Prepared, f: &Failure, invalid_index: Option<&str>) -> Stri
 fn fix(f: &Failure) -> &'static str {
     match f.cause {
         Cause::Timeout => "Make it faster (or batch it), or raise TIMEOUT,",
-        Cause::Interrupted => "When ready,",
+        Cause::Interrupted | Cause::Stopped => "When ready,",
         // invalid_transaction_termination: a procedure (defined in another file) or a DO block
         // ended the transaction pgshift runs the file in.
         Cause::Error if f.sqlstate.as_deref() == Some("2D000") => {

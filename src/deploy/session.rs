@@ -25,7 +25,35 @@ pub struct Session {
     pub version_num: i32,
     /// The settings every migration starts with (restored after one that changes them).
     pub settings: String,
+    /// Whether `pgshift stop` asked this session to stop.
+    pub stop: StopSignal,
 }
+
+/// What `pgshift stop` sends a deployer: a notification on [`STOP_CHANNEL`] whose payload is the
+/// deploy lock's key, seen between statements.
+pub struct StopSignal {
+    notifications: std::sync::Mutex<mpsc::UnboundedReceiver<(String, String)>>,
+    requested: std::sync::atomic::AtomicBool,
+}
+
+impl StopSignal {
+    /// Whether a stop for the holder of `tracking`'s lock has arrived (it stays requested).
+    pub fn requested(&self, tracking: &Tracking) -> bool {
+        use std::sync::atomic::Ordering;
+        let key = tracking.lock_key().to_string();
+        if let Ok(mut rx) = self.notifications.lock() {
+            while let Ok((channel, payload)) = rx.try_recv() {
+                if channel == STOP_CHANNEL && payload == key {
+                    self.requested.store(true, Ordering::SeqCst);
+                }
+            }
+        }
+        self.requested.load(Ordering::SeqCst)
+    }
+}
+
+/// The channel `pgshift stop` notifies, with the deploy lock's key as the payload.
+pub const STOP_CHANNEL: &str = "pgshift_stop";
 
 impl Session {
     /// Connects and applies `settings(version_num)`.
@@ -34,8 +62,9 @@ impl Session {
         settings: impl FnOnce(i32) -> String,
     ) -> Result<Session, DeployError> {
         let (notice_tx, notices) = mpsc::unbounded_channel();
+        let (notification_tx, notifications) = mpsc::unbounded_channel();
         let client = spec
-            .connect(notice_tx)
+            .connect_with(notice_tx, Some(notification_tx))
             .await
             .map_err(DeployError::Connect)?;
         let row = client
@@ -56,7 +85,21 @@ impl Session {
             server_version,
             version_num,
             settings,
+            stop: StopSignal {
+                notifications: std::sync::Mutex::new(notifications),
+                requested: std::sync::atomic::AtomicBool::new(false),
+            },
         })
+    }
+
+    /// Listens for `pgshift stop` (from any machine): its notification is delivered between
+    /// statements and transactions; the statement running when it comes is cancelled by `stop`
+    /// itself.
+    pub async fn listen_for_stop(&self) -> Result<(), DeployError> {
+        self.client
+            .batch_execute(&format!("LISTEN {STOP_CHANNEL}"))
+            .await
+            .map_err(db_err)
     }
 
     /// Takes the deploy lock of `tracking`, waiting up to `wait`; `waiting` hears who holds it.

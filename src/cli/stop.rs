@@ -1,0 +1,153 @@
+//! `pgshift stop [--terminate-after SECS]`: the emergency stop. Finds the deploy holding the lock
+//! (from any machine), asks it to stop and cancels its running statement: the deployer rolls
+//! back the migration it was in, records the interruption, releases the lock and exits 130.
+//! With `--terminate-after`, a deployer that still holds the lock after SECS has its session
+//! ended (its open transaction rolls back the same way).
+
+use std::time::{Duration, Instant};
+
+use crate::config::{Settings, VarSource};
+use crate::db::lock::{holder, Deployer, Holder};
+use crate::db::tracking::Tracking;
+use crate::deploy::session::STOP_CHANNEL;
+use crate::sanitize::escape::untrusted as u;
+
+use super::database::{runtime, spec};
+use super::{exit, CliError, Output, StopArgs};
+
+/// How long `stop` waits for the deployer to let go when not told to terminate it.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// How a stop ended.
+enum Stopped {
+    /// Nobody held the lock.
+    NoDeploy,
+    /// The deployer let go of the lock, `terminated` when its session had to be ended.
+    Done { holder: Holder, terminated: bool },
+    /// It still holds the lock.
+    Stuck { holder: Holder },
+}
+
+pub fn run(
+    settings: &Settings,
+    vars: &VarSource,
+    args: &StopArgs,
+    out: &Output,
+) -> Result<u8, CliError> {
+    let spec = spec(settings, vars, out)?;
+    let tracking = Tracking::new(&settings.tracking_schema, &settings.tracking_table);
+    let key = tracking.lock_key();
+    let terminate_after = args.terminate_after.map(Duration::from_secs);
+    let fail = |e: tokio_postgres::Error| {
+        let text = e
+            .as_db_error()
+            .map_or_else(|| e.to_string(), |d| d.message().to_string());
+        CliError::usage(
+            format!("cannot stop the deploy on {}: {text}", spec.describe()),
+            Some("connect as the deploying role, or as a member of pg_signal_backend (or a superuser)".into()),
+        )
+    };
+    let result = runtime()?.block_on(async {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let client = spec
+            .connect(tx)
+            .await
+            .map_err(|e| CliError::usage(e.message.clone(), Some(e.help.clone())))?;
+        let Some(first) = holder(&client, key).await.map_err(fail)? else {
+            return Ok::<_, CliError>(Stopped::NoDeploy);
+        };
+        // Heard between statements; the statement running now is cancelled.
+        client
+            .execute(
+                "SELECT pg_notify($1, $2)",
+                &[&STOP_CHANNEL, &key.to_string()],
+            )
+            .await
+            .map_err(fail)?;
+        client
+            .execute("SELECT pg_cancel_backend($1)", &[&first.pid])
+            .await
+            .map_err(fail)?;
+        let started = Instant::now();
+        let mut terminated = false;
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            match holder(&client, key).await.map_err(fail)? {
+                Some(h) if h.pid == first.pid => {}
+                // Gone (or another deployer took the lock since: this one stopped).
+                _ => {
+                    return Ok(Stopped::Done {
+                        holder: first,
+                        terminated,
+                    })
+                }
+            }
+            let waited = started.elapsed();
+            match terminate_after {
+                Some(t) if waited >= t && !terminated => {
+                    client
+                        .execute("SELECT pg_terminate_backend($1)", &[&first.pid])
+                        .await
+                        .map_err(fail)?;
+                    terminated = true;
+                }
+                Some(t) if waited >= t + Duration::from_secs(10) => {
+                    return Ok(Stopped::Stuck { holder: first })
+                }
+                None if waited >= PATIENCE => return Ok(Stopped::Stuck { holder: first }),
+                _ => {}
+            }
+        }
+    })?;
+    match result {
+        Stopped::NoDeploy => {
+            out.error(
+                &format!(
+                    "no deploy is running on {} (nobody holds the deploy lock of {}): nothing to stop",
+                    spec.describe(),
+                    tracking.display()
+                ),
+                Some("`pgshift status` shows what is applied; a deploy on another database or tracking table is stopped with that --database-url or config"),
+            );
+            Ok(exit::USAGE)
+        }
+        Stopped::Done { holder, terminated } => {
+            let at = Deployer::of(&holder.application).and_then(|d| d.at);
+            let what = match at {
+                Some(at) => {
+                    let (progress, version) = at.split_once(' ').unwrap_or(("", &at));
+                    format!(
+                        "it was applying {} ({progress}): that migration was rolled back (a no-transaction file keeps the statements that finished, and `pgshift status` shows it as partial); the migrations before it stay applied",
+                        u(version)
+                    )
+                }
+                None => "it was between migrations (or backing up): nothing was left half-done"
+                    .to_string(),
+            };
+            out.line(&format!(
+                "Stopped {}.\n{what}.\n{}The deploy lock is free; `pgshift status` shows where the database stands, and `pgshift migrate` goes on from there.",
+                u(&holder.to_string()),
+                if terminated {
+                    "Its session was ended (--terminate-after): the server rolled back its open transaction.\n"
+                } else {
+                    ""
+                }
+            ));
+            Ok(exit::OK)
+        }
+        Stopped::Stuck { holder } => {
+            out.error(
+                &format!(
+                    "{} still holds the deploy lock after the stop request",
+                    u(&holder.to_string())
+                ),
+                Some(if terminate_after.is_some() {
+                    "its session could not be ended; ask the database's administrator, or stop the process on its machine"
+                } else {
+                    "its running statement may not check for cancellation: run `pgshift stop --terminate-after 5` to end its session"
+                }),
+            );
+            Ok(exit::FINDINGS)
+        }
+    }
+}
