@@ -147,6 +147,7 @@ pub struct MigrationValidator {
     variables: BTreeMap<String, String>,
     only: Vec<crate::validate::Check>,
     families: Vec<crate::lint::Family>,
+    lock_timeout_configured: bool,
 }
 
 impl MigrationValidator {
@@ -162,6 +163,7 @@ impl MigrationValidator {
             variables: BTreeMap::new(),
             only: Vec::new(),
             families: Vec::new(),
+            lock_timeout_configured: false,
         }
     }
 
@@ -177,6 +179,9 @@ impl MigrationValidator {
             variables: settings.variables.clone(),
             only: Vec::new(),
             families: Vec::new(),
+            lock_timeout_configured: settings
+                .statement_lock_timeout
+                .is_some_and(|t| !t.is_zero()),
         }
     }
 
@@ -234,6 +239,7 @@ impl MigrationValidator {
             only: self.only.clone(),
             families: self.families.clone(),
             value_of,
+            lock_timeout_configured: self.lock_timeout_configured,
         })?)
     }
 
@@ -464,6 +470,7 @@ impl MigrationTracker {
             timeout: s.timeout,
             lock_wait: s.lock_timeout,
             statement_lock_timeout: s.statement_lock_timeout,
+            lock_retries: s.lock_retries,
             target: None,
             dry_run: s.dry_run,
             out_of_order: s.out_of_order,

@@ -153,7 +153,10 @@ pub const CONFIG_TEMPLATE: &str = r#"# pgshift configuration. Every setting is o
 [deploy]
 # timeout = 300                # seconds per migration (TIMEOUT), at most 2147483
 # lock_timeout = 60            # seconds to wait for another deployer's lock
-# statement_lock_timeout = 5   # seconds a migration's statement may wait for a table lock
+# statement_lock_timeout = "5s"  # how long a migration's statement may wait for a table lock
+#                              # (seconds, or "500ms", "2min"; 0: no limit); default 5 s in
+#                              # staging and production, the server's setting in development
+# lock_retries = 3             # tries again after a lock timeout (jittered backoff)
 # exposed_schemas = ["public"] # schemas an API (PostgREST) exposes; RLS is checked there
 # notify_pgrst = true          # NOTIFY pgrst, 'reload schema' after changes (when PostgREST is there)
 

@@ -113,6 +113,9 @@ pub struct Options<'a> {
     pub families: Vec<Family>,
     /// The value of a psql variable (`--var`, environment, `.env`, config), if known.
     pub value_of: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    /// The deploy sets a `lock_timeout` for every migration (`[deploy] statement_lock_timeout`,
+    /// 5 s by default in staging and production): files need not set their own.
+    pub lock_timeout_configured: bool,
 }
 
 /// The result of a validation.
@@ -218,7 +221,8 @@ pub fn validate(opts: &Options) -> Result<Report, LoadError> {
     let indices: Vec<usize> = (0..set.migrations.len()).collect();
     let linted: Vec<Vec<Finding>> = par_map(&indices, opts.parallel_jobs, |&i| {
         let m = &set.migrations[i];
-        let ctx = Ctx::new(m, &parsed[i].0, &facts, &opts.exposed_schemas);
+        let mut ctx = Ctx::new(m, &parsed[i].0, &facts, &opts.exposed_schemas);
+        ctx.lock_timeout_configured = opts.lock_timeout_configured;
         lint::check(&ctx, &rules, opts.environment, &opts.rules)
     });
     for ((_, file_findings), lint_findings) in parsed.into_iter().zip(linted) {

@@ -78,16 +78,8 @@ pub fn load_and_plan(settings: &Settings, out: &Output) -> Result<(MigrationSet,
             if !out.json {
                 // Every error at once, as `validate` shows them (syntax and lint too), not only
                 // the ones that stopped loading: one round of fixes, not one per error.
-                let full = crate::validate::validate(&crate::validate::Options {
-                    dir: settings.dir.clone(),
-                    environment: settings.environment,
-                    parallel_jobs: settings.parallel_jobs,
-                    exposed_schemas: settings.exposed_schemas.clone(),
-                    rules: settings.rules.clone(),
-                    only: Vec::new(),
-                    families: Vec::new(),
-                    value_of: &|_| None,
-                });
+                let full = crate::api::MigrationValidator::from_settings(settings)
+                    .validate_with(&|_| None);
                 let errors: Vec<_> = match full {
                     Ok(r) => r
                         .findings

@@ -103,6 +103,7 @@ impl Printer {
                 Some(bar),
                 Event::Applied { .. }
                 | Event::Notice { .. }
+                | Event::Retrying { .. }
                 | Event::Resumed { .. }
                 | Event::Warning { .. }
                 | Event::RolledBack { .. }
@@ -253,6 +254,18 @@ impl Printer {
                 }
             }
             Event::Warning { message } => format!("warning: {}\n", u(message)),
+            Event::Retrying {
+                version,
+                attempt,
+                of,
+                wait_ms,
+                message,
+            } => format!(
+                "  ↻ {:<w$}  could not get a lock in time ({}): rolled back; try {attempt} of {of} in {:.1} s\n",
+                u(version),
+                u(message),
+                *wait_ms as f64 / 1000.0
+            ),
             Event::Applying { .. } => return None,
             Event::Resumed {
                 version,

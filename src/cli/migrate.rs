@@ -328,6 +328,7 @@ pub(super) fn run_deploy(
             timeout: settings.timeout,
             lock_wait: settings.lock_timeout,
             statement_lock_timeout: settings.statement_lock_timeout,
+            lock_retries: settings.lock_retries,
             target,
             dry_run: settings.dry_run,
             out_of_order: settings.out_of_order,

@@ -170,11 +170,51 @@ pub struct DeploySection {
     pub exposed_schemas: Option<Vec<String>>,
     /// Files checked at once (default: the cores).
     pub parallel_jobs: Option<usize>,
-    /// Seconds a migration's statement may wait for a table lock (`lock_timeout`); unset: the
-    /// server's setting.
-    pub statement_lock_timeout: Option<u64>,
+    /// How long a migration's statement may wait for a table lock (`lock_timeout`): seconds,
+    /// or a text such as `"500ms"`, `"5s"`, `"1min"`; `0` for no limit. Default: 5 s in staging
+    /// and production, the server's setting in development.
+    pub statement_lock_timeout: Option<DurationSetting>,
+    /// How many times a migration that could not get a lock in time is tried again (default 3).
+    pub lock_retries: Option<u32>,
     /// Send `NOTIFY pgrst, 'reload schema'` after changes when PostgREST's role exists.
     pub notify_pgrst: Option<bool>,
+}
+
+/// A duration in pgshift.toml: a number of seconds, or a text with its unit (`"500ms"`, `"5s"`,
+/// `"2min"`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum DurationSetting {
+    /// Whole seconds.
+    Seconds(u64),
+    /// A number and a unit: `ms`, `s`, `min`.
+    Text(String),
+}
+
+impl DurationSetting {
+    /// The duration, or why the text is not one.
+    pub fn duration(&self) -> Result<Duration, String> {
+        match self {
+            DurationSetting::Seconds(s) => Ok(Duration::from_secs(*s)),
+            DurationSetting::Text(t) => {
+                let t = t.trim();
+                let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+                let (number, unit) = t.split_at(split);
+                let n: u64 = number
+                    .parse()
+                    .map_err(|_| "is not a duration: write seconds (5) or a number with ms, s or min (\"500ms\")".to_string())?;
+                match unit.trim() {
+                    "ms" => Ok(Duration::from_millis(n)),
+                    "" | "s" => Ok(Duration::from_secs(n)),
+                    "min" => Ok(Duration::from_secs(n * 60)),
+                    _ => Err(
+                        "has an unknown unit: use ms, s or min (\"500ms\", \"5s\", \"2min\")"
+                            .into(),
+                    ),
+                }
+            }
+        }
+    }
 }
 
 /// `[environments.<name>]`: settings for one environment, over the global ones.
@@ -293,8 +333,11 @@ pub struct Settings {
     pub timeout: Duration,
     /// How long to wait for another deployer's lock.
     pub lock_timeout: Duration,
-    /// `lock_timeout` for the migrations' statements (`[deploy] statement_lock_timeout`).
+    /// `lock_timeout` for the migrations' statements (`[deploy] statement_lock_timeout`;
+    /// 5 s by default in staging and production).
     pub statement_lock_timeout: Option<Duration>,
+    /// How many times a transactional migration that hit its `lock_timeout` is tried again.
+    pub lock_retries: u32,
     /// Tell PostgREST to reload its schema cache after changes.
     pub notify_pgrst: bool,
     /// Report every statement with its time (DEBUG).
@@ -746,18 +789,23 @@ impl Settings {
             0,
         )?
         .unwrap_or(60);
-        let statement_lock_timeout = first_seconds(
-            [
-                (
-                    file.deploy.statement_lock_timeout,
-                    "statement_lock_timeout",
-                    in_file("deploy"),
-                ),
-                (None, "", String::new()),
-                (None, "", String::new()),
-            ],
-            0,
-        )?;
+        // Traffic-safe by default where traffic is: a DDL that waits for a busy table gives up
+        // after 5 s (and is tried again) instead of queueing every query behind it.
+        let statement_lock_timeout = match &file.deploy.statement_lock_timeout {
+            Some(d) => Some(d.duration().map_err(|problem| {
+                invalid("statement_lock_timeout", in_file("deploy"), problem)
+            })?),
+            None if environment == Environment::Development => None,
+            None => Some(Duration::from_secs(5)),
+        };
+        let lock_retries = file.deploy.lock_retries.unwrap_or(3);
+        if lock_retries > 100 {
+            return Err(invalid(
+                "lock_retries",
+                in_file("deploy"),
+                "must be 100 or fewer",
+            ));
+        }
         let backup_keep = match (section.backup_keep, file.backup.keep) {
             (Some(0), _) => {
                 return Err(invalid(
@@ -845,7 +893,8 @@ impl Settings {
             timeout: Duration::from_secs(timeout),
             lock_timeout: Duration::from_secs(lock_timeout),
             // 0: no limit, PostgreSQL's own meaning of lock_timeout = 0.
-            statement_lock_timeout: statement_lock_timeout.map(Duration::from_secs),
+            statement_lock_timeout,
+            lock_retries,
             notify_pgrst: file.deploy.notify_pgrst.unwrap_or(true),
             debug,
             json: flags.json,

@@ -110,6 +110,20 @@ pub enum Event {
         /// An invalid index an interrupted `CREATE INDEX CONCURRENTLY` left, dropped first.
         dropped_invalid_index: Option<String>,
     },
+    /// A transactional migration could not get a lock in time (`lock_timeout`): it was rolled
+    /// back and is tried again after a pause.
+    Retrying {
+        /// The migration's version.
+        version: String,
+        /// The try about to start (2 for the first retry).
+        attempt: u32,
+        /// Tries in all (1 + `lock_retries`).
+        of: u32,
+        /// The pause before it, in milliseconds.
+        wait_ms: u64,
+        /// The server's message (which lock it waited for).
+        message: String,
+    },
     /// A migration was applied and recorded.
     Applied {
         /// The migration's version.
@@ -281,6 +295,8 @@ pub struct Options<'a> {
     pub lock_wait: Duration,
     /// `lock_timeout` for the migrations' statements, when configured.
     pub statement_lock_timeout: Option<Duration>,
+    /// How many times a transactional migration that hit its `lock_timeout` is tried again.
+    pub lock_retries: u32,
     /// Stop after this version.
     pub target: Option<Version>,
     /// Only print the plan, or rehearse it in a transaction that is rolled back.
@@ -372,7 +388,7 @@ impl DeployError {
     pub fn help(&self) -> String {
         match self {
             DeployError::Connect(e) => e.help.clone(),
-            DeployError::Lock(LockError::Busy { .. }) => "wait for that deploy to finish, or raise --lock-timeout; to stop it, end that session (SELECT pg_cancel_backend(pid)) and it rolls back its current migration".into(),
+            DeployError::Lock(LockError::Busy { .. }) => "wait for that deploy to finish, or raise --lock-timeout; to stop it, run `pgshift stop`: it rolls back its current migration".into(),
             DeployError::Lock(LockError::Db(_)) | DeployError::Db(_) => "check the database's logs and the user's privileges".into(),
             DeployError::Backup { error, .. } => format!("nothing was applied. {}", error.help()),
             DeployError::Blocked { help, .. }

@@ -509,8 +509,35 @@ impl<'a> Run<'a> {
                 .progress_label()
                 .map(|base| progress_name(&base, index + 1, total, &p.version));
             let start = Instant::now();
-            let result = execute::apply(&ctx, p, resume, label.as_deref()).await;
+            let mut result = execute::apply(&ctx, p, resume, label.as_deref()).await;
             drain(notices, &p.version, out);
+            // A lock the migration could not get in time (its lock_timeout): the transaction was
+            // rolled back whole, so it is tried again after a pause, while the table is busy.
+            let tries = opts.lock_retries + 1;
+            let mut attempt = 1;
+            while let Err(f) = &result {
+                let lock_wait = f.sqlstate.as_deref() == Some("55P03")
+                    && p.mode == execute::Mode::Transaction
+                    && f.cause == Cause::Error;
+                if !lock_wait || attempt >= tries || *opts.interrupt.borrow() {
+                    break;
+                }
+                attempt += 1;
+                let wait = retry_pause(attempt);
+                out.emit(Event::Retrying {
+                    version: p.version.clone(),
+                    attempt,
+                    of: tries,
+                    wait_ms: wait.as_millis() as u64,
+                    message: f.message.clone(),
+                });
+                tokio::time::sleep(wait).await;
+                if self.stop.requested(&opts.tracking) {
+                    break;
+                }
+                result = execute::apply(&ctx, p, resume, label.as_deref()).await;
+                drain(notices, &p.version, out);
+            }
             match result {
                 Ok(t) => {
                     outcome.applied += 1;
@@ -846,6 +873,19 @@ fn after_failure(p: &Prepared, f: &Failure, invalid_index: Option<&str>) -> Stri
             f.statement.map_or(1, |i| i + 1)
         ),
     }
+}
+
+/// The pause before try `attempt` (2, 3, …) after a lock timeout: doubling from about half a
+/// second, capped at 30 s, each one jittered by ±50% so that deployers (and the traffic) that
+/// collided do not collide again in step.
+fn retry_pause(attempt: u32) -> Duration {
+    let base = Duration::from_millis(500) * 2u32.saturating_pow(attempt.saturating_sub(2));
+    let base = base.min(Duration::from_secs(30));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let jitter = 0.5 + f64::from(nanos % 1000) / 1000.0;
+    base.mul_f64(jitter)
 }
 
 fn fix(f: &Failure) -> &'static str {

@@ -129,6 +129,8 @@ pub struct Ctx<'a> {
     pub exposed_schemas: &'a [String],
     /// Tables this migration creates.
     pub created_here: HashSet<QualName>,
+    /// The deploy sets a `lock_timeout` for every migration.
+    pub lock_timeout_configured: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -149,6 +151,7 @@ impl<'a> Ctx<'a> {
             facts,
             exposed_schemas,
             created_here,
+            lock_timeout_configured: false,
         }
     }
 

@@ -11,11 +11,16 @@ pub const RULE: Rule = Rule {
     family: Family::Locking,
     levels: ALWAYS_WARNING,
     summary: "DDL on an existing table without SET lock_timeout can stall all traffic on that table while it waits.",
-    help: "start the file with `SET LOCAL lock_timeout = '5s';` so the migration fails fast instead of queueing every query behind it",
+    help: "start the file with `SET LOCAL lock_timeout = '5s';`, or set `[deploy] statement_lock_timeout` for every migration (5 s is the default in staging and production), so the migration fails fast instead of queueing every query behind it",
     check,
 };
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
+    // The deploy sets one for every migration (`[deploy] statement_lock_timeout`, 5 s by default
+    // in staging and production).
+    if ctx.lock_timeout_configured {
+        return;
+    }
     for s in ctx.statements() {
         let locks_existing = match &s.node {
             NodeEnum::VariableSetStmt(v) if v.name == "lock_timeout" => return,
