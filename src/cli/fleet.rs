@@ -636,14 +636,7 @@ fn notify(
         text.push_str(&format!("\n… and {} more", bad.len() - 10));
     }
     let text = crate::sanitize::redact::redact(&text).into_owned();
-    match crate::notify::post(url, &text, crate::notify::Retry::default()) {
-        Ok(_) if !out.json => out.line(&format!(
-            "Notified {}.",
-            crate::notify::host_of(url.expose())
-        )),
-        Ok(_) => {}
-        Err(e) => out.warning(&format!("{e}; the deploy's result is unchanged")),
-    }
+    super::summary::post(url, &text, out);
 }
 
 #[cfg(test)]

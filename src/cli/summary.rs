@@ -39,7 +39,12 @@ pub fn after_deploy(settings: &Settings, report: &DeployReport, out: &Output) {
     if report.dry_run || settings.dry_run != crate::config::DryRun::Off {
         return;
     }
-    match notify::post(url, &report.message(), notify::Retry::default()) {
+    post(url, &report.message(), out);
+}
+
+/// Posts `text` to the webhook `url`: one line saying so, or a warning; never an error.
+pub fn post(url: &crate::config::Secret, text: &str, out: &Output) {
+    match notify::post(url, text, notify::Retry::default()) {
         Ok(_) => {
             if out.json {
                 out.line(

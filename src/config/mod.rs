@@ -792,9 +792,20 @@ impl Settings {
         // Traffic-safe by default where traffic is: a DDL that waits for a busy table gives up
         // after 5 s (and is tried again) instead of queueing every query behind it.
         let statement_lock_timeout = match &file.deploy.statement_lock_timeout {
-            Some(d) => Some(d.duration().map_err(|problem| {
-                invalid("statement_lock_timeout", in_file("deploy"), problem)
-            })?),
+            Some(d) => {
+                let t = d.duration().map_err(|problem| {
+                    invalid("statement_lock_timeout", in_file("deploy"), problem)
+                })?;
+                // PostgreSQL's lock_timeout is an int of milliseconds.
+                if t.as_millis() > i32::MAX as u128 {
+                    return Err(invalid(
+                        "statement_lock_timeout",
+                        in_file("deploy"),
+                        "must be at most 2147483 s (PostgreSQL's limit), or 0 for none",
+                    ));
+                }
+                Some(t)
+            }
             None if environment == Environment::Development => None,
             None => Some(Duration::from_secs(5)),
         };

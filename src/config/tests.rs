@@ -316,3 +316,20 @@ fn config_paths_are_relative_to_the_config_file_and_rules_merge() {
         "{err}"
     );
 }
+
+#[test]
+fn durations_take_seconds_or_a_unit() {
+    use super::DurationSetting as D;
+    let ms = |d: D| d.duration().map(|t| t.as_millis());
+    assert_eq!(ms(D::Seconds(5)), Ok(5000));
+    assert_eq!(ms(D::Text("500ms".into())), Ok(500));
+    assert_eq!(ms(D::Text(" 5s ".into())), Ok(5000));
+    assert_eq!(ms(D::Text("2min".into())), Ok(120_000));
+    assert_eq!(ms(D::Text("7".into())), Ok(7000));
+    assert!(ms(D::Text("5 parsecs".into()))
+        .unwrap_err()
+        .contains("unknown unit"));
+    assert!(ms(D::Text("soon".into()))
+        .unwrap_err()
+        .contains("not a duration"));
+}
