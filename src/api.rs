@@ -424,7 +424,13 @@ impl MigrationTracker {
                     message: e.to_string(),
                     help: "fix the migrations directory or the configuration".into(),
                 })?;
-            if report.has_errors() {
+            // As on the command line: with `force` (FORCE_RUN), dangerous operations go through.
+            let blocking = report.findings.iter().any(|f| {
+                f.allowed.is_none()
+                    && f.level == crate::diagnostic::Level::Error
+                    && !(s.force && f.rule.starts_with("dangerous/"))
+            });
+            if blocking {
                 let message = format!(
                     "validation found errors in {}; nothing was run",
                     s.dir.display()
