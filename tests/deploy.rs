@@ -1261,3 +1261,42 @@ fn includes_outside_the_set_cycles_and_migrations_included_twice_are_refused_up_
         "t"
     );
 }
+
+#[test]
+fn a_deploy_prints_warnings_one_line_per_rule_and_errors_in_full() {
+    let (dir, db) = project(&[
+        ("2026-01-01_a", "CREATE TABLE wa (id int PRIMARY KEY);\n"),
+        ("2026-01-02_b", "CREATE TABLE wb (id int PRIMARY KEY);\n"),
+        ("2026-01-03_c", "CREATE TABLE wc (id int PRIMARY KEY);\n"),
+    ]);
+    let out = pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert_eq!(
+        stderr.matches("warning[rls/table-without-rls]").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("(migrations/2026-01-01_a.sql:5:1), and 2 more like it"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`pgshift validate` shows each one"),
+        "{stderr}"
+    );
+    // An error is shown whole, with its source line.
+    write(
+        &dir,
+        "2026-01-04_bad",
+        "CREATE TABLE wd (id int PRIMARY KEY;\n",
+    );
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .code(1)
+        .stderr(contains("error[sql/syntax]"))
+        .stderr(contains("5 | CREATE TABLE wd (id int PRIMARY KEY;"));
+}

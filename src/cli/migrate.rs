@@ -110,9 +110,18 @@ pub(super) fn validate_before(
         .cloned()
         .collect();
     if !out.json && !out.quiet && !shown.is_empty() {
-        let mut r = report.clone();
-        r.findings = shown;
-        out.stderr(&render(&r, Format::Text, out.color));
+        // Errors in full, with their source lines; warnings one line per rule with its count,
+        // so that a deploy log of a thousand plain files stays readable (`validate` has them all).
+        let (errors, warnings): (Vec<_>, Vec<_>) =
+            shown.into_iter().partition(|f| f.level == Level::Error);
+        if !errors.is_empty() {
+            let mut r = report.clone();
+            r.findings = errors;
+            out.stderr(&render(&r, Format::Text, out.color));
+        }
+        if !warnings.is_empty() {
+            out.stderr(&warning_lines(&warnings));
+        }
     }
     let blocking = report.findings.iter().any(|f| {
         f.allowed.is_none()
@@ -146,6 +155,36 @@ pub(super) fn validate_before(
             ))
         })
         .collect())
+}
+
+/// One line per rule: its first finding, where, and how many more.
+fn warning_lines(warnings: &[crate::diagnostic::Finding]) -> String {
+    let mut rules: Vec<(&str, Vec<&crate::diagnostic::Finding>)> = Vec::new();
+    for f in warnings {
+        match rules.iter_mut().find(|(r, _)| *r == f.rule) {
+            Some((_, list)) => list.push(f),
+            None => rules.push((&f.rule, vec![f])),
+        }
+    }
+    let mut text = String::new();
+    for (rule, list) in &rules {
+        let first = list[0];
+        let at = first
+            .location
+            .as_ref()
+            .map_or_else(String::new, |l| format!(" ({l})"));
+        let more = match list.len() {
+            1 => String::new(),
+            n => format!(", and {} more like it", n - 1),
+        };
+        text.push_str(&format!("warning[{rule}]: {}{at}{more}\n", first.message));
+    }
+    text.push_str(&format!(
+        "{} warning(s) of {} rule(s); `pgshift validate` shows each one with its line and what to do.\n",
+        warnings.len(),
+        rules.len()
+    ));
+    text
 }
 
 pub fn migrate(
