@@ -1300,3 +1300,43 @@ fn a_deploy_prints_warnings_one_line_per_rule_and_errors_in_full() {
         .stderr(contains("error[sql/syntax]"))
         .stderr(contains("5 | CREATE TABLE wd (id int PRIMARY KEY;"));
 }
+
+#[test]
+fn graph_marks_each_migration_with_its_state_in_the_database() {
+    let (dir, db) = project(&[
+        (
+            "2026-01-01_users",
+            "CREATE TABLE gu (id int PRIMARY KEY);\n",
+        ),
+        ("2026-01-02_bad", "SELECT 1/0;\n"),
+    ]);
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .code(1);
+    write(
+        &dir,
+        "2026-01-03_later",
+        "-- @depends-on: 2026-01-01_users\nSELECT 3;\n",
+    );
+    pgshift(dir.path(), &db)
+        .args(["graph", "--format", "text"])
+        .assert()
+        .success()
+        .stdout(contains("1. 2026-01-01_users  [applied]"))
+        .stdout(contains("2026-01-02_bad  [failed]"))
+        .stdout(contains("2026-01-03_later  [pending]"));
+    pgshift(dir.path(), &db)
+        .args(["graph", "--format", "dot"])
+        .assert()
+        .success()
+        .stdout(contains("fillcolor=palegreen"))
+        .stdout(contains("fillcolor=lightcoral"));
+    // No database: the plain graph.
+    pgshift(dir.path(), &db)
+        .env_remove("DATABASE_URL")
+        .args(["graph", "--format", "text"])
+        .assert()
+        .success()
+        .stdout(contains("[applied]").not());
+}

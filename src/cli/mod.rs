@@ -575,7 +575,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         Command::Health(args) => health::run(&settings, &vars, args.format, out),
         Command::History(args) => history::run(&settings, &vars, args, out),
         Command::Test(args) => test::run(&settings, &vars, args, out),
-        Command::Graph(args) => graph::run(&settings, args, out),
+        Command::Graph(args) => graph::run(&settings, &vars, args, out),
         Command::Backup(command) => backup::run(&settings, &vars, command, out),
         Command::Rollback(args) => rollback::run(&settings, &vars, args, out),
         Command::Repair(r) => repair::run(&settings, &vars, &r.version, out),
