@@ -1340,3 +1340,23 @@ fn graph_marks_each_migration_with_its_state_in_the_database() {
         .success()
         .stdout(contains("[applied]").not());
 }
+
+#[test]
+fn an_expression_nested_hundreds_deep_validates_and_applies() {
+    // PostgreSQL accepts it; its parse tree is deeper than a protobuf decoder's default limit.
+    let sum = format!("{}1", "1 + ".repeat(800));
+    let (dir, db) = project(&[(
+        "2026-01-01_generated",
+        &format!("CREATE TABLE sums AS SELECT {sum} AS total;\n"),
+    )]);
+    pgshift(dir.path(), &db)
+        .arg("validate")
+        .assert()
+        .success()
+        .stdout(contains("error[").not());
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .success();
+    assert_eq!(sql(&db, "SELECT total FROM sums"), "801");
+}

@@ -89,8 +89,11 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
             // Positions count characters of the text parsed (multi-byte characters of
             // comments became one space per byte): convert with that text.
             let sql: &str = &blank;
-            let (message, cursor) =
-                ffi::parse_error(sql).unwrap_or_else(|| ("syntax error".into(), 0));
+            let Some((message, cursor)) = ffi::parse_error(sql) else {
+                // PostgreSQL's parser accepted the text; its tree is nested deeper than the
+                // tree decoder goes (an expression of hundreds of `+` or `||`).
+                return Ok(parse_each(sql));
+            };
             // The cursor counts characters from 1; 0 means "no position": the end.
             let offset = if cursor == 0 {
                 sql.len()
@@ -138,6 +141,35 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
         });
     }
     Ok(statements)
+}
+
+/// `sql`, which PostgreSQL's parser accepts, statement by statement: a statement whose tree is
+/// too deep to decode is kept as an opaque query (it runs in the migration's transaction; no
+/// lint rule sees inside it), the others are parsed as usual.
+fn parse_each(sql: &str) -> Vec<Statement> {
+    let pieces = pg_query::split_with_parser(sql).unwrap_or_default();
+    let mut statements = Vec::with_capacity(pieces.len());
+    for piece in pieces {
+        let base = piece.as_ptr() as usize - sql.as_ptr() as usize;
+        match pg_query::parse(piece, 0).ok().map(|_| parse(piece)) {
+            Some(Ok(parsed)) => statements.extend(parsed.into_iter().map(|mut st| {
+                st.start += base;
+                st.end += base;
+                st
+            })),
+            _ => {
+                let end = base + piece.len();
+                let start = skip_trivia(sql, base, end);
+                statements.push(Statement {
+                    node: NodeEnum::SelectStmt(Box::default()),
+                    start,
+                    end: trim_end_trivia(sql, start, end),
+                    need: TxNeed::Transaction,
+                });
+            }
+        }
+    }
+    statements
 }
 
 /// The offset just past the (possibly nested) `/* … */` comment opening at `start`, or the end
@@ -358,5 +390,25 @@ mod tests {
         assert_eq!(normalized_checksum(&deep), normalized_checksum("SELECT 1;"));
         let open = "SELECT 1; /* never closed é";
         assert_eq!(parse(open).unwrap_err().offset, open.find("/*").unwrap());
+    }
+}
+
+#[cfg(test)]
+mod deep_tests {
+    use super::*;
+
+    #[test]
+    fn a_tree_deeper_than_the_decoder_goes_is_still_parsed_statement_by_statement() {
+        let deep = format!("SELECT {}1", "1 + ".repeat(2000));
+        let sql =
+            format!("CREATE TABLE t (id int);\n{deep};\nCREATE INDEX CONCURRENTLY i ON t (id);\n");
+        let statements = parse(&sql).expect("PostgreSQL accepts it");
+        assert_eq!(statements.len(), 3);
+        assert!(matches!(statements[0].node, NodeEnum::CreateStmt(_)));
+        assert_eq!(statements[1].text(&sql), deep);
+        assert!(matches!(statements[2].need, TxNeed::Autocommit(_)));
+        // A real syntax error in such a file is still one.
+        let bad = format!("{deep};\nSELECT FROM FROM;\n");
+        assert!(parse(&bad).is_err());
     }
 }
