@@ -125,3 +125,117 @@ fn psql_scanner_handles_every_prefix_of_tricky_text() {
         exercise(text.as_bytes()[..end].to_vec());
     }
 }
+
+/// Pieces of pgshift.toml: every section and key, values of every type, broken syntax.
+fn toml_text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("[deploy]\n".to_string()),
+        Just("[migrations]\n".to_string()),
+        Just("[tracking]\n".to_string()),
+        Just("[backup]\n".to_string()),
+        Just("[notify]\n".to_string()),
+        Just("[rules]\n".to_string()),
+        Just("[variables]\n".to_string()),
+        Just("[environments.production]\n".to_string()),
+        Just("[environments.staging]\n".to_string()),
+        Just("timeout = ".to_string()),
+        Just("statement_lock_timeout = ".to_string()),
+        Just("lock_retries = ".to_string()),
+        Just("parallel_jobs = ".to_string()),
+        Just("exposed_schemas = ".to_string()),
+        Just("keep = ".to_string()),
+        Just("dir = ".to_string()),
+        Just("table = ".to_string()),
+        Just("out_of_order = ".to_string()),
+        Just("webhook_env = ".to_string()),
+        Just("\"dangerous/drop-table\" = ".to_string()),
+        Just("0\n".to_string()),
+        Just("-1\n".to_string()),
+        Just("18446744073709551615\n".to_string()),
+        Just("\"500ms\"\n".to_string()),
+        Just("\"5 parsecs\"\n".to_string()),
+        Just("\"\"\n".to_string()),
+        Just("[\"public\", \"\"]\n".to_string()),
+        Just("true\n".to_string()),
+        Just("\"off\"\n".to_string()),
+        Just("{ a = 1 }\n".to_string()),
+        Just("\"\u{202e}x\"\n".to_string()),
+        Just("= =\n".to_string()),
+        "[a-z_=\\[\\]\" .\n0-9]{0,12}",
+    ];
+    prop::collection::vec(piece, 0..24).prop_map(|v| v.concat())
+}
+
+/// Values the environment may hold for the variables pgshift reads.
+fn env_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(String::new()),
+        Just("true".to_string()),
+        Just("FALSE".to_string()),
+        Just("rehearse".to_string()),
+        Just("prod".to_string()),
+        Just("0".to_string()),
+        Just("-5".to_string()),
+        Just("99999999999999999999".to_string()),
+        Just(" staging ".to_string()),
+        ".{0,12}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_config_file_is_read_or_refused_without_a_panic(text in toml_text()) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pgshift.toml"), &text).unwrap();
+        let vars = pgshift::config::VarSource::new(Default::default(), dir.path()).unwrap();
+        if let Err(e) = pgshift::config::Settings::resolve(&Default::default(), &vars, dir.path()) {
+            // A refusal names the setting; it never quotes a value back.
+            let shown = e.to_string();
+            prop_assert!(!shown.contains('\u{202e}'), "{}", shown);
+        }
+    }
+
+    #[test]
+    fn any_environment_values_are_read_or_refused_without_a_panic(
+        values in prop::collection::vec(env_value(), 9)
+    ) {
+        let names = ["ENVIRONMENT", "DRY_RUN", "FORCE_RUN", "SKIP_BACKUP", "TIMEOUT", "DEBUG", "PARALLEL_JOBS", "CONFIRM", "DATABASE_URL"];
+        let dir = tempfile::tempdir().unwrap();
+        let env = names.iter().map(|n| n.to_string()).zip(values).collect();
+        let vars = pgshift::config::VarSource::new(env, dir.path()).unwrap();
+        let _ = pgshift::config::Settings::resolve(&Default::default(), &vars, dir.path());
+    }
+
+    #[test]
+    fn any_folder_given_to_import_is_read_or_refused_without_a_panic(
+        files in prop::collection::vec(("[0-9]{0,16}[_.-]?[a-z]{0,6}(\\.up|\\.down)?\\.sql", sql_text()), 0..6),
+        plan in ".{0,80}",
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in &files {
+            let _ = std::fs::write(dir.path().join(name), text);
+        }
+        let _ = std::fs::write(dir.path().join("sqitch.plan"), &plan);
+        for tool in [
+            pgshift::import::Tool::Supabase,
+            pgshift::import::Tool::Prisma,
+            pgshift::import::Tool::Dbmate,
+            pgshift::import::Tool::Goose,
+            pgshift::import::Tool::GolangMigrate,
+            pgshift::import::Tool::Flyway,
+            pgshift::import::Tool::Sqitch,
+            pgshift::import::Tool::Numbered,
+        ] {
+            if let Ok(read) = pgshift::import::read_source(tool, dir.path()) {
+                let named = pgshift::import::name(tool, read.migrations, chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
+                // Every name it makes is a valid pgshift name.
+                for i in &named {
+                    let file = format!("{}.sql", i.version);
+                    prop_assert!(matches!(pgshift::migration::filename::parse_file_name(&file), Some(Ok(_))), "{}", file);
+                }
+            }
+        }
+    }
+}
