@@ -424,13 +424,7 @@ impl MigrationTracker {
                     message: e.to_string(),
                     help: "fix the migrations directory or the configuration".into(),
                 })?;
-            // As on the command line: with `force` (FORCE_RUN), dangerous operations go through.
-            let blocking = report.findings.iter().any(|f| {
-                f.allowed.is_none()
-                    && f.level == crate::diagnostic::Level::Error
-                    && !(s.force && f.rule.starts_with("dangerous/"))
-            });
-            if blocking {
+            if report.blocks_deploy(s.force) {
                 let message = format!(
                     "validation found errors in {}; nothing was run",
                     s.dir.display()

@@ -145,6 +145,16 @@ impl Report {
         self.counts().errors > 0
     }
 
+    /// Whether the findings stop a deploy: an error not accepted by `@allow`; with `force`
+    /// (FORCE_RUN), dangerous operations go through.
+    pub fn blocks_deploy(&self, force: bool) -> bool {
+        self.findings.iter().any(|f| {
+            f.allowed.is_none()
+                && f.level == Level::Error
+                && !(force && Check::of(&f.rule) == Check::Lint && f.rule.starts_with("dangerous/"))
+        })
+    }
+
     /// Findings accepted by `@allow`.
     pub fn allowed(&self) -> usize {
         self.findings.iter().filter(|f| f.allowed.is_some()).count()

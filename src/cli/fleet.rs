@@ -255,6 +255,15 @@ pub fn run(
     let done = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; targets.len()]);
     let total = targets.len();
+    let fleet = Fleet {
+        settings,
+        vars,
+        set: &set,
+        plan: &plan,
+        fixed: &fixed,
+        args,
+        silent: &silent,
+    };
     std::thread::scope(|s| {
         for _ in 0..jobs {
             s.spawn(|| loop {
@@ -262,16 +271,7 @@ pub fn run(
                 if k >= total || interrupted() {
                     return;
                 }
-                let o = deploy_one(
-                    settings,
-                    vars,
-                    &targets[k],
-                    &set,
-                    &plan,
-                    &fixed,
-                    args,
-                    &silent,
-                );
+                let o = fleet.deploy_one(&targets[k]);
                 let n = done.fetch_add(1, Ordering::SeqCst) + 1;
                 progress(out, n, total, &o);
                 if let Ok(mut r) = results.lock() {
@@ -342,70 +342,108 @@ const RACE_RETRIES: u32 = 10;
 /// on several targets at once, and PostgreSQL refuses all but one of the concurrent updates of
 /// the role's row ("tuple concurrently updated"). The refused migration was rolled back whole,
 /// so the target is simply deployed again, after a short random pause, like a person would.
-#[allow(clippy::too_many_arguments)]
-fn deploy_one(
-    settings: &Settings,
-    vars: &VarSource,
-    target: &Target,
-    set: &crate::migration::MigrationSet,
-    plan: &crate::plan::Plan,
-    fixed: &BTreeMap<String, String>,
-    args: &MigrateArgs,
-    silent: &Output,
-) -> Outcome {
-    let started = Instant::now();
-    let mut retries = 0;
-    let mut applied = Vec::new();
-    let (code, mut report) = loop {
-        let mut report = DeployReport::new(&target.label, &settings.environment.to_string());
-        let code = match attempt(
+/// What every target's deploy shares: the settings, the set validated once, the flags.
+struct Fleet<'a> {
+    settings: &'a Settings,
+    vars: &'a VarSource,
+    set: &'a crate::migration::MigrationSet,
+    plan: &'a crate::plan::Plan,
+    fixed: &'a BTreeMap<String, String>,
+    args: &'a MigrateArgs,
+    silent: &'a Output,
+}
+
+impl Fleet<'_> {
+    fn deploy_one(&self, target: &Target) -> Outcome {
+        let settings = self.settings;
+        let started = Instant::now();
+        let mut retries = 0;
+        let mut applied = Vec::new();
+        let (code, mut report) = loop {
+            let mut report = DeployReport::new(&target.label, &settings.environment.to_string());
+            let code = match self.attempt(target, &mut report) {
+                Ok(c) => c,
+                Err(e) => {
+                    report.error(&e.message);
+                    e.code
+                }
+            };
+            applied.append(&mut report.applied);
+            let race = report
+                .failed
+                .as_ref()
+                .is_some_and(|f| catalog_race(&f.message));
+            if race && retries < RACE_RETRIES && !interrupted() {
+                retries += 1;
+                let jitter = 50
+                    + (std::process::id() as u64 * 7919 + started.elapsed().as_nanos() as u64)
+                        % 250;
+                std::thread::sleep(std::time::Duration::from_millis(
+                    jitter * u64::from(retries),
+                ));
+                continue;
+            }
+            break (code, report);
+        };
+        report.applied = applied;
+        let status = if report.error.is_some() && report.failed.is_none() {
+            "error"
+        } else if code == exit::OK {
+            "ok"
+        } else {
+            "FAILED"
+        };
+        Outcome {
+            label: target.label.clone(),
+            status,
+            report,
+            ms: started.elapsed().as_millis(),
+            code,
+            retries,
+        }
+    }
+
+    /// One deploy of one target.
+    fn attempt(&self, target: &Target, report: &mut DeployReport) -> Result<u8, CliError> {
+        let Fleet {
             settings,
             vars,
-            target,
             set,
             plan,
             fixed,
             args,
             silent,
-            &mut report,
-        ) {
-            Ok(c) => c,
-            Err(e) => {
-                report.error(&e.message);
-                e.code
-            }
-        };
-        applied.append(&mut report.applied);
-        let race = report
-            .failed
-            .as_ref()
-            .is_some_and(|f| catalog_race(&f.message));
-        if race && retries < RACE_RETRIES && !interrupted() {
-            retries += 1;
-            let jitter =
-                50 + (std::process::id() as u64 * 7919 + started.elapsed().as_nanos() as u64) % 250;
-            std::thread::sleep(std::time::Duration::from_millis(
-                jitter * u64::from(retries),
-            ));
-            continue;
-        }
-        break (code, report);
-    };
-    report.applied = applied;
-    let status = if report.error.is_some() && report.failed.is_none() {
-        "error"
-    } else if code == exit::OK {
-        "ok"
-    } else {
-        "FAILED"
-    };
-    Outcome {
-        label: target.label.clone(),
-        status,
-        report,
-        ms: started.elapsed().as_millis(),
-        code,
-        retries,
+        } = *self;
+        let url = target.url.clone().map_err(|m| CliError::usage(m, None))?;
+        let mut s = settings.clone();
+        s.database_url = Some(DatabaseUrl {
+            url,
+            source: "--targets".into(),
+        });
+        // Each target's backups in a folder of its own: two targets backed up in the same second
+        // never share a file name.
+        s.backup_dir = settings.backup_dir.join(folder_name(&target.label));
+        let spec = super::database::spec(&s, vars, silent)?;
+        // The fleet was confirmed as a whole; each target's gate still checks FORCE_RUN.
+        s.confirm = Some(spec.database());
+        report.target = spec.describe();
+        run_deploy(
+            &s,
+            vars,
+            &spec,
+            set,
+            plan,
+            fixed,
+            args.target.as_deref(),
+            Safety {
+                gate: true,
+                backup: !s.skip_backup,
+                health: !args.skip_health,
+                validate: false,
+            },
+            silent,
+            report,
+        )
     }
 }
 
@@ -427,51 +465,6 @@ fn catalog_race(message: &str) -> bool {
     message.contains("tuple concurrently updated")
         || (message.contains("duplicate key value violates unique constraint")
             && SHARED.iter().any(|s| message.contains(s)))
-}
-
-/// One deploy of one target.
-#[allow(clippy::too_many_arguments)]
-fn attempt(
-    settings: &Settings,
-    vars: &VarSource,
-    target: &Target,
-    set: &crate::migration::MigrationSet,
-    plan: &crate::plan::Plan,
-    fixed: &BTreeMap<String, String>,
-    args: &MigrateArgs,
-    silent: &Output,
-    report: &mut DeployReport,
-) -> Result<u8, CliError> {
-    let url = target.url.clone().map_err(|m| CliError::usage(m, None))?;
-    let mut s = settings.clone();
-    s.database_url = Some(DatabaseUrl {
-        url,
-        source: "--targets".into(),
-    });
-    // Each target's backups in a folder of its own: two targets backed up in the same second
-    // never share a file name.
-    s.backup_dir = settings.backup_dir.join(folder_name(&target.label));
-    let spec = super::database::spec(&s, vars, silent)?;
-    // The fleet was confirmed as a whole; each target's gate still checks FORCE_RUN.
-    s.confirm = Some(spec.database());
-    report.target = spec.describe();
-    run_deploy(
-        &s,
-        vars,
-        &spec,
-        set,
-        plan,
-        fixed,
-        args.target.as_deref(),
-        Safety {
-            gate: true,
-            backup: !s.skip_backup,
-            health: !args.skip_health,
-            validate: false,
-        },
-        silent,
-        report,
-    )
 }
 
 /// A folder name for a target's backups: its label with every unusual character as `_`.

@@ -12,7 +12,7 @@ use crate::migration::Version;
 use crate::report::deploy::DeployReport;
 use crate::report::{render, Format};
 use crate::sanitize::redact::remember;
-use crate::validate::{self, Check};
+use crate::validate;
 
 use super::confirm::Gate;
 use super::database::{deploy_error, load_and_plan, runtime, spec};
@@ -123,14 +123,7 @@ pub(super) fn validate_before(
             out.stderr(&warning_lines(&warnings));
         }
     }
-    let blocking = report.findings.iter().any(|f| {
-        f.allowed.is_none()
-            && f.level == Level::Error
-            && !(settings.force
-                && Check::of(&f.rule) == Check::Lint
-                && f.rule.starts_with("dangerous/"))
-    });
-    if blocking {
+    if report.blocks_deploy(settings.force) {
         return Err(CliError {
             message: format!("validation found errors in {}; nothing was run", settings.dir.display()),
             help: Some("fix them (`pgshift validate` lists them), or accept a deliberate one with `-- @allow: <rule> <reason>`".into()),

@@ -335,11 +335,16 @@ pub fn check(
                 }
             };
             let location = ctx.migration.locate(src_offset, src_len);
-            // Lines of the text that runs (the directives are read from it too).
-            let line = ctx.source()[..src_offset.min(ctx.source().len())]
-                .matches('\n')
-                .count()
-                + 1;
+            // Lines of the text that runs (the directives are read from it too): the location's
+            // own line, unless it points into an included file.
+            let line = if ctx.migration.includes.is_empty() {
+                location.line
+            } else {
+                ctx.source()[..src_offset.min(ctx.source().len())]
+                    .matches('\n')
+                    .count()
+                    + 1
+            };
             let allowed = allows
                 .iter()
                 .filter(|a| a.rule == rule.id)
