@@ -223,14 +223,36 @@ impl MigrationValidator {
         &self,
         value_of: &(dyn Fn(&str) -> Option<String> + Sync),
     ) -> Result<Report, ApiError> {
+        self.check_rules()?;
+        Ok(crate::validate::validate(&self.options(value_of))?)
+    }
+
+    /// As [`MigrationValidator::validate_with`], on a set already loaded (the one a deploy is
+    /// about to apply: the files are not read again).
+    pub fn validate_loaded(
+        &self,
+        set: &crate::migration::MigrationSet,
+        value_of: &(dyn Fn(&str) -> Option<String> + Sync),
+    ) -> Result<Report, ApiError> {
+        self.check_rules()?;
+        Ok(crate::validate::validate_set(set, &self.options(value_of)))
+    }
+
+    fn check_rules(&self) -> Result<(), ApiError> {
         crate::validate::check_rule_config(&self.rules).map_err(|message| {
             ApiError::Config(crate::config::ConfigError::Invalid {
                 name: "[rules]".into(),
                 origin: "pgshift.toml".into(),
                 problem: message,
             })
-        })?;
-        Ok(crate::validate::validate(&crate::validate::Options {
+        })
+    }
+
+    fn options<'a>(
+        &self,
+        value_of: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    ) -> crate::validate::Options<'a> {
+        crate::validate::Options {
             dir: self.dir.clone(),
             environment: self.environment,
             parallel_jobs: self.parallel_jobs,
@@ -240,7 +262,7 @@ impl MigrationValidator {
             families: self.families.clone(),
             value_of,
             lock_timeout_configured: self.lock_timeout_configured,
-        })?)
+        }
     }
 
     /// The execution order: dependencies first, then dates; each step says why it is where it

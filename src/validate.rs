@@ -195,8 +195,13 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R +
 /// Validates the migrations under `opts.dir`.
 pub fn validate(opts: &Options) -> Result<Report, LoadError> {
     let set = load_dir(&opts.dir, opts.environment)?;
+    Ok(validate_set(&set, opts))
+}
+
+/// Validates a set already loaded (the one a deploy is about to apply); `opts.dir` is not read.
+pub fn validate_set(set: &crate::migration::MigrationSet, opts: &Options) -> Report {
     let mut findings = set.findings.clone();
-    let planned = match plan(&set) {
+    let planned = match plan(set) {
         Ok(p) => Some(p),
         Err(e) => {
             findings.extend(e);
@@ -269,13 +274,13 @@ pub fn validate(opts: &Options) -> Result<Report, LoadError> {
         });
     }
     findings.sort_by_key(Finding::sort_key);
-    Ok(Report {
+    Report {
         dir: set.dir.clone(),
         environment: opts.environment,
         files: set.migrations.len(),
         findings,
         plan: planned,
-    })
+    }
 }
 
 /// Substitutes and parses one migration (and its down file); returns the parsed up file and the

@@ -1135,6 +1135,74 @@ fn copy_from_stdin_with_inline_data_runs_in_the_migrations_transaction() {
         .stderr(contains("error[sql/copy-unterminated]"));
 }
 
+/// A data migration larger than the size from which pgshift reads a file chunk by chunk.
+fn large_data_migration(rows: usize) -> String {
+    let mut sql = String::from(
+        "CREATE TABLE big (id int PRIMARY KEY, note text);\n\
+         CREATE FUNCTION big_count() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT count(*) FROM big; END;\n",
+    );
+    for batch in 0..rows / 100 {
+        let values: Vec<String> = (0..100)
+            .map(|k| {
+                let id = batch * 100 + k;
+                format!("({id}, 'row {id}; with a semicolon and ''quotes''')")
+            })
+            .collect();
+        sql.push_str(&format!("INSERT INTO big VALUES {};\n", values.join(",\n")));
+    }
+    sql.push_str("CREATE TABLE big_copy (id int, note text);\nCOPY big_copy FROM stdin;\n");
+    for id in 0..rows {
+        sql.push_str(&format!("{id}\tcopied row {id}; not SQL\n"));
+    }
+    sql.push_str("\\.\nCREATE INDEX big_note ON big (note);\n");
+    sql
+}
+
+#[test]
+fn a_data_migration_of_several_megabytes_applies_whole_and_its_errors_keep_their_place() {
+    let rows = 40_000;
+    let text = large_data_migration(rows);
+    assert!(text.len() > 3 << 20, "{} bytes", text.len());
+    let (dir, db) = project(&[("2026-01-01_big", text.as_str())]);
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .success()
+        .stdout(contains("Applied 1 migration(s)"));
+    assert_eq!(
+        sql(
+            &db,
+            "SELECT big_count() || '/' || (SELECT count(*) FROM big_copy)"
+        ),
+        format!("{rows}/{rows}")
+    );
+    pgshift(dir.path(), &db)
+        .args(["status"])
+        .assert()
+        .success()
+        .stdout(contains("2026-01-01_big  applied"))
+        .stdout(contains("1 applied, 0 pending, 0 failed, 0 modified"));
+
+    // A syntax error deep in a large file: found before anything runs, at its line.
+    let bad = large_data_migration(rows).replace("big", "big2");
+    let at = bad[..bad.len() / 3].rfind("\nINSERT").unwrap() + 1;
+    let bad = format!(
+        "{}INSERT INTO big2 VALUES (1,, 'x');\n{}",
+        &bad[..at],
+        &bad[at..]
+    );
+    // The header `write` puts above the SQL is 4 lines.
+    let line = bad[..at].matches('\n').count() + 1 + 4;
+    write(&dir, "2026-01-02_bad", &bad);
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .code(1)
+        .stderr(contains("error[sql/syntax]"))
+        .stderr(contains(format!("migrations/2026-01-02_bad.sql:{line}:")));
+    assert_eq!(sql(&db, "SELECT to_regclass('big2') IS NULL"), "t");
+}
+
 #[test]
 fn a_rehearsal_names_the_strongest_lock_on_each_existing_table_and_says_all_was_rolled_back() {
     let (dir, db) = project(&[(

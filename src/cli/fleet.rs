@@ -217,7 +217,7 @@ pub fn run(
 
     // Once for the whole fleet: the files, the rules, and the confirmation.
     let (set, plan) = load_and_plan(settings, out)?;
-    validate_before(settings, vars, out)?;
+    validate_before(settings, vars, &set, out)?;
     let fixed = super::migrate::values(&args.vars)?;
     if settings.environment != Environment::Development && settings.dry_run == DryRun::Off {
         let labels: Vec<String> = targets.iter().map(|t| t.label.clone()).collect();

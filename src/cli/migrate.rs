@@ -93,13 +93,14 @@ type Dangerous = (String, String);
 pub(super) fn validate_before(
     settings: &Settings,
     vars: &VarSource,
+    set: &crate::migration::MigrationSet,
     out: &Output,
 ) -> Result<Vec<Dangerous>, CliError> {
     validate::check_rule_config(&settings.rules)
         .map_err(|e| CliError::usage(e, Some("fix [rules] in pgshift.toml".to_string())))?;
     let lookup = super::validate::variable_lookup(settings, vars);
     let report = crate::api::MigrationValidator::from_settings(settings)
-        .validate_with(&lookup)
+        .validate_loaded(set, &lookup)
         .map_err(super::database::api_error)?;
     let shown: Vec<_> = report
         .findings
@@ -328,10 +329,11 @@ pub(super) fn run_deploy(
         if !safety.validate {
             return Ok(());
         }
-        let found = validate_before(settings, vars, out).map_err(|e| DeployError::Blocked {
-            message: e.message,
-            help: e.help.unwrap_or_default(),
-        })?;
+        let found =
+            validate_before(settings, vars, set, out).map_err(|e| DeployError::Blocked {
+                message: e.message,
+                help: e.help.unwrap_or_default(),
+            })?;
         if let Ok(mut d) = dangerous.lock() {
             *d = found;
         }

@@ -62,7 +62,7 @@ pub fn run(
     let started = Instant::now();
     let mut summary = Vec::new();
     let code = if args.rollback {
-        super::migrate::validate_before(settings, vars, out)?;
+        super::migrate::validate_before(settings, vars, &set, out)?;
         // pg_dump must match the server's major version.
         let major = server_major(&spec)?;
         let steps = round_trips(settings, vars, &spec, (&set, &plan), major, safety, out)?;

@@ -46,7 +46,52 @@ pub struct Step {
     pub concurrent_index: Option<String>,
     /// The inline data of a `COPY … FROM stdin` (the file's lines up to `\.`), sent with the
     /// COPY protocol.
-    pub copy: Option<String>,
+    pub copy: Option<CopyData>,
+}
+
+/// The inline data of a `COPY … FROM stdin`: a part of the file's text, shared, not copied
+/// (it may be most of a very large file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyData {
+    text: std::sync::Arc<String>,
+    range: std::ops::Range<usize>,
+}
+
+impl CopyData {
+    /// The bytes `range` of `text`, which must lie on character boundaries.
+    pub fn new(text: std::sync::Arc<String>, range: std::ops::Range<usize>) -> CopyData {
+        CopyData { text, range }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text[self.range.clone()]
+    }
+}
+
+/// Sends COPY data in pieces of this size (whole lines), so that nothing holds a copy of it.
+const COPY_PIECE: usize = 1 << 20;
+
+/// Sends `data` into a COPY sink, a piece of whole lines at a time.
+async fn send_copy_data<S>(
+    sink: std::pin::Pin<&mut S>,
+    data: &str,
+) -> Result<(), tokio_postgres::Error>
+where
+    S: futures_util::Sink<bytes::Bytes, Error = tokio_postgres::Error>,
+{
+    use futures_util::SinkExt;
+    let mut sink = sink;
+    let mut rest = data;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(COPY_PIECE);
+        if end < rest.len() {
+            end = rest[end..].find('\n').map_or(rest.len(), |k| end + k + 1);
+        }
+        sink.send(bytes::Bytes::copy_from_slice(&rest.as_bytes()[..end]))
+            .await?;
+        rest = &rest[end..];
+    }
+    Ok(())
 }
 
 impl Step {
@@ -445,16 +490,22 @@ pub async fn run_file(
                 .iter()
                 .enumerate()
                 .map(|(k, (i, s))| Message {
-                    text: format!(
-                        "{}{}{}",
-                        if k == 0 { first.as_str() } else { "" },
-                        s.text(sql),
-                        if k == last {
-                            format!("\n;\n{end}")
-                        } else {
-                            String::new()
-                        }
-                    ),
+                    // Only the first and the last are composed; the others are the file's
+                    // own text (a data migration is not copied).
+                    text: if k == 0 || k == last {
+                        std::borrow::Cow::Owned(format!(
+                            "{}{}{}",
+                            if k == 0 { first.as_str() } else { "" },
+                            s.text(sql),
+                            if k == last {
+                                format!("\n;\n{end}")
+                            } else {
+                                String::new()
+                            }
+                        ))
+                    } else {
+                        std::borrow::Cow::Borrowed(s.text(sql))
+                    },
                     statement: Some((*i, s)),
                     prefix: if k == 0 { first.len() } else { 0 },
                     secret: holds_secret(s.text(sql)),
@@ -511,7 +562,7 @@ pub async fn run_file(
                         send(ctx, prefix, deadline, None, "", sql).await?;
                     }
                     let t = Instant::now();
-                    copy_in(ctx, s.text(sql), data, deadline, (*i, s), sql).await?;
+                    copy_in(ctx, s.text(sql), data.as_str(), deadline, (*i, s), sql).await?;
                     if let Some(debug) = ctx.debug {
                         debug(&redact(s.text(sql)), t.elapsed());
                     }
@@ -546,7 +597,9 @@ pub async fn run_file(
             for (i, s) in &steps {
                 let t = Instant::now();
                 let sent = match &s.copy {
-                    Some(data) => copy_in(ctx, s.text(sql), data, deadline, (*i, s), sql).await,
+                    Some(data) => {
+                        copy_in(ctx, s.text(sql), data.as_str(), deadline, (*i, s), sql).await
+                    }
                     None => send(ctx, s.text(sql), deadline, Some((*i, s)), "", sql).await,
                 };
                 if let Err(mut f) = sent {
@@ -578,11 +631,9 @@ pub async fn copy_rows(
     statement: &str,
     data: &str,
 ) -> Result<(), tokio_postgres::Error> {
-    use futures_util::SinkExt;
     let sink = client.copy_in::<_, bytes::Bytes>(statement).await?;
     futures_util::pin_mut!(sink);
-    sink.send(bytes::Bytes::copy_from_slice(data.as_bytes()))
-        .await?;
+    send_copy_data(sink.as_mut(), data).await?;
     sink.finish().await.map(|_| ())
 }
 
@@ -596,12 +647,10 @@ async fn copy_in(
     at: (usize, &Step),
     sql: &str,
 ) -> Result<(), Failure> {
-    use futures_util::SinkExt;
     let work = async {
         let sink = ctx.client.copy_in::<_, bytes::Bytes>(statement).await?;
         futures_util::pin_mut!(sink);
-        sink.send(bytes::Bytes::copy_from_slice(data.as_bytes()))
-            .await?;
+        send_copy_data(sink.as_mut(), data).await?;
         sink.finish().await.map(|_| ())
     };
     tokio::pin!(work);
@@ -636,7 +685,7 @@ const PIPELINE_DEPTH: usize = 64;
 
 /// One message of a pipelined migration.
 struct Message<'a> {
-    text: String,
+    text: std::borrow::Cow<'a, str>,
     /// The statement it carries (0-based, and its place), for the failure's position.
     statement: Option<(usize, &'a Step)>,
     /// Bytes before the statement in `text` (`BEGIN;` and friends).

@@ -471,7 +471,7 @@ fn with_copy_data(
     statements: &[crate::sql::Statement],
     psql: &crate::sql::variables::PsqlScan,
     sub: &crate::sql::variables::Substituted,
-    source: &str,
+    source: &std::sync::Arc<String>,
 ) -> Vec<execute::Step> {
     statements
         .iter()
@@ -484,7 +484,7 @@ fn with_copy_data(
                         .copies
                         .iter()
                         .find(|d| d.start >= after)
-                        .map(|d| source[d.start..d.end].to_string());
+                        .map(|d| execute::CopyData::new(source.clone(), d.start..d.end));
                 }
             }
             step
@@ -496,7 +496,7 @@ fn with_copy_data(
 struct File<'a> {
     version: String,
     path: &'a std::path::Path,
-    source: &'a str,
+    source: &'a std::sync::Arc<String>,
     includes: &'a crate::migration::SourceMap,
     no_transaction: bool,
     checksum: &'a str,

@@ -682,7 +682,9 @@ impl<'a> Run<'a> {
                 };
                 let ran = match &s.copy {
                     Some(data) => match client.batch_execute(prefix).await {
-                        Ok(()) => execute::copy_rows(client, s.text(&p.sub.text), data).await,
+                        Ok(()) => {
+                            execute::copy_rows(client, s.text(&p.sub.text), data.as_str()).await
+                        }
                         Err(e) => Err(e),
                     },
                     None => {

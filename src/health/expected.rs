@@ -59,7 +59,7 @@ enum Op {
 }
 
 /// The table operations of one file, in order.
-fn ops(source: &str) -> Vec<Op> {
+fn ops(source: &std::sync::Arc<String>) -> Vec<Op> {
     if !may_touch_tables(source) {
         return Vec::new();
     }
@@ -139,7 +139,7 @@ fn ops(source: &str) -> Vec<Op> {
 /// Walks `(version, source)` pairs in plan order. The files are parsed on every core, each
 /// reduced to its table operations at once (no syntax tree is kept), then the operations are
 /// followed in order.
-pub fn tables_left(applied: &[(&str, &str)]) -> Vec<Table> {
+pub fn tables_left(applied: &[(&str, &std::sync::Arc<String>)]) -> Vec<Table> {
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     let per_file = crate::validate::par_map(applied, jobs, |(_, source)| ops(source));
     // By name, so that each operation costs the tables of that name only (linear in the set).
@@ -204,7 +204,12 @@ mod tests {
     use super::tables_left;
 
     fn left(files: &[&str]) -> Vec<String> {
-        let applied: Vec<(&str, &str)> = files.iter().map(|f| ("v", *f)).collect();
+        let sources: Vec<std::sync::Arc<String>> = files
+            .iter()
+            .map(|f| std::sync::Arc::new(f.to_string()))
+            .collect();
+        let applied: Vec<(&str, &std::sync::Arc<String>)> =
+            sources.iter().map(|f| ("v", f)).collect();
         tables_left(&applied)
             .into_iter()
             .map(|t| format!("{}.{}", t.schema.as_deref().unwrap_or("*"), t.name))

@@ -284,7 +284,7 @@ pub async fn check(
     let status = status::compare(set, plan, &rows, opts.environment);
 
     // The entries come in plan order.
-    let applied: Vec<(&str, &str)> = status
+    let applied: Vec<(&str, &std::sync::Arc<String>)> = status
         .entries
         .iter()
         .filter(|e| {
@@ -294,7 +294,7 @@ pub async fn check(
             )
         })
         .filter_map(|e| set.get(&crate::migration::Version::parse_reference(&e.version).ok()?))
-        .map(|m| (m.version.as_str(), m.source.as_str()))
+        .map(|m| (m.version.as_str(), &m.source))
         .collect();
     let scope = Scope {
         exposed: opts.exposed_schemas.to_vec(),

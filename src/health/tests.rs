@@ -32,11 +32,12 @@ fn run_inner(migrations: &[&str], by_hand: &[&str], may_fail: bool, id: &str) ->
         assert!(may_fail || r.is_ok(), "{s}: {r:?}");
     }
     let versions: Vec<String> = (1..=migrations.len()).map(|i| format!("m{i}")).collect();
-    let applied: Vec<(&str, &str)> = versions
+    let sources: Vec<std::sync::Arc<String>> = migrations
         .iter()
-        .map(String::as_str)
-        .zip(migrations.iter().copied())
+        .map(|m| std::sync::Arc::new(m.to_string()))
         .collect();
+    let applied: Vec<(&str, &std::sync::Arc<String>)> =
+        versions.iter().map(String::as_str).zip(&sources).collect();
     let scope = Scope {
         exposed: vec!["public".into()],
         skip: vec!["public.schema_migrations".into()],

@@ -399,7 +399,7 @@ impl ParsedFile {
     /// gets its value when `value_of` knows it (its text is part of the syntax), else `NULL`.
     /// Returns the file, the syntax error if any, and the psql scan.
     pub fn parse(
-        source: &str,
+        source: &std::sync::Arc<String>,
         value_of: &dyn Fn(&str) -> Option<String>,
     ) -> (
         ParsedFile,

@@ -118,20 +118,20 @@ pub type Reader<'a> = dyn Fn(&Path) -> std::io::Result<Vec<u8>> + 'a;
 /// outside `root`, a cycle) become findings at the include line, which is then left out.
 pub fn expand(
     path: &Path,
-    source: &str,
+    source: String,
     root: &Path,
     read: &Reader,
     findings: &mut Vec<Finding>,
 ) -> Expanded {
     // Nearly no file includes anything: a plain search spares them the lexing.
     let has_include = source.contains("\\i")
-        && scan(source)
+        && scan(&source)
             .unsupported
             .iter()
             .any(|u| include_kind(&u.what).is_some());
     if !has_include {
         return Expanded {
-            text: source.to_string(),
+            text: source,
             map: SourceMap::default(),
         };
     }
@@ -146,7 +146,7 @@ pub fn expand(
         text: String::with_capacity(source.len()),
         stack: vec![absolute(path)],
     };
-    x.file(path, source, None);
+    x.file(path, &source, None);
     Expanded {
         text: x.text,
         map: x.map,
@@ -425,7 +425,13 @@ mod tests {
         };
         let mut findings = Vec::new();
         let source = files.iter().find(|(p, _)| *p == main).unwrap().1;
-        let x = expand(Path::new(main), source, &root, &read, &mut findings);
+        let x = expand(
+            Path::new(main),
+            source.to_string(),
+            &root,
+            &read,
+            &mut findings,
+        );
         (x, findings)
     }
 

@@ -43,7 +43,7 @@ pub struct DownFile {
     /// The down file.
     pub path: PathBuf,
     /// The file's text, with the files it includes (`\i`, `\ir`) read in.
-    pub source: String,
+    pub source: std::sync::Arc<String>,
     /// SHA-256 of its bytes (of the text that runs when it includes files).
     pub checksum: Checksum,
     /// Where each part of `source` came from.
@@ -70,7 +70,7 @@ pub struct Migration {
     pub path: PathBuf,
     /// The file's text (UTF-8; a byte order mark removed), with the files it includes
     /// (`\i`, `\ir`) read in: the SQL that runs.
-    pub source: String,
+    pub source: std::sync::Arc<String>,
     /// SHA-256 of the file's bytes; of the text that runs when the file includes others, so
     /// that a change to an included file is a change to the migration.
     pub checksum: Checksum,
@@ -319,7 +319,7 @@ pub fn from_files(
     let mut included: HashMap<PathBuf, PathBuf> = HashMap::new();
     let mut file = |path: &Path, bytes, findings: &mut Vec<Finding>| {
         let (source, checksum) = read_source(path, bytes, findings);
-        let x = include::expand(path, &source, dir, &read, findings);
+        let x = include::expand(path, source, dir, &read, findings);
         for f in x.map.files() {
             included
                 .entry(include::absolute(&f.path))
@@ -341,7 +341,7 @@ pub fn from_files(
             let (source, checksum, includes) = file(down_path, bytes, &mut findings);
             DownFile {
                 path: down_path.clone(),
-                source,
+                source: std::sync::Arc::new(source),
                 checksum,
                 includes,
             }
@@ -373,7 +373,7 @@ pub fn from_files(
             date: parsed.date,
             description: parsed.description,
             path,
-            source,
+            source: std::sync::Arc::new(source),
             checksum,
             includes,
             front,
@@ -469,20 +469,30 @@ fn read_source(
         }
     };
     let checksum = Checksum::of(&bytes);
-    let mut text: &[u8] = &bytes;
-    if let Some(rest) = text.strip_prefix(b"\xEF\xBB\xBF") {
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    let bom = bytes.starts_with(BOM);
+    if bom {
         findings.push(
             Finding::error("file/bom", "the file starts with a UTF-8 byte order mark (BOM)")
                 .at(Location::file(path))
                 .help("PostgreSQL rejects the BOM as part of the first statement; save the file as UTF-8 without BOM"),
         );
-        text = rest;
     }
-    let source = match std::str::from_utf8(text) {
-        Ok(s) => s.to_string(),
+    // The bytes become the text without a copy: a data migration can be as large as memory.
+    let source = match String::from_utf8(bytes) {
+        Ok(mut s) => {
+            if bom {
+                s.drain(..BOM.len());
+            }
+            s
+        }
         Err(e) => {
+            let bytes = e.into_bytes();
+            let text = if bom { &bytes[BOM.len()..] } else { &bytes[..] };
             let lossy = String::from_utf8_lossy(text).into_owned();
-            let at = e.valid_up_to();
+            let at = std::str::from_utf8(text)
+                .err()
+                .map_or(0, |e| e.valid_up_to());
             findings.push(
                 Finding::error("file/not-utf8", "the file is not valid UTF-8")
                     .at(Location::at_offset(path, &lossy, at, 1))
@@ -539,7 +549,7 @@ fn check_header(
             )
             .at(Location::file(path))
             .help(format!(
-                "start the file with:\n-- MIGRATION: <what it does>\n-- Version: {}\n-- Author: <name>\n-- Dependencies: <file.sql, …> or None",
+                "start the file with these four lines: `-- MIGRATION: <what it does>`, `-- Version: {}`, `-- Author: <name>`, `-- Dependencies: <file.sql, …>` (or `None`)",
                 version.date_str()
             )),
         );

@@ -3,6 +3,7 @@
 //! variables, and the normalised checksum.
 
 mod ffi;
+mod large;
 mod plpgsql;
 pub mod variables;
 
@@ -53,6 +54,9 @@ pub struct SyntaxError {
 /// each nesting level (its `xcstart` rule, then `yyless`), which is quadratic; comments mean
 /// nothing to the parser, so it never sees them.
 pub fn blank_comments(sql: &str) -> std::borrow::Cow<'_, str> {
+    if !sql.contains("/*") {
+        return std::borrow::Cow::Borrowed(sql);
+    }
     let spans = variables::scan(sql).block_comments;
     if spans.is_empty() {
         return std::borrow::Cow::Borrowed(sql);
@@ -74,6 +78,9 @@ pub fn blank_comments(sql: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Texts longer than this are parsed chunk by chunk, keeping no rows of data.
+const LARGE: usize = 1 << 20;
+
 /// Parses `sql` into statements.
 pub fn parse(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
     if let Some(nul) = sql.find('\0') {
@@ -82,6 +89,15 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
             offset: nul,
         });
     }
+    if sql.len() > LARGE {
+        return large::parse(sql, large::WINDOW);
+    }
+    parse_small(sql, &mut Vec::new())
+}
+
+/// Parses `sql` whole. `committing` holds the procedures seen so far whose PL/pgSQL commits
+/// (a CALL of one cannot run in a transaction), and gets this text's.
+fn parse_small(sql: &str, committing: &mut Vec<String>) -> Result<Vec<Statement>, SyntaxError> {
     let blank = blank_comments(sql);
     let result = match pg_query::parse(&blank, 0) {
         Ok(r) => r,
@@ -92,7 +108,7 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
             let Some((message, cursor)) = ffi::parse_error(sql) else {
                 // PostgreSQL's parser accepted the text; its tree is nested deeper than the
                 // tree decoder goes (an expression of hundreds of `+` or `||`).
-                return Ok(parse_each(sql));
+                return Ok(parse_each(sql, committing));
             };
             // The cursor counts characters from 1; 0 means "no position": the end.
             let offset = if cursor == 0 {
@@ -106,8 +122,6 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
         }
     };
     let mut statements = Vec::with_capacity(result.protobuf.stmts.len());
-    // Procedures of this file whose PL/pgSQL commits: a CALL of one cannot run in a transaction.
-    let mut committing: Vec<String> = Vec::new();
     for raw in result.protobuf.stmts {
         let Some(node) = raw.stmt.and_then(|n| n.node) else {
             continue;
@@ -146,12 +160,15 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
 /// `sql`, which PostgreSQL's parser accepts, statement by statement: a statement whose tree is
 /// too deep to decode is kept as an opaque query (it runs in the migration's transaction; no
 /// lint rule sees inside it), the others are parsed as usual.
-fn parse_each(sql: &str) -> Vec<Statement> {
+fn parse_each(sql: &str, committing: &mut Vec<String>) -> Vec<Statement> {
     let pieces = pg_query::split_with_parser(sql).unwrap_or_default();
     let mut statements = Vec::with_capacity(pieces.len());
     for piece in pieces {
         let base = piece.as_ptr() as usize - sql.as_ptr() as usize;
-        match pg_query::parse(piece, 0).ok().map(|_| parse(piece)) {
+        match pg_query::parse(piece, 0)
+            .ok()
+            .map(|_| parse_small(piece, committing))
+        {
             Some(Ok(parsed)) => statements.extend(parsed.into_iter().map(|mut st| {
                 st.start += base;
                 st.end += base;
@@ -270,10 +287,62 @@ pub fn tx_need(node: &NodeEnum) -> TxNeed {
 /// identifiers lower-cased: an edit of comments, spacing or keyword case keeps it. `None`
 /// when the text cannot be scanned.
 pub fn normalized_checksum(sql: &str) -> Option<String> {
+    let mut h = Sha256::new();
+    // The data of a `COPY … FROM stdin` is not SQL: it counts as it is, byte for byte.
+    let copies = if sql.contains("stdin") || sql.contains("STDIN") {
+        variables::scan(sql).copies
+    } else {
+        Vec::new()
+    };
+    let mut pos = 0;
+    for c in &copies {
+        normalized_into(&mut h, &sql[pos..c.start])?;
+        h.update(&sql.as_bytes()[c.start..c.end]);
+        h.update([0u8]);
+        pos = c.block_end;
+    }
+    normalized_into(&mut h, &sql[pos..])?;
+    Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Adds the normalized tokens of `sql` to `h`: chunk by chunk (cut between statements, so
+/// between tokens) when it is large, since its tokens would take many times its size.
+fn normalized_into(h: &mut Sha256, sql: &str) -> Option<()> {
+    if sql.len() > LARGE {
+        normalized_in(h, sql, large::chunks(sql, large::WINDOW))
+    } else {
+        normalized_in(h, sql, std::iter::once(0..sql.len()))
+    }
+}
+
+/// Adds the normalized tokens of `sql`, scanned range by range, to `h`.
+fn normalized_in(
+    h: &mut Sha256,
+    sql: &str,
+    ranges: impl Iterator<Item = std::ops::Range<usize>>,
+) -> Option<()> {
+    let ranges: Vec<_> = ranges.collect();
+    // One chunk per core at a time, hashed in order.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for batch in ranges.chunks(cores) {
+        for tokens in large::on_every_core(batch, |r| normalized_tokens(&sql[r.clone()])) {
+            h.update(tokens?);
+        }
+    }
+    Some(())
+}
+
+/// The tokens of `sql` without comments, keywords and unquoted identifiers lower-cased, each
+/// followed by a NUL byte.
+fn normalized_tokens(sql: &str) -> Option<Vec<u8>> {
     use protobuf::{KeywordKind, Token};
+    // No token at all: the library would hand back a null array.
+    if sql.trim().is_empty() {
+        return Some(Vec::new());
+    }
     let blank = blank_comments(sql);
     let tokens = pg_query::scan_tokens(&blank).ok()?;
-    let mut h = Sha256::new();
+    let mut out = Vec::with_capacity(sql.len());
     for t in tokens {
         if t.token == Token::SqlComment as i32 || t.token == Token::CComment as i32 {
             continue;
@@ -283,14 +352,14 @@ pub fn normalized_checksum(sql: &str) -> Option<String> {
             .unwrap_or("");
         let fold = t.keyword_kind != KeywordKind::NoKeyword as i32
             || (t.token == Token::Ident as i32 && !text.starts_with('"'));
-        if fold {
-            h.update(text.to_lowercase().as_bytes());
+        if fold && !(text.is_ascii() && !text.bytes().any(|b| b.is_ascii_uppercase())) {
+            out.extend_from_slice(text.to_lowercase().as_bytes());
         } else {
-            h.update(text.as_bytes());
+            out.extend_from_slice(text.as_bytes());
         }
-        h.update([0u8]);
+        out.push(0);
     }
-    Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Some(out)
 }
 
 #[cfg(test)]
@@ -367,6 +436,31 @@ mod tests {
             normalized_checksum("SELECT 'a'").unwrap(),
             normalized_checksum("SELECT 'A'").unwrap()
         );
+    }
+
+    #[test]
+    fn the_normalized_checksum_of_a_large_text_is_the_same_chunk_by_chunk() {
+        let sql =
+            "CREATE TABLE t (a text); /* c; */ INSERT INTO t VALUES ('x;y'), ($$;$$);\n-- n\n"
+                .repeat(50);
+        let digest = |ranges: &mut dyn Iterator<Item = std::ops::Range<usize>>| {
+            let mut h = Sha256::new();
+            normalized_in(&mut h, &sql, ranges).map(|()| h.finalize())
+        };
+        let whole = digest(&mut std::iter::once(0..sql.len()));
+        for window in [1, 30, 200] {
+            assert_eq!(digest(&mut large::chunks(&sql, window)), whole);
+        }
+        assert!(whole.is_some());
+    }
+
+    #[test]
+    fn copy_data_counts_byte_for_byte_in_the_normalized_checksum() {
+        let a = "COPY t FROM stdin;\n1\tA  b\n\\.\nSELECT 1;\n";
+        let spaced = "copy  t FROM stdin ;\n1\tA  b\n\\.\n  SELECT 1; -- x\n";
+        let other = "COPY t FROM stdin;\n1\tA b\n\\.\nSELECT 1;\n";
+        assert_eq!(normalized_checksum(a), normalized_checksum(spaced));
+        assert_ne!(normalized_checksum(a), normalized_checksum(other));
     }
 
     #[test]
