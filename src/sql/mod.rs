@@ -352,7 +352,8 @@ fn normalized_tokens(sql: &str) -> Option<Vec<u8>> {
             .unwrap_or("");
         let fold = t.keyword_kind != KeywordKind::NoKeyword as i32
             || (t.token == Token::Ident as i32 && !text.starts_with('"'));
-        if fold && !(text.is_ascii() && !text.bytes().any(|b| b.is_ascii_uppercase())) {
+        let lower_already = text.is_ascii() && !text.bytes().any(|b| b.is_ascii_uppercase());
+        if fold && !lower_already {
             out.extend_from_slice(text.to_lowercase().as_bytes());
         } else {
             out.extend_from_slice(text.as_bytes());
