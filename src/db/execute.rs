@@ -440,7 +440,7 @@ pub async fn apply(
         sql.push_str(&p.also);
         sql
     };
-    run_file(ctx, p, resume_from, label, &record).await
+    run_file(ctx, p, resume_from, label, &record, true).await
 }
 
 /// The bookkeeping of a file that ran, given the SQL expression of its time in ms: an apply's
@@ -448,13 +448,15 @@ pub async fn apply(
 pub type Bookkeeping<'a> = &'a (dyn Fn(&str) -> String + Sync);
 
 /// Runs a prepared file (a migration, or a down file) with `bookkeeping` riding on its last
-/// statement; see `apply`.
+/// statement; see `apply`. With `record_progress`, a file that runs without a transaction
+/// records after each statement how many ran (a migration's apply, not a down file).
 pub async fn run_file(
     ctx: &RunContext<'_>,
     p: &Prepared,
     resume_from: usize,
     label: Option<&str>,
     bookkeeping: Bookkeeping<'_>,
+    record_progress: bool,
 ) -> Result<Duration, Failure> {
     let start = Instant::now();
     let deadline = start + ctx.timeout;
@@ -594,7 +596,8 @@ pub async fn run_file(
             if !progress.is_empty() {
                 send(ctx, &progress, deadline, None, "", sql).await?;
             }
-            for (i, s) in &steps {
+            let last = steps.len().saturating_sub(1);
+            for (k, (i, s)) in steps.iter().enumerate() {
                 let t = Instant::now();
                 let sent = match &s.copy {
                     Some(data) => {
@@ -608,6 +611,14 @@ pub async fn run_file(
                 }
                 if let Some(debug) = ctx.debug {
                     debug(&redact(s.text(sql)), t.elapsed());
+                }
+                // What ran stays: say so in the record before the next statement, so that a
+                // deployer killed now leaves the migration partial, to be resumed.
+                if record_progress && k < last {
+                    let progress = ctx
+                        .tracking
+                        .progress_sql(&record(p, ctx, false, None, None, "0".into()), i + 1);
+                    send(ctx, &progress, deadline, None, "", sql).await?;
                 }
             }
             let ms = start.elapsed().as_millis().to_string();

@@ -538,6 +538,32 @@ SELECT $10, $13, version, $14, $11, $12 FROM recorded",
         )
     }
 
+    /// The record of a migration running without a transaction, after its statement
+    /// `statements_done` completed: should the deploy die before the next (killed, its
+    /// connection lost), the migration reads as partial and the next deploy resumes after it.
+    /// No event: the final record (or the failure's) writes one.
+    pub fn progress_sql(&self, r: &Record, statements_done: usize) -> String {
+        format!(
+            "INSERT INTO {m} AS r (version, checksum, normalized_checksum, success, error_message, statements_done, run_id, environment, tool_version)
+VALUES ({v}, {c}, {nc}, false, {em}, {sd}, {run}, {env}, {tool})
+ON CONFLICT (version) DO UPDATE SET checksum = EXCLUDED.checksum, normalized_checksum = EXCLUDED.normalized_checksum,
+  executed_at = now(), success = false, error_message = EXCLUDED.error_message, sqlstate = NULL, error_position = NULL,
+  statements_done = EXCLUDED.statements_done, run_id = EXCLUDED.run_id, applied_by = current_user,
+  environment = EXCLUDED.environment, tool_version = EXCLUDED.tool_version;",
+            m = self.name(""),
+            v = quote_literal(r.version),
+            c = quote_literal(r.checksum),
+            nc = opt(r.normalized_checksum),
+            em = quote_literal(&format!(
+                "the deploy stopped after statement {statements_done} (killed, or its connection lost) and recorded nothing more"
+            )),
+            sd = statements_done,
+            run = quote_literal(r.run_id),
+            env = quote_literal(r.environment),
+            tool = quote_literal(env!("CARGO_PKG_VERSION")),
+        )
+    }
+
     /// Accepts `checksum` (and its normalised form) as the record of `version`.
     pub fn accept_checksum_sql(&self, version: &str, checksum: &str, normalized: &str) -> String {
         format!(

@@ -384,7 +384,7 @@ async fn undo(
             }
             sql
         };
-        let result = execute::run_file(&ctx, p, 0, None, &bookkeeping).await;
+        let result = execute::run_file(&ctx, p, 0, None, &bookkeeping, false).await;
         while let Ok(n) = session.notices.try_recv() {
             if n.code().code() != "25P01" {
                 out.emit(Event::Notice {

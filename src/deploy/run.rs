@@ -96,7 +96,8 @@ impl<'a> Run<'a> {
         // Notices from creating the tracking tables are not the migrations' business.
         while notices.try_recv().is_ok() {}
         let outcome = self.apply_all(&prepared, &rows, notices).await?;
-        if outcome.applied > 0 {
+        // A lost connection was reported with the failure; the next deploy does the rest.
+        if outcome.applied > 0 && !self.client.is_closed() {
             self.lock_down_again().await?;
             self.notify_postgrest().await?;
         }
@@ -841,6 +842,14 @@ fn after_failure(p: &Prepared, f: &Failure, invalid_index: Option<&str>) -> Stri
     let v = &p.version;
     let n = p.statements.len();
     match (&p.mode, f.cause) {
+        (Mode::Autocommit { .. }, Cause::ConnectionLost) => {
+            let done = f.statements_done.unwrap_or(0);
+            format!(
+                "the connection broke while {v} ran without a transaction: statement(s) 1–{done} of {n} ran, stay applied and are recorded; statement {} was rolled back by the server. Check that the server is up and reachable, then run `pgshift migrate` again: it resumes at statement {}",
+                done + 1,
+                done + 1
+            )
+        }
         (_, Cause::ConnectionLost) => format!(
             "the connection broke while {v} ran: the server rolls back the open transaction, and the failure could not be recorded. Check that the server is up and reachable, then run `pgshift migrate` again"
         ),

@@ -1,0 +1,351 @@
+//! Fault injection against the real throwaway cluster: pgshift killed at random moments, its
+//! server backend terminated, many deployers at once, a full backups disk, a non-transactional
+//! migration cut short. After each fault: every transactional migration is applied and recorded,
+//! or neither; no record twice; a rerun completes.
+
+use std::process::{Command as Std, Stdio};
+use std::time::{Duration, Instant};
+
+use predicates::str::contains;
+use tempfile::TempDir;
+
+mod common;
+use common::*;
+
+/// `n` migrations, each creating its table and a row in it, some with a short sleep so that a
+/// kill lands inside one as often as between two.
+fn numbered_set(n: usize) -> Vec<(String, String)> {
+    (1..=n)
+        .map(|i| {
+            let sleep = if i % 3 == 0 {
+                "SELECT pg_sleep(0.03);\n"
+            } else {
+                ""
+            };
+            (
+                format!("2026-03-{:02}_m{i:02}", 1 + (i - 1) % 28),
+                format!("CREATE TABLE f{i} (id int);\n{sleep}INSERT INTO f{i} VALUES ({i});\n"),
+            )
+        })
+        .collect()
+}
+
+fn project_of(files: &[(String, String)]) -> (TempDir, String) {
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    project(&refs)
+}
+
+fn spawn_migrate(dir: &TempDir, db: &str, extra: &[&str]) -> std::process::Child {
+    let mut c = Std::new(assert_cmd::cargo::cargo_bin("pgshift"));
+    c.current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("DATABASE_URL", cluster().url(db))
+        .args(["migrate", "--skip-backup", "--lock-timeout", "60"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for v in HERMETIC {
+        c.env_remove(v);
+    }
+    c.spawn().unwrap()
+}
+
+/// Waits until no backend of a pgshift is left on `db` (a killed client's backend notices the
+/// lost connection and rolls back).
+fn wait_for_no_deployer(db: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sql(db, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgshift[%' AND datname = current_database() AND pid <> pg_backend_pid()") != "0" {
+        assert!(Instant::now() < deadline, "a killed deployer's backend is still running");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Every migration of `n` is applied with its record or neither; no record twice. Returns how
+/// many are applied.
+fn check_all_or_nothing(db: &str, n: usize) -> usize {
+    let tracked = sql(db, "SELECT to_regclass('schema_migrations') IS NOT NULL");
+    let recorded: Vec<String> = if tracked == "t" {
+        sql(
+            db,
+            "SELECT version FROM schema_migrations WHERE success ORDER BY version",
+        )
+        .lines()
+        .map(str::to_string)
+        .collect()
+    } else {
+        Vec::new()
+    };
+    let mut applied = 0;
+    for i in 1..=n {
+        let table = sql(
+            db,
+            &format!("SELECT count(*) FROM pg_class WHERE relname = 'f{i}' AND relkind = 'r'"),
+        );
+        let record = recorded
+            .iter()
+            .filter(|v| v.ends_with(&format!("_m{i:02}")))
+            .count();
+        let rows = if table == "1" {
+            sql(db, &format!("SELECT count(*) FROM f{i}"))
+        } else {
+            "0".into()
+        };
+        assert!(record <= 1, "f{i} recorded {record} times");
+        assert_eq!(
+            (table == "1", rows == "1"),
+            (record == 1, record == 1),
+            "migration {i}: table {table}, rows {rows}, record {record}"
+        );
+        applied += record;
+    }
+    if tracked == "t" {
+        assert_eq!(
+            sql(
+                db,
+                "SELECT count(*) - count(DISTINCT version) FROM schema_migrations"
+            ),
+            "0"
+        );
+    }
+    applied
+}
+
+/// A small deterministic generator, so that a failing run can be repeated (its seed is printed).
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+#[test]
+fn killed_at_random_moments_a_hundred_times_every_migration_is_whole_or_absent() {
+    let n = 12;
+    let files = numbered_set(n);
+    let seed = std::env::var("PGSHIFT_FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20261125u64);
+    eprintln!("fault seed {seed} (PGSHIFT_FAULT_SEED repeats it)");
+    let mut rng = Lcg(seed);
+    let (dir, mut db) = project_of(&files);
+    let mut kills_inside = 0;
+    for round in 0..100 {
+        let mut child = spawn_migrate(&dir, &db, &[]);
+        // From before the connection to the middle of the set.
+        std::thread::sleep(Duration::from_millis(rng.below(400)));
+        let done = child.try_wait().unwrap().is_some();
+        let _ = child.kill(); // SIGKILL: no handler of pgshift runs
+        let _ = child.wait();
+        wait_for_no_deployer(&db);
+        let applied = check_all_or_nothing(&db, n);
+        if !done && applied < n {
+            kills_inside += 1;
+        }
+        if applied == n || round % 10 == 9 {
+            // The rerun completes what the kill cut short; then a fresh database.
+            pgshift(dir.path(), &db)
+                .args(["migrate", "--skip-backup"])
+                .assert()
+                .success();
+            assert_eq!(check_all_or_nothing(&db, n), n, "round {round}");
+            db = cluster().create_database("faults").unwrap();
+        }
+    }
+    // The kills must have landed in the middle of deploys, not only after them.
+    assert!(
+        kills_inside >= 30,
+        "only {kills_inside} kills landed inside a deploy"
+    );
+}
+
+#[test]
+fn eight_deployers_at_once_twenty_times_apply_each_migration_exactly_once() {
+    let n = 10;
+    let files = numbered_set(n);
+    let (dir, _) = project_of(&files);
+    for round in 0..20 {
+        let db = cluster().create_database("crowd").unwrap();
+        let children: Vec<_> = (0..8).map(|_| spawn_migrate(&dir, &db, &[])).collect();
+        for c in children {
+            let out = c.wait_with_output().unwrap();
+            assert!(out.status.success(), "round {round}: {}", both(&out));
+        }
+        assert_eq!(check_all_or_nothing(&db, n), n, "round {round}");
+        assert_eq!(
+            sql(&db, "SELECT count(*), count(DISTINCT version) FROM schema_migrations_events WHERE event = 'applied'"),
+            format!("{n}|{n}"),
+            "round {round}"
+        );
+    }
+}
+
+#[test]
+fn a_terminated_backend_is_a_clear_error_with_nothing_half_done_and_the_rerun_completes() {
+    let (dir, db) = project(&[
+        ("2026-01-01_first", "CREATE TABLE t_first (id int);\n"),
+        (
+            "2026-01-02_long",
+            "CREATE TABLE t_long (id int);\nSELECT pg_sleep(:secs);\n",
+        ),
+    ]);
+    let child = Std::new(assert_cmd::cargo::cargo_bin("pgshift"))
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("DATABASE_URL", cluster().url(&db))
+        .args(["migrate", "--skip-backup", "--var", "secs=30"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND state = 'active' AND application_name LIKE 'pgshift[%' AND datname = current_database()");
+    sql(&db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'pgshift[%' AND datname = current_database()");
+    let out = child.wait_with_output().unwrap();
+    let text = both(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("2026-01-02_long"), "{text}");
+    assert!(
+        text.contains("connection") || text.contains("terminat"),
+        "the error says the connection was lost: {text}"
+    );
+    assert!(!text.contains("panicked"), "{text}");
+    // The first is whole, the second absent: no table, no success record.
+    assert_eq!(
+        sql(
+            &db,
+            "SELECT to_regclass('t_first') IS NOT NULL, to_regclass('t_long') IS NULL"
+        ),
+        "t|t"
+    );
+    assert_eq!(
+        sql(&db, "SELECT count(*) FROM schema_migrations WHERE success"),
+        "1"
+    );
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup", "--var", "secs=0"])
+        .assert()
+        .success()
+        .stdout(contains("2026-01-02_long"));
+    assert_eq!(
+        sql(&db, "SELECT count(*) FROM schema_migrations WHERE success"),
+        "2"
+    );
+}
+
+#[test]
+fn a_non_transactional_migration_cut_short_is_partial_in_status_and_resumes() {
+    let (dir, db) = project(&[(
+        "2026-01-01_steps",
+        "-- @no-transaction\nCREATE TABLE s1 (id int);\nCREATE TABLE s2 (id int);\nSELECT pg_sleep(:secs);\nCREATE TABLE s3 (id int);\n",
+    )]);
+    let mut child = Std::new(assert_cmd::cargo::cargo_bin("pgshift"))
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("DATABASE_URL", cluster().url(&db))
+        .args(["migrate", "--skip-backup", "--var", "secs=30"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND state = 'active' AND application_name LIKE 'pgshift[%' AND datname = current_database()");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    wait_for_no_deployer(&db);
+    // What ran stays (no transaction); s3 never ran.
+    assert_eq!(
+        sql(&db, "SELECT to_regclass('s1') IS NOT NULL, to_regclass('s2') IS NOT NULL, to_regclass('s3') IS NULL"),
+        "t|t|t"
+    );
+    // status and health say it is partial; the deploy resumes after what ran.
+    let out = pgshift(dir.path(), &db).args(["status"]).output().unwrap();
+    let text = both(&out);
+    assert!(
+        text.contains("2 statement(s) ran and stay"),
+        "status says it is partial: {text}"
+    );
+    let out = pgshift(dir.path(), &db).args(["health"]).output().unwrap();
+    let text = both(&out);
+    assert!(
+        text.contains("partial: 2 statement(s) ran and stay"),
+        "health reports it: {text}"
+    );
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup", "--var", "secs=0"])
+        .assert()
+        .success();
+    assert_eq!(sql(&db, "SELECT to_regclass('s3') IS NOT NULL"), "t");
+    assert_eq!(
+        sql(&db, "SELECT count(*) FROM schema_migrations WHERE success"),
+        "1"
+    );
+}
+
+fn is_root() -> bool {
+    extern "C" {
+        fn geteuid() -> u32;
+    }
+    unsafe { geteuid() == 0 }
+}
+
+#[test]
+fn a_full_backups_disk_stops_the_deploy_before_any_migration_and_leaves_no_backup() {
+    if !is_root() {
+        eprintln!("skipped: mounting a small file system needs root");
+        return;
+    }
+    let (dir, db) = project(&[("2026-01-01_t", "CREATE TABLE after_backup (id int);\n")]);
+    // Data that does not compress, larger than the file system.
+    sql(&db, "CREATE TABLE filler AS SELECT g, md5(g::text) || md5((g * 7)::text) AS x FROM generate_series(1, 60000) g");
+    let backups = dir.path().join("backups/migrations");
+    std::fs::create_dir_all(&backups).unwrap();
+    let mounted = Std::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(&backups)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !mounted {
+        eprintln!("skipped: this machine does not let the test mount a tmpfs");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Std::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(backups.clone());
+    let out = pgshift(dir.path(), &db).args(["migrate"]).output().unwrap();
+    let text = both(&out);
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("No space left on device") || text.contains("space"),
+        "the error names the cause: {text}"
+    );
+    assert_eq!(
+        sql(&db, "SELECT to_regclass('after_backup') IS NULL"),
+        "t",
+        "{text}"
+    );
+    let left: Vec<String> = std::fs::read_dir(&backups)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        left.iter().all(|f| f.starts_with('.')),
+        "no backup under a final name: {left:?}"
+    );
+    assert!(
+        left.iter().all(|f| !f.ends_with(".partial")),
+        "the partial backup is removed: {left:?}"
+    );
+}
