@@ -349,3 +349,69 @@ fn a_full_backups_disk_stops_the_deploy_before_any_migration_and_leaves_no_backu
         "the partial backup is removed: {left:?}"
     );
 }
+
+#[test]
+fn the_server_crashing_mid_deploy_is_a_clear_error_and_after_its_restart_the_rerun_completes() {
+    use pgshift::ephemeral::{Cluster, ClusterOptions};
+    // Its own cluster: the shared one serves the other tests.
+    let own = Cluster::start(&ClusterOptions {
+        fast: false,
+        ..ClusterOptions::default()
+    })
+    .expect("a throwaway PostgreSQL");
+    let db = own.create_database("crash").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("migrations")).unwrap();
+    let files = [
+        ("2026-01-01_first", "CREATE TABLE c_first (id int);\nINSERT INTO c_first VALUES (1);\n"),
+        ("2026-01-02_long", "CREATE TABLE c_long (id int);\nINSERT INTO c_long VALUES (1);\nSELECT pg_sleep(:secs);\n"),
+        ("2026-01-03_last", "CREATE TABLE c_last (id int);\n"),
+    ];
+    for (name, sql) in files {
+        write(&dir, name, sql);
+    }
+    let run = |secs: &str| {
+        let mut c = Std::new(assert_cmd::cargo::cargo_bin("pgshift"));
+        c.current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env("DATABASE_URL", own.url(&db))
+            .args(["migrate", "--skip-backup", "--var", &format!("secs={secs}")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for v in HERMETIC {
+            c.env_remove(v);
+        }
+        c
+    };
+    let child = run("30").spawn().unwrap();
+    let q = |sql: &str| own.psql(&db, sql).unwrap().trim().to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while q("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND state = 'active' AND application_name LIKE 'pgshift[%'") == "0" {
+        assert!(Instant::now() < deadline, "the deploy never reached the long migration");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    own.crash_and_restart(Duration::from_millis(500))
+        .expect("the server restarts");
+    let out = child.wait_with_output().unwrap();
+    let text = both(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("2026-01-02_long"), "{text}");
+    assert!(text.contains("connection"), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+    // After recovery: the first whole and recorded, the second absent, nothing half-recorded.
+    assert_eq!(
+        q("SELECT (SELECT count(*) FROM c_first), to_regclass('c_long') IS NULL, to_regclass('c_last') IS NULL"),
+        "1|t|t"
+    );
+    assert_eq!(
+        q("SELECT string_agg(version || ':' || success, ',' ORDER BY version) FROM schema_migrations"),
+        "2026-01-01_first:true"
+    );
+    let out = run("0").output().unwrap();
+    assert!(out.status.success(), "{}", both(&out));
+    assert_eq!(
+        q("SELECT count(*) FROM schema_migrations WHERE success"),
+        "3"
+    );
+    own.stop();
+}

@@ -613,12 +613,13 @@ pub async fn run_file(
                     debug(&redact(s.text(sql)), t.elapsed());
                 }
                 // What ran stays: say so in the record before the next statement, so that a
-                // deployer killed now leaves the migration partial, to be resumed.
-                if record_progress && k < last {
-                    let progress = ctx
+                // deployer killed now leaves the migration partial, to be resumed. (Not while
+                // the file has switched roles: the record is written as the deployer.)
+                if record_progress && k < last && !p.effects.role {
+                    let so_far = ctx
                         .tracking
                         .progress_sql(&record(p, ctx, false, None, None, "0".into()), i + 1);
-                    send(ctx, &progress, deadline, None, "", sql).await?;
+                    send(ctx, &so_far, deadline, None, "", sql).await?;
                 }
             }
             let ms = start.elapsed().as_millis().to_string();

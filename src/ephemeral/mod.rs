@@ -131,7 +131,7 @@ pub struct Cluster {
     bin_dir: PathBuf,
     run_as: Option<OsUser>,
     password: String,
-    postmaster_pid: i32,
+    postmaster_pid: std::sync::atomic::AtomicI32,
     server_version: String,
     watchdog: Mutex<Option<(Child, ChildStdin)>>,
     stopped: Mutex<bool>,
@@ -170,7 +170,7 @@ impl Cluster {
             bin_dir,
             run_as,
             password: random_password(),
-            postmaster_pid: 0,
+            postmaster_pid: std::sync::atomic::AtomicI32::new(0),
             server_version: String::new(),
             watchdog: Mutex::new(None),
             stopped: Mutex::new(false),
@@ -263,18 +263,25 @@ impl Cluster {
         if let Some(e) = last_error {
             return Err(e);
         }
-        let pid_file = self.data_dir.join("postmaster.pid");
-        let pid_text =
-            std::fs::read_to_string(&pid_file).map_err(io_err("cannot read postmaster.pid"))?;
-        self.postmaster_pid = pid_text
-            .lines()
-            .next()
-            .and_then(|l| l.trim().parse().ok())
-            .unwrap_or(0);
+        self.read_postmaster_pid()?;
         self.server_version = self
             .psql("postgres", "SHOW server_version")
             .map(|v| v.trim().to_string())
             .unwrap_or_default();
+        Ok(())
+    }
+
+    fn read_postmaster_pid(&self) -> Result<(), EphemeralError> {
+        let pid_file = self.data_dir.join("postmaster.pid");
+        let pid_text =
+            std::fs::read_to_string(&pid_file).map_err(io_err("cannot read postmaster.pid"))?;
+        let pid = pid_text
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or(0);
+        self.postmaster_pid
+            .store(pid, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 
@@ -373,13 +380,14 @@ impl Cluster {
             return;
         }
         *stopped = true;
-        if self.postmaster_pid > 0 {
-            unsafe { libc::kill(self.postmaster_pid, libc::SIGQUIT) };
+        let pid = self.postmaster_pid();
+        if pid > 0 {
+            unsafe { libc::kill(pid, libc::SIGQUIT) };
             let deadline = Instant::now() + Duration::from_secs(10);
-            while unsafe { libc::kill(self.postmaster_pid, 0) } == 0 && Instant::now() < deadline {
+            while unsafe { libc::kill(pid, 0) } == 0 && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(20));
             }
-            unsafe { libc::kill(self.postmaster_pid, libc::SIGKILL) };
+            unsafe { libc::kill(pid, libc::SIGKILL) };
         }
         let _ = std::fs::remove_dir_all(&self.root);
         if let Some((mut child, stdin)) = self
@@ -421,6 +429,30 @@ impl Cluster {
     /// The server's process id.
     pub fn postmaster_pid(&self) -> i32 {
         self.postmaster_pid
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Stops the server in immediate mode (a crash, for the server: no checkpoint, every
+    /// session cut), waits `down_for`, and starts it again with the same settings; it recovers
+    /// from its WAL as after a power loss. For tests of what a deploy does when its server dies.
+    pub fn crash_and_restart(&self, down_for: Duration) -> Result<(), EphemeralError> {
+        let mut stop = self.server_command("pg_ctl");
+        stop.arg("-D")
+            .arg(&self.data_dir)
+            .args(["-m", "immediate", "-w", "-s", "stop"]);
+        run(&mut stop, "pg_ctl stop -m immediate")?;
+        std::thread::sleep(down_for);
+        // `restart` of a stopped server starts it with the options it last ran with.
+        let log = self.root.join("server.log");
+        let mut start = self.server_command("pg_ctl");
+        start
+            .arg("-D")
+            .arg(&self.data_dir)
+            .arg("-l")
+            .arg(&log)
+            .args(["-w", "-t", "60", "-s", "restart"]);
+        run(&mut start, "pg_ctl restart")?;
+        self.read_postmaster_pid()
     }
 
     /// `SHOW server_version`, e.g. `15.18 (Debian 15.18-0+deb12u1)`.

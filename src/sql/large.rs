@@ -297,6 +297,59 @@ mod tests {
         assert!(e.message.contains("unterminated"), "{e:?}");
     }
 
+    fn fragment() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just("'".to_string()),
+            Just("E'\\''".to_string()),
+            Just("\"".to_string()),
+            Just("$$".to_string()),
+            Just("$t$".to_string()),
+            Just("--".to_string()),
+            Just("/*".to_string()),
+            Just("*/".to_string()),
+            Just(";".to_string()),
+            Just("\n".to_string()),
+            Just("(".to_string()),
+            Just(")".to_string()),
+            Just("é✓".to_string()),
+            Just("CREATE TABLE t (id int);".to_string()),
+            Just("INSERT INTO t VALUES (1, 'a;b');".to_string()),
+            Just("SELECT 1;".to_string()),
+            Just(
+                "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;"
+                    .to_string()
+            ),
+            Just("CREATE INDEX CONCURRENTLY i ON t (id);".to_string()),
+            Just("DO $$ BEGIN COMMIT; END $$;".to_string()),
+            "[ -~]{0,8}".prop_map(|s| s),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 1500, failure_persistence: None, ..Default::default() })]
+
+        /// Whatever the text and the window, the chunked parse finds what the whole parse
+        /// finds: the same statements, or a syntax error.
+        #[test]
+        fn the_chunked_parse_agrees_with_the_whole_parse(
+            parts in proptest::collection::vec(fragment(), 0..30),
+            window in 1usize..120,
+        ) {
+            let sql = parts.concat();
+            if sql.contains('\0') {
+                return Ok(());
+            }
+            let whole = super::super::parse_small(&sql, &mut Vec::new());
+            let large = parse(&sql, window);
+            match (&whole, &large) {
+                (Ok(w), Ok(l)) => proptest::prop_assert_eq!(shape(&sql, w), shape(&sql, l)),
+                (Err(_), Err(_)) => {}
+                _ => proptest::prop_assert!(false, "whole {:?} / chunked {:?} for {:?}", whole.as_ref().map(Vec::len), large.as_ref().map(Vec::len), sql),
+            }
+        }
+    }
+
     #[test]
     fn data_statements_keep_no_rows() {
         let rows: Vec<String> = (0..1000).map(|i| format!("({i}, 'row {i}')")).collect();

@@ -299,7 +299,6 @@ fn set_args(args: &str) -> Option<(String, String)> {
     Some((name.to_string(), value))
 }
 
-/// Index just past the closing quote (a doubled quote is part of the text).
 /// The offset just past the last `;` of `sql` that is outside quotes, dollar quotes and
 /// comments, read from the start of a statement: a place where the text may be cut between
 /// statements (a `;` inside parentheses or a `BEGIN ATOMIC` body is not one; the parser says
@@ -333,6 +332,7 @@ pub fn last_semicolon(sql: &str) -> Option<usize> {
     last
 }
 
+/// Index just past the closing quote (a doubled quote is part of the text).
 fn skip_quoted(b: &[u8], mut i: usize, quote: u8, backslash: bool) -> usize {
     while i < b.len() {
         if backslash && b[i] == b'\\' {
