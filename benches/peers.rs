@@ -309,16 +309,18 @@ fn main() {
             "[deploy]\nexposed_schemas = []\n",
         )
         .unwrap();
-        let body = data_migration(kind, data_mb << 20);
+        // Written as it is made: the bench's own memory would count in its children's peak
+        // (they start as copies of it).
         let header =
             "-- MIGRATION: data\n-- Version: 2026-01-01\n-- Author: bench\n-- Dependencies: None\n";
-        std::fs::write(
-            d.path().join("migrations/2026-01-01_data.sql"),
-            format!("{header}{body}"),
-        )
-        .unwrap();
-        std::fs::write(d.path().join("data.sql"), &body).unwrap();
-        drop(body);
+        write_data_migration(
+            kind,
+            data_mb << 20,
+            &[
+                (d.path().join("migrations/2026-01-01_data.sql"), header),
+                (d.path().join("data.sql"), ""),
+            ],
+        );
         let db_p = cluster.create_database("data_psql").unwrap();
         let (p, pkb) = measure(
             psql(&db_p)
@@ -362,25 +364,40 @@ fn main() {
     }
 }
 
-/// About `bytes` of rows for table `d`, as multi-row INSERTs or as one COPY.
-fn data_migration(kind: &str, bytes: usize) -> String {
-    let mut sql = String::from(
-        "CREATE TABLE d (id bigint PRIMARY KEY, name text, amount numeric, note text);\n",
-    );
+/// Writes about `bytes` of rows for table `d`, as multi-row INSERTs or as one COPY, to each
+/// file after its header, a statement at a time.
+fn write_data_migration(kind: &str, bytes: usize, files: &[(PathBuf, &str)]) {
+    use std::io::Write;
+    let mut outs: Vec<std::io::BufWriter<std::fs::File>> = files
+        .iter()
+        .map(|(p, header)| {
+            let mut w = std::io::BufWriter::new(std::fs::File::create(p).unwrap());
+            w.write_all(header.as_bytes()).unwrap();
+            w
+        })
+        .collect();
+    let mut put = |s: &str| {
+        for w in &mut outs {
+            w.write_all(s.as_bytes()).unwrap();
+        }
+        s.len()
+    };
+    let mut written =
+        put("CREATE TABLE d (id bigint PRIMARY KEY, name text, amount numeric, note text);\n");
     let mut id = 0u64;
     if kind == "COPY" {
-        sql.push_str("COPY d FROM stdin;\n");
-        while sql.len() < bytes {
+        written += put("COPY d FROM stdin;\n");
+        while written < bytes {
             id += 1;
-            sql.push_str(&format!(
+            written += put(&format!(
                 "{id}\tname {id}\t{}.{:02}\tsome note text for row {id} with padding\n",
                 id % 1000,
                 id % 100
             ));
         }
-        sql.push_str("\\.\n");
+        put("\\.\n");
     } else {
-        while sql.len() < bytes {
+        while written < bytes {
             let rows: Vec<String> = (0..100)
                 .map(|_| {
                     id += 1;
@@ -391,8 +408,10 @@ fn data_migration(kind: &str, bytes: usize) -> String {
                     )
                 })
                 .collect();
-            sql.push_str(&format!("INSERT INTO d VALUES {};\n", rows.join(",\n")));
+            written += put(&format!("INSERT INTO d VALUES {};\n", rows.join(",\n")));
         }
     }
-    sql
+    for w in &mut outs {
+        w.flush().unwrap();
+    }
 }

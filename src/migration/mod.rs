@@ -188,16 +188,14 @@ pub fn load_dir(dir: &Path, env: Environment) -> Result<MigrationSet, LoadError>
     list_files(dir, &mut files, &mut seen, &mut repeated)?;
     // Only SQL files are read; the rest (README.md, …) are not migrations. A file a migration
     // includes under another name is read when it is included.
-    let contents = files
+    let sql: Vec<PathBuf> = files
         .into_iter()
         .filter(|p| {
             p.file_name()
                 .is_some_and(|n| n.to_string_lossy().to_ascii_lowercase().ends_with(".sql"))
         })
-        .map(|p| {
-            let bytes = fs::read(&p);
-            (p, bytes)
-        });
+        .collect();
+    let contents = read_all(sql);
     let mut set = from_files(dir, contents, env);
     for (link, first) in repeated {
         let looped = link.starts_with(&first);
@@ -222,6 +220,41 @@ pub fn load_dir(dir: &Path, env: Environment) -> Result<MigrationSet, LoadError>
     }
     set.findings.sort_by_key(Finding::sort_key);
     Ok(set)
+}
+
+/// Reads every file, on as many threads as there are cores (thousands of small files: the
+/// time goes to the system calls); the results keep the order of `paths`.
+fn read_all(paths: Vec<PathBuf>) -> Vec<(PathBuf, std::io::Result<Vec<u8>>)> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(paths.len() / 64 + 1);
+    if threads <= 1 {
+        return paths
+            .into_iter()
+            .map(|p| {
+                let bytes = fs::read(&p);
+                (p, bytes)
+            })
+            .collect();
+    }
+    let per = paths.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = paths
+            .chunks(per)
+            .map(|group| {
+                scope.spawn(move || {
+                    group
+                        .iter()
+                        .map(|p| (p.clone(), fs::read(p)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    })
 }
 
 /// Builds a set from file paths and their contents (or the error reading them). `load_dir`
