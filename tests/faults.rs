@@ -415,3 +415,60 @@ fn the_server_crashing_mid_deploy_is_a_clear_error_and_after_its_restart_the_rer
     );
     own.stop();
 }
+
+#[test]
+fn a_backup_whose_connection_is_terminated_stops_the_deploy_before_any_migration() {
+    let (dir, db) = project(&[("2026-01-01_t", "CREATE TABLE after_backup (id int);\n")]);
+    // Enough rows that pg_dump is still reading when its backend is terminated.
+    sql(
+        &db,
+        "CREATE TABLE filler AS SELECT g, md5(g::text) AS x FROM generate_series(1, 2000000) g",
+    );
+    let child = {
+        let mut c = Std::new(assert_cmd::cargo::cargo_bin("pgshift"));
+        c.current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env("DATABASE_URL", cluster().url(&db))
+            .args(["migrate"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for v in HERMETIC {
+            c.env_remove(v);
+        }
+        c.spawn().unwrap()
+    };
+    wait_for(&db, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgshift backup' AND datname = current_database() AND state = 'active'");
+    sql(&db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgshift backup' AND datname = current_database()");
+    let out = child.wait_with_output().unwrap();
+    let text = both(&out);
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("pg_dump"),
+        "the error names the backup: {text}"
+    );
+    assert!(text.contains("nothing was applied"), "{text}");
+    assert_eq!(
+        text.matches("nothing was applied").count(),
+        1,
+        "said once: {text}"
+    );
+    assert!(!text.contains("panicked"), "{text}");
+    assert_eq!(
+        sql(&db, "SELECT to_regclass('after_backup') IS NULL"),
+        "t",
+        "{text}"
+    );
+    let backups = dir.path().join("backups/migrations");
+    let left: Vec<String> = std::fs::read_dir(&backups)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        left.iter()
+            .all(|f| f.starts_with('.') && !f.ends_with(".partial")),
+        "no backup under a final name, no partial one left: {left:?}"
+    );
+}

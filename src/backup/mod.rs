@@ -276,7 +276,7 @@ pub fn create(
         let _ = fs::remove_file(&path);
         return Err(BackupError::Failed {
             message: format!("{} does not read back as written", path.display()),
-            help: "check the disk holding the backup folder; nothing was applied".into(),
+            help: "check the disk holding the backup folder (free space, permissions)".into(),
         });
     }
     let manifest = Manifest {
@@ -342,7 +342,7 @@ fn dump_into(
         };
         return Err(BackupError::Failed {
             message: format!("pg_dump failed ({how}): {}", if said.is_empty() { "no message" } else { &said }),
-            help: "nothing was applied; fix what pg_dump says (a pg_dump older than the server cannot dump it), or deploy with SKIP_BACKUP=true if you have another backup".into(),
+            help: "fix what pg_dump says (a pg_dump older than the server cannot dump it), or deploy with SKIP_BACKUP=true if you have another backup".into(),
         });
     }
     let compressed = compressed.map_err(io_err("cannot write the backup"))?;
@@ -354,8 +354,7 @@ fn dump_into(
     if !String::from_utf8_lossy(&compressed.tail).contains(COMPLETE) {
         return Err(BackupError::Failed {
             message: "pg_dump ended without its completion line: the dump is incomplete".into(),
-            help: "nothing was applied; run `pgshift backup create` to see pg_dump's messages"
-                .into(),
+            help: "run `pgshift backup create` to see pg_dump's messages".into(),
         });
     }
     Ok(compressed)

@@ -390,7 +390,7 @@ impl DeployError {
             DeployError::Connect(e) => e.help.clone(),
             DeployError::Lock(LockError::Busy { .. }) => "wait for that deploy to finish, or raise --lock-timeout; to stop it, run `pgshift stop`: it rolls back its current migration".into(),
             DeployError::Lock(LockError::Db(_)) | DeployError::Db(_) => "check the database's logs and the user's privileges".into(),
-            DeployError::Backup { error, .. } => format!("nothing was applied. {}", error.help()),
+            DeployError::Backup { error, .. } => format!("nothing was applied; {}", error.help()),
             DeployError::Blocked { help, .. }
             | DeployError::Refused { help, .. }
             | DeployError::Tracking { help, .. } => help.clone(),
