@@ -162,3 +162,34 @@ fn between_migrations_the_deploy_stops_before_the_next_one() {
         "1"
     );
 }
+
+#[test]
+fn stop_during_the_backup_ends_the_deploy_before_any_migration() {
+    let (dir, db) = project(&[("2026-01-01_t", "CREATE TABLE after_stop (id int);\n")]);
+    // Enough rows that the backup is still running when `stop` comes.
+    sql(
+        &db,
+        "CREATE TABLE filler AS SELECT g, md5(g::text) AS x FROM generate_series(1, 2000000) g",
+    );
+    let mut c = Std::new(assert_cmd::cargo::cargo_bin("pgshift"));
+    c.current_dir(dir.path())
+        .env("DATABASE_URL", cluster().url(&db))
+        .env("NO_COLOR", "1")
+        .args(["migrate"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for v in HERMETIC {
+        c.env_remove(v);
+    }
+    let child = c.spawn().unwrap();
+    wait_for(&db, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgshift backup' AND datname = current_database() AND state = 'active'");
+    let stop = pgshift(dir.path(), &db).args(["stop"]).output().unwrap();
+    assert_eq!(stop.status.code(), Some(0), "{}", both(&stop));
+    let (code, text) = finished(child);
+    assert_eq!(code, 130, "{text}");
+    assert!(
+        text.contains("stopped by `pgshift stop` after the backup, before any migration ran"),
+        "{text}"
+    );
+    assert_eq!(sql(&db, "SELECT to_regclass('after_stop') IS NULL"), "t");
+}
