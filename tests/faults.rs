@@ -3,7 +3,7 @@
 //! migration cut short. After each fault: every transactional migration is applied and recorded,
 //! or neither; no record twice; a rerun completes.
 
-use std::process::{Command as Std, Stdio};
+use std::process::Command as Std;
 use std::time::{Duration, Instant};
 
 use predicates::str::contains;
@@ -39,18 +39,9 @@ fn project_of(files: &[(String, String)]) -> (TempDir, String) {
 }
 
 fn spawn_migrate(dir: &TempDir, db: &str, extra: &[&str]) -> std::process::Child {
-    let mut c = Std::new(assert_cmd::cargo::cargo_bin("pgshift"));
-    c.current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .env("DATABASE_URL", cluster().url(db))
-        .args(["migrate", "--skip-backup", "--lock-timeout", "60"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for v in HERMETIC {
-        c.env_remove(v);
-    }
-    c.spawn().unwrap()
+    let mut args = vec!["migrate", "--skip-backup", "--lock-timeout", "60"];
+    args.extend_from_slice(extra);
+    spawn_pgshift(dir.path(), &cluster().url(db), &args)
 }
 
 /// Waits until no backend of a pgshift is left on `db` (a killed client's backend notices the
@@ -197,15 +188,7 @@ fn a_terminated_backend_is_a_clear_error_with_nothing_half_done_and_the_rerun_co
             "CREATE TABLE t_long (id int);\nSELECT pg_sleep(:secs);\n",
         ),
     ]);
-    let child = Std::new(assert_cmd::cargo::cargo_bin("pgshift"))
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .env("DATABASE_URL", cluster().url(&db))
-        .args(["migrate", "--skip-backup", "--var", "secs=30"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_migrate(&dir, &db, &["--var", "secs=30"]);
     wait_for(&db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND state = 'active' AND application_name LIKE 'pgshift[%' AND datname = current_database()");
     sql(&db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'pgshift[%' AND datname = current_database()");
     let out = child.wait_with_output().unwrap();
@@ -246,15 +229,7 @@ fn a_non_transactional_migration_cut_short_is_partial_in_status_and_resumes() {
         "2026-01-01_steps",
         "-- @no-transaction\nCREATE TABLE s1 (id int);\nCREATE TABLE s2 (id int);\nSELECT pg_sleep(:secs);\nCREATE TABLE s3 (id int);\n",
     )]);
-    let mut child = Std::new(assert_cmd::cargo::cargo_bin("pgshift"))
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .env("DATABASE_URL", cluster().url(&db))
-        .args(["migrate", "--skip-backup", "--var", "secs=30"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_migrate(&dir, &db, &["--var", "secs=30"]);
     wait_for(&db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND state = 'active' AND application_name LIKE 'pgshift[%' AND datname = current_database()");
     child.kill().unwrap();
     child.wait().unwrap();
@@ -371,19 +346,14 @@ fn the_server_crashing_mid_deploy_is_a_clear_error_and_after_its_restart_the_rer
         write(&dir, name, sql);
     }
     let run = |secs: &str| {
-        let mut c = Std::new(assert_cmd::cargo::cargo_bin("pgshift"));
-        c.current_dir(dir.path())
-            .env("NO_COLOR", "1")
-            .env("DATABASE_URL", own.url(&db))
-            .args(["migrate", "--skip-backup", "--var", &format!("secs={secs}")])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for v in HERMETIC {
-            c.env_remove(v);
-        }
-        c
+        let var = format!("secs={secs}");
+        spawn_pgshift(
+            dir.path(),
+            &own.url(&db),
+            &["migrate", "--skip-backup", "--var", &var],
+        )
     };
-    let child = run("30").spawn().unwrap();
+    let child = run("30");
     let q = |sql: &str| own.psql(&db, sql).unwrap().trim().to_string();
     let deadline = Instant::now() + Duration::from_secs(20);
     while q("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND state = 'active' AND application_name LIKE 'pgshift[%'") == "0" {
@@ -407,7 +377,7 @@ fn the_server_crashing_mid_deploy_is_a_clear_error_and_after_its_restart_the_rer
         q("SELECT string_agg(version || ':' || success, ',' ORDER BY version) FROM schema_migrations"),
         "2026-01-01_first:true"
     );
-    let out = run("0").output().unwrap();
+    let out = run("0").wait_with_output().unwrap();
     assert!(out.status.success(), "{}", both(&out));
     assert_eq!(
         q("SELECT count(*) FROM schema_migrations WHERE success"),
@@ -424,19 +394,7 @@ fn a_backup_whose_connection_is_terminated_stops_the_deploy_before_any_migration
         &db,
         "CREATE TABLE filler AS SELECT g, md5(g::text) AS x FROM generate_series(1, 2000000) g",
     );
-    let child = {
-        let mut c = Std::new(assert_cmd::cargo::cargo_bin("pgshift"));
-        c.current_dir(dir.path())
-            .env("NO_COLOR", "1")
-            .env("DATABASE_URL", cluster().url(&db))
-            .args(["migrate"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for v in HERMETIC {
-            c.env_remove(v);
-        }
-        c.spawn().unwrap()
-    };
+    let child = spawn_pgshift(dir.path(), &cluster().url(&db), &["migrate"]);
     wait_for(&db, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgshift backup' AND datname = current_database() AND state = 'active'");
     sql(&db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgshift backup' AND datname = current_database()");
     let out = child.wait_with_output().unwrap();

@@ -1,8 +1,6 @@
 //! `pgshift stop`: the emergency stop of a running deploy, from another process (as from another
 //! machine: everything goes through the database).
 
-use std::process::{Command as Std, Stdio};
-
 use predicates::str::contains;
 
 mod common;
@@ -17,18 +15,9 @@ fn deploy_in_background_with(
     db: &str,
     extra: &[&str],
 ) -> std::process::Child {
-    let mut c = Std::new(assert_cmd::cargo::cargo_bin("pgshift"));
-    c.current_dir(dir.path())
-        .env("DATABASE_URL", cluster().url(db))
-        .env("NO_COLOR", "1")
-        .args(["migrate", "--skip-backup"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for v in HERMETIC {
-        c.env_remove(v);
-    }
-    c.spawn().unwrap()
+    let mut args = vec!["migrate", "--skip-backup"];
+    args.extend_from_slice(extra);
+    spawn_pgshift(dir.path(), &cluster().url(db), &args)
 }
 
 fn sleeping(db: &str) {
@@ -171,17 +160,7 @@ fn stop_during_the_backup_ends_the_deploy_before_any_migration() {
         &db,
         "CREATE TABLE filler AS SELECT g, md5(g::text) AS x FROM generate_series(1, 2000000) g",
     );
-    let mut c = Std::new(assert_cmd::cargo::cargo_bin("pgshift"));
-    c.current_dir(dir.path())
-        .env("DATABASE_URL", cluster().url(&db))
-        .env("NO_COLOR", "1")
-        .args(["migrate"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for v in HERMETIC {
-        c.env_remove(v);
-    }
-    let child = c.spawn().unwrap();
+    let child = spawn_pgshift(dir.path(), &cluster().url(&db), &["migrate"]);
     wait_for(&db, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgshift backup' AND datname = current_database() AND state = 'active'");
     let stop = pgshift(dir.path(), &db).args(["stop"]).output().unwrap();
     assert_eq!(stop.status.code(), Some(0), "{}", both(&stop));

@@ -169,13 +169,7 @@ pub fn scan(source: &str) -> PsqlScan {
                 out.block_comments.push((i, end));
                 i = end;
             }
-            b'\'' => {
-                // E'…' strings take backslash escapes; standard strings do not.
-                let escapes = i > 0
-                    && (b[i - 1] == b'E' || b[i - 1] == b'e')
-                    && (i < 2 || !is_var_char(b[i - 2]));
-                i = skip_quoted(b, i + 1, b'\'', escapes);
-            }
+            b'\'' => i = string_end(b, i),
             b'"' => i = skip_quoted(b, i + 1, b'"', false),
             b'$' => {
                 if let Some(end) = dollar_quote_end(source, i) {
@@ -318,18 +312,21 @@ pub fn last_semicolon(sql: &str) -> Option<usize> {
                 i = sql[i..].find('\n').map_or(n, |k| i + k);
             }
             b'/' if b.get(i + 1) == Some(&b'*') => i = super::block_comment_end(b, i),
-            b'\'' => {
-                let escapes = i > 0
-                    && (b[i - 1] == b'E' || b[i - 1] == b'e')
-                    && (i < 2 || !is_var_char(b[i - 2]));
-                i = skip_quoted(b, i + 1, b'\'', escapes);
-            }
+            b'\'' => i = string_end(b, i),
             b'"' => i = skip_quoted(b, i + 1, b'"', false),
             b'$' => i = dollar_quote_end(sql, i).unwrap_or(i + 1),
             _ => i += 1,
         }
     }
     last
+}
+
+/// Index just past the string literal whose opening quote is at `i`: `E'…'` strings take
+/// backslash escapes, standard strings do not.
+fn string_end(b: &[u8], i: usize) -> usize {
+    let escapes =
+        i > 0 && (b[i - 1] == b'E' || b[i - 1] == b'e') && (i < 2 || !is_var_char(b[i - 2]));
+    skip_quoted(b, i + 1, b'\'', escapes)
 }
 
 /// Index just past the closing quote (a doubled quote is part of the text).

@@ -48,6 +48,22 @@ pub fn pgshift(dir: &Path, db: &str) -> Command {
     c
 }
 
+/// pgshift with `args` started in the background in `dir` against `url`, as a user would run
+/// it (no colour, none of the machine's variables), its output piped.
+pub fn spawn_pgshift(dir: &Path, url: &str, args: &[&str]) -> std::process::Child {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgshift"));
+    c.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("DATABASE_URL", url)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for v in HERMETIC {
+        c.env_remove(v);
+    }
+    c.spawn().unwrap()
+}
+
 /// Variables of the machine running the tests that would change what pgshift does.
 pub const HERMETIC: [&str; 21] = [
     "NOTIFY_WEBHOOK_URL",
