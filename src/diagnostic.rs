@@ -60,20 +60,47 @@ impl Location {
     }
 
     /// The location of byte `offset` in `source`, underlining `len` bytes (at least one
-    /// character, clipped to the line).
+    /// character, clipped to the line). Linear in `offset`: for many locations in one large
+    /// text, use a [`TextIndex`].
     pub fn at_offset(path: &Path, source: &str, offset: usize, len: usize) -> Location {
         let offset = floor_char_boundary(source, offset.min(source.len()));
         let line_start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = source[offset..]
+        let line = source[..line_start].matches('\n').count() + 1;
+        let column = source[line_start..offset].chars().count() + 1;
+        Location::on_line(path, source, offset, len, line_start, line, column)
+    }
+
+    /// A location whose line (1-based, starting at byte `line_start`) and column are known.
+    /// The text kept for the snippet is a window of the line around the underline, so that a
+    /// finding on a line of megabytes costs what one on a short line does.
+    fn on_line(
+        path: &Path,
+        source: &str,
+        offset: usize,
+        len: usize,
+        line_start: usize,
+        line: usize,
+        column: usize,
+    ) -> Location {
+        const WINDOW: usize = 120;
+        let from = if offset - line_start > WINDOW {
+            floor_char_boundary(source, offset - WINDOW)
+        } else {
+            line_start
+        };
+        // The end of the line, looked for only as far as the window reaches.
+        let reach = floor_char_boundary(
+            source,
+            (offset + WINDOW + len.min(WINDOW)).min(source.len()),
+        );
+        let to = source[offset..reach]
             .find('\n')
-            .map_or(source.len(), |i| offset + i);
-        let mut text = &source[line_start..line_end];
+            .map_or(reach, |i| offset + i);
+        let mut text = &source[from..to];
         if let Some(stripped) = text.strip_suffix('\r') {
             text = stripped;
         }
-        let line = source[..line_start].matches('\n').count() + 1;
-        let col_byte = (offset - line_start).min(text.len());
-        let column = text[..col_byte].chars().count() + 1;
+        let col_byte = (offset - from).min(text.len());
         let mut end = floor_char_boundary(text, (col_byte + len.max(1)).min(text.len()));
         if end <= col_byte {
             end = text[col_byte..]
@@ -108,6 +135,115 @@ pub fn line_offset(source: &str, line: usize) -> usize {
         .match_indices('\n')
         .nth(line - 2)
         .map_or(source.len(), |(i, _)| i + 1)
+}
+
+/// Where the lines of one text start, and how many characters come before each block of it:
+/// built once (linear), it locates any offset in logarithmic time plus one block, so that a
+/// file with a hundred thousand findings is reported in linear time.
+#[derive(Debug, Clone, Default)]
+pub struct TextIndex {
+    /// Byte offset of the start of each line after the first.
+    line_starts: Vec<usize>,
+    /// Characters before byte `i * BLOCK` (on a character boundary at or before it).
+    chars_before: Vec<(usize, usize)>,
+}
+
+impl TextIndex {
+    const BLOCK: usize = 4096;
+
+    /// The index of `source`.
+    pub fn new(source: &str) -> TextIndex {
+        let line_starts = source
+            .bytes()
+            .enumerate()
+            .filter(|(_, b)| *b == b'\n')
+            .map(|(i, _)| i + 1)
+            .collect();
+        let mut chars_before = Vec::with_capacity(source.len() / Self::BLOCK + 1);
+        let (mut at, mut chars) = (0, 0);
+        while at < source.len() {
+            chars_before.push((at, chars));
+            let mut next = (at + Self::BLOCK).min(source.len());
+            while !source.is_char_boundary(next) {
+                next += 1;
+            }
+            chars += source[at..next].chars().count();
+            at = next;
+        }
+        TextIndex {
+            line_starts,
+            chars_before,
+        }
+    }
+
+    /// Characters before byte `offset` (a character boundary).
+    fn chars_to(&self, source: &str, offset: usize) -> usize {
+        let i = self.chars_before.partition_point(|(at, _)| *at <= offset);
+        match i.checked_sub(1).map(|i| self.chars_before[i]) {
+            Some((at, chars)) => chars + source[at..offset].chars().count(),
+            None => source[..offset].chars().count(),
+        }
+    }
+
+    /// [`Location::at_offset`] of `source`, the text this index was built from.
+    pub fn locate(&self, path: &Path, source: &str, offset: usize, len: usize) -> Location {
+        let offset = floor_char_boundary(source, offset.min(source.len()));
+        let lines_before = self.line_starts.partition_point(|s| *s <= offset);
+        let line_start = lines_before
+            .checked_sub(1)
+            .map_or(0, |i| self.line_starts[i]);
+        let column = self.chars_to(source, offset) - self.chars_to(source, line_start) + 1;
+        Location::on_line(
+            path,
+            source,
+            offset,
+            len,
+            line_start,
+            lines_before + 1,
+            column,
+        )
+    }
+
+    /// [`Location::at_line`] of `source`, the text this index was built from.
+    pub fn locate_line(&self, path: &Path, source: &str, line: usize) -> Location {
+        let offset = match line {
+            0 | 1 => 0,
+            l => self.line_starts.get(l - 2).copied().unwrap_or(source.len()),
+        };
+        let line_len = source[offset..].find('\n').unwrap_or(source.len() - offset);
+        let trimmed = source[offset..offset + line_len].trim_end_matches('\r');
+        self.locate(path, source, offset, trimmed.len())
+    }
+}
+
+/// Locations in one text: scanned for each finding while the text is small, through a
+/// [`TextIndex`] built on the first finding once it is large. Keep one beside the text.
+#[derive(Debug, Clone, Default)]
+pub struct Lines(std::sync::OnceLock<TextIndex>);
+
+impl Lines {
+    /// Texts smaller than this are scanned for each finding: an index costs more.
+    const LARGE: usize = 16 << 10;
+
+    /// [`Location::at_offset`], for `source`, always the same text.
+    pub fn locate(&self, path: &Path, source: &str, offset: usize, len: usize) -> Location {
+        if source.len() < Self::LARGE {
+            return Location::at_offset(path, source, offset, len);
+        }
+        self.0
+            .get_or_init(|| TextIndex::new(source))
+            .locate(path, source, offset, len)
+    }
+
+    /// [`Location::at_line`], for `source`, always the same text.
+    pub fn locate_line(&self, path: &Path, source: &str, line: usize) -> Location {
+        if source.len() < Self::LARGE {
+            return Location::at_line(path, source, line);
+        }
+        self.0
+            .get_or_init(|| TextIndex::new(source))
+            .locate_line(path, source, line)
+    }
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
@@ -291,6 +427,41 @@ impl Counts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_index_places_every_offset_where_a_scan_does() {
+        // Blocks of 4 KiB cut through multi-byte characters; lines of every length; CRLF.
+        let long = "é✓😀x".repeat(3000);
+        let text = format!("a\r\n\nSELECT 'é';\n{long}\n\n😀 end\r\nlast");
+        let index = TextIndex::new(&text);
+        let path = Path::new("f.sql");
+        for offset in (0..=text.len() + 3).step_by(7).chain([text.len()]) {
+            for len in [0, 1, 5, 400] {
+                let scanned = Location::at_offset(path, &text, offset, len);
+                let indexed = index.locate(path, &text, offset, len);
+                assert_eq!(scanned, indexed, "offset {offset}, len {len}");
+            }
+        }
+        for line in 0..9 {
+            assert_eq!(
+                Location::at_line(path, &text, line),
+                index.locate_line(path, &text, line),
+                "line {line}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_snippet_is_a_window_of_a_long_line() {
+        let text = format!("{}:v{}", "x ".repeat(100_000), " y".repeat(100_000));
+        let at = text.find(":v").unwrap();
+        let l = Location::at_offset(Path::new("f.sql"), &text, at, 2);
+        assert_eq!((l.line, l.column), (1, at + 1));
+        let shown = l.line_text.unwrap();
+        assert!(shown.len() <= 2 * 120 + 2, "{}", shown.len());
+        let (a, b) = l.underline.unwrap();
+        assert_eq!(&shown[a..b], ":v");
+    }
 
     #[test]
     fn offset_maps_to_line_and_character_column() {

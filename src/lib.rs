@@ -45,6 +45,8 @@ pub mod import;
 #[doc(hidden)]
 pub mod lint;
 #[doc(hidden)]
+pub mod parallel;
+#[doc(hidden)]
 pub mod sanitize;
 #[doc(hidden)]
 pub mod scaffold;

@@ -301,11 +301,7 @@ fn parse_file(m: &Migration, opts: &Options) -> (ParsedFile, Vec<Finding>) {
         if lint::rules::find(&a.rule).is_none() {
             findings.push(
                 Finding::warning("directive/unknown-rule", format!("`@allow` names `{}`, which is not a lint rule", a.rule))
-                    .at({
-                        let mut l = Location::at_line(&m.path, &m.source, a.line);
-                        m.includes.relocate(&m.path, &m.source, &mut l);
-                        l
-                    })
+                    .at(m.locate_line(a.line))
                     .help("`pgshift validate --format json` lists the rule ids of findings; check the spelling"),
             );
         }

@@ -10,6 +10,15 @@ use pgshift::lint::{self, Ctx, ParsedFile, SetFacts};
 use pgshift::migration::from_files;
 use proptest::prelude::*;
 
+/// `base` cases in CI; `PGSHIFT_FUZZ_SCALE` times as many in a long run (`scripts/fuzz.sh`).
+fn cases(base: u32) -> u32 {
+    let scale: u32 = std::env::var("PGSHIFT_FUZZ_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    base.saturating_mul(scale.max(1))
+}
+
 /// Pieces that stress the lexers: quotes, dollar quotes, comments, casts, variables,
 /// meta-commands, multi-byte text, and real SQL.
 fn fragment() -> impl Strategy<Value = String> {
@@ -105,7 +114,7 @@ fn exercise(bytes: Vec<u8>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(2000), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn sql_like_text_never_panics(text in sql_text()) {
@@ -183,7 +192,7 @@ fn env_value() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(500), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn any_config_file_is_read_or_refused_without_a_panic(text in toml_text()) {
@@ -237,5 +246,119 @@ proptest! {
                 }
             }
         }
+    }
+}
+
+/// Files shaped to make a reader quadratic: a hundred thousand-fold repeats of one construct,
+/// on many lines or on one line. Each is validated and its report rendered in every format.
+/// These took from 20 s to over a minute at 100,000 before the line index; now each takes about
+/// a second in a release build. A regression shows as this test outliving CI's time limit
+/// (`scripts/fuzz.sh` prints the time of each at 100,000; no time is asserted here).
+#[test]
+fn pathological_files_are_validated_in_linear_time() {
+    let n: usize = std::env::var("PGSHIFT_PATHOLOGICAL_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let header = "-- MIGRATION: p\n-- Version: 2026-01-01\n-- Author: a\n-- Dependencies: None\n";
+    let each = |f: &dyn Fn(usize) -> String, sep: &str| (0..n).map(f).collect::<Vec<_>>().join(sep);
+    let shapes: Vec<(&str, String)> = vec![
+        (
+            "nested block comments",
+            format!("{}x{}\nSELECT 1;\n", "/*".repeat(n), "*/".repeat(n)),
+        ),
+        ("comment lines", format!("{}SELECT 1;\n", "--x\n".repeat(n))),
+        (
+            "@allow lines",
+            format!(
+                "{}\nSELECT 1;\n",
+                each(&|i| format!("-- @allow: dangerous/drop-table r{i}"), "\n")
+            ),
+        ),
+        (
+            "@allow of unknown rules",
+            format!(
+                "{}\nSELECT 1;\n",
+                each(&|i| format!("-- @allow: no/such-rule r{i}"), "\n")
+            ),
+        ),
+        (
+            "unknown directives",
+            format!(
+                "{}\nSELECT 1;\n",
+                each(&|i| format!("-- @frobnicate {i}"), "\n")
+            ),
+        ),
+        (
+            "dependencies on one line",
+            format!(
+                "-- @depends-on: {}\nSELECT 1;\n",
+                each(&|i| format!("2025-01-01_x{i}"), ", ")
+            ),
+        ),
+        (
+            "dependency lines",
+            format!(
+                "{}\nSELECT 1;\n",
+                each(&|i| format!("-- @depends-on: 2025-01-01_x{i}"), "\n")
+            ),
+        ),
+        (
+            "variables on one line",
+            format!("SELECT {};\n", each(&|i| format!(":v{i}"), " ")),
+        ),
+        (
+            "findings on one line",
+            format!(
+                "DO $$ BEGIN END $$; {}\n",
+                each(&|i| format!("DROP TABLE t{i};"), " ")
+            ),
+        ),
+        (
+            "findings on many lines",
+            format!("{}\n", each(&|i| format!("DROP TABLE t{i};"), "\n")),
+        ),
+        (
+            "nested parentheses",
+            format!("SELECT {}1{};\n", "(".repeat(n), ")".repeat(n)),
+        ),
+        (
+            "unterminated quote",
+            format!("SELECT {};\n", "'".repeat(2 * n + 1)),
+        ),
+    ];
+    for (what, body) in shapes {
+        let started = std::time::Instant::now();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("2026-01-01_p.sql"),
+            format!("{header}{body}"),
+        )
+        .unwrap();
+        let report = pgshift::api::MigrationValidator::new(dir.path(), Environment::Production)
+            .validate_all()
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        for format in [
+            pgshift::report::Format::Text,
+            pgshift::report::Format::Json,
+            pgshift::report::Format::Markdown,
+            pgshift::report::Format::Github,
+            pgshift::report::Format::Sarif,
+        ] {
+            let shown = pgshift::report::render(&report, format, false);
+            assert!(!shown.is_empty(), "{what}: {format:?} rendered nothing");
+        }
+        // A snippet shows a window of its line, never a whole line of megabytes.
+        for f in &report.findings {
+            if let Some(text) = f.location.as_ref().and_then(|l| l.line_text.as_ref()) {
+                assert!(
+                    text.len() <= 400,
+                    "{what}: a snippet of {} bytes",
+                    text.len()
+                );
+            }
+        }
+        // Shown with --nocapture (the long run prints them); never asserted.
+        println!("{what}, n = {n}: {:.2} s", started.elapsed().as_secs_f64());
     }
 }

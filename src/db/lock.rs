@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 
 use super::tracking::Tracking;
@@ -85,10 +86,12 @@ pub async fn acquire(
     let start = Instant::now();
     let mut told = false;
     loop {
-        let got: bool = client
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+        // `query_typed`: no prepare, one round trip.
+        let got = client
+            .query_typed("SELECT pg_try_advisory_lock($1)", &[(&key, Type::INT8)])
             .await?
-            .get(0);
+            .first()
+            .is_some_and(|r| r.get::<_, bool>(0));
         if got {
             return Ok(());
         }
@@ -116,7 +119,10 @@ pub async fn acquire(
 /// Releases the lock (also released when the session ends, however it ends).
 pub async fn release(client: &Client, tracking: &Tracking) -> Result<(), tokio_postgres::Error> {
     client
-        .query_one("SELECT pg_advisory_unlock($1)", &[&tracking.lock_key()])
+        .query_typed(
+            "SELECT pg_advisory_unlock($1)",
+            &[(&tracking.lock_key(), Type::INT8)],
+        )
         .await
         .map(|_| ())
 }

@@ -4,6 +4,7 @@
 //! `schema_migrations_meta` (the layout version, so later releases can upgrade). Created by
 //! pgshift with row level security on and nothing granted to PUBLIC, anon or authenticated.
 
+use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 
 use crate::sql::variables::{quote_identifier, quote_literal};
@@ -20,7 +21,7 @@ const LAYOUT_COMMENT: &str = "pgshift tracking table, layout ";
 const FOREIGN_TABLE: &str = "pgshift-foreign-table";
 
 /// What the database holds of pgshift's layout.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LayoutState {
     pub schema_exists: bool,
     /// The layout version of the tracking table; `None` when it is missing (or predates
@@ -154,17 +155,19 @@ impl Tracking {
     /// Whether pgshift's table exists (without creating anything); a table of that name that
     /// is another tool's (no `checksum` column) does not count.
     pub async fn exists(&self, client: &Client) -> Result<bool, tokio_postgres::Error> {
-        let row = client
-            .query_one(
+        let name = format!(
+            "{}.{}",
+            quote_identifier(&self.schema),
+            quote_identifier(&self.table)
+        );
+        // `query_typed`: no prepare, one round trip.
+        let rows = client
+            .query_typed(
                 "SELECT to_regclass($1) IS NOT NULL AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'checksum' AND NOT attisdropped)",
-                &[&format!(
-                    "{}.{}",
-                    quote_identifier(&self.schema),
-                    quote_identifier(&self.table)
-                )],
+                &[(&name, Type::TEXT)],
             )
             .await?;
-        Ok(row.get(0))
+        Ok(rows.first().is_some_and(|r| r.get(0)))
     }
 
     /// The name of the trigger function that keeps the event log append-only.
@@ -241,9 +244,16 @@ $pgshift$;",
                     ARRAY(SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass($2) AND attnum > 0 AND NOT attisdropped ORDER BY attnum)",
             self.foreign_privileges_sql()
         );
-        let row = client
-            .query_one(&sql, &[&self.schema, &self.name("")])
+        // `query_typed`: no prepare, one round trip. A SELECT without FROM returns one row.
+        let rows = client
+            .query_typed(
+                &sql,
+                &[(&self.schema, Type::TEXT), (&self.name(""), Type::TEXT)],
+            )
             .await?;
+        let Some(row) = rows.first() else {
+            return Ok(LayoutState::default());
+        };
         let comment: Option<String> = row.get(1);
         let columns: Vec<String> = row.get(3);
         Ok(LayoutState {
@@ -436,20 +446,20 @@ ALTER TABLE {meta} ENABLE ROW LEVEL SECURITY;"
         client: &Client,
     ) -> Result<Vec<AppliedRow>, tokio_postgres::Error> {
         let sql = format!(
-            "SELECT version, checksum, normalized_checksum, to_char(executed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC',
+            "SELECT version, checksum, normalized_checksum, CASE WHEN isfinite(executed_at) THEN floor(extract(epoch FROM executed_at))::int8 END,
                     execution_time_ms, success, error_message, sqlstate, error_position, statements_done,
                     run_id, applied_by, environment, tool_version
              FROM {} ORDER BY executed_at, version",
             self.name("")
         );
-        let rows = client.query(&sql, &[]).await?;
+        let rows = client.query_typed(&sql, &[]).await?;
         Ok(rows
             .iter()
             .map(|r| AppliedRow {
                 version: r.get(0),
                 checksum: r.get(1),
                 normalized_checksum: r.get(2),
-                executed_at: r.get(3),
+                executed_at: utc_seconds(r.get(3)),
                 execution_time_ms: r.get(4),
                 success: r.get(5),
                 error_message: r.get(6),
@@ -463,6 +473,18 @@ ALTER TABLE {meta} ENABLE ROW LEVEL SECURITY;"
             })
             .collect())
     }
+}
+
+/// `2026-01-21 10:04:05 UTC` for seconds since 1970: formatted here rather than by the server's
+/// `to_char`, which costs a millisecond per thousand rows on every status and deploy.
+/// An infinite timestamp (written by hand) has no date: it reads `infinity`.
+fn utc_seconds(seconds: Option<i64>) -> String {
+    seconds
+        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        .map_or_else(
+            || "infinity".to_string(),
+            |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        )
 }
 
 /// What a tracking row records, written as SQL literals so that it can ride in the same

@@ -67,13 +67,17 @@ impl Session {
             .connect_with(notice_tx, Some(notification_tx))
             .await
             .map_err(DeployError::Connect)?;
+        // `query_typed`: no prepare, one round trip (it counts on a distant server).
         let row = client
-            .query_one(
+            .query_typed(
                 "SELECT current_setting('server_version'), current_setting('server_version_num')::int",
                 &[],
             )
             .await
-            .map_err(db_err)?;
+            .map_err(db_err)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| DeployError::Db("the server did not say its version".into()))?;
         let (server_version, version_num): (String, i32) = (row.get(0), row.get(1));
         let settings = settings(version_num);
         if !settings.is_empty() {

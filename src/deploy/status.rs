@@ -162,23 +162,12 @@ pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Enviro
             checksum: row.map(|r| r.checksum.clone()),
         });
     }
-    for r in rows {
-        if set
-            .get(
-                &match crate::migration::Version::parse_reference(&r.version) {
-                    Ok(v) => v,
-                    Err(_) => {
-                        counts.unknown += 1;
-                        entries.push(unknown(r));
-                        continue;
-                    }
-                },
-            )
-            .is_none()
-        {
-            counts.unknown += 1;
-            entries.push(unknown(r));
-        }
+    // A row is unknown when no file has its version, exactly as recorded.
+    let files: std::collections::HashSet<&str> =
+        set.migrations.iter().map(|m| m.version.as_str()).collect();
+    for r in rows.iter().filter(|r| !files.contains(r.version.as_str())) {
+        counts.unknown += 1;
+        entries.push(unknown(r));
     }
     Status { entries, counts }
 }

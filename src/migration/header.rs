@@ -85,6 +85,12 @@ const KNOWN_DIRECTIVES: &str = "@depends-on, @no-transaction, @allow, @env";
 /// Reads the leading comment block of `source`. Problems become findings; nothing here fails.
 pub fn parse_front_matter(path: &Path, source: &str, findings: &mut Vec<Finding>) -> FrontMatter {
     let mut fm = FrontMatter::default();
+    let file = Text {
+        path,
+        source,
+        lines: crate::diagnostic::Lines::default(),
+    };
+    let mut lines = Lines::default();
     let mut pos = 0;
     let bytes = source.as_bytes();
     loop {
@@ -93,7 +99,7 @@ pub fn parse_front_matter(path: &Path, source: &str, findings: &mut Vec<Finding>
         }
         if source[pos..].starts_with("--") {
             let end = source[pos..].find('\n').map_or(source.len(), |i| pos + i);
-            leading_comment(path, source, pos, end, &mut fm, findings);
+            leading_comment(&file, pos, end, &mut lines, &mut fm, findings);
             pos = end;
         } else if source[pos..].starts_with("/*") {
             pos = crate::sql::block_comment_end(source.as_bytes(), pos);
@@ -104,7 +110,7 @@ pub fn parse_front_matter(path: &Path, source: &str, findings: &mut Vec<Finding>
     }
     if let Some(start) = fm.sql_start {
         attach_allows_to_first_statement(source, start, &mut fm);
-        later_comments(path, source, start, &mut fm, findings);
+        later_comments(&file, start, &mut lines, &mut fm, findings);
     }
     fm
 }
@@ -142,32 +148,56 @@ fn line_of(source: &str, offset: usize) -> usize {
     source[..offset].matches('\n').count() + 1
 }
 
+/// The file being read, and the index that places its findings (built when it is large).
+struct Text<'a> {
+    path: &'a Path,
+    source: &'a str,
+    lines: crate::diagnostic::Lines,
+}
+
+impl Text<'_> {
+    fn at(&self, offset: usize, len: usize) -> Location {
+        self.lines.locate(self.path, self.source, offset, len)
+    }
+}
+
+/// 1-based line numbers of offsets asked in increasing order, counting each newline once:
+/// a file of 100,000 comment lines is read in linear time.
+#[derive(Default)]
+struct Lines {
+    offset: usize,
+    line: usize,
+}
+
+impl Lines {
+    fn at(&mut self, source: &str, offset: usize) -> usize {
+        if offset < self.offset || self.line == 0 {
+            *self = Lines { offset: 0, line: 1 };
+        }
+        self.line += source[self.offset..offset].matches('\n').count();
+        self.offset = offset;
+        self.line
+    }
+}
+
 /// One `-- …` line of the leading block, `start..end` covering it without the newline.
 fn leading_comment(
-    path: &Path,
-    source: &str,
+    file: &Text,
     start: usize,
     end: usize,
+    lines: &mut Lines,
     fm: &mut FrontMatter,
     findings: &mut Vec<Finding>,
 ) {
+    let source = file.source;
     let raw = &source[start + 2..end];
     let text = raw.trim_end_matches('\r');
     let body = text.trim_start();
     let body_offset = start + 2 + (text.len() - body.len());
     let body = body.trim_end();
-    let line = line_of(source, start);
+    let line = lines.at(source, start);
     if let Some(directive) = body.strip_prefix('@') {
-        directive_line(
-            path,
-            source,
-            body_offset,
-            directive,
-            line,
-            true,
-            fm,
-            findings,
-        );
+        directive_line(file, body_offset, directive, line, true, fm, findings);
         return;
     }
     let Some((key, value)) = body.split_once(':') else {
@@ -190,7 +220,7 @@ fn leading_comment(
             let deps = if ["none", "-", "n/a"].contains(&value.to_ascii_lowercase().as_str()) {
                 Vec::new()
             } else {
-                dep_list(path, source, value_offset, value, findings)
+                dep_list(file, value_offset, value, findings)
             };
             fm.header.dependencies = Some(deps);
         }
@@ -199,13 +229,7 @@ fn leading_comment(
 }
 
 /// Parses `a.sql, b.sql` starting at byte `offset` of the file.
-fn dep_list(
-    path: &Path,
-    source: &str,
-    offset: usize,
-    list: &str,
-    findings: &mut Vec<Finding>,
-) -> Vec<DepRef> {
+fn dep_list(file: &Text, offset: usize, list: &str, findings: &mut Vec<Finding>) -> Vec<DepRef> {
     let mut deps = Vec::new();
     // Names separated by commas, spaces or both.
     let separator = |c: char| c == ',' || c.is_whitespace();
@@ -228,7 +252,7 @@ fn dep_list(
                     "deps/invalid-reference",
                     format!("`{item}` is not a migration file name"),
                 )
-                .at(Location::at_offset(path, source, item_offset, item.len()))
+                .at(file.at(item_offset, item.len()))
                 .help(format!(
                     "name the migration it depends on as YYYY-MM-DD_description.sql ({})",
                     e.help()
@@ -241,8 +265,7 @@ fn dep_list(
 
 #[allow(clippy::too_many_arguments)]
 fn directive_line(
-    path: &Path,
-    source: &str,
+    file: &Text,
     offset: usize,
     directive: &str,
     line: usize,
@@ -259,7 +282,7 @@ fn directive_line(
     let arg_lead = arg.len() - arg.trim_start().len();
     let arg_offset = arg_offset + arg_lead;
     let arg = arg.trim();
-    let here = || Location::at_offset(path, source, offset, 1 + name_len);
+    let here = || file.at(offset, 1 + name_len);
     if !leading && name != "allow" {
         if matches!(name, "depends-on" | "no-transaction" | "env") {
             findings.push(
@@ -282,7 +305,7 @@ fn directive_line(
                         .help("write `-- @depends-on: 2026-01-20_create_users_table.sql`"),
                 );
             }
-            let deps = dep_list(path, source, arg_offset, arg, findings);
+            let deps = dep_list(file, arg_offset, arg, findings);
             fm.directives.depends_on.extend(deps);
         }
         "no-transaction" => fm.directives.no_transaction = Some(line),
@@ -350,12 +373,13 @@ fn directive_line(
 
 /// Comments after the first statement: statement-level `@allow`s, and misplaced directives.
 fn later_comments(
-    path: &Path,
-    source: &str,
+    file: &Text,
     start: usize,
+    lines: &mut Lines,
     fm: &mut FrontMatter,
     findings: &mut Vec<Finding>,
 ) {
+    let source = file.source;
     let mut offset = source[..start].rfind('\n').map_or(0, |i| i + 1);
     for raw in source[offset..].split_inclusive('\n') {
         let line_offset = offset;
@@ -373,17 +397,8 @@ fn later_comments(
         };
         let body_offset = line_offset + (raw.len() - body.len());
         let directive = directive.trim_end();
-        let line = line_of(source, line_offset);
-        directive_line(
-            path,
-            source,
-            body_offset,
-            directive,
-            line,
-            false,
-            fm,
-            findings,
-        );
+        let line = lines.at(source, line_offset);
+        directive_line(file, body_offset, directive, line, false, fm, findings);
     }
 }
 

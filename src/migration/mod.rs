@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
 use crate::config::Environment;
-use crate::diagnostic::{Finding, Location};
+use crate::diagnostic::{Finding, Lines, Location};
 
 pub use filename::{Kind, ParsedName, Version};
 pub use header::{Allow, DepRef, Directives, FrontMatter, Header};
@@ -28,10 +28,12 @@ pub struct Checksum(pub String);
 impl Checksum {
     /// The SHA-256 of `bytes`.
     pub fn of(bytes: &[u8]) -> Checksum {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let digest = Sha256::digest(bytes);
         let mut hex = String::with_capacity(64);
         for b in digest {
-            hex.push_str(&format!("{b:02x}"));
+            hex.push(char::from(HEX[usize::from(b >> 4)]));
+            hex.push(char::from(HEX[usize::from(b & 15)]));
         }
         Checksum(hex)
     }
@@ -48,12 +50,37 @@ pub struct DownFile {
     pub checksum: Checksum,
     /// Where each part of `source` came from.
     pub includes: SourceMap,
+    /// Line starts of a large `source`, built on its first finding.
+    pub lines: Lines,
 }
 
 impl DownFile {
     /// The location of byte `offset` of `source`, in the file it came from.
     pub fn locate(&self, offset: usize, len: usize) -> Location {
-        self.includes.locate(&self.path, &self.source, offset, len)
+        locate(
+            &self.lines,
+            &self.includes,
+            &self.path,
+            &self.source,
+            offset,
+            len,
+        )
+    }
+}
+
+/// The location of byte `offset` of `source`: through the includes when there are any.
+fn locate(
+    lines: &Lines,
+    includes: &SourceMap,
+    path: &Path,
+    source: &str,
+    offset: usize,
+    len: usize,
+) -> Location {
+    if includes.is_empty() {
+        lines.locate(path, source, offset, len)
+    } else {
+        includes.locate(path, source, offset, len)
     }
 }
 
@@ -76,6 +103,8 @@ pub struct Migration {
     pub checksum: Checksum,
     /// Where each part of `source` came from.
     pub includes: SourceMap,
+    /// Line starts of a large `source`, built on its first finding.
+    pub lines: Lines,
     /// What its leading comments say: the header and the directives.
     pub front: FrontMatter,
     /// Header `Dependencies` and `@depends-on`, merged, each version once.
@@ -102,7 +131,24 @@ impl Migration {
     /// The location of byte `offset` of `source`, in the file it came from (the migration or
     /// a file it includes).
     pub fn locate(&self, offset: usize, len: usize) -> Location {
-        self.includes.locate(&self.path, &self.source, offset, len)
+        locate(
+            &self.lines,
+            &self.includes,
+            &self.path,
+            &self.source,
+            offset,
+            len,
+        )
+    }
+
+    /// The location of a whole line (1-based) of `source`, in the file it came from.
+    pub fn locate_line(&self, line: usize) -> Location {
+        if self.includes.is_empty() {
+            return self.lines.locate_line(&self.path, &self.source, line);
+        }
+        let mut l = Location::at_line(&self.path, &self.source, line);
+        self.includes.relocate(&self.path, &self.source, &mut l);
+        l
     }
 
     /// File name, e.g. `2026-01-21_add_user_profiles.sql`.
@@ -225,35 +271,9 @@ pub fn load_dir(dir: &Path, env: Environment) -> Result<MigrationSet, LoadError>
 /// Reads every file, on as many threads as there are cores (thousands of small files: the
 /// time goes to the system calls); the results keep the order of `paths`.
 fn read_all(paths: Vec<PathBuf>) -> Vec<(PathBuf, std::io::Result<Vec<u8>>)> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(paths.len() / 64 + 1);
-    if threads <= 1 {
-        return paths
-            .into_iter()
-            .map(|p| {
-                let bytes = fs::read(&p);
-                (p, bytes)
-            })
-            .collect();
-    }
-    let per = paths.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = paths
-            .chunks(per)
-            .map(|group| {
-                scope.spawn(move || {
-                    group
-                        .iter()
-                        .map(|p| (p.clone(), fs::read(p)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_default())
-            .collect()
+    crate::parallel::map(paths, 64, |p| {
+        let bytes = fs::read(&p);
+        (p, bytes)
     })
 }
 
@@ -265,8 +285,11 @@ pub fn from_files(
     env: Environment,
 ) -> MigrationSet {
     let mut files: Vec<_> = files.into_iter().collect();
-    files.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut contents: BTreeMap<PathBuf, std::io::Result<Vec<u8>>> = BTreeMap::new();
+    // `load_dir` lists in this order already: checking costs one comparison per file.
+    if !files.is_sorted_by(|a, b| a.0 <= b.0) {
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+    let mut contents: HashMap<PathBuf, std::io::Result<Vec<u8>>> = HashMap::new();
     // Files that are not migrations, by absolute path: a migration may include them.
     let mut others: HashMap<PathBuf, Vec<u8>> = HashMap::new();
     // Bad names: errors, unless a migration includes the file.
@@ -348,78 +371,34 @@ pub fn from_files(
         Some(b) => Ok(b.clone()),
         None => fs::read(p),
     };
+    // Each migration is read on its own (its text, includes, header): on every core.
+    let jobs: Vec<_> = ups
+        .into_iter()
+        .map(|(version, (path, parsed))| {
+            let up = contents.remove(&path);
+            let down = downs.get(&version).map(|d| (d.clone(), contents.remove(d)));
+            (version, path, parsed, up, down)
+        })
+        .collect();
+    let loaded = crate::parallel::map(jobs, 256, |(version, path, parsed, up, down)| {
+        load_migration(dir, &read, env, version, path, parsed, up, down)
+    });
     // Every included file (absolute) and the first file that includes it.
     let mut included: HashMap<PathBuf, PathBuf> = HashMap::new();
-    let mut file = |path: &Path, bytes, findings: &mut Vec<Finding>| {
-        let (source, checksum) = read_source(path, bytes, findings);
-        let x = include::expand(path, source, dir, &read, findings);
-        for f in x.map.files() {
-            included
-                .entry(include::absolute(&f.path))
-                .or_insert_with(|| path.to_path_buf());
+    let mut migrations = Vec::with_capacity(loaded.len());
+    for l in loaded {
+        for (file, by) in l.included {
+            included.entry(file).or_insert(by);
         }
-        let checksum = if x.map.is_empty() {
-            checksum
-        } else {
-            Checksum::of(x.text.as_bytes())
-        };
-        (x.text, checksum, x.map)
-    };
-
-    let mut migrations = Vec::with_capacity(ups.len());
-    for (version, (path, parsed)) in ups {
-        let (source, checksum, includes) = file(&path, contents.remove(&path), &mut findings);
-        let down = downs.get(&version).map(|down_path| {
-            let bytes = contents.remove(down_path);
-            let (source, checksum, includes) = file(down_path, bytes, &mut findings);
-            DownFile {
-                path: down_path.clone(),
-                source: std::sync::Arc::new(source),
-                checksum,
-                includes,
-            }
-        });
-        // The header and directives are read from the text that runs; what is found in an
-        // included part is reported in its own file.
-        let mut found = Vec::new();
-        let front = header::parse_front_matter(&path, &source, &mut found);
-        if front.sql_start.is_none() && !source.trim().is_empty() {
-            found.push(
-                Finding::warning(
-                    "file/empty",
-                    "the file holds only comments, no SQL statement: deploys skip it (it is not run and not recorded) until it holds SQL",
-                )
-                .at(Location::file(&path))
-                .help("add the migration's SQL, or delete the file"),
-            );
-        }
-        check_header(&path, &source, &version, &front, env, &mut found);
-        let dependencies = merge_dependencies(&path, &source, &front, &mut found);
-        for f in &mut found {
-            if let Some(l) = &mut f.location {
-                includes.relocate(&path, &source, l);
-            }
-        }
-        findings.extend(found);
-        migrations.push(Migration {
-            version,
-            date: parsed.date,
-            description: parsed.description,
-            path,
-            source: std::sync::Arc::new(source),
-            checksum,
-            includes,
-            front,
-            dependencies,
-            down,
-        });
+        findings.extend(l.findings);
+        migrations.push(l.migration);
     }
     for (path, finding) in misnamed {
         if !included.contains_key(&include::absolute(&path)) {
             findings.push(finding);
         }
     }
-    for m in &migrations {
+    for m in migrations.iter().filter(|_| !included.is_empty()) {
         let files = std::iter::once(&m.path).chain(m.down.as_ref().map(|d| &d.path));
         for path in files {
             if let Some(by) = included.get(&include::absolute(path)) {
@@ -446,6 +425,94 @@ pub fn from_files(
     }
 }
 
+/// One migration read from its bytes: the migration, what was wrong with it, and the files it
+/// includes (absolute) with the file that includes them.
+struct Loaded {
+    migration: Migration,
+    findings: Vec<Finding>,
+    included: Vec<(PathBuf, PathBuf)>,
+}
+
+type FileBytes = Option<std::io::Result<Vec<u8>>>;
+
+#[allow(clippy::too_many_arguments)]
+fn load_migration(
+    dir: &Path,
+    read: &include::Reader,
+    env: Environment,
+    version: Version,
+    path: PathBuf,
+    parsed: ParsedName,
+    up: FileBytes,
+    down: Option<(PathBuf, FileBytes)>,
+) -> Loaded {
+    let mut findings = Vec::new();
+    let mut included = Vec::new();
+    let mut file = |path: &Path, bytes, findings: &mut Vec<Finding>| {
+        let (source, checksum) = read_source(path, bytes, findings);
+        let x = include::expand(path, source, dir, read, findings);
+        for f in x.map.files() {
+            included.push((include::absolute(&f.path), path.to_path_buf()));
+        }
+        let checksum = if x.map.is_empty() {
+            checksum
+        } else {
+            Checksum::of(x.text.as_bytes())
+        };
+        (x.text, checksum, x.map)
+    };
+    let (source, checksum, includes) = file(&path, up, &mut findings);
+    let down = down.map(|(down_path, bytes)| {
+        let (source, checksum, includes) = file(&down_path, bytes, &mut findings);
+        DownFile {
+            path: down_path,
+            source: std::sync::Arc::new(source),
+            checksum,
+            includes,
+            lines: Lines::default(),
+        }
+    });
+    // The header and directives are read from the text that runs; what is found in an
+    // included part is reported in its own file.
+    let mut found = Vec::new();
+    let front = header::parse_front_matter(&path, &source, &mut found);
+    if front.sql_start.is_none() && !source.trim().is_empty() {
+        found.push(
+            Finding::warning(
+                "file/empty",
+                "the file holds only comments, no SQL statement: deploys skip it (it is not run and not recorded) until it holds SQL",
+            )
+            .at(Location::file(&path))
+            .help("add the migration's SQL, or delete the file"),
+        );
+    }
+    check_header(&path, &source, &version, &front, env, &mut found);
+    let dependencies = merge_dependencies(&path, &source, &front, &mut found);
+    for f in &mut found {
+        if let Some(l) = &mut f.location {
+            includes.relocate(&path, &source, l);
+        }
+    }
+    findings.extend(found);
+    Loaded {
+        migration: Migration {
+            version,
+            date: parsed.date,
+            description: parsed.description,
+            path,
+            source: std::sync::Arc::new(source),
+            checksum,
+            includes,
+            lines: Lines::default(),
+            front,
+            dependencies,
+            down,
+        },
+        findings,
+        included,
+    }
+}
+
 /// Lists files under `dir`, following symbolic links but entering each folder once: `seen`
 /// holds every folder entered (by device and inode), `repeated` each link that led to one
 /// again (a loop, or a second way into the same folder).
@@ -469,7 +536,15 @@ fn list_files(
         }
         let path = entry.path();
         // Follow symbolic links; a dangling one is kept so that reading it reports the error.
-        match fs::metadata(&path) {
+        // The entry's type comes with the listing: only a link costs a `stat`.
+        let metadata = match entry.file_type() {
+            Ok(t) if t.is_file() => {
+                out.push(path);
+                continue;
+            }
+            _ => fs::metadata(&path),
+        };
+        match metadata {
             Ok(m) if m.is_dir() => match seen.get(&(m.dev(), m.ino())) {
                 Some(first) => repeated.push((path, first.clone())),
                 None => {
@@ -617,20 +692,25 @@ fn merge_dependencies(
     let directive = &front.directives.depends_on;
     let mut merged: Vec<DepRef> = Vec::new();
     let header = front.header.dependencies.as_deref().unwrap_or(&[]);
+    // Sets, not scans: a file may name thousands of dependencies.
+    let mut seen = std::collections::HashSet::new();
     for d in header.iter().chain(directive) {
-        if !merged.iter().any(|m| m.version == d.version) {
+        if seen.insert(&d.version) {
             merged.push(d.clone());
         }
     }
     if let (Some(header), false) = (&front.header.dependencies, directive.is_empty()) {
+        let in_header: std::collections::HashSet<_> = header.iter().map(|d| &d.version).collect();
+        let in_directive: std::collections::HashSet<_> =
+            directive.iter().map(|d| &d.version).collect();
         let only_header: Vec<_> = header
             .iter()
-            .filter(|h| !directive.iter().any(|d| d.version == h.version))
+            .filter(|h| !in_directive.contains(&h.version))
             .map(|d| d.version.as_str())
             .collect();
         let only_directive: Vec<_> = directive
             .iter()
-            .filter(|d| !header.iter().any(|h| h.version == d.version))
+            .filter(|d| !in_header.contains(&d.version))
             .map(|d| d.version.as_str())
             .collect();
         if !only_header.is_empty() || !only_directive.is_empty() {

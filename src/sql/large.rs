@@ -59,7 +59,8 @@ fn line_end(sql: &str, at: usize) -> usize {
 /// Parses a large `sql` chunk by chunk (see the module's text), the chunks on every core.
 pub fn parse(sql: &str, window: usize) -> Result<Vec<Statement>, SyntaxError> {
     let ranges: Vec<Range<usize>> = chunks(sql, window).collect();
-    let mut parsed = on_every_core(&ranges, |r| parse_chunk(sql, r.clone()));
+    let mut parsed =
+        crate::parallel::map(ranges.iter().collect(), 1, |r| parse_chunk(sql, r.clone()));
     let mut statements = Vec::new();
     let mut i = 0;
     while i < ranges.len() {
@@ -104,28 +105,6 @@ pub fn parse(sql: &str, window: usize) -> Result<Vec<Statement>, SyntaxError> {
         }
     }
     Ok(statements)
-}
-
-/// `f` on each item, on as many threads as the machine has cores; results in order.
-pub(super) fn on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, items.len().max(1));
-    if threads == 1 {
-        return items.iter().map(f).collect();
-    }
-    let per = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let f = &f;
-        let workers: Vec<_> = items
-            .chunks(per)
-            .map(|group| scope.spawn(move || group.iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("a parser thread does not panic"))
-            .collect()
-    })
 }
 
 /// The statements of one chunk; or its syntax error, and whether the error is at the end of
@@ -327,7 +306,12 @@ mod tests {
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::test_runner::Config { cases: 1500, failure_persistence: None, ..Default::default() })]
+        #![proptest_config(proptest::test_runner::Config {
+            // 1,500 cases in CI; PGSHIFT_FUZZ_SCALE times as many in a long run.
+            cases: 1500 * std::env::var("PGSHIFT_FUZZ_SCALE").ok().and_then(|v| v.parse().ok()).unwrap_or(1u32).max(1),
+            failure_persistence: None,
+            ..Default::default()
+        })]
 
         /// Whatever the text and the window, the chunked parse finds what the whole parse
         /// finds: the same statements, or a syntax error.
