@@ -148,11 +148,13 @@ pub struct MigrationValidator {
     only: Vec<crate::validate::Check>,
     families: Vec<crate::lint::Family>,
     lock_timeout_configured: bool,
+    exposed_configured: bool,
 }
 
 impl MigrationValidator {
     /// A validator of `dir` with the default rules of `environment` (stricter in staging and
-    /// production), `public` as the exposed schema and every core used.
+    /// production), `public` as the exposed schema when the set shows an API (grants to
+    /// `anon`, `auth.uid()`…) and every core used.
     pub fn new(dir: impl AsRef<Path>, environment: Environment) -> MigrationValidator {
         MigrationValidator {
             dir: dir.as_ref().to_path_buf(),
@@ -164,6 +166,7 @@ impl MigrationValidator {
             only: Vec::new(),
             families: Vec::new(),
             lock_timeout_configured: false,
+            exposed_configured: false,
         }
     }
 
@@ -182,6 +185,7 @@ impl MigrationValidator {
             lock_timeout_configured: settings
                 .statement_lock_timeout
                 .is_some_and(|t| !t.is_zero()),
+            exposed_configured: settings.exposed_configured,
         }
     }
 
@@ -262,6 +266,7 @@ impl MigrationValidator {
             families: self.families.clone(),
             value_of,
             lock_timeout_configured: self.lock_timeout_configured,
+            exposed_configured: self.exposed_configured,
         }
     }
 

@@ -105,6 +105,9 @@ pub struct Options<'a> {
     pub parallel_jobs: usize,
     /// The schemas an API serves, for the RLS rules.
     pub exposed_schemas: Vec<String>,
+    /// `exposed_schemas` comes from the config: without it, the rules look for evidence of an
+    /// API in the set.
+    pub exposed_configured: bool,
     /// Rule levels from the config.
     pub rules: BTreeMap<String, RuleLevel>,
     /// Checks to report (all when empty).
@@ -209,7 +212,7 @@ pub fn validate_set(set: &crate::migration::MigrationSet, opts: &Options) -> Rep
         }
     };
 
-    let parsed: Vec<(ParsedFile, Vec<Finding>)> =
+    let mut parsed: Vec<(ParsedFile, Vec<Finding>)> =
         par_map(&set.migrations, opts.parallel_jobs, |m| parse_file(m, opts));
     let mut facts = SetFacts::default();
     let order: Vec<usize> = match &planned {
@@ -226,7 +229,7 @@ pub fn validate_set(set: &crate::migration::MigrationSet, opts: &Options) -> Rep
         None => (0..set.migrations.len()).collect(),
     };
     for &i in &order {
-        facts.add(set.migrations[i].version.as_str(), &parsed[i].0.statements);
+        facts.add(set.migrations[i].version.as_str(), &mut parsed[i].0);
     }
     let rules: Vec<&lint::Rule> = lint::rules::ALL
         .iter()
@@ -238,6 +241,7 @@ pub fn validate_set(set: &crate::migration::MigrationSet, opts: &Options) -> Rep
         let m = &set.migrations[i];
         let mut ctx = Ctx::new(m, &parsed[i].0, &facts, &opts.exposed_schemas);
         ctx.lock_timeout_configured = opts.lock_timeout_configured;
+        ctx.exposed_configured = opts.exposed_configured;
         lint::check(&ctx, &rules, opts.environment, &opts.rules)
     });
     for ((_, file_findings), lint_findings) in parsed.into_iter().zip(linted) {

@@ -1337,8 +1337,15 @@ fn a_deploy_prints_warnings_one_line_per_rule_and_errors_in_full() {
         ("2026-01-02_b", "CREATE TABLE wb (id int PRIMARY KEY);\n"),
         ("2026-01-03_c", "CREATE TABLE wc (id int PRIMARY KEY);\n"),
     ]);
+    // An API serves `public` (the RLS rule is quiet for a set that shows none); its health
+    // checks are not what this test is about.
+    std::fs::write(
+        dir.path().join("pgshift.toml"),
+        "[deploy]\nexposed_schemas = [\"public\"]\n",
+    )
+    .unwrap();
     let out = pgshift(dir.path(), &db)
-        .args(["migrate", "--skip-backup"])
+        .args(["migrate", "--skip-backup", "--skip-health"])
         .assert()
         .success();
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
@@ -1362,7 +1369,7 @@ fn a_deploy_prints_warnings_one_line_per_rule_and_errors_in_full() {
         "CREATE TABLE wd (id int PRIMARY KEY;\n",
     );
     pgshift(dir.path(), &db)
-        .args(["migrate", "--skip-backup"])
+        .args(["migrate", "--skip-backup", "--skip-health"])
         .assert()
         .code(1)
         .stderr(contains("error[sql/syntax]"))

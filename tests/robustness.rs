@@ -85,14 +85,14 @@ fn exercise(bytes: Vec<u8>) {
     }
     let _ = pgshift::plan::plan(&set);
     let values = |name: &str| (name == "v").then(|| "x y".to_string());
-    let parsed: Vec<ParsedFile> = set
+    let mut parsed: Vec<ParsedFile> = set
         .migrations
         .iter()
         .map(|m| ParsedFile::parse(&m.source, &values).0)
         .collect();
     let mut facts = SetFacts::default();
-    for (m, p) in set.migrations.iter().zip(&parsed) {
-        facts.add(m.version.as_str(), &p.statements);
+    for (m, p) in set.migrations.iter().zip(&mut parsed) {
+        facts.add(m.version.as_str(), p);
         for off in [0, p.sub.text.len() / 2, p.sub.text.len()] {
             let src = p.sub.to_source(off);
             let loc = Location::at_offset(&m.path, &m.source, src, 3);

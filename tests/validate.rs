@@ -217,7 +217,11 @@ fn allow_per_file_covers_the_whole_file_and_unknown_rules_are_flagged() {
 fn config_changes_rule_levels_and_rejects_unknown_rules() {
     let p = project(&[(
         "2026-01-01_a.sql",
-        &file("2026-01-01", "CREATE TABLE IF NOT EXISTS t (id int);\n"),
+        // The grant to `anon` shows an API: `public` counts as exposed.
+        &file(
+            "2026-01-01",
+            "CREATE TABLE IF NOT EXISTS t (id int);\nGRANT SELECT ON t TO anon;\n",
+        ),
     )]);
     pgshift(p.path())
         .arg("validate")

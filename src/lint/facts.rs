@@ -3,6 +3,7 @@
 //! "a table that existed before this migration" read these facts.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use pg_query::protobuf::{self, node::Node as N, AlterTableType};
 use pg_query::NodeEnum;
@@ -53,11 +54,94 @@ pub fn created_table(node: &NodeEnum) -> Option<QualName> {
     }
 }
 
+/// The roles of Supabase's API (PostgREST): a set that grants to them, or writes policies for
+/// them, is served by an API.
+pub const API_ROLES: [&str; 4] = ["anon", "authenticated", "service_role", "authenticator"];
+
+/// The schemas of the `search_path` in force at each statement of a file (its `text` and
+/// `statements`): set by the last `SET [LOCAL] search_path`, `RESET search_path` or
+/// `set_config('search_path', …)` before it; `["public"]` before any (each migration starts
+/// from the default; `"$user"` and the system schemas are left out, as no table is made there).
+/// One pass over the file.
+pub fn search_paths(text: &str, statements: &[crate::sql::Statement]) -> Vec<Arc<[String]>> {
+    static SET_CONFIG: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let set_config = SET_CONFIG.get_or_init(|| {
+        regex::Regex::new(r"(?i)set_config\s*\(\s*'search_path'\s*,\s*'([^']*)'")
+            .expect("a valid pattern")
+    });
+    let default: Arc<[String]> = Arc::from(vec!["public".to_string()]);
+    let usable = |schemas: Vec<String>| -> Arc<[String]> {
+        let kept: Vec<String> = schemas
+            .into_iter()
+            .map(|s| s.trim().trim_matches('"').to_string())
+            .filter(|s| !s.is_empty() && !matches!(s.as_str(), "$user" | "pg_catalog" | "pg_temp"))
+            .collect();
+        if kept.is_empty() {
+            default.clone()
+        } else {
+            Arc::from(kept)
+        }
+    };
+    let mut current = default.clone();
+    let mut out = Vec::with_capacity(statements.len());
+    for s in statements {
+        out.push(current.clone());
+        match &s.node {
+            NodeEnum::VariableSetStmt(v) if v.name.eq_ignore_ascii_case("search_path") => {
+                let values: Vec<String> = v
+                    .args
+                    .iter()
+                    .filter_map(|a| match &a.node {
+                        Some(N::AConst(c)) => match &c.val {
+                            Some(protobuf::a_const::Val::Sval(s)) => Some(s.sval.clone()),
+                            _ => None,
+                        },
+                        _ => None,
+                    })
+                    .collect();
+                current = usable(values);
+            }
+            NodeEnum::SelectStmt(_) => {
+                if let Some(c) = set_config.captures(s.text(text)) {
+                    current = usable(c[1].split(',').map(str::to_string).collect());
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// What `text` does with Supabase's `auth` schema (calls `auth.uid()`, `auth.jwt()`,
+/// `auth.role()`, `auth.email()`, or reads `auth.users`), if anything.
+fn auth_call(text: &str) -> Option<String> {
+    static CALL: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let call = CALL.get_or_init(|| {
+        regex::Regex::new(r"(?i)\bauth\s*\.\s*(?:(uid|jwt|role|email)\s*\(|(users)\b)")
+            .expect("a valid pattern")
+    });
+    call.captures(text).map(|c| match c.get(1) {
+        Some(f) => format!("calls auth.{}()", f.as_str().to_ascii_lowercase()),
+        None => "reads auth.users".to_string(),
+    })
+}
+
 /// Facts about the set, gathered over every migration's statements in plan order.
 #[derive(Debug, Clone, Default)]
 pub struct SetFacts {
     created: HashMap<QualName, String>,
     rls_enabled: HashSet<QualName>,
+    /// Where RLS was first enabled on each table: the migration's place in the plan.
+    rls_enabled_at: HashMap<QualName, usize>,
+    /// Each migration's place in the plan.
+    order: HashMap<String, usize>,
+    /// Tables granted some privilege to PUBLIC or an API role, and schemas whose tables all
+    /// are (`GRANT … ON ALL TABLES IN SCHEMA`).
+    api_grants: HashSet<QualName>,
+    api_schema_grants: HashSet<String>,
+    /// What shows that an API serves the database, first found: a grant to `anon`, a policy
+    /// for `authenticated`, a call of `auth.uid()`…
+    api_evidence: Option<String>,
     policies: HashMap<QualName, usize>,
     dropped: HashSet<QualName>,
     /// Primary keys, unique constraints and indexes.
@@ -65,10 +149,20 @@ pub struct SetFacts {
 }
 
 impl SetFacts {
-    /// Records one migration's statements (call in plan order).
-    pub fn add(&mut self, version: &str, statements: &[crate::sql::Statement]) {
-        for s in statements {
+    /// Records one migration's statements (call in plan order), after naming the schema of
+    /// each unqualified table as the server would under the file's `search_path`.
+    pub fn add(&mut self, version: &str, file: &mut super::ParsedFile) {
+        self.resolve_search_path(file);
+        let (statements, text) = (&file.statements, &file.sub.text);
+        let paths = search_paths(text, statements);
+        let place = self.order.len();
+        self.order.insert(version.to_string(), place);
+        if self.api_evidence.is_none() {
+            self.api_evidence = auth_call(text).map(|f| format!("{version} {f}"));
+        }
+        for (s, path) in statements.iter().zip(&paths) {
             self.keys.add(&s.node);
+            self.note_api(version, &s.node);
             if let Some(t) = created_table(&s.node) {
                 self.dropped.remove(&t);
                 self.rls_enabled.remove(&t);
@@ -80,8 +174,10 @@ impl SetFacts {
                     let t = QualName::of(rel);
                     for c in alter_cmds(a) {
                         if c.subtype == AlterTableType::AtEnableRowSecurity as i32 {
+                            self.rls_enabled_at.entry(t.clone()).or_insert(place);
                             self.rls_enabled.insert(t.clone());
                         } else if c.subtype == AlterTableType::AtDisableRowSecurity as i32 {
+                            self.rls_enabled_at.remove(&t);
                             self.rls_enabled.remove(&t);
                         }
                     }
@@ -98,10 +194,7 @@ impl SetFacts {
                         if let Some(N::List(l)) = &o.node {
                             let parts = super::names(&l.items);
                             let t = match parts.as_slice() {
-                                [name] => QualName {
-                                    schema: "public".into(),
-                                    name: name.clone(),
-                                },
+                                [name] => self.find(path, name),
                                 [.., schema, name] => QualName {
                                     schema: schema.clone(),
                                     name: name.clone(),
@@ -132,8 +225,236 @@ impl SetFacts {
         self.policies.get(t).copied().unwrap_or(0)
     }
 
+    /// Names the schema of every unqualified table of `file` as the server would: a table a
+    /// statement creates goes into the first schema of the `search_path` in force (`SET`,
+    /// `SET LOCAL`, `set_config`, `RESET`; each migration starts from the default, `public`), and
+    /// a table it uses is the first of that path that holds one of that name (as far as the set
+    /// says), else again the first schema.
+    fn resolve_search_path(&self, file: &mut super::ParsedFile) {
+        let paths = search_paths(&file.sub.text, &file.statements);
+        if paths.iter().all(|p| p[..] == ["public"]) {
+            return;
+        }
+        let mut made_here: HashSet<QualName> = HashSet::new();
+        for (s, path) in file.statements.iter_mut().zip(paths) {
+            if path[..] == ["public"] {
+                if let Some(t) = created_table(&s.node) {
+                    made_here.insert(t);
+                }
+                continue;
+            }
+            let first = path[0].clone();
+            match &mut s.node {
+                NodeEnum::CreateStmt(c) => {
+                    if let Some(r) = c.relation.as_mut().filter(|r| r.schemaname.is_empty()) {
+                        r.schemaname = first.clone();
+                    }
+                }
+                NodeEnum::CreateTableAsStmt(c) => {
+                    if let Some(r) = c
+                        .into
+                        .as_mut()
+                        .and_then(|i| i.rel.as_mut())
+                        .filter(|r| r.schemaname.is_empty())
+                    {
+                        r.schemaname = first.clone();
+                    }
+                }
+                _ => {}
+            }
+            let known = |schema: &str, name: &str| {
+                let t = QualName {
+                    schema: schema.to_string(),
+                    name: name.to_string(),
+                };
+                self.created.contains_key(&t) || made_here.contains(&t)
+            };
+            // SAFETY: the pointers come from `s.node`, which is borrowed mutably for this loop
+            // alone and not changed otherwise while they are used; only a string field of each
+            // RangeVar is written, which moves no node.
+            unsafe {
+                for (n, ..) in s.node.nodes_mut() {
+                    if let pg_query::NodeMut::RangeVar(r) = n {
+                        let Some(r) = r.as_mut() else { continue };
+                        if r.schemaname.is_empty() && r.relpersistence != "t" {
+                            r.schemaname = path
+                                .iter()
+                                .find(|schema| known(schema, &r.relname))
+                                .unwrap_or(&first)
+                                .clone();
+                        }
+                    }
+                }
+            }
+            if let Some(t) = created_table(&s.node) {
+                made_here.insert(t);
+            }
+        }
+    }
+
+    /// The table `name` under `path`: the first schema that holds one, else the first schema.
+    fn find(&self, path: &[String], name: &str) -> QualName {
+        let schema = path
+            .iter()
+            .find(|schema| {
+                self.created.contains_key(&QualName {
+                    schema: schema.to_string(),
+                    name: name.to_string(),
+                })
+            })
+            .unwrap_or(&path[0]);
+        QualName {
+            schema: schema.clone(),
+            name: name.to_string(),
+        }
+    }
+
+    /// Whether RLS is enabled on the table by migration `version` or one before it in the
+    /// plan (and not disabled again since).
+    pub fn rls_enabled_by(&self, t: &QualName, version: &str) -> bool {
+        match (self.rls_enabled_at.get(t), self.order.get(version)) {
+            (Some(at), Some(here)) => at <= here,
+            _ => false,
+        }
+    }
+
+    /// Whether any migration grants the table (or every table of its schema) to PUBLIC or an
+    /// API role.
+    pub fn granted_to_api(&self, t: &QualName) -> bool {
+        self.api_grants.contains(t) || self.api_schema_grants.contains(&t.schema)
+    }
+
+    /// What shows that an API (Supabase, PostgREST) serves this database, if anything does.
+    pub fn api_evidence(&self) -> Option<&str> {
+        self.api_evidence.as_deref()
+    }
+
+    /// Grants and policies for the API's roles: evidence that an API serves the database,
+    /// and the tables it is given.
+    fn note_api(&mut self, version: &str, node: &NodeEnum) {
+        let role_names = |roles: &[protobuf::Node]| -> Vec<(bool, String)> {
+            roles
+                .iter()
+                .filter_map(|r| match &r.node {
+                    Some(N::RoleSpec(r)) => Some((
+                        r.roletype == protobuf::RoleSpecType::RolespecPublic as i32,
+                        r.rolename.clone(),
+                    )),
+                    _ => None,
+                })
+                .collect()
+        };
+        let evidence = |roles: &[(bool, String)]| {
+            roles
+                .iter()
+                .find(|(_, r)| API_ROLES.contains(&r.as_str()))
+                .map(|(_, r)| r.clone())
+        };
+        let grant = match node {
+            NodeEnum::GrantStmt(g) => Some(g),
+            NodeEnum::AlterDefaultPrivilegesStmt(d) => d.action.as_ref(),
+            _ => None,
+        };
+        if let Some(g) = grant.filter(|g| g.is_grant) {
+            let roles = role_names(&g.grantees);
+            if let (None, Some(r)) = (&self.api_evidence, evidence(&roles)) {
+                self.api_evidence = Some(format!("{version} grants to `{r}`"));
+            }
+            let open = roles
+                .iter()
+                .any(|(public, r)| *public || r == "anon" || r == "authenticated");
+            if open && matches!(node, NodeEnum::GrantStmt(_)) {
+                if g.targtype == protobuf::GrantTargetType::AclTargetAllInSchema as i32 {
+                    self.api_schema_grants.extend(super::names(&g.objects));
+                } else if g.objtype == protobuf::ObjectType::ObjectTable as i32 {
+                    for o in &g.objects {
+                        if let Some(N::RangeVar(r)) = &o.node {
+                            self.api_grants.insert(QualName::of(r));
+                        }
+                    }
+                }
+            }
+        }
+        if let NodeEnum::CreatePolicyStmt(p) = node {
+            if let (None, Some(r)) = (&self.api_evidence, evidence(&role_names(&p.roles))) {
+                self.api_evidence = Some(format!("a policy of {version} is for `{r}`"));
+            }
+        }
+        if let NodeEnum::GrantRoleStmt(g) = node {
+            let granted: Vec<(bool, String)> = g
+                .granted_roles
+                .iter()
+                .filter_map(|r| match &r.node {
+                    Some(N::AccessPriv(a)) => Some((false, a.priv_name.clone())),
+                    _ => None,
+                })
+                .chain(role_names(&g.grantee_roles))
+                .collect();
+            if let (None, Some(r)) = (&self.api_evidence, evidence(&granted)) {
+                self.api_evidence = Some(format!("{version} grants the role `{r}`"));
+            }
+        }
+    }
+
     /// Whether the table is dropped by a later migration.
     pub fn dropped(&self, t: &QualName) -> bool {
         self.dropped.contains(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts_of(files: &[(&str, &str)]) -> SetFacts {
+        let mut facts = SetFacts::default();
+        for (version, sql) in files {
+            let source = std::sync::Arc::new(sql.to_string());
+            let (mut file, err, _) = super::super::ParsedFile::parse(&source, &|_| None);
+            assert!(err.is_none(), "{err:?}");
+            facts.add(version, &mut file);
+        }
+        facts
+    }
+
+    fn t(schema: &str, name: &str) -> QualName {
+        QualName {
+            schema: schema.into(),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn unqualified_tables_follow_the_search_path_as_the_server_would() {
+        let facts = facts_of(&[
+            ("2026-01-01_public", "CREATE TABLE users (id int);"),
+            (
+                "2026-01-02_app",
+                "SET search_path TO app, public;\nCREATE TABLE notes (id int);\nALTER TABLE notes ENABLE ROW LEVEL SECURITY;\nALTER TABLE users ENABLE ROW LEVEL SECURITY;\nRESET search_path;\nCREATE TABLE later (id int);",
+            ),
+            (
+                "2026-01-03_config",
+                "SELECT set_config('search_path', 'billing, public', true);\nCREATE TABLE invoices (id int);\nSET LOCAL search_path = \"$user\", audit;\nCREATE TABLE log (id int);",
+            ),
+            // Each migration starts from the default.
+            ("2026-01-04_next", "CREATE TABLE plain (id int);"),
+        ]);
+        for (schema, name) in [
+            ("public", "users"),
+            ("app", "notes"),
+            ("public", "later"),
+            ("billing", "invoices"),
+            ("audit", "log"),
+            ("public", "plain"),
+        ] {
+            assert!(
+                facts.created_by(&t(schema, name)).is_some(),
+                "{schema}.{name}"
+            );
+        }
+        assert!(facts.created_by(&t("public", "notes")).is_none());
+        // `users` under `app, public` is the public one the set made.
+        assert!(facts.rls_enabled(&t("app", "notes")));
+        assert!(facts.rls_enabled(&t("public", "users")));
     }
 }

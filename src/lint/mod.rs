@@ -71,6 +71,9 @@ pub enum Span {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
     pub span: Span,
+    /// The level of this violation when it is not the rule's (a deny-all table is only worth
+    /// knowing); the config's level for the rule still wins.
+    pub level: Option<Level>,
     pub message: String,
     pub help: Option<String>,
     /// A safe rewrite, when there is one.
@@ -81,6 +84,7 @@ impl Violation {
     pub fn at(offset: usize, len: usize, message: impl Into<String>) -> Violation {
         Violation {
             span: Span::Parsed { offset, len },
+            level: None,
             message: message.into(),
             help: None,
             fix: None,
@@ -110,6 +114,12 @@ impl Violation {
         self.fix = Some(fix.into());
         self
     }
+
+    /// At `level` instead of the rule's.
+    pub fn level(mut self, level: Level) -> Violation {
+        self.level = Some(level);
+        self
+    }
 }
 
 /// A file after psql substitution and parsing.
@@ -131,6 +141,8 @@ pub struct Ctx<'a> {
     pub created_here: HashSet<QualName>,
     /// The deploy sets a `lock_timeout` for every migration.
     pub lock_timeout_configured: bool,
+    /// `exposed_schemas` comes from the config, not the default.
+    pub exposed_configured: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -152,7 +164,24 @@ impl<'a> Ctx<'a> {
             exposed_schemas,
             created_here,
             lock_timeout_configured: false,
+            exposed_configured: false,
         }
+    }
+
+    /// Why an API serves `schema`, or `None`. The config's `exposed_schemas` says so; without
+    /// it, `public` counts as served only when the set shows an API (grants to `anon` or
+    /// `authenticated`, their policies, `auth.uid()`): a Prisma, Rails or dbmate application
+    /// that connects as the owner has no API, and row level security means nothing to it.
+    pub fn exposure(&self, schema: &str) -> Option<String> {
+        if !self.exposed_schemas.iter().any(|s| s == schema) {
+            return None;
+        }
+        if self.exposed_configured {
+            return Some(format!("[deploy] exposed_schemas lists {schema}"));
+        }
+        self.facts
+            .api_evidence()
+            .map(|e| format!("{e}: an API such as PostgREST serves {schema}"))
     }
 
     /// The parsed text.
@@ -162,6 +191,11 @@ impl<'a> Ctx<'a> {
 
     pub fn source(&self) -> &str {
         &self.migration.source
+    }
+
+    /// Whether the migration runs in one transaction (no `@no-transaction`).
+    pub fn in_one_transaction(&self) -> bool {
+        self.migration.front.directives.no_transaction.is_none()
     }
 
     pub fn statements(&self) -> &[Statement] {
@@ -316,12 +350,12 @@ pub fn check(
     let mut findings = Vec::new();
     let allows = &ctx.migration.front.directives.allows;
     for rule in rules {
-        let level = match config.get(rule.id) {
+        let configured = match config.get(rule.id) {
             Some(RuleLevel::Off) => continue,
-            Some(RuleLevel::Info) => Level::Info,
-            Some(RuleLevel::Warning) => Level::Warning,
-            Some(RuleLevel::Error) => Level::Error,
-            None => rule.level(env),
+            Some(RuleLevel::Info) => Some(Level::Info),
+            Some(RuleLevel::Warning) => Some(Level::Warning),
+            Some(RuleLevel::Error) => Some(Level::Error),
+            None => None,
         };
         let mut violations = Vec::new();
         (rule.check)(ctx, &mut violations);
@@ -352,7 +386,7 @@ pub fn check(
                 .map(|a| a.reason.clone().unwrap_or_default());
             findings.push(Finding {
                 rule: rule.id.to_string(),
-                level,
+                level: configured.or(v.level).unwrap_or_else(|| rule.level(env)),
                 message: v.message,
                 location: Some(location),
                 help: Some(v.help.unwrap_or_else(|| rule.help.to_string())),

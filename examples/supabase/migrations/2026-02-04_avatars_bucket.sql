@@ -7,6 +7,9 @@
 -- A public bucket for avatars. Anyone may read them; a signed-in user may write only under a
 -- folder named after their id: avatars/<user id>/<file>.
 
+-- storage.objects serves every file request: wait 5 s at most for its lock, then fail and retry.
+SET LOCAL lock_timeout = '5s';
+
 INSERT INTO storage.buckets (id, name, public) VALUES ('avatars', 'avatars', true);
 
 CREATE POLICY "avatars are public" ON storage.objects

@@ -22,7 +22,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
         };
         let Some(rel) = &v.view else { continue };
         let t = QualName::of(rel);
-        if !ctx.exposed_schemas.contains(&t.schema) {
+        if ctx.exposure(&t.schema).is_none() {
             continue;
         }
         let reads_users = s.node.nodes().iter().any(|(n, ..)| {

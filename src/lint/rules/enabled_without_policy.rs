@@ -1,9 +1,12 @@
 //! `rls/enabled-without-policy`: row level security enabled on a table that no migration gives
-//! a policy: every non-owner sees nothing.
+//! a policy: every non-owner sees nothing. That is a deliberate lock ("deny-all") on tables no
+//! API role may touch, such as a platform's own bookkeeping: a warning only where the set also
+//! grants the table to PUBLIC or an API role (who then sees an empty table), else info.
 
 use pg_query::protobuf::AlterTableType;
 use pg_query::NodeEnum;
 
+use crate::diagnostic::Level;
 use crate::lint::{alter_cmds, Ctx, Family, QualName, Rule, Violation, DANGEROUS};
 
 pub const RULE: Rule = Rule {
@@ -23,8 +26,16 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
         let Some(rel) = &a.relation else { continue };
         if alter_cmds(a).any(|c| c.subtype == AlterTableType::AtEnableRowSecurity as i32) {
             let t = QualName::of(rel);
-            if ctx.facts.policy_count(&t) == 0 {
-                out.push(Violation::stmt(ctx, s, format!("row level security is enabled on {t}, but no migration creates a policy for it")));
+            if ctx.facts.policy_count(&t) > 0 {
+                continue;
+            }
+            if ctx.facts.granted_to_api(&t) {
+                out.push(Violation::stmt(ctx, s, format!("row level security is enabled on {t}, which the set grants to an API role, but no migration creates a policy for it: that role sees an empty table")));
+            } else {
+                out.push(
+                    Violation::stmt(ctx, s, format!("{t} is deny-all: row level security is on and no migration creates a policy, so only its owner sees rows (nothing grants it to an API role)"))
+                        .level(Level::Info),
+                );
             }
         }
     }
@@ -36,11 +47,34 @@ mod tests {
     use crate::lint::rules::testing::{fires, run_set};
 
     #[test]
-    fn fires_without_a_policy() {
+    fn warns_without_a_policy_on_a_table_granted_to_an_api_role() {
         assert!(fires(
             &RULE,
-            "CREATE TABLE t (id int); ALTER TABLE t ENABLE ROW LEVEL SECURITY;"
+            "CREATE TABLE t (id int); ALTER TABLE t ENABLE ROW LEVEL SECURITY; GRANT SELECT ON t TO anon;"
         ));
+        assert!(fires(
+            &RULE,
+            "CREATE TABLE t (id int); ALTER TABLE t ENABLE ROW LEVEL SECURITY; GRANT SELECT ON ALL TABLES IN SCHEMA public TO authenticated;"
+        ));
+    }
+
+    #[test]
+    fn deny_all_tables_no_api_role_is_given_are_info() {
+        let found = levels(
+            "CREATE TABLE audit (id int); ALTER TABLE audit ENABLE ROW LEVEL SECURITY; GRANT SELECT ON audit TO auditor;",
+        );
+        assert_eq!(found, [Some(Level::Info)]);
+        let found = levels(
+            "CREATE TABLE t (id int); ALTER TABLE t ENABLE ROW LEVEL SECURITY; GRANT SELECT ON t TO anon;",
+        );
+        assert_eq!(found, [None]);
+    }
+
+    fn levels(sql: &str) -> Vec<Option<Level>> {
+        crate::lint::rules::testing::violations(&RULE, sql)
+            .into_iter()
+            .map(|v| v.level)
+            .collect()
     }
 
     #[test]

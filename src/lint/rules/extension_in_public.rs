@@ -25,7 +25,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
             .find(|d| d.defname == "schema")
             .and_then(def_string);
         let lands = schema.clone().unwrap_or_else(|| "public".into());
-        if e.extname != "plpgsql" && ctx.exposed_schemas.contains(&lands) {
+        if e.extname != "plpgsql" && ctx.exposure(&lands).is_some() {
             out.push(
                 Violation::stmt(
                     ctx,

@@ -24,14 +24,26 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     for s in ctx.statements() {
         let locks_existing = match &s.node {
             NodeEnum::VariableSetStmt(v) if v.name == "lock_timeout" => return,
+            NodeEnum::SelectStmt(_)
+                if sets_lock_timeout(&s.text(ctx.sql()).to_ascii_lowercase()) =>
+            {
+                return
+            }
+            // ADD/DROP CONSTRAINT, ENABLE/DISABLE ROW LEVEL SECURITY, … are ALTER TABLEs.
             NodeEnum::AlterTableStmt(a) => ctx.existed_before(&a.relation),
+            // Policies take an ACCESS EXCLUSIVE lock on their table.
+            NodeEnum::CreatePolicyStmt(p) => ctx.existed_before(&p.table),
+            NodeEnum::AlterPolicyStmt(p) => ctx.existed_before(&p.table),
             NodeEnum::IndexStmt(i) => !i.concurrent && ctx.existed_before(&i.relation),
             NodeEnum::CreateTrigStmt(t) => ctx.existed_before(&t.relation),
             NodeEnum::RenameStmt(r) => ctx.existed_before(&r.relation),
             NodeEnum::DropStmt(d) => {
                 !d.concurrent
                     && (d.remove_type == ObjectType::ObjectTable as i32
-                        || d.remove_type == ObjectType::ObjectIndex as i32)
+                        || d.remove_type == ObjectType::ObjectIndex as i32
+                        || ((d.remove_type == ObjectType::ObjectPolicy as i32
+                            || d.remove_type == ObjectType::ObjectTrigger as i32)
+                            && d.objects.iter().any(|o| on_existing_table(ctx, o))))
             }
             _ => false,
         };
@@ -49,6 +61,31 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     }
 }
 
+/// `SELECT set_config('lock_timeout', …)`.
+fn sets_lock_timeout(text: &str) -> bool {
+    text.contains("set_config") && text.contains("lock_timeout")
+}
+
+/// Whether the table of `DROP POLICY|TRIGGER name ON table` existed before this migration.
+fn on_existing_table(ctx: &Ctx, object: &pg_query::protobuf::Node) -> bool {
+    let Some(pg_query::protobuf::node::Node::List(l)) = &object.node else {
+        return false;
+    };
+    let parts = crate::lint::names(&l.items);
+    let table = match parts.as_slice() {
+        [table, _name] => crate::lint::QualName {
+            schema: "public".into(),
+            name: table.clone(),
+        },
+        [.., schema, table, _name] => crate::lint::QualName {
+            schema: schema.clone(),
+            name: table.clone(),
+        },
+        _ => return false,
+    };
+    !ctx.created_here.contains(&table)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,6 +98,32 @@ mod tests {
             "ALTER TABLE users ADD COLUMN a int;\nALTER TABLE users ADD COLUMN b int;",
         );
         assert_eq!(found, ["ALTER TABLE users ADD COLUMN a int"]);
+    }
+
+    #[test]
+    fn fires_on_policy_and_trigger_ddl_on_existing_tables() {
+        for sql in [
+            "CREATE POLICY p ON profiles USING (true);",
+            "ALTER POLICY p ON profiles USING (false);",
+            "DROP POLICY p ON public.profiles;",
+            "DROP TRIGGER t ON profiles;",
+            "ALTER TABLE profiles ENABLE ROW LEVEL SECURITY;",
+            "ALTER TABLE profiles DROP CONSTRAINT c;",
+        ] {
+            assert!(fires(&RULE, sql), "{sql}");
+        }
+    }
+
+    #[test]
+    fn quiet_with_set_config_or_on_tables_made_here() {
+        assert!(!fires(
+            &RULE,
+            "SELECT set_config('lock_timeout', '5s', true); CREATE POLICY p ON profiles USING (true);"
+        ));
+        assert!(!fires(
+            &RULE,
+            "CREATE TABLE t (a int); CREATE POLICY p ON t USING (true); DROP POLICY p ON t; DROP TRIGGER x ON t;"
+        ));
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
-    if ctx.migration.front.directives.no_transaction.is_some() {
+    if !ctx.in_one_transaction() {
         return;
     }
     let Some(first) = ctx

@@ -2,10 +2,12 @@
 
 use super::Rule;
 
+mod add_column_scan;
 mod add_required_column;
 mod alter_column_type;
 mod auth_per_row;
 mod auth_users_exposed;
+mod breaking_change;
 mod bulk_update_without_batching;
 mod cloud_token;
 mod column_types;
@@ -48,6 +50,7 @@ mod unindexed_foreign_key;
 mod unique_without_index;
 mod untrusted_language;
 mod update_without_where;
+mod validate_in_same_migration;
 mod volatile_default;
 
 /// All rules, in report order.
@@ -63,6 +66,7 @@ pub const ALL: &[&Rule] = &[
     &drop_database::RULE,
     &drop_column::RULE,
     &rename::RULE,
+    &breaking_change::RULE,
     &add_required_column::RULE,
     &truncate::RULE,
     &delete_without_where::RULE,
@@ -84,9 +88,11 @@ pub const ALL: &[&Rule] = &[
     &unique_without_index::RULE,
     &domain_check::RULE,
     &volatile_default::RULE,
+    &add_column_scan::RULE,
     &set_not_null::RULE,
     &constraint_not_valid::RULE,
     &foreign_key_not_valid::RULE,
+    &validate_in_same_migration::RULE,
     &alter_column_type::RULE,
     &concurrently_in_transaction::RULE,
     &bulk_update_without_batching::RULE,
@@ -119,6 +125,42 @@ pub(crate) mod testing {
     /// Violations of `rule` in each file of a set (files given as name and SQL, in plan order),
     /// with the text each one underlines.
     pub fn run_set(rule: &Rule, files: &[(&str, &str)]) -> Vec<(String, String)> {
+        run_set_exposing(rule, files, true)
+            .into_iter()
+            .map(|(v, t, _)| (v, t))
+            .collect()
+    }
+
+    /// [`run_set`] without `exposed_schemas` in the config: `public` counts as exposed only
+    /// when the set shows an API.
+    pub fn run_set_without_config(rule: &Rule, files: &[(&str, &str)]) -> Vec<(String, String)> {
+        run_set_exposing(rule, files, false)
+            .into_iter()
+            .map(|(v, t, _)| (v, t))
+            .collect()
+    }
+
+    /// The messages of `rule`'s violations in a set.
+    pub fn messages(rule: &Rule, files: &[(&str, &str)], exposed_configured: bool) -> Vec<String> {
+        run_set_exposing(rule, files, exposed_configured)
+            .into_iter()
+            .map(|(_, _, v)| v.message)
+            .collect()
+    }
+
+    /// The violations of `rule` in one file.
+    pub fn violations(rule: &Rule, sql: &str) -> Vec<Violation> {
+        run_set_exposing(rule, &[("2026-01-01_test", sql)], true)
+            .into_iter()
+            .map(|(_, _, v)| v)
+            .collect()
+    }
+
+    fn run_set_exposing(
+        rule: &Rule,
+        files: &[(&str, &str)],
+        exposed_configured: bool,
+    ) -> Vec<(String, String, Violation)> {
         let set = from_files(
             Path::new("m"),
             files.iter().map(|(n, sql)| {
@@ -129,7 +171,7 @@ pub(crate) mod testing {
             }),
             Environment::Development,
         );
-        let parsed: Vec<ParsedFile> = set
+        let mut parsed: Vec<ParsedFile> = set
             .migrations
             .iter()
             .map(|m| {
@@ -139,13 +181,14 @@ pub(crate) mod testing {
             })
             .collect();
         let mut facts = SetFacts::default();
-        for (m, p) in set.migrations.iter().zip(&parsed) {
-            facts.add(m.version.as_str(), &p.statements);
+        for (m, p) in set.migrations.iter().zip(&mut parsed) {
+            facts.add(m.version.as_str(), p);
         }
         let mut out = Vec::new();
         let exposed = ["public".to_string()];
         for (m, p) in set.migrations.iter().zip(&parsed) {
-            let ctx = Ctx::new(m, p, &facts, &exposed);
+            let mut ctx = Ctx::new(m, p, &facts, &exposed);
+            ctx.exposed_configured = exposed_configured;
             let mut v: Vec<Violation> = Vec::new();
             (rule.check)(&ctx, &mut v);
             for v in v {
@@ -157,7 +200,7 @@ pub(crate) mod testing {
                         ctx.source()[offset..offset + len].to_string()
                     }
                 };
-                out.push((m.version.to_string(), text));
+                out.push((m.version.to_string(), text, v));
             }
         }
         out

@@ -25,7 +25,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
         };
         let Some(rel) = &v.view else { continue };
         let t = QualName::of(rel);
-        if !ctx.exposed_schemas.contains(&t.schema) {
+        if ctx.exposure(&t.schema).is_none() {
             continue;
         }
         let invoker = def_elems(&v.options).any(|d| {
