@@ -139,7 +139,7 @@ fn the_supabase_cli_history_follows_applies_and_rollbacks() {
     };
     assert_eq!(
         history(&db),
-        "20260201000001 2026-02-01_create_profiles 5,20260202000001 2026-02-02_profile_for_new_users 4,20260203000001 2026-02-03_create_posts 6,20260204000001 2026-02-04_avatars_bucket 5"
+        "20260201000001 2026-02-01_create_profiles 5,20260202000001 2026-02-02_profile_for_new_users 4,20260203000001 2026-02-03_create_posts 6,20260204000001 2026-02-04_avatars_bucket 6"
     );
     pgshift(dir.path(), &db)
         .arg("status")

@@ -166,6 +166,7 @@ impl SetFacts {
             if let Some(t) = created_table(&s.node) {
                 self.dropped.remove(&t);
                 self.rls_enabled.remove(&t);
+                self.rls_enabled_at.remove(&t);
                 self.created.insert(t, version.to_string());
             }
             match &s.node {
