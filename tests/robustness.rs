@@ -323,6 +323,36 @@ fn pathological_files_are_validated_in_linear_time() {
             format!("SELECT {}1{};\n", "(".repeat(n), ")".repeat(n)),
         ),
         (
+            "objects dropped and made again",
+            format!(
+                "{}\n{}\n",
+                each(
+                    &|i| format!(
+                        "DROP FUNCTION f{i}(); DROP VIEW v{i}; ALTER TABLE t DROP CONSTRAINT c{i};"
+                    ),
+                    "\n"
+                ),
+                each(
+                    &|i| {
+                        format!("CREATE FUNCTION f{i}() RETURNS int LANGUAGE sql AS 'SELECT 1'; CREATE VIEW v{i} AS SELECT 1 AS one; ALTER TABLE t ADD CONSTRAINT c{i} CHECK (a > {i});")
+                    },
+                    "\n"
+                )
+            ),
+        ),
+        (
+            "tables under a search_path",
+            format!(
+                "SET search_path TO app, public;\n{}\n",
+                each(
+                    &|i| format!(
+                        "CREATE TABLE t{i} (id int); SELECT * FROM t{i} JOIN u{i} USING (id);"
+                    ),
+                    "\n"
+                )
+            ),
+        ),
+        (
             "unterminated quote",
             format!("SELECT {};\n", "'".repeat(2 * n + 1)),
         ),

@@ -152,9 +152,8 @@ impl SetFacts {
     /// Records one migration's statements (call in plan order), after naming the schema of
     /// each unqualified table as the server would under the file's `search_path`.
     pub fn add(&mut self, version: &str, file: &mut super::ParsedFile) {
-        self.resolve_search_path(file);
+        let paths = self.resolve_search_path(file);
         let (statements, text) = (&file.statements, &file.sub.text);
-        let paths = search_paths(text, statements);
         let place = self.order.len();
         self.order.insert(version.to_string(), place);
         if self.api_evidence.is_none() {
@@ -230,14 +229,14 @@ impl SetFacts {
     /// statement creates goes into the first schema of the `search_path` in force (`SET`,
     /// `SET LOCAL`, `set_config`, `RESET`; each migration starts from the default, `public`), and
     /// a table it uses is the first of that path that holds one of that name (as far as the set
-    /// says), else again the first schema.
-    fn resolve_search_path(&self, file: &mut super::ParsedFile) {
+    /// says), else again the first schema. Returns the path in force at each statement.
+    fn resolve_search_path(&self, file: &mut super::ParsedFile) -> Vec<Arc<[String]>> {
         let paths = search_paths(&file.sub.text, &file.statements);
         if paths.iter().all(|p| p[..] == ["public"]) {
-            return;
+            return paths;
         }
         let mut made_here: HashSet<QualName> = HashSet::new();
-        for (s, path) in file.statements.iter_mut().zip(paths) {
+        for (s, path) in file.statements.iter_mut().zip(&paths) {
             if path[..] == ["public"] {
                 if let Some(t) = created_table(&s.node) {
                     made_here.insert(t);
@@ -291,6 +290,7 @@ impl SetFacts {
                 made_here.insert(t);
             }
         }
+        paths
     }
 
     /// The table `name` under `path`: the first schema that holds one, else the first schema.

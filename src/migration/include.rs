@@ -10,7 +10,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::diagnostic::{line_offset, Finding, Location};
+use crate::diagnostic::{line_offset, Finding, Lines, Location};
 use crate::sql::variables::scan;
 
 /// psql stops at no depth; pgshift stops a runaway chain of includes here.
@@ -32,6 +32,8 @@ pub struct IncludedFile {
     pub path: PathBuf,
     /// Its text as read (UTF-8, a byte order mark removed).
     pub source: String,
+    /// Places findings in `source`.
+    lines: Lines,
 }
 
 /// One stretch of the expanded text, copied from one file starting at `offset`.
@@ -45,14 +47,18 @@ struct Segment {
     offset: usize,
 }
 
-/// How the expanded text of a migration maps back to its files. Empty (the identity) for a
-/// file without includes, which is nearly every file.
+/// How the expanded text of a migration maps back to its files, and where a finding falls
+/// in each of them. Empty (the identity) for a file without includes, which is nearly every
+/// file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SourceMap {
     /// The migration's own text, as written (only kept when it includes something).
     own: String,
     files: Vec<IncludedFile>,
     segments: Vec<Segment>,
+    /// Places findings in the migration's text: the expanded text when the map is the
+    /// identity, `own` otherwise (always the same text for one map).
+    lines: Lines,
 }
 
 impl SourceMap {
@@ -66,11 +72,12 @@ impl SourceMap {
         &self.files
     }
 
-    /// The location of byte `offset` of the expanded text `source` of the file at `path`:
-    /// in the included file it came from, or in the migration's own file.
+    /// The location of byte `offset` of the expanded text `source` of the file at `path`
+    /// (always the same text for one map): in the included file it came from, or in the
+    /// migration's own file.
     pub fn locate(&self, path: &Path, source: &str, offset: usize, len: usize) -> Location {
         if self.segments.is_empty() {
-            return Location::at_offset(path, source, offset, len);
+            return self.lines.locate(path, source, offset, len);
         }
         let i = self
             .segments
@@ -79,9 +86,23 @@ impl SourceMap {
         let s = self.segments[i];
         let at = s.offset + offset.saturating_sub(s.out);
         match s.file {
-            None => Location::at_offset(path, &self.own, at, len),
-            Some(f) => Location::at_offset(&self.files[f].path, &self.files[f].source, at, len),
+            None => self.lines.locate(path, &self.own, at, len),
+            Some(f) => {
+                let file = &self.files[f];
+                file.lines.locate(&file.path, &file.source, at, len)
+            }
         }
+    }
+
+    /// The location of a whole line (1-based) of the expanded text `source`, in the file it
+    /// came from.
+    pub fn locate_line(&self, path: &Path, source: &str, line: usize) -> Location {
+        if self.segments.is_empty() {
+            return self.lines.locate_line(path, source, line);
+        }
+        let mut l = Location::at_line(path, source, line);
+        self.relocate(path, source, &mut l);
+        l
     }
 
     /// A location made against the expanded text (by code that knows only that text), moved
@@ -273,6 +294,7 @@ impl Expander<'_, '_> {
         self.map.files.push(IncludedFile {
             path: target.to_path_buf(),
             source: text.clone(),
+            lines: Lines::default(),
         });
         self.stack.push(key);
         self.file(target, &text, Some(index));

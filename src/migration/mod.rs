@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
 use crate::config::Environment;
-use crate::diagnostic::{Finding, Lines, Location};
+use crate::diagnostic::{Finding, Location};
 
 pub use filename::{Kind, ParsedName, Version};
 pub use header::{Allow, DepRef, Directives, FrontMatter, Header};
@@ -50,37 +50,12 @@ pub struct DownFile {
     pub checksum: Checksum,
     /// Where each part of `source` came from.
     pub includes: SourceMap,
-    /// Line starts of a large `source`, built on its first finding.
-    pub lines: Lines,
 }
 
 impl DownFile {
     /// The location of byte `offset` of `source`, in the file it came from.
     pub fn locate(&self, offset: usize, len: usize) -> Location {
-        locate(
-            &self.lines,
-            &self.includes,
-            &self.path,
-            &self.source,
-            offset,
-            len,
-        )
-    }
-}
-
-/// The location of byte `offset` of `source`: through the includes when there are any.
-fn locate(
-    lines: &Lines,
-    includes: &SourceMap,
-    path: &Path,
-    source: &str,
-    offset: usize,
-    len: usize,
-) -> Location {
-    if includes.is_empty() {
-        lines.locate(path, source, offset, len)
-    } else {
-        includes.locate(path, source, offset, len)
+        self.includes.locate(&self.path, &self.source, offset, len)
     }
 }
 
@@ -103,8 +78,6 @@ pub struct Migration {
     pub checksum: Checksum,
     /// Where each part of `source` came from.
     pub includes: SourceMap,
-    /// Line starts of a large `source`, built on its first finding.
-    pub lines: Lines,
     /// What its leading comments say: the header and the directives.
     pub front: FrontMatter,
     /// Header `Dependencies` and `@depends-on`, merged, each version once.
@@ -131,24 +104,12 @@ impl Migration {
     /// The location of byte `offset` of `source`, in the file it came from (the migration or
     /// a file it includes).
     pub fn locate(&self, offset: usize, len: usize) -> Location {
-        locate(
-            &self.lines,
-            &self.includes,
-            &self.path,
-            &self.source,
-            offset,
-            len,
-        )
+        self.includes.locate(&self.path, &self.source, offset, len)
     }
 
     /// The location of a whole line (1-based) of `source`, in the file it came from.
     pub fn locate_line(&self, line: usize) -> Location {
-        if self.includes.is_empty() {
-            return self.lines.locate_line(&self.path, &self.source, line);
-        }
-        let mut l = Location::at_line(&self.path, &self.source, line);
-        self.includes.relocate(&self.path, &self.source, &mut l);
-        l
+        self.includes.locate_line(&self.path, &self.source, line)
     }
 
     /// File name, e.g. `2026-01-21_add_user_profiles.sql`.
@@ -469,7 +430,6 @@ fn load_migration(
             source: std::sync::Arc::new(source),
             checksum,
             includes,
-            lines: Lines::default(),
         }
     });
     // The header and directives are read from the text that runs; what is found in an
@@ -503,7 +463,6 @@ fn load_migration(
             source: std::sync::Arc::new(source),
             checksum,
             includes,
-            lines: Lines::default(),
             front,
             dependencies,
             down,

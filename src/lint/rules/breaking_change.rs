@@ -4,6 +4,8 @@
 //! and columns are `dangerous/rename`'s), or moving one to another schema (`SET SCHEMA`).
 //! Each message says how to do it in expand/contract steps instead.
 
+use std::collections::HashSet;
+
 use pg_query::protobuf::{node::Node as N, AlterTableType, ObjectType};
 use pg_query::NodeEnum;
 
@@ -68,7 +70,7 @@ fn at_word(ctx: &Ctx, s: &crate::sql::Statement, word: &str, message: String) ->
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     // Names this migration creates (or creates again): dropping and making them in one
     // transaction replaces them at once.
-    let made_here: Vec<String> = ctx
+    let made_here: HashSet<String> = ctx
         .statements()
         .iter()
         .filter_map(|s| match &s.node {
@@ -86,7 +88,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
             _ => None,
         })
         .collect();
-    let new_here = |name: &str| made_here.iter().any(|m| m == name);
+    let new_here = |name: &str| made_here.contains(name);
     for s in ctx.statements() {
         match &s.node {
             NodeEnum::DropStmt(d) => {
@@ -145,19 +147,19 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
             .as_ref()
             .map_or(String::new(), |r| r.relname.clone())
     };
-    let mut added: Vec<(String, String)> = Vec::new();
+    let mut added: HashSet<(String, String)> = HashSet::new();
     for (_, a, c) in alter_existing(ctx) {
         if c.subtype == AlterTableType::AtAddConstraint as i32 {
             if let Some(N::Constraint(k)) = c.def.as_ref().and_then(|d| d.node.as_ref()) {
-                added.push((table_of(a), k.conname.clone()));
+                added.insert((table_of(a), k.conname.clone()));
             }
         } else if c.subtype == AlterTableType::AtColumnDefault as i32 && c.def.is_some() {
-            added.push((table_of(a), c.name.clone()));
+            added.insert((table_of(a), c.name.clone()));
         }
     }
     for (s, a, c) in alter_existing(ctx) {
         let table = table_of(a);
-        if added.iter().any(|(t, n)| *t == table && *n == c.name) {
+        if added.contains(&(table.clone(), c.name.clone())) {
             continue;
         }
         if c.subtype == AlterTableType::AtDropConstraint as i32 {
