@@ -165,7 +165,8 @@ impl MigrationValidator {
             variables: BTreeMap::new(),
             only: Vec::new(),
             families: Vec::new(),
-            lock_timeout_configured: false,
+            // Without a configuration, staging and production deploys set 5 s.
+            lock_timeout_configured: true,
             exposed_configured: false,
         }
     }
@@ -182,9 +183,7 @@ impl MigrationValidator {
             variables: settings.variables.clone(),
             only: Vec::new(),
             families: Vec::new(),
-            lock_timeout_configured: settings
-                .statement_lock_timeout
-                .is_some_and(|t| !t.is_zero()),
+            lock_timeout_configured: settings.traffic_has_lock_timeout(),
             exposed_configured: settings.exposed_configured,
         }
     }

@@ -116,8 +116,9 @@ pub struct Options<'a> {
     pub families: Vec<Family>,
     /// The value of a psql variable (`--var`, environment, `.env`, config), if known.
     pub value_of: &'a (dyn Fn(&str) -> Option<String> + Sync),
-    /// The deploy sets a `lock_timeout` for every migration (`[deploy] statement_lock_timeout`,
-    /// 5 s by default in staging and production): files need not set their own.
+    /// The deploys that meet traffic set a `lock_timeout` for every migration (`[deploy]
+    /// statement_lock_timeout`, 5 s by default in staging and production): files need not set
+    /// their own.
     pub lock_timeout_configured: bool,
 }
 

@@ -665,6 +665,14 @@ impl ConfigFile {
 }
 
 impl Settings {
+    /// Whether the deploys that meet traffic (staging and production) run every migration
+    /// under a `lock_timeout`: always, unless `[deploy] statement_lock_timeout = 0` turns it
+    /// off (the setting is the same in every environment; development sets none by default,
+    /// having no traffic to stall).
+    pub fn traffic_has_lock_timeout(&self) -> bool {
+        self.statement_lock_timeout.is_none_or(|t| !t.is_zero())
+    }
+
     /// The defaults for the migrations in `dir` and `environment`, with nothing read from the
     /// environment, `.env` or a config file: for programs that set what they need (the library
     /// API). Backups and logs go beside `dir`.

@@ -257,47 +257,88 @@ pub(crate) fn split_number(stem: &str) -> Option<(&str, &str)> {
 }
 
 /// A BEGIN; … COMMIT; around the whole file is dropped: pgshift runs each migration in one
-/// transaction with its record, which the file's own COMMIT would split.
+/// transaction with its record, which the file's own COMMIT would split. Comments (`--` and
+/// `/* */`, such as Prisma's warnings) may come before and after; a line that holds only the
+/// BEGIN or the COMMIT goes whole.
 pub(crate) fn without_outer_transaction(sql: &str) -> (String, bool) {
-    let lines: Vec<&str> = sql.lines().collect();
-    let is_code = |l: &&str| {
-        let t = l.trim();
-        !t.is_empty() && !t.starts_with("--")
-    };
-    let first = lines.iter().position(is_code);
-    let last = lines.iter().rposition(is_code);
-    let (Some(first), Some(last)) = (first, last) else {
+    let Some((open, close)) = outer_transaction(sql) else {
         return (sql.to_string(), false);
     };
-    let opener = lines[first]
-        .trim()
-        .trim_end_matches(';')
-        .trim()
-        .to_ascii_uppercase();
-    let closer = lines[last]
-        .trim()
-        .trim_end_matches(';')
-        .trim()
-        .to_ascii_uppercase();
-    let opens = matches!(
-        opener.as_str(),
-        "BEGIN" | "BEGIN TRANSACTION" | "BEGIN WORK" | "START TRANSACTION"
-    );
-    let closes = matches!(
-        closer.as_str(),
-        "COMMIT" | "COMMIT TRANSACTION" | "COMMIT WORK" | "END"
-    );
-    if first >= last || !opens || !closes || !lines[first].trim().ends_with(';') {
-        return (sql.to_string(), false);
-    }
-    let mut out = String::new();
-    for (i, l) in lines.iter().enumerate() {
-        if i != first && i != last {
-            out.push_str(l);
-            out.push('\n');
-        }
-    }
+    let (open, close) = (whole_lines(sql, open), whole_lines(sql, close));
+    let mut out = String::with_capacity(sql.len());
+    out.push_str(&sql[..open.start]);
+    out.push_str(&sql[open.end..close.start]);
+    out.push_str(&sql[close.end..]);
     (out, true)
+}
+
+/// The byte ranges of the opening BEGIN and the closing COMMIT (each with its `;`), when the
+/// file's first statement is a plain BEGIN, its last a plain COMMIT, and no statement between
+/// them starts or ends a transaction.
+fn outer_transaction(sql: &str) -> Option<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+    use pg_query::protobuf::Token;
+    let tokens: Vec<(std::ops::Range<usize>, String)> = crate::sql::tokens(sql)?
+        .into_iter()
+        .filter(|t| t.token != Token::SqlComment as i32 && t.token != Token::CComment as i32)
+        .map(|t| {
+            let range = t.start.max(0) as usize..t.end.max(0) as usize;
+            let text = sql.get(range.clone()).unwrap_or("").to_ascii_lowercase();
+            (range, text)
+        })
+        .collect();
+    // Statements as token ranges, split at `;`.
+    let mut statements: Vec<&[(std::ops::Range<usize>, String)]> =
+        tokens.split_inclusive(|(_, text)| text == ";").collect();
+    if statements.len() < 2 || tokens.iter().any(|(_, text)| text == "atomic") {
+        return None;
+    }
+    let words = |s: &[(std::ops::Range<usize>, String)]| -> Vec<String> {
+        s.iter()
+            .map(|(_, t)| t.clone())
+            .filter(|t| t != ";")
+            .collect()
+    };
+    let is = |s: &[(std::ops::Range<usize>, String)], first: &[&str]| {
+        let w = words(s);
+        !w.is_empty()
+            && first.contains(&w[0].as_str())
+            && w[1..]
+                .iter()
+                .all(|t| matches!(t.as_str(), "transaction" | "work"))
+    };
+    let last = statements.pop()?;
+    let first = statements.remove(0);
+    let opens =
+        is(first, &["begin", "start"]) && (words(first)[0] != "start" || words(first).len() == 2);
+    let closes = is(last, &["commit", "end"]);
+    let ends_with_semicolon = first.last().is_some_and(|(_, t)| t == ";");
+    let between_is_plain = statements.iter().all(|s| {
+        !words(s).first().is_some_and(|w| {
+            matches!(
+                w.as_str(),
+                "begin" | "start" | "commit" | "end" | "rollback" | "abort"
+            )
+        })
+    });
+    if !(opens && closes && ends_with_semicolon && between_is_plain) {
+        return None;
+    }
+    let span = |s: &[(std::ops::Range<usize>, String)]| s[0].0.start..s[s.len() - 1].0.end;
+    Some((span(first), span(last)))
+}
+
+/// `range` widened to its whole line(s) when only blanks share them (with the line's end).
+fn whole_lines(sql: &str, range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let line_start = sql[..range.start].rfind('\n').map_or(0, |i| i + 1);
+    let after = &sql[range.end..];
+    let line_end = after.find('\n').map_or(sql.len(), |i| range.end + i + 1);
+    let blank_before = sql[line_start..range.start].trim().is_empty();
+    let blank_after = sql[range.end..line_end].trim().is_empty();
+    if blank_before && blank_after {
+        line_start..line_end
+    } else {
+        range
+    }
 }
 
 /// The psql include lines (`\i FILE`, `\ir FILE`, …) of an imported text: the files they name

@@ -98,6 +98,37 @@ fn an_outer_begin_commit_is_removed_and_anything_else_kept() {
     assert_eq!(without_outer_transaction(inner), (inner.to_string(), false));
     let (_, stripped) = without_outer_transaction("begin;\nselect 1;\nend;\n");
     assert!(stripped);
+    // Prisma's warnings come in a block comment before the BEGIN.
+    let (sql, stripped) = without_outer_transaction(
+        "/*\n  Warnings:\n  - this will fail\n*/\n-- AlterEnum\nBEGIN;\nCREATE TYPE \"Role_new\" AS ENUM ('A');\nCOMMIT;\n",
+    );
+    assert!(stripped);
+    assert_eq!(
+        sql,
+        "/*\n  Warnings:\n  - this will fail\n*/\n-- AlterEnum\nCREATE TYPE \"Role_new\" AS ENUM ('A');\n"
+    );
+    for kept in [
+        // Two transactions: dropping the outer pair would join them wrongly.
+        "BEGIN;\nSELECT 1;\nCOMMIT;\nBEGIN;\nSELECT 2;\nCOMMIT;\n",
+        // The END closes a function body, not the file's transaction.
+        "BEGIN;\nCREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;\n",
+        "BEGIN ISOLATION LEVEL SERIALIZABLE;\nSELECT 1;\nCOMMIT;\n",
+        "BEGIN; SELECT 1; ROLLBACK;\n",
+        "",
+        "  \n",
+        "-- only a comment\n",
+        "/* only a comment */",
+    ] {
+        assert_eq!(
+            without_outer_transaction(kept),
+            (kept.to_string(), false),
+            "{kept}"
+        );
+    }
+    // Comments after the COMMIT stay; a BEGIN sharing its line with code leaves the code.
+    let (sql, stripped) = without_outer_transaction("BEGIN; CREATE TABLE t ();\nCOMMIT; -- done\n");
+    assert!(stripped);
+    assert_eq!(sql, " CREATE TABLE t ();\n -- done\n");
 }
 
 #[test]

@@ -112,6 +112,26 @@ pub fn search_paths(text: &str, statements: &[crate::sql::Statement]) -> Vec<Arc
     out
 }
 
+/// The column of a `CHECK (col IS NOT NULL)` constraint.
+fn not_null_test(k: &protobuf::Constraint) -> Option<String> {
+    if k.contype != protobuf::ConstrType::ConstrCheck as i32 {
+        return None;
+    }
+    let Some(N::NullTest(t)) = k.raw_expr.as_ref().and_then(|e| e.node.as_ref()) else {
+        return None;
+    };
+    if t.nulltesttype != protobuf::NullTestType::IsNotNull as i32 {
+        return None;
+    }
+    match t.arg.as_ref().and_then(|a| a.node.as_ref()) {
+        Some(N::ColumnRef(c)) => match super::names(&c.fields).as_slice() {
+            [column] => Some(column.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// What `text` does with Supabase's `auth` schema (calls `auth.uid()`, `auth.jwt()`,
 /// `auth.role()`, `auth.email()`, or reads `auth.users`), if anything.
 fn auth_call(text: &str) -> Option<String> {
@@ -144,6 +164,9 @@ pub struct SetFacts {
     api_evidence: Option<String>,
     policies: HashMap<QualName, usize>,
     dropped: HashSet<QualName>,
+    /// `CHECK (col IS NOT NULL)` constraints, by table and name: their column, and the plan
+    /// place of the migration that made them valid (added without NOT VALID, or validated).
+    not_null_checks: HashMap<(QualName, String), (String, Option<usize>)>,
     /// Primary keys, unique constraints and indexes.
     pub keys: super::keys::Keys,
 }
@@ -173,6 +196,7 @@ impl SetFacts {
                     let Some(rel) = &a.relation else { continue };
                     let t = QualName::of(rel);
                     for c in alter_cmds(a) {
+                        self.note_not_null_check(&t, c, place);
                         if c.subtype == AlterTableType::AtEnableRowSecurity as i32 {
                             self.rls_enabled_at.entry(t.clone()).or_insert(place);
                             self.rls_enabled.insert(t.clone());
@@ -317,6 +341,46 @@ impl SetFacts {
             (Some(at), Some(here)) => at <= here,
             _ => false,
         }
+    }
+
+    /// Records an `ADD CONSTRAINT … CHECK (col IS NOT NULL)` or the VALIDATE of one.
+    fn note_not_null_check(&mut self, t: &QualName, c: &protobuf::AlterTableCmd, place: usize) {
+        if c.subtype == AlterTableType::AtValidateConstraint as i32 {
+            if let Some((_, valid)) = self.not_null_checks.get_mut(&(t.clone(), c.name.clone())) {
+                valid.get_or_insert(place);
+            }
+            return;
+        }
+        if c.subtype != AlterTableType::AtAddConstraint as i32 {
+            return;
+        }
+        let Some(N::Constraint(k)) = c.def.as_ref().and_then(|d| d.node.as_ref()) else {
+            return;
+        };
+        if let Some(column) = not_null_test(k) {
+            let valid = (!k.skip_validation).then_some(place);
+            self.not_null_checks
+                .insert((t.clone(), k.conname.clone()), (column, valid));
+        }
+    }
+
+    /// The column of a `CHECK (col IS NOT NULL)` constraint named `name` on `t`, if the set
+    /// adds one.
+    pub fn not_null_check(&self, t: &QualName, name: &str) -> Option<&str> {
+        self.not_null_checks
+            .get(&(t.clone(), name.to_string()))
+            .map(|(column, _)| column.as_str())
+    }
+
+    /// Whether a migration before `version` made a `CHECK (column IS NOT NULL)` on `t` valid:
+    /// SET NOT NULL then uses it instead of scanning the table (PostgreSQL 12+).
+    pub fn not_null_valid_before(&self, t: &QualName, column: &str, version: &str) -> bool {
+        let Some(here) = self.order.get(version) else {
+            return false;
+        };
+        self.not_null_checks.iter().any(|((table, _), (c, valid))| {
+            table == t && c == column && valid.is_some_and(|at| at < *here)
+        })
     }
 
     /// Whether any migration grants the table (or every table of its schema) to PUBLIC or an

@@ -100,19 +100,25 @@ pub fn foreign_keys(node: &NodeEnum) -> Vec<ForeignKey> {
         .collect()
 }
 
-/// A plain index's table and columns (none for expressions or a predicate: they serve other
-/// queries).
+/// A plain B-tree index's table and columns (none for another access method, expressions, an
+/// operator class, a collation, INCLUDE columns or a predicate: they serve other queries).
 pub fn index_columns(node: &NodeEnum) -> Option<(QualName, Vec<String>)> {
     let NodeEnum::IndexStmt(i) = node else {
         return None;
     };
-    if i.where_clause.is_some() {
+    let btree = i.access_method.is_empty() || i.access_method.eq_ignore_ascii_case("btree");
+    if !btree || i.where_clause.is_some() || !i.index_including_params.is_empty() {
         return None;
     }
     let mut cols = Vec::new();
     for p in &i.index_params {
         match &p.node {
-            Some(N::IndexElem(e)) if e.expr.is_none() && !e.name.is_empty() => {
+            Some(N::IndexElem(e))
+                if e.expr.is_none()
+                    && !e.name.is_empty()
+                    && e.opclass.is_empty()
+                    && e.collation.is_empty() =>
+            {
                 cols.push(e.name.clone())
             }
             _ => return None,

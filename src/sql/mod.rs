@@ -330,16 +330,21 @@ fn normalized_in(
     Some(())
 }
 
+/// The lexer's tokens of `sql` (comments among them), with the offsets of `sql`; `None` when
+/// the lexer fails.
+pub fn tokens(sql: &str) -> Option<Vec<protobuf::ScanToken>> {
+    // No token at all: the library would hand back a null array, which it cannot take.
+    if sql.trim().is_empty() {
+        return Some(Vec::new());
+    }
+    pg_query::scan_tokens(&blank_comments(sql)).ok()
+}
+
 /// The tokens of `sql` without comments, keywords and unquoted identifiers lower-cased, each
 /// followed by a NUL byte.
 fn normalized_tokens(sql: &str) -> Option<Vec<u8>> {
     use protobuf::{KeywordKind, Token};
-    // No token at all: the library would hand back a null array.
-    if sql.trim().is_empty() {
-        return Some(Vec::new());
-    }
-    let blank = blank_comments(sql);
-    let tokens = pg_query::scan_tokens(&blank).ok()?;
+    let tokens = tokens(sql)?;
     let mut out = Vec::with_capacity(sql.len());
     for t in tokens {
         if t.token == Token::SqlComment as i32 || t.token == Token::CComment as i32 {

@@ -7,12 +7,12 @@ use std::collections::HashSet;
 
 use pg_query::{NodeEnum, NodeRef};
 
-use crate::lint::{names, Ctx, Family, Rule, Violation, ALWAYS_WARNING};
+use crate::lint::{names, Ctx, Family, Rule, Violation, ALWAYS_INFO};
 
 pub const RULE: Rule = Rule {
     id: "rls/auth-per-row",
     family: Family::Rls,
-    levels: ALWAYS_WARNING,
+    levels: ALWAYS_INFO,
     summary: "A policy calls auth.uid() (or auth.jwt(), current_setting()) once per row instead of once per statement.",
     help: "write `(select auth.uid())` instead of `auth.uid()`: PostgreSQL then computes it once per query, which on a large table is the difference between milliseconds and seconds",
     check,

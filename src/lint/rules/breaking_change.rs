@@ -85,6 +85,10 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
             NodeEnum::CreateEnumStmt(e) => names(&e.type_name).last().cloned(),
             NodeEnum::CreateDomainStmt(d) => names(&d.domainname).last().cloned(),
             NodeEnum::CreateSeqStmt(q) => q.sequence.as_ref().map(|r| r.relname.clone()),
+            // What is renamed to a name takes its place: Prisma replaces an enum by making
+            // `Role_new`, renaming `Role` to `Role_old` and `Role_new` to `Role`, and dropping
+            // `Role_old`, all in one migration.
+            NodeEnum::RenameStmt(r) if kind(r.rename_type).is_some() => Some(r.newname.clone()),
             _ => None,
         })
         .collect();
@@ -147,6 +151,16 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
             .as_ref()
             .map_or(String::new(), |r| r.relname.clone())
     };
+    // Tables this migration drops: what it drops from them first goes with them.
+    let dropped_tables: HashSet<String> = ctx
+        .statements()
+        .iter()
+        .filter_map(|s| match &s.node {
+            NodeEnum::DropStmt(d) if d.remove_type == ObjectType::ObjectTable as i32 => Some(d),
+            _ => None,
+        })
+        .flat_map(|d| d.objects.iter().filter_map(object_name))
+        .collect();
     let mut added: HashSet<(String, String)> = HashSet::new();
     for (_, a, c) in alter_existing(ctx) {
         if c.subtype == AlterTableType::AtAddConstraint as i32 {
@@ -159,7 +173,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     }
     for (s, a, c) in alter_existing(ctx) {
         let table = table_of(a);
-        if added.contains(&(table.clone(), c.name.clone())) {
+        if dropped_tables.contains(&table) || added.contains(&(table.clone(), c.name.clone())) {
             continue;
         }
         if c.subtype == AlterTableType::AtDropConstraint as i32 {
@@ -228,6 +242,10 @@ mod tests {
             "ALTER TABLE orders ALTER COLUMN status SET DEFAULT 'new'; DROP INDEX i; DROP TRIGGER x ON orders;",
             "ALTER TABLE deals DROP CONSTRAINT IF EXISTS deals_fk;\nALTER TABLE deals ADD CONSTRAINT deals_fk FOREIGN KEY (contact_id) REFERENCES contacts (id) ON DELETE SET NULL NOT VALID;",
             "ALTER TABLE orders ALTER COLUMN status DROP DEFAULT, ALTER COLUMN status SET DEFAULT 'open';",
+            // Prisma: an enum replaced by a new one.
+            "CREATE TYPE \"Role_new\" AS ENUM ('USER', 'ADMIN');\nALTER TABLE \"User\" ALTER COLUMN \"role\" DROP DEFAULT;\nALTER TABLE \"User\" ALTER COLUMN \"role\" TYPE \"Role_new\" USING (\"role\"::text::\"Role_new\");\nALTER TYPE \"Role\" RENAME TO \"Role_old\";\nALTER TYPE \"Role_new\" RENAME TO \"Role\";\nDROP TYPE \"Role_old\";\nALTER TABLE \"User\" ALTER COLUMN \"role\" SET DEFAULT 'USER';",
+            // Prisma: a table's foreign keys dropped before the table.
+            "ALTER TABLE \"Profile\" DROP CONSTRAINT \"Profile_userId_fkey\";\nDROP TABLE \"Profile\";",
         ] {
             assert!(!fires(&RULE, sql), "{sql}");
         }

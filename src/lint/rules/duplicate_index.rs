@@ -19,6 +19,10 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
         let Some((t, cols)) = index_columns(&s.node) else {
             continue;
         };
+        // A unique index enforces something: it is never the one to drop.
+        if matches!(&s.node, pg_query::NodeEnum::IndexStmt(i) if i.unique) {
+            continue;
+        }
         if ctx.facts.created_by(&t).is_some() && ctx.facts.keys.identical(&t, &cols) > 1 {
             out.push(Violation::stmt(
                 ctx,
@@ -35,7 +39,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lint::rules::testing::fires;
+    use crate::lint::rules::testing::{fires, run};
 
     #[test]
     fn fires_on_an_index_a_key_already_gives() {
@@ -49,6 +53,18 @@ mod tests {
         ));
     }
 
+    /// The plain index is the one to drop, whichever came first: the unique one enforces.
+    #[test]
+    fn names_the_plain_index_beside_a_unique_one() {
+        assert_eq!(
+            run(
+                &RULE,
+                "CREATE TABLE t (name text); CREATE INDEX t_name ON t (name); CREATE UNIQUE INDEX t_name_key ON t (name);"
+            ),
+            ["CREATE INDEX t_name ON t (name)"]
+        );
+    }
+
     #[test]
     fn stays_quiet_on_other_columns_orders_or_predicates() {
         assert!(!fires(
@@ -59,5 +75,17 @@ mod tests {
             &RULE,
             "CREATE TABLE t (id int PRIMARY KEY); CREATE INDEX t_live ON t (id) WHERE id > 0;"
         ));
+        for other in [
+            "CREATE INDEX t_trgm ON t USING gin (name gin_trgm_ops);",
+            "CREATE INDEX t_pattern ON t (name text_pattern_ops);",
+            "CREATE INDEX t_c ON t (name COLLATE \"C\");",
+            "CREATE INDEX t_cover ON t (name) INCLUDE (id);",
+            "CREATE INDEX t_hash ON t USING hash (name);",
+        ] {
+            let sql = format!(
+                "CREATE TABLE t (id int, name text); CREATE INDEX t_name ON t (name); {other}"
+            );
+            assert!(!fires(&RULE, &sql), "{other}");
+        }
     }
 }

@@ -1,12 +1,16 @@
 //! `dangerous/grant-public-write`: write or ALL privileges granted to PUBLIC, `anon` or
 //! `authenticated` (Supabase's API roles). On a table whose row level security is on (enabled
 //! by this migration or one before it), granting SELECT, INSERT, UPDATE and DELETE to the API
-//! roles is Supabase's pattern: the policies decide which rows. TRUNCATE (which RLS does not
-//! guard), ALL (which includes it), and grants to PUBLIC stay findings.
+//! roles is Supabase's pattern: the policies decide which rows. TRUNCATE, REFERENCES and
+//! TRIGGER (which RLS does not guard) and ALL (which includes them) stay findings there, one
+//! per file for all such grants (`supabase db diff` writes one statement per privilege and
+//! role), at warning level. Grants to PUBLIC, and writes on tables without RLS, are findings
+//! each.
 
-use pg_query::protobuf::{node::Node as N, RoleSpecType};
+use pg_query::protobuf::{node::Node as N, ObjectType, RoleSpecType};
 use pg_query::NodeEnum;
 
+use crate::diagnostic::Level;
 use crate::lint::{Ctx, Family, QualName, Rule, Violation, DANGEROUS};
 
 pub const RULE: Rule = Rule {
@@ -19,9 +23,71 @@ pub const RULE: Rule = Rule {
 };
 
 const WRITE: [&str; 5] = ["insert", "update", "delete", "truncate", "all"];
+/// What row level security does not guard.
+const UNGUARDED: [&str; 4] = ["truncate", "references", "trigger", "all"];
 const OPEN_ROLES: [&str; 2] = ["anon", "authenticated"];
 
+/// The grants of one file to the API roles on named tables, gathered into one finding:
+/// `supabase db diff` and `db pull` write one statement per privilege, role and table.
+#[derive(Default)]
+struct Gathered<'a> {
+    first: Option<&'a crate::sql::Statement>,
+    privileges: Vec<&'static str>,
+    roles: Vec<String>,
+    tables: Vec<String>,
+}
+
+fn add_once<T: PartialEq>(list: &mut Vec<T>, item: T) {
+    if !list.contains(&item) {
+        list.push(item);
+    }
+}
+
+impl<'a> Gathered<'a> {
+    fn add(
+        &mut self,
+        s: &'a crate::sql::Statement,
+        privileges: &[&'static str],
+        roles: &[String],
+        table: String,
+    ) {
+        if privileges.is_empty() {
+            return;
+        }
+        self.first.get_or_insert(s);
+        privileges
+            .iter()
+            .for_each(|p| add_once(&mut self.privileges, *p));
+        roles
+            .iter()
+            .for_each(|r| add_once(&mut self.roles, r.clone()));
+        add_once(&mut self.tables, table);
+    }
+
+    /// One finding at the first grant: "GRANT … to … on t1, t2, t3 and 2 more, {why}".
+    fn report(self, ctx: &Ctx, why: &str) -> Option<Violation> {
+        let first = self.first?;
+        let shown = self.tables.len().min(3);
+        let more = match self.tables.len() - shown {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        Some(Violation::stmt(
+            ctx,
+            first,
+            format!(
+                "GRANT {} to {} on {}{more}, {why}",
+                self.privileges.join(", ").to_uppercase(),
+                self.roles.join(", "),
+                self.tables[..shown].join(", "),
+            ),
+        ))
+    }
+}
+
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
+    let mut rls_on = Gathered::default();
+    let mut rls_off = Gathered::default();
     for s in ctx.statements() {
         let NodeEnum::GrantStmt(g) = &s.node else {
             continue;
@@ -38,18 +104,8 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
             })
             .collect();
         // An empty list means ALL PRIVILEGES.
-        let writes: Vec<&str> = if privileges.is_empty() {
-            vec!["all"]
-        } else {
-            privileges
-                .iter()
-                .map(String::as_str)
-                .filter(|p| WRITE.contains(p))
-                .collect()
-        };
-        if writes.is_empty() {
-            continue;
-        }
+        let granted =
+            |p: &str| privileges.is_empty() && p == "all" || privileges.iter().any(|g| g == p);
         let open: Vec<String> = g
             .grantees
             .iter()
@@ -63,49 +119,81 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
                 _ => None,
             })
             .collect();
-        // Row level security guards the rows of tables it is on, for the API roles: only
-        // TRUNCATE and ALL (which includes it) still open them.
-        let guarded = g.objtype == pg_query::protobuf::ObjectType::ObjectTable as i32
+        if open.is_empty() {
+            continue;
+        }
+        let table = g.objtype == ObjectType::ObjectTable as i32;
+        let named: Vec<&pg_query::protobuf::RangeVar> = g
+            .objects
+            .iter()
+            .filter_map(|o| match &o.node {
+                Some(N::RangeVar(r)) => Some(r),
+                _ => None,
+            })
+            .collect();
+        // Named tables, to the API roles: row level security guards the rows of those it is
+        // on (enabled by this migration or one before it).
+        if table
             && g.targtype == pg_query::protobuf::GrantTargetType::AclTargetObject as i32
-            && !g.objects.is_empty()
-            && g.objects.iter().all(|o| match &o.node {
-                Some(N::RangeVar(r)) => ctx
-                    .facts
-                    .rls_enabled_by(&QualName::of(r), ctx.migration.version.as_str()),
-                _ => false,
-            });
-        let guarded = guarded && !open.iter().any(|r| r == "PUBLIC");
-        let writes: Vec<&str> = if guarded {
-            writes
+            && !named.is_empty()
+            && named.len() == g.objects.len()
+            && !open.iter().any(|r| r == "PUBLIC")
+        {
+            let unguarded: Vec<&'static str> =
+                UNGUARDED.into_iter().filter(|p| granted(p)).collect();
+            let writes: Vec<&'static str> = WRITE.into_iter().filter(|p| granted(p)).collect();
+            for r in named {
+                let t = QualName::of(r);
+                if ctx.facts.rls_enabled_by(&t, ctx.migration.version.as_str()) {
+                    rls_on.add(s, &unguarded, &open, t.to_string());
+                } else {
+                    rls_off.add(s, &writes, &open, t.to_string());
+                }
+            }
+            continue;
+        }
+        // Tables' rows, and CREATE in a schema; sequences, functions and types hold no rows
+        // (`supabase db pull` grants ALL on every sequence to the API roles).
+        let writes: Vec<&str> = if table {
+            WRITE.into_iter().filter(|p| granted(p)).collect()
+        } else if g.objtype == ObjectType::ObjectSchema as i32 {
+            ["create", "all"]
                 .into_iter()
-                .filter(|w| matches!(*w, "truncate" | "all"))
+                .filter(|p| granted(p))
                 .collect()
         } else {
-            writes
+            Vec::new()
         };
-        if !open.is_empty() && !writes.is_empty() {
+        if !writes.is_empty() {
             out.push(Violation::stmt(
                 ctx,
                 s,
                 format!(
-                    "GRANT {} to {}{}",
+                    "GRANT {} to {}",
                     writes.join(", ").to_uppercase(),
-                    open.join(", "),
-                    if guarded {
-                        " on a table with row level security: RLS guards rows, not TRUNCATE, which empties the table"
-                    } else {
-                        ""
-                    }
+                    open.join(", ")
                 ),
             ));
         }
     }
+    out.extend(rls_off.report(
+        ctx,
+        "without row level security: the API roles read and change every row",
+    ));
+    out.extend(
+        rls_on
+            .report(
+                ctx,
+                "which have row level security: RLS guards rows, not TRUNCATE (it empties the table), REFERENCES or TRIGGER; revoke them from the API roles unless they need them",
+            )
+            .map(|v| v.level(Level::Warning)),
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lint::rules::testing::{fires, run, run_set};
+    use crate::lint::rules::testing::{fires, run, run_set, violations};
 
     #[test]
     fn fires_on_writes_to_everyone() {
@@ -160,7 +248,40 @@ mod tests {
                 ("2026-01-04_rls", "CREATE TABLE IF NOT EXISTS later (id int); ALTER TABLE later ENABLE ROW LEVEL SECURITY;"),
             ],
         );
-        assert_eq!(found.len(), 5, "{found:?}");
+        // TRUNCATE and ALL on todos, in one finding; PUBLIC; open_t; later.
+        assert_eq!(found.len(), 4, "{found:?}");
+    }
+
+    /// `supabase db diff` writes one GRANT per privilege and role: what RLS does not guard is
+    /// said once for the file, at warning level in every environment.
+    #[test]
+    fn one_warning_per_file_for_what_rls_does_not_guard() {
+        let mut diff = String::from(
+            "create table \"public\".\"comments\" (\"id\" bigint not null);\nalter table \"public\".\"comments\" enable row level security;\n",
+        );
+        for role in ["anon", "authenticated", "service_role"] {
+            for p in [
+                "delete",
+                "insert",
+                "references",
+                "select",
+                "trigger",
+                "truncate",
+                "update",
+            ] {
+                diff += &format!("grant {p} on table \"public\".\"comments\" to \"{role}\";\n");
+            }
+        }
+        let found = violations(&RULE, &diff);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].level, Some(Level::Warning));
+        assert!(
+            found[0].message.starts_with(
+                "GRANT REFERENCES, TRIGGER, TRUNCATE to anon, authenticated on public.comments, which have row level security"
+            ),
+            "{}",
+            found[0].message
+        );
     }
 
     #[test]
@@ -169,5 +290,10 @@ mod tests {
             &RULE,
             "GRANT SELECT ON t TO anon; GRANT ALL ON t TO app_writer; REVOKE ALL ON t FROM PUBLIC;"
         ));
+        assert!(!fires(
+            &RULE,
+            "GRANT ALL ON SEQUENCE public.t_id_seq TO anon; GRANT ALL ON FUNCTION f() TO PUBLIC; GRANT USAGE ON SCHEMA public TO anon;"
+        ));
+        assert!(fires(&RULE, "GRANT CREATE ON SCHEMA public TO PUBLIC;"));
     }
 }

@@ -11,19 +11,25 @@ pub const RULE: Rule = Rule {
     family: Family::Locking,
     levels: ALWAYS_WARNING,
     summary: "DDL on an existing table without SET lock_timeout can stall all traffic on that table while it waits.",
-    help: "start the file with `SET LOCAL lock_timeout = '5s';`, or set `[deploy] statement_lock_timeout` for every migration (5 s is the default in staging and production), so the migration fails fast instead of queueing every query behind it",
+    help: "start the file with `SET LOCAL lock_timeout = '5s';`, or give `[deploy] statement_lock_timeout` a duration instead of 0 (pgshift sets 5 s for every migration in staging and production unless it is 0), so the migration fails fast instead of queueing every query behind it",
     check,
 };
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
-    // The deploy sets one for every migration (`[deploy] statement_lock_timeout`, 5 s by default
-    // in staging and production).
+    // The deploys that meet traffic set one for every migration (`[deploy]
+    // statement_lock_timeout`, 5 s by default in staging and production).
     if ctx.lock_timeout_configured {
         return;
     }
     for s in ctx.statements() {
         let locks_existing = match &s.node {
-            NodeEnum::VariableSetStmt(v) if v.name == "lock_timeout" => return,
+            NodeEnum::VariableSetStmt(v) if v.name == "lock_timeout" => {
+                // `SET lock_timeout = 0` (pg_dump's preamble) turns it off.
+                if turns_off(v) {
+                    continue;
+                }
+                return;
+            }
             NodeEnum::SelectStmt(_)
                 if sets_lock_timeout(&s.text(ctx.sql()).to_ascii_lowercase()) =>
             {
@@ -58,6 +64,25 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
             );
             return;
         }
+    }
+}
+
+/// `SET lock_timeout = 0` (or `'0'`, `'0s'`, DEFAULT, RESET: the server's default is off).
+fn turns_off(v: &pg_query::protobuf::VariableSetStmt) -> bool {
+    use pg_query::protobuf::{a_const::Val, node::Node as N};
+    let Some(N::AConst(c)) = v.args.first().and_then(|a| a.node.as_ref()) else {
+        return true;
+    };
+    match &c.val {
+        Some(Val::Ival(i)) => i.ival == 0,
+        Some(Val::Sval(s)) => s
+            .sval
+            .trim()
+            .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+            .trim()
+            .parse::<f64>()
+            .is_ok_and(|n| n == 0.0),
+        _ => false,
     }
 }
 
@@ -135,6 +160,23 @@ mod tests {
         assert!(!fires(
             &RULE,
             "CREATE TABLE t (a int); ALTER TABLE t ADD COLUMN b int; CREATE INDEX i ON t (a);"
+        ));
+    }
+
+    /// pg_dump's preamble turns the timeout off: that is no timeout.
+    #[test]
+    fn fires_after_a_timeout_turned_off() {
+        for off in [
+            "SET lock_timeout = 0;",
+            "SET lock_timeout = '0s';",
+            "RESET lock_timeout;",
+        ] {
+            let sql = format!("{off} ALTER TABLE users ADD COLUMN a int;");
+            assert!(fires(&RULE, &sql), "{off}");
+        }
+        assert!(!fires(
+            &RULE,
+            "SET lock_timeout = 0; SET lock_timeout = '2s'; ALTER TABLE users ADD COLUMN a int;"
         ));
     }
 }
