@@ -2,6 +2,18 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// glibc's allocator grows each thread's heap a few pages at a time (an `mprotect` per step):
+/// validating a thousand files on every core spent more time there than in the parser.
+/// mimalloc takes memory from the system in large pieces and reuses it per thread.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `mi_option_purge_delay` (mimalloc.h: the 16th option, 15 from 0, in its v2 and v3).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() -> ExitCode {
+    // Memory freed goes back to the system at once, not after 10 ms: the peak while a large
+    // data file streams stays near glibc's (79 MB instead of 99 MB on a 47 MB file).
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
     pgshift::cli::run(pgshift::cli::Cli::parse())
 }

@@ -112,6 +112,80 @@ pub fn search_paths(text: &str, statements: &[crate::sql::Statement]) -> Vec<Arc
     out
 }
 
+/// The name (last part) of the function, procedure, view, materialized view, type, domain or
+/// sequence a statement makes.
+pub fn made_object(node: &NodeEnum) -> Option<String> {
+    match node {
+        NodeEnum::CreateFunctionStmt(f) => super::names(&f.funcname).last().cloned(),
+        NodeEnum::ViewStmt(v) => v.view.as_ref().map(|r| r.relname.clone()),
+        NodeEnum::CreateTableAsStmt(c) => c
+            .into
+            .as_ref()
+            .and_then(|i| i.rel.as_ref())
+            .map(|r| r.relname.clone()),
+        NodeEnum::CompositeTypeStmt(c) => c.typevar.as_ref().map(|r| r.relname.clone()),
+        NodeEnum::CreateEnumStmt(e) => super::names(&e.type_name).last().cloned(),
+        NodeEnum::CreateDomainStmt(d) => super::names(&d.domainname).last().cloned(),
+        NodeEnum::CreateSeqStmt(q) => q.sequence.as_ref().map(|r| r.relname.clone()),
+        _ => None,
+    }
+}
+
+/// A column's declared type: its name (the last part, lower-case: `varchar`, `numeric`…), its
+/// modifiers (`varchar(40)`: `[40]`) and whether it is an array.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnType {
+    pub name: String,
+    pub mods: Vec<i64>,
+    pub array: bool,
+}
+
+impl ColumnType {
+    /// The type a `TypeName` names; `None` when a modifier is not a plain number.
+    pub fn of(t: &protobuf::TypeName) -> Option<ColumnType> {
+        let name = super::names(&t.names).last()?.to_ascii_lowercase();
+        let mut mods = Vec::new();
+        for m in &t.typmods {
+            match &m.node {
+                Some(N::AConst(c)) => match &c.val {
+                    Some(protobuf::a_const::Val::Ival(i)) => mods.push(i64::from(i.ival)),
+                    _ => return None,
+                },
+                _ => return None,
+            }
+        }
+        Some(ColumnType {
+            name,
+            mods,
+            array: !t.array_bounds.is_empty(),
+        })
+    }
+
+    /// Whether PostgreSQL changes a column from `self` to `to` without rewriting the table (or
+    /// scanning it): the binary-coercible changes that loosen or keep the limit.
+    pub fn changes_in_place(&self, to: &ColumnType) -> bool {
+        let within = |from: &[i64], to: &[i64]| match (from, to) {
+            (_, []) => true,
+            ([], _) => false,
+            ([a], [b]) => b >= a,
+            ([p, s], [q, r]) => q >= p && r == s,
+            ([p], [q, 0]) => q >= p,
+            _ => false,
+        };
+        if self.array != to.array {
+            return false;
+        }
+        match (self.name.as_str(), to.name.as_str()) {
+            ("varchar", "varchar") | ("numeric", "numeric") | ("varbit", "varbit") => {
+                within(&self.mods, &to.mods)
+            }
+            ("varchar", "text") | ("cidr", "inet") => to.mods.is_empty(),
+            ("text", "varchar") => to.mods.is_empty(),
+            (a, b) => a == b && self.mods == to.mods,
+        }
+    }
+}
+
 /// The column of a `CHECK (col IS NOT NULL)` constraint.
 fn not_null_test(k: &protobuf::Constraint) -> Option<String> {
     if k.contype != protobuf::ConstrType::ConstrCheck as i32 {
@@ -167,6 +241,12 @@ pub struct SetFacts {
     /// `CHECK (col IS NOT NULL)` constraints, by table and name: their column, and the plan
     /// place of the migration that made them valid (added without NOT VALID, or validated).
     not_null_checks: HashMap<(QualName, String), (String, Option<usize>)>,
+    /// Each column's type as the set declares it, with the plan place of each declaration
+    /// (CREATE TABLE, ADD COLUMN, ALTER COLUMN … TYPE), oldest first.
+    column_types: HashMap<(QualName, String), Vec<(usize, ColumnType)>>,
+    /// Functions, procedures, views, types and sequences by name (the last part): the plan place
+    /// of the first migration that makes one.
+    objects_made: HashMap<String, usize>,
     /// Primary keys, unique constraints and indexes.
     pub keys: super::keys::Keys,
 }
@@ -185,6 +265,10 @@ impl SetFacts {
         for (s, path) in statements.iter().zip(&paths) {
             self.keys.add(&s.node);
             self.note_api(version, &s.node);
+            self.note_column_types(&s.node, place);
+            if let Some(name) = made_object(&s.node) {
+                self.objects_made.entry(name).or_insert(place);
+            }
             if let Some(t) = created_table(&s.node) {
                 self.dropped.remove(&t);
                 self.rls_enabled.remove(&t);
@@ -341,6 +425,69 @@ impl SetFacts {
             (Some(at), Some(here)) => at <= here,
             _ => false,
         }
+    }
+
+    /// Records the column types a CREATE TABLE or ALTER TABLE declares.
+    fn note_column_types(&mut self, node: &NodeEnum, place: usize) {
+        let mut note = |t: &QualName, column: &str, ty: &Option<protobuf::TypeName>| {
+            if let Some(ty) = ty.as_ref().and_then(ColumnType::of) {
+                self.column_types
+                    .entry((t.clone(), column.to_string()))
+                    .or_default()
+                    .push((place, ty));
+            }
+        };
+        match node {
+            NodeEnum::CreateStmt(c) => {
+                let Some(rel) = &c.relation else { return };
+                let t = QualName::of(rel);
+                for e in &c.table_elts {
+                    if let Some(N::ColumnDef(d)) = &e.node {
+                        note(&t, &d.colname, &d.type_name);
+                    }
+                }
+            }
+            NodeEnum::AlterTableStmt(a) => {
+                let Some(rel) = &a.relation else { return };
+                let t = QualName::of(rel);
+                for c in alter_cmds(a) {
+                    let Some(N::ColumnDef(d)) = c.def.as_ref().and_then(|d| d.node.as_ref()) else {
+                        continue;
+                    };
+                    if c.subtype == AlterTableType::AtAddColumn as i32 {
+                        note(&t, &d.colname, &d.type_name);
+                    } else if c.subtype == AlterTableType::AtAlterColumnType as i32 {
+                        note(&t, &c.name, &d.type_name);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether a migration before `version` makes a function, procedure, view, type or
+    /// sequence of this name.
+    pub fn object_made_before(&self, name: &str, version: &str) -> bool {
+        match (self.objects_made.get(name), self.order.get(version)) {
+            (Some(at), Some(here)) => at < here,
+            _ => false,
+        }
+    }
+
+    /// The type of `t.column` as the migrations before `version` left it, if the set says.
+    pub fn column_type_before(
+        &self,
+        t: &QualName,
+        column: &str,
+        version: &str,
+    ) -> Option<&ColumnType> {
+        let here = *self.order.get(version)?;
+        self.column_types
+            .get(&(t.clone(), column.to_string()))?
+            .iter()
+            .rev()
+            .find(|(at, _)| *at < here)
+            .map(|(_, ty)| ty)
     }
 
     /// Records an `ADD CONSTRAINT … CHECK (col IS NOT NULL)` or the VALIDATE of one.

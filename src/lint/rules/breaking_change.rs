@@ -10,6 +10,7 @@ use pg_query::protobuf::{node::Node as N, AlterTableType, ObjectType};
 use pg_query::NodeEnum;
 
 use crate::diagnostic::Level;
+use crate::lint::facts::made_object;
 use crate::lint::{alter_existing, names, Ctx, Family, Rule, Violation};
 
 pub const RULE: Rule = Rule {
@@ -74,22 +75,11 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
         .statements()
         .iter()
         .filter_map(|s| match &s.node {
-            NodeEnum::CreateFunctionStmt(f) => names(&f.funcname).last().cloned(),
-            NodeEnum::ViewStmt(v) => v.view.as_ref().map(|r| r.relname.clone()),
-            NodeEnum::CreateTableAsStmt(c) => c
-                .into
-                .as_ref()
-                .and_then(|i| i.rel.as_ref())
-                .map(|r| r.relname.clone()),
-            NodeEnum::CompositeTypeStmt(c) => c.typevar.as_ref().map(|r| r.relname.clone()),
-            NodeEnum::CreateEnumStmt(e) => names(&e.type_name).last().cloned(),
-            NodeEnum::CreateDomainStmt(d) => names(&d.domainname).last().cloned(),
-            NodeEnum::CreateSeqStmt(q) => q.sequence.as_ref().map(|r| r.relname.clone()),
             // What is renamed to a name takes its place: Prisma replaces an enum by making
             // `Role_new`, renaming `Role` to `Role_old` and `Role_new` to `Role`, and dropping
             // `Role_old`, all in one migration.
             NodeEnum::RenameStmt(r) if kind(r.rename_type).is_some() => Some(r.newname.clone()),
-            _ => None,
+            node => made_object(node),
         })
         .collect();
     let new_here = |name: &str| made_here.contains(name);
@@ -100,7 +90,13 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
                     continue;
                 };
                 for name in d.objects.iter().filter_map(object_name) {
-                    if new_here(&name) {
+                    // DROP … IF EXISTS of what no earlier migration made: a cleanup of
+                    // something that may not be there, not a known object.
+                    let unknown = d.missing_ok
+                        && !ctx
+                            .facts
+                            .object_made_before(&name, ctx.migration.version.as_str());
+                    if new_here(&name) || unknown {
                         continue;
                     }
                     out.push(Violation::stmt(
@@ -197,7 +193,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lint::rules::testing::{fires, run};
+    use crate::lint::rules::testing::{fires, messages, run};
 
     #[test]
     fn fires_on_drops_renames_and_moves_of_existing_objects() {
@@ -206,10 +202,7 @@ mod tests {
                 "DROP FUNCTION public.total(int);",
                 "DROP FUNCTION public.total(int)",
             ),
-            (
-                "DROP VIEW IF EXISTS active_users;",
-                "DROP VIEW IF EXISTS active_users",
-            ),
+            ("DROP VIEW active_users;", "DROP VIEW active_users"),
             ("DROP TYPE mood;", "DROP TYPE mood"),
             ("DROP SEQUENCE order_seq;", "DROP SEQUENCE order_seq"),
             (
@@ -230,6 +223,30 @@ mod tests {
         ] {
             assert_eq!(run(&RULE, sql), [underlined], "{sql}");
         }
+    }
+
+    /// IF EXISTS of what the set never made is a cleanup; of what it made, a drop.
+    #[test]
+    fn if_exists_fires_only_on_what_the_set_made() {
+        let found = messages(
+            &RULE,
+            &[
+                (
+                    "2026-01-01_v",
+                    "CREATE VIEW active_users AS SELECT 1 AS one;",
+                ),
+                (
+                    "2026-01-02_drop",
+                    "DROP VIEW IF EXISTS active_users;\nDROP FUNCTION IF EXISTS never_made();",
+                ),
+            ],
+            false,
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("dropping view active_users"),
+            "{found:?}"
+        );
     }
 
     #[test]
