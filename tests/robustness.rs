@@ -341,6 +341,18 @@ fn pathological_files_are_validated_in_linear_time() {
             ),
         ),
         (
+            "checks, column types and grants",
+            format!(
+                "{}\n",
+                each(
+                    &|i| {
+                        format!("ALTER TABLE t{i} ADD CONSTRAINT c{i} CHECK (a IS NOT NULL); ALTER TABLE t{i} ALTER COLUMN a SET NOT NULL; ALTER TABLE t{i} ALTER COLUMN b TYPE text; GRANT ALL ON t{i} TO anon;")
+                    },
+                    "\n"
+                )
+            ),
+        ),
+        (
             "tables under a search_path",
             format!(
                 "SET search_path TO app, public;\n{}\n",

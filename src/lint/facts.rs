@@ -241,6 +241,8 @@ pub struct SetFacts {
     /// `CHECK (col IS NOT NULL)` constraints, by table and name: their column, and the plan
     /// place of the migration that made them valid (added without NOT VALID, or validated).
     not_null_checks: HashMap<(QualName, String), (String, Option<usize>)>,
+    /// For each (table, column), the first plan place where such a check was valid.
+    not_null_valid_at: HashMap<(QualName, String), usize>,
     /// Each column's type as the set declares it, with the plan place of each declaration
     /// (CREATE TABLE, ADD COLUMN, ALTER COLUMN … TYPE), oldest first.
     column_types: HashMap<(QualName, String), Vec<(usize, ColumnType)>>,
@@ -493,8 +495,13 @@ impl SetFacts {
     /// Records an `ADD CONSTRAINT … CHECK (col IS NOT NULL)` or the VALIDATE of one.
     fn note_not_null_check(&mut self, t: &QualName, c: &protobuf::AlterTableCmd, place: usize) {
         if c.subtype == AlterTableType::AtValidateConstraint as i32 {
-            if let Some((_, valid)) = self.not_null_checks.get_mut(&(t.clone(), c.name.clone())) {
+            if let Some((column, valid)) =
+                self.not_null_checks.get_mut(&(t.clone(), c.name.clone()))
+            {
                 valid.get_or_insert(place);
+                self.not_null_valid_at
+                    .entry((t.clone(), column.clone()))
+                    .or_insert(place);
             }
             return;
         }
@@ -506,6 +513,11 @@ impl SetFacts {
         };
         if let Some(column) = not_null_test(k) {
             let valid = (!k.skip_validation).then_some(place);
+            if valid.is_some() {
+                self.not_null_valid_at
+                    .entry((t.clone(), column.clone()))
+                    .or_insert(place);
+            }
             self.not_null_checks
                 .insert((t.clone(), k.conname.clone()), (column, valid));
         }
@@ -525,9 +537,9 @@ impl SetFacts {
         let Some(here) = self.order.get(version) else {
             return false;
         };
-        self.not_null_checks.iter().any(|((table, _), (c, valid))| {
-            table == t && c == column && valid.is_some_and(|at| at < *here)
-        })
+        self.not_null_valid_at
+            .get(&(t.clone(), column.to_string()))
+            .is_some_and(|at| at < here)
     }
 
     /// Whether any migration grants the table (or every table of its schema) to PUBLIC or an

@@ -34,9 +34,12 @@ struct Gathered<'a> {
     first: Option<&'a crate::sql::Statement>,
     privileges: Vec<&'static str>,
     roles: Vec<String>,
+    /// In the order first granted; `seen` keeps a dump of thousands of tables linear.
     tables: Vec<String>,
+    seen: std::collections::HashSet<String>,
 }
 
+/// Adds to a short list (privileges, roles) once.
 fn add_once<T: PartialEq>(list: &mut Vec<T>, item: T) {
     if !list.contains(&item) {
         list.push(item);
@@ -61,7 +64,9 @@ impl<'a> Gathered<'a> {
         roles
             .iter()
             .for_each(|r| add_once(&mut self.roles, r.clone()));
-        add_once(&mut self.tables, table);
+        if self.seen.insert(table.clone()) {
+            self.tables.push(table);
+        }
     }
 
     /// One finding at the first grant: "GRANT … to … on t1, t2, t3 and 2 more, {why}".
