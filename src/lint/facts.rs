@@ -249,6 +249,8 @@ pub struct SetFacts {
     /// Functions, procedures, views, types and sequences by name (the last part): the plan place
     /// of the first migration that makes one.
     objects_made: HashMap<String, usize>,
+    /// The views the set makes (not materialized views): they have no RLS of their own.
+    views: HashSet<QualName>,
     /// Primary keys, unique constraints and indexes.
     pub keys: super::keys::Keys,
 }
@@ -270,6 +272,11 @@ impl SetFacts {
             self.note_column_types(&s.node, place);
             if let Some(name) = made_object(&s.node) {
                 self.objects_made.entry(name).or_insert(place);
+            }
+            if let NodeEnum::ViewStmt(v) = &s.node {
+                if let Some(r) = &v.view {
+                    self.views.insert(QualName::of(r));
+                }
             }
             if let Some(t) = created_table(&s.node) {
                 self.dropped.remove(&t);
@@ -465,6 +472,11 @@ impl SetFacts {
             }
             _ => {}
         }
+    }
+
+    /// Whether a migration of the set makes a view (not a materialized view) of this name.
+    pub fn is_view(&self, t: &QualName) -> bool {
+        self.views.contains(t)
     }
 
     /// Whether a migration before `version` makes a function, procedure, view, type or

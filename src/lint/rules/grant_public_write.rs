@@ -149,6 +149,11 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
             let writes: Vec<&'static str> = WRITE.into_iter().filter(|p| granted(p)).collect();
             for r in named {
                 let t = QualName::of(r);
+                // A view has no RLS of its own: a security_invoker view reads through its
+                // tables' policies, and a definer view is `rls/security-definer-view`'s.
+                if ctx.facts.is_view(&t) {
+                    continue;
+                }
                 if ctx.facts.rls_enabled_by(&t, ctx.migration.version.as_str()) {
                     rls_on.add(s, &unguarded, &open, t.to_string());
                 } else {
@@ -300,5 +305,14 @@ mod tests {
             "GRANT ALL ON SEQUENCE public.t_id_seq TO anon; GRANT ALL ON FUNCTION f() TO PUBLIC; GRANT USAGE ON SCHEMA public TO anon;"
         ));
         assert!(fires(&RULE, "GRANT CREATE ON SCHEMA public TO PUBLIC;"));
+        // `supabase db pull` grants ALL on every view to the API roles.
+        assert!(!fires(
+            &RULE,
+            "CREATE VIEW public.stats WITH (security_invoker = on) AS SELECT 1 AS one;\nGRANT ALL ON TABLE public.stats TO anon, authenticated;"
+        ));
+        assert!(fires(
+            &RULE,
+            "CREATE MATERIALIZED VIEW public.totals AS SELECT 1 AS one;\nGRANT ALL ON TABLE public.totals TO anon;"
+        ));
     }
 }
