@@ -224,8 +224,8 @@ fn auth_call(text: &str) -> Option<String> {
 #[derive(Debug, Clone, Default)]
 pub struct SetFacts {
     created: HashMap<QualName, String>,
-    rls_enabled: HashSet<QualName>,
-    /// Where RLS was first enabled on each table: the migration's place in the plan.
+    /// The tables whose RLS is on at the end of the set, with where it was first enabled: the
+    /// migration's place in the plan.
     rls_enabled_at: HashMap<QualName, usize>,
     /// Each migration's place in the plan.
     order: HashMap<String, usize>,
@@ -238,10 +238,10 @@ pub struct SetFacts {
     api_evidence: Option<String>,
     policies: HashMap<QualName, usize>,
     dropped: HashSet<QualName>,
-    /// `CHECK (col IS NOT NULL)` constraints, by table and name: their column, and the plan
-    /// place of the migration that made them valid (added without NOT VALID, or validated).
-    not_null_checks: HashMap<(QualName, String), (String, Option<usize>)>,
-    /// For each (table, column), the first plan place where such a check was valid.
+    /// `CHECK (col IS NOT NULL)` constraints, by table and name: their column.
+    not_null_checks: HashMap<(QualName, String), String>,
+    /// For each (table, column), the first plan place where such a check was valid (added
+    /// without NOT VALID, or validated).
     not_null_valid_at: HashMap<(QualName, String), usize>,
     /// Each column's type as the set declares it, with the plan place of each declaration
     /// (CREATE TABLE, ADD COLUMN, ALTER COLUMN … TYPE), oldest first.
@@ -280,7 +280,6 @@ impl SetFacts {
             }
             if let Some(t) = created_table(&s.node) {
                 self.dropped.remove(&t);
-                self.rls_enabled.remove(&t);
                 self.rls_enabled_at.remove(&t);
                 self.created.insert(t, version.to_string());
             }
@@ -292,10 +291,8 @@ impl SetFacts {
                         self.note_not_null_check(&t, c, place);
                         if c.subtype == AlterTableType::AtEnableRowSecurity as i32 {
                             self.rls_enabled_at.entry(t.clone()).or_insert(place);
-                            self.rls_enabled.insert(t.clone());
                         } else if c.subtype == AlterTableType::AtDisableRowSecurity as i32 {
                             self.rls_enabled_at.remove(&t);
-                            self.rls_enabled.remove(&t);
                         }
                     }
                 }
@@ -334,7 +331,7 @@ impl SetFacts {
 
     /// Whether RLS is enabled on the table at the end of the set.
     pub fn rls_enabled(&self, t: &QualName) -> bool {
-        self.rls_enabled.contains(t)
+        self.rls_enabled_at.contains_key(t)
     }
 
     /// Number of policies created on the table in the whole set.
@@ -507,10 +504,7 @@ impl SetFacts {
     /// Records an `ADD CONSTRAINT … CHECK (col IS NOT NULL)` or the VALIDATE of one.
     fn note_not_null_check(&mut self, t: &QualName, c: &protobuf::AlterTableCmd, place: usize) {
         if c.subtype == AlterTableType::AtValidateConstraint as i32 {
-            if let Some((column, valid)) =
-                self.not_null_checks.get_mut(&(t.clone(), c.name.clone()))
-            {
-                valid.get_or_insert(place);
+            if let Some(column) = self.not_null_checks.get(&(t.clone(), c.name.clone())) {
                 self.not_null_valid_at
                     .entry((t.clone(), column.clone()))
                     .or_insert(place);
@@ -524,14 +518,13 @@ impl SetFacts {
             return;
         };
         if let Some(column) = not_null_test(k) {
-            let valid = (!k.skip_validation).then_some(place);
-            if valid.is_some() {
+            if !k.skip_validation {
                 self.not_null_valid_at
                     .entry((t.clone(), column.clone()))
                     .or_insert(place);
             }
             self.not_null_checks
-                .insert((t.clone(), k.conname.clone()), (column, valid));
+                .insert((t.clone(), k.conname.clone()), column);
         }
     }
 
@@ -540,7 +533,7 @@ impl SetFacts {
     pub fn not_null_check(&self, t: &QualName, name: &str) -> Option<&str> {
         self.not_null_checks
             .get(&(t.clone(), name.to_string()))
-            .map(|(column, _)| column.as_str())
+            .map(String::as_str)
     }
 
     /// Whether a migration before `version` made a `CHECK (column IS NOT NULL)` on `t` valid:
