@@ -11,23 +11,6 @@ use predicates::str::contains;
 mod common;
 use common::*;
 
-/// Roles are cluster-wide: create one once, whichever test comes first.
-fn role(name: &str, options: &str) {
-    cluster()
-        .psql(
-            "postgres",
-            &format!("DO $$ BEGIN CREATE ROLE {name} {options}; EXCEPTION WHEN duplicate_object THEN NULL; END $$"),
-        )
-        .unwrap();
-}
-
-/// The socket URL of `db` as `user` (the socket trusts every user).
-fn url_as(db: &str, user: &str) -> String {
-    cluster()
-        .url(db)
-        .replace("user=postgres", &format!("user={user}"))
-}
-
 /// Every privilege on pgshift's objects (tables, sequence, row types, trigger function) held by
 /// anyone but the owner, and how many objects were looked at. Written independently of
 /// pgshift's own query, so that a mistake there cannot hide here.

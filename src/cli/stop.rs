@@ -3,13 +3,18 @@
 //! back the migration it was in, records the interruption, releases the lock and exits 130.
 //! With `--terminate-after`, a deployer that still holds the lock after SECS has its session
 //! ended (its open transaction rolls back the same way).
+//!
+//! Only a role that could deploy may stop a deploy: the deploying role, a member of it, or a
+//! superuser. Any other role is refused here (exit 2, nothing sent); and a request made some
+//! other way (`pg_notify` by hand) does not carry the deploy's stop token, which only those
+//! roles can read, so the deployer ignores it.
 
 use std::time::{Duration, Instant};
 
 use crate::config::{Settings, VarSource};
-use crate::db::lock::{holder, Deployer, Holder};
+use crate::db::lock::{holder, Holder};
 use crate::db::tracking::Tracking;
-use crate::deploy::session::STOP_CHANNEL;
+use crate::deploy::session::{STOP_CHANNEL, STOP_TOKEN_KEY};
 use crate::sanitize::escape::untrusted as u;
 
 use super::database::{runtime, spec};
@@ -22,6 +27,8 @@ const PATIENCE: Duration = Duration::from_secs(60);
 enum Stopped {
     /// Nobody held the lock.
     NoDeploy,
+    /// This role may not stop that deploy: why, and what it takes.
+    Refused { message: String, help: String },
     /// The deployer let go of the lock, `terminated` when its session had to be ended.
     Done { holder: Holder, terminated: bool },
     /// It still holds the lock.
@@ -56,16 +63,55 @@ pub fn run(
         let Some(first) = holder(&client, key).await.map_err(fail)? else {
             return Ok::<_, CliError>(Stopped::NoDeploy);
         };
-        // Heard between statements; the statement running now is cancelled.
+        let (Some(pid), Some(deployer)) = (first.pid, first.user.clone()) else {
+            return Ok(Stopped::Refused {
+                message: format!(
+                    "the deploy lock of {} on {} is held by {first}: there is no session to stop",
+                    tracking.display(),
+                    spec.describe()
+                ),
+                help: "a database administrator ends it: SELECT gid FROM pg_prepared_xacts, then ROLLBACK PREPARED 'gid'".into(),
+            });
+        };
+        if let Some(refused) = may_stop(&client, &deployer).await.map_err(fail)? {
+            return Ok(Stopped::Refused {
+                message: format!(
+                    "refusing to stop the deploy on {}: {refused}; nothing was sent",
+                    spec.describe()
+                ),
+                help: format!(
+                    "run `pgshift stop` as {r}, as a member of it (GRANT {r} TO <you>), or as a superuser",
+                    r = crate::sql::variables::display_identifier(&deployer)
+                ),
+            });
+        }
+        let token = match stop_token(&client, &tracking).await {
+            Ok(t) => t,
+            Err(e) => {
+                return Ok(Stopped::Refused {
+                    message: format!(
+                        "refusing to stop the deploy on {}: this role cannot read the deploy's stop token in {} ({}); nothing was sent",
+                        spec.describe(),
+                        tracking.display_with("_meta"),
+                        crate::deploy::error_text(&e)
+                    ),
+                    help: format!(
+                        "run `pgshift stop` as the role that owns {} (the deploying role), a member of it, or a superuser",
+                        tracking.display()
+                    ),
+                })
+            }
+        };
+        // Heard between statements; the statement running now is cancelled. A deployer of an
+        // older pgshift wrote no token: the cancel alone stops its running migration.
+        if let Some(token) = token {
+            client
+                .execute("SELECT pg_notify($1, $2)", &[&STOP_CHANNEL, &token])
+                .await
+                .map_err(fail)?;
+        }
         client
-            .execute(
-                "SELECT pg_notify($1, $2)",
-                &[&STOP_CHANNEL, &key.to_string()],
-            )
-            .await
-            .map_err(fail)?;
-        client
-            .execute("SELECT pg_cancel_backend($1)", &[&first.pid])
+            .execute("SELECT pg_cancel_backend($1)", &[&pid])
             .await
             .map_err(fail)?;
         let started = Instant::now();
@@ -73,7 +119,7 @@ pub fn run(
         loop {
             tokio::time::sleep(Duration::from_millis(100)).await;
             match holder(&client, key).await.map_err(fail)? {
-                Some(h) if h.pid == first.pid => {}
+                Some(h) if h.pid == Some(pid) => {}
                 // Gone (or another deployer took the lock since: this one stopped).
                 _ => {
                     return Ok(Stopped::Done {
@@ -86,7 +132,7 @@ pub fn run(
             match terminate_after {
                 Some(t) if waited >= t && !terminated => {
                     client
-                        .execute("SELECT pg_terminate_backend($1)", &[&first.pid])
+                        .execute("SELECT pg_terminate_backend($1)", &[&pid])
                         .await
                         .map_err(fail)?;
                     terminated = true;
@@ -111,9 +157,15 @@ pub fn run(
             );
             Ok(exit::USAGE)
         }
+        Stopped::Refused { message, help } => {
+            out.error(&message, Some(&help));
+            Ok(exit::USAGE)
+        }
         Stopped::Done { holder, terminated } => {
-            let at = Deployer::of(&holder.application).and_then(|d| d.at);
+            let deployer = holder.deployer();
+            let at = deployer.as_ref().and_then(|d| d.at.clone());
             let what = match at {
+                _ if deployer.is_none() => "it was not a pgshift deploy (a session that took the deploy lock by hand): it let go of the lock".to_string(),
                 Some(at) => {
                     let (progress, version) = at.split_once(' ').unwrap_or(("", &at));
                     format!(
@@ -150,4 +202,54 @@ pub fn run(
             Ok(exit::FINDINGS)
         }
     }
+}
+
+/// Why the connected role may not stop a deploy run by `deployer`, or `None` when it may: it
+/// is that role, a member of it, or a superuser.
+async fn may_stop(
+    client: &tokio_postgres::Client,
+    deployer: &str,
+) -> Result<Option<String>, tokio_postgres::Error> {
+    let row = client
+        .query_one(
+            "SELECT current_user::text, coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false)
+                    OR coalesce((SELECT pg_has_role(current_user, oid, 'MEMBER') FROM pg_roles WHERE rolname = $1), false)",
+            &[&deployer],
+        )
+        .await?;
+    let (me, allowed): (Option<String>, Option<bool>) = (row.try_get(0)?, row.try_get(1)?);
+    Ok((allowed != Some(true)).then(|| {
+        format!(
+            "role {} is not the deploying role ({}), a member of it, or a superuser",
+            u(me.as_deref().unwrap_or("?")),
+            u(deployer)
+        )
+    }))
+}
+
+/// The running deploy's stop token, from the meta table; `None` when there is none (no
+/// table, or a deployer of an older pgshift). An error when this role may not read it.
+async fn stop_token(
+    client: &tokio_postgres::Client,
+    tracking: &Tracking,
+) -> Result<Option<String>, tokio_postgres::Error> {
+    let meta = tracking.name("_meta");
+    let exists = client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&meta])
+        .await?
+        .try_get::<_, Option<bool>>(0)?
+        == Some(true);
+    if !exists {
+        return Ok(None);
+    }
+    let row = client
+        .query_opt(
+            &format!("SELECT value FROM {meta} WHERE key = $1"),
+            &[&STOP_TOKEN_KEY],
+        )
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get(0)?,
+        None => None,
+    })
 }

@@ -461,11 +461,11 @@ impl ConnectionSpec {
     }
 
     /// Connects; notices go to `notices`, and the payloads of notifications (`LISTEN`) to
-    /// `notifications` with their channel.
+    /// `notifications` with their channel and the server process that sent them.
     pub async fn connect_with(
         &self,
         notices: tokio::sync::mpsc::UnboundedSender<tokio_postgres::error::DbError>,
-        notifications: Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>,
+        notifications: Option<tokio::sync::mpsc::UnboundedSender<(String, String, i32)>>,
     ) -> Result<tokio_postgres::Client, ConnectError> {
         let tls = self.tls_connector()?;
         let (client, mut connection) = self
@@ -483,7 +483,11 @@ impl ConnectionSpec {
                     }
                     tokio_postgres::AsyncMessage::Notification(n) => {
                         if let Some(tx) = &notifications {
-                            let _ = tx.send((n.channel().to_string(), n.payload().to_string()));
+                            let _ = tx.send((
+                                n.channel().to_string(),
+                                n.payload().to_string(),
+                                n.process_id(),
+                            ));
                         }
                     }
                     _ => {}

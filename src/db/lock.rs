@@ -8,14 +8,19 @@ use tokio_postgres::Client;
 
 use super::tracking::Tracking;
 
-/// The session holding the deploy lock.
+/// The session holding the deploy lock. PostgreSQL shows the address and start time of
+/// another role's session only to members of `pg_read_all_stats` (and a lock held by a
+/// prepared transaction has no session at all): what is hidden is `None`, never a guess.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
-    pub pid: i32,
-    pub application: String,
-    pub user: String,
-    pub client: String,
-    pub since: String,
+    /// The server process; `None` for a prepared transaction.
+    pub pid: Option<i32>,
+    pub application: Option<String>,
+    pub user: Option<String>,
+    /// `10.0.0.3` or `local socket`; `None` when hidden from this role.
+    pub client: Option<String>,
+    /// `2026-11-24 10:00:00 UTC`; `None` when hidden from this role.
+    pub since: Option<String>,
 }
 
 /// What a pgshift deployer's `application_name` says: `pgshift[pid@host]`, then
@@ -41,13 +46,31 @@ impl Deployer {
     }
 }
 
+impl Holder {
+    /// What its `application_name` says of a pgshift deployer.
+    pub fn deployer(&self) -> Option<Deployer> {
+        Deployer::of(self.application.as_deref()?)
+    }
+}
+
 impl std::fmt::Display for Holder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let session = format!(
-            "server process {}, user {}, from {}, connected since {}",
-            self.pid, self.user, self.client, self.since
-        );
-        match Deployer::of(&self.application) {
+        let Some(pid) = self.pid else {
+            return write!(
+                f,
+                "a prepared transaction (see pg_prepared_xacts: COMMIT PREPARED or ROLLBACK PREPARED ends it)"
+            );
+        };
+        let user = self.user.as_deref().unwrap_or("unknown");
+        let session = match (&self.client, &self.since) {
+            (Some(client), Some(since)) => {
+                format!("server process {pid}, user {user}, from {client}, connected since {since}")
+            }
+            _ => format!(
+                "server process {pid}, user {user}; its address and start are hidden from this role (they need pg_read_all_stats)"
+            ),
+        };
+        match self.deployer() {
             Some(d) => {
                 write!(f, "pgshift pid {} on {}", d.pid, d.host)?;
                 if let Some(at) = d.at {
@@ -56,7 +79,11 @@ impl std::fmt::Display for Holder {
                 }
                 write!(f, "; {session}")
             }
-            None => write!(f, "{} ({session})", self.application),
+            None => write!(
+                f,
+                "{} ({session})",
+                self.application.as_deref().unwrap_or("unnamed application")
+            ),
         }
     }
 }
@@ -127,28 +154,34 @@ pub async fn release(client: &Client, tracking: &Tracking) -> Result<(), tokio_p
         .map(|_| ())
 }
 
-/// Who holds the advisory lock `key`, if anyone.
+/// Who holds the advisory lock `key`, if anyone. Every field is read as optional: another
+/// role's session shows only its process, user and application name to a caller without
+/// `pg_read_all_stats`, and a prepared transaction has no session.
 pub async fn holder(client: &Client, key: i64) -> Result<Option<Holder>, tokio_postgres::Error> {
     let hi = (key >> 32) as u32 as i64;
     let lo = key as u32 as i64;
     let row = client
         .query_opt(
-            "SELECT a.pid, coalesce(nullif(a.application_name, ''), 'unnamed application'), coalesce(a.usename::text, '?'),
-                    coalesce(host(a.client_addr), 'local socket'),
+            "SELECT l.pid, nullif(a.application_name, ''), a.usename::text,
+                    CASE WHEN a.backend_start IS NOT NULL THEN coalesce(host(a.client_addr), 'local socket') END,
                     to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC'
-             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+             FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
              WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-               AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+               AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+             LIMIT 1",
             &[&hi, &lo],
         )
         .await?;
-    Ok(row.map(|r| Holder {
-        pid: r.get(0),
-        application: r.get(1),
-        user: r.get(2),
-        client: r.get(3),
-        since: r.get(4),
-    }))
+    row.map(|r| {
+        Ok(Holder {
+            pid: r.try_get(0)?,
+            application: r.try_get(1)?,
+            user: r.try_get(2)?,
+            client: r.try_get(3)?,
+            since: r.try_get(4)?,
+        })
+    })
+    .transpose()
 }
 
 #[cfg(test)]
@@ -158,23 +191,44 @@ mod tests {
     #[test]
     fn a_pgshift_holder_names_its_process_host_and_migration() {
         let mut h = Holder {
-            pid: 4242,
-            application: "pgshift[77@ci-7] 3/10 2026-01-21_add_profiles".into(),
-            user: "app".into(),
-            client: "10.0.0.3".into(),
-            since: "2026-11-24 10:00:00 UTC".into(),
+            pid: Some(4242),
+            application: Some("pgshift[77@ci-7] 3/10 2026-01-21_add_profiles".into()),
+            user: Some("app".into()),
+            client: Some("10.0.0.3".into()),
+            since: Some("2026-11-24 10:00:00 UTC".into()),
         };
         assert_eq!(
             h.to_string(),
             "pgshift pid 77 on ci-7 at 2026-01-21_add_profiles (3/10); server process 4242, user app, from 10.0.0.3, connected since 2026-11-24 10:00:00 UTC"
         );
-        h.application = "pgshift[77@ci-7]".into();
+        h.application = Some("pgshift[77@ci-7]".into());
         assert!(h
             .to_string()
             .starts_with("pgshift pid 77 on ci-7; server process 4242"));
-        h.application = "psql".into();
+        h.application = Some("psql".into());
         assert!(h
             .to_string()
             .starts_with("psql (server process 4242, user app"));
+    }
+
+    #[test]
+    fn hidden_details_and_prepared_transactions_are_said_not_guessed() {
+        let mut h = Holder {
+            pid: Some(4242),
+            application: Some("pgshift[77@ci-7]".into()),
+            user: Some("deployer".into()),
+            client: None,
+            since: None,
+        };
+        assert_eq!(
+            h.to_string(),
+            "pgshift pid 77 on ci-7; server process 4242, user deployer; its address and start are hidden from this role (they need pg_read_all_stats)"
+        );
+        h.application = None;
+        assert!(h
+            .to_string()
+            .starts_with("unnamed application (server process 4242"));
+        h.pid = None;
+        assert!(h.to_string().starts_with("a prepared transaction"));
     }
 }

@@ -145,6 +145,11 @@ impl Tracking {
         format!("{}.{}", self.schema, self.table)
     }
 
+    /// `schema.table_suffix` for messages (`_meta`, `_events`).
+    pub fn display_with(&self, suffix: &str) -> String {
+        format!("{}.{}{suffix}", self.schema, self.table)
+    }
+
     /// The advisory lock key of this tracking table: every deployer of the same table takes it.
     pub fn lock_key(&self) -> i64 {
         use sha2::{Digest, Sha256};

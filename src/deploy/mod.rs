@@ -378,6 +378,24 @@ pub enum DeployError {
         /// What failed (pg_dump, the disk, the verification).
         error: crate::backup::BackupError,
     },
+    #[error("cannot restore into {target}: {error}")]
+    /// A restore failed (psql, the file, the verification); it was rolled back.
+    Restore {
+        /// `user@host:port/db`.
+        target: String,
+        /// What failed.
+        error: crate::backup::BackupError,
+    },
+    #[error("pgshift's own bookkeeping in {table} failed ({what}): {message}")]
+    /// A statement on pgshift's tracking tables failed: not a migration's fault.
+    Bookkeeping {
+        /// `schema.table`.
+        table: String,
+        /// What pgshift was doing (`recording 2026-01-03_slow2`).
+        what: String,
+        /// The server's message and SQLSTATE, redacted.
+        message: String,
+    },
     #[error("database error: {0}")]
     /// Any other error of the database, its message with secrets masked.
     Db(String),
@@ -391,6 +409,10 @@ impl DeployError {
             DeployError::Lock(LockError::Busy { .. }) => "wait for that deploy to finish, or raise --lock-timeout; to stop it, run `pgshift stop`: it rolls back its current migration".into(),
             DeployError::Lock(LockError::Db(_)) | DeployError::Db(_) => "check the database's logs and the user's privileges".into(),
             DeployError::Backup { error, .. } => format!("nothing was applied; {}", error.help()),
+            DeployError::Restore { error, .. } => error.help(),
+            DeployError::Bookkeeping { table, .. } => format!(
+                "this is pgshift's tracking table, not a migration: it was changed by hand or by another tool (pgshift needs its primary key on version and its columns as it made them). Compare `\\d {table}` with docs/recovery.md, or point [tracking] at a fresh table"
+            ),
             DeployError::Blocked { help, .. }
             | DeployError::Refused { help, .. }
             | DeployError::Tracking { help, .. } => help.clone(),
@@ -400,10 +422,27 @@ impl DeployError {
 
 /// A database error as one line: the server's message and SQLSTATE, redacted.
 pub(crate) fn db_err(e: tokio_postgres::Error) -> DeployError {
-    DeployError::Db(redact_string(match e.as_db_error() {
+    DeployError::Db(error_text(&e))
+}
+
+/// The server's message and SQLSTATE (or the client's error), redacted.
+pub(crate) fn error_text(e: &tokio_postgres::Error) -> String {
+    redact_string(match e.as_db_error() {
         Some(d) => format!("{} ({})", d.message(), d.code().code()),
         None => e.to_string(),
-    }))
+    })
+}
+
+/// An error of a statement on pgshift's own tables, said as such: `what` pgshift was doing.
+pub(crate) fn bookkeeping_err<'a>(
+    tracking: &'a Tracking,
+    what: &'a str,
+) -> impl Fn(tokio_postgres::Error) -> DeployError + 'a {
+    move |e| DeployError::Bookkeeping {
+        table: tracking.display(),
+        what: what.to_string(),
+        message: error_text(&e),
+    }
 }
 
 /// A random identifier for this run.

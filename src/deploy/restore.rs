@@ -36,7 +36,7 @@ pub struct RestoreOutcome {
 }
 
 fn backup_error(spec: &ConnectionSpec) -> impl Fn(BackupError) -> DeployError + '_ {
-    move |error| DeployError::Backup {
+    move |error| DeployError::Restore {
         target: spec.describe(),
         error,
     }

@@ -73,14 +73,13 @@ impl<'a> Run<'a> {
         }
         let versions: Vec<String> = prepared.iter().map(|(p, _, _)| p.version.clone()).collect();
         (self.opts.gate)(&versions)?;
-        // From here on `pgshift stop` may ask this deploy to stop (only a deploy that will
-        // change something listens: a no-op stays one round trip shorter).
-        self.client
-            .batch_execute(&format!("LISTEN {}", super::session::STOP_CHANNEL))
-            .await
-            .map_err(db_err)?;
+        // The tracking tables first: the stop token lives in their meta table. From here on
+        // `pgshift stop` may ask this deploy to stop (only a deploy that will change something
+        // listens: a no-op stays shorter).
+        self.ensure_tracking(true).await?;
+        self.stop.listen(self.client, &self.opts.tracking).await?;
         let backup = self.back_up(&rows).await?;
-        if self.stop.requested(&self.opts.tracking) {
+        if self.stop_requested() {
             self.out.warn(
                 "stopped by `pgshift stop` after the backup, before any migration ran: nothing was changed"
                     .into(),
@@ -90,7 +89,6 @@ impl<'a> Run<'a> {
                 ..Outcome::default()
             });
         }
-        self.ensure_tracking(true).await?;
         self.supabase_history(&mut prepared).await?;
         self.record_backup(backup.as_ref()).await?;
         // Notices from creating the tracking tables are not the migrations' business.
@@ -102,6 +100,18 @@ impl<'a> Run<'a> {
             self.notify_postgrest().await?;
         }
         Ok(outcome)
+    }
+
+    /// Whether `pgshift stop` asked this deploy to stop. Requests without this deploy's token
+    /// (from a role that may not stop it) change nothing; each is reported, and logged.
+    fn stop_requested(&self) -> bool {
+        let requested = self.stop.requested();
+        for sender in self.stop.ignored() {
+            self.out.warn(format!(
+                "ignored a stop request from server process {sender}: it did not carry this deploy's stop token, which only the deploying role, a member of it or a superuser can read; the deploy goes on (`pgshift stop`, run as such a role, stops it)"
+            ));
+        }
+        requested
     }
 
     /// Where the Supabase CLI's history is kept (or `[supabase] history = true`), each migration
@@ -477,7 +487,7 @@ impl<'a> Run<'a> {
                 outcome.interrupted = true;
                 break;
             }
-            if self.stop.requested(&opts.tracking) {
+            if self.stop_requested() {
                 // Between migrations: the last one is whole; the rest wait for the next deploy.
                 let event = opts.tracking.event_sql(
                     &run_id,
@@ -533,7 +543,7 @@ impl<'a> Run<'a> {
                     message: f.message.clone(),
                 });
                 tokio::time::sleep(wait).await;
-                if self.stop.requested(&opts.tracking) {
+                if self.stop_requested() {
                     break;
                 }
                 result = execute::apply(&ctx, p, resume, label.as_deref()).await;

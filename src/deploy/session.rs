@@ -29,30 +29,115 @@ pub struct Session {
     pub stop: StopSignal,
 }
 
-/// What `pgshift stop` sends a deployer: a notification on [`STOP_CHANNEL`] whose payload is the
-/// deploy lock's key, seen between statements.
+/// How `pgshift stop` reaches a deployer: a notification on [`STOP_CHANNEL`], seen between
+/// statements, whose payload must be this deploy's stop token. The deployer writes the token,
+/// fresh and random for each deploy, into its meta table (`schema_migrations_meta`, row level
+/// security on, nothing granted to anyone): only its own role, a member of it or a superuser
+/// can read it, so only they can make a request that counts. Anyone may `pg_notify` the
+/// channel; what does not carry the token is ignored and reported.
 pub struct StopSignal {
-    notifications: std::sync::Mutex<mpsc::UnboundedReceiver<(String, String)>>,
+    notifications: std::sync::Mutex<mpsc::UnboundedReceiver<Notification>>,
+    token: std::sync::Mutex<Option<String>>,
     requested: std::sync::atomic::AtomicBool,
+    /// Server processes whose requests were ignored, not reported yet.
+    ignored: std::sync::Mutex<Vec<i32>>,
 }
 
+/// A notification: its channel, payload and the server process that sent it.
+pub type Notification = (String, String, i32);
+
+/// The key of the stop token in the meta table.
+pub const STOP_TOKEN_KEY: &str = "stop_token";
+
 impl StopSignal {
-    /// Whether a stop for the holder of `tracking`'s lock has arrived (it stays requested).
-    pub fn requested(&self, tracking: &Tracking) -> bool {
+    fn new(notifications: mpsc::UnboundedReceiver<Notification>) -> StopSignal {
+        StopSignal {
+            notifications: std::sync::Mutex::new(notifications),
+            token: std::sync::Mutex::new(None),
+            requested: std::sync::atomic::AtomicBool::new(false),
+            ignored: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Whether a stop carrying this deploy's token has arrived (it stays requested). Requests
+    /// without it are set aside for [`StopSignal::ignored`].
+    pub fn requested(&self) -> bool {
         use std::sync::atomic::Ordering;
-        let key = tracking.lock_key().to_string();
+        let token = self.token.lock().ok().and_then(|t| t.clone());
         if let Ok(mut rx) = self.notifications.lock() {
-            while let Ok((channel, payload)) = rx.try_recv() {
-                if channel == STOP_CHANNEL && payload == key {
+            while let Ok((channel, payload, sender)) = rx.try_recv() {
+                if channel != STOP_CHANNEL {
+                    continue;
+                }
+                if token
+                    .as_deref()
+                    .is_some_and(|t| constant_time_eq(t, &payload))
+                {
                     self.requested.store(true, Ordering::SeqCst);
+                } else if let Ok(mut ignored) = self.ignored.lock() {
+                    ignored.push(sender);
                 }
             }
         }
         self.requested.load(Ordering::SeqCst)
     }
+
+    /// Listens for `pgshift stop` (from any machine): writes a fresh stop token into the meta
+    /// table of `tracking` (which must exist), then listens. The request is delivered between
+    /// statements and transactions; the statement running when it comes is cancelled by `stop`
+    /// itself. The token goes as a parameter, so no view of running queries shows it.
+    pub async fn listen(&self, client: &Client, tracking: &Tracking) -> Result<(), DeployError> {
+        let token = new_token()?;
+        let meta = tracking.name("_meta");
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO {meta} (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+                ),
+                &[&STOP_TOKEN_KEY, &token],
+            )
+            .await
+            .map_err(super::bookkeeping_err(tracking, "writing this deploy's stop token"))?;
+        if let Ok(mut t) = self.token.lock() {
+            *t = Some(token);
+        }
+        client
+            .batch_execute(&format!("LISTEN {STOP_CHANNEL}"))
+            .await
+            .map_err(db_err)
+    }
+
+    /// The server processes whose stop requests were ignored since the last call (they did
+    /// not carry the token: sent by a role that may not stop this deploy).
+    pub fn ignored(&self) -> Vec<i32> {
+        self.ignored
+            .lock()
+            .map(|mut i| std::mem::take(&mut *i))
+            .unwrap_or_default()
+    }
 }
 
-/// The channel `pgshift stop` notifies, with the deploy lock's key as the payload.
+/// Compares without stopping at the first difference, so that timing tells nothing.
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// A fresh stop token: 128 random bits from the operating system, in hex.
+fn new_token() -> Result<String, DeployError> {
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes).map_err(|e| {
+        DeployError::Db(format!(
+            "the operating system gave no random bytes for the stop token: {e}"
+        ))
+    })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The channel `pgshift stop` notifies, with the deploy's stop token as the payload.
 pub const STOP_CHANNEL: &str = "pgshift_stop";
 
 impl Session {
@@ -89,21 +174,8 @@ impl Session {
             server_version,
             version_num,
             settings,
-            stop: StopSignal {
-                notifications: std::sync::Mutex::new(notifications),
-                requested: std::sync::atomic::AtomicBool::new(false),
-            },
+            stop: StopSignal::new(notifications),
         })
-    }
-
-    /// Listens for `pgshift stop` (from any machine): its notification is delivered between
-    /// statements and transactions; the statement running when it comes is cancelled by `stop`
-    /// itself.
-    pub async fn listen_for_stop(&self) -> Result<(), DeployError> {
-        self.client
-            .batch_execute(&format!("LISTEN {STOP_CHANNEL}"))
-            .await
-            .map_err(db_err)
     }
 
     /// Takes the deploy lock of `tracking`, waiting up to `wait`; `waiting` hears who holds it.

@@ -439,6 +439,24 @@ pub fn quote_identifier(value: &str) -> String {
     format!("\"{}\"", value.replace('"', "\"\""))
 }
 
+/// An identifier as a person would type it: bare when it is a plain lower-case name
+/// (`deployer`), quoted otherwise (`"Deploy Role"`). For messages; SQL pgshift runs always
+/// quotes ([`quote_identifier`]).
+pub fn display_identifier(value: &str) -> String {
+    let plain = value
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        value.to_string()
+    } else {
+        quote_identifier(value)
+    }
+}
+
 /// One replaced range: `source[src.0..src.1]` became `text[out.0..out.1]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Replacement {

@@ -123,3 +123,20 @@ pub fn log_file(project: &Path) -> std::path::PathBuf {
         .find(|p| p.extension().is_some_and(|x| x == "log"))
         .expect("a log file")
 }
+
+/// Roles are cluster-wide: create one once, whichever test comes first.
+pub fn role(name: &str, options: &str) {
+    cluster()
+        .psql(
+            "postgres",
+            &format!("DO $$ BEGIN CREATE ROLE {name} {options}; EXCEPTION WHEN duplicate_object THEN NULL; END $$"),
+        )
+        .unwrap();
+}
+
+/// The socket URL of `db` as `user` (the socket trusts every user).
+pub fn url_as(db: &str, user: &str) -> String {
+    cluster()
+        .url(db)
+        .replace("user=postgres", &format!("user={user}"))
+}
