@@ -26,6 +26,7 @@ pub mod deploy;
 pub mod diagnostic;
 pub mod ephemeral;
 pub mod health;
+pub mod interrupt;
 pub mod migration;
 pub mod notify;
 pub mod plan;

@@ -430,3 +430,130 @@ fn a_backup_whose_connection_is_terminated_stops_the_deploy_before_any_migration
         "no backup under a final name, no partial one left: {left:?}"
     );
 }
+
+/// pgshift with `args` against `url`, in a fresh project, in the background.
+fn spawn_against(url: &str, args: &[&str]) -> (TempDir, std::process::Child) {
+    let (dir, _db) = project(&[("2026-01-01_t", "CREATE TABLE t (id int);\n")]);
+    let child = spawn_pgshift(dir.path(), url, args);
+    (dir, child)
+}
+
+#[test]
+fn a_server_that_takes_the_connection_and_never_answers_is_an_error_after_connect_timeout() {
+    for silence in [
+        Silence::AtOnce,
+        Silence::AfterTlsRefused,
+        Silence::AfterStartup,
+    ] {
+        let server = SilentServer::start(silence);
+        for (args, tls) in [
+            (&["status"][..], "sslmode=disable"),
+            (&["health"][..], "sslmode=prefer"),
+            (&["history"][..], "sslmode=disable"),
+            (&["migrate", "--skip-backup"][..], "sslmode=disable"),
+            (&["stop"][..], "sslmode=prefer"),
+        ] {
+            let (_dir, child) =
+                spawn_against(&server.url(&format!("connect_timeout=2&{tls}")), args);
+            let out = finish_within(
+                child,
+                Duration::from_secs(60),
+                &format!("{args:?} ({silence:?})"),
+            );
+            let text = both(&out);
+            assert_eq!(out.status.code(), Some(2), "{args:?} ({silence:?}): {text}");
+            assert!(
+                text.contains("cannot connect to nobody@127.0.0.1:")
+                    && text.contains("did not answer within 2 s (connect_timeout"),
+                "{args:?} ({silence:?}): {text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_fleet_with_a_silent_target_finishes_the_others_and_names_it() {
+    let server = SilentServer::start(Silence::AtOnce);
+    let (dir, db) = project(&[("2026-01-01_t", "CREATE TABLE fleet_t (id int);\n")]);
+    std::fs::write(
+        dir.path().join("targets.txt"),
+        format!(
+            "{}\n{}\n",
+            server.url("connect_timeout=2"),
+            cluster().url(&db)
+        ),
+    )
+    .unwrap();
+    let child = spawn_pgshift(
+        dir.path(),
+        &cluster().url(&db),
+        &["migrate", "--skip-backup", "--targets", "targets.txt"],
+    );
+    let out = finish_within(child, Duration::from_secs(90), "the fleet");
+    let text = both(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("did not answer within 2 s"), "{text}");
+    assert_eq!(sql(&db, "SELECT to_regclass('fleet_t') IS NOT NULL"), "t");
+}
+
+fn send(child: &std::process::Child, signal: i32) {
+    extern "C" {
+        fn kill(pid: i32, sig: i32) -> i32;
+    }
+    unsafe { kill(child.id() as i32, signal) };
+}
+
+#[test]
+fn sigint_and_sigterm_end_pgshift_while_it_connects_or_waits_for_the_lock() {
+    // Connecting to a server that never answers, with connect_timeout=0 (wait forever).
+    for (signal, name) in [(2, "SIGINT"), (15, "SIGTERM")] {
+        for args in [&["status"][..], &["migrate"][..], &["health"][..]] {
+            let server = SilentServer::start(Silence::AfterStartup);
+            let (_dir, child) =
+                spawn_against(&server.url("connect_timeout=0&sslmode=disable"), args);
+            server.wait_for_connections(1);
+            std::thread::sleep(Duration::from_millis(200));
+            send(&child, signal);
+            let out = finish_within(
+                child,
+                Duration::from_secs(20),
+                &format!("{args:?} after {name}"),
+            );
+            let text = both(&out);
+            assert_eq!(out.status.code(), Some(130), "{args:?} {name}: {text}");
+            assert!(text.contains("interrupted"), "{args:?} {name}: {text}");
+        }
+    }
+    // Waiting for the deploy lock that a session holds.
+    let (dir, db) = project(&[("2026-01-01_t", "CREATE TABLE lock_t (id int);\n")]);
+    let key = pgshift::db::tracking::Tracking::new("public", "schema_migrations").lock_key();
+    let mut holder = cluster()
+        .psql_command(&db)
+        .args([
+            "-c",
+            &format!("SELECT pg_advisory_lock({key}); SELECT pg_sleep(60)"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(
+        &db,
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
+    );
+    let child = spawn_pgshift(
+        dir.path(),
+        &cluster().url(&db),
+        &["migrate", "--skip-backup", "--lock-timeout", "600"],
+    );
+    wait_for(&db, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgshift[%' AND datname = current_database()");
+    send(&child, 2);
+    let out = finish_within(
+        child,
+        Duration::from_secs(20),
+        "migrate waiting for the lock",
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", both(&out));
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(sql(&db, "SELECT to_regclass('lock_t') IS NULL"), "t");
+}

@@ -19,8 +19,9 @@ use crate::sanitize::redact::remember;
 
 use super::confirm::Gate;
 use super::database::{deploy_error, load_and_plan};
-use super::migrate::{interrupted, run_deploy, validate_before, watch_interrupts, Safety};
+use super::migrate::{run_deploy, validate_before, Safety};
 use super::{exit, CliError, MigrateArgs, Output};
+use crate::interrupt::requested as interrupted;
 
 /// One line of the targets file.
 #[derive(Debug, Clone)]
@@ -245,7 +246,9 @@ pub fn run(
             settings.environment
         ));
     }
-    watch_interrupts();
+    // The targets finish an interruption each (the running migration rolled back); no more
+    // start, and the table says which.
+    let _handling = crate::interrupt::Handling::start();
     let silent = Output {
         silent: true,
         quiet: true,

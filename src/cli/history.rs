@@ -19,10 +19,11 @@ pub fn run(
     let rows = runtime()?
         .block_on(async {
             let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+            let started = std::time::Instant::now();
             let client = spec.connect(tx).await.map_err(DeployError::Connect)?;
-            tracking
-                .rows(&client)
+            spec.first_answer(started, tracking.rows(&client))
                 .await
+                .map_err(DeployError::Connect)?
                 .map_err(|e| DeployError::Db(e.to_string()))
         })
         .map_err(deploy_error)?;

@@ -35,55 +35,6 @@ pub(super) fn values(flags: &[String]) -> Result<BTreeMap<String, String>, CliEr
     Ok(out)
 }
 
-/// Set for good by the first SIGINT or SIGTERM once [`watch_interrupts`] runs.
-static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// For commands made of many steps (`test --rollback`): a thread that notes SIGINT and SIGTERM
-/// whenever they come, also between steps, when no step is listening. Steps started after one
-/// begin interrupted; [`interrupted`] says so.
-pub(super) fn watch_interrupts() {
-    static STARTED: std::sync::Once = std::sync::Once::new();
-    STARTED.call_once(|| {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            return;
-        };
-        std::thread::spawn(move || {
-            rt.block_on(async {
-                let mut term =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
-                }
-                INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
-            })
-        });
-    });
-}
-
-/// Whether SIGINT or SIGTERM came since [`watch_interrupts`].
-pub(super) fn interrupted() -> bool {
-    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
-}
-
-/// SIGINT and SIGTERM set the returned flag.
-pub(super) fn interrupt_on_signals() -> tokio::sync::watch::Receiver<bool> {
-    let (tx, rx) = tokio::sync::watch::channel(interrupted());
-    tokio::spawn(async move {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
-        }
-        let _ = tx.send(true);
-    });
-    rx
-}
-
 /// A dangerous operation found by validation: the version of its file, and a line for the
 /// gate's prompt (`file:line:col: rule: message`).
 type Dangerous = (String, String);
@@ -369,7 +320,7 @@ pub(super) fn run_deploy(
             values: &lookup,
             debug: settings.debug,
             notify_pgrst: settings.notify_pgrst,
-            interrupt: interrupt_on_signals(),
+            interrupt: crate::interrupt::subscribe(),
             before_run: &before_run,
             gate: &check_gate,
             backup: safety

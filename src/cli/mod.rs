@@ -20,6 +20,7 @@ mod order;
 mod output;
 mod repair;
 mod rollback;
+mod signals;
 mod status;
 mod stop;
 mod summary;
@@ -498,6 +499,7 @@ impl Cli {
 
 /// Runs a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    signals::install();
     let out = Output::detect(cli.json);
     match dispatch(&cli, &out) {
         Ok(code) => ExitCode::from(code),

@@ -13,7 +13,7 @@ use crate::sanitize::escape::untrusted as u;
 
 use super::database::{deploy_error, runtime, spec};
 use super::events::Printer;
-use super::migrate::{gate_for, interrupt_on_signals, variable_values};
+use super::migrate::{gate_for, variable_values};
 use super::{exit, CliError, Output, RollbackArgs};
 
 pub fn run(
@@ -131,7 +131,7 @@ pub(super) fn undo(
             statement_lock_timeout: settings.statement_lock_timeout,
             values: &lookup,
             debug: settings.debug,
-            interrupt: interrupt_on_signals(),
+            interrupt: crate::interrupt::subscribe(),
             cascade: how.cascade,
             dry_run: if how.dry_run {
                 DryRun::Plan

@@ -51,16 +51,20 @@ pub fn run(
             .map_or_else(|| e.to_string(), |d| d.message().to_string());
         CliError::usage(
             format!("cannot stop the deploy on {}: {text}", spec.describe()),
-            Some("connect as the deploying role, or as a member of pg_signal_backend (or a superuser)".into()),
+            Some("connect as the deploying role, a member of it, or a superuser".into()),
         )
     };
     let result = runtime()?.block_on(async {
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let client = spec
-            .connect(tx)
+        let connect_error = |e: crate::db::connect::ConnectError| CliError::usage(e.message, Some(e.help));
+        let started = Instant::now();
+        let client = spec.connect(tx).await.map_err(connect_error)?;
+        let first = spec
+            .first_answer(started, holder(&client, key))
             .await
-            .map_err(|e| CliError::usage(e.message.clone(), Some(e.help.clone())))?;
-        let Some(first) = holder(&client, key).await.map_err(fail)? else {
+            .map_err(connect_error)?
+            .map_err(fail)?;
+        let Some(first) = first else {
             return Ok::<_, CliError>(Stopped::NoDeploy);
         };
         let (Some(pid), Some(deployer)) = (first.pid, first.user.clone()) else {

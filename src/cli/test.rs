@@ -30,7 +30,8 @@ pub fn run(
     out: &Output,
 ) -> Result<u8, CliError> {
     let (set, plan) = load_and_plan(settings, out)?;
-    super::migrate::watch_interrupts();
+    // Each step finishes an interruption (a migration rolled back); then no more steps.
+    let _handling = crate::interrupt::Handling::start();
     // Only an explicit --database-url: a DATABASE_URL in the environment may well be a real
     // database, and `test` must never deploy there by accident.
     let explicit = settings

@@ -62,6 +62,8 @@ impl std::fmt::Debug for ConnectionSpec {
 pub struct ConnectError {
     pub message: String,
     pub help: String,
+    /// SIGINT or SIGTERM ended the attempt (exit 130, not a connection problem).
+    pub interrupted: bool,
 }
 
 impl From<ConninfoError> for ConnectError {
@@ -69,6 +71,7 @@ impl From<ConninfoError> for ConnectError {
         ConnectError {
             message: e.message,
             help: e.help,
+            interrupted: false,
         }
     }
 }
@@ -77,6 +80,7 @@ fn bad_option(what: &str) -> ConnectError {
     ConnectError {
         message: format!("the database URL is not valid: {what}"),
         help: "see https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-PARAMKEYWORDS for each option's values".into(),
+        interrupted: false,
     }
 }
 
@@ -424,6 +428,7 @@ impl ConnectionSpec {
                     message: format!("cannot read the root certificate {}: {e}", path.display()),
                     help: "point sslrootcert at the PEM file of the server's certificate authority"
                         .into(),
+                    interrupted: false,
                 })?;
                 for c in certs.flatten() {
                     let _ = store.add(c);
@@ -468,11 +473,22 @@ impl ConnectionSpec {
         notifications: Option<tokio::sync::mpsc::UnboundedSender<(String, String, i32)>>,
     ) -> Result<tokio_postgres::Client, ConnectError> {
         let tls = self.tls_connector()?;
-        let (client, mut connection) = self
-            .config
-            .connect(tls)
-            .await
-            .map_err(|e| self.explain(&e))?;
+        // tokio-postgres bounds the TCP connect alone: a server (or a proxy in front of it)
+        // that accepts and then says nothing would hold pgshift forever. The whole exchange
+        // (TCP, TLS, startup, authentication) gets connect_timeout per host, as in libpq.
+        let connecting = self.config.connect(tls);
+        let connected = tokio::select! {
+            r = bounded(self.connect_deadline(), connecting) => r,
+            () = crate::interrupt::wait() => return Err(ConnectError {
+                message: format!("connecting to {} was interrupted (SIGINT/SIGTERM)", self.describe()),
+                help: "nothing was changed; run the command again when ready".into(),
+                interrupted: true,
+            }),
+        };
+        let (client, mut connection) = match connected {
+            Some(r) => r.map_err(|e| self.explain(&e))?,
+            None => return Err(self.silent()),
+        };
         tokio::spawn(async move {
             use futures_util::StreamExt;
             let mut stream = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -495,6 +511,49 @@ impl ConnectionSpec {
             }
         });
         Ok(client)
+    }
+
+    /// How long connecting may take in all: connect_timeout for each host tried (libpq's
+    /// rule); `None` with connect_timeout=0, which waits forever.
+    pub fn connect_deadline(&self) -> Option<Duration> {
+        let per_host = self.config.get_connect_timeout()?;
+        let hosts = self.config.get_hosts().len().max(1) as u32;
+        Some(*per_host * hosts)
+    }
+
+    /// The first answer after connecting, `fut`, within what is left of the connect deadline
+    /// counted from `started`: a server that finished the startup and then answers nothing
+    /// is as unreachable as one that never answered.
+    pub async fn first_answer<T>(
+        &self,
+        started: std::time::Instant,
+        fut: impl std::future::Future<Output = T>,
+    ) -> Result<T, ConnectError> {
+        let left = self
+            .connect_deadline()
+            .map(|d| d.saturating_sub(started.elapsed()));
+        let answer = tokio::select! {
+            r = bounded(left, fut) => r,
+            () = crate::interrupt::wait() => return Err(ConnectError {
+                message: format!("waiting for {}'s first answer was interrupted (SIGINT/SIGTERM)", self.describe()),
+                help: "nothing was changed; run the command again when ready".into(),
+                interrupted: true,
+            }),
+        };
+        answer.ok_or_else(|| self.silent())
+    }
+
+    /// The server took the connection and then did not answer in time.
+    fn silent(&self) -> ConnectError {
+        let secs = self.config.get_connect_timeout().map_or(0, |d| d.as_secs());
+        ConnectError {
+            message: format!(
+                "cannot connect to {}: the server took the connection but did not answer within {secs} s (connect_timeout, for the startup, authentication and first query)",
+                self.describe()
+            ),
+            help: "something listens there but does not speak PostgreSQL in time (a stuck server, a proxy or load balancer with nothing behind it): check host and port, or raise connect_timeout in the URL (?connect_timeout=30)".into(),
+            interrupted: false,
+        }
     }
 
     /// One line saying what failed and what to do.
@@ -539,7 +598,19 @@ impl ConnectionSpec {
         ConnectError {
             message: redact_string(format!("cannot connect to {target}: {what}")),
             help: help.to_string(),
+            interrupted: false,
         }
+    }
+}
+
+/// `fut`, or `None` when `limit` passes first (no limit: wait for it).
+async fn bounded<T>(
+    limit: Option<Duration>,
+    fut: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    match limit {
+        Some(d) => tokio::time::timeout(d, fut).await.ok(),
+        None => Some(fut.await),
     }
 }
 

@@ -642,8 +642,13 @@ pub async fn read_status(
     env: Environment,
 ) -> Result<StatusRead, DeployError> {
     let (tx, _rx) = mpsc::unbounded_channel();
+    let started = Instant::now();
     let client = spec.connect(tx).await.map_err(DeployError::Connect)?;
-    let rows = tracking.rows(&client).await.map_err(db_err)?;
+    let rows = spec
+        .first_answer(started, tracking.rows(&client))
+        .await
+        .map_err(DeployError::Connect)?
+        .map_err(db_err)?;
     let running = lock::holder(&client, tracking.lock_key())
         .await
         .map_err(db_err)?

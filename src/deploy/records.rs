@@ -274,9 +274,11 @@ pub async fn adopt(
     use crate::import::history;
     let (applied, warnings) = {
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let started = std::time::Instant::now();
         let client = spec.connect(tx).await.map_err(DeployError::Connect)?;
-        history::applied(&client, tool)
+        spec.first_answer(started, history::applied(&client, tool))
             .await
+            .map_err(DeployError::Connect)?
             .map_err(db_err)?
             .map_err(|e| DeployError::Blocked {
                 message: e.message,

@@ -358,6 +358,8 @@ async fn undo(
     };
     let mut outcome = RollbackOutcome::default();
     let total = prepared.len();
+    // SIGINT and SIGTERM are finished here: the down file cancelled, rolled back, recorded.
+    let _handling = crate::interrupt::Handling::start();
     for (index, (p, m)) in prepared.iter().enumerate() {
         if *opts.interrupt.borrow() {
             outcome.interrupted = true;

@@ -452,6 +452,8 @@ impl<'a> Run<'a> {
         rows: &[crate::db::tracking::AppliedRow],
         notices: &mut Notices,
     ) -> Result<Outcome, DeployError> {
+        // SIGINT and SIGTERM are finished here: the statement cancelled, rolled back, recorded.
+        let _handling = crate::interrupt::Handling::start();
         let (spec, opts, client, out) = (self.spec, self.opts, self.client, self.out);
         let run_id = self.run_id.clone();
         let cancel_spec = spec.clone();

@@ -148,17 +148,22 @@ impl Session {
     ) -> Result<Session, DeployError> {
         let (notice_tx, notices) = mpsc::unbounded_channel();
         let (notification_tx, notifications) = mpsc::unbounded_channel();
+        let started = std::time::Instant::now();
         let client = spec
             .connect_with(notice_tx, Some(notification_tx))
             .await
             .map_err(DeployError::Connect)?;
         // `query_typed`: no prepare, one round trip (it counts on a distant server).
-        let row = client
-            .query_typed(
-                "SELECT current_setting('server_version'), current_setting('server_version_num')::int",
-                &[],
+        let row = spec
+            .first_answer(
+                started,
+                client.query_typed(
+                    "SELECT current_setting('server_version'), current_setting('server_version_num')::int",
+                    &[],
+                ),
             )
             .await
+            .map_err(DeployError::Connect)?
             .map_err(db_err)?
             .into_iter()
             .next()

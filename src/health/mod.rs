@@ -235,13 +235,17 @@ pub async fn check(
     let client = spec.connect(tx).await.map_err(DeployError::Connect)?;
     let connected_ms = started.elapsed().as_millis();
     let probe = Instant::now();
-    let row = client
-        .query_one(
-            "SELECT current_setting('server_version'), \
-             EXISTS (SELECT 1 FROM pg_roles WHERE rolname IN ('anon', 'authenticated', 'authenticator'))",
-            &[],
+    let row = spec
+        .first_answer(
+            started,
+            client.query_one(
+                "SELECT current_setting('server_version'), \
+                 EXISTS (SELECT 1 FROM pg_roles WHERE rolname IN ('anon', 'authenticated', 'authenticator'))",
+                &[],
+            ),
         )
         .await
+        .map_err(DeployError::Connect)?
         .map_err(db_err)?;
     let round_trip = probe.elapsed();
     let (server_version, api_roles): (String, bool) = (row.get(0), row.get(1));

@@ -140,3 +140,109 @@ pub fn url_as(db: &str, user: &str) -> String {
         .url(db)
         .replace("user=postgres", &format!("user={user}"))
 }
+
+/// How far a [`SilentServer`] goes before it stops answering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Silence {
+    /// Accepts the TCP connection and never says a word.
+    AtOnce,
+    /// Refuses TLS ('N'), as PostgreSQL without TLS does, then says nothing.
+    AfterTlsRefused,
+    /// Finishes the startup (authentication ok, ready for query), then answers no query.
+    AfterStartup,
+}
+
+/// A TCP server on 127.0.0.1 that takes connections and stops answering (a hung server, or a
+/// load balancer with nothing behind it). Connections are held until the process ends.
+pub struct SilentServer {
+    pub port: u16,
+    pub accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl SilentServer {
+    pub fn start(silence: Silence) -> SilentServer {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    let mut s = stream;
+                    let read_message = |s: &mut std::net::TcpStream| -> Option<Vec<u8>> {
+                        let mut len = [0u8; 4];
+                        s.read_exact(&mut len).ok()?;
+                        let n = u32::from_be_bytes(len) as usize;
+                        let mut body = vec![0u8; n.saturating_sub(4)];
+                        s.read_exact(&mut body).ok()?;
+                        Some(body)
+                    };
+                    if silence != Silence::AtOnce {
+                        // SSLRequest (80877103) or the startup message itself.
+                        let mut first = read_message(&mut s);
+                        if first
+                            .as_deref()
+                            .is_some_and(|b| b.starts_with(&80877103u32.to_be_bytes()))
+                        {
+                            let _ = s.write_all(b"N");
+                            first = if silence == Silence::AfterStartup {
+                                read_message(&mut s)
+                            } else {
+                                None
+                            };
+                        }
+                        if silence == Silence::AfterStartup && first.is_some() {
+                            // AuthenticationOk, then ReadyForQuery (idle).
+                            let _ = s
+                                .write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 0, b'Z', 0, 0, 0, 5, b'I']);
+                        }
+                    }
+                    // Read and drop whatever comes; answer nothing, close nothing.
+                    let mut sink = [0u8; 4096];
+                    while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
+                    std::thread::sleep(Duration::from_secs(3600));
+                });
+            }
+        });
+        SilentServer { port, accepted }
+    }
+
+    pub fn url(&self, options: &str) -> String {
+        format!(
+            "postgresql://nobody@127.0.0.1:{}/silent?{options}",
+            self.port
+        )
+    }
+
+    /// Waits until `n` connections came (at most 20 s).
+    pub fn wait_for_connections(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.accepted.load(std::sync::atomic::Ordering::SeqCst) < n {
+            assert!(Instant::now() < deadline, "pgshift never connected");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Waits for `child` at most `limit` (a guard against a hang, not a timing): kills it and
+/// panics when it is still running then.
+pub fn finish_within(
+    mut child: std::process::Child,
+    limit: Duration,
+    what: &str,
+) -> std::process::Output {
+    let deadline = Instant::now() + limit;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("{what} still ran after {limit:?} (killed):\n{}", both(&out));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
