@@ -42,6 +42,8 @@ pub mod cli;
 #[doc(hidden)]
 pub mod db;
 #[doc(hidden)]
+pub mod files;
+#[doc(hidden)]
 pub mod import;
 #[doc(hidden)]
 pub mod lint;

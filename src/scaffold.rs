@@ -92,17 +92,13 @@ impl NewMigration {
             return Err(ScaffoldError::MissingDir(dir.to_path_buf()));
         }
         let path = dir.join(format!("{}.sql", self.version()?));
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::AlreadyExists => ScaffoldError::Exists(path.clone()),
-                _ => ScaffoldError::Write {
-                    path: path.clone(),
-                    source: e,
-                },
-            })?;
+        let mut f = crate::files::create_new(&path, 0o644).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => ScaffoldError::Exists(path.clone()),
+            _ => ScaffoldError::Write {
+                path: path.clone(),
+                source: e,
+            },
+        })?;
         f.write_all(self.text().as_bytes())
             .map_err(write_err(&path))?;
         Ok(path)
@@ -191,10 +187,12 @@ const GITIGNORE_LINES: [&str; 2] = ["backups/", "logs/"];
 pub fn init_project(root: &Path, migrations_dir: &Path) -> Result<Vec<InitAction>, ScaffoldError> {
     let mut actions = Vec::new();
     let config = root.join(crate::config::CONFIG_FILE);
-    if config.exists() {
+    if crate::files::exists(&config) {
         actions.push(InitAction::Kept(config));
     } else {
-        fs::write(&config, CONFIG_TEMPLATE).map_err(write_err(&config))?;
+        crate::files::create_new(&config, 0o644)
+            .and_then(|mut f| f.write_all(CONFIG_TEMPLATE.as_bytes()))
+            .map_err(write_err(&config))?;
         actions.push(InitAction::Created(config));
     }
     for dir in [
@@ -229,7 +227,7 @@ pub fn init_project(root: &Path, migrations_dir: &Path) -> Result<Vec<InitAction
             text.push_str(l);
             text.push('\n');
         }
-        fs::write(&gitignore, text).map_err(write_err(&gitignore))?;
+        crate::files::replace(&gitignore, text.as_bytes(), 0o644).map_err(write_err(&gitignore))?;
         actions.push(if existing.is_empty() {
             InitAction::Created(gitignore)
         } else {
@@ -249,7 +247,7 @@ pub fn init_github_workflow(
     migrations_dir: &Path,
 ) -> Result<InitAction, ScaffoldError> {
     let path = root.join(".github/workflows/migrations.yml");
-    if path.exists() {
+    if crate::files::exists(&path) {
         return Ok(InitAction::Kept(path));
     }
     let rel = migrations_dir
@@ -266,7 +264,9 @@ pub fn init_github_workflow(
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(write_err(parent))?;
     }
-    fs::write(&path, text).map_err(write_err(&path))?;
+    crate::files::create_new(&path, 0o644)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(write_err(&path))?;
     Ok(InitAction::Created(path))
 }
 

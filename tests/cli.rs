@@ -665,3 +665,46 @@ fn on_a_terminal_colour_is_on_unless_no_color_is_set() {
         String::from_utf8_lossy(&plain)
     );
 }
+
+/// `pgshift ARGS` through `sh -c` with stdout redirected as `redirect` says; its exit code
+/// and stderr.
+fn with_stdout(dir: &Path, args: &str, redirect: &str) -> (Option<i32>, String) {
+    let bin = assert_cmd::cargo::cargo_bin("pgshift");
+    let out = std::process::Command::new("bash")
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .args([
+            "-c",
+            &format!(
+                "'{}' {args} {redirect}; exit ${{PIPESTATUS[0]}}",
+                bin.display()
+            ),
+        ])
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn output_that_cannot_be_written_is_an_error_and_a_closed_pipe_is_not() {
+    let dir = project(&[("2026-01-01_a.sql", &ok_file("2026-01-01", ""))]);
+    for args in ["order", "validate --format json", "completions bash", "man"] {
+        for redirect in ["> /dev/full", ">&-"] {
+            let (code, err) = with_stdout(dir.path(), args, redirect);
+            assert_eq!(code, Some(2), "{args} {redirect}: {err}");
+            assert!(
+                err.contains("error: cannot write the output to stdout:"),
+                "{args} {redirect}: {err}"
+            );
+        }
+        // `| head` closes the pipe early: quiet, and the command's own result.
+        let (code, err) = with_stdout(dir.path(), args, "| head -c 1 > /dev/null");
+        assert_eq!(code, Some(0), "{args} | head: {err}");
+        assert!(!err.contains("cannot write"), "{args} | head: {err}");
+        let (code, err) = with_stdout(dir.path(), args, "> /dev/null");
+        assert_eq!(code, Some(0), "{args} > /dev/null: {err}");
+    }
+}

@@ -784,3 +784,147 @@ fn connection_strings_and_config_files_never_show_a_piece_of_a_password() {
         .stderr(contains("pgshift.toml: line 2"))
         .stderr(contains("Zr9k").not());
 }
+
+/// A file someone else owns, and the check that it is untouched.
+struct Victim(std::path::PathBuf);
+
+impl Victim {
+    fn new(dir: &std::path::Path) -> Victim {
+        let p = dir.join("victim.txt");
+        std::fs::write(&p, "precious\n").unwrap();
+        Victim(p)
+    }
+    fn untouched(&self, what: &str) {
+        assert_eq!(
+            std::fs::read_to_string(&self.0).unwrap(),
+            "precious\n",
+            "{what} wrote through a link"
+        );
+    }
+}
+
+fn link(target: &std::path::Path, at: &std::path::Path) {
+    std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(target, at).unwrap();
+}
+
+#[test]
+fn no_file_pgshift_writes_follows_a_link_planted_in_its_place() {
+    let (dir, db) = project(&[("2026-01-01_t", "CREATE TABLE linked_t (id int);\n")]);
+    let victim = Victim::new(&tempfile::tempdir().unwrap().keep());
+    let root = dir.path();
+    // Backups and their manifests: every name the next minute could use, for both kinds.
+    let backups = root.join("backups/migrations");
+    let now = chrono::Utc::now();
+    for s in 0..60 {
+        let stamp = (now + chrono::Duration::seconds(s)).format("%Y%m%d_%H%M%S");
+        for base in [
+            format!("backup_{stamp}"),
+            format!("backup_before_migration_{stamp}"),
+        ] {
+            for name in [
+                format!(".{base}.sql.gz.json.partial"),
+                format!("{base}.sql.json.partial"),
+            ] {
+                link(&victim.0, &backups.join(name));
+            }
+        }
+    }
+    // The day's log.
+    let log = root.join(format!("logs/migration_{}.log", now.format("%Y%m%d")));
+    link(&victim.0, &log);
+    let out = pgshift(root, &db).args(["migrate"]).output().unwrap();
+    let text = both(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("warning: the log is not written: cannot open")
+            && text.contains("is a symbolic link, and pgshift does not write through links"),
+        "{text}"
+    );
+    pgshift(root, &db)
+        .args(["backup", "create"])
+        .assert()
+        .success();
+    victim.untouched("backup, manifest or log");
+    assert_eq!(sql(&db, "SELECT to_regclass('linked_t') IS NOT NULL"), "t");
+
+    // init: a dangling link in pgshift.toml's place is kept, not followed; a linked
+    // .gitignore is refused.
+    let fresh = tempfile::tempdir().unwrap();
+    let nowhere = fresh.path().join("nowhere.toml");
+    link(&nowhere, &fresh.path().join("pgshift.toml"));
+    link(&victim.0, &fresh.path().join(".gitignore"));
+    let out = pgshift(fresh.path(), &db).arg("init").output().unwrap();
+    let text = both(&out);
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains(".gitignore is a symbolic link"), "{text}");
+    assert!(
+        !nowhere.exists(),
+        "init created a file through a dangling link"
+    );
+    victim.untouched("init");
+
+    // import: a link where an imported migration goes is refused like an existing file.
+    let source = tempfile::tempdir().unwrap();
+    std::fs::create_dir(source.path().join("db")).unwrap();
+    std::fs::write(
+        source.path().join("db/20260102030405_create_things.sql"),
+        "-- migrate:up\nCREATE TABLE things (id int);\n-- migrate:down\nDROP TABLE things;\n",
+    )
+    .unwrap();
+    let target = tempfile::tempdir().unwrap();
+    link(
+        &victim.0,
+        &target
+            .path()
+            .join("migrations/2026-01-02_030405_create_things.sql"),
+    );
+    let out = pgshift(target.path(), &db)
+        .args(["import", "--from", "dbmate"])
+        .arg(source.path().join("db"))
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0), "{}", both(&out));
+    victim.untouched("import");
+}
+
+#[test]
+fn a_log_that_cannot_be_written_is_a_warning_and_the_deploy_goes_on() {
+    extern "C" {
+        fn geteuid() -> u32;
+    }
+    if unsafe { geteuid() } != 0 {
+        eprintln!("skipped: making a device file needs root");
+        return;
+    }
+    let (dir, db) = project(&[("2026-01-01_t", "CREATE TABLE full_log_t (id int);\n")]);
+    let log = dir.path().join(format!(
+        "logs/migration_{}.log",
+        chrono::Utc::now().format("%Y%m%d")
+    ));
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    // /dev/full's device: every write fails with "No space left on device".
+    let made = std::process::Command::new("mknod")
+        .arg(&log)
+        .args(["c", "1", "7"])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let out = pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .output()
+        .unwrap();
+    let text = both(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("warning: cannot write the log")
+            && text.contains("No space left on device")
+            && text.contains("the rest of this run is not logged"),
+        "{text}"
+    );
+    assert_eq!(text.matches("cannot write the log").count(), 1, "{text}");
+    assert_eq!(
+        sql(&db, "SELECT to_regclass('full_log_t') IS NOT NULL"),
+        "t"
+    );
+}

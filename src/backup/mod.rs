@@ -120,12 +120,12 @@ pub fn private_dir(dir: &Path) -> Result<(), BackupError> {
             .map_err(io_err(format!("cannot create {}", dir.display())))?;
     }
     let ignore = dir.join(".gitignore");
-    if !ignore.exists() {
-        fs::write(
-            &ignore,
-            "# pgshift: backups hold your data; keep them out of git\n*\n",
-        )
-        .map_err(io_err(format!("cannot write {}", ignore.display())))?;
+    if !crate::files::exists(&ignore) {
+        crate::files::create_new(&ignore, 0o644)
+            .and_then(|mut f| {
+                f.write_all(b"# pgshift: backups hold your data; keep them out of git\n*\n")
+            })
+            .map_err(io_err(format!("cannot write {}", ignore.display())))?;
     }
     Ok(())
 }
@@ -146,7 +146,9 @@ fn fresh_name(dir: &Path, kind: &str) -> PathBuf {
             format!("{base}_{n}.sql.gz")
         };
         let path = dir.join(&name);
-        if !path.exists() && !dir.join(format!(".{name}.partial")).exists() {
+        if !crate::files::exists(&path)
+            && !crate::files::exists(&dir.join(format!(".{name}.partial")))
+        {
             return path;
         }
         n += 1;
@@ -315,11 +317,7 @@ fn dump_into(
     opts: &BackupOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<gzip::Compressed, BackupError> {
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(partial)
+    let file = crate::files::create_new(partial, 0o600)
         .map_err(io_err(format!("cannot create {}", partial.display())))?;
     let (mut cmd, _pass) = client(tool, spec, "pgshift backup")?;
     let mut child = cmd
@@ -360,19 +358,10 @@ fn dump_into(
     Ok(compressed)
 }
 
+/// Writes a manifest whole, 0600, never through a link (`crate::files::replace`).
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), BackupError> {
-    let tmp = path.with_extension("json.partial");
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io_err(format!("cannot write {}", tmp.display())))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(io_err(format!("cannot write {}", tmp.display())))?;
-    fs::rename(&tmp, path).map_err(io_err(format!("cannot write {}", path.display())))
+    crate::files::replace(path, bytes, 0o600)
+        .map_err(io_err(format!("cannot write {}", path.display())))
 }
 
 /// `FILE.json` beside `FILE`.

@@ -18,27 +18,28 @@ pub struct Printer {
     width: usize,
     tty: bool,
     bar: Option<indicatif::ProgressBar>,
-    /// `logs/migration_YYYYMMDD.log`: every event as a JSON line with its UTC time.
-    log: Option<std::fs::File>,
+    /// `logs/migration_YYYYMMDD.log`: every event as a JSON line with its UTC time. Closed
+    /// (with a warning) when it cannot be written.
+    log: Option<(std::fs::File, std::path::PathBuf)>,
     /// The run is a rehearsal (a `rehearsed` event came): its end says so.
     rehearsal: bool,
 }
 
 /// Opens (appending) the day's log, readable by its owner only: it names hosts, roles and
-/// statements. The folder is created private too, with a `.gitignore`.
-fn open_log(dir: &std::path::Path) -> Option<std::fs::File> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    crate::backup::private_dir(dir).ok()?;
-    let name = format!("migration_{}.log", chrono::Utc::now().format("%Y%m%d"));
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(dir.join(name))
-        .ok()?;
+/// statements. The folder is created private too, with a `.gitignore`. A link in the log's
+/// place is refused (`crate::files::append`).
+fn open_log(dir: &std::path::Path) -> Result<(std::fs::File, std::path::PathBuf), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(format!(
+        "migration_{}.log",
+        chrono::Utc::now().format("%Y%m%d")
+    ));
+    crate::backup::private_dir(dir).map_err(|e| e.to_string())?;
+    let file = crate::files::append(&path, 0o600)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     // A log created by an older pgshift (0644) is closed too.
     let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
-    Some(file)
+    Ok((file, path))
 }
 
 /// `512 MB written, 48.2 MB/s`.
@@ -56,7 +57,15 @@ impl Printer {
             width: 0,
             tty: std::io::stdout().is_terminal(),
             bar: None,
-            log: log_dir.and_then(open_log),
+            log: log_dir.and_then(|dir| match open_log(dir) {
+                Ok(log) => Some(log),
+                Err(e) => {
+                    out.warning(&format!(
+                        "the log is not written: {e}; the terminal shows everything"
+                    ));
+                    None
+                }
+            }),
             rehearsal: false,
         }
     }
@@ -69,14 +78,20 @@ impl Printer {
             }
             return;
         }
-        if let Some(log) = &mut self.log {
+        if let Some((log, path)) = &mut self.log {
             let mut v = serde_json::to_value(e).unwrap_or_default();
             v["at"] = serde_json::Value::String(
                 chrono::Utc::now()
                     .format("%Y-%m-%dT%H:%M:%S%.3fZ")
                     .to_string(),
             );
-            let _ = log.write_all(safe(&format!("{v}\n"), Kind::Json, false).as_bytes());
+            if let Err(err) = log.write_all(safe(&format!("{v}\n"), Kind::Json, false).as_bytes()) {
+                self.out.warning(&format!(
+                    "cannot write the log {}: {err}; the rest of this run is not logged (the terminal shows it)",
+                    path.display()
+                ));
+                self.log = None;
+            }
         }
         if self.out.quiet {
             if let Event::Failed { .. } = e {

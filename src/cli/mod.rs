@@ -501,13 +501,26 @@ impl Cli {
 pub fn run(cli: Cli) -> ExitCode {
     signals::install();
     let out = Output::detect(cli.json);
-    match dispatch(&cli, &out) {
-        Ok(code) => ExitCode::from(code),
+    let code = match dispatch(&cli, &out) {
+        Ok(code) => code,
         Err(e) => {
             out.error(&e.message, e.help.as_deref());
-            ExitCode::from(e.code)
+            e.code
+        }
+    };
+    // What the command did stands; that its output was lost is an error too, so that a
+    // script does not take an empty answer for a whole one.
+    if let Some(e) = output::stdout_error() {
+        let json = Output { json: false, ..out };
+        json.error(
+            &format!("cannot write the output to stdout: {e}"),
+            Some("the command itself ran (a deploy's events are in logs/); send stdout where it can be written: a file on a disk with room, or a pipe"),
+        );
+        if code == exit::OK {
+            return ExitCode::from(exit::USAGE);
         }
     }
+    ExitCode::from(code)
 }
 
 fn settings(cli: &Cli) -> Result<(Settings, VarSource, PathBuf), CliError> {
@@ -542,18 +555,14 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         clap_mangen::Man::new(Cli::command())
             .render(&mut page)
             .map_err(|e| CliError::usage(format!("cannot write the manual page: {e}"), None))?;
-        use std::io::Write;
-        let _ = std::io::stdout().write_all(&page);
+        output::write_stdout(&page);
         return Ok(exit::OK);
     }
     if let Command::Completions { shell } = &cli.command {
         use clap::CommandFactory;
-        clap_complete::generate(
-            *shell,
-            &mut Cli::command(),
-            "pgshift",
-            &mut std::io::stdout(),
-        );
+        let mut script = Vec::new();
+        clap_complete::generate(*shell, &mut Cli::command(), "pgshift", &mut script);
+        output::write_stdout(&script);
         return Ok(exit::OK);
     }
     let (settings, vars, cwd) = settings(cli)?;

@@ -32,6 +32,65 @@ pub enum Kind {
     Commands,
 }
 
+/// The first error writing to stdout, other than a closed pipe (`pgshift … | head` ends
+/// quietly): a full disk, `/dev/full`, a closed descriptor. Checked once, at the end.
+static STDOUT_ERROR: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Writes `bytes` to stdout and notes a failure for [`stdout_error`].
+pub fn write_stdout(bytes: &[u8]) {
+    if bytes.is_empty() {
+        return;
+    }
+    if stdout_was_closed() {
+        note_stdout_error(&std::io::Error::other(
+            "stdout was closed when pgshift started",
+        ));
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
+        note_stdout_error(&e);
+    }
+}
+
+/// Whether pgshift started with stdout closed (`pgshift status >&-`). Rust's runtime puts
+/// /dev/null, opened read-write, on a closed standard descriptor, so that writes vanish
+/// without an error; a person's `> /dev/null` opens it write-only.
+fn stdout_was_closed() -> bool {
+    static CLOSED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CLOSED.get_or_init(|| {
+        // SAFETY: fstat and fcntl on a descriptor number only fill the struct given.
+        unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            if libc::fstat(1, &mut st) != 0 {
+                return true;
+            }
+            let null = (st.st_mode & libc::S_IFMT) == libc::S_IFCHR
+                && libc::major(st.st_rdev) == 1
+                && libc::minor(st.st_rdev) == 3;
+            let flags = libc::fcntl(1, libc::F_GETFL);
+            null && flags >= 0 && (flags & libc::O_ACCMODE) == libc::O_RDWR
+        }
+    })
+}
+
+fn note_stdout_error(e: &std::io::Error) {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return;
+    }
+    if let Ok(mut first) = STDOUT_ERROR.lock() {
+        first.get_or_insert_with(|| e.to_string());
+    }
+}
+
+/// Flushes stdout; what could not be written to it, if anything.
+pub fn stdout_error() -> Option<String> {
+    if let Err(e) = std::io::stdout().lock().flush() {
+        note_stdout_error(&e);
+    }
+    STDOUT_ERROR.lock().ok().and_then(|e| e.clone())
+}
+
 /// Makes `text` safe to print: secrets masked, then escaped as `kind` needs.
 pub fn safe(text: &str, kind: Kind, keep_ansi: bool) -> String {
     let text = redact(text);
@@ -119,9 +178,7 @@ impl Output {
             return;
         }
         let keep_ansi = self.color && std::io::stdout().is_terminal();
-        let _ = std::io::stdout()
-            .lock()
-            .write_all(safe(text, kind, keep_ansi).as_bytes());
+        write_stdout(safe(text, kind, keep_ansi).as_bytes());
     }
 
     /// Text on stderr, made safe (colours kept on a terminal).

@@ -17,10 +17,7 @@ pub fn step_summary(markdown: &str, out: &Output) {
         return;
     };
     let md = safe(markdown, Kind::Text, false);
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
+    let written = crate::files::append(std::path::Path::new(&path), 0o644)
         .and_then(|mut f| f.write_all(md.as_bytes()).and_then(|_| f.write_all(b"\n")));
     if let Err(e) = written {
         out.warning(&format!(

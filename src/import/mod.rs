@@ -539,7 +539,7 @@ pub fn write(dir: &Path, imported: &[Imported]) -> Result<Vec<PathBuf>, ImportEr
     let existing: Vec<&PathBuf> = files
         .iter()
         .map(|(p, _)| p)
-        .filter(|p| p.exists())
+        .filter(|p| crate::files::exists(p))
         .collect();
     if let Some(first) = existing.first() {
         return Err(ImportError::Exists {
@@ -550,10 +550,7 @@ pub fn write(dir: &Path, imported: &[Imported]) -> Result<Vec<PathBuf>, ImportEr
     }
     let mut written = Vec::new();
     for (path, text) in files {
-        let result = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
+        let result = crate::files::create_new(&path, 0o644)
             .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
         if let Err(source) = result {
             return Err(ImportError::Write { path, source });
