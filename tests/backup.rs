@@ -170,7 +170,14 @@ fn retention_keeps_the_newest_and_a_failing_pg_dump_stops_the_deploy() {
         .assert()
         .success()
         .stdout(contains("3 backup(s)"));
-    let newest = kept.last().unwrap().clone();
+    // The newest by the time its manifest records (a name freed by pruning is used again).
+    let created = |p: &PathBuf| {
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(format!("{}.json", p.display())).unwrap())
+                .unwrap();
+        m["created_at"].as_str().unwrap().to_string()
+    };
+    let newest = kept.iter().max_by_key(|p| created(p)).unwrap().clone();
     pgshift(dir.path(), &db)
         .args(["backup", "prune", "--keep", "1"])
         .assert()
@@ -254,14 +261,64 @@ fn a_restore_goes_through_the_gate_and_a_damaged_file_changes_nothing() {
     std::fs::write(&damaged, bytes).unwrap();
     cluster().psql(&db, "INSERT INTO a VALUES (2)").unwrap();
     pgshift(dir.path(), &db)
-        .args(["backup", "restore", &damaged.display().to_string()])
+        .args([
+            "backup",
+            "restore",
+            &damaged.display().to_string(),
+            "--from-database",
+            &db,
+        ])
         .assert()
         .code(2)
-        .stderr(contains("is not a sound backup"));
+        .stderr(contains("error: cannot restore into postgres@"))
+        .stderr(contains("is not a sound backup"))
+        .stderr(contains("before deploying").not());
     assert_eq!(sql(&db, "SELECT count(*) FROM a"), "2");
     pgshift(dir.path(), &db)
         .args(["backup", "verify", &damaged.display().to_string()])
         .assert()
         .code(1)
         .stderr(contains("is not a sound backup"));
+}
+
+#[test]
+fn a_stray_future_dated_file_never_costs_the_deploy_its_backup() {
+    let (dir, db) = project(&[("2026-01-01_a", "CREATE TABLE stray_a (id int);\n")]);
+    std::fs::write(dir.path().join("pgshift.toml"), "[backup]\nkeep = 1\n").unwrap();
+    let folder = dir.path().join("backups/migrations");
+    std::fs::create_dir_all(&folder).unwrap();
+    // A stray file, and a link, named as if taken in 2999.
+    std::fs::write(
+        folder.join("backup_before_migration_29991231_235959.sql.gz"),
+        b"stray",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        "/etc/hostname",
+        folder.join("backup_29990101_000000.sql.gz"),
+    )
+    .unwrap();
+    let out = pgshift(dir.path(), &db).arg("migrate").output().unwrap();
+    assert!(out.status.success(), "{}", both(&out));
+    let taken: Vec<PathBuf> = backups(dir.path())
+        .into_iter()
+        .filter(|p| {
+            std::fs::symlink_metadata(p).unwrap().is_file() && !p.to_string_lossy().contains("2999")
+        })
+        .collect();
+    assert_eq!(
+        taken.len(),
+        1,
+        "the deploy's backup is kept: {}",
+        both(&out)
+    );
+    // `rollback --from-backup` restores that one, not the stray.
+    pgshift(dir.path(), &db)
+        .args(["rollback", "--from-backup"])
+        .assert()
+        .success();
+    assert_eq!(sql(&db, "SELECT to_regclass('stray_a') IS NULL"), "t");
+    assert!(folder
+        .join("backup_before_migration_29991231_235959.sql.gz")
+        .exists());
 }

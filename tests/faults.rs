@@ -557,3 +557,42 @@ fn sigint_and_sigterm_end_pgshift_while_it_connects_or_waits_for_the_lock() {
     let _ = holder.wait();
     assert_eq!(sql(&db, "SELECT to_regclass('lock_t') IS NULL"), "t");
 }
+
+#[test]
+fn a_restore_whose_pgshift_is_killed_halfway_changes_nothing() {
+    let (dir, db) = project(&[("2026-01-01_t", "CREATE TABLE restore_t (id int);\n")]);
+    sql(
+        &db,
+        "CREATE TABLE filler AS SELECT g, md5(g::text) AS x FROM generate_series(1, 1000000) g",
+    );
+    pgshift(dir.path(), &db)
+        .args(["backup", "create"])
+        .assert()
+        .success();
+    let file = std::fs::read_dir(dir.path().join("backups/migrations"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".sql.gz"))
+        .unwrap();
+    // Made after the backup: a restore drops it first, so a restore cut short must not.
+    sql(
+        &db,
+        "CREATE TABLE added_later (id int); INSERT INTO added_later VALUES (1)",
+    );
+    let mut child = spawn_pgshift(
+        dir.path(),
+        &cluster().url(&db),
+        &["backup", "restore", file.to_str().unwrap()],
+    );
+    wait_for(&db, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgshift restore' AND datname = current_database() AND query LIKE 'COPY%'");
+    child.kill().unwrap(); // SIGKILL: psql is left with the end of its input, no COMMIT
+    let _ = child.wait();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sql(&db, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgshift restore' AND datname = current_database()") != "0" {
+        assert!(Instant::now() < deadline, "psql of the killed restore still runs");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(sql(&db, "SELECT count(*) FROM added_later"), "1");
+    assert_eq!(sql(&db, "SELECT count(*) FROM filler"), "1000000");
+}

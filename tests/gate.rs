@@ -306,3 +306,118 @@ fn on_a_terminal_production_still_needs_force_run_and_ci_never_asks() {
         "{shown}"
     );
 }
+
+/// The backup `backup create` just made in `dir`.
+fn the_backup(dir: &std::path::Path) -> std::path::PathBuf {
+    std::fs::read_dir(dir.join("backups/migrations"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".sql.gz"))
+        .expect("a backup")
+}
+
+#[test]
+fn a_restore_into_another_database_needs_its_source_named_and_the_prompt_lists_what_it_drops() {
+    let (dir, source) = project(&[("2026-01-01_t", "CREATE TABLE shared_t (id int);\n")]);
+    pgshift(dir.path(), &source)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .success();
+    pgshift(dir.path(), &source)
+        .args(["backup", "create"])
+        .assert()
+        .success();
+    let file = the_backup(dir.path());
+    let other = cluster().create_database("other").unwrap();
+    sql(
+        &other,
+        "CREATE TABLE precious (id int); INSERT INTO precious VALUES (1)",
+    );
+    let precious = || sql(&other, "SELECT count(*) FROM precious");
+    // Into another database: refused, whichever command restores.
+    for args in [
+        vec!["backup", "restore", file.to_str().unwrap()],
+        vec!["rollback", "--from-backup", file.to_str().unwrap()],
+    ] {
+        pgshift(dir.path(), &other)
+            .args(&args)
+            .assert()
+            .code(3)
+            .stderr(contains(format!(
+                "refusing to restore {} into postgres@",
+                file.display()
+            )))
+            .stderr(contains(format!("it was taken of database {source} (")))
+            .stderr(contains(format!("pass --from-database {source}")));
+    }
+    pgshift(dir.path(), &other)
+        .args([
+            "backup",
+            "restore",
+            file.to_str().unwrap(),
+            "--from-database",
+            "someone_else",
+        ])
+        .assert()
+        .code(3)
+        .stderr(contains("not someone_else as --from-database says"));
+    // The newest backup "of this database": there is none.
+    pgshift(dir.path(), &other)
+        .args(["rollback", "--from-backup"])
+        .assert()
+        .code(2)
+        .stderr(contains(format!(
+            "there is no backup of database {other} in"
+        )));
+    assert_eq!(precious(), "1");
+    // Named, in staging: the prompt says what goes; "no" changes nothing.
+    let restore = [
+        "--env",
+        "staging",
+        "backup",
+        "restore",
+        file.to_str().unwrap(),
+        "--from-database",
+        &source,
+    ];
+    let (code, shown) = in_terminal(dir.path(), &other, &[], &restore, Some("no"));
+    assert_eq!(code, Some(3), "{shown}");
+    assert!(
+        shown.contains(&format!("restores a backup of database {source} (")),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("DROPS what the backup does not hold, with CASCADE (and its data): TABLE public.precious"),
+        "{shown}"
+    );
+    assert_eq!(precious(), "1");
+    // Typed: done.
+    let (code, shown) = in_terminal(dir.path(), &other, &[], &restore, Some(&other));
+    assert_eq!(code, Some(0), "{shown}");
+    assert_eq!(
+        sql(
+            &other,
+            "SELECT to_regclass('precious') IS NULL, to_regclass('shared_t') IS NOT NULL"
+        ),
+        "t|t"
+    );
+    // A backup without a manifest: its source must be named even for its own database.
+    std::fs::remove_file(format!("{}.json", file.display())).unwrap();
+    pgshift(dir.path(), &source)
+        .args(["backup", "restore", file.to_str().unwrap()])
+        .assert()
+        .code(3)
+        .stderr(contains("it has no manifest"))
+        .stderr(contains(format!("pass --from-database {source}")));
+    pgshift(dir.path(), &source)
+        .args([
+            "backup",
+            "restore",
+            file.to_str().unwrap(),
+            "--from-database",
+            &source,
+        ])
+        .assert()
+        .success();
+}

@@ -60,7 +60,7 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> BackupError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub file: String,
-    /// UTC, `2026-11-24T10:02:11Z`.
+    /// UTC, `2026-11-24T10:02:11.042Z` (older manifests: whole seconds).
     pub created_at: String,
     pub database: String,
     /// `user@host:port/db`.
@@ -235,8 +235,11 @@ fn collect(stderr: impl Read + Send + 'static) -> std::thread::JoinHandle<String
     })
 }
 
+/// `2026-11-24T10:02:11.042Z`: milliseconds, so that backups of the same second still sort.
 fn utc_now() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
 }
 
 /// Takes a backup of `spec`'s database, verifies it, writes its manifest, and prunes old ones.
@@ -301,7 +304,7 @@ pub fn create(
             .unwrap_or_default()
             .as_bytes(),
     )?;
-    let pruned = prune(&opts.dir, opts.keep)?;
+    let pruned = prune(&opts.dir, opts.keep, Some(&path))?;
     Ok(Created {
         path,
         manifest,
@@ -371,9 +374,15 @@ pub fn manifest_path(backup: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// The manifest of a backup, when it has one.
+/// The manifest of a backup, when it has one: a regular file beside it that names it.
 pub fn manifest(backup: &Path) -> Option<Manifest> {
-    serde_json::from_slice(&fs::read(manifest_path(backup)).ok()?).ok()
+    let path = manifest_path(backup);
+    if crate::files::is_link(&path) {
+        return None;
+    }
+    let m: Manifest = serde_json::from_slice(&fs::read(path).ok()?).ok()?;
+    let name = backup.file_name()?.to_string_lossy();
+    (m.file == name).then_some(m)
 }
 
 /// A backup in the folder.
@@ -384,7 +393,10 @@ pub struct Listed {
     pub manifest: Option<Manifest>,
 }
 
-/// The backups in `dir`, newest first (their names sort by time).
+/// The backups in `dir`: regular files named `backup_*.sql.gz` (links and folders are not
+/// backups), those with a manifest first, newest first by the time their manifest records,
+/// then those without one by name. A file's name says nothing certain about its age: a stray
+/// file, a link or a skewed clock could name any time.
 pub fn list(dir: &Path) -> Result<Vec<Listed>, BackupError> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
@@ -395,7 +407,9 @@ pub fn list(dir: &Path) -> Result<Vec<Listed>, BackupError> {
         .flatten()
         .filter(|e| {
             let n = e.file_name().to_string_lossy().into_owned();
-            n.starts_with("backup_") && n.ends_with(".sql.gz")
+            n.starts_with("backup_")
+                && n.ends_with(".sql.gz")
+                && fs::symlink_metadata(e.path()).is_ok_and(|m| m.file_type().is_file())
         })
         .map(|e| Listed {
             size: e.metadata().map_or(0, |m| m.len()),
@@ -403,34 +417,42 @@ pub fn list(dir: &Path) -> Result<Vec<Listed>, BackupError> {
             path: e.path(),
         })
         .collect();
-    // By the time in the name (manual and deploy backups alike), then the name.
-    let key = |l: &Listed| {
-        let n = l
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let stamp: String = n
-            .trim_end_matches(".sql.gz")
-            .split('_')
-            .filter(|p| p.len() >= 6 && p.chars().all(|c| c.is_ascii_digit()))
-            .collect::<Vec<_>>()
-            .join("_");
-        (stamp, n)
-    };
-    out.sort_by_key(|l| std::cmp::Reverse(key(l)));
+    out.sort_by(|a, b| {
+        let key = |l: &Listed| {
+            (
+                l.manifest.is_some(),
+                l.manifest.as_ref().map(|m| m.created_at.clone()),
+                l.path.file_name().map(|n| n.to_os_string()),
+            )
+        };
+        key(b).cmp(&key(a))
+    });
     Ok(out)
 }
 
-/// Removes all but the `keep` newest backups (never the newest) with their manifests.
-pub fn prune(dir: &Path, keep: u32) -> Result<Vec<PathBuf>, BackupError> {
+/// Removes all but the `keep` newest backups (at least one) with their manifests, by the time
+/// their manifests record. `protect` (the backup a deploy just took) is never removed and
+/// counts among those kept. Files without a manifest are not pgshift's to judge: left alone.
+pub fn prune(dir: &Path, keep: u32, protect: Option<&Path>) -> Result<Vec<PathBuf>, BackupError> {
     let keep = keep.max(1) as usize;
+    let managed: Vec<Listed> = list(dir)?
+        .into_iter()
+        .filter(|l| l.manifest.is_some())
+        .collect();
+    let protected = |l: &Listed| protect.is_some_and(|p| l.path == p);
+    let mut kept = usize::from(managed.iter().any(protected));
     let mut removed = Vec::new();
-    for old in list(dir)?.into_iter().skip(keep) {
-        fs::remove_file(&old.path)
-            .map_err(io_err(format!("cannot remove {}", old.path.display())))?;
-        let _ = fs::remove_file(manifest_path(&old.path));
-        removed.push(old.path);
+    for l in managed {
+        if protected(&l) {
+            continue;
+        }
+        if kept < keep {
+            kept += 1;
+            continue;
+        }
+        fs::remove_file(&l.path).map_err(io_err(format!("cannot remove {}", l.path.display())))?;
+        let _ = fs::remove_file(manifest_path(&l.path));
+        removed.push(l.path);
     }
     Ok(removed)
 }
@@ -524,29 +546,18 @@ fn dropped_in_dump(line: &str) -> Option<DbObject> {
     })
 }
 
-/// Restores `path` into `spec`'s database: psql with ON_ERROR_STOP, in one transaction (all
-/// of it or nothing), fed first the drops of `current` objects the backup does not hold, then
-/// the decompressed dump (which drops and recreates everything it holds).
-pub fn restore(
-    spec: &ConnectionSpec,
-    server: &Server,
+/// The dump's head: its settings, then every DROP of a `--clean` dump, up to and including
+/// the first line that creates something; and the objects those DROPs name.
+fn dump_head(
     path: &Path,
-    psql: Option<&Path>,
-    current: &[DbObject],
-    progress: &mut dyn FnMut(Progress),
-) -> Result<Restored, BackupError> {
-    let tool = tools::find("psql", psql, server.major)?;
-    let file = File::open(path).map_err(io_err(format!("cannot open {}", path.display())))?;
-    let mut decoder = io::BufReader::with_capacity(
-        gzip::BLOCK,
-        flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(gzip::BLOCK, file)),
-    );
-    // The dump's head: settings, then every DROP of a `--clean` dump, before the first CREATE.
+    decoder: &mut impl io::BufRead,
+) -> Result<(Vec<Vec<u8>>, std::collections::HashSet<DbObject>), BackupError> {
     let mut head: Vec<Vec<u8>> = Vec::new();
     let mut held = std::collections::HashSet::new();
     loop {
         let mut line = Vec::new();
-        let n = io::BufRead::read_until(&mut decoder, b'\n', &mut line)
+        let n = decoder
+            .read_until(b'\n', &mut line)
             .map_err(io_err(format!("cannot read {}", path.display())))?;
         if n == 0 {
             break;
@@ -561,30 +572,63 @@ pub fn restore(
             break;
         }
     }
-    let mut dropped: Vec<String> = Vec::new();
-    let mut clean = String::new();
-    // Extensions and schemas first (CASCADE takes their contents), then the rest.
+    Ok((head, held))
+}
+
+fn decoder(path: &Path) -> Result<impl io::BufRead, BackupError> {
+    let file = File::open(path).map_err(io_err(format!("cannot open {}", path.display())))?;
+    Ok(io::BufReader::with_capacity(
+        gzip::BLOCK,
+        flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(gzip::BLOCK, file)),
+    ))
+}
+
+/// The objects of the database now (`current`, from [`OBJECTS_SQL`]) that the backup at
+/// `path` does not hold, in the order a restore drops them: extensions and schemas first
+/// (CASCADE takes their contents), then the rest. A restore drops them before anything else,
+/// so that the database is the backup's and nothing newer depends on what it re-creates.
+pub fn not_held(path: &Path, current: &[DbObject]) -> Result<Vec<DbObject>, BackupError> {
+    let (_, held) = dump_head(path, &mut decoder(path)?)?;
     let order = |k: &str| match k {
         "EXTENSION" => 0,
         "SCHEMA" => 1,
         _ => 2,
     };
-    let mut extra: Vec<&DbObject> = current.iter().filter(|o| !held.contains(o)).collect();
+    let mut extra: Vec<DbObject> = current
+        .iter()
+        .filter(|o| !held.contains(o))
+        .cloned()
+        .collect();
     extra.sort_by_key(|o| (order(&o.kind), o.kind.clone(), o.name.clone()));
-    for o in extra {
+    Ok(extra)
+}
+
+/// Restores `path` into `spec`'s database with psql and ON_ERROR_STOP, in one transaction (all
+/// of it or nothing): first the drops of `drops` (see [`not_held`]), then the decompressed dump
+/// (which drops and re-creates everything it holds). pgshift writes the BEGIN and the COMMIT
+/// itself, the COMMIT only after the whole file went in: should pgshift die halfway, psql
+/// reads the end of its input without a COMMIT and the server rolls everything back (psql's
+/// own `--single-transaction` would commit at the end of input, whatever was read).
+pub fn restore(
+    spec: &ConnectionSpec,
+    server: &Server,
+    path: &Path,
+    psql: Option<&Path>,
+    drops: &[DbObject],
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Restored, BackupError> {
+    let tool = tools::find("psql", psql, server.major)?;
+    let mut decoder = decoder(path)?;
+    let (head, _) = dump_head(path, &mut decoder)?;
+    let mut dropped: Vec<String> = Vec::new();
+    let mut clean = String::new();
+    for o in drops {
         clean.push_str(&format!("DROP {} IF EXISTS {} CASCADE;\n", o.kind, o.name));
         dropped.push(format!("{} {}", o.kind, o.name));
     }
     let (mut cmd, _pass) = client(&tool, spec, "pgshift restore")?;
     let mut child = cmd
-        .args([
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "--single-transaction",
-            "--no-password",
-        ])
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-password"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -600,6 +644,7 @@ pub fn restore(
             .iter()
             .position(|l| l.starts_with(b"DROP "))
             .unwrap_or(head.len().saturating_sub(1));
+        stdin.write_all(b"BEGIN;\n")?;
         for line in &head[..split] {
             stdin.write_all(line)?;
         }
@@ -612,7 +657,8 @@ pub fn restore(
         loop {
             let n = decoder.read(&mut buf)?;
             if n == 0 {
-                return Ok(());
+                // A dump's last line may lack its line break.
+                return stdin.write_all(b"\nCOMMIT;\n");
             }
             stdin.write_all(&buf[..n])?;
             bytes += n as u64;

@@ -38,10 +38,14 @@ pub fn run(
         BackupCommand::Create => create(settings, vars, out),
         BackupCommand::List => list(settings, out),
         BackupCommand::Verify { file } => verify(file, out),
-        BackupCommand::Restore { file, .. } => restore_file(settings, vars, file, out),
+        BackupCommand::Restore {
+            file,
+            from_database,
+            ..
+        } => restore_file(settings, vars, file, from_database.clone(), out),
         BackupCommand::Prune { keep } => {
             let keep = keep.unwrap_or(settings.backup_keep);
-            let removed = backup::prune(&settings.backup_dir, keep).map_err(backup_error)?;
+            let removed = backup::prune(&settings.backup_dir, keep, None).map_err(backup_error)?;
             for r in &removed {
                 out.line(&format!("removed {}", u(&r.display().to_string())));
             }
@@ -181,6 +185,7 @@ pub(super) fn restore_file(
     settings: &Settings,
     vars: &VarSource,
     file: &Path,
+    from_database: Option<String>,
     out: &Output,
 ) -> Result<u8, CliError> {
     let spec = spec(settings, vars, out)?;
@@ -198,6 +203,7 @@ pub(super) fn restore_file(
         lock_wait: settings.lock_timeout,
         psql: settings.backup_psql.clone(),
         gate: &check,
+        from_database,
     };
     let mut printer = Printer::new(*out, Some(&settings.log_dir));
     let outcome = runtime()?

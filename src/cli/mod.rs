@@ -303,9 +303,12 @@ pub struct RollbackArgs {
     /// Roll back every applied migration after V (V stays)
     #[arg(long, value_name = "V", conflicts_with = "from_backup")]
     pub to: Option<String>,
-    /// Restore the newest backup (or FILE) instead of running down files
+    /// Restore the newest backup of this database (or FILE) instead of running down files
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
     pub from_backup: Option<String>,
+    /// With --from-backup: the database the backup was taken of, to restore it into another
+    #[arg(long, value_name = "DBNAME", requires = "from_backup")]
+    pub from_database: Option<String>,
     /// Roll back the applied migrations that depend on it too (first)
     #[arg(long)]
     pub cascade: bool,
@@ -335,10 +338,14 @@ pub enum BackupCommand {
     Verify { file: PathBuf },
     /// Restore a backup into the database (psql, one transaction), through the gate
     #[command(
-        after_help = "Example:\n  pgshift --env production backup restore backups/migrations/backup_before_migration_20261124_100211.sql.gz --force --confirm shop"
+        after_help = "Examples:\n  pgshift --env production backup restore backups/migrations/backup_before_migration_20261124_100211.sql.gz --force --confirm shop\n  pgshift backup restore backups/migrations/backup_20261124_100211.sql.gz --from-database shop   # a backup of shop into this database"
     )]
     Restore {
         file: PathBuf,
+        /// The database the backup was taken of: needed to restore it into another database,
+        /// or when it has no manifest
+        #[arg(long, value_name = "DBNAME")]
+        from_database: Option<String>,
         /// Allow production [env: FORCE_RUN]
         #[arg(long)]
         force: bool,

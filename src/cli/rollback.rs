@@ -24,24 +24,11 @@ pub fn run(
 ) -> Result<u8, CliError> {
     if let Some(file) = &args.from_backup {
         let file = if file.is_empty() {
-            crate::backup::list(&settings.backup_dir)
-                .map_err(|e| CliError::usage(e.to_string(), Some(e.help())))?
-                .into_iter()
-                .next()
-                .map(|b| b.path)
-                .ok_or_else(|| {
-                    CliError::usage(
-                        format!(
-                            "there is no backup in {} to restore",
-                            settings.backup_dir.display()
-                        ),
-                        Some("name one with --from-backup FILE, or check [backup] dir".to_string()),
-                    )
-                })?
+            newest_backup_of(settings, vars, args.from_database.as_deref(), out)?
         } else {
             PathBuf::from(file)
         };
-        return super::backup::restore_file(settings, vars, &file, out);
+        return super::backup::restore_file(settings, vars, &file, args.from_database.clone(), out);
     }
     let spec = spec(settings, vars, out)?;
     let (set, plan) = super::database::load_and_plan(settings, out)?;
@@ -89,6 +76,36 @@ pub fn run(
     } else {
         exit::OK
     })
+}
+
+/// The newest backup taken of this database (or of `from`), by the time in its manifest:
+/// never another database's, nor a file without a manifest.
+fn newest_backup_of(
+    settings: &Settings,
+    vars: &VarSource,
+    from: Option<&str>,
+    out: &Output,
+) -> Result<PathBuf, CliError> {
+    let database = match from {
+        Some(d) => d.to_string(),
+        None => spec(settings, vars, out)?.database(),
+    };
+    let all = crate::backup::list(&settings.backup_dir)
+        .map_err(|e| CliError::usage(e.to_string(), Some(e.help())))?;
+    let others = all.len();
+    all.into_iter()
+        .find(|b| b.manifest.as_ref().is_some_and(|m| m.database == database))
+        .map(|b| b.path)
+        .ok_or_else(|| {
+            CliError::usage(
+                format!(
+                    "there is no backup of database {} in {} to restore ({others} other file(s) there: of other databases, or without a manifest)",
+                    u(&database),
+                    u(&settings.backup_dir.display().to_string())
+                ),
+                Some("`pgshift backup list` shows them; name one with --from-backup FILE (and --from-database NAME for another database's)".to_string()),
+            )
+        })
 }
 
 /// How to undo.

@@ -378,11 +378,12 @@ impl ConnectionSpec {
         )
     }
 
-    /// The database name (defaults to the user name, as libpq does).
+    /// The database name (defaults to the user name, as libpq does, also when it is empty).
     pub fn database(&self) -> String {
         self.config
             .get_dbname()
-            .or(self.config.get_user())
+            .filter(|d| !d.is_empty())
+            .or(self.config.get_user().filter(|u| !u.is_empty()))
             .unwrap_or("postgres")
             .to_string()
     }
@@ -402,7 +403,7 @@ impl ConnectionSpec {
                 let inner =
                     rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider)
                         .build()
-                        .map_err(|e| bad_option(&e.to_string()))?;
+                        .map_err(|e| self.no_roots(&e.to_string()))?;
                 builder
                     .dangerous()
                     .with_custom_certificate_verifier(Arc::new(Verify {
@@ -413,6 +414,24 @@ impl ConnectionSpec {
             }
         };
         Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+    }
+
+    /// The root certificates could not be used: which file, and what it takes.
+    fn no_roots(&self, why: &str) -> ConnectError {
+        let file = match &self.root_cert {
+            Some(p) if p.as_os_str() != "system" => {
+                format!("the root certificate file {} (sslrootcert)", p.display())
+            }
+            _ => "the system's root certificates (sslrootcert=system or none given)".to_string(),
+        };
+        ConnectError {
+            message: format!(
+                "cannot verify {}'s certificate: {file} gave no usable certificate ({why})",
+                self.describe()
+            ),
+            help: "point sslrootcert at a PEM file holding the certificate of the server's certificate authority, or use sslmode=require to encrypt without verifying".into(),
+            interrupted: false,
+        }
     }
 
     /// Root certificates: `sslrootcert`, else `~/.postgresql/root.crt`, else the system's.
@@ -768,6 +787,34 @@ mod tests {
         assert_eq!(redact("dev_user@h/devdb"), "dev_user@h/devdb");
         ConnectionSpec::parse("host=h user=u password='Kx9-remembered'").unwrap();
         assert_eq!(redact("was Kx9-remembered"), "was ***");
+    }
+
+    #[test]
+    fn an_empty_database_name_is_the_user_name_as_in_libpq() {
+        let s = ConnectionSpec::parse("postgresql://app@h/?dbname=").unwrap();
+        assert_eq!(s.database(), "app");
+        let s = ConnectionSpec::parse("host=h user=app dbname=''").unwrap();
+        assert_eq!(s.database(), "app");
+    }
+
+    #[test]
+    fn a_root_certificate_file_without_a_certificate_is_named_not_the_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ca.pem");
+        std::fs::write(&file, "not a certificate\n").unwrap();
+        let s = ConnectionSpec::parse(&format!(
+            "host=db.example.com user=app dbname=shop sslmode=verify-full sslrootcert={}",
+            file.display()
+        ))
+        .unwrap();
+        let e = s.tls_connector().err().expect("refused");
+        assert!(
+            e.message.starts_with("cannot verify app@db.example.com:5432/shop's certificate: the root certificate file")
+                && e.message.contains("ca.pem (sslrootcert) gave no usable certificate"),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains("URL is not valid"), "{}", e.message);
     }
 
     #[test]

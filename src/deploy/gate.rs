@@ -111,8 +111,8 @@ pub fn decide(r: &Request) -> Decision {
         },
         None => Decision::Refuse {
             message: format!(
-                "{} in {env} needs the database's name confirmed, and there is no terminal to ask on: nothing was changed in {}",
-                capitalized(r.operation),
+                "to {} {} in {env}, pgshift needs the database's name confirmed, and there is no terminal to ask on: nothing was changed",
+                r.operation,
                 r.target
             ),
             help: format!(
@@ -121,13 +121,6 @@ pub fn decide(r: &Request) -> Decision {
             ),
         },
     }
-}
-
-fn capitalized(op: Operation) -> String {
-    let s = op.to_string();
-    let mut c = s.chars();
-    c.next()
-        .map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
 }
 
 /// What a person sees before typing the name.
@@ -249,12 +242,13 @@ mod tests {
         };
         assert!(!message.contains("sh0p-typo") && !help.contains("sh0p-typo"));
         assert_eq!(help, "pass --confirm shop to deploy to it");
-        let Decision::Refuse { help, .. } =
+        let Decision::Refuse { help, message } =
             decide(&request(Environment::Staging, false, None, false))
         else {
             panic!()
         };
         assert_eq!(help, "pass --confirm shop (or set CONFIRM=shop)");
+        assert_eq!(message, "to deploy to app@db.example.com:5432/shop in staging, pgshift needs the database's name confirmed, and there is no terminal to ask on: nothing was changed");
     }
 
     #[test]

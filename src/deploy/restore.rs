@@ -24,6 +24,9 @@ pub struct RestoreOptions<'a> {
     pub psql: Option<PathBuf>,
     /// The environment gate, with what the restore changes.
     pub gate: &'a (dyn Fn(&[String]) -> Result<(), DeployError> + Sync),
+    /// The database the backup was taken of, named by the user (`--from-database`): needed to
+    /// restore a backup into another database, or one without a manifest.
+    pub from_database: Option<String>,
 }
 
 /// What a restore did.
@@ -42,6 +45,67 @@ fn backup_error(spec: &ConnectionSpec) -> impl Fn(BackupError) -> DeployError + 
     }
 }
 
+/// Refuses a restore into a database the backup was not taken of, unless the user named that
+/// source (`--from-database`); and one whose source is unknown (no manifest) unless named.
+/// Returns the line the gate shows when the source was named.
+pub fn check_source(
+    spec: &ConnectionSpec,
+    file: &Path,
+    manifest: Option<&backup::Manifest>,
+    from_database: Option<&str>,
+) -> Result<Option<String>, DeployError> {
+    let target = spec.database();
+    let shown = file.display();
+    match (manifest, from_database) {
+        (Some(m), named) if m.database == target && named.is_none_or(|n| n == m.database) => {
+            Ok(None)
+        }
+        (Some(m), Some(named)) if named == m.database => Ok(Some(format!(
+            "restores a backup of database {} ({}) into {} (--from-database {named})",
+            m.database,
+            m.target,
+            spec.describe()
+        ))),
+        (Some(m), Some(named)) => Err(DeployError::Refused {
+            message: format!(
+                "refusing to restore {shown}: it was taken of database {} ({}), not {named} as --from-database says; nothing was changed in {}",
+                m.database,
+                m.target,
+                spec.describe()
+            ),
+            help: format!("check which backup you meant (`pgshift backup list`); --from-database takes the name of the database it was taken of ({})", m.database),
+        }),
+        (Some(m), None) => Err(DeployError::Refused {
+            message: format!(
+                "refusing to restore {shown} into {}: it was taken of database {} ({}); a restore replaces the schema and data and drops what the backup does not hold, so it only goes into another database when you name the source; nothing was changed",
+                spec.describe(),
+                m.database,
+                m.target
+            ),
+            help: format!(
+                "to restore it where it came from, point DATABASE_URL at {}; to restore it into {target} anyway, pass --from-database {}",
+                m.target, m.database
+            ),
+        }),
+        (None, Some(named)) => Ok(Some(format!(
+            "restores a backup without a manifest, said to be of database {named} (--from-database), into {}",
+            spec.describe()
+        ))),
+        (None, None) => Err(DeployError::Refused {
+            message: format!(
+                "refusing to restore {shown} into {}: it has no manifest ({shown}.json), so pgshift cannot tell which database it was taken of; nothing was changed",
+                spec.describe()
+            ),
+            help: format!(
+                "if it was taken of this database, pass --from-database {target} (or the name of the database it was taken of)"
+            ),
+        }),
+    }
+}
+
+/// How many of the objects to drop the gate lists by name.
+const SHOWN_DROPS: usize = 20;
+
 /// Restores `file` into `spec`'s database.
 pub async fn restore(
     spec: &ConnectionSpec,
@@ -50,6 +114,8 @@ pub async fn restore(
     on: &mut (dyn FnMut(Event) + Send),
 ) -> Result<RestoreOutcome, DeployError> {
     let started = Instant::now();
+    let manifest = backup::manifest(file);
+    let source = check_source(spec, file, manifest.as_ref(), opts.from_database.as_deref())?;
     let out = Emitter(std::sync::Mutex::new(on));
     let t = &opts.tracking;
     let session = open_locked(
@@ -63,7 +129,6 @@ pub async fn restore(
     )
     .await?;
     let result = async {
-        let manifest = backup::manifest(file);
         let rows = t.rows(&session.client).await.map_err(db_err)?;
         let undone: Vec<String> = rows
             .iter()
@@ -75,27 +140,6 @@ pub async fn restore(
             })
             .map(|r| r.version.clone())
             .collect();
-        let mut changes = vec![match &manifest {
-            Some(m) => format!(
-                "restore {} (taken {} of {}, {} migration(s) applied then)",
-                file.display(),
-                m.created_at,
-                m.target,
-                m.applied.len()
-            ),
-            None => format!("restore {} (it has no manifest)", file.display()),
-        }];
-        if !undone.is_empty() {
-            changes.push(format!(
-                "undoes the migrations applied since: {}",
-                undone.join(", ")
-            ));
-        }
-        (opts.gate)(&changes)?;
-        let server = Server {
-            version: session.server_version.clone(),
-            major: (session.version_num / 10000) as u32,
-        };
         let current: Vec<DbObject> = session
             .client
             .query(backup::OBJECTS_SQL, &[])
@@ -107,6 +151,50 @@ pub async fn restore(
                 name: r.get(1),
             })
             .collect();
+        let path = file.to_path_buf();
+        let drops = tokio::task::spawn_blocking(move || backup::not_held(&path, &current))
+            .await
+            .map_err(|e| DeployError::Db(format!("reading the backup stopped: {e}")))?
+            .map_err(backup_error(spec))?;
+        let mut changes = vec![match &manifest {
+            Some(m) => format!(
+                "restore {} (taken {} of {}, {} migration(s) applied then)",
+                file.display(),
+                m.created_at,
+                m.target,
+                m.applied.len()
+            ),
+            None => format!("restore {} (it has no manifest)", file.display()),
+        }];
+        changes.extend(source);
+        if !undone.is_empty() {
+            changes.push(format!(
+                "undoes the migrations applied since: {}",
+                undone.join(", ")
+            ));
+        }
+        if !drops.is_empty() {
+            let names: Vec<String> = drops
+                .iter()
+                .take(SHOWN_DROPS)
+                .map(|o| format!("{} {}", o.kind, o.name))
+                .collect();
+            let more = drops.len().saturating_sub(SHOWN_DROPS);
+            changes.push(format!(
+                "DROPS what the backup does not hold, with CASCADE (and its data): {}{}",
+                names.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        (opts.gate)(&changes)?;
+        let server = Server {
+            version: session.server_version.clone(),
+            major: (session.version_num / 10000) as u32,
+        };
         let (spec2, path, psql) = (spec.clone(), file.to_path_buf(), opts.psql.clone());
         let restored = tokio::task::spawn_blocking(move || {
             backup::verify(&path, &mut |_| {})?;
@@ -115,7 +203,7 @@ pub async fn restore(
                 &server,
                 &path,
                 psql.as_deref(),
-                &current,
+                &drops,
                 &mut |_| {},
             )
         })
@@ -128,6 +216,7 @@ pub async fn restore(
         let detail = serde_json::json!({
             "file": file.display().to_string(),
             "sha256": manifest.as_ref().map(|m| m.sha256.clone()),
+            "from_database": manifest.as_ref().map(|m| m.database.clone()).or(opts.from_database.clone()),
             "undone": undone,
             "dropped": restored.dropped,
         });
