@@ -224,3 +224,174 @@ fn record_changes_go_through_the_gate() {
         .unwrap()
         .contains("\"event\":\"recorded\""));
 }
+
+/// A command's exit code and everything it printed; never a panic (exit 101).
+fn run(dir: &tempfile::TempDir, db: &str, args: &[&str]) -> (i32, String) {
+    let out = pgshift(dir.path(), db).args(args).output().unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let text = both(&out);
+    assert_ne!(code, 101, "{args:?} panicked: {text}");
+    assert!(!text.contains("panicked"), "{args:?}: {text}");
+    (code, text)
+}
+
+#[test]
+fn tampered_records_are_named_never_a_panic_and_repair_or_forget_mend_them() {
+    let (dir, db) = project(&[
+        ("2026-01-01_a", "CREATE TABLE ta (id int);\n"),
+        ("2026-01-02_b", "CREATE TABLE tb (id int);\n"),
+    ]);
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .success();
+    let readers: [&[&str]; 4] = [
+        &["status"],
+        &["history"],
+        &["health"],
+        &["--json", "status"],
+    ];
+    // 1. A NULL checksum (its owner dropped NOT NULL).
+    sql(&db, "ALTER TABLE schema_migrations ALTER COLUMN checksum DROP NOT NULL, ALTER COLUMN success DROP NOT NULL, ALTER COLUMN run_id DROP NOT NULL; UPDATE schema_migrations SET checksum = NULL, run_id = NULL WHERE version = '2026-01-01_a'");
+    for args in readers {
+        run(&dir, &db, args);
+    }
+    let (_, text) = run(&dir, &db, &["status"]);
+    assert!(
+        text.contains("DAMAGED")
+            && text.contains("its checksum, run_id is NULL")
+            && text.contains("`pgshift repair 2026-01-01_a` mends it"),
+        "{text}"
+    );
+    write(&dir, "2026-01-03_c", "CREATE TABLE tc (id int);\n");
+    let (code, text) = run(&dir, &db, &["migrate", "--skip-backup"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains(
+            "1 record(s) in public.schema_migrations were changed by hand or by another tool"
+        ),
+        "{text}"
+    );
+    assert_eq!(sql(&db, "SELECT to_regclass('tc') IS NULL"), "t");
+    for args in [
+        &["rollback"][..],
+        &["rollback", "--version", "2026-01-02_b"][..],
+    ] {
+        let (code, text) = run(&dir, &db, args);
+        assert_eq!(code, 1, "{args:?}: {text}");
+    }
+    let (code, text) = run(&dir, &db, &["repair", "2026-01-01_a"]);
+    assert_eq!(code, 0, "{text}");
+    // A NULL success reads from the error message: none, so it was applied.
+    sql(
+        &db,
+        "UPDATE schema_migrations SET success = NULL WHERE version = '2026-01-02_b'",
+    );
+    let (code, text) = run(&dir, &db, &["repair", "2026-01-02_b"]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(sql(&db, "SELECT count(*) FROM schema_migrations WHERE success AND checksum IS NOT NULL AND run_id IS NOT NULL"), "2");
+    let (code, text) = run(&dir, &db, &["migrate", "--skip-backup"]);
+    assert_eq!(code, 0, "{text}");
+
+    // 2. The primary key dropped and a version recorded twice.
+    sql(&db, "ALTER TABLE schema_migrations DROP CONSTRAINT schema_migrations_pkey; INSERT INTO schema_migrations SELECT * FROM schema_migrations WHERE version = '2026-01-02_b'");
+    for args in readers {
+        run(&dir, &db, args);
+    }
+    let (code, text) = run(&dir, &db, &["migrate", "--skip-backup"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains(
+            "2026-01-02_b: it is recorded 2 times (the table's primary key on version is gone)"
+        ),
+        "{text}"
+    );
+    let (code, text) = run(&dir, &db, &["repair", "2026-01-02_b"]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(
+        sql(
+            &db,
+            "SELECT count(*) FROM schema_migrations WHERE version = '2026-01-02_b'"
+        ),
+        "1"
+    );
+    assert_eq!(sql(&db, "SELECT count(*) FROM pg_index WHERE indrelid = 'schema_migrations'::regclass AND indisprimary"), "1", "the primary key is back");
+
+    // 3. A NULL version, and a version with a line break, both of the last run.
+    sql(&db, "ALTER TABLE schema_migrations DROP CONSTRAINT schema_migrations_pkey, ALTER COLUMN version DROP NOT NULL");
+    sql(&db, "INSERT INTO schema_migrations (version, checksum, success, run_id) VALUES (NULL, 'x', true, 'zz_last'), (E'2026-01-09_evil\\n_split', 'x', true, 'zz_last')");
+    sql(&db, "UPDATE schema_migrations SET executed_at = now() + interval '1 hour' WHERE run_id = 'zz_last'");
+    for args in readers {
+        run(&dir, &db, args);
+    }
+    let (_, text) = run(&dir, &db, &["status"]);
+    assert!(
+        text.contains("<NULL>") && text.contains("its version is NULL"),
+        "{text}"
+    );
+    assert!(text.contains("2026-01-09_evil\\n_split"), "{text}");
+    assert!(!text.lines().any(|l| l.starts_with("_split")), "{text}");
+    let (code, text) = run(&dir, &db, &["forget", "<NULL>"]);
+    assert_eq!(code, 0, "{text}");
+    // The last run is the one with the line break: the error keeps it on one line.
+    let (code, text) = run(&dir, &db, &["rollback"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("2026-01-09_evil\\n_split has no file"),
+        "{text}"
+    );
+    assert!(!text.lines().any(|l| l.starts_with("_split")), "{text}");
+    let (code, text) = run(&dir, &db, &["forget", "2026-01-09_evil\n_split"]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(sql(&db, "SELECT count(*) FROM pg_index WHERE indrelid = 'schema_migrations'::regclass AND indisprimary"), "1", "the primary key is back");
+    let (code, text) = run(&dir, &db, &["migrate", "--skip-backup"]);
+    assert_eq!(code, 0, "{text}");
+}
+
+#[test]
+fn pgshifts_own_bookkeeping_failing_is_said_so_not_blamed_on_the_migration() {
+    let (dir, db) = project(&[("2026-01-01_a", "CREATE TABLE ba (id int);\n")]);
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .success();
+    // The primary key dropped alone: the next deploy puts it back and says so.
+    sql(
+        &db,
+        "ALTER TABLE schema_migrations DROP CONSTRAINT schema_migrations_pkey",
+    );
+    write(&dir, "2026-01-02_b", "CREATE TABLE bb (id int);\n");
+    let (code, text) = run(&dir, &db, &["migrate", "--skip-backup"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(
+            "had lost its primary key on version (dropped by hand or by another tool): it is back"
+        ),
+        "{text}"
+    );
+    // Something of the table's owner refuses pgshift's record: the error says whose it is.
+    sql(&db, "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'records are frozen'; END $$; CREATE TRIGGER frozen BEFORE INSERT OR UPDATE ON schema_migrations FOR EACH ROW EXECUTE FUNCTION refuse()");
+    write(
+        &dir,
+        "2026-01-03_c",
+        "CREATE TABLE bc (id int);\nCREATE TABLE bd (id int);\n",
+    );
+    let (code, text) = run(&dir, &db, &["migrate", "--skip-backup"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("pgshift's own bookkeeping in public.schema_migrations failed after the file's statements ran")
+            && text.contains("records are frozen"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("2026-01-03_c.sql:2:1"),
+        "blamed on the file: {text}"
+    );
+    assert_eq!(
+        sql(
+            &db,
+            "SELECT to_regclass('bc') IS NULL AND to_regclass('bd') IS NULL"
+        ),
+        "t"
+    );
+}

@@ -81,6 +81,7 @@ fn database_states(
                     State::Pending { .. } => "pending",
                     State::Failed { .. } | State::Partial { .. } => "failed",
                     State::Modified => "modified",
+                    State::Damaged { .. } => "damaged record",
                     State::Unknown => "unknown",
                     State::NotForEnvironment => "not in this environment",
                     State::NoSql => "skipped",

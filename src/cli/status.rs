@@ -70,7 +70,7 @@ pub fn print(report: &Report, out: &Output) {
     let width = status
         .entries
         .iter()
-        .map(|e| e.version.len())
+        .map(|e| u(&e.version).chars().count())
         .max()
         .unwrap_or(0);
     let mut text = format!("Migrations in {}:\n", u(&report.target));
@@ -114,6 +114,14 @@ pub fn print(report: &Report, out: &Output) {
                 "  the file changed after it was applied".to_string(),
             ),
             State::Unknown => ("unknown", "  recorded, but no file".to_string()),
+            State::Damaged { problem } => (
+                "DAMAGED",
+                format!(
+                    "  its record was changed by hand or by another tool: {}; {}",
+                    u(problem),
+                    crate::deploy::status::damaged_fix(&e.version)
+                ),
+            ),
             State::NotForEnvironment => ("skipped", "  @env excludes this environment".to_string()),
             State::NoSql => (
                 "skipped",
@@ -123,7 +131,7 @@ pub fn print(report: &Report, out: &Output) {
         let when = e.executed_at.as_deref().unwrap_or("");
         text.push_str(&format!(
             "  {:<width$}  {state:<8}  {:<23}{extra}\n",
-            u(&e.version),
+            u(&e.version).into_owned(),
             u(when)
         ));
     }
@@ -153,8 +161,19 @@ pub fn print(report: &Report, out: &Output) {
     }
     let c = status.counts;
     text.push_str(&format!(
-        "{} applied, {} pending, {} failed, {} modified, {} unknown, {} out of order, {} skipped.",
-        c.applied, c.pending, c.failed, c.modified, c.unknown, c.out_of_order, c.skipped
+        "{} applied, {} pending, {} failed, {} modified, {} unknown, {} out of order, {} skipped{}.",
+        c.applied,
+        c.pending,
+        c.failed,
+        c.modified,
+        c.unknown,
+        c.out_of_order,
+        c.skipped,
+        if c.damaged > 0 {
+            format!(", {} DAMAGED record(s)", c.damaged)
+        } else {
+            String::new()
+        }
     ));
     out.line(&text);
 }

@@ -232,6 +232,26 @@ pub struct Failure {
     /// Statements completed and kept (autocommit files); recorded so that a rerun resumes.
     pub statements_done: Option<usize>,
     pub cause: Cause,
+    /// It was pgshift's own statements after the file's (the record, the lockdown), not the
+    /// file's: the message says so and names the tracking table.
+    pub bookkeeping: bool,
+}
+
+impl Failure {
+    /// This failure happened in pgshift's bookkeeping around the file, on `tracking`.
+    fn of_bookkeeping(mut self, tracking: &Tracking) -> Failure {
+        if self.cause == Cause::Error {
+            self.message = format!(
+                "pgshift's own bookkeeping in {} failed after the file's statements ran (recording it; everything was rolled back together): {}",
+                tracking.display(),
+                self.message
+            );
+        }
+        self.bookkeeping = true;
+        self.statement = None;
+        self.offset = None;
+        self
+    }
 }
 
 /// What ended a migration early.
@@ -366,6 +386,7 @@ fn failure(
         statement: statement.map(|(i, _)| i),
         statements_done: None,
         cause,
+        bookkeeping: false,
     }
 }
 
@@ -485,34 +506,35 @@ pub async fn run_file(
             if steps.is_empty() {
                 return send(ctx, &format!("{first}{end}"), deadline, None, "", sql)
                     .await
+                    .map_err(|f| f.of_bookkeeping(ctx.tracking))
                     .map(|()| start.elapsed());
             }
-            let last = steps.len() - 1;
-            let messages: Vec<Message> = steps
+            let mut messages: Vec<Message> = steps
                 .iter()
                 .enumerate()
                 .map(|(k, (i, s))| Message {
-                    // Only the first and the last are composed; the others are the file's
-                    // own text (a data migration is not copied).
-                    text: if k == 0 || k == last {
-                        std::borrow::Cow::Owned(format!(
-                            "{}{}{}",
-                            if k == 0 { first.as_str() } else { "" },
-                            s.text(sql),
-                            if k == last {
-                                format!("\n;\n{end}")
-                            } else {
-                                String::new()
-                            }
-                        ))
+                    // Only the first is composed; the others are the file's own text (a data
+                    // migration is not copied).
+                    text: if k == 0 {
+                        std::borrow::Cow::Owned(format!("{first}{}", s.text(sql)))
                     } else {
                         std::borrow::Cow::Borrowed(s.text(sql))
                     },
                     statement: Some((*i, s)),
                     prefix: if k == 0 { first.len() } else { 0 },
                     secret: holds_secret(s.text(sql)),
+                    bookkeeping: false,
                 })
                 .collect();
+            // The record and COMMIT in a message of their own, in the same pipeline (no round
+            // trip more): a failure there is pgshift's, and said so.
+            messages.push(Message {
+                text: std::borrow::Cow::Owned(end),
+                statement: None,
+                prefix: 0,
+                secret: false,
+                bookkeeping: true,
+            });
             let mut rest = messages.as_slice();
             while !rest.is_empty() {
                 // A batch: up to PIPELINE_DEPTH messages, ending before a secret one; a secret
@@ -552,6 +574,7 @@ pub async fn run_file(
             if steps.is_empty() {
                 return send(ctx, &format!("{first}{}", end()), deadline, None, "", sql)
                     .await
+                    .map_err(|f| f.of_bookkeeping(ctx.tracking))
                     .map(|()| start.elapsed());
             }
             let last = steps.len() - 1;
@@ -569,23 +592,22 @@ pub async fn run_file(
                         debug(&redact(s.text(sql)), t.elapsed());
                     }
                     if k == last {
-                        send(ctx, &end(), deadline, None, "", sql).await?;
+                        send(ctx, &end(), deadline, None, "", sql)
+                            .await
+                            .map_err(|f| f.of_bookkeeping(ctx.tracking))?;
                     }
                     continue;
                 }
-                let message = format!(
-                    "{prefix}{}{}",
-                    s.text(sql),
-                    if k == last {
-                        format!("\n;\n{}", end())
-                    } else {
-                        String::new()
-                    }
-                );
+                let message = format!("{prefix}{}", s.text(sql));
                 let t = Instant::now();
                 send(ctx, &message, deadline, Some((*i, s)), prefix, sql).await?;
                 if let Some(debug) = ctx.debug {
                     debug(&redact(s.text(sql)), t.elapsed());
+                }
+                if k == last {
+                    send(ctx, &end(), deadline, None, "", sql)
+                        .await
+                        .map_err(|f| f.of_bookkeeping(ctx.tracking))?;
                 }
             }
             Ok(start.elapsed())
@@ -631,7 +653,8 @@ pub async fn run_file(
                 "",
                 sql,
             )
-            .await?;
+            .await
+            .map_err(|f| f.of_bookkeeping(ctx.tracking))?;
             Ok(start.elapsed())
         }
     }
@@ -704,6 +727,8 @@ struct Message<'a> {
     prefix: usize,
     /// The statement holds a remembered secret (a psql variable's value).
     secret: bool,
+    /// pgshift's own statements after the file's (the record, COMMIT).
+    bookkeeping: bool,
 }
 
 /// Sends `messages` back to back and reads their answers (a pipeline), within a transaction
@@ -715,7 +740,7 @@ async fn pipeline(
     sql: &str,
 ) -> Result<(), Failure> {
     if let [m] = messages {
-        return send(
+        let sent = send(
             ctx,
             &m.text,
             deadline,
@@ -724,6 +749,11 @@ async fn pipeline(
             sql,
         )
         .await;
+        return if m.bookkeeping {
+            sent.map_err(|f| f.of_bookkeeping(ctx.tracking))
+        } else {
+            sent
+        };
     }
     let all =
         futures_util::future::join_all(messages.iter().map(|m| ctx.client.batch_execute(&m.text)));
@@ -752,7 +782,12 @@ async fn pipeline(
         let _ = ctx.client.batch_execute("ROLLBACK").await;
     }
     let m = &messages[k];
-    Err(failure(e, cause, &m.text[..m.prefix], m.statement, sql))
+    let f = failure(e, cause, &m.text[..m.prefix], m.statement, sql);
+    Err(if m.bookkeeping {
+        f.of_bookkeeping(ctx.tracking)
+    } else {
+        f
+    })
 }
 
 /// Sends one message; on failure rolls back whatever transaction is open and describes it.

@@ -32,6 +32,8 @@ pub struct LayoutState {
     pub foreign_privileges: Vec<String>,
     /// The table exists but is not pgshift's (no `checksum` column): its columns.
     pub foreign_table: Option<Vec<String>>,
+    /// The table exists without its primary key on version (dropped by hand).
+    pub lost_primary_key: bool,
 }
 
 /// Which tool a table named like pgshift's belongs to, from its columns.
@@ -59,6 +61,8 @@ pub struct Ensured {
     pub created: bool,
     /// Privileges found on existing tables and revoked.
     pub revoked: Vec<String>,
+    /// The primary key on version was gone and is back.
+    pub primary_key_restored: bool,
 }
 
 /// A statement of the layout failed; `statement` names it.
@@ -121,6 +125,22 @@ pub struct AppliedRow {
     pub applied_by: String,
     pub environment: Option<String>,
     pub tool_version: Option<String>,
+    /// What makes this row untrustworthy, when it was changed by hand or by another tool: a
+    /// NULL where pgshift always writes a value, or its version recorded more than once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub damage: Option<String>,
+}
+
+/// How a row whose version is NULL is named (`pgshift forget '<NULL>'` removes it).
+pub const NULL_VERSION: &str = "<NULL>";
+
+/// `WHERE` for the rows of `version` ([`NULL_VERSION`]: the rows without one).
+fn version_is(version: &str) -> String {
+    if version == NULL_VERSION {
+        "version IS NULL".to_string()
+    } else {
+        format!("version = {}", quote_literal(version))
+    }
 }
 
 impl Tracking {
@@ -246,7 +266,8 @@ $pgshift$;",
         let sql = format!(
             "SELECT to_regnamespace($1) IS NOT NULL, obj_description(to_regclass($2), 'pg_class'),
                     ARRAY(SELECT format('%s on %s %s to %s', privileges, lower(kind), obj, grantee) FROM ({}) f ORDER BY 1),
-                    ARRAY(SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass($2) AND attnum > 0 AND NOT attisdropped ORDER BY attnum)",
+                    ARRAY(SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass($2) AND attnum > 0 AND NOT attisdropped ORDER BY attnum),
+                    to_regclass($2) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_index WHERE indrelid = to_regclass($2) AND indisprimary)",
             self.foreign_privileges_sql()
         );
         // `query_typed`: no prepare, one round trip. A SELECT without FROM returns one row.
@@ -270,6 +291,7 @@ $pgshift$;",
                 .and_then(|c| c.strip_prefix(LAYOUT_COMMENT))
                 .and_then(|v| v.trim().parse().ok()),
             foreign_privileges: row.get(2),
+            lost_primary_key: row.get(4),
         })
     }
 
@@ -293,6 +315,22 @@ $pgshift$;",
             });
         }
         let mut done = Ensured::default();
+        if state.lost_primary_key && state.layout.is_some() {
+            // Put back when no row stands in its way; otherwise the rows that do (a version
+            // twice, a NULL version) stop the deploy, and `repair` or `forget` fixes them.
+            client
+                .batch_execute(&self.primary_key_sql())
+                .await
+                .map_err(TrackingError::of(&format!(
+                    "putting back the primary key on version of {}",
+                    self.display()
+                )))?;
+            done.primary_key_restored = !self
+                .state(client)
+                .await
+                .map_err(TrackingError::of("reading the tracking layout"))?
+                .lost_primary_key;
+        }
         if state.layout != Some(LAYOUT_VERSION) {
             done.created = state.layout.is_none();
             self.create(client, state.schema_exists).await?;
@@ -450,33 +488,80 @@ ALTER TABLE {meta} ENABLE ROW LEVEL SECURITY;"
         &self,
         client: &Client,
     ) -> Result<Vec<AppliedRow>, tokio_postgres::Error> {
+        // Every column is read as optional, cast to the type pgshift made it: a table its
+        // owner changed (NOT NULL dropped, a type altered) gives rows pgshift names, not a
+        // panic. Rows are marked damaged here; `status` lists them and a deploy stops on them.
         let sql = format!(
-            "SELECT version, checksum, normalized_checksum, CASE WHEN isfinite(executed_at) THEN floor(extract(epoch FROM executed_at))::int8 END,
-                    execution_time_ms, success, error_message, sqlstate, error_position, statements_done,
-                    run_id, applied_by, environment, tool_version
+            "SELECT version::text, checksum::text, normalized_checksum::text,
+                    CASE WHEN isfinite(executed_at) THEN floor(extract(epoch FROM executed_at))::int8 END,
+                    execution_time_ms::int8, success::boolean, error_message::text, sqlstate::text,
+                    error_position::text, statements_done::int4, run_id::text, applied_by::text,
+                    environment::text, tool_version::text, executed_at IS NULL
              FROM {} ORDER BY executed_at, version",
             self.name("")
         );
         let rows = client.query_typed(&sql, &[]).await?;
-        Ok(rows
-            .iter()
-            .map(|r| AppliedRow {
-                version: r.get(0),
-                checksum: r.get(1),
-                normalized_checksum: r.get(2),
-                executed_at: utc_seconds(r.get(3)),
-                execution_time_ms: r.get(4),
-                success: r.get(5),
-                error_message: r.get(6),
-                sqlstate: r.get(7),
-                error_position: r.get(8),
-                statements_done: r.get(9),
-                run_id: r.get(10),
-                applied_by: r.get(11),
-                environment: r.get(12),
-                tool_version: r.get(13),
-            })
-            .collect())
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let version: Option<String> = r.try_get(0)?;
+            let checksum: Option<String> = r.try_get(1)?;
+            let success: Option<bool> = r.try_get(5)?;
+            let run_id: Option<String> = r.try_get(10)?;
+            let no_time: Option<bool> = r.try_get(14)?;
+            let nulls: Vec<&str> = [
+                ("version", version.is_none()),
+                ("checksum", checksum.is_none()),
+                ("success", success.is_none()),
+                ("run_id", run_id.is_none()),
+                ("executed_at", no_time == Some(true)),
+            ]
+            .into_iter()
+            .filter_map(|(name, null)| null.then_some(name))
+            .collect();
+            out.push(AppliedRow {
+                version: version.unwrap_or_else(|| NULL_VERSION.to_string()),
+                checksum: checksum.unwrap_or_default(),
+                normalized_checksum: r.try_get(2)?,
+                executed_at: if no_time == Some(true) {
+                    "unknown".to_string()
+                } else {
+                    utc_seconds(r.try_get(3)?)
+                },
+                execution_time_ms: r.try_get::<_, Option<i64>>(4)?.unwrap_or(0),
+                success: success.unwrap_or(false),
+                error_message: r.try_get(6)?,
+                sqlstate: r.try_get(7)?,
+                error_position: r.try_get(8)?,
+                statements_done: r.try_get(9)?,
+                run_id: run_id.unwrap_or_default(),
+                applied_by: r.try_get::<_, Option<String>>(11)?.unwrap_or_default(),
+                environment: r.try_get(12)?,
+                tool_version: r.try_get(13)?,
+                damage: (!nulls.is_empty()).then(|| format!("its {} is NULL", nulls.join(", "))),
+            });
+        }
+        mark_duplicates(&mut out);
+        Ok(out)
+    }
+}
+
+/// Marks every row of a version recorded more than once (the primary key on version was
+/// dropped): which of them tells the truth is not pgshift's to guess.
+fn mark_duplicates(rows: &mut [AppliedRow]) {
+    let mut count: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for r in rows.iter() {
+        *count.entry(r.version.clone()).or_default() += 1;
+    }
+    for r in rows.iter_mut() {
+        let n = count[&r.version];
+        if n > 1 {
+            let dup =
+                format!("it is recorded {n} times (the table's primary key on version is gone)");
+            r.damage = Some(match r.damage.take() {
+                Some(d) => format!("{d}; {dup}"),
+                None => dup,
+            });
+        }
     }
 }
 
@@ -594,20 +679,60 @@ ON CONFLICT (version) DO UPDATE SET checksum = EXCLUDED.checksum, normalized_che
     /// Accepts `checksum` (and its normalised form) as the record of `version`.
     pub fn accept_checksum_sql(&self, version: &str, checksum: &str, normalized: &str) -> String {
         format!(
-            "UPDATE {} SET checksum = {}, normalized_checksum = {} WHERE version = {};",
+            "UPDATE {} SET checksum = {}, normalized_checksum = {} WHERE {};",
             self.name(""),
             quote_literal(checksum),
             quote_literal(normalized),
-            quote_literal(version)
+            version_is(version)
         )
     }
 
-    /// Deletes the record of `version`.
+    /// Deletes the record of `version` (every row of it, when it is there more than once).
     pub fn delete_sql(&self, version: &str) -> String {
         format!(
-            "DELETE FROM {} WHERE version = {};",
+            "DELETE FROM {} WHERE {};",
             self.name(""),
-            quote_literal(version)
+            version_is(version)
+        )
+    }
+
+    /// Repairs the rows of `version` that were changed by hand: keeps the newest when it is
+    /// there more than once, and fills what pgshift always writes where it is NULL: the
+    /// checksum with `checksum` (the file's), success from the error message (a failure
+    /// always has one, an applied migration never). Then puts the primary key on version back
+    /// when nothing stands in its way any more.
+    pub fn mend_sql(&self, version: &str, checksum: &str, normalized: &str) -> String {
+        let m = self.name("");
+        format!(
+            "DELETE FROM {m} a WHERE a.{w} AND a.ctid <> (SELECT b.ctid FROM {m} b WHERE b.{w} ORDER BY b.executed_at DESC NULLS LAST, b.ctid DESC LIMIT 1);
+UPDATE {m} SET checksum = coalesce(checksum, {c}), normalized_checksum = coalesce(normalized_checksum, {n}),
+  success = coalesce(success, error_message IS NULL),
+  run_id = coalesce(run_id, 'repaired'), executed_at = coalesce(executed_at, now()),
+  execution_time_ms = coalesce(execution_time_ms, 0), applied_by = coalesce(applied_by, current_user)
+WHERE {w};
+{pk}",
+            w = version_is(version),
+            c = quote_literal(checksum),
+            n = quote_literal(normalized),
+            pk = self.primary_key_sql(),
+        )
+    }
+
+    /// Puts the primary key on version back, when it is gone and no row stands in its way
+    /// (a NULL version, a version twice); otherwise nothing.
+    pub fn primary_key_sql(&self) -> String {
+        let m = self.name("");
+        format!(
+            "DO $pgshift$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_index WHERE indrelid = {r}::regclass AND indisprimary)
+     AND NOT EXISTS (SELECT 1 FROM {m} WHERE version IS NULL)
+     AND NOT EXISTS (SELECT version FROM {m} GROUP BY version HAVING count(*) > 1) THEN
+    ALTER TABLE {m} ADD PRIMARY KEY (version);
+  END IF;
+END
+$pgshift$;",
+            r = quote_literal(&m),
         )
     }
 

@@ -433,6 +433,38 @@ pub(crate) fn error_text(e: &tokio_postgres::Error) -> String {
     })
 }
 
+/// Stops a run when records were changed by hand or by another tool (a NULL where pgshift
+/// always writes a value, a version recorded twice): what each is, and how to fix it. Nothing
+/// is guessed from a record that cannot be trusted.
+pub(crate) fn refuse_damaged(status: &Status, tracking: &Tracking) -> Result<(), DeployError> {
+    use crate::sanitize::escape::untrusted as u;
+    let damaged: Vec<String> = status
+        .entries
+        .iter()
+        .filter_map(|e| match &e.state {
+            status::State::Damaged { problem } => Some(format!(
+                "{}: {} ({})",
+                u(&e.version),
+                u(problem),
+                status::damaged_fix(&e.version)
+            )),
+            _ => None,
+        })
+        .collect();
+    if damaged.is_empty() {
+        return Ok(());
+    }
+    Err(DeployError::Blocked {
+        message: format!(
+            "{} record(s) in {} were changed by hand or by another tool, and pgshift does not guess from them; nothing was run:\n  {}",
+            damaged.len(),
+            tracking.display(),
+            damaged.join("\n  ")
+        ),
+        help: "fix each record as said (`pgshift status` lists them); repair and forget change records only, never the schema".into(),
+    })
+}
+
 /// An error of a statement on pgshift's own tables, said as such: `what` pgshift was doing.
 pub(crate) fn bookkeeping_err<'a>(
     tracking: &'a Tracking,

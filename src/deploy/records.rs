@@ -107,6 +107,34 @@ pub async fn repair(
                     )
                 ),
             ),
+            (State::Damaged { .. }, _) if version == crate::db::tracking::NULL_VERSION => {
+                return Err(blocked(
+                    "a record without a version cannot be mended: no migration can be matched to it".into(),
+                    &format!("`pgshift forget '{v}'` removes the records whose version is NULL", v = crate::db::tracking::NULL_VERSION),
+                ))
+            }
+            (State::Damaged { problem }, m) => {
+                let (checksum, normalized) = m.map_or((String::new(), String::new()), |m| {
+                    (m.checksum.0.clone(), status::normalized(m))
+                });
+                (
+                    format!(
+                        "its record is mended ({problem}): the newest row kept, what was NULL filled{}; nothing is run",
+                        if m.is_some() { " (the checksum with the file's)" } else { "" }
+                    ),
+                    format!(
+                        "{}\n{}",
+                        t.mend_sql(version, &checksum, &normalized),
+                        t.event_sql(
+                            run_id,
+                            "repaired",
+                            Some(version),
+                            env,
+                            &serde_json::json!({ "mended": problem }),
+                        )
+                    ),
+                )
+            }
             (State::Partial { statements_done, .. }, _) => {
                 return Err(blocked(
                     format!("{statements_done} statement(s) of {version} ran and stay applied: a repair cannot undo them"),
@@ -184,8 +212,9 @@ pub async fn forget(
                 detail,
             },
             sql: format!(
-                "{}\n{}",
+                "{}\n{}\n{}",
                 t.delete_sql(version),
+                t.primary_key_sql(),
                 t.event_sql(
                     run_id,
                     "forgotten",

@@ -151,8 +151,12 @@ pub async fn restore(
                 name: r.get(1),
             })
             .collect();
+        // Read back whole first: a damaged file is refused before anyone is asked.
         let path = file.to_path_buf();
-        let drops = tokio::task::spawn_blocking(move || backup::not_held(&path, &current))
+        let drops = tokio::task::spawn_blocking(move || {
+            backup::verify(&path, &mut |_| {})?;
+            backup::not_held(&path, &current)
+        })
             .await
             .map_err(|e| DeployError::Db(format!("reading the backup stopped: {e}")))?
             .map_err(backup_error(spec))?;
@@ -197,7 +201,6 @@ pub async fn restore(
         };
         let (spec2, path, psql) = (spec.clone(), file.to_path_buf(), opts.psql.clone());
         let restored = tokio::task::spawn_blocking(move || {
-            backup::verify(&path, &mut |_| {})?;
             backup::restore(
                 &spec2,
                 &server,

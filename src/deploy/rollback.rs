@@ -18,6 +18,7 @@ use crate::db::execute::{self, Cause, Mode, Prepared, RunContext};
 use crate::db::tracking::{AppliedRow, Tracking};
 use crate::migration::{MigrationSet, Version};
 use crate::plan::Plan;
+use crate::sanitize::escape::{shell_word, untrusted as u};
 
 /// What to undo.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,6 +244,7 @@ async fn undo(
     let t = &opts.tracking;
     let rows = t.rows(&session.client).await.map_err(db_err)?;
     let status = status::compare(set, plan, &rows, opts.environment);
+    super::refuse_damaged(&status, t)?;
     let versions = select(plan, &rows, &status, selection, opts.cascade)?;
     if let Some(v) = versions.iter().find(|v| {
         status
@@ -264,14 +266,17 @@ async fn undo(
         let m = Version::parse_reference(v)
             .ok()
             .and_then(|ver| set.get(&ver));
+        // A version from the database is shown escaped (it may hold a line break), and as a
+        // shell word where it is to be typed.
+        let (raw, v, w) = (v.as_str(), u(v), shell_word(v));
         let Some(m) = m else {
-            problems.push(format!("{v} has no file"));
+            problems.push(format!("{v} has no file (recorded in {})", t.display()));
             continue;
         };
         match super::prepare_down(m, opts.values) {
-            None => problems.push(match backup_before(&opts.backup_dir, v) {
+            None => problems.push(match backup_before(&opts.backup_dir, raw) {
                 Some(b) => format!("{v} has no down file ({v}.down.sql): restore the backup taken before it instead, `pgshift rollback --from-backup {b}`"),
-                None => format!("{v} has no down file ({v}.down.sql), and no backup taken before it is in {}: undo it by hand, then `pgshift forget {v}`", opts.backup_dir.display()),
+                None => format!("{v} has no down file ({v}.down.sql), and no backup taken before it is in {}: undo it by hand, then `pgshift forget {w}`", opts.backup_dir.display()),
             }),
             Some(Err(mut why)) => problems.append(&mut why),
             Some(Ok(p)) => prepared.push((p, m)),

@@ -239,6 +239,12 @@ impl<'a> Run<'a> {
                 .await
                 .map_err(db_err)?;
         }
+        if done.primary_key_restored {
+            self.out.warn(format!(
+                "pgshift's tracking table {} had lost its primary key on version (dropped by hand or by another tool): it is back",
+                t.display()
+            ));
+        }
         if !done.revoked.is_empty() {
             self.out.warn(format!(
                 "pgshift's tables in {} had privileges for other roles, now revoked: {}. Something granted them (GRANT … ON ALL TABLES/SEQUENCES IN SCHEMA, or by hand); only the deploying role may touch them",
@@ -274,6 +280,7 @@ impl<'a> Run<'a> {
 
     /// Modified files block the run; unknown versions and cosmetic edits are reported.
     fn check_history(&self, status: &Status) -> Result<(), DeployError> {
+        super::refuse_damaged(status, &self.opts.tracking)?;
         let modified: Vec<&str> = status
             .entries
             .iter()
@@ -282,14 +289,14 @@ impl<'a> Run<'a> {
             .collect();
         if !modified.is_empty() {
             return Err(DeployError::Blocked {
-                message: format!("applied migrations changed since they ran: {}", modified.join(", ")),
+                message: format!("applied migrations changed since they ran: {}", crate::sanitize::escape::untrusted(&modified.join(", "))),
                 help: "restore the files as they were applied (git), or accept the change with `pgshift repair VERSION`; new changes belong in a new migration".into(),
             });
         }
         for e in status.entries.iter().filter(|e| e.state == State::Unknown) {
             self.out.warn(format!(
                 "{} is recorded in {} but has no file in {}",
-                e.version,
+                crate::sanitize::escape::untrusted(&e.version),
                 self.opts.tracking.display(),
                 self.set.dir.display()
             ));

@@ -40,6 +40,12 @@ pub enum State {
     Modified,
     /// In the database, with no file.
     Unknown,
+    /// Its record was changed by hand or by another tool (a NULL where pgshift always writes a
+    /// value, the version recorded twice): blocks deploys until `repair` or `forget`.
+    Damaged {
+        /// What is wrong with the record.
+        problem: String,
+    },
     /// `@env` excludes it from this environment.
     NotForEnvironment,
     /// Not applied, and the file holds only comments (a superseded migration, or one `new` just
@@ -77,6 +83,8 @@ pub struct Counts {
     pub modified: usize,
     /// Recorded, with no file.
     pub unknown: usize,
+    /// Records changed by hand or by another tool.
+    pub damaged: usize,
     /// Pending, dated before applied ones.
     pub out_of_order: usize,
     /// Not run here: no SQL, or another environment.
@@ -115,6 +123,9 @@ pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Enviro
         };
         let row = by_version.get(m.version.as_str());
         let state = match row {
+            Some(r) if r.damage.is_some() => State::Damaged {
+                problem: r.damage.clone().unwrap_or_default(),
+            },
             None if !m.runs_in(env) => State::NotForEnvironment,
             None if !m.has_sql() => State::NoSql,
             None => State::Pending {
@@ -152,6 +163,7 @@ pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Enviro
             State::Failed { .. } | State::Partial { .. } => counts.failed += 1,
             State::Modified => counts.modified += 1,
             State::NotForEnvironment | State::NoSql => counts.skipped += 1,
+            State::Damaged { .. } => counts.damaged += 1,
             State::Unknown => {}
         }
         entries.push(Entry {
@@ -162,20 +174,44 @@ pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Enviro
             checksum: row.map(|r| r.checksum.clone()),
         });
     }
-    // A row is unknown when no file has its version, exactly as recorded.
+    // A row is unknown when no file has its version, exactly as recorded (once, however many
+    // times it is there).
     let files: std::collections::HashSet<&str> =
         set.migrations.iter().map(|m| m.version.as_str()).collect();
+    let mut seen = std::collections::HashSet::new();
     for r in rows.iter().filter(|r| !files.contains(r.version.as_str())) {
-        counts.unknown += 1;
-        entries.push(unknown(r));
+        if !seen.insert(r.version.as_str()) {
+            continue;
+        }
+        let e = unknown(by_version.get(r.version.as_str()).copied().unwrap_or(r));
+        match e.state {
+            State::Damaged { .. } => counts.damaged += 1,
+            _ => counts.unknown += 1,
+        }
+        entries.push(e);
     }
     Status { entries, counts }
+}
+
+/// What fixes a damaged record of `version`, as commands to type.
+pub fn damaged_fix(version: &str) -> String {
+    let w = crate::sanitize::escape::shell_word(version);
+    if version == crate::db::tracking::NULL_VERSION {
+        format!("`pgshift forget {w}` removes the records without a version")
+    } else {
+        format!("`pgshift repair {w}` mends it, `pgshift forget {w}` removes it")
+    }
 }
 
 fn unknown(r: &AppliedRow) -> Entry {
     Entry {
         version: r.version.clone(),
-        state: State::Unknown,
+        state: match &r.damage {
+            Some(problem) => State::Damaged {
+                problem: problem.clone(),
+            },
+            None => State::Unknown,
+        },
         executed_at: Some(r.executed_at.clone()),
         execution_time_ms: Some(r.execution_time_ms),
         checksum: Some(r.checksum.clone()),

@@ -1,14 +1,14 @@
-//! `failed-migrations`: a migration whose last attempt failed, or a no-transaction file that
-//! stopped halfway.
+//! `failed-migrations`: a migration whose last attempt failed, a no-transaction file that
+//! stopped halfway, or a record changed by hand (deploys stop on it).
 
 use super::{Check, Item, Level, Probe, Records};
 use crate::deploy::status::State;
 
 pub const CHECK: Check = Check {
     id: "failed-migrations",
-    ok: "no failed or partial migration",
-    problem: "failed or partial migration(s)",
-    fix: "read the error with `pgshift history`, fix the file, and run `pgshift migrate` again (a partial one resumes after the statements that ran)",
+    ok: "no failed or partial migration, no damaged record",
+    problem: "failed or partial migration(s), or damaged record(s)",
+    fix: "read the error with `pgshift history`, fix the file, and run `pgshift migrate` again (a partial one resumes after the statements that ran); a damaged record is mended by `pgshift repair VERSION` or removed by `pgshift forget VERSION`",
     needs_api: false,
     probe: Probe::Records(judge),
 };
@@ -24,6 +24,9 @@ fn judge(r: &Records) -> Vec<Item> {
                     statements_done,
                     message,
                 } => format!("partial: {statements_done} statement(s) ran and stay; {message}"),
+                State::Damaged { problem } => {
+                    format!("damaged record, changed by hand or by another tool: {problem}")
+                }
                 _ => return None,
             };
             Some(Item {

@@ -96,6 +96,37 @@ pub fn json_line(line: &str) -> Cow<'_, str> {
     }
 }
 
+/// `s` as one word a person can paste into a shell (bash, zsh): bare when plain
+/// (`2026-01-21_add_users`), in single quotes when it has spaces or punctuation, in `$'…'`
+/// with escapes when it has quotes, control or invisible characters. Never a raw control
+/// character, so it is also inert on a terminal.
+pub fn shell_word(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-.,/:+@=%".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        return s.to_string();
+    }
+    if !s
+        .chars()
+        .any(|c| c == '\'' || c == '\\' || c.is_control() || is_bidi(c))
+    {
+        return format!("'{s}'");
+    }
+    let mut out = String::from("$'");
+    for c in s.chars() {
+        match c {
+            '\'' => out.push_str("\\'"),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() || is_bidi(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
 /// Untrusted text inside Markdown (a paragraph or a table cell): escaped as [`untrusted`], HTML
 /// and Markdown punctuation made literal, so it renders as the characters it holds.
 pub fn markdown(s: &str) -> String {
@@ -133,6 +164,23 @@ pub fn markdown_code(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn shell_words_are_pasteable_and_inert() {
+        assert_eq!(
+            super::shell_word("2026-01-21_add_users"),
+            "2026-01-21_add_users"
+        );
+        assert_eq!(super::shell_word("my version"), "'my version'");
+        assert_eq!(super::shell_word(""), "''");
+        assert_eq!(super::shell_word("2026\n_x"), "$'2026\\n_x'");
+        assert_eq!(super::shell_word("it's"), "$'it\\'s'");
+        assert_eq!(
+            super::shell_word("a\u{1b}[2J\u{202e}"),
+            "$'a\\u001b[2J\\u202e'"
+        );
+        assert!(!super::shell_word("\u{7}x").chars().any(|c| c.is_control()));
+    }
+
     use super::*;
 
     #[test]
