@@ -147,29 +147,7 @@ fn select(
             "`pgshift status` shows what is applied".into(),
         ));
     }
-    // Applied migrations that depend, directly or not, on one being undone.
-    let mut dependents: BTreeSet<String> = BTreeSet::new();
-    loop {
-        let more: Vec<String> = plan
-            .steps
-            .iter()
-            .filter(|s| {
-                applied.contains(s.version.as_str())
-                    && !chosen.contains(s.version.as_str())
-                    && !dependents.contains(s.version.as_str())
-            })
-            .filter(|s| {
-                s.dependencies
-                    .iter()
-                    .any(|d| chosen.contains(d.as_str()) || dependents.contains(d.as_str()))
-            })
-            .map(|s| s.version.to_string())
-            .collect();
-        if more.is_empty() {
-            break;
-        }
-        dependents.extend(more);
-    }
+    let dependents = dependents_of(plan, &applied, &chosen);
     if !dependents.is_empty() {
         if !cascade {
             return Err(blocked(
@@ -185,6 +163,29 @@ fn select(
     let mut ordered: Vec<String> = chosen.into_iter().collect();
     ordered.sort_by_key(|v| std::cmp::Reverse(position.get(v.as_str()).copied().unwrap_or(0)));
     Ok(ordered)
+}
+
+/// Applied migrations that depend, directly or not, on one of `chosen`. One pass in plan
+/// order, which puts every migration after the ones it depends on: by the time a step is
+/// seen, all of its dependencies were decided (linear in steps and dependencies).
+fn dependents_of(
+    plan: &Plan,
+    applied: &BTreeSet<&str>,
+    chosen: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    let mut undone: std::collections::HashSet<&str> = chosen.iter().map(String::as_str).collect();
+    let mut dependents = BTreeSet::new();
+    for s in &plan.steps {
+        let v = s.version.as_str();
+        if undone.contains(v) || !applied.contains(v) {
+            continue;
+        }
+        if s.dependencies.iter().any(|d| undone.contains(d.as_str())) {
+            undone.insert(v);
+            dependents.insert(v.to_string());
+        }
+    }
+    dependents
 }
 
 /// The newest backup taken before `version` was applied.
@@ -450,4 +451,53 @@ async fn undo(
         }
     }
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A chain of `n` migrations, each depending on the one before.
+    fn chain(n: usize) -> Plan {
+        let files: Vec<(std::path::PathBuf, std::io::Result<Vec<u8>>)> = (0..n)
+            .map(|i| {
+                let dep = if i == 0 {
+                    String::new()
+                } else {
+                    format!("-- @depends-on: 2026-01-01_m{:05}.sql\n", i - 1)
+                };
+                (
+                    std::path::PathBuf::from(format!("m/2026-01-01_m{i:05}.sql")),
+                    std::io::Result::Ok(format!("{dep}SELECT {i};").into_bytes()),
+                )
+            })
+            .collect();
+        let set = crate::migration::from_files(
+            std::path::Path::new("m"),
+            files,
+            Environment::Development,
+        );
+        crate::plan::plan(&set).expect("a chain has an order")
+    }
+
+    /// The root of a 20,000-long chain took minutes when each pass found one more level; one
+    /// pass in plan order finds them all (a regression shows as this test outliving CI).
+    #[test]
+    fn dependents_of_a_long_chain_are_found_in_one_pass() {
+        let n = 20_000;
+        let plan = chain(n);
+        let versions: Vec<String> = plan.steps.iter().map(|s| s.version.to_string()).collect();
+        let applied: BTreeSet<&str> = versions.iter().map(String::as_str).collect();
+        let root: BTreeSet<String> = [versions[0].clone()].into();
+        let found = dependents_of(&plan, &applied, &root);
+        assert_eq!(found.len(), n - 1);
+        assert!(!found.contains(&versions[0]));
+        // From the middle: only what comes after depends on it; a gap of one not applied
+        // breaks the chain there.
+        let middle: BTreeSet<String> = [versions[n / 2].clone()].into();
+        let mut some: BTreeSet<&str> = applied.clone();
+        some.remove(versions[n / 2 + 10].as_str());
+        let found = dependents_of(&plan, &some, &middle);
+        assert_eq!(found.len(), 9);
+    }
 }
