@@ -1435,3 +1435,38 @@ fn an_expression_nested_hundreds_deep_validates_and_applies() {
         .success();
     assert_eq!(sql(&db, "SELECT total FROM sums"), "801");
 }
+
+#[test]
+fn a_tracking_schema_whose_name_needs_quotes_is_found_and_used_as_it_is() {
+    for schema in ["Deploy Records", "Records", "we\"ird"] {
+        let (dir, db) = project(&[("2026-01-01_a", "CREATE TABLE quoted_a (id int);\n")]);
+        std::fs::write(
+            dir.path().join("pgshift.toml"),
+            format!("[tracking]\nschema = {}\n", toml::Value::String(schema.into())),
+        )
+        .unwrap();
+        let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
+        // The schema exists already, made by its owner; the deployer may not create schemas.
+        sql(&db, &format!("CREATE SCHEMA {quoted}"));
+        for _ in 0..2 {
+            pgshift(dir.path(), &db).arg("migrate").assert().success();
+        }
+        write(&dir, "2026-01-02_b", "CREATE TABLE quoted_b (id int);\n");
+        pgshift(dir.path(), &db).arg("migrate").assert().success();
+        pgshift(dir.path(), &db)
+            .arg("status")
+            .assert()
+            .success()
+            .stdout(contains("2 applied, 0 pending"));
+        assert_eq!(
+            sql(&db, &format!("SELECT count(*) FROM {quoted}.schema_migrations")),
+            "2",
+            "{schema}"
+        );
+        pgshift(dir.path(), &db)
+            .args(["rollback"])
+            .assert()
+            .code(1)
+            .stderr(contains("has no down file"));
+    }
+}

@@ -274,7 +274,12 @@ $pgshift$;",
         let rows = client
             .query_typed(
                 &sql,
-                &[(&self.schema, Type::TEXT), (&self.name(""), Type::TEXT)],
+                // to_regnamespace reads an identifier, as typed in SQL: quoted, so that
+                // "Deploy Records" and "Records" are found as they are.
+                &[
+                    (&quote_identifier(&self.schema), Type::TEXT),
+                    (&self.name(""), Type::TEXT),
+                ],
             )
             .await?;
         let Some(row) = rows.first() else {
