@@ -64,7 +64,7 @@ pub fn read_targets(path: &Path, vars: &VarSource) -> Result<Vec<Target>, CliErr
     } else {
         text.lines()
             .enumerate()
-            .map(|(i, l)| (i + 1, l.split('#').next().unwrap_or("").trim().to_string()))
+            .map(|(i, l)| (i + 1, without_comment(l).trim().to_string()))
             .filter(|(_, l)| !l.is_empty())
             .collect()
     };
@@ -91,11 +91,14 @@ pub fn read_targets(path: &Path, vars: &VarSource) -> Result<Vec<Target>, CliErr
                     label: spec.describe(),
                     url: Ok(Secret::new(entry.clone())),
                 },
-                Err(_) => Target {
+                // The parser's reason names an option or a position, never a piece of the
+                // password.
+                Err(e) => Target {
                     label: format!("line {line}"),
                     url: Err(format!(
-                        "line {line} of {} is neither a connection URL nor a variable name",
-                        path.display()
+                        "line {line} of {} is neither a connection URL nor a variable name: {}",
+                        path.display(),
+                        e.message
                     )),
                 },
             }
@@ -113,6 +116,19 @@ pub fn read_targets(path: &Path, vars: &VarSource) -> Result<Vec<Target>, CliErr
         targets.push(target);
     }
     Ok(targets)
+}
+
+/// A line without its comment: `#` starts one at the start of the line or after whitespace
+/// only, so that a `#` inside a URL (a password's) is kept.
+fn without_comment(line: &str) -> &str {
+    let mut prev_blank = true;
+    for (i, c) in line.char_indices() {
+        if c == '#' && prev_blank {
+            return &line[..i];
+        }
+        prev_blank = c.is_whitespace();
+    }
+    line
 }
 
 /// `I/N`: the I-th of N shards (1-based).
@@ -699,6 +715,21 @@ mod tests {
             .unwrap_err()
             .message
             .contains("twice"));
+
+        // `#` starts a comment only at the start of a line or after whitespace: a password's
+        // `#` stays in its URL.
+        std::fs::write(
+            &f,
+            "postgresql://app:pa#ss@db4/t4 # tenant four\n  # indented comment\npostgresql://app:x@db5/t5#frag\n",
+        )
+        .unwrap();
+        let t = read_targets(&f, &vars).unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].url.as_ref().unwrap().expose(), "postgresql://app:pa#ss@db4/t4");
+        assert_eq!(t[0].label, "app@db4:5432/t4");
+        assert_eq!(without_comment("a # b"), "a ");
+        assert_eq!(without_comment("#all"), "");
+        assert_eq!(without_comment("x#y"), "x#y");
 
         let toml = dir.path().join("fleet.toml");
         std::fs::write(
