@@ -245,3 +245,64 @@ fn import_never_overwrites_and_says_what_exists() {
         .stderr(contains("no prisma migration found"))
         .stderr(contains("<timestamp>_<name>/migration.sql"));
 }
+
+#[test]
+fn files_that_lead_outside_the_source_are_refused_not_copied() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.sql"), "SELECT 'not yours';\n").unwrap();
+    let link = |target: &Path, at: &Path| std::os::unix::fs::symlink(target, at).unwrap();
+    // Supabase: one migration is a link to a file elsewhere.
+    let src = tempfile::tempdir().unwrap();
+    let m = src.path().join("supabase/migrations");
+    std::fs::create_dir_all(&m).unwrap();
+    std::fs::write(m.join("20260101000000_first.sql"), "CREATE TABLE first (id int);\n").unwrap();
+    link(&outside.path().join("secret.sql"), &m.join("20260102000000_linked.sql"));
+    let target = tempfile::tempdir().unwrap();
+    let out = cmd(target.path())
+        .args(["import", "--from", "supabase"])
+        .arg(src.path())
+        .output()
+        .unwrap();
+    let text = common::both(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("20260102000000_linked.sql leads outside the folder being imported"), "{text}");
+    assert!(!target.path().join("migrations").exists() || std::fs::read_dir(target.path().join("migrations")).unwrap().next().is_none());
+    // A link that stays inside is read as the file it points to.
+    std::fs::remove_file(m.join("20260102000000_linked.sql")).unwrap();
+    std::fs::write(src.path().join("shared.sql"), "CREATE TABLE shared (id int);\n").unwrap();
+    link(&src.path().join("shared.sql"), &m.join("20260102000000_linked.sql"));
+    cmd(target.path())
+        .args(["import", "--from", "supabase"])
+        .arg(src.path())
+        .assert()
+        .success();
+    // Sqitch: a change whose name climbs out of the project.
+    let sq = tempfile::tempdir().unwrap();
+    for d in ["deploy", "revert"] {
+        std::fs::create_dir(sq.path().join(d)).unwrap();
+    }
+    std::fs::write(
+        sq.path().join("sqitch.plan"),
+        format!(
+            "%project=p\n\n../../{}/secret 2026-01-01T00:00:00Z A <a@b> # climbs out\n",
+            outside.path().file_name().unwrap().to_string_lossy()
+        ),
+    )
+    .unwrap();
+    let out = cmd(tempfile::tempdir().unwrap().path())
+        .args(["import", "--from", "sqitch"])
+        .arg(sq.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", common::both(&out));
+    assert!(common::both(&out).contains("leads outside the folder being imported"), "{}", common::both(&out));
+    // Flyway: a folder link back into the source is not followed (no endless walk).
+    let fw = tempfile::tempdir().unwrap();
+    std::fs::write(fw.path().join("V1__first.sql"), "CREATE TABLE fw (id int);\n").unwrap();
+    link(fw.path(), &fw.path().join("again"));
+    cmd(tempfile::tempdir().unwrap().path())
+        .args(["import", "--from", "flyway"])
+        .arg(fw.path())
+        .assert()
+        .success();
+}

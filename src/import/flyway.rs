@@ -8,10 +8,14 @@ use std::path::{Path, PathBuf};
 
 use super::{file_name, read as read_file, Foreign, ImportError, Read, Stamp};
 
+/// Every file under `dir`, recursively, as Flyway searches; a link to a folder is not followed
+/// (it may lead outside the source, or back into it forever).
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ImportError> {
     for p in super::entries(dir)? {
-        if p.is_dir() {
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
             walk(&p, out)?;
+        } else if p.is_dir() {
+            continue;
         } else {
             out.push(p);
         }

@@ -113,7 +113,39 @@ impl ImportError {
     }
 }
 
+thread_local! {
+    /// The folder an import reads (canonical): no file outside it is read, links included.
+    static ROOT: std::cell::RefCell<Option<PathBuf>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Refuses `path` when it resolves outside the folder being imported (a link to elsewhere, a
+/// `../` in a name from a plan file), as psql's `\i` would have to be told to.
+fn inside_root(path: &Path) -> Result<(), ImportError> {
+    let Some(root) = ROOT.with(|r| r.borrow().clone()) else {
+        return Ok(());
+    };
+    let real = fs::canonicalize(path).map_err(|source| ImportError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if real.starts_with(&root) {
+        return Ok(());
+    }
+    Err(ImportError::Source {
+        message: format!(
+            "{} leads outside the folder being imported (to {}): pgshift copies nothing from elsewhere, and nothing was written",
+            path.display(),
+            real.display()
+        ),
+        help: format!(
+            "copy that file into {} if it belongs to the set, or remove the link",
+            root.display()
+        ),
+    })
+}
+
 pub(crate) fn read(path: &Path) -> Result<String, ImportError> {
+    inside_root(path)?;
     fs::read(path)
         .map(|b| {
             let s = String::from_utf8_lossy(&b).into_owned();
@@ -484,16 +516,14 @@ pub fn read_source(tool: Tool, source: &Path) -> Result<Read, ImportError> {
             help: "give the folder of the other tool's migrations (or its project folder)".into(),
         });
     }
-    let mut read = match tool {
-        Tool::Supabase => supabase::read(source)?,
-        Tool::Prisma => prisma::read(source)?,
-        Tool::Dbmate => dbmate::read(source)?,
-        Tool::Goose => goose::read(source)?,
-        Tool::GolangMigrate => golang_migrate::read(source)?,
-        Tool::Flyway => flyway::read(source)?,
-        Tool::Sqitch => sqitch::read(source)?,
-        Tool::Numbered => numbered::read(source)?,
-    };
+    let root = fs::canonicalize(source).map_err(|e| ImportError::Read {
+        path: source.to_path_buf(),
+        source: e,
+    })?;
+    ROOT.with(|r| *r.borrow_mut() = Some(root));
+    let read = read_tool(tool, source);
+    ROOT.with(|r| *r.borrow_mut() = None);
+    let mut read = read?;
     // Paths as found under SOURCE: the header and the mapping do not need the machine's.
     for m in &mut read.migrations {
         if let Ok(rel) = m.original.strip_prefix(source) {
@@ -507,6 +537,20 @@ pub fn read_source(tool: Tool, source: &Path) -> Result<Read, ImportError> {
         });
     }
     Ok(read)
+}
+
+/// `tool`'s reader on `source`.
+fn read_tool(tool: Tool, source: &Path) -> Result<Read, ImportError> {
+    Ok(match tool {
+        Tool::Supabase => supabase::read(source)?,
+        Tool::Prisma => prisma::read(source)?,
+        Tool::Dbmate => dbmate::read(source)?,
+        Tool::Goose => goose::read(source)?,
+        Tool::GolangMigrate => golang_migrate::read(source)?,
+        Tool::Flyway => flyway::read(source)?,
+        Tool::Sqitch => sqitch::read(source)?,
+        Tool::Numbered => numbered::read(source)?,
+    })
 }
 
 /// How `tool` lays its files out, for the message when none is found.
