@@ -1442,7 +1442,10 @@ fn a_tracking_schema_whose_name_needs_quotes_is_found_and_used_as_it_is() {
         let (dir, db) = project(&[("2026-01-01_a", "CREATE TABLE quoted_a (id int);\n")]);
         std::fs::write(
             dir.path().join("pgshift.toml"),
-            format!("[tracking]\nschema = {}\n", toml::Value::String(schema.into())),
+            format!(
+                "[tracking]\nschema = {}\n",
+                toml::Value::String(schema.into())
+            ),
         )
         .unwrap();
         let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
@@ -1459,7 +1462,10 @@ fn a_tracking_schema_whose_name_needs_quotes_is_found_and_used_as_it_is() {
             .success()
             .stdout(contains("2 applied, 0 pending"));
         assert_eq!(
-            sql(&db, &format!("SELECT count(*) FROM {quoted}.schema_migrations")),
+            sql(
+                &db,
+                &format!("SELECT count(*) FROM {quoted}.schema_migrations")
+            ),
             "2",
             "{schema}"
         );

@@ -180,6 +180,22 @@ fn flyway_set_with_dotted_versions_nested_folders_undo_and_a_repeatable() {
 #[test]
 fn sqitch_project_with_requirements_tags_and_a_reworked_change() {
     let (dir, order) = import("sqitch");
+    // Files are named after the change; its note is the header's title.
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("migrations"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.contains(&"2013-12-31_151934_users.sql".to_string()),
+        "{names:?}"
+    );
+    let users =
+        std::fs::read_to_string(dir.path().join("migrations/2013-12-31_151934_users.sql")).unwrap();
+    assert!(
+        users.contains("-- MIGRATION: users: Creates table to track our users.\n"),
+        "{users}"
+    );
     assert_eq!(
         order,
         [
@@ -255,8 +271,15 @@ fn files_that_lead_outside_the_source_are_refused_not_copied() {
     let src = tempfile::tempdir().unwrap();
     let m = src.path().join("supabase/migrations");
     std::fs::create_dir_all(&m).unwrap();
-    std::fs::write(m.join("20260101000000_first.sql"), "CREATE TABLE first (id int);\n").unwrap();
-    link(&outside.path().join("secret.sql"), &m.join("20260102000000_linked.sql"));
+    std::fs::write(
+        m.join("20260101000000_first.sql"),
+        "CREATE TABLE first (id int);\n",
+    )
+    .unwrap();
+    link(
+        &outside.path().join("secret.sql"),
+        &m.join("20260102000000_linked.sql"),
+    );
     let target = tempfile::tempdir().unwrap();
     let out = cmd(target.path())
         .args(["import", "--from", "supabase"])
@@ -265,12 +288,28 @@ fn files_that_lead_outside_the_source_are_refused_not_copied() {
         .unwrap();
     let text = common::both(&out);
     assert_eq!(out.status.code(), Some(2), "{text}");
-    assert!(text.contains("20260102000000_linked.sql leads outside the folder being imported"), "{text}");
-    assert!(!target.path().join("migrations").exists() || std::fs::read_dir(target.path().join("migrations")).unwrap().next().is_none());
+    assert!(
+        text.contains("20260102000000_linked.sql leads outside the folder being imported"),
+        "{text}"
+    );
+    assert!(
+        !target.path().join("migrations").exists()
+            || std::fs::read_dir(target.path().join("migrations"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
     // A link that stays inside is read as the file it points to.
     std::fs::remove_file(m.join("20260102000000_linked.sql")).unwrap();
-    std::fs::write(src.path().join("shared.sql"), "CREATE TABLE shared (id int);\n").unwrap();
-    link(&src.path().join("shared.sql"), &m.join("20260102000000_linked.sql"));
+    std::fs::write(
+        src.path().join("shared.sql"),
+        "CREATE TABLE shared (id int);\n",
+    )
+    .unwrap();
+    link(
+        &src.path().join("shared.sql"),
+        &m.join("20260102000000_linked.sql"),
+    );
     cmd(target.path())
         .args(["import", "--from", "supabase"])
         .arg(src.path())
@@ -295,10 +334,18 @@ fn files_that_lead_outside_the_source_are_refused_not_copied() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", common::both(&out));
-    assert!(common::both(&out).contains("leads outside the folder being imported"), "{}", common::both(&out));
+    assert!(
+        common::both(&out).contains("leads outside the folder being imported"),
+        "{}",
+        common::both(&out)
+    );
     // Flyway: a folder link back into the source is not followed (no endless walk).
     let fw = tempfile::tempdir().unwrap();
-    std::fs::write(fw.path().join("V1__first.sql"), "CREATE TABLE fw (id int);\n").unwrap();
+    std::fs::write(
+        fw.path().join("V1__first.sql"),
+        "CREATE TABLE fw (id int);\n",
+    )
+    .unwrap();
     link(fw.path(), &fw.path().join("again"));
     cmd(tempfile::tempdir().unwrap().path())
         .args(["import", "--from", "flyway"])

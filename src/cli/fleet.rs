@@ -725,7 +725,10 @@ mod tests {
         .unwrap();
         let t = read_targets(&f, &vars).unwrap();
         assert_eq!(t.len(), 2);
-        assert_eq!(t[0].url.as_ref().unwrap().expose(), "postgresql://app:pa#ss@db4/t4");
+        assert_eq!(
+            t[0].url.as_ref().unwrap().expose(),
+            "postgresql://app:pa#ss@db4/t4"
+        );
         assert_eq!(t[0].label, "app@db4:5432/t4");
         assert_eq!(without_comment("a # b"), "a ");
         assert_eq!(without_comment("#all"), "");

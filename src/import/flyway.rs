@@ -85,6 +85,7 @@ pub fn read(source: &Path) -> Result<Read, ImportError> {
             source_version: version,
             stamp: Stamp::Sequence,
             name: description.replace("__", "_"),
+            title: None,
             up: read_file(&path)?,
             down: undos.get(&key).map(|u| read_file(u)).transpose()?,
             no_transaction: false,

@@ -58,6 +58,7 @@ pub fn read(source: &Path) -> Result<Read, ImportError> {
             source_version: version.clone(),
             stamp,
             name: name.clone(),
+            title: None,
             up: read_file(up)?,
             down: down.as_deref().map(read_file).transpose()?,
             no_transaction: false,

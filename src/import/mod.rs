@@ -70,6 +70,8 @@ pub struct Foreign {
     pub stamp: Stamp,
     /// What it does, in words (becomes the description).
     pub name: String,
+    /// The header's MIGRATION title, when it says more than `name` (a Sqitch change's note).
+    pub title: Option<String>,
     pub up: String,
     pub down: Option<String>,
     pub no_transaction: bool,
@@ -268,6 +270,7 @@ pub(crate) fn sectioned(
             original: f.path,
             stamp: f.stamp,
             name: f.name,
+            title: None,
             up,
             down,
             no_transaction,
@@ -384,6 +387,21 @@ pub fn include_lines(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// `slug` cut to at most `max` bytes at the end of a word (a `_`), never in the middle of one
+/// unless a single word is longer than that.
+fn at_word_end(slug: &str, max: usize) -> &str {
+    let slug = slug.trim_end_matches('_');
+    if slug.len() <= max {
+        return slug;
+    }
+    // Descriptions are ASCII (`a-z`, `0-9`, `_`), so every byte is a boundary.
+    let cut = &slug[..max];
+    match cut.rfind('_') {
+        Some(i) if i > 0 => cut[..i].trim_end_matches('_'),
+        _ => cut,
+    }
+}
+
 /// A migration as pgshift will have it.
 #[derive(Debug, Clone)]
 pub struct Imported {
@@ -407,8 +425,7 @@ pub fn name(tool: Tool, foreign: Vec<Foreign>, undated_on: NaiveDate) -> Vec<Imp
             if slug.is_empty() {
                 slug = "migration".into();
             }
-            slug.truncate(80);
-            let slug = slug.trim_end_matches('_');
+            let slug = at_word_end(&slug, 80);
             match &f.stamp {
                 Stamp::Timestamp(date, time) => {
                     format!("{}_{time}_{slug}", date.format("%Y-%m-%d"))
@@ -439,7 +456,11 @@ pub fn name(tool: Tool, foreign: Vec<Foreign>, undated_on: NaiveDate) -> Vec<Imp
                 .collect();
             let mut text = String::new();
             let _ = writeln!(text, "-- =============================================");
-            let _ = writeln!(text, "-- MIGRATION: {}", f.name.replace('\n', " "));
+            let _ = writeln!(
+                text,
+                "-- MIGRATION: {}",
+                f.title.as_deref().unwrap_or(&f.name).replace(['\n', '\r'], " ")
+            );
             let _ = writeln!(text, "-- Version: {}", &version[..10]);
             let _ = writeln!(text, "-- Author: imported from {}", tool.name());
             let _ = writeln!(

@@ -44,6 +44,7 @@ pub fn read(source: &Path) -> Result<Read, ImportError> {
             source_version: folder.clone(),
             stamp,
             name: name.clone(),
+            title: None,
             up: read_file(sql)?,
             down: None,
             no_transaction: false,

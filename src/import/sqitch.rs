@@ -129,14 +129,14 @@ pub fn read(source: &Path) -> Result<Read, ImportError> {
             } else {
                 Stamp::Sequence
             },
-            name: if c.note.is_empty() {
-                c.name.clone()
-            } else {
+            // The file is named after the change; its note goes into the header's title.
+            name: c.name.clone(),
+            title: (!c.note.is_empty()).then(|| {
                 format!("{}: {}", c.name, c.note)
-            }
-            .chars()
-            .take(120)
-            .collect(),
+                    .chars()
+                    .take(200)
+                    .collect()
+            }),
             up: read_file(&deploy)?,
             down: if revert.is_file() {
                 Some(read_file(&revert)?)

@@ -16,6 +16,7 @@ pub fn read_dir(dir: &Path) -> Result<Read, ImportError> {
                 source_version: f.version,
                 stamp: f.stamp,
                 name: f.name,
+                title: None,
                 down: None,
                 no_transaction: false,
                 requires: Vec::new(),

@@ -8,6 +8,7 @@ fn foreign(version: &str, stamp: Stamp, name: &str) -> Foreign {
         source_version: version.into(),
         stamp,
         name: name.into(),
+        title: None,
         up: "SELECT 1;\n".into(),
         down: None,
         no_transaction: false,
@@ -160,4 +161,19 @@ fn include_lines_are_found_outside_strings_and_comments() {
         include_lines(sql),
         ["\\ir ../common/audit.sql", "\\i 'with space.sql'"]
     );
+}
+
+#[test]
+fn long_descriptions_are_cut_at_the_end_of_a_word() {
+    let long =
+        "add_processed_at_to_registry_webhook_events_for_received_payloads_that_were_retried_later";
+    let cut = super::at_word_end(long, 80);
+    assert!(cut.len() <= 80, "{cut}");
+    assert!(
+        long.starts_with(cut) && long[cut.len()..].starts_with('_'),
+        "cut mid-word: {cut}"
+    );
+    assert_eq!(super::at_word_end("short_name_", 80), "short_name");
+    let one_word = "x".repeat(100);
+    assert_eq!(super::at_word_end(&one_word, 80).len(), 80);
 }
