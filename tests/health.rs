@@ -208,15 +208,39 @@ fn without_an_api_role_or_config_the_exposed_checks_say_why_they_did_not_run() {
     let (code, text) = health(&dir, &db);
     assert_eq!(code, 0, "{text}");
     assert!(
-        text.contains("rls-disabled            not checked: no API role"),
+        text.contains(
+            "rls-disabled            not checked: nothing in this database grants the API roles"
+        ),
         "{text}"
     );
-    // With PostgREST's role in the database, the table is exposed.
+    // PostgREST's roles exist (roles are the whole server's: a Supabase-like database beside
+    // this one made them): still no evidence here, and the deploy is not failed for RLS.
     sql(&db, "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon NOLOGIN; END IF; END $$");
+    let (code, text) = health(&dir, &db);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("not checked: nothing in this database grants"),
+        "{text}"
+    );
+    write(
+        &dir,
+        "2026-01-02_more",
+        "CREATE TABLE more_plain (id int PRIMARY KEY);\n",
+    );
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .success();
+    // Granted to here: the schema is exposed, the table is unprotected, and the evidence named.
+    sql(&db, "GRANT USAGE ON SCHEMA public TO anon");
     let (code, text) = health(&dir, &db);
     assert_eq!(code, 1, "{text}");
     assert!(
         text.contains("public.plain: row level security is off"),
+        "{text}"
+    );
+    assert!(
+        text.contains("an API serves this database: anon has USAGE on schema public"),
         "{text}"
     );
 }

@@ -235,26 +235,36 @@ pub async fn check(
     let client = spec.connect(tx).await.map_err(DeployError::Connect)?;
     let connected_ms = started.elapsed().as_millis();
     let probe = Instant::now();
-    let row = spec
+    let rows = spec
         .first_answer(
             started,
-            client.query_one(
-                "SELECT current_setting('server_version'), \
-                 EXISTS (SELECT 1 FROM pg_roles WHERE rolname IN ('anon', 'authenticated', 'authenticator'))",
-                &[],
+            client.query_typed(
+                API_EVIDENCE_SQL,
+                &[(
+                    &opts.exposed_schemas,
+                    tokio_postgres::types::Type::TEXT_ARRAY,
+                )],
             ),
         )
         .await
         .map_err(DeployError::Connect)?
         .map_err(db_err)?;
     let round_trip = probe.elapsed();
-    let (server_version, api_roles): (String, bool) = (row.get(0), row.get(1));
+    let row = rows
+        .first()
+        .ok_or_else(|| DeployError::Db("the server did not say its version".into()))?;
+    let server_version: String = row.try_get(0).map_err(db_err)?;
+    let evidence: Option<String> = row.try_get(1).map_err(db_err)?;
     let mut checks = vec![CheckResult {
         id: "connectivity",
         level: Level::Ok,
         summary: format!(
-            "connected in {connected_ms} ms, a query answers in {:.1} ms; PostgreSQL {server_version}",
-            round_trip.as_secs_f64() * 1000.0
+            "connected in {connected_ms} ms, a query answers in {:.1} ms; PostgreSQL {server_version}{}",
+            round_trip.as_secs_f64() * 1000.0,
+            match &evidence {
+                Some(e) => format!("; an API serves this database: {e}"),
+                None => String::new(),
+            }
         ),
         items: Vec::new(),
         fix: None,
@@ -305,7 +315,7 @@ pub async fn check(
         skip: ["", "_events", "_meta"]
             .map(|s| format!("{}.{}{s}", opts.tracking.schema, opts.tracking.table))
             .to_vec(),
-        api: api_roles || opts.exposed_configured,
+        api: evidence.is_some() || opts.exposed_configured,
         expected: tables_left(&applied),
     };
     let records = Records { status: &status };
@@ -338,7 +348,7 @@ pub async fn check(
                     id: c.id,
                     level: Level::Ok,
                     summary: format!(
-                        "not checked: no API role (anon, authenticated, authenticator) in this database, so no API serves {}; set [deploy] exposed_schemas to check anyway",
+                        "not checked: nothing in this database grants the API roles (anon, authenticated, authenticator, service_role) anything on {} (roles are shared by every database of the server, so that they exist proves nothing); set [deploy] exposed_schemas to check anyway",
                         opts.exposed_schemas.join(", ")
                     ),
                     items: Vec::new(),
@@ -356,6 +366,25 @@ pub async fn check(
         ms: started.elapsed().as_millis(),
     })
 }
+
+/// The server's version, and the first piece of evidence, in this database, that an API
+/// (PostgREST, Supabase) serves it: a privilege granted to one of its roles on an exposed
+/// schema, on a table or view there, or in this database's default privileges. The roles
+/// alone prove nothing: they are the whole server's, and a plain database beside a Supabase
+/// one sees them too.
+const API_EVIDENCE_SQL: &str = "
+WITH api AS (SELECT oid, rolname FROM pg_roles WHERE rolname IN ('anon', 'authenticated', 'authenticator', 'service_role'))
+SELECT current_setting('server_version'), coalesce(
+  (SELECT format('%s has %s on schema %s', a.rolname, x.privilege_type, quote_ident(n.nspname))
+     FROM pg_namespace n CROSS JOIN LATERAL aclexplode(n.nspacl) x JOIN api a ON a.oid = x.grantee
+    WHERE n.nspname = ANY($1) ORDER BY 1 LIMIT 1),
+  (SELECT format('%s has %s on %s', a.rolname, x.privilege_type, c.oid::regclass)
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          CROSS JOIN LATERAL aclexplode(c.relacl) x JOIN api a ON a.oid = x.grantee
+    WHERE n.nspname = ANY($1) ORDER BY 1 LIMIT 1),
+  (SELECT format('default privileges in this database grant %s to %s', x.privilege_type, a.rolname)
+     FROM pg_default_acl d CROSS JOIN LATERAL aclexplode(d.defaclacl) x JOIN api a ON a.oid = x.grantee
+    ORDER BY 1 LIMIT 1))";
 
 /// What the catalog queries' placeholders stand for.
 pub struct Scope {
