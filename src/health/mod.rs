@@ -437,10 +437,19 @@ impl Scope {
         let rows = client.query(&self.fill(sql), &[]).await?;
         Ok(Some(
             rows.iter()
-                .map(|r| Item {
-                    level: Level::parse(r.get::<_, &str>(0)),
-                    object: r.get(1),
-                    detail: r.get(2),
+                // A name the catalog leaves NULL (a dropped role's grant…) is said, not a panic.
+                .map(|r| {
+                    let text = |i: usize| {
+                        r.try_get::<_, Option<String>>(i)
+                            .ok()
+                            .flatten()
+                            .unwrap_or_else(|| "(unknown)".into())
+                    };
+                    Item {
+                        level: Level::parse(&text(0)),
+                        object: text(1),
+                        detail: text(2),
+                    }
                 })
                 .collect(),
         ))

@@ -51,8 +51,11 @@ pub async fn applied(
         return Ok(Err(missing(tool, table)));
     }
     let mut warnings = Vec::new();
+    // Another tool's table, maybe changed by hand: a NULL version names nothing, and is left out.
     let text = |rows: Vec<tokio_postgres::Row>| -> Vec<String> {
-        rows.iter().map(|r| r.get::<_, String>(0)).collect()
+        rows.iter()
+            .filter_map(|r| r.try_get::<_, Option<String>>(0).ok().flatten())
+            .collect()
     };
     let versions = match tool {
         Tool::Supabase => text(
@@ -78,10 +81,15 @@ pub async fn applied(
             let row = client
                 .query_opt("SELECT version::bigint, dirty FROM schema_migrations LIMIT 1", &[])
                 .await?;
+            let row = row.map(|r| {
+                let current: Option<i64> = r.try_get(0).ok().flatten();
+                // A NULL `dirty` is not a clean version: treated as dirty.
+                let dirty: bool = r.try_get::<_, Option<bool>>(1).ok().flatten().unwrap_or(true);
+                (current, dirty)
+            });
             match row {
-                None => Vec::new(),
-                Some(r) => {
-                    let (current, dirty): (i64, bool) = (r.get(0), r.get(1));
+                None | Some((None, _)) => Vec::new(),
+                Some((Some(current), dirty)) => {
                     if dirty {
                         warnings.push(format!("golang-migrate marks version {current} dirty (it failed halfway): it is not recorded as applied; fix the database by hand, then run `pgshift migrate`"));
                     }

@@ -99,7 +99,7 @@ pub async fn disagreement(
     }
     let history = client
         .query(
-            "SELECT coalesce(name, ''), version FROM supabase_migrations.schema_migrations ORDER BY version",
+            "SELECT coalesce(name, ''), coalesce(version, '') FROM supabase_migrations.schema_migrations ORDER BY version",
             &[],
         )
         .await?;
