@@ -43,65 +43,65 @@ pub fn run(
 ) -> Result<u8, CliError> {
     let spec = spec(settings, vars, out)?;
     let tracking = Tracking::new(&settings.tracking_schema, &settings.tracking_table);
-    let key = tracking.lock_key();
     let terminate_after = args.terminate_after.map(Duration::from_secs);
-    let fail = |e: tokio_postgres::Error| {
-        let text = e
-            .as_db_error()
-            .map_or_else(|| e.to_string(), |d| d.message().to_string());
-        CliError::usage(
-            format!("cannot stop the deploy on {}: {text}", spec.describe()),
-            Some("connect as the deploying role, a member of it, or a superuser".into()),
-        )
+    let stop = Stop {
+        spec: &spec,
+        tracking: &tracking,
     };
-    let result = runtime()?.block_on(async {
+    let result = runtime()?.block_on(stop.run(terminate_after))?;
+    print(result, &spec, &tracking, terminate_after, out)
+}
+
+/// One stop: where, and of which tracking table's deploy.
+struct Stop<'a> {
+    spec: &'a crate::db::connect::ConnectionSpec,
+    tracking: &'a Tracking,
+}
+
+impl Stop<'_> {
+    /// The stages: find the holder, check this role may stop it, send the request with the
+    /// deploy's token and cancel its statement, wait for it to let go.
+    async fn run(&self, terminate_after: Option<Duration>) -> Result<Stopped, CliError> {
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let connect_error = |e: crate::db::connect::ConnectError| CliError::usage(e.message, Some(e.help));
+        let connect_error =
+            |e: crate::db::connect::ConnectError| CliError::usage(e.message, Some(e.help));
         let started = Instant::now();
-        let client = spec.connect(tx).await.map_err(connect_error)?;
-        let first = spec
-            .first_answer(started, holder(&client, key))
+        let client = self.spec.connect(tx).await.map_err(connect_error)?;
+        let first = self
+            .spec
+            .first_answer(started, holder(&client, self.tracking.lock_key()))
             .await
             .map_err(connect_error)?
-            .map_err(fail)?;
+            .map_err(|e| self.fail(e))?;
         let Some(first) = first else {
-            return Ok::<_, CliError>(Stopped::NoDeploy);
+            return Ok(Stopped::NoDeploy);
         };
         let (Some(pid), Some(deployer)) = (first.pid, first.user.clone()) else {
             return Ok(Stopped::Refused {
                 message: format!(
                     "the deploy lock of {} on {} is held by {first}: there is no session to stop",
-                    tracking.display(),
-                    spec.describe()
+                    self.tracking.display(),
+                    self.spec.describe()
                 ),
                 help: "a database administrator ends it: SELECT gid FROM pg_prepared_xacts, then ROLLBACK PREPARED 'gid'".into(),
             });
         };
-        if let Some(refused) = may_stop(&client, &deployer).await.map_err(fail)? {
-            return Ok(Stopped::Refused {
-                message: format!(
-                    "refusing to stop the deploy on {}: {refused}; nothing was sent",
-                    spec.describe()
-                ),
-                help: format!(
-                    "run `pgshift stop` as {r}, as a member of it (GRANT {r} TO <you>), or as a superuser",
-                    r = crate::sql::variables::display_identifier(&deployer)
-                ),
-            });
+        if let Some(refused) = self.refusal(&client, &deployer).await? {
+            return Ok(refused);
         }
-        let token = match stop_token(&client, &tracking).await {
+        let token = match stop_token(&client, self.tracking).await {
             Ok(t) => t,
             Err(e) => {
                 return Ok(Stopped::Refused {
                     message: format!(
                         "refusing to stop the deploy on {}: this role cannot read the deploy's stop token in {} ({}); nothing was sent",
-                        spec.describe(),
-                        tracking.display_with("_meta"),
+                        self.spec.describe(),
+                        self.tracking.display_with("_meta"),
                         crate::deploy::error_text(&e)
                     ),
                     help: format!(
                         "run `pgshift stop` as the role that owns {} (the deploying role), a member of it, or a superuser",
-                        tracking.display()
+                        self.tracking.display()
                     ),
                 })
             }
@@ -112,17 +112,52 @@ pub fn run(
             client
                 .execute("SELECT pg_notify($1, $2)", &[&STOP_CHANNEL, &token])
                 .await
-                .map_err(fail)?;
+                .map_err(|e| self.fail(e))?;
         }
         client
             .execute("SELECT pg_cancel_backend($1)", &[&pid])
             .await
-            .map_err(fail)?;
+            .map_err(|e| self.fail(e))?;
+        self.wait_for_release(&client, first, pid, terminate_after)
+            .await
+    }
+
+    /// Why this role may not stop a deploy run by `deployer`, as the result to print.
+    async fn refusal(
+        &self,
+        client: &tokio_postgres::Client,
+        deployer: &str,
+    ) -> Result<Option<Stopped>, CliError> {
+        let Some(refused) = may_stop(client, deployer).await.map_err(|e| self.fail(e))? else {
+            return Ok(None);
+        };
+        Ok(Some(Stopped::Refused {
+            message: format!(
+                "refusing to stop the deploy on {}: {refused}; nothing was sent",
+                self.spec.describe()
+            ),
+            help: format!(
+                "run `pgshift stop` as {r}, as a member of it (GRANT {r} TO <you>), or as a superuser",
+                r = crate::sql::variables::display_identifier(deployer)
+            ),
+        }))
+    }
+
+    /// Waits until `first` (server process `pid`) lets go of the lock, ending its session
+    /// after `terminate_after` when asked to.
+    async fn wait_for_release(
+        &self,
+        client: &tokio_postgres::Client,
+        first: Holder,
+        pid: i32,
+        terminate_after: Option<Duration>,
+    ) -> Result<Stopped, CliError> {
+        let key = self.tracking.lock_key();
         let started = Instant::now();
         let mut terminated = false;
         loop {
             tokio::time::sleep(Duration::from_millis(100)).await;
-            match holder(&client, key).await.map_err(fail)? {
+            match holder(client, key).await.map_err(|e| self.fail(e))? {
                 Some(h) if h.pid == Some(pid) => {}
                 // Gone (or another deployer took the lock since: this one stopped).
                 _ => {
@@ -138,7 +173,7 @@ pub fn run(
                     client
                         .execute("SELECT pg_terminate_backend($1)", &[&pid])
                         .await
-                        .map_err(fail)?;
+                        .map_err(|e| self.fail(e))?;
                     terminated = true;
                 }
                 Some(t) if waited >= t + Duration::from_secs(10) => {
@@ -148,7 +183,28 @@ pub fn run(
                 _ => {}
             }
         }
-    })?;
+    }
+
+    /// A database error while stopping, as the command line reports it.
+    fn fail(&self, e: tokio_postgres::Error) -> CliError {
+        let text = e
+            .as_db_error()
+            .map_or_else(|| e.to_string(), |d| d.message().to_string());
+        CliError::usage(
+            format!("cannot stop the deploy on {}: {text}", self.spec.describe()),
+            Some("connect as the deploying role, a member of it, or a superuser".into()),
+        )
+    }
+}
+
+/// Says how the stop ended; its exit code.
+fn print(
+    result: Stopped,
+    spec: &crate::db::connect::ConnectionSpec,
+    tracking: &Tracking,
+    terminate_after: Option<Duration>,
+    out: &Output,
+) -> Result<u8, CliError> {
     match result {
         Stopped::NoDeploy => {
             out.error(

@@ -103,6 +103,79 @@ pub fn check_source(
     }
 }
 
+/// What the restore of `file` drops first: the objects of the database the backup does not
+/// hold. The file is read back whole first: a damaged one is refused before anyone is asked.
+async fn objects_to_drop(
+    client: &tokio_postgres::Client,
+    spec: &ConnectionSpec,
+    file: &Path,
+) -> Result<Vec<DbObject>, DeployError> {
+    let current: Vec<DbObject> = client
+        .query(backup::OBJECTS_SQL, &[])
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| DbObject {
+            kind: r.get(0),
+            name: r.get(1),
+        })
+        .collect();
+    let path = file.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        backup::verify(&path, &mut |_| {})?;
+        backup::not_held(&path, &current)
+    })
+    .await
+    .map_err(|e| DeployError::Db(format!("reading the backup stopped: {e}")))?
+    .map_err(backup_error(spec))
+}
+
+/// What the gate shows before a restore: the backup, its source when named, the migrations
+/// it undoes, and what it drops.
+fn gate_lines(
+    file: &Path,
+    manifest: Option<&backup::Manifest>,
+    source: Option<String>,
+    undone: &[String],
+    drops: &[DbObject],
+) -> Vec<String> {
+    let mut changes = vec![match manifest {
+        Some(m) => format!(
+            "restore {} (taken {} of {}, {} migration(s) applied then)",
+            file.display(),
+            m.created_at,
+            m.target,
+            m.applied.len()
+        ),
+        None => format!("restore {} (it has no manifest)", file.display()),
+    }];
+    changes.extend(source);
+    if !undone.is_empty() {
+        changes.push(format!(
+            "undoes the migrations applied since: {}",
+            undone.join(", ")
+        ));
+    }
+    if !drops.is_empty() {
+        let names: Vec<String> = drops
+            .iter()
+            .take(SHOWN_DROPS)
+            .map(|o| format!("{} {}", o.kind, o.name))
+            .collect();
+        let more = drops.len().saturating_sub(SHOWN_DROPS);
+        changes.push(format!(
+            "DROPS what the backup does not hold, with CASCADE (and its data): {}{}",
+            names.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    changes
+}
+
 /// How many of the objects to drop the gate lists by name.
 const SHOWN_DROPS: usize = 20;
 
@@ -140,60 +213,8 @@ pub async fn restore(
             })
             .map(|r| r.version.clone())
             .collect();
-        let current: Vec<DbObject> = session
-            .client
-            .query(backup::OBJECTS_SQL, &[])
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(|r| DbObject {
-                kind: r.get(0),
-                name: r.get(1),
-            })
-            .collect();
-        // Read back whole first: a damaged file is refused before anyone is asked.
-        let path = file.to_path_buf();
-        let drops = tokio::task::spawn_blocking(move || {
-            backup::verify(&path, &mut |_| {})?;
-            backup::not_held(&path, &current)
-        })
-            .await
-            .map_err(|e| DeployError::Db(format!("reading the backup stopped: {e}")))?
-            .map_err(backup_error(spec))?;
-        let mut changes = vec![match &manifest {
-            Some(m) => format!(
-                "restore {} (taken {} of {}, {} migration(s) applied then)",
-                file.display(),
-                m.created_at,
-                m.target,
-                m.applied.len()
-            ),
-            None => format!("restore {} (it has no manifest)", file.display()),
-        }];
-        changes.extend(source);
-        if !undone.is_empty() {
-            changes.push(format!(
-                "undoes the migrations applied since: {}",
-                undone.join(", ")
-            ));
-        }
-        if !drops.is_empty() {
-            let names: Vec<String> = drops
-                .iter()
-                .take(SHOWN_DROPS)
-                .map(|o| format!("{} {}", o.kind, o.name))
-                .collect();
-            let more = drops.len().saturating_sub(SHOWN_DROPS);
-            changes.push(format!(
-                "DROPS what the backup does not hold, with CASCADE (and its data): {}{}",
-                names.join(", "),
-                if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                }
-            ));
-        }
+        let drops = objects_to_drop(&session.client, spec, file).await?;
+        let changes = gate_lines(file, manifest.as_ref(), source, &undone, &drops);
         (opts.gate)(&changes)?;
         let server = Server {
             version: session.server_version.clone(),
