@@ -108,7 +108,8 @@ impl<'a> Run<'a> {
         let requested = self.stop.requested();
         for sender in self.stop.ignored() {
             self.out.warn(format!(
-                "ignored a stop request from server process {sender}: it did not carry this deploy's stop token, which only the deploying role, a member of it or a superuser can read; the deploy goes on (`pgshift stop`, run as such a role, stops it)"
+                "ignored a stop request from server process {sender}: it did not carry this deploy's stop token, which only the deploying role, a member of it or a superuser can read; the deploy goes on (`pgshift stop`, run as such a role, stops it; each sender is reported once, {} at most)",
+                super::session::REPORTED
             ));
         }
         requested

@@ -39,9 +39,20 @@ pub struct StopSignal {
     notifications: std::sync::Mutex<mpsc::UnboundedReceiver<Notification>>,
     token: std::sync::Mutex<Option<String>>,
     requested: std::sync::atomic::AtomicBool,
-    /// Server processes whose requests were ignored, not reported yet.
-    ignored: std::sync::Mutex<Vec<i32>>,
+    /// Server processes whose requests were ignored: not reported yet, and every one seen.
+    ignored: std::sync::Mutex<Ignored>,
 }
+
+/// Stop requests ignored: each sender is reported once, and at most [`REPORTED`] of them, so
+/// that a flood of requests cannot flood the deploy's output and log.
+#[derive(Default)]
+struct Ignored {
+    new: Vec<i32>,
+    seen: std::collections::HashSet<i32>,
+}
+
+/// How many senders of ignored stop requests are reported, at most.
+pub const REPORTED: usize = 10;
 
 /// A notification: its channel, payload and the server process that sent it.
 pub type Notification = (String, String, i32);
@@ -55,7 +66,7 @@ impl StopSignal {
             notifications: std::sync::Mutex::new(notifications),
             token: std::sync::Mutex::new(None),
             requested: std::sync::atomic::AtomicBool::new(false),
-            ignored: std::sync::Mutex::new(Vec::new()),
+            ignored: std::sync::Mutex::new(Ignored::default()),
         }
     }
 
@@ -75,7 +86,9 @@ impl StopSignal {
                 {
                     self.requested.store(true, Ordering::SeqCst);
                 } else if let Ok(mut ignored) = self.ignored.lock() {
-                    ignored.push(sender);
+                    if ignored.seen.len() < REPORTED && ignored.seen.insert(sender) {
+                        ignored.new.push(sender);
+                    }
                 }
             }
         }
@@ -107,12 +120,13 @@ impl StopSignal {
             .map_err(db_err)
     }
 
-    /// The server processes whose stop requests were ignored since the last call (they did
-    /// not carry the token: sent by a role that may not stop this deploy).
+    /// The server processes whose stop requests were ignored, not reported before (they did
+    /// not carry the token: sent by a role that may not stop this deploy); each once, and
+    /// [`REPORTED`] at most.
     pub fn ignored(&self) -> Vec<i32> {
         self.ignored
             .lock()
-            .map(|mut i| std::mem::take(&mut *i))
+            .map(|mut i| std::mem::take(&mut i.new))
             .unwrap_or_default()
     }
 }
@@ -203,5 +217,35 @@ impl Session {
     /// Forgets the server messages received so far (pgshift's own statements').
     pub fn drain(&mut self) {
         while self.notices.try_recv().is_ok() {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_token_stops_and_a_flood_of_other_requests_is_reported_briefly() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let stop = StopSignal::new(rx);
+        *stop.token.lock().unwrap() = Some("a1b2".into());
+        for pid in 0..50 {
+            tx.send((STOP_CHANNEL.into(), "guess".into(), pid)).unwrap();
+            tx.send((STOP_CHANNEL.into(), "guess".into(), pid)).unwrap();
+        }
+        tx.send(("other_channel".into(), "a1b2".into(), 7)).unwrap();
+        tx.send((STOP_CHANNEL.into(), "a1b".into(), 8)).unwrap();
+        assert!(!stop.requested());
+        let reported = stop.ignored();
+        assert_eq!(reported, (0..REPORTED as i32).collect::<Vec<_>>());
+        assert!(stop.ignored().is_empty(), "each sender once");
+        tx.send((STOP_CHANNEL.into(), "a1b2".into(), 9)).unwrap();
+        assert!(stop.requested());
+        assert!(stop.requested(), "it stays requested");
+        assert!(
+            constant_time_eq("abc", "abc")
+                && !constant_time_eq("abc", "abd")
+                && !constant_time_eq("abc", "ab")
+        );
     }
 }
