@@ -3,6 +3,10 @@
 //! running, the rollback test, a fleet), it cancels, rolls back, records and exits 130 itself,
 //! within [`GRACE`]; anywhere else (validating, connecting, waiting for the lock, backing up,
 //! at a prompt) pgshift ends at once with 130. A second signal always ends it at once.
+//!
+//! The handler only writes the signal's number into a pipe (all a handler may safely do); a
+//! thread reads it and decides. No async runtime: every command pays for this, so it costs a
+//! pipe and a sleeping thread.
 
 use std::time::Duration;
 
@@ -12,31 +16,75 @@ use super::exit;
 /// server that stopped answering, a cancel request that cannot get through).
 pub const GRACE: Duration = Duration::from_secs(15);
 
-/// Listens for SIGINT and SIGTERM on a thread of its own, from now until the process ends.
+/// The pipe's write end, for the handler.
+static PIPE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+extern "C" fn on_signal(signal: libc::c_int) {
+    let fd = PIPE.load(std::sync::atomic::Ordering::Relaxed);
+    let byte = signal as u8;
+    // SAFETY: write(2) is async-signal-safe; the buffer is one byte on the stack.
+    unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+}
+
+/// Listens for SIGINT and SIGTERM, from now until the process ends.
 pub fn install() {
     static STARTED: std::sync::Once = std::sync::Once::new();
     STARTED.call_once(|| {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            return;
-        };
-        std::thread::spawn(move || rt.block_on(listen()));
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 fills the two descriptors; sigaction installs a handler that only
+        // writes to the pipe.
+        unsafe {
+            if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+                return;
+            }
+            PIPE.store(fds[1], std::sync::atomic::Ordering::Relaxed);
+            for signal in [libc::SIGINT, libc::SIGTERM] {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+                action.sa_flags = libc::SA_RESTART;
+                libc::sigemptyset(&mut action.sa_mask);
+                libc::sigaction(signal, &action, std::ptr::null_mut());
+            }
+        }
+        let read_end = fds[0];
+        // A small stack: the thread sleeps in poll(2) and formats one message at most.
+        let _ = std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || listen(read_end));
     });
 }
 
-async fn listen() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
+/// The next signal's name, or `None` when `limit` passes first.
+fn next(fd: libc::c_int, limit: Option<Duration>) -> Option<&'static str> {
+    loop {
+        let mut poll = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = limit.map_or(-1, |d| d.as_millis().min(i32::MAX as u128) as i32);
+        // SAFETY: one pollfd of ours; read fills one byte of ours.
+        let ready = unsafe { libc::poll(&mut poll, 1, ms) };
+        if ready == 0 {
+            return None;
+        }
+        if ready < 0 {
+            continue; // EINTR
+        }
+        let mut byte = 0u8;
+        if unsafe { libc::read(fd, (&mut byte as *mut u8).cast(), 1) } == 1 {
+            return Some(if byte as libc::c_int == libc::SIGTERM {
+                "SIGTERM"
+            } else {
+                "SIGINT"
+            });
+        }
+    }
+}
+
+fn listen(fd: libc::c_int) {
+    let Some(name) = next(fd, None) else {
         return;
-    };
-    let name = tokio::select! {
-        _ = int.recv() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
     };
     crate::interrupt::request();
     if !crate::interrupt::handled() {
@@ -44,12 +92,7 @@ async fn listen() {
             "interrupted by {name}: pgshift stopped at once. Nothing it had not committed stays (the server rolls back an open transaction when the connection closes); `pgshift status` shows where the database stands"
         ));
     }
-    let second = tokio::select! {
-        _ = int.recv() => Some("SIGINT"),
-        _ = term.recv() => Some("SIGTERM"),
-        _ = tokio::time::sleep(GRACE) => None,
-    };
-    end(&match second {
+    end(&match next(fd, Some(GRACE)) {
         Some(again) => format!("{again} again: pgshift stopped at once, without waiting for the interrupted work to finish; the server rolls back an open transaction when the connection closes"),
         None => format!(
             "still busy {} s after {name}: pgshift stopped at once (the server did not answer in time); the server rolls back an open transaction when the connection closes, and `pgshift status` shows where the database stands",

@@ -541,16 +541,18 @@ impl ConnectionSpec {
     }
 
     /// The first answer after connecting, `fut`, within what is left of the connect deadline
-    /// counted from `started`: a server that finished the startup and then answers nothing
-    /// is as unreachable as one that never answered.
+    /// counted from `started` (2 s at least, libpq's shortest timeout, so that a slow but
+    /// working connection is not cut at its first query): a server that finished the startup
+    /// and then answers nothing is as unreachable as one that never answered.
     pub async fn first_answer<T>(
         &self,
         started: std::time::Instant,
         fut: impl std::future::Future<Output = T>,
     ) -> Result<T, ConnectError> {
-        let left = self
-            .connect_deadline()
-            .map(|d| d.saturating_sub(started.elapsed()));
+        let left = self.connect_deadline().map(|d| {
+            d.saturating_sub(started.elapsed())
+                .max(Duration::from_secs(2))
+        });
         let answer = tokio::select! {
             r = bounded(left, fut) => r,
             () = crate::interrupt::wait() => return Err(ConnectError {
