@@ -603,16 +603,27 @@ fn a_second_signal_ends_a_deploy_whose_statement_swallows_the_cancel() {
         "2026-01-01_stubborn",
         "CREATE TABLE stubborn_t (id int);\nDO $$ BEGIN PERFORM pg_sleep(60); EXCEPTION WHEN query_canceled THEN PERFORM pg_sleep(60); END $$;\n",
     )]);
-    let child = spawn_pgshift(dir.path(), &cluster().url(&db), &["migrate", "--skip-backup"]);
+    let child = spawn_pgshift(
+        dir.path(),
+        &cluster().url(&db),
+        &["migrate", "--skip-backup"],
+    );
     wait_for(&db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND state = 'active' AND application_name LIKE 'pgshift[%' AND datname = current_database()");
     send(&child, 2);
     // The cancel is swallowed: the deploy still waits on its statement; a second signal ends it.
     std::thread::sleep(Duration::from_millis(500));
     send(&child, 2);
-    let out = finish_within(child, Duration::from_secs(10), "the deploy after two SIGINTs");
+    let out = finish_within(
+        child,
+        Duration::from_secs(10),
+        "the deploy after two SIGINTs",
+    );
     let text = both(&out);
     assert_eq!(out.status.code(), Some(130), "{text}");
-    assert!(text.contains("SIGINT again: pgshift stopped at once"), "{text}");
+    assert!(
+        text.contains("SIGINT again: pgshift stopped at once"),
+        "{text}"
+    );
     wait_for_no_deployer(&db);
     assert_eq!(sql(&db, "SELECT to_regclass('stubborn_t') IS NULL"), "t");
 }
