@@ -81,7 +81,7 @@ impl<'a> Run<'a> {
         let backup = self.back_up(&rows).await?;
         if self.stop_requested() {
             self.out.warn(
-                "stopped by `pgshift stop` after the backup, before any migration ran: nothing was changed"
+                "stopped by `pgshift stop` after the backup, before any migration ran: no migration was applied"
                     .into(),
             );
             return Ok(Outcome {
