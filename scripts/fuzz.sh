@@ -13,6 +13,6 @@ scripts/setup.sh
 export PGSHIFT_FUZZ_SCALE="${PGSHIFT_FUZZ_SCALE:-50}"
 export PGSHIFT_PATHOLOGICAL_N="${PGSHIFT_PATHOLOGICAL_N:-100000}"
 echo "fuzz: ${PGSHIFT_FUZZ_SCALE}x the CI cases, pathological files at ${PGSHIFT_PATHOLOGICAL_N} repeats" >&2
-cargo test --locked --release --test robustness -- --nocapture --test-threads 1 2>&1 |
+cargo test --locked --release --test it robustness:: -- --nocapture --test-threads 1 2>&1 |
   grep -E "^(test |test result|.*, n = )|panicked"
 cargo test --locked --release --lib sql::large 2>&1 | grep -E "^(test |test result)|panicked"

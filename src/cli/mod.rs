@@ -442,6 +442,21 @@ impl CliError {
     }
 }
 
+impl From<crate::db::connect::ConnectError> for CliError {
+    /// A connection that failed (exit 2), or that SIGINT/SIGTERM ended (exit 130).
+    fn from(e: crate::db::connect::ConnectError) -> Self {
+        CliError {
+            code: if e.interrupted {
+                exit::INTERRUPTED
+            } else {
+                exit::USAGE
+            },
+            message: e.message,
+            help: Some(e.help),
+        }
+    }
+}
+
 impl From<ConfigError> for CliError {
     fn from(e: ConfigError) -> Self {
         let help = match &e {

@@ -63,8 +63,7 @@ impl Stop<'_> {
     /// deploy's token and cancel its statement, wait for it to let go.
     async fn run(&self, terminate_after: Option<Duration>) -> Result<Stopped, CliError> {
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let connect_error =
-            |e: crate::db::connect::ConnectError| CliError::usage(e.message, Some(e.help));
+        let connect_error = CliError::from;
         let started = Instant::now();
         let client = self.spec.connect(tx).await.map_err(connect_error)?;
         let first = self

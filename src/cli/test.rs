@@ -176,8 +176,7 @@ fn throwaway(out: &Output) -> Result<(Cluster, ConnectionSpec), CliError> {
     let c = Cluster::start(&ClusterOptions::default()).map_err(fail)?;
     let db = c.create_database("pgshift_test").map_err(fail)?;
     // The cluster's own URL alone: libpq's environment (PGSSLMODE…) is for real servers.
-    let spec =
-        ConnectionSpec::parse(&c.url(&db)).map_err(|e| CliError::usage(e.message, Some(e.help)))?;
+    let spec = ConnectionSpec::parse(&c.url(&db)).map_err(CliError::from)?;
     Ok((c, spec))
 }
 
@@ -197,10 +196,7 @@ fn db_failure(what: &str) -> impl Fn(tokio_postgres::Error) -> CliError + '_ {
 fn server_major(spec: &ConnectionSpec) -> Result<u32, CliError> {
     runtime()?.block_on(async {
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let client = spec
-            .connect(tx)
-            .await
-            .map_err(|e| CliError::usage(e.message, Some(e.help)))?;
+        let client = spec.connect(tx).await.map_err(CliError::from)?;
         let row = client
             .query_one("SELECT current_setting('server_version_num')::int", &[])
             .await
@@ -213,10 +209,7 @@ fn server_major(spec: &ConnectionSpec) -> Result<u32, CliError> {
 fn load_stub(spec: &ConnectionSpec) -> Result<(), CliError> {
     runtime()?.block_on(async {
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let client = spec
-            .connect(tx)
-            .await
-            .map_err(|e| CliError::usage(e.message, Some(e.help)))?;
+        let client = spec.connect(tx).await.map_err(CliError::from)?;
         client
             .batch_execute(crate::supabase::STUB_SQL)
             .await

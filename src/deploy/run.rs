@@ -646,20 +646,25 @@ impl<'a> Run<'a> {
         Ok(resume)
     }
 
-    /// `NOTIFY pgrst, 'reload schema'` when PostgREST's role exists (Supabase).
+    /// `NOTIFY pgrst, 'reload schema'` when PostgREST serves this database (Supabase): its
+    /// roles were granted something here (`crate::supabase::API_EVIDENCE`).
     async fn notify_postgrest(&self) -> Result<(), DeployError> {
         if !self.opts.notify_pgrst {
             return Ok(());
         }
-        let present: bool = self
+        let any_schema: Option<Vec<String>> = None;
+        let rows = self
             .client
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticator')",
-                &[],
+            .query_typed(
+                &format!("SELECT {} IS NOT NULL", crate::supabase::API_EVIDENCE),
+                &[(&any_schema, tokio_postgres::types::Type::TEXT_ARRAY)],
             )
             .await
-            .map_err(db_err)?
-            .get(0);
+            .map_err(db_err)?;
+        let present = rows
+            .first()
+            .and_then(|r| r.try_get::<_, Option<bool>>(0).ok().flatten())
+            .unwrap_or(false);
         if present {
             self.client
                 .batch_execute("NOTIFY pgrst, 'reload schema'")

@@ -239,7 +239,10 @@ pub async fn check(
         .first_answer(
             started,
             client.query_typed(
-                API_EVIDENCE_SQL,
+                &format!(
+                    "SELECT current_setting('server_version'), {}",
+                    crate::supabase::API_EVIDENCE
+                ),
                 &[(
                     &opts.exposed_schemas,
                     tokio_postgres::types::Type::TEXT_ARRAY,
@@ -366,25 +369,6 @@ pub async fn check(
         ms: started.elapsed().as_millis(),
     })
 }
-
-/// The server's version, and the first piece of evidence, in this database, that an API
-/// (PostgREST, Supabase) serves it: a privilege granted to one of its roles on an exposed
-/// schema, on a table or view there, or in this database's default privileges. The roles
-/// alone prove nothing: they are the whole server's, and a plain database beside a Supabase
-/// one sees them too.
-const API_EVIDENCE_SQL: &str = "
-WITH api AS (SELECT oid, rolname FROM pg_roles WHERE rolname IN ('anon', 'authenticated', 'authenticator', 'service_role'))
-SELECT current_setting('server_version'), coalesce(
-  (SELECT format('%s has %s on schema %s', a.rolname, x.privilege_type, quote_ident(n.nspname))
-     FROM pg_namespace n CROSS JOIN LATERAL aclexplode(n.nspacl) x JOIN api a ON a.oid = x.grantee
-    WHERE n.nspname = ANY($1) ORDER BY 1 LIMIT 1),
-  (SELECT format('%s has %s on %s', a.rolname, x.privilege_type, c.oid::regclass)
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          CROSS JOIN LATERAL aclexplode(c.relacl) x JOIN api a ON a.oid = x.grantee
-    WHERE n.nspname = ANY($1) ORDER BY 1 LIMIT 1),
-  (SELECT format('default privileges in this database grant %s to %s', x.privilege_type, a.rolname)
-     FROM pg_default_acl d CROSS JOIN LATERAL aclexplode(d.defaclacl) x JOIN api a ON a.oid = x.grantee
-    ORDER BY 1 LIMIT 1))";
 
 /// What the catalog queries' placeholders stand for.
 pub struct Scope {

@@ -10,3 +10,22 @@ pub mod history;
 /// supabase_migrations; auth.uid()/role()/jwt()/email() reading `request.jwt.claims`;
 /// auth.users, storage.buckets, storage.objects, storage.foldername(). Idempotent.
 pub const STUB_SQL: &str = include_str!("stub.sql");
+
+/// An SQL expression: the first piece of evidence, in this database, that an API (PostgREST,
+/// Supabase) serves it, or NULL. Evidence is a privilege granted to one of its roles (anon,
+/// authenticated, authenticator, service_role) on a schema of `$1` (a `text[]`; NULL: any
+/// schema), on a table or view there, or in this database's default privileges. The roles
+/// alone prove nothing: roles belong to the whole server, and a plain database beside a
+/// Supabase one sees them too.
+pub const API_EVIDENCE: &str = "(WITH api AS (SELECT oid, rolname FROM pg_roles WHERE rolname IN ('anon', 'authenticated', 'authenticator', 'service_role'))
+SELECT coalesce(
+  (SELECT format('%s has %s on schema %s', a.rolname, x.privilege_type, quote_ident(n.nspname))
+     FROM pg_namespace n CROSS JOIN LATERAL aclexplode(n.nspacl) x JOIN api a ON a.oid = x.grantee
+    WHERE $1::text[] IS NULL OR n.nspname = ANY($1) ORDER BY 1 LIMIT 1),
+  (SELECT format('%s has %s on %s', a.rolname, x.privilege_type, c.oid::regclass)
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          CROSS JOIN LATERAL aclexplode(c.relacl) x JOIN api a ON a.oid = x.grantee
+    WHERE $1::text[] IS NULL OR n.nspname = ANY($1) ORDER BY 1 LIMIT 1),
+  (SELECT format('default privileges in this database grant %s to %s', x.privilege_type, a.rolname)
+     FROM pg_default_acl d CROSS JOIN LATERAL aclexplode(d.defaclacl) x JOIN api a ON a.oid = x.grantee
+    ORDER BY 1 LIMIT 1)))";

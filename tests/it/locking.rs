@@ -6,8 +6,7 @@ use std::process::Stdio;
 use predicates::prelude::*;
 use predicates::str::contains;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// A reader holding `ACCESS SHARE` on `table` for `secs` seconds, in the background.
 fn reader(db: &str, table: &str, secs: f64) -> std::process::Child {

@@ -1,7 +1,6 @@
 //! Connections over TLS with every sslmode, against a throwaway PostgreSQL serving certificates
 //! made here: a trusted one, one for another host name, and an expired one.
 
-use assert_cmd::Command;
 use predicates::str::contains;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
@@ -44,9 +43,7 @@ fn server_cert(pki: &Pki, names: &[&str], expired: bool) -> TlsFiles {
 fn status(url: &str) -> assert_cmd::assert::Assert {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("migrations")).unwrap();
-    Command::cargo_bin("pgshift")
-        .unwrap()
-        .current_dir(dir.path())
+    crate::common::pgshift_in(dir.path())
         .env("DATABASE_URL", url)
         .arg("status")
         .assert()

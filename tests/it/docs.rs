@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -183,6 +182,9 @@ fn the_quick_start_runs_command_by_command() {
         std::env::var("PATH").unwrap_or_default()
     );
     let mut c = std::process::Command::new("bash");
+    for v in HERMETIC {
+        c.env_remove(v);
+    }
     c.current_dir(&work)
         .arg("-c")
         .arg(format!("set -euxo pipefail\n{}", script.join("\n")))
@@ -191,9 +193,6 @@ fn the_quick_start_runs_command_by_command() {
         .env("DB_NAME", &db)
         .env("NO_COLOR", "1")
         .env("CI", "true");
-    for v in HERMETIC {
-        c.env_remove(v);
-    }
     let out = c.output().unwrap();
     let log = format!(
         "{}\n{}",

@@ -3,8 +3,7 @@
 use pgshift::api::{ApiError, MigrationTracker, MigrationValidator};
 use pgshift::config::{DatabaseUrl, Environment, Settings};
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()

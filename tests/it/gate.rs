@@ -4,14 +4,13 @@
 
 use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::process::{Command as Std, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use predicates::prelude::*;
 use predicates::str::contains;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// Runs `pgshift args` in `dir` against `db` with a pseudo-terminal as stdin and stderr; when
 /// the prompt appears, types `answer`. Returns the exit code and what the terminal showed.
@@ -36,18 +35,12 @@ fn in_terminal(
     assert_eq!(r, 0, "openpty");
     // SAFETY: both descriptors are ours and open.
     let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-    let mut cmd = Std::new(assert_cmd::cargo::cargo_bin("pgshift"));
-    cmd.current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("DATABASE_URL", cluster().url(db))
-        .env_remove("CI")
+    let mut cmd = pgshift_std(dir);
+    cmd.env("DATABASE_URL", cluster().url(db))
         .args(args)
         .stdin(Stdio::from(slave.try_clone().unwrap()))
         .stdout(Stdio::piped())
         .stderr(Stdio::from(slave));
-    for v in HERMETIC {
-        cmd.env_remove(v);
-    }
     for (k, v) in env {
         cmd.env(k, v);
     }

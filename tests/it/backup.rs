@@ -9,8 +9,7 @@ use std::process::Command as Std;
 use predicates::prelude::*;
 use predicates::str::contains;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// Schema and data of `db` as pg_dump writes them, without pgshift's own tables and without
 /// the random `\restrict` key lines of pg_dump 15.14+.

@@ -7,8 +7,7 @@ use predicates::prelude::*;
 use predicates::str::contains;
 use tempfile::TempDir;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const GOOD: &str = "CREATE TABLE accounts (id int PRIMARY KEY, email text);
 ALTER TABLE accounts ENABLE ROW LEVEL SECURITY;

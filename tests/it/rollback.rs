@@ -6,8 +6,7 @@ use predicates::prelude::*;
 use predicates::str::contains;
 use tempfile::TempDir;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn down(dir: &TempDir, name: &str, sql: &str) {
     std::fs::write(

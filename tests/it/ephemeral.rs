@@ -212,7 +212,7 @@ fn child(mode: &str) -> (i32, PathBuf, std::process::Child) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "child_process_entry",
+            "ephemeral::child_process_entry",
             "--nocapture",
             "--test-threads=1",
         ])

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use predicates::str::contains;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// A temporary directory for the throwaway cluster, that the `postgres` user can enter.
 fn cluster_tmp() -> tempfile::TempDir {
@@ -19,14 +18,8 @@ fn cluster_tmp() -> tempfile::TempDir {
 }
 
 fn test_cmd(dir: &Path, tmp: &Path) -> Command {
-    let mut c = Command::cargo_bin("pgshift").unwrap();
-    c.current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("TMPDIR", tmp)
-        .env_remove("DATABASE_URL");
-    for v in HERMETIC {
-        c.env_remove(v);
-    }
+    let mut c = pgshift_in(dir);
+    c.env("TMPDIR", tmp);
     c
 }
 
@@ -149,8 +142,7 @@ fn a_down_file_that_forgets_an_index_fails_naming_the_migration_and_the_index() 
 #[test]
 fn an_interrupted_test_removes_its_cluster() {
     let tmp = cluster_tmp();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pgshift"))
-        .current_dir(root())
+    let mut child = pgshift_std(root())
         .args([
             "--dir",
             "examples/eneas-os/migrations",
@@ -159,7 +151,6 @@ fn an_interrupted_test_removes_its_cluster() {
         ])
         .env("APP_PASSWORD", "a-test-only-password")
         .env("TMPDIR", tmp.path())
-        .env_remove("DATABASE_URL")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -26,25 +26,9 @@ fn ok_file(version_date: &str, extra: &str) -> Vec<u8> {
     format!("-- MIGRATION: t\n-- Version: {version_date}\n-- Author: tester\n-- Dependencies: None\n{extra}SELECT 1;\n").into_bytes()
 }
 
-/// pgshift run in `dir`, with none of the user's pgshift variables.
+/// pgshift run in `dir`, with none of the machine's variables.
 fn pgshift(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("pgshift").unwrap();
-    c.current_dir(dir).env("NO_COLOR", "1");
-    for v in [
-        "ENVIRONMENT",
-        "DRY_RUN",
-        "FORCE_RUN",
-        "SKIP_BACKUP",
-        "PARALLEL_JOBS",
-        "TIMEOUT",
-        "DEBUG",
-        "CONFIRM",
-        "DATABASE_URL",
-        "SUPABASE_DB_URL",
-    ] {
-        c.env_remove(v);
-    }
-    c
+    crate::common::pgshift_in(dir)
 }
 
 #[test]
@@ -211,11 +195,11 @@ fn unreadable_file_is_an_error() {
         .stderr(contains("migrations/2026-01-01_gone.sql"));
 }
 
+/// Root reads every file (the dangling-link test covers the path for root); `scripts/test.sh`
+/// runs this one when it is not root.
 #[test]
-fn permission_denied_is_an_error_when_not_root() {
-    if unsafe { libc_geteuid() } == 0 {
-        return; // root reads every file; the dangling-link test covers the path for root.
-    }
+#[ignore = "needs a user other than root"]
+fn user_only_permission_denied_is_an_error() {
     use std::os::unix::fs::PermissionsExt;
     let p = project(&[("2026-01-01_secret.sql", &ok_file("2026-01-01", ""))]);
     let f = p.path().join("migrations/2026-01-01_secret.sql");
@@ -225,11 +209,6 @@ fn permission_denied_is_an_error_when_not_root() {
         .assert()
         .code(1)
         .stderr(contains("cannot read the file: Permission denied"));
-}
-
-extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
 }
 
 #[test]
@@ -613,25 +592,18 @@ fn without_a_terminal_or_with_no_color_the_output_is_plain() {
     )
     .unwrap();
     // No NO_COLOR here: standard streams that are pipes, not terminals, are enough.
-    let mut c = Command::cargo_bin("pgshift").unwrap();
-    c.current_dir(dir.path()).env_remove("NO_COLOR");
+    let mut c = pgshift(dir.path());
+    c.env_remove("NO_COLOR");
     let out = c.arg("validate").assert().code(1);
     let all = [&out.get_output().stdout[..], &out.get_output().stderr[..]].concat();
     assert!(!all.is_empty());
     assert!(!all.contains(&0x1b), "{}", String::from_utf8_lossy(&all));
 }
 
+/// `script` (util-linux) gives the command a terminal; `scripts/test.sh` runs this where it is.
 #[test]
-fn on_a_terminal_colour_is_on_unless_no_color_is_set() {
-    // `script` (util-linux) gives the command a terminal; without it, nothing to check here.
-    if std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("no `script` command: the terminal case is not checked");
-        return;
-    }
+#[ignore = "needs `script` (util-linux)"]
+fn with_script_on_a_terminal_colour_is_on_unless_no_color_is_set() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("migrations")).unwrap();
     std::fs::write(

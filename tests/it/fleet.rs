@@ -3,8 +3,7 @@
 
 use predicates::str::contains;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn migrations(dir: &tempfile::TempDir) {
     write(

@@ -3,8 +3,7 @@
 
 use predicates::str::contains;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn events(db: &str) -> String {
     sql(

@@ -8,8 +8,7 @@ use std::path::Path;
 
 use predicates::str::contains;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn fixture(tool: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,15 +1,13 @@
 //! `pgshift migrate`, `status`, `history` against a real PostgreSQL: the cases users hit.
 
-use std::process::{Command as Std, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use predicates::str::contains;
 use tempfile::TempDir;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn clean_deploy_then_a_rerun_that_does_nothing() {
@@ -149,17 +147,13 @@ fn four_deployers_at_once_apply_each_migration_exactly_once() {
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .collect();
     let (dir, db) = project(&refs);
-    let bin = assert_cmd::cargo::cargo_bin("pgshift");
     let children: Vec<_> = (0..4)
         .map(|_| {
-            Std::new(&bin)
-                .current_dir(dir.path())
-                .env("DATABASE_URL", cluster().url(&db))
-                .args(["migrate", "--lock-timeout", "60"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
+            spawn_pgshift(
+                dir.path(),
+                &cluster().url(&db),
+                &["migrate", "--lock-timeout", "60"],
+            )
         })
         .collect();
     for c in children {
@@ -176,9 +170,7 @@ fn four_deployers_at_once_apply_each_migration_exactly_once() {
 #[test]
 fn a_second_deployer_gives_up_after_the_lock_timeout_naming_the_holder() {
     let (dir, db) = project(&[("2026-01-01_slow", "SELECT pg_sleep(:secs);\n")]);
-    let bin = assert_cmd::cargo::cargo_bin("pgshift");
-    let mut first = Std::new(&bin)
-        .current_dir(dir.path())
+    let mut first = pgshift_std(dir.path())
         .env("DATABASE_URL", cluster().url(&db))
         .args(["migrate", "--var", "secs=4"])
         .stdout(Stdio::null())
@@ -202,14 +194,11 @@ fn a_second_deployer_gives_up_after_the_lock_timeout_naming_the_holder() {
 }
 
 fn long_running(dir: &TempDir, db: &str) -> std::process::Child {
-    let child = Std::new(assert_cmd::cargo::cargo_bin("pgshift"))
-        .current_dir(dir.path())
-        .env("DATABASE_URL", cluster().url(db))
-        .args(["migrate", "--var", "secs=30"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_pgshift(
+        dir.path(),
+        &cluster().url(db),
+        &["migrate", "--var", "secs=30"],
+    );
     wait_for(db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND state = 'active' AND application_name LIKE 'pgshift[%' AND datname = current_database()");
     child
 }
@@ -546,9 +535,7 @@ fn connection_errors_are_one_clear_line_without_the_password() {
         ),
     ];
     for (url, expected) in cases {
-        let out = Command::cargo_bin("pgshift")
-            .unwrap()
-            .current_dir(dir.path())
+        let out = pgshift_in(dir.path())
             .env("DATABASE_URL", &url)
             .arg("status")
             .assert()
@@ -640,26 +627,30 @@ fn json_events_debug_timings_and_server_notices() {
 }
 
 #[test]
-fn postgrest_is_told_to_reload_when_its_role_exists() {
-    // Roles are cluster-wide: `authenticator` (PostgREST's) goes into a cluster of this test's
-    // own, so that the other tests' databases have no API (whose health would check RLS).
-    let own = pgshift::ephemeral::Cluster::start(&pgshift::ephemeral::ClusterOptions::default())
-        .expect("a PostgreSQL of this test's own");
-    own.psql("postgres", "CREATE ROLE authenticator NOLOGIN")
-        .unwrap();
-    let db = own.create_database("postgrest").unwrap();
-    let (dir, _) = project(&[(
+fn postgrest_is_told_to_reload_when_it_serves_the_database() {
+    let (dir, db) = project(&[(
         "2026-01-01_a",
         "CREATE TABLE a (id int PRIMARY KEY);\nALTER TABLE a ENABLE ROW LEVEL SECURITY;\nCREATE POLICY p ON a USING (true);\n",
     )]);
+    // PostgREST's roles exist on the server (roles are the whole cluster's), but nothing here
+    // is granted to them: this database is not served, and not told.
+    role("authenticator", "NOLOGIN");
+    role("anon", "NOLOGIN");
     pgshift(dir.path(), &db)
-        .env("DATABASE_URL", own.url(&db))
+        .arg("migrate")
+        .assert()
+        .success()
+        .stdout(contains("NOTIFY").not());
+    // Granted here, as every Supabase project grants it: told after a deploy that changed
+    // something, not after one that changed nothing.
+    sql(&db, "GRANT USAGE ON SCHEMA public TO anon");
+    write(&dir, "2026-01-02_b", "CREATE TABLE b (id int PRIMARY KEY);\nALTER TABLE b ENABLE ROW LEVEL SECURITY;\nCREATE POLICY p ON b USING (true);\n");
+    pgshift(dir.path(), &db)
         .arg("migrate")
         .assert()
         .success()
         .stdout(contains("Sent NOTIFY pgrst, 'reload schema'"));
     pgshift(dir.path(), &db)
-        .env("DATABASE_URL", own.url(&db))
         .arg("migrate")
         .assert()
         .success()
@@ -690,11 +681,7 @@ fn validation_errors_in_pending_files_stop_the_deploy_before_it_starts() {
 fn no_database_given_says_how_to_give_one() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("migrations")).unwrap();
-    Command::cargo_bin("pgshift")
-        .unwrap()
-        .current_dir(dir.path())
-        .env_remove("DATABASE_URL")
-        .env_remove("SUPABASE_DB_URL")
+    pgshift_in(dir.path())
         .arg("migrate")
         .assert()
         .code(2)

@@ -6,8 +6,7 @@
 use predicates::prelude::*;
 use predicates::str::contains;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn example_project() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();

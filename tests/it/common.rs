@@ -37,11 +37,23 @@ pub fn write(dir: &TempDir, name: &str, sql: &str) {
     .unwrap();
 }
 
+/// pgshift against `db` of the shared cluster, run in `dir` (see [`pgshift_in`]).
 pub fn pgshift(dir: &Path, db: &str) -> Command {
-    let mut c = Command::cargo_bin("pgshift").unwrap();
-    c.current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("DATABASE_URL", cluster().url(db));
+    let mut c = pgshift_in(dir);
+    c.env("DATABASE_URL", cluster().url(db));
+    c
+}
+
+/// pgshift run in `dir` as a user would run it: no colour, and none of the machine's variables
+/// that would change what it does ([`HERMETIC`]): no database unless the test gives one.
+pub fn pgshift_in(dir: &Path) -> Command {
+    Command::from_std(pgshift_std(dir))
+}
+
+/// [`pgshift_in`] as a standard `Command`, to spawn in the background or on a terminal.
+pub fn pgshift_std(dir: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgshift"));
+    c.current_dir(dir).env("NO_COLOR", "1");
     for v in HERMETIC {
         c.env_remove(v);
     }
@@ -51,21 +63,24 @@ pub fn pgshift(dir: &Path, db: &str) -> Command {
 /// pgshift with `args` started in the background in `dir` against `url`, as a user would run
 /// it (no colour, none of the machine's variables), its output piped.
 pub fn spawn_pgshift(dir: &Path, url: &str, args: &[&str]) -> std::process::Child {
-    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgshift"));
-    c.current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("DATABASE_URL", url)
+    let mut c = pgshift_std(dir);
+    c.env("DATABASE_URL", url)
         .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    for v in HERMETIC {
-        c.env_remove(v);
-    }
     c.spawn().unwrap()
 }
 
-/// Variables of the machine running the tests that would change what pgshift does.
-pub const HERMETIC: [&str; 21] = [
+/// Variables of the machine running the tests that would change what pgshift does: every
+/// test starts without them, and sets the ones it means.
+pub const HERMETIC: &[&str] = &[
+    "DATABASE_URL",
+    "SUPABASE_DB_URL",
+    "SUPABASE_URL",
+    "SUPABASE_SERVICE_KEY",
+    "SUPABASE_DB_PASSWORD",
+    "APP_PASSWORD",
+    "CI",
     "NOTIFY_WEBHOOK_URL",
     "ENVIRONMENT",
     "FORCE_RUN",

@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use pgshift::config::Environment;
 use pgshift::diagnostic::Level;
@@ -45,8 +44,7 @@ fn judged() -> Vec<((String, String, String), bool)> {
 /// The hazard findings of one set, imported into a temporary project and validated.
 fn hazards(set: &str, folder: &str, env: Environment) -> Vec<(String, String, String)> {
     let project = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_pgshift"))
-        .current_dir(project.path())
+    let out = crate::common::pgshift_std(project.path())
         .args(["import", "--from", set, "--dir", "migrations"])
         .arg(fixtures().join(folder))
         .output()

@@ -3,8 +3,7 @@
 
 use predicates::str::contains;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn deploy_in_background(dir: &tempfile::TempDir, db: &str) -> std::process::Child {
     deploy_in_background_with(dir, db, &[])

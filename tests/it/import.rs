@@ -9,7 +9,7 @@ use std::path::Path;
 use assert_cmd::Command;
 use predicates::str::contains;
 
-mod common;
+use crate::common;
 
 fn fixture(tool: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -18,14 +18,7 @@ fn fixture(tool: &str) -> std::path::PathBuf {
 }
 
 fn cmd(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("pgshift").unwrap();
-    c.current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("DATABASE_URL");
-    for v in common::HERMETIC {
-        c.env_remove(v);
-    }
-    c
+    common::pgshift_in(dir)
 }
 
 /// Imports `tool`'s fixture into a new project; returns it and the order `pgshift order` gives,

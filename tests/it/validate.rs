@@ -24,19 +24,7 @@ fn file(date: &str, sql: &str) -> String {
 }
 
 fn pgshift(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("pgshift").unwrap();
-    c.current_dir(dir).env("NO_COLOR", "1");
-    for v in [
-        "ENVIRONMENT",
-        "FORCE_RUN",
-        "PARALLEL_JOBS",
-        "APP_PASSWORD",
-        "GITHUB_STEP_SUMMARY",
-        "DATABASE_URL",
-    ] {
-        c.env_remove(v);
-    }
-    c
+    crate::common::pgshift_in(dir)
 }
 
 #[test]

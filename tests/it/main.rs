@@ -1,0 +1,32 @@
+//! pgshift's integration tests, in one binary (linked once): a module per area, each against
+//! the real `pgshift` binary and a throwaway PostgreSQL that the first test to need one starts
+//! for all (`common::cluster`). Roles are the whole cluster's: a test that makes one gives it a
+//! name of its own.
+
+mod common;
+
+mod adopt;
+mod api;
+mod backup;
+mod ci;
+mod cli;
+mod deploy;
+mod docs;
+mod ephemeral;
+mod examples;
+mod faults;
+mod fleet;
+mod gate;
+mod health;
+mod import;
+mod lint_precision;
+mod locking;
+mod records;
+mod robustness;
+mod rollback;
+mod security;
+mod stop;
+mod supabase;
+mod test_command;
+mod tls;
+mod validate;
