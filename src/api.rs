@@ -175,16 +175,16 @@ impl MigrationValidator {
     /// levels, exposed schemas and `[variables]`).
     pub fn from_settings(settings: &Settings) -> MigrationValidator {
         MigrationValidator {
-            dir: settings.dir.clone(),
+            dir: settings.migrations.dir.clone(),
             environment: settings.environment,
-            exposed_schemas: settings.exposed_schemas.clone(),
+            exposed_schemas: settings.deploy.exposed_schemas.clone(),
             rules: settings.rules.clone(),
-            parallel_jobs: settings.parallel_jobs,
+            parallel_jobs: settings.deploy.parallel_jobs,
             variables: settings.variables.clone(),
             only: Vec::new(),
             families: Vec::new(),
             lock_timeout_configured: settings.traffic_has_lock_timeout(),
-            exposed_configured: settings.exposed_configured,
+            exposed_configured: settings.deploy.exposed_configured,
         }
     }
 
@@ -306,7 +306,7 @@ pub struct Pending {
 ///
 /// let mut settings = Settings::defaults(dir.path(), Environment::Development);
 /// settings.database_url = Some(pgshift::config::DatabaseUrl::new(&cluster.url(&db)));
-/// settings.skip_backup = true;
+/// settings.deploy.skip_backup = true;
 /// let tracker = MigrationTracker::with_settings(settings)?;
 ///
 /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -365,7 +365,7 @@ impl MigrationTracker {
         vars: &VarSource,
     ) -> Result<MigrationTracker, ApiError> {
         let spec = connection(&settings, vars)?;
-        let set = crate::migration::load_dir(&settings.dir, settings.environment)?;
+        let set = crate::migration::load_dir(&settings.migrations.dir, settings.environment)?;
         let plan = crate::plan::plan(&set).map_err(ApiError::Plan)?;
         Ok(MigrationTracker {
             settings,
@@ -381,10 +381,7 @@ impl MigrationTracker {
     }
 
     fn tracking(&self) -> Tracking {
-        Tracking::new(
-            &self.settings.tracking_schema,
-            &self.settings.tracking_table,
-        )
+        self.settings.tracking.clone()
     }
 
     /// Every migration compared with the database: applied, pending, failed, modified, unknown.
@@ -450,10 +447,10 @@ impl MigrationTracker {
                     message: e.to_string(),
                     help: "fix the migrations directory or the configuration".into(),
                 })?;
-            if report.blocks_deploy(s.force) {
+            if report.blocks_deploy(s.run.force) {
                 let message = format!(
                     "validation found errors in {}; nothing was run",
-                    s.dir.display()
+                    s.migrations.dir.display()
                 );
                 if let Ok(mut slot) = invalid.lock() {
                     *slot = Some(Box::new(report));
@@ -471,8 +468,8 @@ impl MigrationTracker {
             let request = Request {
                 operation: Operation::Migrate,
                 environment: s.environment,
-                force: s.force,
-                confirm: s.confirm.as_deref(),
+                force: s.run.force,
+                confirm: s.run.confirm.as_deref(),
                 // A library has nobody to ask: staging and production need `confirm` set.
                 interactive: false,
                 target: &target,
@@ -493,26 +490,26 @@ impl MigrationTracker {
         let opts = crate::deploy::Options {
             environment: s.environment,
             tracking: self.tracking(),
-            timeout: s.timeout,
-            lock_wait: s.lock_timeout,
-            statement_lock_timeout: s.statement_lock_timeout,
-            lock_retries: s.lock_retries,
+            timeout: s.deploy.timeout,
+            lock_wait: s.deploy.lock_timeout,
+            statement_lock_timeout: s.deploy.statement_lock_timeout,
+            lock_retries: s.deploy.lock_retries,
             target: None,
-            dry_run: s.dry_run,
-            out_of_order: s.out_of_order,
+            dry_run: s.run.dry_run,
+            out_of_order: s.migrations.out_of_order,
             values: &value_of,
-            debug: s.debug,
-            notify_pgrst: s.notify_pgrst,
+            debug: s.run.debug,
+            notify_pgrst: s.deploy.notify_pgrst,
             interrupt,
             before_run: &before_run,
             gate: &gate,
-            backup: (!s.skip_backup && s.dry_run == DryRun::Off).then(|| {
+            backup: (!s.deploy.skip_backup && s.run.dry_run == DryRun::Off).then(|| {
                 crate::backup::BackupOptions {
-                    dir: s.backup_dir.clone(),
-                    keep: s.backup_keep,
-                    pg_dump: s.backup_pg_dump.clone(),
-                    level: s.backup_compression,
-                    threads: s.parallel_jobs,
+                    dir: s.backup.dir.clone(),
+                    keep: s.backup.keep,
+                    pg_dump: s.backup.pg_dump.clone(),
+                    level: s.backup.compression,
+                    threads: s.deploy.parallel_jobs,
                     kind: "before_migration",
                 }
             }),
@@ -552,8 +549,8 @@ impl MigrationTracker {
             &HealthOptions {
                 environment: s.environment,
                 tracking: self.tracking(),
-                exposed_schemas: &s.exposed_schemas,
-                exposed_configured: s.exposed_configured,
+                exposed_schemas: &s.deploy.exposed_schemas,
+                exposed_configured: s.deploy.exposed_configured,
             },
         )
         .await?)

@@ -3,7 +3,6 @@
 //! that the next `migrate` runs only the rest. The other tool's table is only read.
 
 use crate::config::{Settings, VarSource};
-use crate::db::tracking::Tracking;
 use crate::deploy::gate::Operation;
 use crate::deploy::records::{self, RecordOptions};
 use crate::import::Tool;
@@ -23,8 +22,8 @@ pub fn run(
     let check = |lines: &[String]| gate.check(Operation::Adopt, lines, &[]);
     let opts = RecordOptions {
         environment: settings.environment,
-        tracking: Tracking::new(&settings.tracking_schema, &settings.tracking_table),
-        lock_wait: settings.lock_timeout,
+        tracking: settings.tracking.clone(),
+        lock_wait: settings.deploy.lock_timeout,
         gate: &check,
     };
     let mut printer = super::events::Printer::new(*out, Some(&settings.log_dir));

@@ -4,7 +4,6 @@ use std::path::Path;
 
 use crate::backup::{self, Server};
 use crate::config::{Settings, VarSource};
-use crate::db::tracking::Tracking;
 use crate::deploy::gate::Operation;
 use crate::deploy::restore::{self, RestoreOptions};
 use crate::deploy::session::Session;
@@ -44,8 +43,8 @@ pub fn run(
             ..
         } => restore_file(settings, vars, file, from_database.clone(), out),
         BackupCommand::Prune { keep } => {
-            let keep = keep.unwrap_or(settings.backup_keep);
-            let removed = backup::prune(&settings.backup_dir, keep, None).map_err(backup_error)?;
+            let keep = keep.unwrap_or(settings.backup.keep);
+            let removed = backup::prune(&settings.backup.dir, keep, None).map_err(backup_error)?;
             for r in &removed {
                 out.line(&format!("removed {}", u(&r.display().to_string())));
             }
@@ -53,7 +52,7 @@ pub fn run(
                 "{} backup(s) removed; the newest {} kept in {}.",
                 removed.len(),
                 keep.max(1),
-                u(&settings.backup_dir.display().to_string())
+                u(&settings.backup.dir.display().to_string())
             ));
             Ok(exit::OK)
         }
@@ -63,7 +62,7 @@ pub fn run(
 /// `backup create`: a backup now, with the versions applied at the time in its manifest.
 fn create(settings: &Settings, vars: &VarSource, out: &Output) -> Result<u8, CliError> {
     let spec = spec(settings, vars, out)?;
-    let tracking = Tracking::new(&settings.tracking_schema, &settings.tracking_table);
+    let tracking = settings.tracking.clone();
     let (server, applied) = runtime()?
         .block_on(async {
             let session = Session::open(&spec, |_| String::new()).await?;
@@ -120,7 +119,7 @@ fn progress_bar(out: &Output) -> Option<indicatif::ProgressBar> {
 }
 
 fn list(settings: &Settings, out: &Output) -> Result<u8, CliError> {
-    let backups = backup::list(&settings.backup_dir).map_err(backup_error)?;
+    let backups = backup::list(&settings.backup.dir).map_err(backup_error)?;
     if out.json {
         let v: Vec<_> = backups
             .iter()
@@ -132,7 +131,7 @@ fn list(settings: &Settings, out: &Output) -> Result<u8, CliError> {
     if backups.is_empty() {
         out.line(&format!(
             "No backup in {}.",
-            u(&settings.backup_dir.display().to_string())
+            u(&settings.backup.dir.display().to_string())
         ));
         return Ok(exit::OK);
     }
@@ -157,7 +156,7 @@ fn list(settings: &Settings, out: &Output) -> Result<u8, CliError> {
     text.push_str(&format!(
         "{} backup(s) in {}, newest first.\n",
         backups.len(),
-        u(&settings.backup_dir.display().to_string())
+        u(&settings.backup.dir.display().to_string())
     ));
     out.stdout(&text, super::output::Kind::Text);
     Ok(exit::OK)
@@ -199,9 +198,9 @@ pub(super) fn restore_file(
     let check = |lines: &[String]| gate.check(Operation::Restore, lines, &[]);
     let opts = RestoreOptions {
         environment: settings.environment,
-        tracking: Tracking::new(&settings.tracking_schema, &settings.tracking_table),
-        lock_wait: settings.lock_timeout,
-        psql: settings.backup_psql.clone(),
+        tracking: settings.tracking.clone(),
+        lock_wait: settings.deploy.lock_timeout,
+        psql: settings.backup.psql.clone(),
         gate: &check,
         from_database,
     };

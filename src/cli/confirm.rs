@@ -39,8 +39,8 @@ impl Gate<'_> {
         let request = Request {
             operation,
             environment: self.settings.environment,
-            force: self.settings.force,
-            confirm: self.settings.confirm.as_deref(),
+            force: self.settings.run.force,
+            confirm: self.settings.run.confirm.as_deref(),
             interactive: interactive(self.vars),
             target: &self.target,
             database: &self.database,

@@ -59,7 +59,7 @@ pub fn deploy_error(e: DeployError) -> CliError {
 
 /// Loads and orders the set; dependency and file-name errors stop here.
 pub fn load_and_plan(settings: &Settings, out: &Output) -> Result<(MigrationSet, Plan), CliError> {
-    let set = crate::migration::load_dir(&settings.dir, settings.environment)?;
+    let set = crate::migration::load_dir(&settings.migrations.dir, settings.environment)?;
     let mut blocking: Vec<_> = set
         .findings
         .iter()
@@ -94,7 +94,7 @@ pub fn load_and_plan(settings: &Settings, out: &Output) -> Result<(MigrationSet,
             Err(CliError {
                 message: format!(
                     "the migrations in {} have errors; nothing was run",
-                    settings.dir.display()
+                    settings.migrations.dir.display()
                 ),
                 help: Some("fix the errors above (`pgshift validate` shows every finding)".into()),
                 code: exit::FINDINGS,
@@ -106,7 +106,7 @@ pub fn load_and_plan(settings: &Settings, out: &Output) -> Result<(MigrationSet,
 /// Loads and orders the set for commands that only read the database (`status`, `health`):
 /// findings in the files do not stop them, an order that cannot be made does.
 pub fn load_ordered(settings: &Settings) -> Result<(MigrationSet, Plan), CliError> {
-    let set = crate::migration::load_dir(&settings.dir, settings.environment)?;
+    let set = crate::migration::load_dir(&settings.migrations.dir, settings.environment)?;
     let plan = crate::plan::plan(&set).map_err(|f| CliError {
         message: format!("the migrations cannot be ordered: {}", f[0].message),
         help: Some("run `pgshift order` to see every problem".into()),
@@ -134,11 +134,8 @@ pub fn run_records(
     let check = |lines: &[String]| gate.check(operation, lines, &[]);
     let opts = RecordOptions {
         environment: settings.environment,
-        tracking: crate::db::tracking::Tracking::new(
-            &settings.tracking_schema,
-            &settings.tracking_table,
-        ),
-        lock_wait: settings.lock_timeout,
+        tracking: settings.tracking.clone(),
+        lock_wait: settings.deploy.lock_timeout,
         gate: &check,
     };
     let mut printer = super::events::Printer::new(*out, Some(&settings.log_dir));

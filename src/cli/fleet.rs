@@ -236,7 +236,7 @@ pub fn run(
     let (set, plan) = load_and_plan(settings, out)?;
     validate_before(settings, vars, &set, out)?;
     let fixed = super::migrate::values(&args.vars)?;
-    if settings.environment != Environment::Development && settings.dry_run == DryRun::Off {
+    if settings.environment != Environment::Development && settings.run.dry_run == DryRun::Off {
         let labels: Vec<String> = targets.iter().map(|t| t.label.clone()).collect();
         Gate {
             settings,
@@ -253,7 +253,7 @@ pub fn run(
         .map_err(deploy_error)?;
     }
 
-    let jobs = settings.parallel_jobs.clamp(1, targets.len());
+    let jobs = settings.deploy.parallel_jobs.clamp(1, targets.len());
     if !out.json {
         out.line(&format!(
             "Deploying to {} database(s) of {}{shard_text}, {jobs} at a time ({}).",
@@ -441,10 +441,10 @@ impl Fleet<'_> {
         });
         // Each target's backups in a folder of its own: two targets backed up in the same second
         // never share a file name.
-        s.backup_dir = settings.backup_dir.join(folder_name(&target.label));
+        s.backup.dir = settings.backup.dir.join(folder_name(&target.label));
         let spec = super::database::spec(&s, vars, silent)?;
         // The fleet was confirmed as a whole; each target's gate still checks FORCE_RUN.
-        s.confirm = Some(spec.database());
+        s.run.confirm = Some(spec.database());
         report.target = spec.describe();
         run_deploy(
             &s,
@@ -456,7 +456,7 @@ impl Fleet<'_> {
             args.target.as_deref(),
             Safety {
                 gate: true,
-                backup: !s.skip_backup,
+                backup: !s.deploy.skip_backup,
                 health: !args.skip_health,
                 validate: false,
             },
@@ -625,7 +625,7 @@ fn notify(
     let Some(url) = &settings.notify_webhook else {
         return;
     };
-    if settings.dry_run != DryRun::Off {
+    if settings.run.dry_run != DryRun::Off {
         return;
     }
     let bad: Vec<&Outcome> = results.iter().filter(|o| o.status != "ok").collect();

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use crate::config::{Settings, VarSource};
-use crate::db::tracking::Tracking;
 use crate::deploy::status::State;
 use crate::plan::render;
 
@@ -51,7 +50,7 @@ fn database_states(
     out: &Output,
 ) -> Option<HashMap<String, &'static str>> {
     let spec = crate::api::connection(settings, vars).ok()?;
-    let tracking = Tracking::new(&settings.tracking_schema, &settings.tracking_table);
+    let tracking = settings.tracking.clone();
     let read = super::database::runtime()
         .ok()?
         .block_on(crate::deploy::read_status(

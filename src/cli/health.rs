@@ -3,7 +3,6 @@
 
 use crate::config::{Settings, VarSource};
 use crate::db::connect::ConnectionSpec;
-use crate::db::tracking::Tracking;
 use crate::health::{self, HealthOptions, Level, Report};
 use crate::migration::MigrationSet;
 use crate::plan::Plan;
@@ -44,9 +43,9 @@ pub fn read(
 ) -> Result<Report, CliError> {
     let opts = HealthOptions {
         environment: settings.environment,
-        tracking: Tracking::new(&settings.tracking_schema, &settings.tracking_table),
-        exposed_schemas: &settings.exposed_schemas,
-        exposed_configured: settings.exposed_configured,
+        tracking: settings.tracking.clone(),
+        exposed_schemas: &settings.deploy.exposed_schemas,
+        exposed_configured: settings.deploy.exposed_configured,
     };
     runtime()?
         .block_on(health::check(set, plan, spec, &opts))

@@ -1,7 +1,6 @@
 //! `pgshift history`: the tracking table's rows, newest first.
 
 use crate::config::{Settings, VarSource};
-use crate::db::tracking::Tracking;
 use crate::deploy::DeployError;
 use crate::sanitize::escape::untrusted as u;
 
@@ -15,7 +14,7 @@ pub fn run(
     out: &Output,
 ) -> Result<u8, CliError> {
     let spec = spec(settings, vars, out)?;
-    let tracking = Tracking::new(&settings.tracking_schema, &settings.tracking_table);
+    let tracking = settings.tracking.clone();
     let rows = runtime()?
         .block_on(async {
             let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();

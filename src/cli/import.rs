@@ -14,7 +14,7 @@ pub fn run(settings: &Settings, tool: Tool, source: &Path, out: &Output) -> Resu
     let read = import::read_source(tool, source).map_err(fail)?;
     let today = chrono::Utc::now().date_naive();
     let imported = import::name(tool, read.migrations, today);
-    let written = import::write(&settings.dir, &imported).map_err(fail)?;
+    let written = import::write(&settings.migrations.dir, &imported).map_err(fail)?;
     if out.json {
         let mapping: Vec<serde_json::Value> = imported
             .iter()
@@ -43,7 +43,7 @@ pub fn run(settings: &Settings, tool: Tool, source: &Path, out: &Output) -> Resu
         "Imported {} {} migration(s) into {}:\n",
         imported.len(),
         tool.name(),
-        settings.dir.display()
+        settings.migrations.dir.display()
     );
     for i in &imported {
         text.push_str(&format!(
@@ -67,7 +67,7 @@ pub fn run(settings: &Settings, tool: Tool, source: &Path, out: &Output) -> Resu
                 "  note: {}.sql keeps `{}`: copy that file into {} where the line finds it (`\\ir` is relative to the migration); `pgshift validate` checks it\n",
                 i.version,
                 u(&line),
-                settings.dir.display()
+                settings.migrations.dir.display()
             ));
         }
     }

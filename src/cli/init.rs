@@ -14,9 +14,9 @@ pub fn run(settings: &Settings, args: &InitArgs, cwd: &Path, out: &Output) -> Re
             Some("check the folder's permissions".to_string()),
         )
     };
-    let mut actions = init_project(cwd, &settings.dir).map_err(fail)?;
+    let mut actions = init_project(cwd, &settings.migrations.dir).map_err(fail)?;
     if let Some(CiKind::Github) = args.ci {
-        actions.push(init_github_workflow(cwd, &settings.dir).map_err(fail)?);
+        actions.push(init_github_workflow(cwd, &settings.migrations.dir).map_err(fail)?);
     }
     for a in &actions {
         let (what, path) = match a {

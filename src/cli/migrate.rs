@@ -5,13 +5,11 @@ use std::collections::BTreeMap;
 
 use crate::config::{DryRun, Settings, VarSource};
 use crate::db::connect::ConnectionSpec;
-use crate::db::tracking::Tracking;
 use crate::deploy::{self, DeployError, Options};
 use crate::diagnostic::Level;
 use crate::migration::Version;
 use crate::report::deploy::DeployReport;
 use crate::report::{render, Format};
-use crate::sanitize::redact::remember;
 use crate::validate;
 
 use super::confirm::Gate;
@@ -49,7 +47,8 @@ pub(super) fn validate_before(
 ) -> Result<Vec<Dangerous>, CliError> {
     validate::check_rule_config(&settings.rules)
         .map_err(|e| CliError::usage(e, Some("fix [rules] in pgshift.toml".to_string())))?;
-    let lookup = super::validate::variable_lookup(settings, vars);
+    let none = BTreeMap::new();
+    let lookup = |name: &str| settings.variable(vars, &none, name);
     let report = crate::api::MigrationValidator::from_settings(settings)
         .validate_loaded(set, &lookup)
         .map_err(super::database::api_error)?;
@@ -75,9 +74,9 @@ pub(super) fn validate_before(
             out.stderr(&warning_lines(&warnings));
         }
     }
-    if report.blocks_deploy(settings.force) {
+    if report.blocks_deploy(settings.run.force) {
         return Err(CliError {
-            message: format!("validation found errors in {}; nothing was run", settings.dir.display()),
+            message: format!("validation found errors in {}; nothing was run", settings.migrations.dir.display()),
             help: Some("fix them (`pgshift validate` lists them), or accept a deliberate one with `-- @allow: <rule> <reason>`".into()),
             code: exit::FINDINGS,
         });
@@ -162,8 +161,8 @@ fn deploy_reporting(
     // Production without FORCE_RUN is refused before connecting; the rest of the gate runs
     // once the pending migrations are known.
     if settings.environment == crate::config::Environment::Production
-        && !settings.force
-        && settings.dry_run == crate::config::DryRun::Off
+        && !settings.run.force
+        && settings.run.dry_run == crate::config::DryRun::Off
     {
         gate_for(settings, vars, out, &spec)
             .check(Operation::Migrate, &[], &[])
@@ -181,7 +180,7 @@ fn deploy_reporting(
         args.target.as_deref(),
         Safety {
             gate: true,
-            backup: !settings.skip_backup,
+            backup: !settings.deploy.skip_backup,
             health: !args.skip_health,
             validate: true,
         },
@@ -201,36 +200,16 @@ pub(super) struct Safety {
     pub validate: bool,
 }
 
-/// The value of a psql variable: `--var`, then the environment (NAME upper-cased) and `.env`,
-/// then `[variables]`; every value found is remembered as a secret.
-pub(super) fn variable_values<'a>(
-    settings: &'a Settings,
-    vars: &'a VarSource,
-    fixed: &'a BTreeMap<String, String>,
-) -> impl Fn(&str) -> Option<String> + Sync + 'a {
-    move |name: &str| {
-        let value = fixed
-            .get(name)
-            .cloned()
-            .or_else(|| vars.get(&name.to_uppercase()).map(|(v, _)| v.to_string()))
-            .or_else(|| settings.variables.get(name).cloned());
-        if let Some(v) = &value {
-            remember(v);
-        }
-        value
-    }
-}
-
 /// How backups are taken, from the settings.
 pub(super) fn backup_options(
     settings: &Settings,
     kind: &'static str,
 ) -> crate::backup::BackupOptions {
     crate::backup::BackupOptions {
-        dir: settings.backup_dir.clone(),
-        keep: settings.backup_keep,
-        pg_dump: settings.backup_pg_dump.clone(),
-        level: settings.backup_compression,
+        dir: settings.backup.dir.clone(),
+        keep: settings.backup.keep,
+        pg_dump: settings.backup.pg_dump.clone(),
+        level: settings.backup.compression,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         kind,
     }
@@ -272,7 +251,7 @@ pub(super) fn run_deploy(
         ),
         None => None,
     };
-    let lookup = variable_values(settings, vars, fixed);
+    let lookup = |name: &str| settings.variable(vars, fixed, name);
     let rt = runtime()?;
     let mut printer = Printer::new(*out, Some(&settings.log_dir));
     let dangerous = std::sync::Mutex::new(Vec::new());
@@ -309,17 +288,17 @@ pub(super) fn run_deploy(
     let result = rt.block_on(async {
         let opts = Options {
             environment: settings.environment,
-            tracking: Tracking::new(&settings.tracking_schema, &settings.tracking_table),
-            timeout: settings.timeout,
-            lock_wait: settings.lock_timeout,
-            statement_lock_timeout: settings.statement_lock_timeout,
-            lock_retries: settings.lock_retries,
+            tracking: settings.tracking.clone(),
+            timeout: settings.deploy.timeout,
+            lock_wait: settings.deploy.lock_timeout,
+            statement_lock_timeout: settings.deploy.statement_lock_timeout,
+            lock_retries: settings.deploy.lock_retries,
             target,
-            dry_run: settings.dry_run,
-            out_of_order: settings.out_of_order,
+            dry_run: settings.run.dry_run,
+            out_of_order: settings.migrations.out_of_order,
             values: &lookup,
-            debug: settings.debug,
-            notify_pgrst: settings.notify_pgrst,
+            debug: settings.run.debug,
+            notify_pgrst: settings.deploy.notify_pgrst,
             interrupt: crate::interrupt::subscribe(),
             before_run: &before_run,
             gate: &check_gate,
@@ -339,7 +318,7 @@ pub(super) fn run_deploy(
         exit::INTERRUPTED
     } else if outcome.failed {
         exit::FINDINGS
-    } else if safety.health && outcome.applied > 0 && settings.dry_run == DryRun::Off {
+    } else if safety.health && outcome.applied > 0 && settings.run.dry_run == DryRun::Off {
         super::health::after_deploy(settings, set, plan, spec, out, report)?
     } else {
         exit::OK

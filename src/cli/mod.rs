@@ -555,8 +555,8 @@ fn settings(cli: &Cli) -> Result<(Settings, VarSource, PathBuf), CliError> {
     }
     // Paths under the current directory are shown (and used) relative to it: shorter messages.
     for p in [
-        &mut settings.dir,
-        &mut settings.backup_dir,
+        &mut settings.migrations.dir,
+        &mut settings.backup.dir,
         &mut settings.log_dir,
     ] {
         if let Ok(rel) = p.strip_prefix(&cwd) {

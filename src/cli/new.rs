@@ -11,7 +11,7 @@ use super::{exit, CliError, NewArgs, Output};
 pub fn run(settings: &Settings, args: &NewArgs, cwd: &Path, out: &Output) -> Result<u8, CliError> {
     let mut depends_on = Vec::new();
     if !args.depends_on.is_empty() {
-        let set = load_dir(&settings.dir, settings.environment)?;
+        let set = load_dir(&settings.migrations.dir, settings.environment)?;
         for d in &args.depends_on {
             let name = Path::new(d)
                 .file_name()
@@ -23,7 +23,7 @@ pub fn run(settings: &Settings, args: &NewArgs, cwd: &Path, out: &Output) -> Res
                 return Err(CliError::usage(
                     format!(
                         "--depends-on {d}: there is no {version}.sql in {}",
-                        settings.dir.display()
+                        settings.migrations.dir.display()
                     ),
                     Some("`pgshift order` lists the migrations".to_string()),
                 ));
@@ -37,7 +37,7 @@ pub fn run(settings: &Settings, args: &NewArgs, cwd: &Path, out: &Output) -> Res
         author: default_author(cwd),
         depends_on,
     };
-    let path = new.write(&settings.dir).map_err(|e| {
+    let path = new.write(&settings.migrations.dir).map_err(|e| {
         let help = match &e {
             ScaffoldError::MissingDir(_) => "run `pgshift init`, or pass the folder with --dir",
             ScaffoldError::Exists(_) => "choose another description, or edit the existing file",

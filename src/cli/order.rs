@@ -13,7 +13,7 @@ pub(super) fn load_plan(
     settings: &Settings,
     out: &Output,
 ) -> Result<(MigrationSet, Option<Plan>, Vec<Finding>), CliError> {
-    let set = load_dir(&settings.dir, settings.environment)?;
+    let set = load_dir(&settings.migrations.dir, settings.environment)?;
     let mut findings = set.findings.clone();
     let planned = match plan(&set) {
         Ok(p) => Some(p),
@@ -99,7 +99,7 @@ pub fn run(settings: &Settings, out: &Output) -> Result<u8, CliError> {
 /// `pgshift deps`: the dependency checks, a summary of the graph, then the order.
 pub fn deps(settings: &Settings, out: &Output) -> Result<u8, CliError> {
     if !out.json {
-        let set = load_dir(&settings.dir, settings.environment)?;
+        let set = load_dir(&settings.migrations.dir, settings.environment)?;
         let edges: usize = set.migrations.iter().map(|m| m.dependencies.len()).sum();
         let roots = set
             .migrations

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use crate::config::{DryRun, Settings, VarSource};
 use crate::db::connect::ConnectionSpec;
-use crate::db::tracking::Tracking;
 use crate::deploy::gate::Operation;
 use crate::deploy::rollback::{self, RollbackOptions, RollbackOutcome, Selection};
 use crate::migration::MigrationSet;
@@ -13,7 +12,7 @@ use crate::sanitize::escape::untrusted as u;
 
 use super::database::{deploy_error, runtime, spec};
 use super::events::Printer;
-use super::migrate::{gate_for, variable_values};
+use super::migrate::gate_for;
 use super::{exit, CliError, Output, RollbackArgs};
 
 pub fn run(
@@ -90,7 +89,7 @@ fn newest_backup_of(
         Some(d) => d.to_string(),
         None => spec(settings, vars, out)?.database(),
     };
-    let all = crate::backup::list(&settings.backup_dir)
+    let all = crate::backup::list(&settings.backup.dir)
         .map_err(|e| CliError::usage(e.to_string(), Some(e.help())))?;
     let others = all.len();
     all.into_iter()
@@ -101,7 +100,7 @@ fn newest_backup_of(
                 format!(
                     "there is no backup of database {} in {} to restore ({others} other file(s) there: of other databases, or without a manifest)",
                     u(&database),
-                    u(&settings.backup_dir.display().to_string())
+                    u(&settings.backup.dir.display().to_string())
                 ),
                 Some("`pgshift backup list` shows them; name one with --from-backup FILE (and --from-database NAME for another database's)".to_string()),
             )
@@ -128,7 +127,7 @@ pub(super) fn undo(
     out: &Output,
 ) -> Result<RollbackOutcome, CliError> {
     let no_flags = std::collections::BTreeMap::new();
-    let lookup = variable_values(settings, vars, &no_flags);
+    let lookup = |name: &str| settings.variable(vars, &no_flags, name);
     let gate = gate_for(settings, vars, out, spec);
     let check = |lines: &[String]| {
         if how.gate {
@@ -142,12 +141,12 @@ pub(super) fn undo(
     rt.block_on(async {
         let opts = RollbackOptions {
             environment: settings.environment,
-            tracking: Tracking::new(&settings.tracking_schema, &settings.tracking_table),
-            timeout: settings.timeout,
-            lock_wait: settings.lock_timeout,
-            statement_lock_timeout: settings.statement_lock_timeout,
+            tracking: settings.tracking.clone(),
+            timeout: settings.deploy.timeout,
+            lock_wait: settings.deploy.lock_timeout,
+            statement_lock_timeout: settings.deploy.statement_lock_timeout,
             values: &lookup,
-            debug: settings.debug,
+            debug: settings.run.debug,
             interrupt: crate::interrupt::subscribe(),
             cascade: how.cascade,
             dry_run: if how.dry_run {
@@ -155,7 +154,7 @@ pub(super) fn undo(
             } else {
                 DryRun::Off
             },
-            backup_dir: settings.backup_dir.clone(),
+            backup_dir: settings.backup.dir.clone(),
             gate: &check,
         };
         rollback::rollback(set, plan, spec, &opts, selection, &mut |e| {

@@ -5,7 +5,6 @@ use serde::Serialize;
 
 use crate::config::{Settings, VarSource};
 use crate::db::connect::ConnectionSpec;
-use crate::db::tracking::Tracking;
 use crate::deploy::status::{State, Status};
 use crate::deploy::{self, Running};
 use crate::migration::MigrationSet;
@@ -43,7 +42,7 @@ pub fn read(
     plan: &Plan,
     spec: &ConnectionSpec,
 ) -> Result<Report, CliError> {
-    let tracking = Tracking::new(&settings.tracking_schema, &settings.tracking_table);
+    let tracking = settings.tracking.clone();
     let read = runtime()?
         .block_on(deploy::read_status(
             set,

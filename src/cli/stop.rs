@@ -42,7 +42,7 @@ pub fn run(
     out: &Output,
 ) -> Result<u8, CliError> {
     let spec = spec(settings, vars, out)?;
-    let tracking = Tracking::new(&settings.tracking_schema, &settings.tracking_table);
+    let tracking = settings.tracking.clone();
     let terminate_after = args.terminate_after.map(Duration::from_secs);
     let stop = Stop {
         spec: &spec,

@@ -33,7 +33,7 @@ pub fn after_deploy(settings: &Settings, report: &DeployReport, out: &Output) {
     let Some(url) = &settings.notify_webhook else {
         return;
     };
-    if report.dry_run || settings.dry_run != crate::config::DryRun::Off {
+    if report.dry_run || settings.run.dry_run != crate::config::DryRun::Off {
         return;
     }
     post(url, &report.message(), out);

@@ -247,10 +247,9 @@ fn round_trips(
         validate: false,
         ..safety
     };
-    let tracking =
-        crate::db::tracking::Tracking::new(&settings.tracking_schema, &settings.tracking_table);
+    let tracking = settings.tracking.clone();
     let dump = || {
-        schema::schema(spec, major, settings.backup_pg_dump.as_deref(), &tracking)
+        schema::schema(spec, major, settings.backup.pg_dump.as_deref(), &tracking)
             .map_err(|e| CliError::usage(e.to_string(), Some(e.help())))
     };
     let up = |v: &str| {

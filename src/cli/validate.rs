@@ -23,25 +23,6 @@ fn format(f: ReportFormat, out: &Output) -> Format {
     }
 }
 
-/// Variable values for checking: the environment (NAME upper-cased), `.env`, then
-/// `[variables]` in the config.
-pub(super) fn variable_lookup<'a>(
-    settings: &'a Settings,
-    vars: &'a VarSource,
-) -> impl Fn(&str) -> Option<String> + Sync + 'a {
-    move |name: &str| {
-        let value = vars
-            .get(&name.to_uppercase())
-            .map(|(v, _)| v.to_string())
-            .or_else(|| settings.variables.get(name).cloned());
-        // A raw `:name` is checked with its value, which a finding may quote: never shown.
-        if let Some(v) = &value {
-            crate::sanitize::redact::remember(v);
-        }
-        value
-    }
-}
-
 pub fn run(
     settings: &Settings,
     vars: &VarSource,
@@ -64,7 +45,8 @@ pub fn run(
             )
         })?);
     }
-    let lookup = variable_lookup(settings, vars);
+    let none = std::collections::BTreeMap::new();
+    let lookup = |name: &str| settings.variable(vars, &none, name);
     let report = MigrationValidator::from_settings(settings)
         .only(&checks)
         .families(families)

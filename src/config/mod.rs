@@ -310,21 +310,67 @@ pub struct Flags {
     pub notify_webhook: Option<String>,
 }
 
-/// Everything a command needs to know, resolved once.
+/// Everything a command needs to know, resolved once: what this run is (environment, dry run,
+/// force…), then one value per section of `pgshift.toml`.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// The config file read, if any.
     pub config_path: Option<PathBuf>,
-    /// The migrations directory.
-    pub dir: PathBuf,
     /// The environment (ENVIRONMENT, `--env`).
     pub environment: Environment,
     /// The database's URL and where it came from.
     pub database_url: Option<DatabaseUrl>,
+    /// How this run goes: dry run, force, debug, output, confirmation.
+    pub run: RunSettings,
+    /// `[migrations]`: where the files are, and the order's rule.
+    pub migrations: MigrationsSettings,
+    /// `[tracking]`: where the records are kept.
+    pub tracking: crate::db::tracking::Tracking,
+    /// `[deploy]` (and the environment's section): how migrations are applied.
+    pub deploy: DeploySettings,
+    /// `[backup]`: the backups taken before deploys.
+    pub backup: BackupSettings,
+    /// `[log]`: the folder of the deploy logs.
+    pub log_dir: PathBuf,
+    /// `[supabase] history`: `Some(true)` creates the Supabase CLI's history table, `Some(false)`
+    /// never writes it, `None` writes it where it exists.
+    pub supabase_history: Option<bool>,
+    /// Where the deploy's result is posted: `--notify-webhook`, else the variable
+    /// `[notify] webhook_env` names.
+    pub notify_webhook: Option<Secret>,
+    /// Rule levels: global, then this environment's.
+    pub rules: BTreeMap<String, RuleLevel>,
+    /// psql variables from `[variables]` (prefer the environment for secrets).
+    pub variables: BTreeMap<String, String>,
+}
+
+/// How this run goes, from flags and the guide's variables.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
     /// Plan only, rehearse, or run (DRY_RUN).
     pub dry_run: DryRun,
     /// Production allowed, dangerous operations let through (FORCE_RUN).
     pub force: bool,
+    /// Report every statement with its time (DEBUG).
+    pub debug: bool,
+    /// Machine-readable output.
+    pub json: bool,
+    /// The database's name, confirming a deploy without a prompt (CONFIRM).
+    pub confirm: Option<String>,
+}
+
+/// `[migrations]`.
+#[derive(Debug, Clone)]
+pub struct MigrationsSettings {
+    /// The migrations directory.
+    pub dir: PathBuf,
+    /// What to do with a pending migration dated before applied ones.
+    pub out_of_order: OutOfOrder,
+}
+
+/// `[deploy]`, with the environment's section over it and the guide's variables over both.
+#[derive(Debug, Clone)]
+pub struct DeploySettings {
     /// No backup before deploying (SKIP_BACKUP).
     pub skip_backup: bool,
     /// How many things at once: files checked, fleet targets (PARALLEL_JOBS).
@@ -333,52 +379,33 @@ pub struct Settings {
     pub timeout: Duration,
     /// How long to wait for another deployer's lock.
     pub lock_timeout: Duration,
-    /// `lock_timeout` for the migrations' statements (`[deploy] statement_lock_timeout`;
-    /// 5 s by default in staging and production).
+    /// `lock_timeout` for the migrations' statements (`statement_lock_timeout`; 5 s by default
+    /// in staging and production).
     pub statement_lock_timeout: Option<Duration>,
     /// How many times a transactional migration that hit its `lock_timeout` is tried again.
     pub lock_retries: u32,
     /// Tell PostgREST to reload its schema cache after changes.
     pub notify_pgrst: bool,
-    /// Report every statement with its time (DEBUG).
-    pub debug: bool,
-    /// Machine-readable output.
-    pub json: bool,
-    /// The database's name, confirming a deploy without a prompt (CONFIRM).
-    pub confirm: Option<String>,
-    /// What to do with a pending migration dated before applied ones.
-    pub out_of_order: OutOfOrder,
-    /// The schema of the tracking tables.
-    pub tracking_schema: String,
-    /// The tracking table's name.
-    pub tracking_table: String,
-    /// Where backups go.
-    pub backup_dir: PathBuf,
-    /// Folder of the deploy logs.
-    pub log_dir: PathBuf,
-    /// How many backups to keep.
-    pub backup_keep: u32,
-    /// The pg_dump to run (default: the one of the server's major version).
-    pub backup_pg_dump: Option<PathBuf>,
-    /// The psql a restore runs (default: the one of the server's major version).
-    pub backup_psql: Option<PathBuf>,
-    /// gzip level of backups, 1 to 9.
-    pub backup_compression: u32,
     /// The schemas an API serves, for the RLS checks.
     pub exposed_schemas: Vec<String>,
-    /// `[supabase] history`: `Some(true)` creates the Supabase CLI's history table, `Some(false)`
-    /// never writes it, `None` writes it where it exists.
-    pub supabase_history: Option<bool>,
     /// The exposed schemas come from the config (not the default): health checks them even
-    /// where no API role exists.
+    /// where no API is seen.
     pub exposed_configured: bool,
-    /// Rule levels: global, then this environment's.
-    pub rules: BTreeMap<String, RuleLevel>,
-    /// psql variables from `[variables]` (prefer the environment for secrets).
-    pub variables: BTreeMap<String, String>,
-    /// Where the deploy's result is posted: `--notify-webhook`, else the variable
-    /// `[notify] webhook_env` names.
-    pub notify_webhook: Option<Secret>,
+}
+
+/// `[backup]`.
+#[derive(Debug, Clone)]
+pub struct BackupSettings {
+    /// Where backups go.
+    pub dir: PathBuf,
+    /// How many backups to keep.
+    pub keep: u32,
+    /// The pg_dump to run (default: the one of the server's major version).
+    pub pg_dump: Option<PathBuf>,
+    /// The psql a restore runs (default: the one of the server's major version).
+    pub psql: Option<PathBuf>,
+    /// gzip level of backups, 1 to 9.
+    pub compression: u32,
 }
 
 /// A configuration problem. Messages name the setting and its source, never its value.
@@ -670,7 +697,29 @@ impl Settings {
     /// off (the setting is the same in every environment; development sets none by default,
     /// having no traffic to stall).
     pub fn traffic_has_lock_timeout(&self) -> bool {
-        self.statement_lock_timeout.is_none_or(|t| !t.is_zero())
+        self.deploy
+            .statement_lock_timeout
+            .is_none_or(|t| !t.is_zero())
+    }
+
+    /// The value of psql variable `name` (`:name` in a migration): from `fixed` (`--var`), the
+    /// environment or `.env` (its name in capitals), then `[variables]`. Every value found is
+    /// remembered as a secret: it is never printed.
+    pub fn variable(
+        &self,
+        vars: &VarSource,
+        fixed: &BTreeMap<String, String>,
+        name: &str,
+    ) -> Option<String> {
+        let value = fixed
+            .get(name)
+            .cloned()
+            .or_else(|| vars.get(&name.to_uppercase()).map(|(v, _)| v.to_string()))
+            .or_else(|| self.variables.get(name).cloned());
+        if let Some(v) = &value {
+            crate::sanitize::redact::remember(v);
+        }
+        value
     }
 
     /// The defaults for the migrations in `dir` and `environment`, with nothing read from the
@@ -688,13 +737,13 @@ impl Settings {
         let mut s = Settings::resolve(&flags, &VarSource::default(), &nowhere)
             .unwrap_or_else(|_| unreachable!("the defaults are valid"));
         s.config_path = None;
-        s.backup_dir = base.join("backups/migrations");
+        s.backup.dir = base.join("backups/migrations");
         s.log_dir = base.join("logs");
         s
     }
 
     /// Resolves settings from flags, the variables, the config file and defaults. `cwd` is where
-    /// `pgshift.toml` is looked for when `--config` is not given.
+    /// `pgshift.toml` is looked for when `--config` is not given. One resolver per section.
     pub fn resolve(flags: &Flags, vars: &VarSource, cwd: &Path) -> Result<Settings, ConfigError> {
         let (config_path, file) = match &flags.config {
             Some(p) => (Some(p.clone()), ConfigFile::load(p)?),
@@ -714,7 +763,6 @@ impl Settings {
             .and_then(Path::parent)
             .map(Path::to_path_buf)
             .unwrap_or_else(|| cwd.to_path_buf());
-
         let environment = match (&flags.env, vars.get("ENVIRONMENT")) {
             (Some(e), _) => e
                 .parse()
@@ -724,8 +772,73 @@ impl Settings {
                 .map_err(|e: UnknownEnvironment| invalid("ENVIRONMENT", src, e.to_string()))?,
             (None, None) => Environment::Development,
         };
-        let section = file.section(environment);
+        let ctx = Sources {
+            flags,
+            vars,
+            file: &file,
+            section: file.section(environment),
+            environment,
+            config_path: config_path.as_deref(),
+        };
+        let mut rules = file.rules.clone();
+        rules.extend(ctx.section.rules.clone());
+        Ok(Settings {
+            environment,
+            database_url: resolve_database_url(flags, vars, &ctx.section),
+            run: ctx.run()?,
+            migrations: MigrationsSettings {
+                dir: flags
+                    .dir
+                    .clone()
+                    .or_else(|| file.migrations.dir.as_ref().map(|d| base.join(d)))
+                    .unwrap_or_else(|| cwd.join("migrations")),
+                out_of_order: file.migrations.out_of_order.unwrap_or_default(),
+            },
+            tracking: ctx.tracking()?,
+            deploy: ctx.deploy()?,
+            backup: ctx.backup(&base)?,
+            log_dir: base.join(
+                file.log
+                    .dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("logs")),
+            ),
+            supabase_history: file.supabase.history,
+            notify_webhook: ctx.notify_webhook(),
+            rules,
+            variables: file.variables.clone(),
+            config_path,
+        })
+    }
+}
 
+/// What every section's resolver reads: the flags, the variables, the file and this
+/// environment's section of it.
+struct Sources<'a> {
+    flags: &'a Flags,
+    vars: &'a VarSource,
+    file: &'a ConfigFile,
+    section: EnvironmentSection,
+    environment: Environment,
+    config_path: Option<&'a Path>,
+}
+
+impl Sources<'_> {
+    /// `[section] in pgshift.toml`, for messages.
+    fn in_file(&self, section: &str) -> String {
+        match self.config_path {
+            Some(p) => format!("[{section}] in {}", p.display()),
+            None => format!("[{section}]"),
+        }
+    }
+
+    /// The environment's own section, for messages.
+    fn in_env_section(&self) -> String {
+        self.in_file(&format!("environments.{}", self.environment))
+    }
+
+    fn run(&self) -> Result<RunSettings, ConfigError> {
+        let (flags, vars) = (self.flags, self.vars);
         let dry_run = match flags.dry_run {
             Some(d) => d,
             None => match vars.get("DRY_RUN") {
@@ -744,24 +857,48 @@ impl Settings {
                 },
             },
         };
-        let force = flags.force || env_bool(vars, "FORCE_RUN")?.unwrap_or(false);
+        Ok(RunSettings {
+            dry_run,
+            force: flags.force || env_bool(vars, "FORCE_RUN")?.unwrap_or(false),
+            debug: flags.debug || env_bool(vars, "DEBUG")?.unwrap_or(false),
+            json: flags.json,
+            confirm: flags
+                .confirm
+                .clone()
+                .or_else(|| vars.get("CONFIRM").map(|(v, _)| v.to_string())),
+        })
+    }
+
+    fn tracking(&self) -> Result<crate::db::tracking::Tracking, ConfigError> {
+        let t = &self.file.tracking;
+        let schema = t.schema.clone().unwrap_or_else(|| "public".into());
+        identifier("schema", self.in_file("tracking"), &schema, 63)?;
+        let table = t
+            .table
+            .clone()
+            .unwrap_or_else(|| "schema_migrations".into());
+        identifier(
+            "table",
+            self.in_file("tracking"),
+            &table,
+            63 - "_events_append_only".len(),
+        )?;
+        Ok(crate::db::tracking::Tracking::new(&schema, &table))
+    }
+
+    fn deploy(&self) -> Result<DeploySettings, ConfigError> {
+        let (flags, vars, deploy, section) =
+            (self.flags, self.vars, &self.file.deploy, &self.section);
         let skip_backup = flags.skip_backup
             || env_bool(vars, "SKIP_BACKUP")?
                 .or(section.skip_backup)
                 .unwrap_or(false);
-        let debug = flags.debug || env_bool(vars, "DEBUG")?.unwrap_or(false);
-
-        let in_file = |section: &str| match &config_path {
-            Some(p) => format!("[{section}] in {}", p.display()),
-            None => format!("[{section}]"),
-        };
-        let env_section = format!("environments.{environment}");
         let parallel_jobs = match vars.get("PARALLEL_JOBS") {
             Some((v, src)) => (v.trim().parse::<usize>().ok(), "PARALLEL_JOBS", src),
             None => (
-                file.deploy.parallel_jobs,
+                deploy.parallel_jobs,
                 "parallel_jobs",
-                in_file("deploy"),
+                self.in_file("deploy"),
             ),
         };
         let parallel_jobs = match parallel_jobs {
@@ -780,8 +917,8 @@ impl Settings {
             (None, Some(t)) => t,
             (None, None) => first_seconds(
                 [
-                    (section.timeout, "timeout", in_file(&env_section)),
-                    (file.deploy.timeout, "timeout", in_file("deploy")),
+                    (section.timeout, "timeout", self.in_env_section()),
+                    (deploy.timeout, "timeout", self.in_file("deploy")),
                     (None, "", String::new()),
                 ],
                 1,
@@ -791,159 +928,120 @@ impl Settings {
         let lock_timeout = first_seconds(
             [
                 (flags.lock_timeout, "--lock-timeout", "flag".into()),
-                (section.lock_timeout, "lock_timeout", in_file(&env_section)),
-                (file.deploy.lock_timeout, "lock_timeout", in_file("deploy")),
+                (section.lock_timeout, "lock_timeout", self.in_env_section()),
+                (deploy.lock_timeout, "lock_timeout", self.in_file("deploy")),
             ],
             0,
         )?
         .unwrap_or(60);
-        // Traffic-safe by default where traffic is: a DDL that waits for a busy table gives up
-        // after 5 s (and is tried again) instead of queueing every query behind it.
-        let statement_lock_timeout = match &file.deploy.statement_lock_timeout {
+        let lock_retries = deploy.lock_retries.unwrap_or(3);
+        if lock_retries > 100 {
+            return Err(invalid(
+                "lock_retries",
+                self.in_file("deploy"),
+                "must be 100 or fewer",
+            ));
+        }
+        let (exposed_schemas, exposed_from) =
+            match (&section.exposed_schemas, &deploy.exposed_schemas) {
+                (Some(s), _) => (s.clone(), self.in_env_section()),
+                (None, Some(s)) => (s.clone(), self.in_file("deploy")),
+                (None, None) => (vec!["public".into()], String::new()),
+            };
+        for s in &exposed_schemas {
+            identifier("exposed_schemas", exposed_from.clone(), s, 63)?;
+        }
+        Ok(DeploySettings {
+            skip_backup,
+            parallel_jobs,
+            timeout: Duration::from_secs(timeout),
+            lock_timeout: Duration::from_secs(lock_timeout),
+            statement_lock_timeout: self.statement_lock_timeout()?,
+            lock_retries,
+            notify_pgrst: deploy.notify_pgrst.unwrap_or(true),
+            exposed_configured: !exposed_from.is_empty(),
+            exposed_schemas,
+        })
+    }
+
+    /// Traffic-safe by default where traffic is: a DDL that waits for a busy table gives up
+    /// after 5 s (and is tried again) instead of queueing every query behind it. 0: no limit,
+    /// PostgreSQL's own meaning of lock_timeout = 0.
+    fn statement_lock_timeout(&self) -> Result<Option<Duration>, ConfigError> {
+        Ok(match &self.file.deploy.statement_lock_timeout {
             Some(d) => {
                 let t = d.duration().map_err(|problem| {
-                    invalid("statement_lock_timeout", in_file("deploy"), problem)
+                    invalid("statement_lock_timeout", self.in_file("deploy"), problem)
                 })?;
                 // PostgreSQL's lock_timeout is an int of milliseconds.
                 if t.as_millis() > i32::MAX as u128 {
                     return Err(invalid(
                         "statement_lock_timeout",
-                        in_file("deploy"),
+                        self.in_file("deploy"),
                         "must be at most 2147483 s (PostgreSQL's limit), or 0 for none",
                     ));
                 }
                 Some(t)
             }
-            None if environment == Environment::Development => None,
+            None if self.environment == Environment::Development => None,
             None => Some(Duration::from_secs(5)),
-        };
-        let lock_retries = file.deploy.lock_retries.unwrap_or(3);
-        if lock_retries > 100 {
-            return Err(invalid(
-                "lock_retries",
-                in_file("deploy"),
-                "must be 100 or fewer",
-            ));
-        }
-        let backup_keep = match (section.backup_keep, file.backup.keep) {
+        })
+    }
+
+    fn backup(&self, base: &Path) -> Result<BackupSettings, ConfigError> {
+        let backup = &self.file.backup;
+        let keep = match (self.section.backup_keep, backup.keep) {
             (Some(0), _) => {
                 return Err(invalid(
                     "backup_keep",
-                    in_file(&env_section),
+                    self.in_env_section(),
                     "must be at least 1 (the newest backup is always kept)",
                 ))
             }
             (None, Some(0)) => {
                 return Err(invalid(
                     "keep",
-                    in_file("backup"),
+                    self.in_file("backup"),
                     "must be at least 1 (the newest backup is always kept)",
                 ))
             }
             (k, g) => k.or(g).unwrap_or(10),
         };
-        let backup_compression = match file.backup.compression {
+        let compression = match backup.compression {
             Some(c) if !(1..=9).contains(&c) => {
                 return Err(invalid(
                     "compression",
-                    in_file("backup"),
+                    self.in_file("backup"),
                     "must be a gzip level from 1 (fastest) to 9 (smallest)",
                 ))
             }
             c => c.unwrap_or(6),
         };
-        let tracking_schema = file
-            .tracking
-            .schema
-            .clone()
-            .unwrap_or_else(|| "public".into());
-        identifier("schema", in_file("tracking"), &tracking_schema, 63)?;
-        let tracking_table = file
-            .tracking
-            .table
-            .clone()
-            .unwrap_or_else(|| "schema_migrations".into());
-        identifier(
-            "table",
-            in_file("tracking"),
-            &tracking_table,
-            63 - "_events_append_only".len(),
-        )?;
-        let exposed_schemas = match (&section.exposed_schemas, &file.deploy.exposed_schemas) {
-            (Some(s), _) => (s.clone(), in_file(&env_section)),
-            (None, Some(s)) => (s.clone(), in_file("deploy")),
-            (None, None) => (vec!["public".into()], String::new()),
-        };
-        for s in &exposed_schemas.0 {
-            identifier("exposed_schemas", exposed_schemas.1.clone(), s, 63)?;
-        }
-        let confirm = flags
-            .confirm
-            .clone()
-            .or_else(|| vars.get("CONFIRM").map(|(v, _)| v.to_string()));
-
-        let database_url = resolve_database_url(flags, vars, &section);
-        let notify_webhook = match (&flags.notify_webhook, &file.notify.webhook_env) {
-            (Some(url), _) => Some(Secret::new(url.clone())),
-            (None, Some(name)) => match vars.get(name) {
-                Some((v, _)) if !v.trim().is_empty() => Some(Secret::new(v)),
-                // A CI secret that is not set for this run (a fork's pull request): no message.
-                _ => None,
-            },
-            (None, None) => None,
-        };
-
-        let mut rules = file.rules.clone();
-        rules.extend(section.rules.clone());
-
-        Ok(Settings {
-            dir: flags
-                .dir
-                .clone()
-                .or_else(|| file.migrations.dir.as_ref().map(|d| base.join(d)))
-                .unwrap_or_else(|| cwd.join("migrations")),
-            config_path,
-            environment,
-            database_url,
-            dry_run,
-            force,
-            skip_backup,
-            parallel_jobs,
-            timeout: Duration::from_secs(timeout),
-            lock_timeout: Duration::from_secs(lock_timeout),
-            // 0: no limit, PostgreSQL's own meaning of lock_timeout = 0.
-            statement_lock_timeout,
-            lock_retries,
-            notify_pgrst: file.deploy.notify_pgrst.unwrap_or(true),
-            debug,
-            json: flags.json,
-            confirm,
-            out_of_order: file.migrations.out_of_order.unwrap_or_default(),
-            tracking_schema,
-            tracking_table,
-            log_dir: base.join(
-                file.log
-                    .dir
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from("logs")),
-            ),
-            backup_dir: base.join(
-                file.backup
+        Ok(BackupSettings {
+            dir: base.join(
+                backup
                     .dir
                     .clone()
                     .unwrap_or_else(|| PathBuf::from("backups/migrations")),
             ),
-            backup_keep,
-            backup_pg_dump: file.backup.pg_dump.as_ref().map(|p| base.join(p)),
-            backup_psql: file.backup.psql.as_ref().map(|p| base.join(p)),
-            backup_compression,
-            exposed_configured: !exposed_schemas.1.is_empty(),
-            supabase_history: file.supabase.history,
-            exposed_schemas: exposed_schemas.0,
-            rules,
-            variables: file.variables,
-            notify_webhook,
+            keep,
+            pg_dump: backup.pg_dump.as_ref().map(|p| base.join(p)),
+            psql: backup.psql.as_ref().map(|p| base.join(p)),
+            compression,
         })
+    }
+
+    /// `--notify-webhook`, else the variable `[notify] webhook_env` names; a CI secret that
+    /// is not set for this run (a fork's pull request) is no webhook, and no message.
+    fn notify_webhook(&self) -> Option<Secret> {
+        match (&self.flags.notify_webhook, &self.file.notify.webhook_env) {
+            (Some(url), _) => Some(Secret::new(url.clone())),
+            (None, Some(name)) => match self.vars.get(name) {
+                Some((v, _)) if !v.trim().is_empty() => Some(Secret::new(v)),
+                _ => None,
+            },
+            (None, None) => None,
+        }
     }
 }
 

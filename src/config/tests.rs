@@ -17,14 +17,14 @@ fn defaults_without_any_configuration() {
     let dir = tempfile::tempdir().unwrap();
     let s = resolve(&Flags::default(), &[], dir.path()).unwrap();
     assert_eq!(s.environment, Environment::Development);
-    assert_eq!(s.dir, dir.path().join("migrations"));
-    assert_eq!(s.timeout, Duration::from_secs(300));
-    assert_eq!(s.backup_keep, 10);
-    assert_eq!(s.dry_run, DryRun::Off);
-    assert!(!s.force && !s.skip_backup && !s.debug);
-    assert!(s.parallel_jobs >= 1);
-    assert_eq!(s.exposed_schemas, ["public"]);
-    assert_eq!(s.tracking_table, "schema_migrations");
+    assert_eq!(s.migrations.dir, dir.path().join("migrations"));
+    assert_eq!(s.deploy.timeout, Duration::from_secs(300));
+    assert_eq!(s.backup.keep, 10);
+    assert_eq!(s.run.dry_run, DryRun::Off);
+    assert!(!s.run.force && !s.deploy.skip_backup && !s.run.debug);
+    assert!(s.deploy.parallel_jobs >= 1);
+    assert_eq!(s.deploy.exposed_schemas, ["public"]);
+    assert_eq!(s.tracking.table, "schema_migrations");
     assert!(s.database_url.is_none());
 }
 
@@ -53,7 +53,7 @@ fn booleans_accept_the_guide_spellings() {
         assert!(
             resolve(&Flags::default(), &[("FORCE_RUN", v)], dir.path())
                 .unwrap()
-                .force,
+                .run.force,
             "{v}"
         );
     }
@@ -61,12 +61,12 @@ fn booleans_accept_the_guide_spellings() {
         assert!(
             !resolve(&Flags::default(), &[("FORCE_RUN", v)], dir.path())
                 .unwrap()
-                .force,
+                .run.force,
             "{v}"
         );
     }
     let s = resolve(&Flags::default(), &[("DRY_RUN", "rehearse")], dir.path()).unwrap();
-    assert_eq!(s.dry_run, DryRun::Rehearse);
+    assert_eq!(s.run.dry_run, DryRun::Rehearse);
 }
 
 #[test]
@@ -79,7 +79,7 @@ fn precedence_flags_then_environment_then_dotenv_then_config() {
     .unwrap();
     let none = Flags::default();
     assert_eq!(
-        resolve(&none, &[], dir.path()).unwrap().timeout.as_secs(),
+        resolve(&none, &[], dir.path()).unwrap().deploy.timeout.as_secs(),
         100
     );
     let staging = Flags {
@@ -89,7 +89,7 @@ fn precedence_flags_then_environment_then_dotenv_then_config() {
     assert_eq!(
         resolve(&staging, &[], dir.path())
             .unwrap()
-            .timeout
+            .deploy.timeout
             .as_secs(),
         150
     );
@@ -100,7 +100,7 @@ fn precedence_flags_then_environment_then_dotenv_then_config() {
     .unwrap();
     let s = resolve(&none, &[], dir.path()).unwrap();
     assert_eq!(
-        (s.timeout.as_secs(), s.environment),
+        (s.deploy.timeout.as_secs(), s.environment),
         (200, Environment::Staging)
     );
     let s = resolve(
@@ -110,7 +110,7 @@ fn precedence_flags_then_environment_then_dotenv_then_config() {
     )
     .unwrap();
     assert_eq!(
-        (s.timeout.as_secs(), s.environment),
+        (s.deploy.timeout.as_secs(), s.environment),
         (250, Environment::Production)
     );
     let flags = Flags {
@@ -125,7 +125,7 @@ fn precedence_flags_then_environment_then_dotenv_then_config() {
     )
     .unwrap();
     assert_eq!(
-        (s.timeout.as_secs(), s.environment),
+        (s.deploy.timeout.as_secs(), s.environment),
         (300, Environment::Development)
     );
 }
@@ -253,8 +253,8 @@ fn every_timeout_and_count_is_checked_the_same_whatever_its_source() {
     assert!(err(&flags, &[]).starts_with("exposed_schemas ([deploy]"));
     write("[deploy]\ntimeout = 2147483\nstatement_lock_timeout = 0\n");
     let ok = resolve(&flags, &[], dir.path()).unwrap();
-    assert_eq!(ok.timeout.as_secs(), 2147483);
-    assert_eq!(ok.statement_lock_timeout, Some(std::time::Duration::ZERO));
+    assert_eq!(ok.deploy.timeout.as_secs(), 2147483);
+    assert_eq!(ok.deploy.statement_lock_timeout, Some(std::time::Duration::ZERO));
 }
 
 #[test]
@@ -302,8 +302,8 @@ fn config_paths_are_relative_to_the_config_file_and_rules_merge() {
         ..Flags::default()
     };
     let s = resolve(&flags, &[], dir.path()).unwrap();
-    assert_eq!(s.dir, sub.join("sql"));
-    assert_eq!(s.out_of_order, OutOfOrder::Deny);
+    assert_eq!(s.migrations.dir, sub.join("sql"));
+    assert_eq!(s.migrations.out_of_order, OutOfOrder::Deny);
     assert_eq!(s.rules.get("a/b"), Some(&RuleLevel::Off));
     assert_eq!(s.rules.get("c/d"), Some(&RuleLevel::Error));
     let missing = Flags {

@@ -15,7 +15,7 @@ fn runtime() -> tokio::runtime::Runtime {
 fn tracker(dir: &std::path::Path, db: &str, env: Environment) -> Settings {
     let mut s = Settings::defaults(dir, env);
     s.database_url = Some(DatabaseUrl::new(&cluster().url(db)));
-    s.skip_backup = true;
+    s.deploy.skip_backup = true;
     s
 }
 
@@ -64,12 +64,12 @@ fn staging_needs_the_database_name_and_production_force_too() {
     );
 
     s.environment = Environment::Production;
-    s.confirm = Some(db.clone());
+    s.run.confirm = Some(db.clone());
     let t = MigrationTracker::with_settings(s.clone()).unwrap();
     let err = rt.block_on(t.execute_pending(|_| {})).unwrap_err();
     assert!(err.to_string().contains("without FORCE_RUN=true"), "{err}");
 
-    s.force = true;
+    s.run.force = true;
     let t = MigrationTracker::with_settings(s).unwrap();
     let mut seen = Vec::new();
     let outcome = rt
