@@ -34,10 +34,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::config::{DryRun, Environment, Flags, RuleLevel, Settings, VarSource};
+use crate::config::{Environment, Flags, RuleLevel, Settings, VarSource};
 use crate::db::connect::ConnectionSpec;
 use crate::db::tracking::{AppliedRow, Tracking};
-use crate::deploy::gate::{decide, Decision, Operation, Request};
 use crate::deploy::status::{State, Status};
 use crate::deploy::{DeployError, Event, Outcome};
 use crate::diagnostic::Finding;
@@ -428,7 +427,7 @@ impl MigrationTracker {
     /// production also `force`). `on_event` sees every step as it happens.
     pub async fn execute_pending(
         &self,
-        mut on_event: impl FnMut(&Event) + Send,
+        on_event: impl FnMut(&Event) + Send,
     ) -> Result<Outcome, ApiError> {
         let s = &self.settings;
         let value_of = |name: &str| {
@@ -437,93 +436,34 @@ impl MigrationTracker {
                 .cloned()
                 .or_else(|| std::env::var(name.to_uppercase()).ok())
         };
-        // Validation runs only when something is pending (a no-op deploy stays fast), as on
-        // the command line; its report is kept for the error.
-        let invalid: std::sync::Mutex<Option<Box<Report>>> = std::sync::Mutex::new(None);
-        let before_run = || {
-            let report = MigrationValidator::from_settings(s)
-                .validate_with(&value_of)
-                .map_err(|e| DeployError::Blocked {
-                    message: e.to_string(),
-                    help: "fix the migrations directory or the configuration".into(),
-                })?;
-            if report.blocks_deploy(s.run.force) {
-                let message = format!(
-                    "validation found errors in {}; nothing was run",
-                    s.migrations.dir.display()
-                );
-                if let Ok(mut slot) = invalid.lock() {
-                    *slot = Some(Box::new(report));
-                }
-                return Err(DeployError::Blocked {
-                    message,
-                    help: "fix them (`pgshift validate` lists them)".into(),
-                });
-            }
-            Ok(())
-        };
-        let target = self.spec.describe();
-        let database = self.spec.database();
-        let gate = |versions: &[String]| {
-            let request = Request {
-                operation: Operation::Migrate,
-                environment: s.environment,
-                force: s.run.force,
-                confirm: s.run.confirm.as_deref(),
-                // A library has nobody to ask: staging and production need `confirm` set.
-                interactive: false,
-                target: &target,
-                database: &database,
-                changes: versions,
-                dangerous: &[],
-            };
-            match decide(&request) {
-                Decision::Proceed => Ok(()),
-                Decision::Refuse { message, help } => Err(DeployError::Refused { message, help }),
-                Decision::Ask { .. } => Err(DeployError::Refused {
-                    message: format!("deploying to {target} needs the database's name confirmed"),
-                    help: format!("set Settings::confirm to {database:?}"),
-                }),
-            }
-        };
+        // A program's own reason to stop would come here; nothing interrupts it otherwise.
         let (_tx, interrupt) = tokio::sync::watch::channel(false);
-        let opts = crate::deploy::Options {
-            environment: s.environment,
-            tracking: self.tracking(),
-            timeout: s.deploy.timeout,
-            lock_wait: s.deploy.lock_timeout,
-            statement_lock_timeout: s.deploy.statement_lock_timeout,
-            lock_retries: s.deploy.lock_retries,
-            target: None,
-            dry_run: s.run.dry_run,
-            out_of_order: s.migrations.out_of_order,
+        let deploy = crate::pipeline::Deploy {
+            settings: s,
+            spec: &self.spec,
+            set: &self.set,
+            plan: &self.plan,
             values: &value_of,
-            debug: s.run.debug,
-            notify_pgrst: s.deploy.notify_pgrst,
+            target: None,
+            // The health check is the caller's to ask for (`health()`).
+            safety: crate::pipeline::Safety {
+                health: false,
+                ..crate::pipeline::Safety::of(s)
+            },
+            // A library has nobody to ask: staging and production need `confirm` set.
+            ask: None,
             interrupt,
-            before_run: &before_run,
-            gate: &gate,
-            backup: (!s.deploy.skip_backup && s.run.dry_run == DryRun::Off).then(|| {
-                crate::backup::BackupOptions {
-                    dir: s.backup.dir.clone(),
-                    keep: s.backup.keep,
-                    pg_dump: s.backup.pg_dump.clone(),
-                    level: s.backup.compression,
-                    threads: s.deploy.parallel_jobs,
-                    kind: "before_migration",
-                }
-            }),
-            supabase_history: s.supabase_history,
         };
-        let outcome = crate::deploy::migrate(&self.set, &self.plan, &self.spec, &opts, &mut |e| {
-            on_event(&e)
-        })
-        .await;
-        let invalid = invalid.into_inner().ok().flatten();
-        match (outcome, invalid) {
-            (Ok(o), _) => Ok(o),
-            (Err(DeployError::Blocked { .. }), Some(report)) => Err(ApiError::Invalid(report)),
-            (Err(e), _) => Err(e.into()),
+        struct Events<F>(F);
+        impl<F: FnMut(&Event) + Send> crate::pipeline::Observer for Events<F> {
+            fn event(&mut self, e: Event) {
+                (self.0)(&e)
+            }
+        }
+        match deploy.run(&mut Events(on_event)).await {
+            Ok(deployed) => Ok(deployed.outcome),
+            Err(DeployError::Invalid { report, .. }) => Err(ApiError::Invalid(report)),
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -29,6 +29,7 @@ pub mod health;
 pub mod interrupt;
 pub mod migration;
 pub mod notify;
+pub mod pipeline;
 pub mod plan;
 pub mod report;
 pub mod validate;

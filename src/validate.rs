@@ -122,6 +122,28 @@ pub struct Options<'a> {
     pub lock_timeout_configured: bool,
 }
 
+impl<'a> Options<'a> {
+    /// Every check, as `settings` configure them (rule levels, exposed schemas, jobs), with
+    /// psql variables' values from `value_of`.
+    pub fn from_settings(
+        settings: &crate::config::Settings,
+        value_of: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    ) -> Options<'a> {
+        Options {
+            dir: settings.migrations.dir.clone(),
+            environment: settings.environment,
+            parallel_jobs: settings.deploy.parallel_jobs,
+            exposed_schemas: settings.deploy.exposed_schemas.clone(),
+            exposed_configured: settings.deploy.exposed_configured,
+            rules: settings.rules.clone(),
+            only: Vec::new(),
+            families: Vec::new(),
+            value_of,
+            lock_timeout_configured: settings.traffic_has_lock_timeout(),
+        }
+    }
+}
+
 /// The result of a validation.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {

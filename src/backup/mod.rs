@@ -93,6 +93,21 @@ pub struct BackupOptions {
     pub kind: &'static str,
 }
 
+impl BackupOptions {
+    /// The backups `settings` configure, of `kind` (`before_migration`, `manual`), compressed
+    /// on every core.
+    pub fn from_settings(settings: &crate::config::Settings, kind: &'static str) -> BackupOptions {
+        BackupOptions {
+            dir: settings.backup.dir.clone(),
+            keep: settings.backup.keep,
+            pg_dump: settings.backup.pg_dump.clone(),
+            level: settings.backup.compression,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            kind,
+        }
+    }
+}
+
 /// The server a backup is taken of.
 #[derive(Debug, Clone)]
 pub struct Server {

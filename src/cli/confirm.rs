@@ -5,7 +5,7 @@
 use std::io::{BufRead, IsTerminal};
 
 use crate::config::{parse_bool, Settings, VarSource};
-use crate::deploy::gate::{confirmed, decide, Decision, Operation, Request};
+use crate::deploy::gate::{check, Operation, Request};
 use crate::deploy::DeployError;
 
 use super::Output;
@@ -47,27 +47,14 @@ impl Gate<'_> {
             changes,
             dangerous,
         };
-        match decide(&request) {
-            Decision::Proceed => Ok(()),
-            Decision::Refuse { message, help } => Err(DeployError::Refused { message, help }),
-            Decision::Ask { prompt } => {
-                self.out.stderr(&prompt);
-                let mut answer = String::new();
-                let read = std::io::stdin().lock().read_line(&mut answer);
-                if read.is_ok_and(|n| n > 0) && confirmed(&answer, &self.database) {
-                    return Ok(());
-                }
-                Err(DeployError::Refused {
-                    message: format!(
-                        "the name typed is not the database's: nothing was changed in {}",
-                        self.target
-                    ),
-                    help: format!(
-                        "run again and type {} exactly, or pass --confirm {}",
-                        self.database, self.database
-                    ),
-                })
-            }
-        }
+        check(&request, Some(&|prompt: &str| ask(self.out, prompt)))
     }
+}
+
+/// Shows `prompt` on stderr and reads the answer from the terminal.
+pub fn ask(out: &Output, prompt: &str) -> Option<String> {
+    out.stderr(prompt);
+    let mut answer = String::new();
+    let read = std::io::stdin().lock().read_line(&mut answer);
+    read.is_ok_and(|n| n > 0).then_some(answer)
 }

@@ -45,7 +45,7 @@ pub fn api_error(e: crate::api::ApiError) -> CliError {
 
 pub fn deploy_error(e: DeployError) -> CliError {
     let code = match &e {
-        DeployError::Blocked { .. } => exit::FINDINGS,
+        DeployError::Blocked { .. } | DeployError::Invalid { .. } => exit::FINDINGS,
         DeployError::Refused { .. } => exit::REFUSED,
         DeployError::Connect(c) if c.interrupted => exit::INTERRUPTED,
         _ => exit::USAGE,

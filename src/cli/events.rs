@@ -402,3 +402,119 @@ impl Printer {
         })
     }
 }
+
+/// A deploy watched from the command line: its events printed and logged, its validation
+/// and its health check rendered, and the run's story kept for the job summary and the
+/// webhook (`report`).
+pub struct Watch<'a> {
+    pub printer: Printer,
+    pub report: &'a mut crate::report::deploy::DeployReport,
+}
+
+/// Events printed, validation rendered; a health check is `Watch`'s business.
+impl crate::pipeline::Observer for Printer {
+    fn event(&mut self, e: Event) {
+        self.print(&e);
+    }
+
+    fn validated(&mut self, report: &crate::validate::Report) {
+        Printer::validated(self, report);
+    }
+}
+
+impl crate::pipeline::Observer for Watch<'_> {
+    fn event(&mut self, e: Event) {
+        self.report.observe(&e);
+        self.printer.print(&e);
+    }
+
+    fn validated(&mut self, report: &crate::validate::Report) {
+        self.printer.validated(report);
+    }
+
+    fn health(&mut self, report: &crate::health::Report) {
+        use crate::health::Level;
+        self.report.health = Some((
+            crate::report::health::summary(report),
+            report.level() == Level::Fail,
+        ));
+        let out = self.printer.out;
+        if out.json {
+            let mut v = serde_json::to_value(report).unwrap_or_default();
+            v["event"] = "health".into();
+            out.stdout(&format!("{v}\n"), Kind::Json);
+            return;
+        }
+        out.line("");
+        out.line(&crate::report::health::text(report));
+        if report.level() == Level::Fail {
+            out.error(
+                "the migrations were applied, but the health check failed",
+                Some("the failing checks above name each object and its fix; `pgshift health` runs the checks again"),
+            );
+        }
+    }
+}
+
+impl Printer {
+    /// The validation before a deploy: errors in full, with their source lines; warnings one
+    /// line per rule with its count, so that a deploy log of a thousand plain files stays
+    /// readable (`validate` has them all).
+    pub fn validated(&self, report: &crate::validate::Report) {
+        use crate::diagnostic::Level;
+        let out = self.out;
+        if out.json || out.quiet {
+            return;
+        }
+        let (errors, warnings): (Vec<_>, Vec<_>) = report
+            .findings
+            .iter()
+            .filter(|f| {
+                f.allowed.is_none() && f.level >= Level::Warning && f.rule != "sql/missing-variable"
+            })
+            .cloned()
+            .partition(|f| f.level == Level::Error);
+        if !errors.is_empty() {
+            let mut r = report.clone();
+            r.findings = errors;
+            out.stderr(&crate::report::render(
+                &r,
+                crate::report::Format::Text,
+                out.color,
+            ));
+        }
+        if !warnings.is_empty() {
+            out.stderr(&warning_lines(&warnings));
+        }
+    }
+}
+
+/// One line per rule: its first finding, where, and how many more.
+fn warning_lines(warnings: &[crate::diagnostic::Finding]) -> String {
+    let mut rules: Vec<(&str, Vec<&crate::diagnostic::Finding>)> = Vec::new();
+    for f in warnings {
+        match rules.iter_mut().find(|(r, _)| *r == f.rule) {
+            Some((_, list)) => list.push(f),
+            None => rules.push((&f.rule, vec![f])),
+        }
+    }
+    let mut text = String::new();
+    for (rule, list) in &rules {
+        let first = list[0];
+        let at = first
+            .location
+            .as_ref()
+            .map_or_else(String::new, |l| format!(" ({l})"));
+        let more = match list.len() {
+            1 => String::new(),
+            n => format!(", and {} more like it", n - 1),
+        };
+        text.push_str(&format!("warning[{rule}]: {}{at}{more}\n", first.message));
+    }
+    text.push_str(&format!(
+        "{} warning(s) of {} rule(s); `pgshift validate` shows each one with its line and what to do.\n",
+        warnings.len(),
+        rules.len()
+    ));
+    text
+}

@@ -19,9 +19,10 @@ use crate::sanitize::redact::remember;
 
 use super::confirm::Gate;
 use super::database::{deploy_error, load_and_plan};
-use super::migrate::{run_deploy, validate_before, Safety};
+use super::migrate::{run_deploy, validate_before};
 use super::{exit, CliError, MigrateArgs, Output};
 use crate::interrupt::requested as interrupted;
+use crate::pipeline::Safety;
 
 /// One line of the targets file.
 #[derive(Debug, Clone)]

@@ -62,34 +62,3 @@ pub fn print(report: &Report, format: HealthFormat, out: &Output) {
         ),
     }
 }
-
-/// After a deploy that applied migrations: the checks, and what their result means for it.
-pub fn after_deploy(
-    settings: &Settings,
-    set: &MigrationSet,
-    plan: &Plan,
-    spec: &ConnectionSpec,
-    out: &Output,
-    deploy: &mut crate::report::deploy::DeployReport,
-) -> Result<u8, CliError> {
-    let report = read(settings, set, plan, spec)?;
-    deploy.health = Some((
-        crate::report::health::summary(&report),
-        report.level() == Level::Fail,
-    ));
-    if out.json {
-        let mut v = serde_json::to_value(&report).unwrap_or_default();
-        v["event"] = "health".into();
-        out.stdout(&format!("{v}\n"), Kind::Json);
-        return Ok(code(&report));
-    }
-    out.line("");
-    out.line(&crate::report::health::text(&report));
-    if report.level() == Level::Fail {
-        out.error(
-            "the migrations were applied, but the health check failed",
-            Some("the failing checks above name each object and its fix; `pgshift health` runs the checks again"),
-        );
-    }
-    Ok(code(&report))
-}

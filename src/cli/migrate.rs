@@ -3,18 +3,15 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{DryRun, Settings, VarSource};
+use crate::config::{Settings, VarSource};
 use crate::db::connect::ConnectionSpec;
-use crate::deploy::{self, DeployError, Options};
-use crate::diagnostic::Level;
 use crate::migration::Version;
+use crate::pipeline::{Deploy, Safety};
 use crate::report::deploy::DeployReport;
-use crate::report::{render, Format};
-use crate::validate;
 
 use super::confirm::Gate;
 use super::database::{deploy_error, load_and_plan, runtime, spec};
-use super::events::Printer;
+use super::events::{Printer, Watch};
 use super::{exit, CliError, MigrateArgs, Output};
 use crate::deploy::gate::Operation;
 
@@ -31,104 +28,6 @@ pub(super) fn values(flags: &[String]) -> Result<BTreeMap<String, String>, CliEr
         out.insert(name.trim().to_string(), value.to_string());
     }
     Ok(out)
-}
-
-/// A dangerous operation found by validation: the version of its file, and a line for the
-/// gate's prompt (`file:line:col: rule: message`).
-type Dangerous = (String, String);
-
-/// Validation before applying: findings are shown; error-level findings stop the deploy (with
-/// --force, dangerous operations do not). Returns the dangerous operations, for the gate.
-pub(super) fn validate_before(
-    settings: &Settings,
-    vars: &VarSource,
-    set: &crate::migration::MigrationSet,
-    out: &Output,
-) -> Result<Vec<Dangerous>, CliError> {
-    validate::check_rule_config(&settings.rules)
-        .map_err(|e| CliError::usage(e, Some("fix [rules] in pgshift.toml".to_string())))?;
-    let none = BTreeMap::new();
-    let lookup = |name: &str| settings.variable(vars, &none, name);
-    let report = crate::api::MigrationValidator::from_settings(settings)
-        .validate_loaded(set, &lookup)
-        .map_err(super::database::api_error)?;
-    let shown: Vec<_> = report
-        .findings
-        .iter()
-        .filter(|f| {
-            f.allowed.is_none() && f.level >= Level::Warning && f.rule != "sql/missing-variable"
-        })
-        .cloned()
-        .collect();
-    if !out.json && !out.quiet && !shown.is_empty() {
-        // Errors in full, with their source lines; warnings one line per rule with its count,
-        // so that a deploy log of a thousand plain files stays readable (`validate` has them all).
-        let (errors, warnings): (Vec<_>, Vec<_>) =
-            shown.into_iter().partition(|f| f.level == Level::Error);
-        if !errors.is_empty() {
-            let mut r = report.clone();
-            r.findings = errors;
-            out.stderr(&render(&r, Format::Text, out.color));
-        }
-        if !warnings.is_empty() {
-            out.stderr(&warning_lines(&warnings));
-        }
-    }
-    if report.blocks_deploy(settings.run.force) {
-        return Err(CliError {
-            message: format!("validation found errors in {}; nothing was run", settings.migrations.dir.display()),
-            help: Some("fix them (`pgshift validate` lists them), or accept a deliberate one with `-- @allow: <rule> <reason>`".into()),
-            code: exit::FINDINGS,
-        });
-    }
-    Ok(report
-        .findings
-        .iter()
-        .filter(|f| f.rule.starts_with("dangerous/"))
-        .filter_map(|f| {
-            let loc = f.location.as_ref()?;
-            let version = loc.file.file_stem()?.to_string_lossy().into_owned();
-            let allowed = match f.allowed.as_deref() {
-                Some("") => " (allowed by @allow)".to_string(),
-                Some(reason) => format!(" (allowed by @allow: {reason})"),
-                None => String::new(),
-            };
-            Some((
-                version,
-                format!("{loc}: {}: {}{allowed}", f.rule, f.message),
-            ))
-        })
-        .collect())
-}
-
-/// One line per rule: its first finding, where, and how many more.
-fn warning_lines(warnings: &[crate::diagnostic::Finding]) -> String {
-    let mut rules: Vec<(&str, Vec<&crate::diagnostic::Finding>)> = Vec::new();
-    for f in warnings {
-        match rules.iter_mut().find(|(r, _)| *r == f.rule) {
-            Some((_, list)) => list.push(f),
-            None => rules.push((&f.rule, vec![f])),
-        }
-    }
-    let mut text = String::new();
-    for (rule, list) in &rules {
-        let first = list[0];
-        let at = first
-            .location
-            .as_ref()
-            .map_or_else(String::new, |l| format!(" ({l})"));
-        let more = match list.len() {
-            1 => String::new(),
-            n => format!(", and {} more like it", n - 1),
-        };
-        text.push_str(&format!("warning[{rule}]: {}{at}{more}\n", first.message));
-    }
-    text.push_str(&format!(
-        "{} warning(s) of {} rule(s); `pgshift validate` shows each one with its line and what to do.\n",
-        warnings.len(),
-        rules.len()
-    ));
-    text
 }
 
 pub fn migrate(
@@ -179,25 +78,28 @@ fn deploy_reporting(
         &fixed,
         args.target.as_deref(),
         Safety {
-            gate: true,
-            backup: !settings.deploy.skip_backup,
             health: !args.skip_health,
-            validate: true,
+            ..Safety::of(settings)
         },
         out,
         report,
     )
 }
 
-/// What protects a deploy: the environment gate, the backup before the first migration, and
-/// the health check after a deploy that applied something.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Safety {
-    pub gate: bool,
-    pub backup: bool,
-    pub health: bool,
-    /// Validate the set first (off only where it was validated just before).
-    pub validate: bool,
+/// Validation of the set before deploying it, as a deploy does it (`crate::pipeline`), its
+/// findings printed: for a fleet and the rollback test, which validate once for many deploys.
+pub(super) fn validate_before(
+    settings: &Settings,
+    vars: &VarSource,
+    set: &crate::migration::MigrationSet,
+    out: &Output,
+) -> Result<(), CliError> {
+    let none = BTreeMap::new();
+    let lookup = |name: &str| settings.variable(vars, &none, name);
+    let mut printer = Printer::new(*out, None);
+    crate::pipeline::validate_files(settings, set, &lookup, &mut printer)
+        .map(|_| ())
+        .map_err(deploy_error)
 }
 
 /// How backups are taken, from the settings.
@@ -205,14 +107,7 @@ pub(super) fn backup_options(
     settings: &Settings,
     kind: &'static str,
 ) -> crate::backup::BackupOptions {
-    crate::backup::BackupOptions {
-        dir: settings.backup.dir.clone(),
-        keep: settings.backup.keep,
-        pg_dump: settings.backup.pg_dump.clone(),
-        level: settings.backup.compression,
-        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        kind,
-    }
+    crate::backup::BackupOptions::from_settings(settings, kind)
 }
 
 /// The environment gate for commands on `spec`'s database.
@@ -231,6 +126,8 @@ pub(super) fn gate_for<'a>(
     }
 }
 
+/// One deploy through the library's pipeline (`crate::pipeline`), watched from here: events
+/// printed and logged, validation and health rendered, the run's story in `report`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run_deploy(
     settings: &Settings,
@@ -252,74 +149,29 @@ pub(super) fn run_deploy(
         None => None,
     };
     let lookup = |name: &str| settings.variable(vars, fixed, name);
-    let rt = runtime()?;
-    let mut printer = Printer::new(*out, Some(&settings.log_dir));
-    let dangerous = std::sync::Mutex::new(Vec::new());
-    let before_run = || {
-        if !safety.validate {
-            return Ok(());
-        }
-        let found =
-            validate_before(settings, vars, set, out).map_err(|e| DeployError::Blocked {
-                message: e.message,
-                help: e.help.unwrap_or_default(),
-            })?;
-        if let Ok(mut d) = dangerous.lock() {
-            *d = found;
-        }
-        Ok(())
+    let ask = |prompt: &str| super::confirm::ask(out, prompt);
+    let deploy = Deploy {
+        settings,
+        spec,
+        set,
+        plan,
+        values: &lookup,
+        target,
+        safety,
+        ask: super::confirm::interactive(vars).then_some(&ask as &crate::deploy::gate::Ask),
+        interrupt: crate::interrupt::subscribe(),
     };
-    let gate = gate_for(settings, vars, out, spec);
-    let check_gate = |versions: &[String]| {
-        if !safety.gate {
-            return Ok(());
-        }
-        let lines: Vec<String> = dangerous
-            .lock()
-            .map(|d| {
-                d.iter()
-                    .filter(|(v, _)| versions.contains(v))
-                    .map(|(_, line)| line.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        gate.check(Operation::Migrate, versions, &lines)
+    let mut watch = Watch {
+        printer: Printer::new(*out, Some(&settings.log_dir)),
+        report,
     };
-    let result = rt.block_on(async {
-        let opts = Options {
-            environment: settings.environment,
-            tracking: settings.tracking.clone(),
-            timeout: settings.deploy.timeout,
-            lock_wait: settings.deploy.lock_timeout,
-            statement_lock_timeout: settings.deploy.statement_lock_timeout,
-            lock_retries: settings.deploy.lock_retries,
-            target,
-            dry_run: settings.run.dry_run,
-            out_of_order: settings.migrations.out_of_order,
-            values: &lookup,
-            debug: settings.run.debug,
-            notify_pgrst: settings.deploy.notify_pgrst,
-            interrupt: crate::interrupt::subscribe(),
-            before_run: &before_run,
-            gate: &check_gate,
-            backup: safety
-                .backup
-                .then(|| backup_options(settings, "before_migration")),
-            supabase_history: settings.supabase_history,
-        };
-        deploy::migrate(set, plan, spec, &opts, &mut |e| {
-            report.observe(&e);
-            printer.print(&e)
-        })
-        .await
-    });
-    let outcome = result.map_err(deploy_error)?;
-    Ok(if outcome.interrupted {
+    let deployed = runtime()?
+        .block_on(deploy.run(&mut watch))
+        .map_err(deploy_error)?;
+    Ok(if deployed.outcome.interrupted {
         exit::INTERRUPTED
-    } else if outcome.failed {
+    } else if deployed.outcome.failed || deployed.unhealthy() {
         exit::FINDINGS
-    } else if safety.health && outcome.applied > 0 && settings.run.dry_run == DryRun::Off {
-        super::health::after_deploy(settings, set, plan, spec, out, report)?
     } else {
         exit::OK
     })

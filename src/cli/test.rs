@@ -19,9 +19,10 @@ use crate::report::deploy::DeployReport;
 use crate::sanitize::escape::{untrusted as u, untrusted_lines};
 
 use super::database::{load_and_plan, runtime};
-use super::migrate::{run_deploy, Safety};
+use super::migrate::run_deploy;
 use super::rollback::{undo, Undo};
 use super::{exit, CliError, Output, TestArgs};
+use crate::pipeline::Safety;
 
 pub fn run(
     settings: &Settings,

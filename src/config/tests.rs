@@ -53,7 +53,8 @@ fn booleans_accept_the_guide_spellings() {
         assert!(
             resolve(&Flags::default(), &[("FORCE_RUN", v)], dir.path())
                 .unwrap()
-                .run.force,
+                .run
+                .force,
             "{v}"
         );
     }
@@ -61,7 +62,8 @@ fn booleans_accept_the_guide_spellings() {
         assert!(
             !resolve(&Flags::default(), &[("FORCE_RUN", v)], dir.path())
                 .unwrap()
-                .run.force,
+                .run
+                .force,
             "{v}"
         );
     }
@@ -79,7 +81,11 @@ fn precedence_flags_then_environment_then_dotenv_then_config() {
     .unwrap();
     let none = Flags::default();
     assert_eq!(
-        resolve(&none, &[], dir.path()).unwrap().deploy.timeout.as_secs(),
+        resolve(&none, &[], dir.path())
+            .unwrap()
+            .deploy
+            .timeout
+            .as_secs(),
         100
     );
     let staging = Flags {
@@ -89,7 +95,8 @@ fn precedence_flags_then_environment_then_dotenv_then_config() {
     assert_eq!(
         resolve(&staging, &[], dir.path())
             .unwrap()
-            .deploy.timeout
+            .deploy
+            .timeout
             .as_secs(),
         150
     );
@@ -254,7 +261,10 @@ fn every_timeout_and_count_is_checked_the_same_whatever_its_source() {
     write("[deploy]\ntimeout = 2147483\nstatement_lock_timeout = 0\n");
     let ok = resolve(&flags, &[], dir.path()).unwrap();
     assert_eq!(ok.deploy.timeout.as_secs(), 2147483);
-    assert_eq!(ok.deploy.statement_lock_timeout, Some(std::time::Duration::ZERO));
+    assert_eq!(
+        ok.deploy.statement_lock_timeout,
+        Some(std::time::Duration::ZERO)
+    );
 }
 
 #[test]

@@ -148,6 +148,35 @@ fn prompt(r: &Request) -> String {
     t
 }
 
+/// How a person is asked: the prompt shown, the line typed back (`None`: nothing came).
+pub type Ask<'a> = dyn Fn(&str) -> Option<String> + Sync + 'a;
+
+/// Runs the gate on `request`: proceeds, refuses, or asks through `ask` (when the request is
+/// interactive) and proceeds only when the database's name is typed back.
+pub fn check(request: &Request, ask: Option<&Ask>) -> Result<(), super::DeployError> {
+    use super::DeployError;
+    match decide(request) {
+        Decision::Proceed => Ok(()),
+        Decision::Refuse { message, help } => Err(DeployError::Refused { message, help }),
+        Decision::Ask { prompt } => {
+            let answer = ask.and_then(|ask| ask(&prompt));
+            if answer.is_some_and(|a| confirmed(&a, request.database)) {
+                return Ok(());
+            }
+            Err(DeployError::Refused {
+                message: format!(
+                    "the name typed is not the database's: nothing was changed in {}",
+                    request.target
+                ),
+                help: format!(
+                    "run again and type {db} exactly, or pass --confirm {db}",
+                    db = request.database
+                ),
+            })
+        }
+    }
+}
+
 /// Whether a typed answer confirms.
 pub fn confirmed(answer: &str, database: &str) -> bool {
     answer.trim_end_matches(['\n', '\r']).trim() == database

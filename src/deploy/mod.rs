@@ -399,6 +399,24 @@ pub enum DeployError {
     #[error("database error: {0}")]
     /// Any other error of the database, its message with secrets masked.
     Db(String),
+    #[error("{message}")]
+    /// Validation found errors in the files about to run (the report says which); nothing ran.
+    Invalid {
+        /// What stopped it.
+        message: String,
+        /// What to do.
+        help: String,
+        /// Every finding.
+        report: Box<crate::validate::Report>,
+    },
+    #[error("{message}")]
+    /// A setting cannot be used (`[rules]` naming an unknown rule…); nothing ran.
+    Settings {
+        /// What is wrong.
+        message: String,
+        /// What to do.
+        help: String,
+    },
 }
 
 impl DeployError {
@@ -415,6 +433,8 @@ impl DeployError {
             ),
             DeployError::Blocked { help, .. }
             | DeployError::Refused { help, .. }
+            | DeployError::Invalid { help, .. }
+            | DeployError::Settings { help, .. }
             | DeployError::Tracking { help, .. } => help.clone(),
         }
     }

@@ -218,6 +218,18 @@ pub struct HealthOptions<'a> {
     pub exposed_configured: bool,
 }
 
+impl HealthOptions<'_> {
+    /// The checks as `settings` configure them.
+    pub fn from_settings(settings: &crate::config::Settings) -> HealthOptions<'_> {
+        HealthOptions {
+            environment: settings.environment,
+            tracking: settings.tracking.clone(),
+            exposed_schemas: &settings.deploy.exposed_schemas,
+            exposed_configured: settings.deploy.exposed_configured,
+        }
+    }
+}
+
 fn text_array(items: impl IntoIterator<Item = String>) -> String {
     let quoted: Vec<String> = items.into_iter().map(|s| quote_literal(&s)).collect();
     format!("ARRAY[{}]::text[]", quoted.join(","))
