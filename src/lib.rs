@@ -25,6 +25,7 @@ pub mod config;
 pub mod deploy;
 pub mod diagnostic;
 pub mod ephemeral;
+pub mod fleet;
 pub mod health;
 pub mod interrupt;
 pub mod migration;
@@ -50,6 +51,8 @@ pub mod import;
 pub mod lint;
 #[doc(hidden)]
 pub mod parallel;
+#[doc(hidden)]
+pub mod retry;
 #[doc(hidden)]
 pub mod sanitize;
 #[doc(hidden)]

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
 
@@ -187,37 +186,6 @@ impl Report {
     }
 }
 
-/// Runs `f` on each item with up to `jobs` threads; results keep the input order.
-pub fn par_map<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let jobs = jobs.clamp(1, items.len().max(1));
-    if jobs == 1 {
-        return items.iter().map(f).collect();
-    }
-    let next = AtomicUsize::new(0);
-    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..jobs)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= items.len() {
-                            break done;
-                        }
-                        done.push((i, f(&items[i])));
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_default())
-            .collect()
-    });
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
-}
-
 /// Validates the migrations under `opts.dir`.
 pub fn validate(opts: &Options) -> Result<Report, LoadError> {
     let set = load_dir(&opts.dir, opts.environment)?;
@@ -235,8 +203,12 @@ pub fn validate_set(set: &crate::migration::MigrationSet, opts: &Options) -> Rep
         }
     };
 
-    let mut parsed: Vec<(ParsedFile, Vec<Finding>)> =
-        par_map(&set.migrations, opts.parallel_jobs, |m| parse_file(m, opts));
+    let mut parsed: Vec<(ParsedFile, Vec<Finding>)> = crate::parallel::map(
+        set.migrations.iter().collect(),
+        1,
+        opts.parallel_jobs,
+        |m| parse_file(m, opts),
+    );
     let mut facts = SetFacts::default();
     let order: Vec<usize> = match &planned {
         // Facts are gathered in plan order; `steps` and `migrations` hold the same versions.
@@ -260,13 +232,14 @@ pub fn validate_set(set: &crate::migration::MigrationSet, opts: &Options) -> Rep
         .filter(|r| opts.families.is_empty() || opts.families.contains(&r.family))
         .collect();
     let indices: Vec<usize> = (0..set.migrations.len()).collect();
-    let linted: Vec<Vec<Finding>> = par_map(&indices, opts.parallel_jobs, |&i| {
-        let m = &set.migrations[i];
-        let mut ctx = Ctx::new(m, &parsed[i].0, &facts, &opts.exposed_schemas);
-        ctx.lock_timeout_configured = opts.lock_timeout_configured;
-        ctx.exposed_configured = opts.exposed_configured;
-        lint::check(&ctx, &rules, opts.environment, &opts.rules)
-    });
+    let linted: Vec<Vec<Finding>> =
+        crate::parallel::map(indices.iter().collect(), 1, opts.parallel_jobs, |&i| {
+            let m = &set.migrations[i];
+            let mut ctx = Ctx::new(m, &parsed[i].0, &facts, &opts.exposed_schemas);
+            ctx.lock_timeout_configured = opts.lock_timeout_configured;
+            ctx.exposed_configured = opts.exposed_configured;
+            lint::check(&ctx, &rules, opts.environment, &opts.rules)
+        });
     for ((_, file_findings), lint_findings) in parsed.into_iter().zip(linted) {
         findings.extend(file_findings);
         findings.extend(lint_findings);

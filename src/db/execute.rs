@@ -872,7 +872,12 @@ pub async fn record_failure(
             break;
         }
         let _ = ctx.client.batch_execute("ROLLBACK").await;
-        tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+        tokio::time::sleep(crate::retry::backoff(
+            attempt as u32,
+            Duration::from_millis(50),
+            Duration::from_secs(1),
+        ))
+        .await;
         result = ctx.client.batch_execute(&sql).await;
     }
     let _ = ctx.client.batch_execute(ctx.session_sql).await;

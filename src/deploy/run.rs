@@ -417,8 +417,9 @@ impl<'a> Run<'a> {
         }
         // Parsing and checksums are CPU work: spread over the cores while nothing runs yet.
         let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let results =
-            crate::validate::par_map(&migrations, jobs, |(m, _)| prepare(m, self.opts.values));
+        let results = crate::parallel::map(migrations.iter().collect(), 1, jobs, |(m, _)| {
+            prepare(m, self.opts.values)
+        });
         for ((m, e), r) in migrations.iter().zip(results) {
             match r {
                 Ok(p) => prepared.push((p, *e, *m)),
@@ -912,16 +913,13 @@ fn after_failure(p: &Prepared, f: &Failure, invalid_index: Option<&str>) -> Stri
 }
 
 /// The pause before try `attempt` (2, 3, …) after a lock timeout: doubling from about half a
-/// second, capped at 30 s, each one jittered by ±50% so that deployers (and the traffic) that
-/// collided do not collide again in step.
+/// second, capped at 30 s, jittered.
 fn retry_pause(attempt: u32) -> Duration {
-    let base = Duration::from_millis(500) * 2u32.saturating_pow(attempt.saturating_sub(2));
-    let base = base.min(Duration::from_secs(30));
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let jitter = 0.5 + f64::from(nanos % 1000) / 1000.0;
-    base.mul_f64(jitter)
+    crate::retry::backoff(
+        attempt.saturating_sub(1),
+        Duration::from_millis(500),
+        Duration::from_secs(30),
+    )
 }
 
 fn fix(f: &Failure) -> &'static str {

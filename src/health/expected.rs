@@ -141,7 +141,8 @@ fn ops(source: &std::sync::Arc<String>) -> Vec<Op> {
 /// followed in order.
 pub fn tables_left(applied: &[(&str, &std::sync::Arc<String>)]) -> Vec<Table> {
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per_file = crate::validate::par_map(applied, jobs, |(_, source)| ops(source));
+    let per_file =
+        crate::parallel::map(applied.iter().collect(), 1, jobs, |(_, source)| ops(source));
     // By name, so that each operation costs the tables of that name only (linear in the set).
     let mut by_name: HashMap<String, Vec<(usize, Table)>> = HashMap::new();
     let mut created = 0usize;

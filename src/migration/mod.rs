@@ -232,7 +232,7 @@ pub fn load_dir(dir: &Path, env: Environment) -> Result<MigrationSet, LoadError>
 /// Reads every file, on as many threads as there are cores (thousands of small files: the
 /// time goes to the system calls); the results keep the order of `paths`.
 fn read_all(paths: Vec<PathBuf>) -> Vec<(PathBuf, std::io::Result<Vec<u8>>)> {
-    crate::parallel::map(paths, 64, |p| {
+    crate::parallel::map(paths, 64, crate::parallel::cores(), |p| {
         let bytes = fs::read(&p);
         (p, bytes)
     })
@@ -341,9 +341,14 @@ pub fn from_files(
             (version, path, parsed, up, down)
         })
         .collect();
-    let loaded = crate::parallel::map(jobs, 256, |(version, path, parsed, up, down)| {
-        load_migration(dir, &read, env, version, path, parsed, up, down)
-    });
+    let loaded = crate::parallel::map(
+        jobs,
+        256,
+        crate::parallel::cores(),
+        |(version, path, parsed, up, down)| {
+            load_migration(dir, &read, env, version, path, parsed, up, down)
+        },
+    );
     // Every included file (absolute) and the first file that includes it.
     let mut included: HashMap<PathBuf, PathBuf> = HashMap::new();
     let mut migrations = Vec::with_capacity(loaded.len());

@@ -60,7 +60,9 @@ fn line_end(sql: &str, at: usize) -> usize {
 pub fn parse(sql: &str, window: usize) -> Result<Vec<Statement>, SyntaxError> {
     let ranges: Vec<Range<usize>> = chunks(sql, window).collect();
     let mut parsed =
-        crate::parallel::map(ranges.iter().collect(), 1, |r| parse_chunk(sql, r.clone()));
+        crate::parallel::map(ranges.iter().collect(), 1, crate::parallel::cores(), |r| {
+            parse_chunk(sql, r.clone())
+        });
     let mut statements = Vec::new();
     let mut i = 0;
     while i < ranges.len() {

@@ -321,9 +321,11 @@ fn normalized_in(
     // One chunk per core at a time, hashed in order.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     for batch in ranges.chunks(cores) {
-        for tokens in crate::parallel::map(batch.iter().collect(), 1, |r| {
-            normalized_tokens(&sql[r.clone()])
-        }) {
+        for tokens in
+            crate::parallel::map(batch.iter().collect(), 1, crate::parallel::cores(), |r| {
+                normalized_tokens(&sql[r.clone()])
+            })
+        {
             h.update(tokens?);
         }
     }
