@@ -18,7 +18,7 @@ pub fn run(
 ) -> Result<u8, CliError> {
     let spec = spec(settings, vars, out)?;
     let (set, plan) = load_ordered(settings)?;
-    let gate = super::migrate::gate_for(settings, vars, out, &spec);
+    let gate = super::confirm::gate_for(settings, vars, out, &spec);
     let check = |lines: &[String]| gate.check(Operation::Adopt, lines, &[]);
     let opts = RecordOptions {
         environment: settings.environment,

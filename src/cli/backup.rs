@@ -4,15 +4,13 @@ use std::path::Path;
 
 use crate::backup::{self, Server};
 use crate::config::{Settings, VarSource};
-use crate::deploy::gate::Operation;
-use crate::deploy::restore::{self, RestoreOptions};
 use crate::deploy::session::Session;
 use crate::deploy::{DeployError, Event};
 use crate::sanitize::escape::untrusted as u;
 
 use super::database::{deploy_error, runtime, spec};
+use super::deploying::backup_options;
 use super::events::Printer;
-use super::migrate::{backup_options, gate_for};
 use super::{exit, BackupCommand, CliError, Output};
 
 fn backup_error(e: backup::BackupError) -> CliError {
@@ -41,7 +39,7 @@ pub fn run(
             file,
             from_database,
             ..
-        } => restore_file(settings, vars, file, from_database.clone(), out),
+        } => super::deploying::restore_file(settings, vars, file, from_database.clone(), out),
         BackupCommand::Prune { keep } => {
             let keep = keep.unwrap_or(settings.backup.keep);
             let removed = backup::prune(&settings.backup.dir, keep, None).map_err(backup_error)?;
@@ -176,51 +174,5 @@ fn verify(file: &Path, out: &Output) -> Result<u8, CliError> {
         mb(v.size),
         v.sha256
     ));
-    Ok(exit::OK)
-}
-
-/// `backup restore FILE` (and `rollback --from-backup`): through the gate, under the lock.
-pub(super) fn restore_file(
-    settings: &Settings,
-    vars: &VarSource,
-    file: &Path,
-    from_database: Option<String>,
-    out: &Output,
-) -> Result<u8, CliError> {
-    let spec = spec(settings, vars, out)?;
-    if !file.is_file() {
-        return Err(CliError::usage(
-            format!("{} is not a file", u(&file.display().to_string())),
-            Some("`pgshift backup list` shows the backups".to_string()),
-        ));
-    }
-    let gate = gate_for(settings, vars, out, &spec);
-    let check = |lines: &[String]| gate.check(Operation::Restore, lines, &[]);
-    let opts = RestoreOptions {
-        environment: settings.environment,
-        tracking: settings.tracking.clone(),
-        lock_wait: settings.deploy.lock_timeout,
-        psql: settings.backup.psql.clone(),
-        gate: &check,
-        from_database,
-    };
-    let mut printer = Printer::new(*out, Some(&settings.log_dir));
-    let outcome = runtime()?
-        .block_on(restore::restore(&spec, &opts, file, &mut |e| {
-            printer.print(&e)
-        }))
-        .map_err(deploy_error)?;
-    if !outcome.dropped.is_empty() {
-        out.line(&format!(
-            "Dropped first what the backup does not hold: {}.",
-            u(&outcome.dropped.join(", "))
-        ));
-    }
-    if !outcome.undone.is_empty() {
-        out.line(&format!(
-            "Undone with it (their records are the backup's): {}.",
-            u(&outcome.undone.join(", "))
-        ));
-    }
     Ok(exit::OK)
 }

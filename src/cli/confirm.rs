@@ -5,6 +5,7 @@
 use std::io::{BufRead, IsTerminal};
 
 use crate::config::{parse_bool, Settings, VarSource};
+use crate::db::connect::ConnectionSpec;
 use crate::deploy::gate::{check, Operation, Request};
 use crate::deploy::DeployError;
 
@@ -57,4 +58,20 @@ pub fn ask(out: &Output, prompt: &str) -> Option<String> {
     let mut answer = String::new();
     let read = std::io::stdin().lock().read_line(&mut answer);
     read.is_ok_and(|n| n > 0).then_some(answer)
+}
+
+/// The environment gate for commands on `spec`'s database.
+pub fn gate_for<'a>(
+    settings: &'a Settings,
+    vars: &'a VarSource,
+    out: &'a Output,
+    spec: &ConnectionSpec,
+) -> Gate<'a> {
+    Gate {
+        settings,
+        vars,
+        out,
+        target: spec.describe(),
+        database: spec.database(),
+    }
 }

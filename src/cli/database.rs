@@ -130,7 +130,7 @@ pub fn run_records(
     let version = crate::migration::Version::parse_reference(version)
         .map(|v| v.to_string())
         .unwrap_or_else(|_| version.trim_end_matches(".sql").to_string());
-    let gate = super::migrate::gate_for(settings, vars, out, &spec);
+    let gate = super::confirm::gate_for(settings, vars, out, &spec);
     let check = |lines: &[String]| gate.check(operation, lines, &[]);
     let opts = RecordOptions {
         environment: settings.environment,
@@ -155,4 +155,27 @@ pub fn run_records(
     });
     result.map_err(deploy_error)?;
     Ok(exit::OK)
+}
+
+/// Loads the set and plans it. Findings are printed (text mode); `Ok(None)` means errors
+/// prevent an order.
+pub fn load_plan(
+    settings: &Settings,
+    out: &Output,
+) -> Result<(MigrationSet, Option<Plan>, Vec<crate::diagnostic::Finding>), CliError> {
+    let set = crate::migration::load_dir(&settings.migrations.dir, settings.environment)?;
+    let mut findings = set.findings.clone();
+    let planned = match crate::plan::plan(&set) {
+        Ok(p) => Some(p),
+        Err(errs) => {
+            findings.extend(errs);
+            None
+        }
+    };
+    findings.sort_by_key(crate::diagnostic::Finding::sort_key);
+    if !out.json {
+        out.findings(&findings);
+    }
+    let blocked = crate::diagnostic::Counts::of(&findings).errors > 0;
+    Ok((set, planned.filter(|_| !blocked), findings))
 }

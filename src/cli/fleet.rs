@@ -15,7 +15,7 @@ use crate::sanitize::escape::untrusted as u;
 
 use super::confirm::Gate;
 use super::database::{deploy_error, load_and_plan};
-use super::migrate::{validate_before, values};
+use super::deploying::{validate_before, values};
 use super::{exit, CliError, MigrateArgs, Output};
 
 impl From<FleetError> for CliError {

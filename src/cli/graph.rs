@@ -7,7 +7,7 @@ use crate::config::{Settings, VarSource};
 use crate::deploy::status::State;
 use crate::plan::render;
 
-use super::order::load_plan;
+use super::database::load_plan;
 use super::{exit, CliError, GraphArgs, GraphFormat, Output};
 
 pub fn run(

@@ -6,6 +6,7 @@ mod backup;
 mod baseline;
 mod confirm;
 mod database;
+mod deploying;
 mod events;
 mod fleet;
 mod forget;
@@ -602,7 +603,10 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         ),
         Command::Deps => order::deps(&settings, out),
         Command::Order => order::run(&settings, out),
-        Command::Migrate(args) => migrate::migrate(&settings, &vars, args, out),
+        Command::Migrate(args) => match &args.targets {
+            Some(file) => fleet::run(&settings, &vars, args, file, out),
+            None => migrate::migrate(&settings, &vars, args, out),
+        },
         Command::Status => status::run(&settings, &vars, out),
         Command::Stop(args) => stop::run(&settings, &vars, args, out),
         Command::Health(args) => health::run(&settings, &vars, args.format, out),

@@ -1,34 +1,10 @@
 //! `pgshift order`: the execution order with the reason for each position.
 
 use crate::config::Settings;
-use crate::diagnostic::{Counts, Finding};
-use crate::migration::{load_dir, MigrationSet};
-use crate::plan::{plan, Plan};
+use crate::migration::load_dir;
 
+use super::database::load_plan;
 use super::{exit, CliError, Output};
-
-/// Loads the set and plans it. Findings are printed (text mode); `Ok(None)` means errors
-/// prevent an order.
-pub(super) fn load_plan(
-    settings: &Settings,
-    out: &Output,
-) -> Result<(MigrationSet, Option<Plan>, Vec<Finding>), CliError> {
-    let set = load_dir(&settings.migrations.dir, settings.environment)?;
-    let mut findings = set.findings.clone();
-    let planned = match plan(&set) {
-        Ok(p) => Some(p),
-        Err(errs) => {
-            findings.extend(errs);
-            None
-        }
-    };
-    findings.sort_by_key(Finding::sort_key);
-    if !out.json {
-        out.findings(&findings);
-    }
-    let blocked = Counts::of(&findings).errors > 0;
-    Ok((set, planned.filter(|_| !blocked), findings))
-}
 
 pub fn run(settings: &Settings, out: &Output) -> Result<u8, CliError> {
     let (set, plan, findings) = load_plan(settings, out)?;

@@ -2,17 +2,12 @@
 
 use std::path::PathBuf;
 
-use crate::config::{DryRun, Settings, VarSource};
-use crate::db::connect::ConnectionSpec;
-use crate::deploy::gate::Operation;
-use crate::deploy::rollback::{self, RollbackOptions, RollbackOutcome, Selection};
-use crate::migration::MigrationSet;
-use crate::plan::Plan;
+use crate::config::{Settings, VarSource};
+use crate::deploy::rollback::Selection;
 use crate::sanitize::escape::untrusted as u;
 
-use super::database::{deploy_error, runtime, spec};
-use super::events::Printer;
-use super::migrate::gate_for;
+use super::database::spec;
+use super::deploying::{undo, Undo};
 use super::{exit, CliError, Output, RollbackArgs};
 
 pub fn run(
@@ -27,7 +22,13 @@ pub fn run(
         } else {
             PathBuf::from(file)
         };
-        return super::backup::restore_file(settings, vars, &file, args.from_database.clone(), out);
+        return super::deploying::restore_file(
+            settings,
+            vars,
+            &file,
+            args.from_database.clone(),
+            out,
+        );
     }
     let spec = spec(settings, vars, out)?;
     let (set, plan) = super::database::load_and_plan(settings, out)?;
@@ -105,64 +106,6 @@ fn newest_backup_of(
                 Some("`pgshift backup list` shows them; name one with --from-backup FILE (and --from-database NAME for another database's)".to_string()),
             )
         })
-}
-
-/// How to undo.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Undo {
-    pub cascade: bool,
-    pub dry_run: bool,
-    /// Through the environment gate (not on a throwaway database).
-    pub gate: bool,
-}
-
-/// Undoes `selection` with the library's rollback, its events printed and logged.
-pub(super) fn undo(
-    settings: &Settings,
-    vars: &VarSource,
-    spec: &ConnectionSpec,
-    (set, plan): (&MigrationSet, &Plan),
-    selection: &Selection,
-    how: Undo,
-    out: &Output,
-) -> Result<RollbackOutcome, CliError> {
-    let no_flags = std::collections::BTreeMap::new();
-    let lookup = |name: &str| settings.variable(vars, &no_flags, name);
-    let gate = gate_for(settings, vars, out, spec);
-    let check = |lines: &[String]| {
-        if how.gate {
-            gate.check(Operation::Rollback, lines, &[])
-        } else {
-            Ok(())
-        }
-    };
-    let rt = runtime()?;
-    let mut printer = Printer::new(*out, Some(&settings.log_dir));
-    rt.block_on(async {
-        let opts = RollbackOptions {
-            environment: settings.environment,
-            tracking: settings.tracking.clone(),
-            timeout: settings.deploy.timeout,
-            lock_wait: settings.deploy.lock_timeout,
-            statement_lock_timeout: settings.deploy.statement_lock_timeout,
-            values: &lookup,
-            debug: settings.run.debug,
-            interrupt: crate::interrupt::subscribe(),
-            cascade: how.cascade,
-            dry_run: if how.dry_run {
-                DryRun::Plan
-            } else {
-                DryRun::Off
-            },
-            backup_dir: settings.backup.dir.clone(),
-            gate: &check,
-        };
-        rollback::rollback(set, plan, spec, &opts, selection, &mut |e| {
-            printer.print(&e)
-        })
-        .await
-    })
-    .map_err(deploy_error)
 }
 
 /// `2026-01-02_b.sql` or `2026-01-02_b` → `2026-01-02_b`.

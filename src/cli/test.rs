@@ -19,8 +19,7 @@ use crate::report::deploy::DeployReport;
 use crate::sanitize::escape::{untrusted as u, untrusted_lines};
 
 use super::database::{load_and_plan, runtime};
-use super::migrate::run_deploy;
-use super::rollback::{undo, Undo};
+use super::deploying::{run_deploy, undo, Undo};
 use super::{exit, CliError, Output, TestArgs};
 use crate::pipeline::Safety;
 
@@ -64,7 +63,7 @@ pub fn run(
     let started = Instant::now();
     let mut summary = Vec::new();
     let code = if args.rollback {
-        super::migrate::validate_before(settings, vars, &set, out)?;
+        super::deploying::validate_before(settings, vars, &set, out)?;
         // pg_dump must match the server's major version.
         let major = server_major(&spec)?;
         let steps = round_trips(settings, vars, &spec, (&set, &plan), major, safety, out)?;
@@ -122,10 +121,20 @@ pub fn run(
     if code == exit::INTERRUPTED {
         return Ok(code);
     }
-    let report = super::health::read(settings, &set, &plan, &spec)?;
+    let report = runtime()?
+        .block_on(crate::health::check(
+            &set,
+            &plan,
+            &spec,
+            &crate::health::HealthOptions::from_settings(settings),
+        ))
+        .map_err(super::database::deploy_error)?;
     let health = report.level();
     if out.json {
-        super::health::print(&report, super::HealthFormat::Json, out);
+        out.stdout(
+            &format!("{}\n", serde_json::to_string(&report).unwrap_or_default()),
+            super::output::Kind::Json,
+        );
     } else {
         out.line("");
         out.line(&crate::report::health::text(&report));
@@ -161,8 +170,10 @@ pub fn run(
     }
     Ok(if code != exit::OK {
         code
+    } else if health == Level::Fail {
+        exit::FINDINGS
     } else {
-        super::health::code(&report)
+        exit::OK
     })
 }
 
@@ -278,14 +289,21 @@ fn round_trips(
     }
     // A database given by URL may have migrations applied already: they are not run again, so
     // their down files cannot be checked.
-    let applied: std::collections::HashSet<String> =
-        super::status::read(settings, set, plan, spec)?
-            .status
-            .entries
-            .into_iter()
-            .filter(|e| matches!(e.state, crate::deploy::status::State::Applied { .. }))
-            .map(|e| e.version)
-            .collect();
+    let applied: std::collections::HashSet<String> = runtime()?
+        .block_on(crate::deploy::read_status(
+            set,
+            plan,
+            spec,
+            &settings.tracking,
+            settings.environment,
+        ))
+        .map_err(super::database::deploy_error)?
+        .status
+        .entries
+        .into_iter()
+        .filter(|e| matches!(e.state, crate::deploy::status::State::Applied { .. }))
+        .map(|e| e.version)
+        .collect();
     let mut results = Vec::new();
     for step in &plan.steps {
         let Some(m) = set.get(&step.version) else {
