@@ -33,6 +33,7 @@ pub mod notify;
 pub mod pipeline;
 pub mod plan;
 pub mod report;
+pub mod roundtrip;
 pub mod validate;
 
 // The rooms behind it: public for pgshift's own command line, tests and benchmarks, not an

@@ -90,7 +90,7 @@ fn create(settings: &Settings, vars: &VarSource, out: &Output) -> Result<u8, Cli
         &backup_options(settings, "manual"),
         &mut |p| {
             if let Some(b) = &bar {
-                b.set_message(super::events::rate(
+                b.set_message(crate::report::events::rate(
                     p.written,
                     started.elapsed().as_millis(),
                 ));

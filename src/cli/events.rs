@@ -7,6 +7,7 @@
 use std::io::Write;
 
 use crate::deploy::Event;
+use crate::report::events::{failure, rate, Lines};
 use crate::sanitize::escape::untrusted as u;
 
 use super::output::{safe, Kind, Output};
@@ -15,14 +16,13 @@ use super::output::{safe, Kind, Output};
 /// below the lines while migrations run.
 pub struct Printer {
     out: Output,
-    width: usize,
+    /// What the text of the run remembers between events.
+    lines: Lines,
     tty: bool,
     bar: Option<indicatif::ProgressBar>,
     /// `logs/migration_YYYYMMDD.log`: every event as a JSON line with its UTC time. Closed
     /// (with a warning) when it cannot be written.
     log: Option<(std::fs::File, std::path::PathBuf)>,
-    /// The run is a rehearsal (a `rehearsed` event came): its end says so.
-    rehearsal: bool,
 }
 
 /// Opens (appending) the day's log, readable by its owner only: it names hosts, roles and
@@ -42,19 +42,12 @@ fn open_log(dir: &std::path::Path) -> Result<(std::fs::File, std::path::PathBuf)
     Ok((file, path))
 }
 
-/// `512 MB written, 48.2 MB/s`.
-pub fn rate(bytes: u64, ms: u128) -> String {
-    let mb = bytes as f64 / 1048576.0;
-    let secs = (ms as f64 / 1000.0).max(0.001);
-    format!("{mb:.0} MB written, {:.1} MB/s", mb / secs)
-}
-
 impl Printer {
     pub fn new(out: Output, log_dir: Option<&std::path::Path>) -> Printer {
         use std::io::IsTerminal;
         Printer {
             out,
-            width: 0,
+            lines: Lines::default(),
             tty: std::io::stdout().is_terminal(),
             bar: None,
             log: log_dir.and_then(|dir| match open_log(dir) {
@@ -66,7 +59,6 @@ impl Printer {
                     None
                 }
             }),
-            rehearsal: false,
         }
     }
 
@@ -95,7 +87,7 @@ impl Printer {
         }
         if self.out.quiet {
             if let Event::Failed { .. } = e {
-                self.out.stderr(&self.failure(e));
+                self.out.stderr(&failure(e));
             }
             return;
         }
@@ -107,7 +99,7 @@ impl Printer {
         }
         if let Event::Failed { .. } = e {
             self.finish_bar();
-            self.out.stderr(&self.failure(e));
+            self.out.stderr(&failure(e));
         }
         let text = self.text(e);
         match (&self.bar, e) {
@@ -152,254 +144,29 @@ impl Printer {
         }
     }
 
-    /// The lines of a failure, for stderr.
-    fn failure(&self, e: &Event) -> String {
-        let Event::Failed {
-            version,
-            sqlstate,
-            message,
-            position,
-            detail,
-            hint,
-            help,
-        } = e
-        else {
-            return String::new();
-        };
-        let code = sqlstate
-            .as_deref()
-            .map_or(String::new(), |s| format!(" [SQLSTATE {}]", u(s)));
-        let mut t = format!("error: {} failed: {}{code}\n", u(version), u(message));
-        if let Some(p) = position {
-            t.push_str(&format!("  --> {}\n", u(p)));
-        }
-        if let Some(d) = detail {
-            t.push_str(&format!("  detail: {}\n", u(d)));
-        }
-        if let Some(h) = hint {
-            t.push_str(&format!("  hint: {}\n", u(h)));
-        }
-        t.push_str(&format!("  help: {}\n", u(help)));
-        t
-    }
-
-    /// The text of an event (several lines end with a newline each).
+    /// The text of `e` (see `crate::report::events`); on a terminal, the progress bar starts
+    /// with a run's plan and shows a backup's progress.
     fn text(&mut self, e: &Event) -> Option<String> {
-        let w = self.width;
-        Some(match e {
-            Event::Connected {
-                target,
-                server_version,
-                environment,
-            } => format!(
-                "Connected to {} (PostgreSQL {}, {environment}).\n",
-                u(target),
-                u(server_version)
-            ),
-            Event::Waiting { holder } => {
-                format!("Waiting for the deploy lock, held by {}…\n", u(holder))
-            }
+        match e {
             Event::Plan {
-                to_run,
-                variables,
-                dry_run,
-                backup,
-                undo,
-            } => {
-                self.width = to_run.iter().map(|p| p.version.len()).max().unwrap_or(0);
-                let w = self.width;
-                let verb = if *undo { "be rolled back" } else { "run" };
-                if to_run.is_empty() {
-                    "Nothing to do: every migration is applied (nothing changed, so no health check runs; `pgshift health` runs one).\n".to_string()
-                } else if *dry_run {
-                    let mut t = format!(
-                        "Dry run: {} migration(s) would {verb}, in this order:\n",
-                        to_run.len()
-                    );
-                    for (i, p) in to_run.iter().enumerate() {
-                        let late = if p.out_of_order {
-                            "  (out of order)"
-                        } else {
-                            ""
-                        };
-                        t.push_str(&format!(
-                            "  {:>3}. {:<w$}  {}{late}\n",
-                            i + 1,
-                            u(&p.version),
-                            u(&p.mode)
-                        ));
-                    }
-                    if !variables.is_empty() {
-                        let names: Vec<_> = variables.iter().map(|v| u(v)).collect();
-                        t.push_str(&format!(
-                            "psql variables used (values not shown): {}\n",
-                            names.join(", ")
-                        ));
-                    }
-                    match backup {
-                        Some(dir) => t.push_str(&format!(
-                            "Backup: pg_dump into {} before the first migration.\n",
-                            u(dir)
-                        )),
-                        None if *undo => {}
-                        None => t.push_str("Backup: none (SKIP_BACKUP).\n"),
-                    }
-                    t.push_str("Nothing was changed.\n");
-                    t
-                } else {
-                    if self.tty {
-                        let bar = indicatif::ProgressBar::new(to_run.len() as u64);
-                        bar.set_style(
-                            indicatif::ProgressStyle::with_template(
-                                "  [{bar:30}] {pos}/{len} {msg}",
-                            )
-                            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                            .progress_chars("=> "),
-                        );
-                        self.bar = Some(bar);
-                    }
-                    if *undo {
-                        format!(
-                            "{} migration(s) to roll back, in this order:\n",
-                            to_run.len()
-                        )
-                    } else {
-                        format!("{} migration(s) to apply:\n", to_run.len())
-                    }
-                }
+                to_run, dry_run, ..
+            } if self.tty && !dry_run && !to_run.is_empty() => {
+                let bar = indicatif::ProgressBar::new(to_run.len() as u64);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template("  [{bar:30}] {pos}/{len} {msg}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                );
+                self.bar = Some(bar);
             }
-            Event::Warning { message } => format!("warning: {}\n", u(message)),
-            Event::Retrying {
-                version,
-                attempt,
-                of,
-                wait_ms,
-                message,
-            } => format!(
-                "  ↻ {:<w$}  could not get a lock in time ({}): rolled back; try {attempt} of {of} in {:.1} s\n",
-                u(version),
-                u(message),
-                *wait_ms as f64 / 1000.0
-            ),
-            Event::Applying { .. } => return None,
-            Event::Resumed {
-                version,
-                from_statement,
-                dropped_invalid_index,
-            } => {
-                let mut t = String::new();
-                if let Some(i) = dropped_invalid_index {
-                    t.push_str(&format!(
-                        "  {}: dropped the invalid index {} left by the failed run\n",
-                        u(version),
-                        u(i)
-                    ));
-                }
-                t.push_str(&format!(
-                    "  {}: resuming at statement {from_statement}\n",
-                    u(version)
-                ));
-                t
-            }
-            Event::Applied { version, ms } => format!("  ✓ {:<w$}  {ms} ms\n", u(version)),
-            Event::Statement { sql, ms, .. } => {
-                format!(
-                    "  [debug] {ms:>7.1} ms  {}\n",
-                    u(sql.lines().next().unwrap_or(""))
-                )
-            }
-            Event::Rehearsed { version, ms, locks } => {
-                self.rehearsal = true;
-                let mut t = format!("  ✓ {:<w$}  {ms} ms (rolled back)\n", u(version));
-                if locks.is_empty() {
-                    t.push_str("      locks: none on existing tables\n");
-                }
-                for l in locks {
-                    t.push_str(&format!("      locks {}\n", u(l)));
-                }
-                t
-            }
-            Event::Skipped { version, reason } => {
-                format!("  - {}: skipped, {}\n", u(version), u(reason))
-            }
-            Event::Notice {
-                version,
-                severity,
-                message,
-            } => format!(
-                "    {} from {}: {}\n",
-                u(&severity.to_lowercase()),
-                u(version),
-                u(message)
-            ),
-            Event::Failed { version, .. } => format!("  ✗ {:<w$}  failed\n", u(version)),
             Event::Progress { what, bytes, ms } => {
                 if let Some(bar) = &self.bar {
                     bar.set_message(format!("{}: {}", u(what), rate(*bytes, *ms)));
                 }
-                return None;
             }
-            Event::BackedUp {
-                file,
-                size,
-                sha256,
-                ms,
-                pruned,
-            } => {
-                let mut t = format!(
-                    "Backed up to {} ({:.1} MB, SHA-256 {}…, verified) in {ms} ms.\n",
-                    u(file),
-                    *size as f64 / 1048576.0,
-                    u(&sha256[..sha256.len().min(12)])
-                );
-                if !pruned.is_empty() {
-                    t.push_str(&format!(
-                        "Removed {} older backup(s) ([backup] keep).\n",
-                        pruned.len()
-                    ));
-                }
-                t
-            }
-            Event::RolledBack { version, ms } => {
-                format!("  ↩ {:<w$}  {ms} ms (rolled back)\n", u(version))
-            }
-            Event::Restored { file, bytes, ms } => format!(
-                "Restored {} ({:.1} MB of SQL) in {ms} ms, in one transaction.\n",
-                u(file),
-                *bytes as f64 / 1048576.0
-            ),
-            Event::Recorded {
-                version,
-                action,
-                detail,
-            } => format!("  {} {}: {}\n", u(action), u(version), u(detail)),
-            Event::Notified { channel } => format!(
-                "Sent NOTIFY {}, 'reload schema' (PostgREST reloads its schema cache).\n",
-                u(channel)
-            ),
-            Event::Done {
-                applied,
-                failed,
-                interrupted,
-                ms,
-            } => {
-                if self.rehearsal {
-                    if *failed {
-                        format!("Rehearsal stopped at the failure after {applied} migration(s) (all rolled back), {ms} ms.\n")
-                    } else {
-                        format!("Rehearsed {applied} migration(s) (all rolled back) in {ms} ms.\n")
-                    }
-                } else if *interrupted {
-                    format!("Interrupted after {applied} migration(s), {ms} ms; the lock is released.\n")
-                } else if *failed {
-                    format!("Stopped at the failure: {applied} migration(s) applied in {ms} ms.\n")
-                } else if *applied > 0 {
-                    format!("Applied {applied} migration(s) in {ms} ms.\n")
-                } else {
-                    return None;
-                }
-            }
-        })
+            _ => {}
+        }
+        self.lines.text(e)
     }
 }
 

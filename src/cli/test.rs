@@ -7,10 +7,8 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::backup::schema;
 use crate::config::{Settings, VarSource};
 use crate::db::connect::ConnectionSpec;
-use crate::deploy::rollback::Selection;
 use crate::ephemeral::{Cluster, ClusterOptions};
 use crate::health::Level;
 use crate::migration::MigrationSet;
@@ -18,10 +16,12 @@ use crate::plan::Plan;
 use crate::report::deploy::DeployReport;
 use crate::sanitize::escape::{untrusted as u, untrusted_lines};
 
-use super::database::{load_and_plan, runtime};
-use super::deploying::{run_deploy, undo, Undo};
+use super::database::{deploy_error, load_and_plan, runtime};
+use super::deploying::run_deploy;
+use super::events::Printer;
 use super::{exit, CliError, Output, TestArgs};
 use crate::pipeline::Safety;
+use crate::roundtrip::RoundTrip;
 
 pub fn run(
     settings: &Settings,
@@ -46,7 +46,9 @@ pub fn run(
         (Some(c), spec)
     };
     if args.supabase {
-        load_stub(&spec)?;
+        runtime()?
+            .block_on(crate::supabase::load_stub(&spec))
+            .map_err(deploy_error)?;
         if !out.json {
             out.line("Loaded the Supabase stub: roles anon, authenticated, service_role, authenticator; schemas auth, storage, extensions.");
         }
@@ -64,9 +66,7 @@ pub fn run(
     let mut summary = Vec::new();
     let code = if args.rollback {
         super::deploying::validate_before(settings, vars, &set, out)?;
-        // pg_dump must match the server's major version.
-        let major = server_major(&spec)?;
-        let steps = round_trips(settings, vars, &spec, (&set, &plan), major, safety, out)?;
+        let steps = round_trips(settings, vars, &spec, (&set, &plan), safety.gate, out)?;
         let checked = steps.iter().filter(|s| s.down).count();
         let failed: Vec<&RoundTrip> = steps.iter().filter(|s| s.problem.is_some()).collect();
         summary.push(format!(
@@ -192,92 +192,15 @@ fn throwaway(out: &Output) -> Result<(Cluster, ConnectionSpec), CliError> {
     Ok((c, spec))
 }
 
-fn db_failure(what: &str) -> impl Fn(tokio_postgres::Error) -> CliError + '_ {
-    move |e| {
-        CliError::usage(
-            format!(
-                "{what}: {}",
-                crate::sanitize::redact::redact_string(e.to_string())
-            ),
-            Some("check the database given with --database-url".to_string()),
-        )
-    }
-}
-
-/// `server_version_num / 10000`.
-fn server_major(spec: &ConnectionSpec) -> Result<u32, CliError> {
-    runtime()?.block_on(async {
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let client = spec.connect(tx).await.map_err(CliError::from)?;
-        let row = client
-            .query_one("SELECT current_setting('server_version_num')::int", &[])
-            .await
-            .map_err(db_failure("cannot read the server's version"))?;
-        Ok((row.get::<_, i32>(0) / 10000) as u32)
-    })
-}
-
-/// Loads the Supabase stub (idempotent).
-fn load_stub(spec: &ConnectionSpec) -> Result<(), CliError> {
-    runtime()?.block_on(async {
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let client = spec.connect(tx).await.map_err(CliError::from)?;
-        client
-            .batch_execute(crate::supabase::STUB_SQL)
-            .await
-            .map_err(db_failure("cannot load the Supabase stub"))
-    })
-}
-
-/// What happened to one migration in the rollback test.
-struct RoundTrip {
-    version: String,
-    /// It has a down file, which was checked.
-    down: bool,
-    applied: bool,
-    /// Why it failed: the step, and the schema difference when there is one.
-    problem: Option<String>,
-    interrupted: bool,
-}
-
-/// Every migration in plan order, its down file checked when it has one. Stops at the first
-/// migration that cannot be applied or undone (what follows needs it).
+/// The rollback test of the library (`crate::roundtrip`), a line per migration as it ends.
 fn round_trips(
     settings: &Settings,
     vars: &VarSource,
     spec: &ConnectionSpec,
     (set, plan): (&MigrationSet, &Plan),
-    major: u32,
-    safety: Safety,
+    gate: bool,
     out: &Output,
 ) -> Result<Vec<RoundTrip>, CliError> {
-    let quiet = Output {
-        quiet: true,
-        ..*out
-    };
-    let step_safety = Safety {
-        validate: false,
-        ..safety
-    };
-    let tracking = settings.tracking.clone();
-    let dump = || {
-        schema::schema(spec, major, settings.backup.pg_dump.as_deref(), &tracking)
-            .map_err(|e| CliError::usage(e.to_string(), Some(e.help())))
-    };
-    let up = |v: &str| {
-        run_deploy(
-            settings,
-            vars,
-            spec,
-            set,
-            plan,
-            &BTreeMap::new(),
-            Some(v),
-            step_safety,
-            &quiet,
-            &mut DeployReport::default(),
-        )
-    };
     let width = plan
         .steps
         .iter()
@@ -287,125 +210,49 @@ fn round_trips(
     if !out.json {
         out.line("Rollback test, in plan order: up → schema → down → schema compared with the one before up → up again.");
     }
-    // A database given by URL may have migrations applied already: they are not run again, so
-    // their down files cannot be checked.
-    let applied: std::collections::HashSet<String> = runtime()?
-        .block_on(crate::deploy::read_status(
-            set,
-            plan,
-            spec,
-            &settings.tracking,
-            settings.environment,
-        ))
-        .map_err(super::database::deploy_error)?
-        .status
-        .entries
-        .into_iter()
-        .filter(|e| matches!(e.state, crate::deploy::status::State::Applied { .. }))
-        .map(|e| e.version)
-        .collect();
-    let mut results = Vec::new();
-    for step in &plan.steps {
-        let Some(m) = set.get(&step.version) else {
-            continue;
-        };
-        if !m.runs_in(settings.environment) {
-            continue;
+    let none = BTreeMap::new();
+    let lookup = |name: &str| settings.variable(vars, &none, name);
+    let ask = |prompt: &str| super::confirm::ask(out, prompt);
+    let quiet = Output {
+        quiet: true,
+        ..*out
+    };
+    let mut printer = Printer::new(quiet, Some(&settings.log_dir));
+    let mut line = |r: &RoundTrip| {
+        if out.json {
+            return;
         }
-        let version = m.version.to_string();
-        if !m.has_sql() {
-            if !out.json {
-                out.line(&format!(
-                    "  -     {version:<width$}  holds no SQL: skipped, as deploys skip it"
-                ));
+        let v = &r.version;
+        out.line(&match (r.skipped, &r.problem, r.down) {
+            (Some(why), _, _) => format!("  -     {v:<width$}  {why}"),
+            (None, None, true) => format!(
+                "  ok    {v:<width$}  up, down, up: the down file restores the schema ({} ms)",
+                r.ms
+            ),
+            (None, None, false) => {
+                format!(
+                    "  -     {v:<width$}  applied; no down file to check ({} ms)",
+                    r.ms
+                )
             }
-            continue;
-        }
-        if applied.contains(&version) {
-            if !out.json {
-                out.line(&format!(
-                    "  -     {version:<width$}  applied in this database before: not run again, not checked"
-                ));
-            }
-            continue;
-        }
-        let started = Instant::now();
-        let mut r = RoundTrip {
-            version: version.clone(),
-            down: m.down.is_some(),
-            applied: false,
-            problem: None,
-            interrupted: false,
-        };
-        let before = if r.down { Some(dump()?) } else { None };
-        let code = up(&version)?;
-        r.applied = code == exit::OK;
-        if code != exit::OK {
-            r.interrupted = code == exit::INTERRUPTED;
-            r.problem = Some(if r.interrupted {
-                "interrupted while it was applied (rolled back)".into()
-            } else {
-                "up failed (see above)".into()
-            });
-        } else if let Some(before) = before {
-            let undone = undo(
+            (None, Some(p), _) => format!("  FAIL  {v:<width$}  {}", untrusted_lines(p)),
+        });
+    };
+    runtime()?
+        .block_on(async {
+            // pg_dump must match the server's major version.
+            let major = crate::roundtrip::server_major(spec).await?;
+            let trips = crate::roundtrip::RoundTrips {
                 settings,
-                vars,
                 spec,
-                (set, plan),
-                &Selection::Version(version.clone()),
-                Undo {
-                    cascade: false,
-                    dry_run: false,
-                    gate: safety.gate,
-                },
-                &quiet,
-            )?;
-            if undone.interrupted || undone.failed {
-                r.interrupted = undone.interrupted;
-                r.problem = Some(if r.interrupted {
-                    "interrupted while its down file ran (rolled back)".into()
-                } else {
-                    "down failed (see above)".into()
-                });
-            } else {
-                let after = dump()?;
-                let difference = schema::diff(
-                    &before,
-                    &after,
-                    &format!("schema before {version}"),
-                    "schema after its down file",
-                );
-                let again = up(&version)?;
-                // What follows needs this migration applied.
-                r.applied = again == exit::OK;
-                r.interrupted = again == exit::INTERRUPTED;
-                r.problem = match (difference, again) {
-                    (Some(d), _) => Some(format!(
-                        "the schema after the down file differs from the one before up:\n{d}"
-                    )),
-                    (None, exit::OK) => None,
-                    (None, _) if r.interrupted => {
-                        Some("interrupted while it was applied again".into())
-                    }
-                    (None, _) => Some("up again, after down, failed (see above)".into()),
-                };
-            }
-        }
-        if !out.json {
-            let ms = started.elapsed().as_millis();
-            let line = match (&r.problem, r.down) {
-                (None, true) => format!("  ok    {version:<width$}  up, down, up: the down file restores the schema ({ms} ms)"),
-                (None, false) => format!("  -     {version:<width$}  applied; no down file to check ({ms} ms)"),
-                (Some(p), _) => format!("  FAIL  {version:<width$}  {}", untrusted_lines(p)),
+                set,
+                plan,
+                values: &lookup,
+                gate,
+                ask: super::confirm::interactive(vars).then_some(&ask as &crate::deploy::gate::Ask),
+                major,
             };
-            out.line(&line);
-        }
-        let stop = !r.applied || r.interrupted;
-        results.push(r);
-        if stop {
-            break;
-        }
-    }
-    Ok(results)
+            trips.run(&mut printer, &mut line).await
+        })
+        .map_err(deploy_error)
 }

@@ -12,6 +12,7 @@ pub mod rollback;
 mod run;
 pub mod session;
 pub mod status;
+pub mod stop;
 
 use std::time::{Duration, Instant};
 

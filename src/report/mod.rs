@@ -4,6 +4,7 @@
 //! below imports it. Escaping of untrusted text comes from `crate::sanitize`.
 
 pub mod deploy;
+pub mod events;
 pub mod fleet;
 mod github;
 pub mod health;

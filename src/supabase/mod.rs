@@ -11,6 +11,21 @@ pub mod history;
 /// auth.users, storage.buckets, storage.objects, storage.foldername(). Idempotent.
 pub const STUB_SQL: &str = include_str!("stub.sql");
 
+/// Loads [`STUB_SQL`] into `spec`'s database (idempotent).
+pub async fn load_stub(
+    spec: &crate::db::connect::ConnectionSpec,
+) -> Result<(), crate::deploy::DeployError> {
+    use crate::deploy::DeployError;
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let client = spec.connect(tx).await.map_err(DeployError::Connect)?;
+    client.batch_execute(STUB_SQL).await.map_err(|e| {
+        DeployError::Db(format!(
+            "cannot load the Supabase stub: {}",
+            crate::deploy::error_text(&e)
+        ))
+    })
+}
+
 /// An SQL expression: the first piece of evidence, in this database, that an API (PostgREST,
 /// Supabase) serves it, or NULL. Evidence is a privilege granted to one of its roles (anon,
 /// authenticated, authenticator, service_role) on a schema of `$1` (a `text[]`; NULL: any

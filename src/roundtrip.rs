@@ -1,0 +1,312 @@
+//! The rollback test (`pgshift test --rollback`): every migration in plan order applied on a
+//! database made for it, and each down file checked on the way: the schema dumped, the down
+//! file run, the schema dumped again and compared with the one before up, then up again (what
+//! follows needs it). Stops at the first migration that cannot be applied or undone. Nothing
+//! here prints: each step's result goes to the caller as it is known.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use crate::backup::schema;
+use crate::config::{DryRun, Settings};
+use crate::db::connect::ConnectionSpec;
+use crate::deploy::gate::{self, Ask, Operation, Request};
+use crate::deploy::rollback::{self, RollbackOptions, Selection};
+use crate::deploy::status::State;
+use crate::deploy::DeployError;
+use crate::migration::{Migration, MigrationSet};
+use crate::pipeline::{Deploy, Observer, Safety};
+use crate::plan::Plan;
+
+/// What happened to one migration.
+#[derive(Debug, Clone)]
+pub struct RoundTrip {
+    /// The migration's version.
+    pub version: String,
+    /// It has a down file, which was checked.
+    pub down: bool,
+    /// It is applied at the end of its step.
+    pub applied: bool,
+    /// Why it failed: the step, and the schema difference when there is one.
+    pub problem: Option<String>,
+    /// SIGINT or SIGTERM stopped it.
+    pub interrupted: bool,
+    /// Not run: why (it holds no SQL; it was applied in this database before).
+    pub skipped: Option<&'static str>,
+    /// How long its step took, in milliseconds.
+    pub ms: u128,
+}
+
+/// The rollback test of a set on one database.
+pub struct RoundTrips<'a> {
+    /// Everything configured.
+    pub settings: &'a Settings,
+    /// The database (a throwaway one, or one given).
+    pub spec: &'a ConnectionSpec,
+    /// The migrations (validated before).
+    pub set: &'a MigrationSet,
+    /// Their order.
+    pub plan: &'a Plan,
+    /// psql variables' values.
+    pub values: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    /// Through the environment gate: a database given by URL, not a throwaway one.
+    pub gate: bool,
+    /// How a person is asked at the gate.
+    pub ask: Option<&'a Ask<'a>>,
+    /// The server's major version (pg_dump must match it).
+    pub major: u32,
+}
+
+impl RoundTrips<'_> {
+    /// Every migration in plan order, its down file checked when it has one; `each` hears
+    /// every step as it ends, `observer` the deploys and rollbacks inside them.
+    pub async fn run(
+        &self,
+        observer: &mut dyn Observer,
+        each: &mut dyn FnMut(&RoundTrip),
+    ) -> Result<Vec<RoundTrip>, DeployError> {
+        // A database given by URL may have migrations applied already: they are not run
+        // again, so their down files cannot be checked.
+        let applied: HashSet<String> = crate::deploy::read_status(
+            self.set,
+            self.plan,
+            self.spec,
+            &self.settings.tracking,
+            self.settings.environment,
+        )
+        .await?
+        .status
+        .entries
+        .into_iter()
+        .filter(|e| matches!(e.state, State::Applied { .. }))
+        .map(|e| e.version)
+        .collect();
+        let mut results = Vec::new();
+        for step in &self.plan.steps {
+            let Some(m) = self.set.get(&step.version) else {
+                continue;
+            };
+            if !m.runs_in(self.settings.environment) {
+                continue;
+            }
+            let r = if !m.has_sql() {
+                skipped(m, "holds no SQL: skipped, as deploys skip it")
+            } else if applied.contains(m.version.as_str()) {
+                skipped(
+                    m,
+                    "applied in this database before: not run again, not checked",
+                )
+            } else {
+                self.round_trip(m, observer).await?
+            };
+            each(&r);
+            let stop = r.skipped.is_none() && (!r.applied || r.interrupted);
+            results.push(r);
+            if stop {
+                break;
+            }
+        }
+        Ok(results)
+    }
+
+    /// One migration: up, and with a down file: schema, down, schema compared, up again.
+    async fn round_trip(
+        &self,
+        m: &Migration,
+        observer: &mut dyn Observer,
+    ) -> Result<RoundTrip, DeployError> {
+        let started = Instant::now();
+        let version = m.version.to_string();
+        let mut r = RoundTrip {
+            version: version.clone(),
+            down: m.down.is_some(),
+            applied: false,
+            problem: None,
+            interrupted: false,
+            skipped: None,
+            ms: 0,
+        };
+        let before = if r.down {
+            Some(self.schema().await?)
+        } else {
+            None
+        };
+        let up = self.up(m, observer).await?;
+        r.applied = !up.failed && !up.interrupted;
+        r.interrupted = up.interrupted;
+        if !r.applied {
+            r.problem = Some(if r.interrupted {
+                "interrupted while it was applied (rolled back)".into()
+            } else {
+                "up failed (see above)".into()
+            });
+        } else if let Some(before) = before {
+            self.down_and_up(m, &before, &mut r, observer).await?;
+        }
+        r.ms = started.elapsed().as_millis();
+        Ok(r)
+    }
+
+    /// The down file, the schema compared with `before`, and up again.
+    async fn down_and_up(
+        &self,
+        m: &Migration,
+        before: &str,
+        r: &mut RoundTrip,
+        observer: &mut dyn Observer,
+    ) -> Result<(), DeployError> {
+        let version = m.version.to_string();
+        let undone = self.down(&version, observer).await?;
+        if undone.interrupted || undone.failed {
+            r.applied = false;
+            r.interrupted = undone.interrupted;
+            r.problem = Some(if r.interrupted {
+                "interrupted while its down file ran (rolled back)".into()
+            } else {
+                "down failed (see above)".into()
+            });
+            return Ok(());
+        }
+        let after = self.schema().await?;
+        let difference = schema::diff(
+            before,
+            &after,
+            &format!("schema before {version}"),
+            "schema after its down file",
+        );
+        let again = self.up(m, observer).await?;
+        // What follows needs this migration applied.
+        r.applied = !again.failed && !again.interrupted;
+        r.interrupted = again.interrupted;
+        r.problem = match difference {
+            Some(d) => Some(format!(
+                "the schema after the down file differs from the one before up:\n{d}"
+            )),
+            None if r.applied => None,
+            None if r.interrupted => Some("interrupted while it was applied again".into()),
+            None => Some("up again, after down, failed (see above)".into()),
+        };
+        Ok(())
+    }
+
+    /// Applies `m` (and anything before it still pending), without the checks the test did
+    /// once for all: validation, the backup, the health check.
+    async fn up(
+        &self,
+        m: &Migration,
+        observer: &mut dyn Observer,
+    ) -> Result<crate::deploy::Outcome, DeployError> {
+        let deploy = Deploy {
+            settings: self.settings,
+            spec: self.spec,
+            set: self.set,
+            plan: self.plan,
+            values: self.values,
+            target: Some(m.version.clone()),
+            safety: Safety {
+                gate: self.gate,
+                backup: false,
+                health: false,
+                validate: false,
+            },
+            ask: self.ask,
+            interrupt: crate::interrupt::subscribe(),
+        };
+        Ok(deploy.run(observer).await?.outcome)
+    }
+
+    /// Runs the down file of `version`, through the gate when the database was given.
+    async fn down(
+        &self,
+        version: &str,
+        observer: &mut dyn Observer,
+    ) -> Result<rollback::RollbackOutcome, DeployError> {
+        let s = self.settings;
+        let (target, database) = (self.spec.describe(), self.spec.database());
+        let check = |lines: &[String]| {
+            if !self.gate {
+                return Ok(());
+            }
+            let request = Request {
+                operation: Operation::Rollback,
+                environment: s.environment,
+                force: s.run.force,
+                confirm: s.run.confirm.as_deref(),
+                interactive: self.ask.is_some(),
+                target: &target,
+                database: &database,
+                changes: lines,
+                dangerous: &[],
+            };
+            gate::check(&request, self.ask)
+        };
+        let opts = RollbackOptions {
+            environment: s.environment,
+            tracking: s.tracking.clone(),
+            timeout: s.deploy.timeout,
+            lock_wait: s.deploy.lock_timeout,
+            statement_lock_timeout: s.deploy.statement_lock_timeout,
+            values: self.values,
+            debug: s.run.debug,
+            interrupt: crate::interrupt::subscribe(),
+            cascade: false,
+            dry_run: DryRun::Off,
+            backup_dir: s.backup.dir.clone(),
+            gate: &check,
+        };
+        let selection = Selection::Version(version.to_string());
+        rollback::rollback(
+            self.set,
+            self.plan,
+            self.spec,
+            &opts,
+            &selection,
+            &mut |e| observer.event(e),
+        )
+        .await
+    }
+
+    /// The schema as pg_dump writes it, pgshift's own tables left out.
+    async fn schema(&self) -> Result<String, DeployError> {
+        let (spec, major) = (self.spec.clone(), self.major);
+        let pg_dump = self.settings.backup.pg_dump.clone();
+        let tracking = self.settings.tracking.clone();
+        tokio::task::spawn_blocking(move || {
+            schema::schema(&spec, major, pg_dump.as_deref(), &tracking)
+        })
+        .await
+        .map_err(|e| DeployError::Db(format!("the schema dump stopped: {e}")))?
+        .map_err(|e| DeployError::Settings {
+            message: e.to_string(),
+            help: e.help(),
+        })
+    }
+}
+
+/// The server's major version (`server_version_num / 10000`), which pg_dump must match.
+pub async fn server_major(spec: &ConnectionSpec) -> Result<u32, DeployError> {
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let client = spec.connect(tx).await.map_err(DeployError::Connect)?;
+    let row = client
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .await
+        .map_err(|e| {
+            DeployError::Db(format!(
+                "cannot read the server's version: {}",
+                crate::deploy::error_text(&e)
+            ))
+        })?;
+    Ok((row.try_get::<_, i32>(0).unwrap_or(0) / 10000) as u32)
+}
+
+fn skipped(m: &Migration, why: &'static str) -> RoundTrip {
+    RoundTrip {
+        version: m.version.to_string(),
+        down: false,
+        applied: false,
+        problem: None,
+        interrupted: false,
+        skipped: Some(why),
+        ms: 0,
+    }
+}
