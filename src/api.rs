@@ -469,14 +469,7 @@ impl MigrationTracker {
 
     /// The tracking table's rows, oldest first.
     pub async fn history(&self) -> Result<Vec<AppliedRow>, ApiError> {
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let started = std::time::Instant::now();
-        let client = self.spec.connect(tx).await.map_err(DeployError::Connect)?;
-        self.spec
-            .first_answer(started, self.tracking().rows(&client))
-            .await
-            .map_err(DeployError::Connect)?
-            .map_err(|e| ApiError::Deploy(DeployError::Db(e.to_string())))
+        Ok(crate::deploy::history(&self.spec, &self.tracking()).await?)
     }
 
     /// The health check: records, tables, indexes, and the security of the exposed schemas.

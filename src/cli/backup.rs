@@ -2,10 +2,9 @@
 
 use std::path::Path;
 
-use crate::backup::{self, Server};
+use crate::backup::{self};
 use crate::config::{Settings, VarSource};
-use crate::deploy::session::Session;
-use crate::deploy::{DeployError, Event};
+use crate::deploy::Event;
 use crate::sanitize::escape::untrusted as u;
 
 use super::database::{deploy_error, runtime, spec};
@@ -19,10 +18,6 @@ fn backup_error(e: backup::BackupError) -> CliError {
         message: e.to_string(),
         code: exit::FINDINGS,
     }
-}
-
-fn mb(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1048576.0)
 }
 
 pub fn run(
@@ -60,25 +55,8 @@ pub fn run(
 /// `backup create`: a backup now, with the versions applied at the time in its manifest.
 fn create(settings: &Settings, vars: &VarSource, out: &Output) -> Result<u8, CliError> {
     let spec = spec(settings, vars, out)?;
-    let tracking = settings.tracking.clone();
     let (server, applied) = runtime()?
-        .block_on(async {
-            let session = Session::open(&spec, |_| String::new()).await?;
-            let rows = tracking
-                .rows(&session.client)
-                .await
-                .map_err(|e| DeployError::Db(e.to_string()))?;
-            Ok::<_, DeployError>((
-                Server {
-                    version: session.server_version.clone(),
-                    major: (session.version_num / 10000) as u32,
-                },
-                rows.into_iter()
-                    .filter(|r| r.success)
-                    .map(|r| r.version)
-                    .collect::<Vec<_>>(),
-            ))
-        })
+        .block_on(crate::deploy::backup_source(&spec, &settings.tracking))
         .map_err(deploy_error)?;
     let started = std::time::Instant::now();
     let bar = progress_bar(out);
@@ -133,30 +111,10 @@ fn list(settings: &Settings, out: &Output) -> Result<u8, CliError> {
         ));
         return Ok(exit::OK);
     }
-    let mut text = String::new();
-    for b in &backups {
-        let name = b
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let about = match &b.manifest {
-            Some(m) => format!(
-                "{}  {}  {} migration(s) applied",
-                u(&m.created_at),
-                u(&m.target),
-                m.applied.len()
-            ),
-            None => "no manifest".into(),
-        };
-        text.push_str(&format!("{}  {:>10}  {about}\n", u(&name), mb(b.size)));
-    }
-    text.push_str(&format!(
-        "{} backup(s) in {}, newest first.\n",
-        backups.len(),
-        u(&settings.backup.dir.display().to_string())
-    ));
-    out.stdout(&text, super::output::Kind::Text);
+    out.stdout(
+        &crate::report::backup::list(&backups, &settings.backup.dir),
+        super::output::Kind::Text,
+    );
     Ok(exit::OK)
 }
 
@@ -170,8 +128,8 @@ fn verify(file: &Path, out: &Output) -> Result<u8, CliError> {
     out.line(&format!(
         "{} is sound: {} of SQL in {} of gzip, complete, SHA-256 {}; it {against}.",
         u(&file.display().to_string()),
-        mb(v.input_size),
-        mb(v.size),
+        crate::report::backup::mb(v.input_size),
+        crate::report::backup::mb(v.size),
         v.sha256
     ));
     Ok(exit::OK)

@@ -224,64 +224,12 @@ impl crate::pipeline::Observer for Watch<'_> {
 }
 
 impl Printer {
-    /// The validation before a deploy: errors in full, with their source lines; warnings one
-    /// line per rule with its count, so that a deploy log of a thousand plain files stays
-    /// readable (`validate` has them all).
+    /// The validation before a deploy (`crate::report::events::validation`), on stderr.
     pub fn validated(&self, report: &crate::validate::Report) {
-        use crate::diagnostic::Level;
         let out = self.out;
         if out.json || out.quiet {
             return;
         }
-        let (errors, warnings): (Vec<_>, Vec<_>) = report
-            .findings
-            .iter()
-            .filter(|f| {
-                f.allowed.is_none() && f.level >= Level::Warning && f.rule != "sql/missing-variable"
-            })
-            .cloned()
-            .partition(|f| f.level == Level::Error);
-        if !errors.is_empty() {
-            let mut r = report.clone();
-            r.findings = errors;
-            out.stderr(&crate::report::render(
-                &r,
-                crate::report::Format::Text,
-                out.color,
-            ));
-        }
-        if !warnings.is_empty() {
-            out.stderr(&warning_lines(&warnings));
-        }
+        out.stderr(&crate::report::events::validation(report, out.color));
     }
-}
-
-/// One line per rule: its first finding, where, and how many more.
-fn warning_lines(warnings: &[crate::diagnostic::Finding]) -> String {
-    let mut rules: Vec<(&str, Vec<&crate::diagnostic::Finding>)> = Vec::new();
-    for f in warnings {
-        match rules.iter_mut().find(|(r, _)| *r == f.rule) {
-            Some((_, list)) => list.push(f),
-            None => rules.push((&f.rule, vec![f])),
-        }
-    }
-    let mut text = String::new();
-    for (rule, list) in &rules {
-        let first = list[0];
-        let at = first
-            .location
-            .as_ref()
-            .map_or_else(String::new, |l| format!(" ({l})"));
-        let more = match list.len() {
-            1 => String::new(),
-            n => format!(", and {} more like it", n - 1),
-        };
-        text.push_str(&format!("warning[{rule}]: {}{at}{more}\n", first.message));
-    }
-    text.push_str(&format!(
-        "{} warning(s) of {} rule(s); `pgshift validate` shows each one with its line and what to do.\n",
-        warnings.len(),
-        rules.len()
-    ));
-    text
 }

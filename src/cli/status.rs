@@ -1,15 +1,8 @@
 //! `pgshift status`: every migration's state in the database (applied, pending, failed,
 //! partial, modified, unknown, out of order), and the deploy running right now, if any.
 
-use serde::Serialize;
-
 use crate::config::{Settings, VarSource};
-use crate::db::connect::ConnectionSpec;
-use crate::deploy::status::{State, Status};
-use crate::deploy::{self, Running};
-use crate::migration::MigrationSet;
-use crate::plan::Plan;
-use crate::sanitize::escape::untrusted as u;
+use crate::deploy;
 
 use super::database::{deploy_error, runtime, spec};
 use super::{exit, CliError, Output};
@@ -17,162 +10,19 @@ use super::{exit, CliError, Output};
 pub fn run(settings: &Settings, vars: &VarSource, out: &Output) -> Result<u8, CliError> {
     let spec = spec(settings, vars, out)?;
     let (set, plan) = super::database::load_ordered(settings)?;
-    let report = read(settings, &set, &plan, &spec)?;
-    print(&report, out);
-    Ok(exit::OK)
-}
-
-/// What `status` shows.
-#[derive(Debug, Serialize)]
-pub struct Report {
-    #[serde(flatten)]
-    pub status: Status,
-    pub target: String,
-    /// The deploy holding the lock right now.
-    pub running: Option<Running>,
-    /// Where the Supabase CLI's history exists: how it disagrees with pgshift's records.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub supabase: Option<crate::supabase::history::Disagreement>,
-}
-
-/// The state of the database compared with the files (no lock, nothing created).
-pub fn read(
-    settings: &Settings,
-    set: &MigrationSet,
-    plan: &Plan,
-    spec: &ConnectionSpec,
-) -> Result<Report, CliError> {
-    let tracking = settings.tracking.clone();
-    let read = runtime()?
+    let report = runtime()?
         .block_on(deploy::read_status(
-            set,
-            plan,
-            spec,
-            &tracking,
+            &set,
+            &plan,
+            &spec,
+            &settings.tracking,
             settings.environment,
         ))
         .map_err(deploy_error)?;
-    Ok(Report {
-        status: read.status,
-        target: read.target,
-        running: read.running,
-        supabase: read.supabase,
-    })
-}
-
-pub fn print(report: &Report, out: &Output) {
     if out.json {
-        out.line(&serde_json::to_string(report).unwrap_or_default());
-        return;
+        out.line(&serde_json::to_string(&report).unwrap_or_default());
+    } else {
+        out.line(&crate::report::status::text(&report));
     }
-    let status = &report.status;
-    let width = status
-        .entries
-        .iter()
-        .map(|e| u(&e.version).chars().count())
-        .max()
-        .unwrap_or(0);
-    let mut text = format!("Migrations in {}:\n", u(&report.target));
-    if let Some(r) = &report.running {
-        text.push_str(&format!(
-            "A deploy is running now: {}. `pending` below may be applying.\n",
-            u(&r.holder)
-        ));
-    }
-    for e in &status.entries {
-        let (state, extra) = match &e.state {
-            State::Applied {
-                cosmetic_change: false,
-            } => ("applied", String::new()),
-            State::Applied {
-                cosmetic_change: true,
-            } => (
-                "applied",
-                "  (comments/whitespace changed since)".to_string(),
-            ),
-            State::Pending {
-                out_of_order: false,
-            } => ("pending", String::new()),
-            State::Pending { out_of_order: true } => (
-                "pending",
-                "  (out of order: dated before applied migrations)".to_string(),
-            ),
-            State::Failed { message } => ("FAILED", format!("  {}", u(message))),
-            State::Partial {
-                statements_done,
-                message,
-            } => (
-                "PARTIAL",
-                format!(
-                    "  {statements_done} statement(s) ran and stay; the next migrate resumes after them; {}",
-                    u(message)
-                ),
-            ),
-            State::Modified => (
-                "MODIFIED",
-                "  the file changed after it was applied".to_string(),
-            ),
-            State::Unknown => ("unknown", "  recorded, but no file".to_string()),
-            State::Damaged { problem } => (
-                "DAMAGED",
-                format!(
-                    "  its record was changed by hand or by another tool: {}; {}",
-                    u(problem),
-                    crate::deploy::status::damaged_fix(&e.version)
-                ),
-            ),
-            State::NotForEnvironment => ("skipped", "  @env excludes this environment".to_string()),
-            State::NoSql => (
-                "skipped",
-                "  the file holds no SQL yet: not run, not recorded".to_string(),
-            ),
-        };
-        let when = e.executed_at.as_deref().unwrap_or("");
-        text.push_str(&format!(
-            "  {:<width$}  {state:<8}  {:<23}{extra}\n",
-            u(&e.version).into_owned(),
-            u(when)
-        ));
-    }
-    if let Some(d) = &report.supabase {
-        if d.only_supabase.is_empty() && d.only_pgshift.is_empty() {
-            text.push_str(
-                "The Supabase CLI's history (supabase_migrations.schema_migrations) agrees.\n",
-            );
-        } else {
-            text.push_str(
-                "The Supabase CLI's history (supabase_migrations.schema_migrations) disagrees:\n",
-            );
-            for v in &d.only_supabase {
-                text.push_str(&format!(
-                    "  in Supabase's history, not applied by pgshift: {}\n",
-                    u(v)
-                ));
-            }
-            for v in &d.only_pgshift {
-                text.push_str(&format!(
-                    "  applied by pgshift, missing from Supabase's history: {}\n",
-                    u(v)
-                ));
-            }
-            text.push_str("  (`supabase migration list` shows the CLI's side; migrations pgshift applies from now on are recorded in both)\n");
-        }
-    }
-    let c = status.counts;
-    text.push_str(&format!(
-        "{} applied, {} pending, {} failed, {} modified, {} unknown, {} out of order, {} skipped{}.",
-        c.applied,
-        c.pending,
-        c.failed,
-        c.modified,
-        c.unknown,
-        c.out_of_order,
-        c.skipped,
-        if c.damaged > 0 {
-            format!(", {} DAMAGED record(s)", c.damaged)
-        } else {
-            String::new()
-        }
-    ));
-    out.line(&text);
+    Ok(exit::OK)
 }

@@ -14,7 +14,6 @@ use crate::health::Level;
 use crate::migration::MigrationSet;
 use crate::plan::Plan;
 use crate::report::deploy::DeployReport;
-use crate::sanitize::escape::{untrusted as u, untrusted_lines};
 
 use super::database::{deploy_error, load_and_plan, runtime};
 use super::deploying::run_deploy;
@@ -53,39 +52,13 @@ pub fn run(
             out.line("Loaded the Supabase stub: roles anon, authenticated, service_role, authenticator; schemas auth, storage, extensions.");
         }
     }
-    let safety = Safety {
-        // A throwaway cluster needs no gate; a database given by URL does.
-        gate: explicit,
-        // An empty test database needs no backup.
-        backup: false,
-        // The health check comes below, once, whatever the mode.
-        health: false,
-        validate: true,
-    };
     let started = Instant::now();
-    let mut summary = Vec::new();
+    let mut found = Vec::new();
     let code = if args.rollback {
         super::deploying::validate_before(settings, vars, &set, out)?;
-        let steps = round_trips(settings, vars, &spec, (&set, &plan), safety.gate, out)?;
-        let checked = steps.iter().filter(|s| s.down).count();
-        let failed: Vec<&RoundTrip> = steps.iter().filter(|s| s.problem.is_some()).collect();
-        summary.push(format!(
-            "{} migration(s) applied; {checked} down file(s) checked: {}",
-            steps.iter().filter(|s| s.applied).count(),
-            if failed.is_empty() {
-                "each one restored the schema".to_string()
-            } else {
-                format!(
-                    "{} failed ({})",
-                    failed.len(),
-                    failed
-                        .iter()
-                        .map(|s| s.version.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            }
-        ));
+        // A throwaway cluster needs no gate; a database given by URL does.
+        let steps = round_trips(settings, vars, &spec, (&set, &plan), explicit, out)?;
+        found.push(crate::report::test::round_trips(&steps));
         if steps.iter().any(|s| s.interrupted) {
             if !out.json {
                 out.line(
@@ -93,25 +66,14 @@ pub fn run(
                 );
             }
             exit::INTERRUPTED
-        } else if failed.is_empty() {
+        } else if steps.iter().all(|s| s.problem.is_none()) {
             exit::OK
         } else {
             exit::FINDINGS
         }
     } else {
-        let code = run_deploy(
-            settings,
-            vars,
-            &spec,
-            &set,
-            &plan,
-            &BTreeMap::new(),
-            None,
-            safety,
-            out,
-            &mut DeployReport::default(),
-        )?;
-        summary.push(if code == exit::OK {
+        let code = apply(settings, vars, &spec, (&set, &plan), explicit, out)?;
+        found.push(if code == exit::OK {
             "every migration applied".to_string()
         } else {
             "the deploy stopped (see above)".to_string()
@@ -121,60 +83,107 @@ pub fn run(
     if code == exit::INTERRUPTED {
         return Ok(code);
     }
+    let on = if explicit {
+        spec.describe()
+    } else {
+        "a throwaway PostgreSQL (removed now)".to_string()
+    };
+    let healthy = health(
+        settings,
+        &spec,
+        (&set, &plan),
+        code,
+        (started, &on),
+        found,
+        out,
+    )?;
+    Ok(if code != exit::OK {
+        code
+    } else if healthy {
+        exit::OK
+    } else {
+        exit::FINDINGS
+    })
+}
+
+/// Every migration applied, in one deploy (through the gate on a database given by URL).
+fn apply(
+    settings: &Settings,
+    vars: &VarSource,
+    spec: &ConnectionSpec,
+    (set, plan): (&MigrationSet, &Plan),
+    gate: bool,
+    out: &Output,
+) -> Result<u8, CliError> {
+    let safety = Safety {
+        gate,
+        // An empty test database needs no backup.
+        backup: false,
+        // The health check comes after, once, whatever the mode.
+        health: false,
+        validate: true,
+    };
+    run_deploy(
+        settings,
+        vars,
+        spec,
+        set,
+        plan,
+        &BTreeMap::new(),
+        None,
+        safety,
+        out,
+        &mut DeployReport::default(),
+    )
+}
+
+/// The health check at the end, the verdict and the job summary; whether no check failed.
+fn health(
+    settings: &Settings,
+    spec: &ConnectionSpec,
+    (set, plan): (&MigrationSet, &Plan),
+    code: u8,
+    (started, on): (Instant, &str),
+    mut found: Vec<String>,
+    out: &Output,
+) -> Result<bool, CliError> {
     let report = runtime()?
         .block_on(crate::health::check(
-            &set,
-            &plan,
-            &spec,
+            set,
+            plan,
+            spec,
             &crate::health::HealthOptions::from_settings(settings),
         ))
-        .map_err(super::database::deploy_error)?;
-    let health = report.level();
+        .map_err(deploy_error)?;
+    let healthy = report.level() != Level::Fail;
     if out.json {
         out.stdout(
             &format!("{}\n", serde_json::to_string(&report).unwrap_or_default()),
             super::output::Kind::Json,
         );
-    } else {
-        out.line("");
-        out.line(&crate::report::health::text(&report));
-        summary.push(format!(
-            "health: {} failed, {} warning(s)",
-            report.count(Level::Fail),
-            report.count(Level::Warn)
-        ));
-        let passed = code == exit::OK && health != Level::Fail;
-        let on = if explicit {
-            spec.describe()
-        } else {
-            "a throwaway PostgreSQL (removed now)".to_string()
-        };
-        let seconds = started.elapsed().as_secs_f64();
-        let verdict = if passed { "passed" } else { "FAILED" };
-        out.line(&format!(
-            "\nTest {verdict} in {seconds:.1} s on {}: {}.",
-            u(&on),
-            summary.join("; ")
-        ));
-        super::summary::step_summary(
-            &format!(
-                "## {} pgshift test {verdict}\n\n{:.1} s on {}: {}.\n\n{}",
-                if passed { "✅" } else { "❌" },
-                seconds,
-                crate::sanitize::escape::markdown(&on),
-                crate::sanitize::escape::markdown(&summary.join("; ")),
-                crate::report::health::markdown(&report)
-            ),
-            out,
-        );
+        return Ok(healthy);
     }
-    Ok(if code != exit::OK {
-        code
-    } else if health == Level::Fail {
-        exit::FINDINGS
-    } else {
-        exit::OK
-    })
+    out.line("");
+    out.line(&crate::report::health::text(&report));
+    found.push(format!(
+        "health: {} failed, {} warning(s)",
+        report.count(Level::Fail),
+        report.count(Level::Warn)
+    ));
+    let passed = code == exit::OK && healthy;
+    let seconds = started.elapsed().as_secs_f64();
+    out.line(&crate::report::test::verdict(passed, seconds, on, &found));
+    super::summary::step_summary(
+        &crate::report::test::summary(
+            passed,
+            seconds,
+            on,
+            &found,
+            &crate::report::health::markdown(&report),
+        ),
+        out,
+    );
+    Ok(healthy)
 }
 
 /// A throwaway cluster and a database in it.
@@ -219,24 +228,9 @@ fn round_trips(
     };
     let mut printer = Printer::new(quiet, Some(&settings.log_dir));
     let mut line = |r: &RoundTrip| {
-        if out.json {
-            return;
+        if !out.json {
+            out.line(&crate::report::test::round_trip(r, width));
         }
-        let v = &r.version;
-        out.line(&match (r.skipped, &r.problem, r.down) {
-            (Some(why), _, _) => format!("  -     {v:<width$}  {why}"),
-            (None, None, true) => format!(
-                "  ok    {v:<width$}  up, down, up: the down file restores the schema ({} ms)",
-                r.ms
-            ),
-            (None, None, false) => {
-                format!(
-                    "  -     {v:<width$}  applied; no down file to check ({} ms)",
-                    r.ms
-                )
-            }
-            (None, Some(p), _) => format!("  FAIL  {v:<width$}  {}", untrusted_lines(p)),
-        });
     };
     runtime()?
         .block_on(async {

@@ -142,69 +142,12 @@ impl ConnectionSpec {
     pub fn resolve(url: Option<&str>, env: Env) -> Result<ConnectionSpec, ConnectError> {
         let given = conninfo::parse(url.unwrap_or(""))?;
         let mut p = conninfo::resolve(given, env)?;
-        let mut warnings = Vec::new();
         let host = p.get("host").cloned().unwrap_or_else(default_host);
         let user = p.get("user").cloned().unwrap_or_else(|| os_user(env));
         let dbname = p.get("dbname").cloned().unwrap_or_else(|| user.clone());
-        if !p.contains_key("password") {
-            let first_host = host.split(',').next().unwrap_or("");
-            let first_port = p
-                .get("port")
-                .and_then(|ports| {
-                    ports
-                        .split(',')
-                        .next()
-                        .filter(|x| !x.is_empty())
-                        .map(str::to_string)
-                })
-                .unwrap_or_else(|| "5432".into());
-            let found = conninfo::password_file(
-                p.get("passfile").map(String::as_str),
-                env,
-                first_host,
-                &first_port,
-                &dbname,
-                &user,
-            );
-            warnings.extend(found.warning);
-            if let Some(pw) = found.password {
-                p.insert("password".into(), pw);
-            }
-        }
-        // A password that is the user's or the database's name hides nothing that is not
-        // shown anyway (`postgres:postgres@…`), and masking it would blank those names out.
-        if let Some(pw) = p
-            .get("password")
-            .filter(|pw| **pw != user && **pw != dbname)
-        {
-            remember(pw);
-        }
-
+        let warnings = password(&mut p, env, &host, &user, &dbname);
         let mut config = Config::new();
-        for h in host.split(',') {
-            if h.starts_with('/') {
-                config.host_path(h);
-            } else {
-                config.host(h);
-            }
-        }
-        if let Some(addrs) = p.get("hostaddr") {
-            for a in addrs.split(',') {
-                let ip = a
-                    .parse()
-                    .map_err(|_| bad_option("hostaddr is not an IP address"))?;
-                config.hostaddr(ip);
-            }
-        }
-        if let Some(ports) = p.get("port") {
-            for port in ports.split(',') {
-                let port = if port.is_empty() { "5432" } else { port };
-                config.port(
-                    port.parse()
-                        .map_err(|_| bad_option("port is not a number from 1 to 65535"))?,
-                );
-            }
-        }
+        addresses(&mut config, &p, &host)?;
         config.user(&user);
         config.dbname(&dbname);
         if let Some(pw) = p.get("password") {
@@ -224,50 +167,7 @@ impl ConnectionSpec {
                 Some(name)
             }
         };
-        let timeout = match p.get("connect_timeout") {
-            Some(t) => t
-                .trim()
-                .parse::<u64>()
-                .map_err(|_| bad_option("connect_timeout is not a number of seconds"))?,
-            None => 10,
-        };
-        // libpq: 0 waits forever, and anything below 2 seconds counts as 2.
-        if timeout > 0 {
-            config.connect_timeout(Duration::from_secs(timeout.max(2)));
-        }
-        if let Some(t) = p.get("target_session_attrs") {
-            config.target_session_attrs(match t.as_str() {
-                "any" => tokio_postgres::config::TargetSessionAttrs::Any,
-                "read-write" => tokio_postgres::config::TargetSessionAttrs::ReadWrite,
-                "read-only" => tokio_postgres::config::TargetSessionAttrs::ReadOnly,
-                _ => {
-                    return Err(bad_option(
-                        "target_session_attrs must be any, read-write or read-only",
-                    ))
-                }
-            });
-        }
-        if let Some(c) = p.get("channel_binding") {
-            config.channel_binding(match c.as_str() {
-                "disable" => tokio_postgres::config::ChannelBinding::Disable,
-                "prefer" => tokio_postgres::config::ChannelBinding::Prefer,
-                "require" => tokio_postgres::config::ChannelBinding::Require,
-                _ => {
-                    return Err(bad_option(
-                        "channel_binding must be disable, prefer or require",
-                    ))
-                }
-            });
-        }
-        if let Some(k) = p.get("keepalives") {
-            config.keepalives(k != "0");
-        }
-        if let Some(k) = p.get("keepalives_idle") {
-            config.keepalives_idle(Duration::from_secs(
-                k.parse()
-                    .map_err(|_| bad_option("keepalives_idle is not a number of seconds"))?,
-            ));
-        }
+        session_options(&mut config, &p)?;
         let tls = match p.get("sslmode") {
             Some(m) => TlsMode::parse(m).ok_or_else(|| {
                 bad_option(
@@ -297,36 +197,39 @@ impl ConnectionSpec {
         use tokio_postgres::config::Host;
         let quote = |v: &str| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
         let mut pairs = Vec::new();
-        let hosts: Vec<String> = self
-            .config
-            .get_hosts()
-            .iter()
-            .map(|h| match h {
-                Host::Tcp(h) => h.clone(),
-                Host::Unix(p) => p.display().to_string(),
-            })
-            .collect();
-        if !hosts.is_empty() {
-            pairs.push(format!("host={}", quote(&hosts.join(","))));
-        }
-        let addrs: Vec<String> = self
-            .config
-            .get_hostaddrs()
-            .iter()
-            .map(|a| a.to_string())
-            .collect();
-        if !addrs.is_empty() {
-            pairs.push(format!("hostaddr={}", quote(&addrs.join(","))));
-        }
-        let ports: Vec<String> = self
-            .config
-            .get_ports()
-            .iter()
-            .map(|p| p.to_string())
-            .collect();
-        if !ports.is_empty() {
-            pairs.push(format!("port={}", quote(&ports.join(","))));
-        }
+        // A list (hosts, addresses, ports) as one comma-separated value, when it has any.
+        let mut list = |key: &str, items: Vec<String>| {
+            if !items.is_empty() {
+                pairs.push(format!("{key}={}", quote(&items.join(","))));
+            }
+        };
+        list(
+            "host",
+            self.config
+                .get_hosts()
+                .iter()
+                .map(|h| match h {
+                    Host::Tcp(h) => h.clone(),
+                    Host::Unix(p) => p.display().to_string(),
+                })
+                .collect(),
+        );
+        list(
+            "hostaddr",
+            self.config
+                .get_hostaddrs()
+                .iter()
+                .map(|a| a.to_string())
+                .collect(),
+        );
+        list(
+            "port",
+            self.config
+                .get_ports()
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+        );
         if let Some(u) = self.config.get_user() {
             pairs.push(format!("user={}", quote(u)));
         }
@@ -633,6 +536,158 @@ async fn bounded<T>(
         Some(d) => tokio::time::timeout(d, fut).await.ok(),
         None => Some(fut.await),
     }
+}
+
+/// The connection's parameters, as libpq resolved them.
+type Params = std::collections::BTreeMap<String, String>;
+
+/// The password from the password file when none was given (with a warning when the file is
+/// readable by others); every password is remembered as a secret, except one that is the
+/// user's or the database's name (`postgres:postgres@…`): it hides nothing that is not shown
+/// anyway, and masking it would blank those names out.
+fn password(p: &mut Params, env: Env, host: &str, user: &str, dbname: &str) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if !p.contains_key("password") {
+        let first_host = host.split(',').next().unwrap_or("");
+        let first_port = p
+            .get("port")
+            .and_then(|ports| {
+                ports
+                    .split(',')
+                    .next()
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| "5432".into());
+        let found = conninfo::password_file(
+            p.get("passfile").map(String::as_str),
+            env,
+            first_host,
+            &first_port,
+            dbname,
+            user,
+        );
+        warnings.extend(found.warning);
+        if let Some(pw) = found.password {
+            p.insert("password".into(), pw);
+        }
+    }
+    if let Some(pw) = p
+        .get("password")
+        .filter(|pw| **pw != user && **pw != dbname)
+    {
+        remember(pw);
+    }
+    warnings
+}
+
+/// Hosts (a `/` starts a socket folder), host addresses and ports, each a list.
+fn addresses(config: &mut Config, p: &Params, host: &str) -> Result<(), ConnectError> {
+    for h in host.split(',') {
+        if h.starts_with('/') {
+            config.host_path(h);
+        } else {
+            config.host(h);
+        }
+    }
+    if let Some(addrs) = p.get("hostaddr") {
+        for a in addrs.split(',') {
+            let ip = a
+                .parse()
+                .map_err(|_| bad_option("hostaddr is not an IP address"))?;
+            config.hostaddr(ip);
+        }
+    }
+    if let Some(ports) = p.get("port") {
+        for port in ports.split(',') {
+            let port = if port.is_empty() { "5432" } else { port };
+            config.port(
+                port.parse()
+                    .map_err(|_| bad_option("port is not a number from 1 to 65535"))?,
+            );
+        }
+    }
+    Ok(())
+}
+
+/// One of a few words: `p[key]` as the value `choices` pairs it with; `message` when it is
+/// none of them.
+fn choice<T: Copy>(
+    p: &Params,
+    key: &str,
+    choices: &[(&str, T)],
+    message: &str,
+) -> Result<Option<T>, ConnectError> {
+    p.get(key)
+        .map(|v| {
+            choices
+                .iter()
+                .find(|(name, _)| name == v)
+                .map(|(_, t)| *t)
+                .ok_or_else(|| bad_option(message))
+        })
+        .transpose()
+}
+
+/// libpq's `target_session_attrs` values.
+const SESSION_ATTRS: [(&str, tokio_postgres::config::TargetSessionAttrs); 3] = [
+    ("any", tokio_postgres::config::TargetSessionAttrs::Any),
+    (
+        "read-write",
+        tokio_postgres::config::TargetSessionAttrs::ReadWrite,
+    ),
+    (
+        "read-only",
+        tokio_postgres::config::TargetSessionAttrs::ReadOnly,
+    ),
+];
+
+/// libpq's `channel_binding` values.
+const CHANNEL_BINDING: [(&str, tokio_postgres::config::ChannelBinding); 3] = [
+    ("disable", tokio_postgres::config::ChannelBinding::Disable),
+    ("prefer", tokio_postgres::config::ChannelBinding::Prefer),
+    ("require", tokio_postgres::config::ChannelBinding::Require),
+];
+
+/// connect_timeout (libpq: 0 waits forever, anything below 2 s counts as 2), the session
+/// attributes wanted, channel binding and keepalives.
+fn session_options(config: &mut Config, p: &Params) -> Result<(), ConnectError> {
+    let timeout = match p.get("connect_timeout") {
+        Some(t) => t
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| bad_option("connect_timeout is not a number of seconds"))?,
+        None => 10,
+    };
+    if timeout > 0 {
+        config.connect_timeout(Duration::from_secs(timeout.max(2)));
+    }
+    if let Some(t) = choice(
+        p,
+        "target_session_attrs",
+        &SESSION_ATTRS,
+        "target_session_attrs must be any, read-write or read-only",
+    )? {
+        config.target_session_attrs(t);
+    }
+    if let Some(c) = choice(
+        p,
+        "channel_binding",
+        &CHANNEL_BINDING,
+        "channel_binding must be disable, prefer or require",
+    )? {
+        config.channel_binding(c);
+    }
+    if let Some(k) = p.get("keepalives") {
+        config.keepalives(k != "0");
+    }
+    if let Some(k) = p.get("keepalives_idle") {
+        config.keepalives_idle(Duration::from_secs(
+            k.parse()
+                .map_err(|_| bad_option("keepalives_idle is not a number of seconds"))?,
+        ));
+    }
+    Ok(())
 }
 
 /// The error and its causes on one line.

@@ -674,16 +674,53 @@ pub struct Running {
     pub holder: String,
 }
 
-/// What `status` reads.
+/// What `status` reads (its `--json` form, the comparison's fields at the top).
+#[derive(Debug, Clone, Serialize)]
 pub struct StatusRead {
     /// Every migration compared with the records.
+    #[serde(flatten)]
     pub status: Status,
     /// `user@host:port/db`.
     pub target: String,
     /// The deploy holding the lock right now, if any.
     pub running: Option<Running>,
     /// Where the Supabase CLI's history exists: how it disagrees with pgshift's records.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub supabase: Option<crate::supabase::history::Disagreement>,
+}
+
+/// What a backup taken now needs to know of the database: its server (pg_dump must match its
+/// major version), and the migrations applied (its manifest lists them).
+pub async fn backup_source(
+    spec: &ConnectionSpec,
+    tracking: &Tracking,
+) -> Result<(crate::backup::Server, Vec<String>), DeployError> {
+    let session = Session::open(spec, |_| String::new()).await?;
+    let rows = tracking.rows(&session.client).await.map_err(db_err)?;
+    Ok((
+        crate::backup::Server {
+            version: session.server_version.clone(),
+            major: (session.version_num / 10000) as u32,
+        },
+        rows.into_iter()
+            .filter(|r| r.success)
+            .map(|r| r.version)
+            .collect(),
+    ))
+}
+
+/// The tracking table's rows, oldest first (none when there is no table yet).
+pub async fn history(
+    spec: &ConnectionSpec,
+    tracking: &Tracking,
+) -> Result<Vec<crate::db::tracking::AppliedRow>, DeployError> {
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let started = Instant::now();
+    let client = spec.connect(tx).await.map_err(DeployError::Connect)?;
+    spec.first_answer(started, tracking.rows(&client))
+        .await
+        .map_err(DeployError::Connect)?
+        .map_err(db_err)
 }
 
 /// Reads the state of the database (no lock, nothing created), and who is deploying to it.

@@ -282,3 +282,58 @@ pub fn rate(bytes: u64, ms: u128) -> String {
     let secs = (ms as f64 / 1000.0).max(0.001);
     format!("{mb:.0} MB written, {:.1} MB/s", mb / secs)
 }
+
+/// The validation before a deploy: errors in full, with their source lines; warnings one line
+/// per rule with its count, so that a deploy log of a thousand plain files stays readable
+/// (`validate` has them all). Empty when there is nothing to say.
+pub fn validation(report: &crate::validate::Report, color: bool) -> String {
+    use crate::diagnostic::Level;
+    let (errors, warnings): (Vec<_>, Vec<_>) = report
+        .findings
+        .iter()
+        .filter(|f| {
+            f.allowed.is_none() && f.level >= Level::Warning && f.rule != "sql/missing-variable"
+        })
+        .cloned()
+        .partition(|f| f.level == Level::Error);
+    let mut text = String::new();
+    if !errors.is_empty() {
+        let mut r = report.clone();
+        r.findings = errors;
+        text.push_str(&super::render(&r, super::Format::Text, color));
+    }
+    if !warnings.is_empty() {
+        text.push_str(&warning_lines(&warnings));
+    }
+    text
+}
+
+/// One line per rule: its first finding, where, and how many more.
+fn warning_lines(warnings: &[crate::diagnostic::Finding]) -> String {
+    let mut rules: Vec<(&str, Vec<&crate::diagnostic::Finding>)> = Vec::new();
+    for f in warnings {
+        match rules.iter_mut().find(|(r, _)| *r == f.rule) {
+            Some((_, list)) => list.push(f),
+            None => rules.push((&f.rule, vec![f])),
+        }
+    }
+    let mut text = String::new();
+    for (rule, list) in &rules {
+        let first = list[0];
+        let at = first
+            .location
+            .as_ref()
+            .map_or_else(String::new, |l| format!(" ({l})"));
+        let more = match list.len() {
+            1 => String::new(),
+            n => format!(", and {} more like it", n - 1),
+        };
+        text.push_str(&format!("warning[{rule}]: {}{at}{more}\n", first.message));
+    }
+    text.push_str(&format!(
+        "{} warning(s) of {} rule(s); `pgshift validate` shows each one with its line and what to do.\n",
+        warnings.len(),
+        rules.len()
+    ));
+    text
+}

@@ -3,14 +3,18 @@
 //! code scanning). One file per format. This room sits above `validate` and `deploy`; nothing
 //! below imports it. Escaping of untrusted text comes from `crate::sanitize`.
 
+pub mod backup;
 pub mod deploy;
 pub mod events;
 pub mod fleet;
 mod github;
 pub mod health;
+pub mod history;
 mod json;
 mod markdown;
 mod sarif;
+pub mod status;
+pub mod test;
 mod text;
 
 use crate::validate::Report;
