@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use crate::backup::schema;
-use crate::config::{DryRun, Settings};
+use crate::config::Settings;
 use crate::db::connect::ConnectionSpec;
 use crate::deploy::gate::{self, Ask, Operation, Request};
 use crate::deploy::rollback::{self, RollbackOptions, Selection};
@@ -240,20 +240,7 @@ impl RoundTrips<'_> {
             };
             gate::check(&request, self.ask)
         };
-        let opts = RollbackOptions {
-            environment: s.environment,
-            tracking: s.tracking.clone(),
-            timeout: s.deploy.timeout,
-            lock_wait: s.deploy.lock_timeout,
-            statement_lock_timeout: s.deploy.statement_lock_timeout,
-            values: self.values,
-            debug: s.run.debug,
-            interrupt: crate::interrupt::subscribe(),
-            cascade: false,
-            dry_run: DryRun::Off,
-            backup_dir: s.backup.dir.clone(),
-            gate: &check,
-        };
+        let opts = RollbackOptions::from_settings(s, self.values, &check);
         let selection = Selection::Version(version.to_string());
         rollback::rollback(
             self.set,

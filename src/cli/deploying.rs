@@ -141,22 +141,13 @@ pub fn undo(
     let mut printer = Printer::new(*out, Some(&settings.log_dir));
     rt.block_on(async {
         let opts = RollbackOptions {
-            environment: settings.environment,
-            tracking: settings.tracking.clone(),
-            timeout: settings.deploy.timeout,
-            lock_wait: settings.deploy.lock_timeout,
-            statement_lock_timeout: settings.deploy.statement_lock_timeout,
-            values: &lookup,
-            debug: settings.run.debug,
-            interrupt: crate::interrupt::subscribe(),
             cascade: how.cascade,
             dry_run: if how.dry_run {
                 DryRun::Plan
             } else {
                 DryRun::Off
             },
-            backup_dir: settings.backup.dir.clone(),
-            gate: &check,
+            ..RollbackOptions::from_settings(settings, &lookup, &check)
         };
         rollback::rollback(set, plan, spec, &opts, selection, &mut |e| {
             printer.print(&e)

@@ -853,18 +853,29 @@ pub async fn record_failure(
         event,
         &detail,
     );
-    // The migration may have deallocated the record statement or changed role and session.
-    // pgshift's own bookkeeping is not bound by the migration's TIMEOUT, and a cancel request
-    // sent for the migration that reaches the server late may hit it: it is tried again.
+    // The migration may have deallocated the record statement.
     let sql = format!(
-        "RESET ROLE;\nRESET ALL;\n{}\nSET statement_timeout = 0;\n{};\nBEGIN;\n{rec}\nCOMMIT;",
-        ctx.session_sql,
+        "{};\nBEGIN;\n{rec}\nCOMMIT;",
         ctx.tracking.prepare_record_sql()
     );
+    record_after_failure(ctx, &sql).await
+}
+
+/// Runs pgshift's own bookkeeping after a file failed (`sql`, with its own transaction): as the
+/// deploying role with the session's settings back (the file may have changed both), and not
+/// bound by the file's TIMEOUT. A cancel request sent for the file that reaches the server late
+/// may hit it, even after a first retry on a loaded machine: it is tried a few times, a little
+/// apart, until one is not cancelled.
+pub async fn record_after_failure(
+    ctx: &RunContext<'_>,
+    sql: &str,
+) -> Result<(), tokio_postgres::Error> {
+    let sql = format!(
+        "ROLLBACK;\nRESET ROLE;\nRESET ALL;\n{}\nSET statement_timeout = 0;\n{sql}",
+        ctx.session_sql
+    );
     let mut result = ctx.client.batch_execute(&sql).await;
-    // A loaded machine can deliver the late cancel after a first retry too: a few tries, a
-    // little apart, until one is not cancelled.
-    for attempt in 1..=4u64 {
+    for attempt in 1..=4u32 {
         if !result
             .as_ref()
             .is_err_and(|e| e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED))
@@ -873,7 +884,7 @@ pub async fn record_failure(
         }
         let _ = ctx.client.batch_execute("ROLLBACK").await;
         tokio::time::sleep(crate::retry::backoff(
-            attempt as u32,
+            attempt,
             Duration::from_millis(50),
             Duration::from_secs(1),
         ))

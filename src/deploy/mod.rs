@@ -5,6 +5,7 @@
 //! later version. Progress is reported as events, each redacted on its way out (`Emitter`);
 //! nothing here prints.
 
+mod applier;
 pub mod gate;
 pub mod records;
 pub mod restore;
@@ -21,7 +22,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::{DryRun, Environment, OutOfOrder};
 use crate::db::connect::{ConnectError, ConnectionSpec};
-use crate::db::execute::{self, Cause, Effects, Failure, Mode, Prepared, RunContext};
+use crate::db::execute::{self, Cause, Effects, Failure, Mode, Prepared};
 use crate::db::lock::{self, LockError};
 use crate::db::tracking::{Tracking, TrackingError};
 use crate::diagnostic::Location;

@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use super::applier::{Applier, Setup};
 use super::session::Session;
 use super::status::{self, State};
 use super::{db_err, ensure, new_run_id, open_locked, DeployError, Emitter, Event, PlanItem};
 use crate::config::{DryRun, Environment};
 use crate::db::connect::ConnectionSpec;
-use crate::db::execute::{self, Cause, Mode, Prepared, RunContext};
+use crate::db::execute::{self, Cause, Mode, Prepared};
 use crate::db::tracking::{AppliedRow, Tracking};
 use crate::migration::{MigrationSet, Version};
 use crate::plan::Plan;
@@ -49,6 +50,8 @@ pub struct RollbackOptions<'a> {
     pub debug: bool,
     /// Becomes true on SIGINT/SIGTERM.
     pub interrupt: watch::Receiver<bool>,
+    /// How many times a down file that could not get a lock in time is tried again.
+    pub lock_retries: u32,
     /// Dependents first, instead of a refusal.
     pub cascade: bool,
     /// `Plan` prints what would be undone; nothing changes.
@@ -57,6 +60,33 @@ pub struct RollbackOptions<'a> {
     pub backup_dir: std::path::PathBuf,
     /// The environment gate, with a line per migration undone.
     pub gate: &'a (dyn Fn(&[String]) -> Result<(), DeployError> + Sync),
+}
+
+impl<'a> RollbackOptions<'a> {
+    /// A rollback as `settings` configure it (timeouts, lock retries, DEBUG), with psql
+    /// variables' values from `values` and `gate` deciding; all of the selection, not a dry
+    /// run.
+    pub fn from_settings(
+        settings: &crate::config::Settings,
+        values: &'a (dyn Fn(&str) -> Option<String> + Sync),
+        gate: &'a (dyn Fn(&[String]) -> Result<(), DeployError> + Sync),
+    ) -> RollbackOptions<'a> {
+        RollbackOptions {
+            environment: settings.environment,
+            tracking: settings.tracking.clone(),
+            timeout: settings.deploy.timeout,
+            lock_wait: settings.deploy.lock_timeout,
+            statement_lock_timeout: settings.deploy.statement_lock_timeout,
+            values,
+            debug: settings.run.debug,
+            interrupt: crate::interrupt::subscribe(),
+            lock_retries: settings.deploy.lock_retries,
+            cascade: false,
+            dry_run: DryRun::Off,
+            backup_dir: settings.backup.dir.clone(),
+            gate,
+        }
+    }
 }
 
 /// How a rollback ended.
@@ -334,55 +364,44 @@ async fn undo(
         .map_err(db_err)?
         .get(0);
     session.drain();
-    let run_id = new_run_id();
     let env = opts.environment.as_str();
-    let cancel_spec = spec.clone();
-    let cancel =
-        move |token: tokio_postgres::CancelToken| -> futures_util::future::BoxFuture<'static, ()> {
-            let spec = cancel_spec.clone();
-            Box::pin(async move {
-                let _ = token.cancel_query(spec.tls_for_cancel()).await;
-            })
-        };
-    let debug_hook = |sql: &str, d: Duration| {
-        out.emit(Event::Statement {
-            version: String::new(),
-            sql: sql.to_string(),
-            ms: d.as_secs_f64() * 1e3,
-        })
-    };
-    let ctx = RunContext {
-        client: &session.client,
-        tracking: t,
-        run_id: &run_id,
-        environment: env,
-        timeout: opts.timeout,
-        interrupt: opts.interrupt.clone(),
-        cancel: &cancel,
-        debug: if opts.debug { Some(&debug_hook) } else { None },
-        session_sql: &session.settings,
-    };
+    let applier = Applier::new(
+        Setup {
+            client: &session.client,
+            tracking: t,
+            environment: env,
+            timeout: opts.timeout,
+            interrupt: opts.interrupt.clone(),
+            session_sql: &session.settings,
+            lock_retries: opts.lock_retries,
+            debug: opts.debug,
+        },
+        new_run_id(),
+        spec,
+        out,
+    );
+    let ctx = applier.context();
     let mut outcome = RollbackOutcome::default();
     let total = prepared.len();
     // SIGINT and SIGTERM are finished here: the down file cancelled, rolled back, recorded.
     let _handling = crate::interrupt::Handling::start();
     for (index, (p, m)) in prepared.iter().enumerate() {
-        if *opts.interrupt.borrow() {
+        if applier.interrupted() {
             outcome.interrupted = true;
             break;
         }
-        out.emit(Event::Applying {
-            version: p.version.clone(),
-            index: index + 1,
+        applier.starting(
+            &p.version,
+            index + 1,
             total,
-            mode: format!("rollback, {}", p.mode),
-        });
+            format!("rollback, {}", p.mode),
+        );
         let detail = serde_json::json!({ "down": m.down.as_ref().map(|d| d.path.display().to_string()), "mode": p.mode });
         let bookkeeping = |_time: &str| {
             let mut sql = format!(
                 "{}\n{}",
                 t.delete_sql(&p.version),
-                t.event_sql(&run_id, "rolled_back", Some(&p.version), env, &detail)
+                t.event_sql(ctx.run_id, "rolled_back", Some(&p.version), env, &detail)
             );
             if supabase_history {
                 let original =
@@ -392,16 +411,11 @@ async fn undo(
             }
             sql
         };
-        let result = execute::run_file(&ctx, p, 0, None, &bookkeeping, false).await;
-        while let Ok(n) = session.notices.try_recv() {
-            if n.code().code() != "25P01" {
-                out.emit(Event::Notice {
-                    version: p.version.clone(),
-                    severity: n.severity().to_string(),
-                    message: n.message().to_string(),
-                });
-            }
-        }
+        let result = applier
+            .run(p, &mut session.notices, &|| false, || {
+                execute::run_file(&ctx, p, 0, None, &bookkeeping, false)
+            })
+            .await;
         match result {
             Ok(d) => {
                 outcome.rolled_back.push(p.version.clone());
@@ -416,14 +430,9 @@ async fn undo(
                     d.locate(p.sub.to_source(o), 1).to_string()
                 });
                 // The record stays (the migration is still applied); the failure is an event.
-                let event = t.event_sql(&run_id, "rollback_failed", Some(&p.version), env, &serde_json::json!({ "sqlstate": f.sqlstate, "message": f.message, "position": position }));
-                if let Err(e) = session
-                    .client
-                    .batch_execute(&format!(
-                        "ROLLBACK;\nRESET ROLE;\n{}\nBEGIN;\n{event}\nCOMMIT;",
-                        session.settings
-                    ))
-                    .await
+                let event = t.event_sql(ctx.run_id, "rollback_failed", Some(&p.version), env, &serde_json::json!({ "sqlstate": f.sqlstate, "message": f.message, "position": position }));
+                if let Err(e) =
+                    execute::record_after_failure(&ctx, &format!("BEGIN;\n{event}\nCOMMIT;")).await
                 {
                     out.warn(format!(
                         "could not record the failed rollback of {}: {}",
@@ -433,19 +442,12 @@ async fn undo(
                 }
                 outcome.failed = true;
                 outcome.interrupted = f.cause == Cause::Interrupted;
-                out.emit(Event::Failed {
-                    version: p.version.clone(),
-                    sqlstate: f.sqlstate.clone(),
-                    help: match (&p.mode, f.cause) {
-                        (_, Cause::ConnectionLost) => format!("the connection broke while rolling back {}: the server rolls back the open transaction; check the server and `pgshift status`", p.version),
-                        (Mode::Transaction, _) => format!("the rollback of {} was itself rolled back: {} is still applied and recorded. Fix its down file and run `pgshift rollback` again", p.version, p.version),
-                        _ => format!("{}'s down file runs without a transaction: what it did before the failing statement stays; {} is still recorded as applied. Check the database, fix the down file, and run the rollback again", p.version, p.version),
-                    },
-                    message: f.message,
-                    position,
-                    detail: f.detail,
-                    hint: f.hint,
-                });
+                let help = match (&p.mode, f.cause) {
+                    (_, Cause::ConnectionLost) => format!("the connection broke while rolling back {}: the server rolls back the open transaction; check the server and `pgshift status`", p.version),
+                    (Mode::Transaction, _) => format!("the rollback of {} was itself rolled back: {} is still applied and recorded. Fix its down file and run `pgshift rollback` again", p.version, p.version),
+                    _ => format!("{}'s down file runs without a transaction: what it did before the failing statement stays; {} is still recorded as applied. Check the database, fix the down file, and run the rollback again", p.version, p.version),
+                };
+                applier.failed(&p.version, f, position, help);
                 break;
             }
         }

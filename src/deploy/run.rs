@@ -3,15 +3,16 @@
 //! apply, lock pgshift's objects down again, tell PostgREST. `Run::locked` reads them in one
 //! screen; each stage is a method below it.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::mpsc;
 
+use super::applier::{drain, Applier, Setup};
 use super::session::Notices;
 use super::status::{self, State, Status};
 use super::{
     db_err, ensure, execute, prepare, Cause, DeployError, Emitter, Event, Failure, Mode, Options,
-    Outcome, PlanItem, Prepared, RunContext,
+    Outcome, PlanItem, Prepared,
 };
 use crate::config::{DryRun, OutOfOrder};
 use crate::db::connect::ConnectionSpec;
@@ -100,6 +101,27 @@ impl<'a> Run<'a> {
             self.notify_postgrest().await?;
         }
         Ok(outcome)
+    }
+
+    /// `pgshift stop` came between two migrations: the last one is whole; the rest wait for
+    /// the next deploy. Recorded as an event, and said.
+    async fn stopped_before(&self, p: &Prepared) {
+        let opts = self.opts;
+        let event = opts.tracking.event_sql(
+            &self.run_id,
+            "interrupted",
+            Some(&p.version),
+            opts.environment.as_str(),
+            &serde_json::json!({ "by": "pgshift stop", "before": p.version }),
+        );
+        if let Err(e) = self.client.batch_execute(&event).await {
+            self.out
+                .warn(format!("could not record the stop: {}", db_err(e)));
+        }
+        self.out.warn(format!(
+            "stopped by `pgshift stop` before {}: the migrations before it are applied, the rest wait for the next deploy",
+            p.version
+        ));
     }
 
     /// Whether `pgshift stop` asked this deploy to stop. Requests without this deploy's token
@@ -464,102 +486,46 @@ impl<'a> Run<'a> {
         // SIGINT and SIGTERM are finished here: the statement cancelled, rolled back, recorded.
         let _handling = crate::interrupt::Handling::start();
         let (spec, opts, client, out) = (self.spec, self.opts, self.client, self.out);
-        let run_id = self.run_id.clone();
-        let cancel_spec = spec.clone();
-        let cancel = move |token: tokio_postgres::CancelToken| -> futures_util::future::BoxFuture<'static, ()> {
-            let spec = cancel_spec.clone();
-            Box::pin(async move {
-                let _ = token.cancel_query(spec.tls_for_cancel()).await;
-            })
-        };
-        let current = std::sync::Mutex::new(String::new());
-        let debug_hook = |sql: &str, t: Duration| {
-            out.emit(Event::Statement {
-                version: current.lock().map(|v| v.clone()).unwrap_or_default(),
-                sql: sql.to_string(),
-                ms: t.as_secs_f64() * 1e3,
-            })
-        };
-        let ctx = RunContext {
-            client,
-            tracking: &opts.tracking,
-            run_id: &run_id,
-            environment: opts.environment.as_str(),
-            timeout: opts.timeout,
-            interrupt: opts.interrupt.clone(),
-            cancel: &cancel,
-            debug: if opts.debug { Some(&debug_hook) } else { None },
-            session_sql: self.session,
-        };
+        let applier = Applier::new(
+            Setup {
+                client,
+                tracking: &opts.tracking,
+                environment: opts.environment.as_str(),
+                timeout: opts.timeout,
+                interrupt: opts.interrupt.clone(),
+                session_sql: self.session,
+                lock_retries: opts.lock_retries,
+                debug: opts.debug,
+            },
+            self.run_id.clone(),
+            spec,
+            out,
+        );
+        let ctx = applier.context();
         let total = prepared.len();
         let mut outcome = Outcome::default();
         for (index, (p, entry, m)) in prepared.iter().enumerate() {
-            if *opts.interrupt.borrow() {
+            if applier.interrupted() {
                 outcome.interrupted = true;
                 break;
             }
             if self.stop_requested() {
-                // Between migrations: the last one is whole; the rest wait for the next deploy.
-                let event = opts.tracking.event_sql(
-                    &run_id,
-                    "interrupted",
-                    Some(&p.version),
-                    opts.environment.as_str(),
-                    &serde_json::json!({ "by": "pgshift stop", "before": p.version }),
-                );
-                if let Err(e) = client.batch_execute(&event).await {
-                    out.warn(format!("could not record the stop: {}", db_err(e)));
-                }
-                out.warn(format!(
-                    "stopped by `pgshift stop` before {}: the migrations before it are applied, the rest wait for the next deploy",
-                    p.version
-                ));
+                self.stopped_before(p).await;
                 outcome.interrupted = true;
                 break;
             }
-            if let Ok(mut c) = current.lock() {
-                c.clone_from(&p.version);
-            }
-            out.emit(Event::Applying {
-                version: p.version.clone(),
-                index: index + 1,
-                total,
-                mode: p.mode.to_string(),
-            });
+            applier.starting(&p.version, index + 1, total, p.mode.to_string());
             let resume = self.resume_point(p, entry, rows).await?;
             let label = spec
                 .progress_label()
                 .map(|base| progress_name(&base, index + 1, total, &p.version));
             let start = Instant::now();
-            let mut result = execute::apply(&ctx, p, resume, label.as_deref()).await;
-            drain(notices, &p.version, out);
-            // A lock the migration could not get in time (its lock_timeout): the transaction was
-            // rolled back whole, so it is tried again after a pause, while the table is busy.
-            let tries = opts.lock_retries + 1;
-            let mut attempt = 1;
-            while let Err(f) = &result {
-                let lock_wait = f.sqlstate.as_deref() == Some("55P03")
-                    && p.mode == execute::Mode::Transaction
-                    && f.cause == Cause::Error;
-                if !lock_wait || attempt >= tries || *opts.interrupt.borrow() {
-                    break;
-                }
-                attempt += 1;
-                let wait = retry_pause(attempt);
-                out.emit(Event::Retrying {
-                    version: p.version.clone(),
-                    attempt,
-                    of: tries,
-                    wait_ms: wait.as_millis() as u64,
-                    message: f.message.clone(),
-                });
-                tokio::time::sleep(wait).await;
-                if self.stop_requested() {
-                    break;
-                }
-                result = execute::apply(&ctx, p, resume, label.as_deref()).await;
-                drain(notices, &p.version, out);
-            }
+            let stop = || self.stop_requested();
+            let result = applier
+                .run(p, notices, &stop, || {
+                    execute::apply(&ctx, p, resume, label.as_deref())
+                })
+                .await;
             match result {
                 Ok(t) => {
                     outcome.applied += 1;
@@ -591,15 +557,8 @@ impl<'a> Run<'a> {
                         }
                         _ => None,
                     };
-                    out.emit(Event::Failed {
-                        version: p.version.clone(),
-                        sqlstate: f.sqlstate.clone(),
-                        help: after_failure(p, &f, invalid.as_deref()),
-                        message: f.message,
-                        position,
-                        detail: f.detail,
-                        hint: f.hint,
-                    });
+                    let help = after_failure(p, &f, invalid.as_deref());
+                    applier.failed(&p.version, f, position, help);
                     break;
                 }
             }
@@ -912,16 +871,6 @@ fn after_failure(p: &Prepared, f: &Failure, invalid_index: Option<&str>) -> Stri
     }
 }
 
-/// The pause before try `attempt` (2, 3, …) after a lock timeout: doubling from about half a
-/// second, capped at 30 s, jittered.
-fn retry_pause(attempt: u32) -> Duration {
-    crate::retry::backoff(
-        attempt.saturating_sub(1),
-        Duration::from_millis(500),
-        Duration::from_secs(30),
-    )
-}
-
 fn fix(f: &Failure) -> &'static str {
     match f.cause {
         Cause::Timeout => "Make it faster (or batch it), or raise TIMEOUT,",
@@ -942,18 +891,4 @@ fn rows_checksum<'a>(
     rows.iter()
         .find(|r| r.version == version)
         .map(|r| r.checksum.as_str())
-}
-
-fn drain(notices: &mut Notices, version: &str, out: &Emitter) {
-    while let Ok(n) = notices.try_recv() {
-        // Our own ROLLBACK after a failure warns when there is no transaction: not news.
-        if n.code().code() == "25P01" {
-            continue;
-        }
-        out.emit(Event::Notice {
-            version: version.to_string(),
-            severity: n.severity().to_string(),
-            message: n.message().to_string(),
-        });
-    }
 }
