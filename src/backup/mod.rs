@@ -5,7 +5,9 @@
 //! onto the same database or into an empty one; `restore` does the same with psql in one
 //! transaction. Memory stays flat whatever the database's size. Nothing here prints.
 
+pub mod coverage;
 pub mod gzip;
+pub mod restore;
 pub mod schema;
 pub mod tools;
 
@@ -23,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::db::connect::ConnectionSpec;
 use crate::sanitize::redact::redact_string;
 pub use gzip::Progress;
+pub use restore::{held, not_held, restore, DbObject, RestorePlan, Restored, OBJECTS_SQL};
 use tools::Tool;
 
 /// The last line pg_dump writes into a plain dump that it finished.
@@ -76,6 +79,10 @@ pub struct Manifest {
     /// The migrations applied when it was taken.
     pub applied: Vec<String>,
     pub tool_version: String,
+    /// The schemas it leaves out, the platform's ([`coverage`]); `None` in backups of
+    /// pgshift 0.x before it left any out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outside: Option<Vec<String>>,
 }
 
 /// How to back up.
@@ -113,6 +120,8 @@ impl BackupOptions {
 pub struct Server {
     pub version: String,
     pub major: u32,
+    /// The schemas a backup leaves out ([`coverage::outside`]).
+    pub outside: Vec<String>,
 }
 
 /// A backup made, verified and listed with its manifest.
@@ -274,7 +283,7 @@ pub fn create(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let partial = opts.dir.join(format!(".{name}.partial"));
-    let result = dump_into(&tool, spec, &partial, opts, progress);
+    let result = dump_into(&tool, spec, &partial, &server.outside, opts, progress);
     let compressed = match result {
         Ok(c) => c,
         Err(e) => {
@@ -312,6 +321,7 @@ pub fn create(
         run_id: run_id.to_string(),
         applied,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        outside: Some(server.outside.clone()),
     };
     write_private(
         &manifest_path(&path),
@@ -332,6 +342,7 @@ fn dump_into(
     tool: &Tool,
     spec: &ConnectionSpec,
     partial: &Path,
+    outside: &[String],
     opts: &BackupOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<gzip::Compressed, BackupError> {
@@ -340,6 +351,7 @@ fn dump_into(
     let (mut cmd, _pass) = client(tool, spec, "pgshift backup")?;
     let mut child = cmd
         .args(["--format=plain", "--clean", "--if-exists", "--no-password"])
+        .args(coverage::exclude_args(outside))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -498,206 +510,4 @@ pub fn verify(
         }
     }
     Ok(v)
-}
-
-/// What a restore did.
-#[derive(Debug, Clone)]
-pub struct Restored {
-    pub bytes: u64,
-    /// Objects the backup did not hold, dropped first (`TABLE public.added_later`).
-    pub dropped: Vec<String>,
-}
-
-/// An object of the database now, in the form a `--clean` dump names it: `TABLE`,
-/// `public.orders`; `FUNCTION`, `public.f(integer)`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct DbObject {
-    pub kind: String,
-    pub name: String,
-}
-
-/// The objects a restore removes when the backup does not hold them: schemas, tables, views,
-/// sequences, functions, types, domains and extensions the restoring role owns, except
-/// extension members and the parts of other objects (owned sequences, row and array types),
-/// which go with their owner.
-pub const OBJECTS_SQL: &str = "
-WITH mine AS (SELECT oid FROM pg_roles WHERE pg_has_role(current_user, oid, 'USAGE')),
-ext AS (SELECT classid, objid FROM pg_depend WHERE deptype = 'e'),
-user_ns AS (SELECT oid, nspname FROM pg_namespace
-            WHERE nspname NOT IN ('information_schema', 'pg_catalog', 'pg_toast') AND nspname NOT LIKE 'pg\\_temp\\_%' AND nspname NOT LIKE 'pg\\_toast\\_temp\\_%')
-SELECT 'SCHEMA', quote_ident(n.nspname) FROM user_ns n JOIN pg_namespace p ON p.oid = n.oid
- WHERE n.nspname <> 'public' AND p.nspowner IN (SELECT oid FROM mine)
-   AND (('pg_namespace'::regclass, n.oid) NOT IN (SELECT classid, objid FROM ext))
-UNION ALL
-SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END,
-       format('%I.%I', n.nspname, c.relname)
-  FROM pg_class c JOIN user_ns n ON n.oid = c.relnamespace
- WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND c.relowner IN (SELECT oid FROM mine)
-   AND (('pg_class'::regclass, c.oid) NOT IN (SELECT classid, objid FROM ext))
-   AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i')))
-UNION ALL
-SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END,
-       format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid))
-  FROM pg_proc p JOIN user_ns n ON n.oid = p.pronamespace
- WHERE p.proowner IN (SELECT oid FROM mine)
-   AND (('pg_proc'::regclass, p.oid) NOT IN (SELECT classid, objid FROM ext))
-UNION ALL
-SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, format('%I.%I', n.nspname, t.typname)
-  FROM pg_type t JOIN user_ns n ON n.oid = t.typnamespace
- WHERE t.typowner IN (SELECT oid FROM mine) AND t.typtype IN ('e', 'r', 'd', 'c')
-   AND (t.typtype <> 'c' OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')
-   AND (('pg_type'::regclass, t.oid) NOT IN (SELECT classid, objid FROM ext))
-UNION ALL
-SELECT 'EXTENSION', quote_ident(e.extname) FROM pg_extension e
- WHERE e.extowner IN (SELECT oid FROM mine) AND e.extname <> 'plpgsql'";
-
-/// `DROP TABLE IF EXISTS public.p;` → (`TABLE`, `public.p`).
-fn dropped_in_dump(line: &str) -> Option<DbObject> {
-    let rest = line.strip_prefix("DROP ")?.strip_suffix(';')?;
-    let (kind, name) = rest.split_once(" IF EXISTS ")?;
-    Some(DbObject {
-        kind: kind.to_string(),
-        name: name.to_string(),
-    })
-}
-
-/// The dump's head: its settings, then every DROP of a `--clean` dump, up to and including
-/// the first line that creates something; and the objects those DROPs name.
-fn dump_head(
-    path: &Path,
-    decoder: &mut impl io::BufRead,
-) -> Result<(Vec<Vec<u8>>, std::collections::HashSet<DbObject>), BackupError> {
-    let mut head: Vec<Vec<u8>> = Vec::new();
-    let mut held = std::collections::HashSet::new();
-    loop {
-        let mut line = Vec::new();
-        let n = decoder
-            .read_until(b'\n', &mut line)
-            .map_err(io_err(format!("cannot read {}", path.display())))?;
-        if n == 0 {
-            break;
-        }
-        let text = String::from_utf8_lossy(&line);
-        let first_create = text.starts_with("CREATE ") || text.starts_with("COPY ");
-        if let Some(o) = dropped_in_dump(text.trim_end()) {
-            held.insert(o);
-        }
-        head.push(line);
-        if first_create {
-            break;
-        }
-    }
-    Ok((head, held))
-}
-
-fn decoder(path: &Path) -> Result<impl io::BufRead, BackupError> {
-    let file = File::open(path).map_err(io_err(format!("cannot open {}", path.display())))?;
-    Ok(io::BufReader::with_capacity(
-        gzip::BLOCK,
-        flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(gzip::BLOCK, file)),
-    ))
-}
-
-/// The objects of the database now (`current`, from [`OBJECTS_SQL`]) that the backup at
-/// `path` does not hold, in the order a restore drops them: extensions and schemas first
-/// (CASCADE takes their contents), then the rest. A restore drops them before anything else,
-/// so that the database is the backup's and nothing newer depends on what it re-creates.
-pub fn not_held(path: &Path, current: &[DbObject]) -> Result<Vec<DbObject>, BackupError> {
-    let (_, held) = dump_head(path, &mut decoder(path)?)?;
-    let order = |k: &str| match k {
-        "EXTENSION" => 0,
-        "SCHEMA" => 1,
-        _ => 2,
-    };
-    let mut extra: Vec<DbObject> = current
-        .iter()
-        .filter(|o| !held.contains(o))
-        .cloned()
-        .collect();
-    extra.sort_by_key(|o| (order(&o.kind), o.kind.clone(), o.name.clone()));
-    Ok(extra)
-}
-
-/// Restores `path` into `spec`'s database with psql and ON_ERROR_STOP, in one transaction (all
-/// of it or nothing): first the drops of `drops` (see [`not_held`]), then the decompressed dump
-/// (which drops and re-creates everything it holds). pgshift writes the BEGIN and the COMMIT
-/// itself, the COMMIT only after the whole file went in: should pgshift die halfway, psql
-/// reads the end of its input without a COMMIT and the server rolls everything back (psql's
-/// own `--single-transaction` would commit at the end of input, whatever was read).
-pub fn restore(
-    spec: &ConnectionSpec,
-    server: &Server,
-    path: &Path,
-    psql: Option<&Path>,
-    drops: &[DbObject],
-    progress: &mut dyn FnMut(Progress),
-) -> Result<Restored, BackupError> {
-    let tool = tools::find("psql", psql, server.major)?;
-    let mut decoder = decoder(path)?;
-    let (head, _) = dump_head(path, &mut decoder)?;
-    let mut dropped: Vec<String> = Vec::new();
-    let mut clean = String::new();
-    for o in drops {
-        clean.push_str(&format!("DROP {} IF EXISTS {} CASCADE;\n", o.kind, o.name));
-        dropped.push(format!("{} {}", o.kind, o.name));
-    }
-    let (mut cmd, _pass) = client(&tool, spec, "pgshift restore")?;
-    let mut child = cmd
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-password"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(io_err(format!("cannot run {}", tool.path.display())))?;
-    let stderr = collect(child.stderr.take().expect("piped"));
-    let mut stdin = child.stdin.take().expect("piped");
-    let mut bytes = 0u64;
-    let fed: io::Result<()> = (|| {
-        // The drops go after the dump's own settings (search_path, `\restrict`…), just before
-        // its first DROP (or its first CREATE, a line that starts a statement).
-        let split = head
-            .iter()
-            .position(|l| l.starts_with(b"DROP "))
-            .unwrap_or(head.len().saturating_sub(1));
-        stdin.write_all(b"BEGIN;\n")?;
-        for line in &head[..split] {
-            stdin.write_all(line)?;
-        }
-        stdin.write_all(clean.as_bytes())?;
-        for line in &head[split..] {
-            stdin.write_all(line)?;
-        }
-        bytes += head.iter().map(|l| l.len() as u64).sum::<u64>();
-        let mut buf = vec![0u8; gzip::BLOCK];
-        loop {
-            let n = decoder.read(&mut buf)?;
-            if n == 0 {
-                // A dump's last line may lack its line break.
-                return stdin.write_all(b"\nCOMMIT;\n");
-            }
-            stdin.write_all(&buf[..n])?;
-            bytes += n as u64;
-            progress(Progress {
-                read: bytes,
-                written: bytes,
-            });
-        }
-    })();
-    drop(stdin);
-    let status = child.wait().map_err(io_err("psql did not finish"))?;
-    let said = stderr.join().unwrap_or_default();
-    if !status.success() || fed.is_err() {
-        let why = match (&fed, said.is_empty()) {
-            (Err(e), true) => format!("cannot read the backup: {e}"),
-            _ => said,
-        };
-        return Err(BackupError::Failed {
-            message: format!(
-                "the restore of {} failed and was rolled back: {why}",
-                path.display()
-            ),
-            help: "nothing was changed; `pgshift backup verify FILE` checks the file".into(),
-        });
-    }
-    Ok(Restored { bytes, dropped })
 }

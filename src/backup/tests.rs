@@ -16,6 +16,7 @@ fn backup_at(dir: &Path, name: &str, created_at: &str) {
         run_id: String::new(),
         applied: Vec::new(),
         tool_version: String::new(),
+        outside: None,
     };
     fs::write(
         manifest_path(&dir.join(name)),

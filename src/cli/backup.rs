@@ -33,8 +33,16 @@ pub fn run(
         BackupCommand::Restore {
             file,
             from_database,
+            dry_run,
             ..
-        } => super::deploying::restore_file(settings, vars, file, from_database.clone(), out),
+        } => super::deploying::restore_file(
+            settings,
+            vars,
+            file,
+            from_database.clone(),
+            *dry_run,
+            out,
+        ),
         BackupCommand::Prune { keep } => {
             let keep = keep.unwrap_or(settings.backup.keep);
             let removed = backup::prune(&settings.backup.dir, keep, None).map_err(backup_error)?;

@@ -3,7 +3,7 @@
 //! one rollback, each watched from the terminal. A leaf: it imports no command.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::config::{DryRun, Settings, VarSource};
 use crate::db::connect::ConnectionSpec;
@@ -163,17 +163,14 @@ pub fn restore_file(
     vars: &VarSource,
     file: &Path,
     from_database: Option<String>,
+    dry_run: bool,
     out: &Output,
 ) -> Result<u8, CliError> {
     let spec = spec(settings, vars, out)?;
-    if !file.is_file() {
-        return Err(CliError::usage(
-            format!("{} is not a file", u(&file.display().to_string())),
-            Some("`pgshift backup list` shows the backups".to_string()),
-        ));
-    }
+    let file = &backup_file(settings, file)?;
     let gate = gate_for(settings, vars, out, &spec);
-    let check = |lines: &[String]| gate.check(Operation::Restore, lines, &[]);
+    // The restore has shown what it changes (a `Restoring` event) before it asks.
+    let check = |_: &[String]| gate.check(Operation::Restore, &[], &[]);
     let opts = RestoreOptions {
         environment: settings.environment,
         tracking: settings.tracking.clone(),
@@ -181,6 +178,7 @@ pub fn restore_file(
         psql: settings.backup.psql.clone(),
         gate: &check,
         from_database,
+        dry_run,
     };
     let mut printer = Printer::new(*out, Some(&settings.log_dir));
     let outcome = runtime()?
@@ -188,6 +186,10 @@ pub fn restore_file(
             printer.print(&e)
         }))
         .map_err(deploy_error)?;
+    if outcome.dry_run {
+        out.line("Dry run: nothing was restored, dropped or recorded. Run it again without --dry-run to restore.");
+        return Ok(exit::OK);
+    }
     if !outcome.dropped.is_empty() {
         out.line(&format!(
             "Dropped first what the backup does not hold: {}.",
@@ -201,4 +203,26 @@ pub fn restore_file(
         ));
     }
     Ok(exit::OK)
+}
+
+/// The backup a user named: a path, or a name `backup list` printed (found in the backup
+/// folder).
+fn backup_file(settings: &Settings, file: &Path) -> Result<PathBuf, CliError> {
+    if file.is_file() {
+        return Ok(file.to_path_buf());
+    }
+    let listed = settings.backup.dir.join(file);
+    if file.is_relative() && listed.is_file() {
+        return Ok(listed);
+    }
+    Err(CliError::usage(
+        format!(
+            "{} is not a file, nor a backup in {}",
+            u(&file.display().to_string()),
+            u(&settings.backup.dir.display().to_string())
+        ),
+        Some(
+            "`pgshift backup list` shows the backups; pass a name it prints or a path".to_string(),
+        ),
+    ))
 }

@@ -342,7 +342,13 @@ pub enum BackupCommand {
         after_help = "Examples:\n  pgshift --env production backup restore backups/migrations/backup_before_migration_20261124_100211.sql.gz --force --confirm shop\n  pgshift backup restore backups/migrations/backup_20261124_100211.sql.gz --from-database shop   # a backup of shop into this database"
     )]
     Restore {
+        /// The backup: a name `backup list` prints, or a path
+        #[arg(value_name = "FILE")]
         file: PathBuf,
+        /// Show what the restore would do (the backup, the migrations it undoes, what it
+        /// drops); ask nothing, change nothing
+        #[arg(long)]
+        dry_run: bool,
         /// The database the backup was taken of: needed to restore it into another database,
         /// or when it has no manifest
         #[arg(long, value_name = "DBNAME")]

@@ -27,6 +27,7 @@ pub fn run(
             vars,
             &file,
             args.from_database.clone(),
+            args.dry_run,
             out,
         );
     }

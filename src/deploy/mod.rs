@@ -196,6 +196,11 @@ pub enum Event {
         /// How long the down file took, in milliseconds.
         ms: u128,
     },
+    /// A restore is about to start: what it restores, undoes, drops and leaves alone.
+    Restoring {
+        /// One line each, as the gate shows them.
+        changes: Vec<String>,
+    },
     /// A backup restored into the database.
     Restored {
         /// The backup file.
@@ -698,10 +703,14 @@ pub async fn backup_source(
 ) -> Result<(crate::backup::Server, Vec<String>), DeployError> {
     let session = Session::open(spec, |_| String::new()).await?;
     let rows = tracking.rows(&session.client).await.map_err(db_err)?;
+    let outside = crate::backup::coverage::outside(&session.client)
+        .await
+        .map_err(db_err)?;
     Ok((
         crate::backup::Server {
             version: session.server_version.clone(),
             major: (session.version_num / 10000) as u32,
+            outside,
         },
         rows.into_iter()
             .filter(|r| r.success)
@@ -857,6 +866,7 @@ pub async fn migrate(
         server: crate::backup::Server {
             version: session.server_version.clone(),
             major: (session.version_num / 10000) as u32,
+            outside: Vec::new(),
         },
         run_id: new_run_id(),
         out: &out,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{db_err, ensure, new_run_id, open_locked, DeployError, Emitter, Event};
-use crate::backup::{self, BackupError, DbObject, Server};
+use crate::backup::{self, coverage, BackupError, DbObject, Server};
 use crate::config::Environment;
 use crate::db::connect::ConnectionSpec;
 use crate::db::tracking::Tracking;
@@ -27,6 +27,8 @@ pub struct RestoreOptions<'a> {
     /// The database the backup was taken of, named by the user (`--from-database`): needed to
     /// restore a backup into another database, or one without a manifest.
     pub from_database: Option<String>,
+    /// Show what the restore would do (the `Restoring` event), ask nothing, change nothing.
+    pub dry_run: bool,
 }
 
 /// What a restore did.
@@ -36,6 +38,8 @@ pub struct RestoreOutcome {
     pub undone: Vec<String>,
     /// Objects the backup did not hold, dropped.
     pub dropped: Vec<String>,
+    /// Nothing was done: a dry run.
+    pub dry_run: bool,
 }
 
 fn backup_error(spec: &ConnectionSpec) -> impl Fn(BackupError) -> DeployError + '_ {
@@ -103,15 +107,22 @@ pub fn check_source(
     }
 }
 
-/// What the restore of `file` drops first: the objects of the database the backup does not
-/// hold. The file is read back whole first: a damaged one is refused before anyone is asked.
-async fn objects_to_drop(
+/// What a restore of `file` does besides the dump, read from the database and the file (read
+/// back whole first: a damaged one is refused before anyone is asked), with what the gate
+/// shows of it. Refuses, changing nothing, when something in a schema the backup leaves out
+/// depends on what it re-creates and cannot be made again (a view, a column).
+async fn plan(
     client: &tokio_postgres::Client,
     spec: &ConnectionSpec,
     file: &Path,
-) -> Result<Vec<DbObject>, DeployError> {
+    manifest: Option<&backup::Manifest>,
+) -> Result<(backup::RestorePlan, Vec<String>), DeployError> {
+    let outside = match manifest.and_then(|m| m.outside.clone()) {
+        Some(o) => o,
+        None => coverage::outside(client).await.map_err(db_err)?,
+    };
     let current: Vec<DbObject> = client
-        .query(backup::OBJECTS_SQL, &[])
+        .query(backup::OBJECTS_SQL, &[&outside])
         .await
         .map_err(db_err)?
         .iter()
@@ -120,18 +131,77 @@ async fn objects_to_drop(
             name: r.get(1),
         })
         .collect();
+    let dependents = coverage::dependents(client, &outside)
+        .await
+        .map_err(db_err)?;
+    let others = coverage::others(client).await.map_err(db_err)?;
     let path = file.to_path_buf();
-    tokio::task::spawn_blocking(move || {
+    let held = tokio::task::spawn_blocking(move || {
         backup::verify(&path, &mut |_| {})?;
-        backup::not_held(&path, &current)
+        backup::held(&path)
     })
     .await
     .map_err(|e| DeployError::Db(format!("reading the backup stopped: {e}")))?
-    .map_err(backup_error(spec))
+    .map_err(backup_error(spec))?;
+    let stuck: Vec<String> = dependents
+        .iter()
+        .filter(|d| d.definition.is_none())
+        .map(|d| format!("{} (it needs {})", d.describe(), needs(d)))
+        .collect();
+    if !stuck.is_empty() {
+        return Err(DeployError::Refused {
+            message: format!(
+                "refusing to restore {} into {}: objects in schemas the backup leaves out ({}) depend on objects it re-creates, and a restore would drop them with their data: {}; nothing was changed",
+                file.display(),
+                spec.describe(),
+                outside.join(", "),
+                stuck.join("; ")
+            ),
+            help: "drop or change them first (they are not the backup's to restore), then restore again".into(),
+        });
+    }
+    let (remake, lost): (Vec<_>, Vec<_>) = dependents.into_iter().partition(|d| d.kept_by(&held));
+    let mut lines = Vec::new();
+    if !outside.is_empty() {
+        lines.push(format!(
+            "leaves the schemas it does not hold as they are now (the platform's): {}",
+            outside.join(", ")
+        ));
+    }
+    if !remake.is_empty() {
+        lines.push(format!(
+            "makes again, after the restore, what those schemas hold that depends on the backup's objects: {}",
+            remake.iter().map(|d| d.describe()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if !lost.is_empty() {
+        lines.push(format!(
+            "DROPS, with what they need and the backup does not hold: {}",
+            lost.iter()
+                .map(|d| format!("{} (needs {})", d.describe(), needs(d)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let plan = backup::RestorePlan {
+        drops: backup::not_held(&held, &current),
+        remake,
+        others,
+    };
+    Ok((plan, lines))
 }
 
-/// What the gate shows before a restore: the backup, its source when named, the migrations
-/// it undoes, and what it drops.
+/// `FUNCTION public.f(), TABLE public.t`.
+fn needs(d: &coverage::Dependent) -> String {
+    d.needs
+        .iter()
+        .map(|n| format!("{} {}", n.kind, n.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What the restore shows before it starts, and the gate asks about: the backup, its source
+/// when named, the migrations it undoes, and what it drops.
 fn gate_lines(
     file: &Path,
     manifest: Option<&backup::Manifest>,
@@ -141,21 +211,24 @@ fn gate_lines(
 ) -> Vec<String> {
     let mut changes = vec![match manifest {
         Some(m) => format!(
-            "restore {} (taken {} of {}, {} migration(s) applied then)",
+            "restore {} (taken {} of {}, {} migration(s) applied then{})",
             file.display(),
             m.created_at,
             m.target,
-            m.applied.len()
+            m.applied.len(),
+            m.applied
+                .last()
+                .map(|v| format!(", the last {v}"))
+                .unwrap_or_default()
         ),
         None => format!("restore {} (it has no manifest)", file.display()),
     }];
     changes.extend(source);
-    if !undone.is_empty() {
-        changes.push(format!(
-            "undoes the migrations applied since: {}",
-            undone.join(", ")
-        ));
-    }
+    changes.push(if undone.is_empty() {
+        "undoes no migration: every one applied now was applied when it was taken".to_string()
+    } else {
+        format!("undoes the migrations applied since: {}", undone.join(", "))
+    });
     if !drops.is_empty() {
         let names: Vec<String> = drops
             .iter()
@@ -197,7 +270,7 @@ pub async fn restore(
         opts.environment,
         t,
         opts.lock_wait,
-        true,
+        !opts.dry_run,
         &out,
     )
     .await?;
@@ -213,23 +286,25 @@ pub async fn restore(
             })
             .map(|r| r.version.clone())
             .collect();
-        let drops = objects_to_drop(&session.client, spec, file).await?;
-        let changes = gate_lines(file, manifest.as_ref(), source, &undone, &drops);
+        let (plan, coverage) = plan(&session.client, spec, file, manifest.as_ref()).await?;
+        let mut changes = gate_lines(file, manifest.as_ref(), source, &undone, &plan.drops);
+        changes.extend(coverage);
+        out.emit(Event::Restoring {
+            changes: changes.clone(),
+        });
+        if opts.dry_run {
+            let dropped = plan.drops.iter().map(|o| format!("{} {}", o.kind, o.name));
+            return Ok((None, dropped.collect(), undone));
+        }
         (opts.gate)(&changes)?;
         let server = Server {
             version: session.server_version.clone(),
             major: (session.version_num / 10000) as u32,
+            outside: Vec::new(),
         };
         let (spec2, path, psql) = (spec.clone(), file.to_path_buf(), opts.psql.clone());
         let restored = tokio::task::spawn_blocking(move || {
-            backup::restore(
-                &spec2,
-                &server,
-                &path,
-                psql.as_deref(),
-                &drops,
-                &mut |_| {},
-            )
+            backup::restore(&spec2, &server, &path, psql.as_deref(), &plan, &mut |_| {})
         })
         .await
         .map_err(|e| DeployError::Db(format!("the restore stopped: {e}")))?
@@ -255,18 +330,23 @@ pub async fn restore(
             ))
             .await
             .map_err(db_err)?;
-        Ok((restored, undone))
+        Ok((Some(restored.bytes), restored.dropped, undone))
     }
     .await;
-    session.unlock(t).await;
-    let (restored, undone) = result?;
-    out.emit(Event::Restored {
-        file: file.display().to_string(),
-        bytes: restored.bytes,
-        ms: started.elapsed().as_millis(),
-    });
+    if !opts.dry_run {
+        session.unlock(t).await;
+    }
+    let (bytes, dropped, undone) = result?;
+    if let Some(bytes) = bytes {
+        out.emit(Event::Restored {
+            file: file.display().to_string(),
+            bytes,
+            ms: started.elapsed().as_millis(),
+        });
+    }
     Ok(RestoreOutcome {
         undone,
-        dropped: restored.dropped,
+        dropped,
+        dry_run: opts.dry_run,
     })
 }

@@ -195,7 +195,11 @@ impl<'a> Run<'a> {
             .filter(|r| r.success)
             .map(|r| r.version.clone())
             .collect();
-        let (spec, server, run_id) = (self.spec.clone(), self.server.clone(), self.run_id.clone());
+        let mut server = self.server.clone();
+        server.outside = crate::backup::coverage::outside(self.client)
+            .await
+            .map_err(db_err)?;
+        let (spec, run_id) = (self.spec.clone(), self.run_id.clone());
         let (tx, mut progress) = mpsc::unbounded_channel();
         let job = tokio::task::spawn_blocking(move || {
             let mut last = 0u64;

@@ -94,6 +94,13 @@ impl Lines {
             Event::RolledBack { version, ms } => {
                 format!("  ↩ {:<w$}  {ms} ms (rolled back)\n", u(version))
             }
+            Event::Restoring { changes } => {
+                let mut t = String::from("Restore:\n");
+                for c in changes {
+                    t.push_str(&format!("  {}\n", u(c)));
+                }
+                t
+            }
             Event::Restored { file, bytes, ms } => format!(
                 "Restored {} ({:.1} MB of SQL) in {ms} ms, in one transaction.\n",
                 u(file),

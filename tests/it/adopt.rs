@@ -143,7 +143,7 @@ fn prisma_history_is_adopted_and_a_rolled_back_migration_is_not() {
 #[test]
 fn supabase_history_is_adopted_and_stays_in_step() {
     let (dir, db) = imported("supabase", None);
-    cluster().psql(&db, pgshift::supabase::STUB_SQL).unwrap();
+    supabase_stub(&db);
     run_as_the_tool(dir.path(), &db, "_init");
     run_as_the_tool(dir.path(), &db, "_todos");
     sql(

@@ -149,6 +149,14 @@ pub fn role(name: &str, options: &str) {
         .unwrap();
 }
 
+/// Loads pgshift's Supabase stub into `db`, one test at a time: its roles are the cluster's,
+/// and two creating them at once collide.
+pub fn supabase_stub(db: &str) {
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    cluster().psql(db, pgshift::supabase::STUB_SQL).unwrap();
+}
+
 /// The socket URL of `db` as `user` (the socket trusts every user).
 pub fn url_as(db: &str, user: &str) -> String {
     cluster()

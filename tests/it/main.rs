@@ -27,6 +27,7 @@ mod rollback;
 mod security;
 mod stop;
 mod supabase;
+mod supabase_restore;
 mod test_command;
 mod tls;
 mod validate;
