@@ -71,8 +71,15 @@ pub fn run(settings: &Settings, tool: Tool, source: &Path, out: &Output) -> Resu
             ));
         }
     }
+    // Supabase migrations need the schemas a project gives them (auth, storage): the test
+    // loads the stub of them.
+    let test = if tool == Tool::Supabase && !settings.supabase_project {
+        "`pgshift test --supabase --rollback` (or set `[supabase] project = true` in pgshift.toml once, and `pgshift test` loads the stub itself)"
+    } else {
+        "`pgshift test --rollback`"
+    };
     text.push_str(&format!(
-        "{} file(s) written. Next: `pgshift validate`, then `pgshift test --rollback`; on a database {} already migrated, `pgshift adopt --from {}` records what it applied.",
+        "{} file(s) written. Next: `pgshift validate`, then {test}; on a database {} already migrated, `pgshift adopt --from {}` records what it applied.",
         written.len(),
         tool.name(),
         tool.name()

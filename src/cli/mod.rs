@@ -396,7 +396,8 @@ pub struct ImportArgs {
     /// The tool whose layout SOURCE has
     #[arg(long = "from", value_enum, value_name = "TOOL")]
     pub from: crate::import::Tool,
-    /// The other tool's migrations folder (or its project folder)
+    /// The other tool's migrations folder, or its project folder (default: this folder)
+    #[arg(default_value = ".")]
     pub source: PathBuf,
 }
 

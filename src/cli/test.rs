@@ -44,7 +44,7 @@ pub fn run(
         let (c, spec) = throwaway(out)?;
         (Some(c), spec)
     };
-    if args.supabase {
+    if args.supabase || settings.supabase_project {
         runtime()?
             .block_on(crate::supabase::load_stub(&spec))
             .map_err(deploy_error)?;

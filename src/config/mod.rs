@@ -123,6 +123,9 @@ pub struct SupabaseSection {
     /// (`supabase_migrations.schema_migrations`), creating it if missing. Default: only where
     /// that table already exists.
     pub history: Option<bool>,
+    /// The project is a Supabase project: `pgshift test` loads the Supabase stub (roles,
+    /// `auth`, `storage`) as `--supabase` does.
+    pub project: Option<bool>,
 }
 
 /// `[notify]`: where a deploy's result is posted.
@@ -335,6 +338,8 @@ pub struct Settings {
     /// `[supabase] history`: `Some(true)` creates the Supabase CLI's history table, `Some(false)`
     /// never writes it, `None` writes it where it exists.
     pub supabase_history: Option<bool>,
+    /// `[supabase] project`: `pgshift test` loads the Supabase stub without `--supabase`.
+    pub supabase_project: bool,
     /// Where the deploy's result is posted: `--notify-webhook`, else the variable
     /// `[notify] webhook_env` names.
     pub notify_webhook: Option<Secret>,
@@ -804,6 +809,7 @@ impl Settings {
                     .unwrap_or_else(|| PathBuf::from("logs")),
             ),
             supabase_history: file.supabase.history,
+            supabase_project: file.supabase.project.unwrap_or(false),
             notify_webhook: ctx.notify_webhook(),
             rules,
             variables: file.variables.clone(),

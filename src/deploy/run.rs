@@ -843,7 +843,7 @@ fn after_failure(p: &Prepared, f: &Failure, invalid_index: Option<&str>) -> Stri
             "the connection broke while {v} ran: the server rolls back the open transaction, and the failure could not be recorded. Check that the server is up and reachable, then run `pgshift migrate` again"
         ),
         (Mode::Transaction, _) => format!(
-            "nothing of {v} was kept (its transaction was rolled back); earlier migrations stay applied and recorded. {} and run `pgshift migrate` again",
+            "nothing of {v} was kept (its transaction was rolled back); earlier migrations stay applied and recorded. {}, then run `pgshift migrate` again",
             fix(f)
         ),
         (Mode::Autocommit { .. }, _) => {
@@ -862,7 +862,7 @@ fn after_failure(p: &Prepared, f: &Failure, invalid_index: Option<&str>) -> Stri
                 ));
             }
             t.push_str(&format!(
-                "{} and run `pgshift migrate` again: it resumes at statement {}",
+                "{}, then run `pgshift migrate` again: it resumes at statement {}",
                 fix(f),
                 done + 1
             ));
@@ -875,16 +875,22 @@ fn after_failure(p: &Prepared, f: &Failure, invalid_index: Option<&str>) -> Stri
     }
 }
 
-fn fix(f: &Failure) -> &'static str {
+fn fix(f: &Failure) -> String {
     match f.cause {
-        Cause::Timeout => "Make it faster (or batch it), or raise TIMEOUT,",
-        Cause::Interrupted | Cause::Stopped => "When ready,",
+        Cause::Timeout => "Make it faster (or batch it), or raise TIMEOUT".into(),
+        Cause::Interrupted | Cause::Stopped => "The file is not at fault: when ready".into(),
         // invalid_transaction_termination: a procedure (defined in another file) or a DO block
         // ended the transaction pgshift runs the file in.
         Cause::Error if f.sqlstate.as_deref() == Some("2D000") => {
-            "The statement commits or rolls back (a procedure or DO block that does), which it cannot do inside the migration's transaction: add `-- @no-transaction` to the file's header so it runs statement by statement,"
+            "The statement commits or rolls back (a procedure or DO block that does), which it cannot do inside the migration's transaction: add `-- @no-transaction` to the file's header so it runs statement by statement".into()
         }
-        Cause::Error | Cause::ConnectionLost => "Fix the file",
+        Cause::Error => match crate::supabase::missing_schema(f.sqlstate.as_deref(), &f.message) {
+            Some(schema) => format!(
+                "Schema {schema} is one a Supabase project gives its migrations: on plain PostgreSQL run `pgshift test --supabase` (or set `[supabase] project = true` in pgshift.toml once), which loads a stub of it; against a Supabase project, check DATABASE_URL points at it"
+            ),
+            None => "Fix the file".into(),
+        },
+        Cause::ConnectionLost => "Fix the file".into(),
     }
 }
 

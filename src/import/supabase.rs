@@ -29,8 +29,21 @@ pub fn read_dir(dir: &Path) -> Result<Read, ImportError> {
     })
 }
 
-/// The project folder (with `supabase/migrations`) or the migrations folder itself.
+/// The project folder (with `supabase/migrations`), the `supabase/` folder, or the migrations
+/// folder itself.
 pub fn read(source: &Path) -> Result<Read, ImportError> {
+    let named_supabase = source
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n == "supabase"))
+        .unwrap_or(false);
     let nested = source.join("supabase/migrations");
-    read_dir(if nested.is_dir() { &nested } else { source })
+    let dir = if nested.is_dir() {
+        nested
+    } else if named_supabase && source.join("migrations").is_dir() {
+        source.join("migrations")
+    } else {
+        source.to_path_buf()
+    };
+    read_dir(&dir)
 }

@@ -140,6 +140,17 @@ fn parse_stem(stem: &str) -> Result<ParsedName, NameError> {
             4 | 7 => *b == b'-',
             _ => b.is_ascii_digit(),
         });
+    let supabase_cli = bytes.len() > 15
+        && bytes[..14].iter().all(u8::is_ascii_digit)
+        && bytes[14] == b'_';
+    if supabase_cli {
+        return Err(format(
+            "this is a Supabase CLI file name (YYYYMMDDHHMMSS_name.sql): `pgshift import --from supabase` \
+             converts a Supabase project's migrations (with headers, in pgshift's names) into this folder; \
+             keep the originals in supabase/migrations"
+                .into(),
+        ));
+    }
     if !date_shape {
         return Err(format(
             "start the name with the date as YYYY-MM-DD, e.g. 2026-01-21_add_user_profiles.sql \
@@ -268,6 +279,7 @@ mod tests {
                 "rename it to 2026-01-05_add_users.sql",
             ),
             ("2026-01-05_x.SQL", "lower-case"),
+            ("20240101120000_create_profiles.sql", "pgshift import --from supabase"),
         ] {
             let err = parse(name).unwrap_err();
             assert!(matches!(err, NameError::Format { .. }), "{name}");

@@ -11,6 +11,21 @@ pub mod history;
 /// auth.users, storage.buckets, storage.objects, storage.foldername(). Idempotent.
 pub const STUB_SQL: &str = include_str!("stub.sql");
 
+/// The schemas a Supabase project gives its migrations, that plain PostgreSQL lacks.
+pub const PLATFORM_SCHEMAS: &[&str] = &["auth", "storage", "extensions", "realtime", "vault", "graphql_public"];
+
+/// The Supabase schema a server's error says is missing (`schema "auth" does not exist`,
+/// SQLSTATE 3F000), if that is what it says.
+pub fn missing_schema(sqlstate: Option<&str>, message: &str) -> Option<&'static str> {
+    if sqlstate != Some("3F000") {
+        return None;
+    }
+    PLATFORM_SCHEMAS
+        .iter()
+        .find(|s| message.contains(&format!("schema \"{s}\" does not exist")))
+        .copied()
+}
+
 /// Loads [`STUB_SQL`] into `spec`'s database (idempotent).
 pub async fn load_stub(
     spec: &crate::db::connect::ConnectionSpec,
@@ -44,3 +59,14 @@ SELECT coalesce(
   (SELECT format('default privileges in this database grant %s to %s', x.privilege_type, a.rolname)
      FROM pg_default_acl d CROSS JOIN LATERAL aclexplode(d.defaclacl) x JOIN api a ON a.oid = x.grantee
     ORDER BY 1 LIMIT 1)))";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_missing_supabase_schema_is_named_and_others_are_not() {
+        let m = super::missing_schema;
+        assert_eq!(m(Some("3F000"), "schema \"auth\" does not exist"), Some("auth"));
+        assert_eq!(m(Some("3F000"), "schema \"app\" does not exist"), None);
+        assert_eq!(m(Some("42P01"), "schema \"auth\" does not exist"), None);
+    }
+}

@@ -346,3 +346,59 @@ fn files_that_lead_outside_the_source_are_refused_not_copied() {
         .assert()
         .success();
 }
+
+/// A Supabase team's first steps: `import --from supabase` with the project folder by default,
+/// `supabase/` or `supabase/migrations` named; the Next line asks for the stub; a test without
+/// it names the missing schema and the fix; `[supabase] project = true` says it once; a Supabase
+/// CLI file name left in pgshift's folder points at the import.
+#[test]
+fn a_supabase_project_imports_from_any_of_its_folders_and_tests_with_the_stub() {
+    let project = tempfile::tempdir().unwrap();
+    let m = project.path().join("supabase/migrations");
+    std::fs::create_dir_all(&m).unwrap();
+    std::fs::write(
+        m.join("20260101000000_profiles.sql"),
+        "CREATE TABLE public.profiles (id uuid PRIMARY KEY REFERENCES auth.users ON DELETE CASCADE);\nALTER TABLE public.profiles ENABLE ROW LEVEL SECURITY;\nCREATE POLICY own ON public.profiles USING (id = (SELECT auth.uid()));\n",
+    )
+    .unwrap();
+    for source in [None, Some("supabase"), Some("supabase/migrations")] {
+        let _ = std::fs::remove_dir_all(project.path().join("migrations"));
+        let mut c = cmd(project.path());
+        c.args(["import", "--from", "supabase"]);
+        c.args(source);
+        c.assert()
+            .success()
+            .stdout(contains("1 file(s) written"))
+            .stdout(contains("`pgshift test --supabase --rollback`"));
+    }
+    let out = cmd(project.path()).arg("test").output().unwrap();
+    let text = common::both(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("schema \"auth\" does not exist"), "{text}");
+    assert!(
+        text.contains("Schema auth is one a Supabase project gives its migrations: on plain PostgreSQL run `pgshift test --supabase`"),
+        "{text}"
+    );
+    std::fs::write(
+        project.path().join("pgshift.toml"),
+        "[supabase]\nproject = true\n",
+    )
+    .unwrap();
+    cmd(project.path())
+        .arg("test")
+        .assert()
+        .success()
+        .stdout(contains("Loaded the Supabase stub"));
+    std::fs::copy(
+        m.join("20260101000000_profiles.sql"),
+        project.path().join("migrations/20260101000000_profiles.sql"),
+    )
+    .unwrap();
+    let out = cmd(project.path()).arg("validate").output().unwrap();
+    let text = common::both(&out);
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("this is a Supabase CLI file name") && text.contains("`pgshift import --from supabase`"),
+        "{text}"
+    );
+}
