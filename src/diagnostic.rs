@@ -292,6 +292,10 @@ pub struct Finding {
     /// findings are reported but never counted or blocking.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed: Option<String>,
+    /// Where the same finding blocks when it does not here: `an error in staging and
+    /// production` for a warning while developing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stricter: Option<String>,
 }
 
 impl Finding {
@@ -305,6 +309,7 @@ impl Finding {
             help: None,
             fix: None,
             allowed: None,
+            stricter: None,
         }
     }
 
@@ -354,6 +359,14 @@ pub fn render_text(finding: &Finding, color: bool) -> String {
         Level::Error => L::ERROR,
         Level::Warning => L::WARNING,
         Level::Info => L::INFO,
+    };
+    let named;
+    let level = match &finding.stricter {
+        Some(s) => {
+            named = format!("{} ({s})", finding.level);
+            level.with_name(named.as_str())
+        }
+        None => level,
     };
     let title = level.primary_title(message.as_ref()).id(rule.as_ref());
     let origin;

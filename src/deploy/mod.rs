@@ -64,6 +64,9 @@ pub enum Event {
         /// A rollback: the migrations are undone, in this order.
         #[serde(default)]
         undo: bool,
+        /// A rehearsal follows: each migration runs and is rolled back (`--dry-run=rehearse`).
+        #[serde(default)]
+        rehearse: bool,
     },
     /// A long job's progress (a backup): bytes so far, and since when.
     Progress {

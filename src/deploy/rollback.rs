@@ -338,6 +338,7 @@ async fn undo(
         dry_run: opts.dry_run != DryRun::Off,
         backup: None,
         undo: true,
+        rehearse: false,
     });
     if opts.dry_run != DryRun::Off {
         return Ok(RollbackOutcome::default());

@@ -62,18 +62,27 @@ impl<'a> Run<'a> {
                 self.ensure_tracking(false).await?;
                 while notices.try_recv().is_ok() {}
             }
-            self.prepare_all(&[])?;
+            let (_, plan) = self.prepare_all(&[])?;
+            self.out.emit(plan);
             return Ok(Outcome::default());
         }
         (self.opts.before_run)()?;
-        let mut prepared = self.prepare_all(&to_run)?;
+        let (mut prepared, plan) = self.prepare_all(&to_run)?;
         match self.opts.dry_run {
-            DryRun::Plan => return Ok(Outcome::default()),
-            DryRun::Rehearse => return self.rehearse(&prepared, notices).await,
+            DryRun::Plan => {
+                self.out.emit(plan);
+                return Ok(Outcome::default());
+            }
+            DryRun::Rehearse => {
+                self.out.emit(plan);
+                return self.rehearse(&prepared, notices).await;
+            }
             DryRun::Off => {}
         }
         let versions: Vec<String> = prepared.iter().map(|(p, _, _)| p.version.clone()).collect();
         (self.opts.gate)(&versions)?;
+        // The list follows the gate: a refusal leaves no list announced and never shown.
+        self.out.emit(plan);
         // The tracking tables first: the stop token lives in their meta table. From here on
         // `pgshift stop` may ask this deploy to stop (only a deploy that will change something
         // listens: a no-op stays shorter).
@@ -422,7 +431,11 @@ impl<'a> Run<'a> {
     }
 
     /// Everything is prepared before anything runs: a missing variable stops the run here.
-    fn prepare_all<'s>(&self, to_run: &[&'s status::Entry]) -> Result<Vec<Ready<'s>>, DeployError>
+    /// Returns the prepared files and the plan to show (an `Event::Plan`).
+    fn prepare_all<'s>(
+        &self,
+        to_run: &[&'s status::Entry],
+    ) -> Result<(Vec<Ready<'s>>, Event), DeployError>
     where
         'a: 's,
     {
@@ -458,7 +471,7 @@ impl<'a> Run<'a> {
                 help: "psql variables come from --var NAME=VALUE, the environment (NAME upper-cased), .env, or [variables] in pgshift.toml".into(),
             });
         }
-        self.out.emit(Event::Plan {
+        let plan = Event::Plan {
             to_run: prepared
                 .iter()
                 .map(|(p, e, _)| PlanItem {
@@ -476,8 +489,9 @@ impl<'a> Run<'a> {
                 .filter(|_| !prepared.is_empty())
                 .map(|b| b.dir.display().to_string()),
             undo: false,
-        });
-        Ok(prepared)
+            rehearse: self.opts.dry_run == DryRun::Rehearse,
+        };
+        Ok((prepared, plan))
     }
 
     /// Applies the prepared migrations in order; stops at the first failure.
@@ -652,7 +666,10 @@ impl<'a> Run<'a> {
         let (client, out) = (self.client, self.out);
         client.batch_execute("BEGIN").await.map_err(db_err)?;
         let mut outcome = Outcome::default();
-        for (p, _, m) in prepared {
+        // Which earlier migration of the rehearsal first locked a relation: a later one that
+        // names it takes no new lock here, but will in the real deploy.
+        let mut first_locked: std::collections::HashMap<u32, (usize, String)> = Default::default();
+        for (n, (p, _, m)) in prepared.iter().enumerate() {
             if p.mode != Mode::Transaction {
                 out.emit(Event::Skipped {
                     version: p.version.clone(),
@@ -662,6 +679,7 @@ impl<'a> Run<'a> {
             }
             // What this session holds before the migration: what it takes is what is new.
             let before = lock_state(client).await.map_err(db_err)?;
+            let named = named_relations(client, p).await.map_err(db_err)?;
             let start = Instant::now();
             let mut failed = None;
             for (i, s) in p.statements.iter().enumerate() {
@@ -711,7 +729,13 @@ impl<'a> Run<'a> {
             }
             let ms = start.elapsed().as_millis();
             let after = lock_state(client).await.map_err(db_err)?;
-            let locks = lock_summary(&before, &after);
+            let mut locks = lock_summary(&before, &after);
+            for l in after.held.difference(&before.held) {
+                first_locked
+                    .entry(l.oid)
+                    .or_insert((n + 1, p.version.clone()));
+            }
+            locks.extend(already_locked(&before, &after, &named, &first_locked));
             outcome.applied += 1;
             out.emit(Event::Rehearsed {
                 version: p.version.clone(),
@@ -722,6 +746,84 @@ impl<'a> Run<'a> {
         let _ = client.batch_execute("ROLLBACK").await;
         Ok(outcome)
     }
+}
+
+/// The relations a migration names (from its parse tree) that exist now, by oid.
+async fn named_relations(
+    client: &tokio_postgres::Client,
+    p: &Prepared,
+) -> Result<Vec<u32>, tokio_postgres::Error> {
+    let mut schemas: Vec<String> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    for s in &p.statements {
+        let Ok(tree) = pg_query::parse(s.text(&p.sub.text), 0) else {
+            continue;
+        };
+        for t in tree.tables() {
+            let (schema, name) = t.rsplit_once('.').unwrap_or(("", t.as_str()));
+            schemas.push(schema.to_string());
+            names.push(name.to_string());
+        }
+    }
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = client
+        .query(
+            "SELECT DISTINCT c.oid FROM unnest($1::text[], $2::text[]) AS x(s, r)
+               JOIN pg_class c ON c.relname = x.r JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = x.s OR (x.s = '' AND pg_table_is_visible(c.oid))",
+            &[&schemas, &names],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// `auth.users: already locked by #1 2026-01-01_x (SHARE ROW EXCLUSIVE) …` for each relation a
+/// migration names that an earlier migration of the rehearsal locked (so this one took no new
+/// lock on it here), and that it did not lock more strongly itself.
+fn already_locked(
+    before: &LockState,
+    after: &LockState,
+    named: &[u32],
+    first_locked: &std::collections::HashMap<u32, (usize, String)>,
+) -> Vec<String> {
+    let new: std::collections::HashSet<u32> =
+        after.held.difference(&before.held).map(|l| l.oid).collect();
+    let mut out = Vec::new();
+    for oid in named {
+        if new.contains(oid) {
+            continue;
+        }
+        let (Some((n, version)), Some(strongest)) = (
+            first_locked.get(oid),
+            before
+                .held
+                .iter()
+                .filter(|l| l.oid == *oid)
+                .max_by_key(|l| LOCK_MODES.iter().position(|m| *m == l.mode)),
+        ) else {
+            continue;
+        };
+        out.push(format!(
+            "{}: already locked by #{n} {version} in this rehearsal (held: {}); the real deploy locks it again in this migration's own transaction",
+            strongest.relation,
+            lock_words(&strongest.mode)
+        ));
+    }
+    out
+}
+
+/// `ShareRowExclusiveLock` → `SHARE ROW EXCLUSIVE`.
+fn lock_words(mode: &str) -> String {
+    let mut words = String::new();
+    for c in mode.trim_end_matches("Lock").chars() {
+        if c.is_uppercase() && !words.is_empty() {
+            words.push(' ');
+        }
+        words.push(c.to_ascii_uppercase());
+    }
+    words
 }
 
 /// A relation lock this session holds.
@@ -798,14 +900,7 @@ fn lock_summary(before: &LockState, after: &LockState) -> Vec<String> {
     strongest
         .into_iter()
         .map(|(relation, rank)| {
-            let name = LOCK_MODES[rank].trim_end_matches("Lock");
-            let mut words = String::new();
-            for c in name.chars() {
-                if c.is_uppercase() && !words.is_empty() {
-                    words.push(' ');
-                }
-                words.push(c.to_ascii_uppercase());
-            }
+            let words = lock_words(LOCK_MODES[rank]);
             let blocks = match rank {
                 7 => " (blocks reads and writes)",
                 4..=6 => " (blocks writes)",

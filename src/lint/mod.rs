@@ -384,18 +384,39 @@ pub fn check(
                 .filter(|a| a.rule == rule.id)
                 .find(|a| a.file_level || covers(ctx, a.line, parsed_offset, line))
                 .map(|a| a.reason.clone().unwrap_or_default());
+            let level = configured.or(v.level).unwrap_or_else(|| rule.level(env));
+            // The rule's own levels decide where it blocks; a configured or per-violation level
+            // is the same everywhere this run can tell.
+            let stricter = (configured.is_none() && v.level.is_none())
+                .then(|| stricter_in(rule, env, level))
+                .flatten();
             findings.push(Finding {
                 rule: rule.id.to_string(),
-                level: configured.or(v.level).unwrap_or_else(|| rule.level(env)),
+                level,
                 message: v.message,
                 location: Some(location),
                 help: Some(v.help.unwrap_or_else(|| rule.help.to_string())),
                 fix: v.fix,
                 allowed,
+                stricter,
             });
         }
     }
     findings
+}
+
+/// `an error in staging and production` when `rule`, at `level` in `env`, is an error in the
+/// environments after it.
+fn stricter_in(rule: &Rule, env: Environment, level: Level) -> Option<String> {
+    if level == Level::Error {
+        return None;
+    }
+    let later: Vec<&str> = [Environment::Staging, Environment::Production]
+        .into_iter()
+        .filter(|e| (*e as usize) > (env as usize) && rule.level(*e) == Level::Error)
+        .map(|e| e.as_str())
+        .collect();
+    (!later.is_empty()).then(|| format!("an error in {}", later.join(" and ")))
 }
 
 /// Whether a statement-level `@allow` on `allow_line` covers a violation: the comment sits
@@ -479,5 +500,35 @@ impl ParsedFile {
                 psql,
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_development_warning_says_it_blocks_staging_and_production() {
+        let rule = Rule {
+            id: "dangerous/x",
+            family: Family::Dangerous,
+            levels: DANGEROUS,
+            summary: "",
+            help: "",
+            check: |_, _| {},
+        };
+        assert_eq!(
+            stricter_in(&rule, Environment::Development, Level::Warning).as_deref(),
+            Some("an error in staging and production")
+        );
+        assert_eq!(stricter_in(&rule, Environment::Staging, Level::Error), None);
+        let always = Rule {
+            levels: ALWAYS_WARNING,
+            ..rule
+        };
+        assert_eq!(
+            stricter_in(&always, Environment::Development, Level::Warning),
+            None
+        );
     }
 }

@@ -140,9 +140,8 @@ fn parse_stem(stem: &str) -> Result<ParsedName, NameError> {
             4 | 7 => *b == b'-',
             _ => b.is_ascii_digit(),
         });
-    let supabase_cli = bytes.len() > 15
-        && bytes[..14].iter().all(u8::is_ascii_digit)
-        && bytes[14] == b'_';
+    let supabase_cli =
+        bytes.len() > 15 && bytes[..14].iter().all(u8::is_ascii_digit) && bytes[14] == b'_';
     if supabase_cli {
         return Err(format(
             "this is a Supabase CLI file name (YYYYMMDDHHMMSS_name.sql): `pgshift import --from supabase` \
@@ -279,7 +278,10 @@ mod tests {
                 "rename it to 2026-01-05_add_users.sql",
             ),
             ("2026-01-05_x.SQL", "lower-case"),
-            ("20240101120000_create_profiles.sql", "pgshift import --from supabase"),
+            (
+                "20240101120000_create_profiles.sql",
+                "pgshift import --from supabase",
+            ),
         ] {
             let err = parse(name).unwrap_err();
             assert!(matches!(err, NameError::Format { .. }), "{name}");

@@ -38,9 +38,15 @@ impl Lines {
                 dry_run,
                 backup,
                 undo,
+                rehearse,
             } => {
                 self.width = to_run.iter().map(|p| p.version.len()).max().unwrap_or(0);
-                plan(to_run, variables, *dry_run, backup.as_deref(), *undo, self.width)
+                let how = Planned {
+                    dry_run: *dry_run,
+                    undo: *undo,
+                    rehearse: *rehearse,
+                };
+                plan(to_run, variables, how, backup.as_deref(), self.width)
             }
             Event::Warning { message } => format!("warning: {}\n", u(message)),
             Event::Retrying {
@@ -130,11 +136,15 @@ impl Lines {
 fn plan(
     to_run: &[PlanItem],
     variables: &[String],
-    dry_run: bool,
+    how: Planned,
     backup: Option<&str>,
-    undo: bool,
     w: usize,
 ) -> String {
+    let Planned {
+        dry_run,
+        undo,
+        rehearse,
+    } = how;
     let verb = if undo { "be rolled back" } else { "run" };
     if to_run.is_empty() {
         return "Nothing to do: every migration is applied (nothing changed, so no health check runs; `pgshift health` runs one).\n".to_string();
@@ -181,8 +191,20 @@ fn plan(
         None if undo => {}
         None => t.push_str("Backup: none (SKIP_BACKUP).\n"),
     }
-    t.push_str("Nothing was changed.\n");
+    t.push_str(if rehearse {
+        "Rehearsal: each migration runs in a transaction that is rolled back; nothing stays changed.\n"
+    } else {
+        "Nothing was changed.\n"
+    });
     t
+}
+
+/// How a plan runs.
+#[derive(Debug, Clone, Copy)]
+struct Planned {
+    dry_run: bool,
+    undo: bool,
+    rehearse: bool,
 }
 
 fn resumed(version: &str, from_statement: usize, dropped: Option<&str>) -> String {
@@ -335,7 +357,14 @@ fn warning_lines(warnings: &[crate::diagnostic::Finding]) -> String {
             1 => String::new(),
             n => format!(", and {} more like it", n - 1),
         };
-        text.push_str(&format!("warning[{rule}]: {}{at}{more}\n", first.message));
+        let stricter = first
+            .stricter
+            .as_ref()
+            .map_or_else(String::new, |s| format!(" ({s})"));
+        text.push_str(&format!(
+            "warning{stricter}[{rule}]: {}{at}{more}\n",
+            first.message
+        ));
     }
     text.push_str(&format!(
         "{} warning(s) of {} rule(s); `pgshift validate` shows each one with its line and what to do.\n",

@@ -42,7 +42,39 @@ fn text_shows_findings_allowed_and_summary() {
     );
     assert!(out.contains("migrations/2026-01-01_x.sql:2:1"), "{out}");
     assert!(out.contains("allowed by @allow:\n  migrations/2026-01-01_x.sql:1:8 hygiene/create-if-not-exists: created once, by design"), "{out}");
-    assert!(out.ends_with("Checked 1 migrations in migrations (staging): 1 error, 1 warning, 0 info, 1 allowed.\n"), "{out}");
+    assert!(out.ends_with("Checked 1 migration(s) in migrations (staging): 1 error, 1 warning, 0 info, 1 allowed.\n"), "{out}");
+}
+
+#[test]
+fn errors_come_first_then_warnings_then_information_and_a_warning_says_where_it_blocks() {
+    let file = Path::new("migrations/2026-01-01_x.sql");
+    let mut late = Finding::warning("rls/table-without-rls", "table t has no row level security")
+        .at(Location::file(file));
+    late.stricter = Some("an error in staging and production".into());
+    let r = Report {
+        dir: PathBuf::from("migrations"),
+        environment: Environment::Development,
+        files: 1,
+        findings: vec![
+            Finding::new("hygiene/x", crate::diagnostic::Level::Info, "worth knowing")
+                .at(Location::file(file)),
+            late,
+            Finding::error("dangerous/drop-table", "DROP TABLE deletes the table")
+                .at(Location::file(file)),
+        ],
+        plan: None,
+    };
+    let out = render(&r, Format::Text, false);
+    let at = |s: &str| out.find(s).unwrap_or_else(|| panic!("{s} in {out}"));
+    assert!(
+        at("error[dangerous/drop-table]") < at("rls/table-without-rls"),
+        "{out}"
+    );
+    assert!(at("rls/table-without-rls") < at("hygiene/x"), "{out}");
+    assert!(
+        out.contains("warning (an error in staging and production)[rls/table-without-rls]"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -8,7 +8,14 @@ use crate::validate::Report;
 
 pub fn render(report: &Report, color: bool) -> String {
     let mut out = String::new();
-    for f in report.findings.iter().filter(|f| f.allowed.is_none()) {
+    // Errors first, then warnings, then information; each in file order.
+    let mut shown: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.allowed.is_none())
+        .collect();
+    shown.sort_by_key(|f| std::cmp::Reverse(f.level));
+    for f in shown {
         let _ = writeln!(out, "{}\n", render_text(f, color));
     }
     let allowed: Vec<_> = report
@@ -31,7 +38,7 @@ pub fn render(report: &Report, color: bool) -> String {
     }
     let _ = writeln!(
         out,
-        "Checked {} migrations in {} ({}): {}.",
+        "Checked {} migration(s) in {} ({}): {}.",
         report.files,
         u(&report.dir.display().to_string()),
         report.environment,

@@ -12,7 +12,14 @@ pub mod history;
 pub const STUB_SQL: &str = include_str!("stub.sql");
 
 /// The schemas a Supabase project gives its migrations, that plain PostgreSQL lacks.
-pub const PLATFORM_SCHEMAS: &[&str] = &["auth", "storage", "extensions", "realtime", "vault", "graphql_public"];
+pub const PLATFORM_SCHEMAS: &[&str] = &[
+    "auth",
+    "storage",
+    "extensions",
+    "realtime",
+    "vault",
+    "graphql_public",
+];
 
 /// The Supabase schema a server's error says is missing (`schema "auth" does not exist`,
 /// SQLSTATE 3F000), if that is what it says.
@@ -65,7 +72,10 @@ mod tests {
     #[test]
     fn a_missing_supabase_schema_is_named_and_others_are_not() {
         let m = super::missing_schema;
-        assert_eq!(m(Some("3F000"), "schema \"auth\" does not exist"), Some("auth"));
+        assert_eq!(
+            m(Some("3F000"), "schema \"auth\" does not exist"),
+            Some("auth")
+        );
         assert_eq!(m(Some("3F000"), "schema \"app\" does not exist"), None);
         assert_eq!(m(Some("42P01"), "schema \"auth\" does not exist"), None);
     }

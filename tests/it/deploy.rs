@@ -477,6 +477,34 @@ fn dry_run_changes_nothing_and_rehearse_reports_locks_then_rolls_back() {
     assert_eq!(sql(&db, "SELECT to_regclass('a') IS NULL"), "t");
 }
 
+/// A lock an earlier migration of the rehearsal took is named where a later one needs it
+/// again: the real deploy takes it anew in each migration's transaction.
+#[test]
+fn a_rehearsal_names_the_lock_an_earlier_migration_already_holds() {
+    let (dir, db) = project(&[
+        (
+            "2026-01-01_a",
+            "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN new; END $$;\nCREATE TRIGGER touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch();\n",
+        ),
+        (
+            "2026-01-02_b",
+            "CREATE TRIGGER audit AFTER INSERT ON users FOR EACH ROW EXECUTE FUNCTION touch();\n",
+        ),
+    ]);
+    sql(&db, "CREATE TABLE users (id int PRIMARY KEY)");
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--dry-run=rehearse"])
+        .assert()
+        .success()
+        .stdout(contains("Rehearsal: each migration runs in a transaction that is rolled back"))
+        .stdout(contains("Nothing was changed.").not())
+        .stdout(contains("locks public.users SHARE ROW EXCLUSIVE (blocks writes)"))
+        .stdout(contains("locks: none on existing tables").not())
+        .stdout(contains(
+            "locks public.users: already locked by #1 2026-01-01_a in this rehearsal (held: SHARE ROW EXCLUSIVE)",
+        ));
+}
+
 #[test]
 fn target_stops_after_that_version_and_missing_variables_stop_before_anything() {
     let (dir, db) = project(&[

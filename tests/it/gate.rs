@@ -124,6 +124,7 @@ fn without_a_terminal_staging_needs_the_confirmation_and_never_waits() {
         .timeout(Duration::from_secs(60))
         .assert()
         .code(3)
+        .stdout(contains("to apply").not())
         .stderr(contains(
             "needs the database's name confirmed, and there is no terminal to ask on",
         ))

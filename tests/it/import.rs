@@ -391,14 +391,17 @@ fn a_supabase_project_imports_from_any_of_its_folders_and_tests_with_the_stub() 
         .stdout(contains("Loaded the Supabase stub"));
     std::fs::copy(
         m.join("20260101000000_profiles.sql"),
-        project.path().join("migrations/20260101000000_profiles.sql"),
+        project
+            .path()
+            .join("migrations/20260101000000_profiles.sql"),
     )
     .unwrap();
     let out = cmd(project.path()).arg("validate").output().unwrap();
     let text = common::both(&out);
     assert_ne!(out.status.code(), Some(0), "{text}");
     assert!(
-        text.contains("this is a Supabase CLI file name") && text.contains("`pgshift import --from supabase`"),
+        text.contains("this is a Supabase CLI file name")
+            && text.contains("`pgshift import --from supabase`"),
         "{text}"
     );
 }

@@ -324,7 +324,7 @@ fn no_password_or_variable_value_reaches_output_logs_tables_summary_or_server_lo
             &mut places,
             &format!("{how} validate"),
         );
-        assert!(out.contains("Checked 3 migrations"), "{out}");
+        assert!(out.contains("Checked 3 migration(s)"), "{out}");
         let out = run(
             &mut cmd(&["migrate", "--target", "2026-01-01_note"]),
             &mut places,
