@@ -41,6 +41,8 @@ pub struct NewMigration {
     pub date: NaiveDate,
     pub author: String,
     pub depends_on: Vec<Version>,
+    /// Also write `<version>.down.sql` beside it (what `test --rollback` and `rollback` run).
+    pub down: bool,
 }
 
 impl NewMigration {
@@ -86,22 +88,43 @@ impl NewMigration {
         )
     }
 
-    /// Writes the file into `dir`; refuses to overwrite.
-    pub fn write(&self, dir: &Path) -> Result<PathBuf, ScaffoldError> {
+    /// The down file's text: what to write, and what checks it.
+    pub fn down_text(&self) -> Result<String, ScaffoldError> {
+        Ok(format!(
+            "-- Undoes {}.sql: write the statements that reverse it, last change first.\n\
+             -- `pgshift test --rollback` checks that it restores the schema exactly; while it holds\n\
+             -- no SQL, `pgshift rollback` refuses to use it.\n",
+            self.version()?
+        ))
+    }
+
+    /// Writes the file (and its down file) into `dir`; refuses to overwrite either. Returns
+    /// the paths written, the up file first.
+    pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, ScaffoldError> {
         if !dir.is_dir() {
             return Err(ScaffoldError::MissingDir(dir.to_path_buf()));
         }
-        let path = dir.join(format!("{}.sql", self.version()?));
-        let mut f = crate::files::create_new(&path, 0o644).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => ScaffoldError::Exists(path.clone()),
-            _ => ScaffoldError::Write {
-                path: path.clone(),
-                source: e,
-            },
-        })?;
-        f.write_all(self.text().as_bytes())
-            .map_err(write_err(&path))?;
-        Ok(path)
+        let version = self.version()?;
+        let mut files = vec![(dir.join(format!("{version}.sql")), self.text())];
+        if self.down {
+            files.push((dir.join(format!("{version}.down.sql")), self.down_text()?));
+        }
+        if let Some((taken, _)) = files.iter().find(|(p, _)| crate::files::exists(p)) {
+            return Err(ScaffoldError::Exists(taken.clone()));
+        }
+        let mut written = Vec::new();
+        for (path, text) in files {
+            let mut f = crate::files::create_new(&path, 0o644).map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => ScaffoldError::Exists(path.clone()),
+                _ => ScaffoldError::Write {
+                    path: path.clone(),
+                    source: e,
+                },
+            })?;
+            f.write_all(text.as_bytes()).map_err(write_err(&path))?;
+            written.push(path);
+        }
+        Ok(written)
     }
 }
 
@@ -282,12 +305,19 @@ mod tests {
             date: NaiveDate::from_ymd_opt(2026, 1, 21).unwrap(),
             author: "Ada".into(),
             depends_on: vec![Version::parse_reference("2026-01-20_create_users_table").unwrap()],
+            down: true,
         };
         assert_eq!(m.version().unwrap(), "2026-01-21_add_user_profiles");
         let dir = tempfile::tempdir().unwrap();
-        let path = m.write(dir.path()).unwrap();
+        let written = m.write(dir.path()).unwrap();
+        let path = &written[0];
+        assert_eq!(
+            written[1].file_name().unwrap(),
+            "2026-01-21_add_user_profiles.down.sql"
+        );
         let set = crate::migration::load_dir(dir.path(), Environment::Production).unwrap();
         let got = &set.migrations[0];
+        assert!(got.down.is_some(), "the down file is the migration's");
         assert_eq!(
             path.file_name().unwrap(),
             "2026-01-21_add_user_profiles.sql"

@@ -421,6 +421,9 @@ pub struct NewArgs {
     /// A migration this one needs (repeatable)
     #[arg(long, value_name = "FILE")]
     pub depends_on: Vec<String>,
+    /// Do not write the .down.sql beside it
+    #[arg(long)]
+    pub no_down: bool,
 }
 
 /// Exit codes (SPEC §16).

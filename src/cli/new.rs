@@ -1,4 +1,4 @@
-//! `pgshift new`: a migration file dated today with its header filled in.
+//! `pgshift new`: a migration file dated today with its header filled in, and its down file.
 
 use std::path::Path;
 
@@ -36,8 +36,9 @@ pub fn run(settings: &Settings, args: &NewArgs, cwd: &Path, out: &Output) -> Res
         date: chrono::Local::now().date_naive(),
         author: default_author(cwd),
         depends_on,
+        down: !args.no_down,
     };
-    let path = new.write(&settings.migrations.dir).map_err(|e| {
+    let written = new.write(&settings.migrations.dir).map_err(|e| {
         let help = match &e {
             ScaffoldError::MissingDir(_) => "run `pgshift init`, or pass the folder with --dir",
             ScaffoldError::Exists(_) => "choose another description, or edit the existing file",
@@ -48,11 +49,19 @@ pub fn run(settings: &Settings, args: &NewArgs, cwd: &Path, out: &Output) -> Res
         };
         CliError::usage(e.to_string(), Some(help.to_string()))
     })?;
-    if out.json {
-        out.line(&serde_json::json!({ "event": "created", "path": path }).to_string());
-    } else {
-        out.line(&format!("Created {}", path.display()));
-        out.line("Write the SQL below the header; `pgshift order` shows where it will run.");
+    for path in &written {
+        if out.json {
+            out.line(&serde_json::json!({ "event": "created", "path": path }).to_string());
+        } else {
+            out.line(&format!("Created {}", path.display()));
+        }
+    }
+    if !out.json {
+        out.line(if written.len() > 1 {
+            "Write the SQL below the header, and what undoes it in the .down.sql; `pgshift order` shows where it will run."
+        } else {
+            "Write the SQL below the header; `pgshift order` shows where it will run."
+        });
     }
     Ok(exit::OK)
 }

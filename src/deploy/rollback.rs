@@ -293,6 +293,7 @@ async fn undo(
     // Every down file is there and prepared before anything runs.
     let mut prepared: Vec<(Prepared, &crate::migration::Migration)> = Vec::new();
     let mut problems = Vec::new();
+    let mut suggested = Vec::new();
     for v in &versions {
         let m = Version::parse_reference(v)
             .ok()
@@ -306,10 +307,23 @@ async fn undo(
         };
         match super::prepare_down(m, opts.values) {
             None => problems.push(match backup_before(&opts.backup_dir, raw) {
-                Some(b) => format!("{v} has no down file ({v}.down.sql): restore the backup taken before it instead, `pgshift rollback --from-backup {b}`"),
+                // One command per backup: several migrations undone by the same restore name
+                // it once.
+                Some(b) if suggested.contains(&b) => format!("{v} has no down file ({v}.down.sql): the same backup undoes it"),
+                Some(b) => {
+                    let line = format!("{v} has no down file ({v}.down.sql): restore the backup taken before it instead, `pgshift rollback --from-backup {b}`");
+                    suggested.push(b);
+                    line
+                }
                 None => format!("{v} has no down file ({v}.down.sql), and no backup taken before it is in {}: undo it by hand, then `pgshift forget {w}`", opts.backup_dir.display()),
             }),
             Some(Err(mut why)) => problems.append(&mut why),
+            // A down file with no statement (the template `new` writes) would undo nothing and
+            // remove the record: refused.
+            Some(Ok(p)) if p.statements.is_empty() => problems.push(format!(
+                "{v}'s down file ({}) holds no SQL yet: write the statements that undo {v}",
+                m.down.as_ref().map_or(String::new(), |d| d.path.display().to_string())
+            )),
             Some(Ok(p)) => prepared.push((p, m)),
         }
     }

@@ -663,57 +663,36 @@ fn merge_dependencies(
             merged.push(d.clone());
         }
     }
-    if let (Some(header), false) = (&front.header.dependencies, directive.is_empty()) {
-        let in_header: std::collections::HashSet<_> = header.iter().map(|d| &d.version).collect();
-        let in_directive: std::collections::HashSet<_> =
-            directive.iter().map(|d| &d.version).collect();
-        let only_header: Vec<_> = header
-            .iter()
-            .filter(|h| !in_directive.contains(&h.version))
-            .map(|d| d.version.as_str())
-            .collect();
-        let only_directive: Vec<_> = directive
-            .iter()
-            .filter(|d| !in_header.contains(&d.version))
-            .map(|d| d.version.as_str())
-            .collect();
-        if !only_header.is_empty() || !only_directive.is_empty() {
-            let line = front.header.dependencies_line(source);
-            let mut parts = Vec::new();
-            if !only_header.is_empty() {
-                parts.push(format!("only in the header: {}", only_header.join(", ")));
-            }
-            if !only_directive.is_empty() {
-                parts.push(format!(
-                    "only in @depends-on: {}",
-                    only_directive.join(", ")
-                ));
-            }
-            findings.push(
-                Finding::warning(
-                    "header/dependencies-mismatch",
-                    format!(
-                        "the header's Dependencies and the @depends-on lines differ ({})",
-                        parts.join("; ")
-                    ),
-                )
-                .at(match line {
-                    Some(l) => Location::at_line(path, source, l),
-                    None => Location::file(path),
-                })
-                .help("both are used (merged); list the same migrations in both to keep the header truthful"),
-            );
-        }
+    // Two forms of one thing: merged silently. Only a contradiction is worth a word: the
+    // header says `None` and a directive names a migration.
+    if front
+        .header
+        .dependencies
+        .as_ref()
+        .is_some_and(|h| h.is_empty())
+        && !directive.is_empty()
+    {
+        let named: Vec<&str> = directive.iter().map(|d| d.version.as_str()).collect();
+        let line = source
+            .lines()
+            .position(|l| l.trim_start().starts_with("-- Dependencies:"))
+            .map(|i| i + 1);
+        findings.push(
+            Finding::warning(
+                "header/dependencies-mismatch",
+                format!(
+                    "the header says `Dependencies: None`, but @depends-on names {}",
+                    named.join(", ")
+                ),
+            )
+            .at(match line {
+                Some(l) => Location::at_line(path, source, l),
+                None => Location::file(path),
+            })
+            .help("the @depends-on lines are used; write them in the header's Dependencies too (or remove them) so that the header is true"),
+        );
     }
     merged
-}
-
-impl Header {
-    /// Line of the `Dependencies:` field, found again from the first reference's position.
-    fn dependencies_line(&self, source: &str) -> Option<usize> {
-        let first = self.dependencies.as_ref()?.first()?;
-        Some(source[..first.offset].matches('\n').count() + 1)
-    }
 }
 
 #[cfg(test)]

@@ -298,20 +298,30 @@ fn missing_and_self_dependencies_name_file_and_line() {
 }
 
 #[test]
-fn header_and_directive_dependencies_that_differ_warn_and_merge() {
+fn header_and_directive_dependencies_merge_silently_and_warn_only_when_they_contradict() {
     let b = "-- MIGRATION: b\n-- Version: 2026-01-02\n-- Author: t\n-- Dependencies: 2026-01-01_a.sql\n-- @depends-on: 2026-01-03_c.sql\nSELECT 1;\n";
     let p = project(&[
         ("2026-01-01_a.sql", &ok_file("2026-01-01", "")),
         ("2026-01-02_b.sql", b.as_bytes()),
         ("2026-01-03_c.sql", &ok_file("2026-01-03", "")),
     ]);
+    // Both lists are used: b comes after a and c, with no warning.
+    pgshift(p.path())
+        .arg("order")
+        .assert()
+        .success()
+        .stderr(contains("dependencies-mismatch").not())
+        .stdout(contains("3  2026-01-02_b"));
+    // `None` beside a directive says two things: a warning, and the directive is used.
+    let b = "-- MIGRATION: b\n-- Version: 2026-01-02\n-- Author: t\n-- Dependencies: None\n-- @depends-on: 2026-01-03_c.sql\nSELECT 1;\n";
+    std::fs::write(p.path().join("migrations/2026-01-02_b.sql"), b).unwrap();
     pgshift(p.path())
         .arg("order")
         .assert()
         .success()
         .stderr(contains("warning[header/dependencies-mismatch]"))
         .stderr(contains(
-            "only in the header: 2026-01-01_a; only in @depends-on: 2026-01-03_c",
+            "the header says `Dependencies: None`, but @depends-on names 2026-01-03_c",
         ))
         .stdout(contains("3  2026-01-02_b"));
 }
@@ -452,6 +462,28 @@ fn new_creates_a_dated_file_with_header_and_dependencies() {
         "{text}"
     );
     assert!(text.contains("-- Author: "), "{text}");
+    // Its down file beside it, which says what to write; --no-down skips it.
+    let down = std::fs::read_to_string(
+        p.path()
+            .join(format!("migrations/{today}_add_user_profiles.down.sql")),
+    )
+    .expect("down file created");
+    assert!(
+        down.contains(&format!("-- Undoes {today}_add_user_profiles.sql")),
+        "{down}"
+    );
+    pgshift(p.path())
+        .args(["new", "no undo", "--no-down"])
+        .assert()
+        .success();
+    assert!(p
+        .path()
+        .join(format!("migrations/{today}_no_undo.sql"))
+        .exists());
+    assert!(!p
+        .path()
+        .join(format!("migrations/{today}_no_undo.down.sql"))
+        .exists());
     // Running it again refuses to overwrite.
     pgshift(p.path())
         .args(["new", "add_user_profiles"])

@@ -128,11 +128,32 @@ fn a_missing_down_file_names_the_backup_and_from_backup_restores_it() {
         "2026-01-02_data",
         "CREATE TABLE kept (v text);\nINSERT INTO kept VALUES ('x');\n",
     );
+    write(&dir, "2026-01-02_more", "CREATE TABLE more (v text);\n");
+    write(&dir, "2026-01-02_other", "CREATE TABLE other (v text);\n");
+    // The template `new` writes: no SQL yet.
+    down(
+        &dir,
+        "2026-01-02_other",
+        "-- Undoes 2026-01-02_other.sql: write the statements\n",
+    );
     pgshift(dir.path(), &db).arg("migrate").assert().success();
     let assert = pgshift(dir.path(), &db).arg("rollback").assert().code(1);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
-    assert!(stderr.contains("2026-01-02_data has no down file (2026-01-02_data.down.sql): restore the backup taken before it instead, `pgshift rollback --from-backup backups/migrations/backup_before_migration_"), "{stderr}");
-    assert_eq!(tables(&db), "a,kept");
+    // Newest first; one deploy, one backup: its command is named once.
+    assert!(stderr.contains("2026-01-02_more has no down file (2026-01-02_more.down.sql): restore the backup taken before it instead, `pgshift rollback --from-backup backups/migrations/backup_before_migration_"), "{stderr}");
+    assert_eq!(
+        stderr.matches("--from-backup backups/").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("2026-01-02_data has no down file (2026-01-02_data.down.sql): the same backup undoes it"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "2026-01-02_other's down file (migrations/2026-01-02_other.down.sql) holds no SQL yet"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(tables(&db), "a,kept,more,other");
     // --from-backup: the newest backup, taken before the second deploy.
     pgshift(dir.path(), &db)
         .args(["rollback", "--from-backup"])
@@ -140,7 +161,7 @@ fn a_missing_down_file_names_the_backup_and_from_backup_restores_it() {
         .success()
         .stdout(contains("Restored"))
         .stdout(contains(
-            "Undone with it (their records are the backup's): 2026-01-02_data.",
+            "Undone with it (their records are the backup's): 2026-01-02_data, 2026-01-02_more, 2026-01-02_other.",
         ));
     assert_eq!(tables(&db), "a");
     assert_eq!(recorded(&db), "2026-01-01_a");
