@@ -181,6 +181,7 @@ pub const CONFIG_TEMPLATE: &str = r#"# pgshift configuration. Every setting is o
 
 [supabase]
 # history = true               # also record in supabase_migrations.schema_migrations (default: where it exists)
+# project = true               # a Supabase project: `pgshift test` loads the Supabase stub (as --supabase)
 
 [log]
 # dir = "logs"                 # logs/migration_YYYYMMDD.log, one JSON line per event
@@ -218,15 +219,21 @@ pub fn init_project(root: &Path, migrations_dir: &Path) -> Result<Vec<InitAction
             .map_err(write_err(&config))?;
         actions.push(InitAction::Created(config));
     }
-    for dir in [
-        migrations_dir.to_path_buf(),
-        root.join("backups/migrations"),
-        root.join("logs"),
+    // Backups hold the data and logs name hosts and roles: only their owner reads them.
+    for (dir, mode) in [
+        (migrations_dir.to_path_buf(), 0o755),
+        (root.join("backups/migrations"), 0o700),
+        (root.join("logs"), 0o700),
     ] {
         if dir.is_dir() {
             actions.push(InitAction::Kept(dir));
         } else {
-            fs::create_dir_all(&dir).map_err(write_err(&dir))?;
+            use std::os::unix::fs::DirBuilderExt;
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(mode)
+                .create(&dir)
+                .map_err(write_err(&dir))?;
             actions.push(InitAction::Created(dir));
         }
     }
@@ -342,6 +349,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join(".gitignore"), "target/").unwrap();
         let first = init_project(dir.path(), &dir.path().join("migrations")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        for private in ["backups", "backups/migrations", "logs"] {
+            let mode = fs::metadata(dir.path().join(private))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o700, "{private}");
+        }
         assert!(
             first
                 .iter()

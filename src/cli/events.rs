@@ -213,7 +213,7 @@ impl crate::pipeline::Observer for Watch<'_> {
             return;
         }
         out.line("");
-        out.line(&crate::report::health::text(report));
+        out.line(&crate::report::health::brief(report));
         if report.level() == Level::Fail {
             out.error(
                 "the migrations were applied, but the health check failed",

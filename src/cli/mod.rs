@@ -15,6 +15,7 @@ mod health;
 mod history;
 mod import;
 mod init;
+mod man;
 mod migrate;
 mod new;
 mod order;
@@ -161,11 +162,19 @@ pub enum Command {
         after_help = "Example:\n  pgshift completions bash > /etc/bash_completion.d/pgshift"
     )]
     Completions { shell: clap_complete::Shell },
-    /// Print the manual page (roff), made from this command line's definition
+    /// Print the manual page (roff), made from this command line's definition: pgshift's, or
+    /// one command's; --dir writes every page into a folder
     #[command(
-        after_help = "Example:\n  pgshift man > /usr/local/share/man/man1/pgshift.1 && man pgshift"
+        after_help = "Examples:\n  pgshift man > /usr/local/share/man/man1/pgshift.1 && man pgshift\n  pgshift man backup restore      # the page of `pgshift backup restore`\n  pgshift man --dir /usr/local/share/man/man1   # pgshift.1, pgshift-migrate.1, …"
     )]
-    Man,
+    Man {
+        /// The command whose page to print (`migrate`, `backup restore`)
+        #[arg(value_name = "COMMAND")]
+        command: Vec<String>,
+        /// Write every page (pgshift.1 and one per command) into DIR
+        #[arg(long, value_name = "DIR", conflicts_with = "command")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -253,7 +262,8 @@ pub struct MigrateArgs {
     /// psql variable for `:NAME` in migrations (repeatable)
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
-    /// Post the result to this Slack-compatible webhook [env: NOTIFY_WEBHOOK_URL; config: `[notify] webhook_env`]
+    /// Post the result to this Slack-compatible webhook (or the variable `[notify] webhook_env`
+    /// names)
     #[arg(
         long,
         value_name = "URL",
@@ -582,14 +592,8 @@ fn settings(cli: &Cli) -> Result<(Settings, VarSource, PathBuf), CliError> {
 }
 
 fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
-    if let Command::Man = &cli.command {
-        use clap::CommandFactory;
-        let mut page = Vec::new();
-        clap_mangen::Man::new(Cli::command())
-            .render(&mut page)
-            .map_err(|e| CliError::usage(format!("cannot write the manual page: {e}"), None))?;
-        output::write_stdout(&page);
-        return Ok(exit::OK);
+    if let Command::Man { command, dir } = &cli.command {
+        return man::run(command, dir.as_deref());
     }
     if let Command::Completions { shell } = &cli.command {
         use clap::CommandFactory;
@@ -633,7 +637,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         Command::Import(args) => import::run(&settings, args.from, &args.source, out),
         Command::Adopt(args) => adopt::run(&settings, &vars, args.from, out),
         // Printed before the settings are read, above.
-        Command::Completions { .. } | Command::Man => Ok(exit::OK),
+        Command::Completions { .. } | Command::Man { .. } => Ok(exit::OK),
     }
 }
 

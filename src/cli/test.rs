@@ -28,6 +28,7 @@ pub fn run(
     args: &TestArgs,
     out: &Output,
 ) -> Result<u8, CliError> {
+    let begun = Instant::now();
     let (set, plan) = load_and_plan(settings, out)?;
     // Each step finishes an interruption (a migration rolled back); then no more steps.
     let _handling = crate::interrupt::Handling::start();
@@ -93,7 +94,7 @@ pub fn run(
         &spec,
         (&set, &plan),
         code,
-        (started, &on),
+        (begun, started, &on),
         found,
         out,
     )?;
@@ -143,7 +144,7 @@ fn health(
     spec: &ConnectionSpec,
     (set, plan): (&MigrationSet, &Plan),
     code: u8,
-    (started, on): (Instant, &str),
+    (begun, started, on): (Instant, Instant, &str),
     mut found: Vec<String>,
     out: &Output,
 ) -> Result<bool, CliError> {
@@ -164,19 +165,22 @@ fn health(
         return Ok(healthy);
     }
     out.line("");
-    out.line(&crate::report::health::text(&report));
+    out.line(&crate::report::health::brief(&report));
     found.push(format!(
         "health: {} failed, {} warning(s)",
         report.count(Level::Fail),
         report.count(Level::Warn)
     ));
     let passed = code == exit::OK && healthy;
-    let seconds = started.elapsed().as_secs_f64();
-    out.line(&crate::report::test::verdict(passed, seconds, on, &found));
+    let took = crate::report::test::Took {
+        test: started.elapsed().as_secs_f64(),
+        total: begun.elapsed().as_secs_f64(),
+    };
+    out.line(&crate::report::test::verdict(passed, took, on, &found));
     super::summary::step_summary(
         &crate::report::test::summary(
             passed,
-            seconds,
+            took,
             on,
             &found,
             &crate::report::health::markdown(&report),

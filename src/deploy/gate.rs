@@ -111,7 +111,7 @@ pub fn decide(r: &Request) -> Decision {
         },
         None => Decision::Refuse {
             message: format!(
-                "to {} {} in {env}, pgshift needs the database's name confirmed, and there is no terminal to ask on: nothing was changed",
+                "to {} {} ({env}), pgshift needs the database's name confirmed, and there is no terminal to ask on: nothing was changed",
                 r.operation,
                 r.target
             ),
@@ -277,7 +277,7 @@ mod tests {
             panic!()
         };
         assert_eq!(help, "pass --confirm shop (or set CONFIRM=shop)");
-        assert_eq!(message, "to deploy to app@db.example.com:5432/shop in staging, pgshift needs the database's name confirmed, and there is no terminal to ask on: nothing was changed");
+        assert_eq!(message, "to deploy to app@db.example.com:5432/shop (staging), pgshift needs the database's name confirmed, and there is no terminal to ask on: nothing was changed");
     }
 
     #[test]

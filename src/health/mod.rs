@@ -43,6 +43,8 @@ pub use expected::{tables_left, Table};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    /// Not run here, and why (no API serves this database).
+    Skip,
     /// Nothing to do.
     Ok,
     /// Worth a look; the deploy stands.
@@ -52,9 +54,10 @@ pub enum Level {
 }
 
 impl Level {
-    /// `ok`, `warn` or `fail`.
+    /// `skip`, `ok`, `warn` or `fail`.
     pub fn as_str(self) -> &'static str {
         match self {
+            Level::Skip => "skip",
             Level::Ok => "ok",
             Level::Warn => "warn",
             Level::Fail => "fail",
@@ -65,6 +68,7 @@ impl Level {
         match s {
             "fail" => Level::Fail,
             "warn" => Level::Warn,
+            "skip" => Level::Skip,
             _ => Level::Ok,
         }
     }
@@ -361,7 +365,7 @@ pub async fn check(
             (Probe::Catalog(_), None) => {
                 checks.push(CheckResult {
                     id: c.id,
-                    level: Level::Ok,
+                    level: Level::Skip,
                     summary: format!(
                         "not checked: nothing in this database grants the API roles (anon, authenticated, authenticator, service_role) anything on {} (roles are shared by every database of the server, so that they exist proves nothing); set [deploy] exposed_schemas to check anyway",
                         opts.exposed_schemas.join(", ")

@@ -11,22 +11,55 @@ const SHOWN: usize = 20;
 
 fn label(level: Level) -> &'static str {
     match level {
+        Level::Skip => "skip",
         Level::Ok => "ok",
         Level::Warn => "warn",
         Level::Fail => "FAIL",
     }
 }
 
-/// The closing line: `Health: 1 failed, 2 warnings, 15 ok (38 ms).`
+/// The closing line: `Health of …: 1 failed, 2 warning(s), 15 ok, 1 not checked (38 ms).`
 pub fn summary(report: &Report) -> String {
+    let skipped = match report.count(Level::Skip) {
+        0 => String::new(),
+        n => format!(", {n} not checked"),
+    };
     format!(
-        "Health of {}: {} failed, {} warning(s), {} ok ({} ms).",
+        "Health of {}: {} failed, {} warning(s), {} ok{skipped} ({} ms).",
         u(&report.target),
         report.count(Level::Fail),
         report.count(Level::Warn),
         report.count(Level::Ok),
         report.ms
     )
+}
+
+/// The report after a deploy: the checks that did not pass, then the closing line; one line
+/// when all pass (`pgshift health` lists every check).
+pub fn brief(report: &Report) -> String {
+    let worth = |l: Level| l >= Level::Warn;
+    if !report.checks.iter().any(|c| worth(c.level)) {
+        return format!(
+            "{} Nothing failed or warned; `pgshift health` lists every check.",
+            summary(report)
+        );
+    }
+    let shown = Report {
+        checks: report
+            .checks
+            .iter()
+            .filter(|c| worth(c.level))
+            .cloned()
+            .collect(),
+        ..report.clone()
+    };
+    let mut out = text(&shown);
+    // The closing line counts every check, not only those shown.
+    if let Some(cut) = out.rfind("Health of ") {
+        out.truncate(cut);
+    }
+    out.push_str(&summary(report));
+    out
 }
 
 /// The report as text for a terminal (object names escaped).
@@ -66,6 +99,7 @@ pub fn text(report: &Report) -> String {
 /// The report in Markdown (a job summary, a pull request comment).
 pub fn markdown(report: &Report) -> String {
     let icon = |l: Level| match l {
+        Level::Skip => "⏭️ skip",
         Level::Ok => "✅ ok",
         Level::Warn => "⚠️ warn",
         Level::Fail => "❌ fail",
@@ -142,6 +176,23 @@ mod tests {
         assert!(t.contains("fix: ALTER TABLE"), "{t}");
         assert!(!t.contains('\x1b'), "{t}");
         assert!(t.ends_with("1 failed, 0 warning(s), 1 ok (12 ms)."), "{t}");
+    }
+
+    #[test]
+    fn after_a_deploy_only_what_did_not_pass_is_listed_and_a_clean_run_is_one_line() {
+        let mut r = report();
+        let b = super::brief(&r);
+        assert!(b.contains("FAIL  rls-disabled"), "{b}");
+        assert!(!b.contains("connectivity"), "{b}");
+        assert!(b.ends_with("1 failed, 0 warning(s), 1 ok (12 ms)."), "{b}");
+        r.checks[1].level = Level::Skip;
+        r.checks[1].summary = "not checked: no API role".into();
+        let b = super::brief(&r);
+        assert_eq!(
+            b,
+            "Health of app@db/shop: 0 failed, 0 warning(s), 1 ok, 1 not checked (12 ms). Nothing failed or warned; `pgshift health` lists every check."
+        );
+        assert!(super::text(&r).contains("skip  rls-disabled"));
     }
 
     #[test]

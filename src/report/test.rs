@@ -31,21 +31,45 @@ pub fn round_trips(steps: &[RoundTrip]) -> String {
         .filter(|s| s.problem.is_some())
         .map(|s| s.version.as_str())
         .collect();
-    format!(
-        "{} migration(s) applied; {checked} down file(s) checked: {}",
-        steps.iter().filter(|s| s.applied).count(),
-        if failed.is_empty() {
-            "each one restored the schema".to_string()
-        } else {
-            format!("{} failed ({})", failed.len(), failed.join(", "))
+    let applied = steps.iter().filter(|s| s.applied).count();
+    let downs = match (checked, failed.is_empty()) {
+        (0, true) => {
+            "no down file to check (`pgshift new` writes one beside each migration)".to_string()
         }
-    )
+        (n, true) => format!("{n} down file(s) checked: each one restored the schema"),
+        (n, false) => format!(
+            "{n} down file(s) checked: {} failed ({})",
+            failed.len(),
+            failed.join(", ")
+        ),
+    };
+    format!("{applied} migration(s) applied; {downs}")
+}
+
+/// How long a test took: its migrations and checks, and in all (with the throwaway
+/// PostgreSQL's start).
+#[derive(Debug, Clone, Copy)]
+pub struct Took {
+    /// Seconds from the first migration to the verdict.
+    pub test: f64,
+    /// Seconds since the command started.
+    pub total: f64,
+}
+
+impl std::fmt::Display for Took {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.1} s", self.test)?;
+        if self.total - self.test >= 0.05 {
+            write!(f, " ({:.1} s in all, with starting PostgreSQL)", self.total)?;
+        }
+        Ok(())
+    }
 }
 
 /// The closing line: passed or FAILED, in how long, on what, and what was found.
-pub fn verdict(passed: bool, seconds: f64, on: &str, found: &[String]) -> String {
+pub fn verdict(passed: bool, took: Took, on: &str, found: &[String]) -> String {
     format!(
-        "\nTest {} in {seconds:.1} s on {}: {}.",
+        "\nTest {} in {took} on {}: {}.",
         if passed { "passed" } else { "FAILED" },
         u(on),
         found.join("; ")
@@ -53,12 +77,38 @@ pub fn verdict(passed: bool, seconds: f64, on: &str, found: &[String]) -> String
 }
 
 /// The job summary: the verdict, then the health report.
-pub fn summary(passed: bool, seconds: f64, on: &str, found: &[String], health: &str) -> String {
+pub fn summary(passed: bool, took: Took, on: &str, found: &[String], health: &str) -> String {
     format!(
-        "## {} pgshift test {}\n\n{seconds:.1} s on {}: {}.\n\n{health}",
+        "## {} pgshift test {}\n\n{took} on {}: {}.\n\n{health}",
         if passed { "✅" } else { "❌" },
         if passed { "passed" } else { "FAILED" },
         markdown(on),
         markdown(&found.join("; ")),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Took;
+
+    #[test]
+    fn both_times_are_said_when_starting_postgresql_took_some() {
+        let t = Took {
+            test: 0.4,
+            total: 5.0,
+        };
+        assert_eq!(
+            t.to_string(),
+            "0.4 s (5.0 s in all, with starting PostgreSQL)"
+        );
+        let t = Took {
+            test: 0.4,
+            total: 0.42,
+        };
+        assert_eq!(t.to_string(), "0.4 s");
+        assert_eq!(
+            super::round_trips(&[]),
+            "0 migration(s) applied; no down file to check (`pgshift new` writes one beside each migration)"
+        );
+    }
 }

@@ -612,6 +612,27 @@ fn the_manual_page_comes_from_the_command_line_definition() {
             "no {command}"
         );
     }
+    // One command's page, with its own options.
+    let out = pgshift(dir.path())
+        .args(["man", "backup", "restore"])
+        .assert()
+        .success();
+    let page = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(page.contains(".TH pgshift-backup-restore 1"), "{page}");
+    assert!(page.contains("\\-\\-from\\-database"), "{page}");
+    pgshift(dir.path())
+        .args(["man", "nope"])
+        .assert()
+        .code(2)
+        .stderr(contains("there is no command `pgshift nope`"));
+    // Every page into a folder.
+    pgshift(dir.path())
+        .args(["man", "--dir", "."])
+        .assert()
+        .success();
+    for page in ["pgshift.1", "pgshift-migrate.1", "pgshift-backup-restore.1"] {
+        assert!(dir.path().join(page).is_file(), "{page}");
+    }
 }
 
 #[test]

@@ -856,7 +856,7 @@ fn test_never_deploys_to_the_database_url_of_the_environment() {
         .assert()
         .success()
         .stdout(contains("Starting a throwaway PostgreSQL"))
-        .stdout(contains("pending-migrations      nothing pending"))
+        .stdout(contains("0 failed, 1 warning(s)"))
         .stdout(contains("Test passed"));
     // DATABASE_URL pointed at `db`: it was left alone.
     assert_eq!(
@@ -1365,7 +1365,9 @@ fn a_deploy_prints_warnings_one_line_per_rule_and_errors_in_full() {
         .success();
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert_eq!(
-        stderr.matches("warning[rls/table-without-rls]").count(),
+        stderr
+            .matches("warning (an error in staging and production)[rls/table-without-rls]")
+            .count(),
         1,
         "{stderr}"
     );

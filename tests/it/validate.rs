@@ -164,7 +164,7 @@ fn dangerous_operations_warn_in_development_and_fail_in_production() {
         .assert()
         .success()
         .stdout(contains(
-            "warning[dangerous/drop-table]: DROP TABLE deletes the table and all of its data",
+            "warning (an error in staging and production)[dangerous/drop-table]: DROP TABLE deletes the table and all of its data",
         ));
     pgshift(p.path())
         .args(["--env", "production", "validate"])
@@ -215,7 +215,9 @@ fn config_changes_rule_levels_and_rejects_unknown_rules() {
         .arg("validate")
         .assert()
         .success()
-        .stdout(contains("warning[rls/table-without-rls]"));
+        .stdout(contains(
+            "warning (an error in staging and production)[rls/table-without-rls]",
+        ));
     std::fs::write(
         p.path().join("pgshift.toml"),
         "[rules]\n\"rls/table-without-rls\" = \"error\"\n",
