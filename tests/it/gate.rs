@@ -415,3 +415,31 @@ fn a_restore_into_another_database_needs_its_source_named_and_the_prompt_lists_w
         .assert()
         .success();
 }
+
+/// A dry run changes nothing, so it is never gated: a deploy's, a restore's.
+#[test]
+fn a_dry_run_is_never_gated() {
+    let (dir, db) = gated_project();
+    pgshift(dir.path(), &db)
+        .env("CI", "true")
+        .args(["--env", "staging", "migrate", "--dry-run"])
+        .assert()
+        .success();
+    untouched(&db);
+    pgshift(dir.path(), &db)
+        .env("CONFIRM", &db)
+        .args(["--env", "staging", "migrate"])
+        .assert()
+        .success();
+    pgshift(dir.path(), &db)
+        .env("CI", "true")
+        .args(["--env", "staging", "rollback", "--from-backup", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(contains(
+            "undoes the migrations applied since: 2026-01-01_items, 2026-01-02_drop_legacy",
+        ))
+        .stdout(contains("Dry run: nothing was restored"))
+        .stderr(contains("confirmed").not());
+    assert_eq!(sql(&db, "SELECT count(*) FROM schema_migrations"), "2");
+}
