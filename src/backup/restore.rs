@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, BufRead, Write};
 use std::path::Path;
 use std::process::Stdio;
 
@@ -267,68 +267,18 @@ pub fn restore(
     let stderr = collect(child.stderr.take().expect("piped"));
     let mut stdin = child.stdin.take().expect("piped");
     let mut bytes = 0u64;
-    let fed: io::Result<()> = (|| {
-        // The drops go after the dump's own settings (search_path, `\restrict`…), before its
-        // clean-up's first statement.
-        let split = head
-            .iter()
-            .position(|l| !is_setting(l))
-            .unwrap_or(head.len().saturating_sub(1));
-        stdin.write_all(b"BEGIN;\n")?;
-        for line in &head[..split] {
-            stdin.write_all(line)?;
-        }
-        stdin.write_all(clean.as_bytes())?;
-        let mut body = BodyFilter::default();
-        for line in &head[split..] {
-            if let Some(l) = clean_line(line, &plan.others) {
-                if body.keep(&l, &plan.others) {
-                    stdin.write_all(&l)?;
-                }
-            }
-        }
-        bytes += head.iter().map(|l| l.len() as u64).sum::<u64>();
-        let mut report = |bytes: u64| {
-            progress(Progress {
-                read: bytes,
-                written: bytes,
-            })
-        };
-        if plan.others.roles.is_empty() && plan.others.extensions.is_empty() {
-            // Nothing to leave out: the dump streams through in blocks.
-            let mut buf = vec![0u8; gzip::BLOCK];
-            loop {
-                let n = decoder.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                stdin.write_all(&buf[..n])?;
-                bytes += n as u64;
-                report(bytes);
-            }
-        } else {
-            let mut line = Vec::new();
-            let mut last = 0u64;
-            loop {
-                line.clear();
-                if decoder.read_until(b'\n', &mut line)? == 0 {
-                    break;
-                }
-                bytes += line.len() as u64;
-                if body.keep(&line, &plan.others) {
-                    stdin.write_all(&line)?;
-                }
-                if bytes >= last + gzip::BLOCK as u64 {
-                    last = bytes;
-                    report(bytes);
-                }
-            }
-        }
-        // A dump's last line may lack its line break.
-        stdin.write_all(b"\n")?;
-        stdin.write_all(remake.as_bytes())?;
-        stdin.write_all(b"COMMIT;\n")
-    })();
+    let fed = feed(
+        &mut stdin,
+        Parts {
+            head: &head,
+            clean: &clean,
+            remake: &remake,
+            others: &plan.others,
+        },
+        &mut decoder,
+        &mut bytes,
+        progress,
+    );
     drop(stdin);
     let status = child.wait().map_err(io_err("psql did not finish"))?;
     let said = stderr.join().unwrap_or_default();
@@ -346,6 +296,91 @@ pub fn restore(
         });
     }
     Ok(Restored { bytes, dropped })
+}
+
+/// What goes into psql besides the dump's body.
+struct Parts<'a> {
+    /// The dump's settings and clean-up, read first.
+    head: &'a [Vec<u8>],
+    /// The drops of what the backup does not hold.
+    clean: &'a str,
+    /// What is made again at the end.
+    remake: &'a str,
+    /// What belongs to other roles.
+    others: &'a Others,
+}
+
+/// Writes the whole restore into psql's input: BEGIN, the settings, the drops, the clean-up
+/// with CASCADE, the dump (filtered when other roles' statements must be left out), what is
+/// made again, COMMIT. `bytes` counts the dump read.
+fn feed(
+    out: &mut impl Write,
+    parts: Parts<'_>,
+    decoder: &mut impl BufRead,
+    bytes: &mut u64,
+    progress: &mut dyn FnMut(Progress),
+) -> io::Result<()> {
+    // The drops go after the dump's own settings (search_path, `\restrict`…), before its
+    // clean-up's first statement.
+    let split = parts
+        .head
+        .iter()
+        .position(|l| !is_setting(l))
+        .unwrap_or(parts.head.len().saturating_sub(1));
+    out.write_all(b"BEGIN;\n")?;
+    for line in &parts.head[..split] {
+        out.write_all(line)?;
+    }
+    out.write_all(parts.clean.as_bytes())?;
+    let mut body = BodyFilter::default();
+    for line in &parts.head[split..] {
+        if let Some(l) = clean_line(line, parts.others) {
+            if body.keep(&l, parts.others) {
+                out.write_all(&l)?;
+            }
+        }
+    }
+    *bytes += parts.head.iter().map(|l| l.len() as u64).sum::<u64>();
+    let mut report = |bytes: u64| {
+        progress(Progress {
+            read: bytes,
+            written: bytes,
+        })
+    };
+    if parts.others.roles.is_empty() && parts.others.extensions.is_empty() {
+        // Nothing to leave out: the dump streams through in blocks.
+        let mut buf = vec![0u8; gzip::BLOCK];
+        loop {
+            let n = decoder.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            out.write_all(&buf[..n])?;
+            *bytes += n as u64;
+            report(*bytes);
+        }
+    } else {
+        let mut line = Vec::new();
+        let mut last = 0u64;
+        loop {
+            line.clear();
+            if decoder.read_until(b'\n', &mut line)? == 0 {
+                break;
+            }
+            *bytes += line.len() as u64;
+            if body.keep(&line, parts.others) {
+                out.write_all(&line)?;
+            }
+            if *bytes >= last + gzip::BLOCK as u64 {
+                last = *bytes;
+                report(*bytes);
+            }
+        }
+    }
+    // A dump's last line may lack its line break.
+    out.write_all(b"\n")?;
+    out.write_all(parts.remake.as_bytes())?;
+    out.write_all(b"COMMIT;\n")
 }
 
 #[cfg(test)]
