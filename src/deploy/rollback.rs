@@ -277,24 +277,67 @@ async fn undo(
     let status = status::compare(set, plan, &rows, opts.environment);
     super::refuse_damaged(&status, t)?;
     let versions = select(plan, &rows, &status, selection, opts.cascade)?;
-    if let Some(v) = versions.iter().find(|v| {
+    refuse_modified(&versions, &status)?;
+    let prepared = prepare_downs(set, &versions, opts)?;
+    out.emit(plan_event(&prepared, opts.dry_run != DryRun::Off));
+    if opts.dry_run != DryRun::Off {
+        return Ok(RollbackOutcome::default());
+    }
+    let lines: Vec<String> = prepared
+        .iter()
+        .map(|(p, m)| format!("roll back {} with {}", p.version, down_path(m)))
+        .collect();
+    (opts.gate)(&lines)?;
+    ensure(t, &session.client, spec).await?;
+    // A migration recorded in the Supabase CLI's history leaves it with its rollback.
+    let supabase_history: bool = session
+        .client
+        .query_one(crate::supabase::history::EXISTS_SQL, &[])
+        .await
+        .map_err(db_err)?
+        .get(0);
+    session.drain();
+    run_downs(&prepared, spec, opts, session, supabase_history, out).await
+}
+
+/// A migration whose file changed since it was applied is not undone by its down file.
+fn refuse_modified(versions: &[String], status: &status::Status) -> Result<(), DeployError> {
+    let modified = versions.iter().find(|v| {
         status
             .entries
             .iter()
             .any(|e| &e.version == *v && e.state == State::Modified)
-    }) {
-        return Err(blocked(
+    });
+    match modified {
+        Some(v) => Err(blocked(
             format!("{v} changed since it was applied: its down file may not undo what ran"),
             format!(
                 "restore the file as it was applied, or accept it with `pgshift repair {v}` first"
             ),
-        ));
+        )),
+        None => Ok(()),
     }
-    // Every down file is there and prepared before anything runs.
-    let mut prepared: Vec<(Prepared, &crate::migration::Migration)> = Vec::new();
+}
+
+/// The down file's path, as shown.
+fn down_path(m: &crate::migration::Migration) -> String {
+    m.down
+        .as_ref()
+        .map_or(String::new(), |d| d.path.display().to_string())
+}
+
+/// Every down file there and prepared before anything runs; otherwise what is missing, each
+/// with what to do instead.
+fn prepare_downs<'s>(
+    set: &'s MigrationSet,
+    versions: &[String],
+    opts: &RollbackOptions<'_>,
+) -> Result<Vec<(Prepared, &'s crate::migration::Migration)>, DeployError> {
+    let t = &opts.tracking;
+    let mut prepared = Vec::new();
     let mut problems = Vec::new();
     let mut suggested = Vec::new();
-    for v in &versions {
+    for v in versions {
         let m = Version::parse_reference(v)
             .ok()
             .and_then(|ver| set.get(&ver));
@@ -322,7 +365,7 @@ async fn undo(
             // remove the record: refused.
             Some(Ok(p)) if p.statements.is_empty() => problems.push(format!(
                 "{v}'s down file ({}) holds no SQL yet: write the statements that undo {v}",
-                m.down.as_ref().map_or(String::new(), |d| d.path.display().to_string())
+                down_path(m)
             )),
             Some(Ok(p)) => prepared.push((p, m)),
         }
@@ -333,53 +376,39 @@ async fn undo(
             "add the missing down files, or restore a backup with --from-backup".into(),
         ));
     }
-    out.emit(Event::Plan {
+    Ok(prepared)
+}
+
+/// The plan of a rollback: each migration with how its down file runs.
+fn plan_event(prepared: &[(Prepared, &crate::migration::Migration)], dry_run: bool) -> Event {
+    Event::Plan {
         to_run: prepared
             .iter()
             .map(|(p, m)| PlanItem {
                 version: p.version.clone(),
-                mode: format!(
-                    "{} (down: {})",
-                    p.mode,
-                    m.down
-                        .as_ref()
-                        .map_or(String::new(), |d| d.path.display().to_string())
-                ),
+                mode: format!("{} (down: {})", p.mode, down_path(m)),
                 out_of_order: false,
             })
             .collect(),
         variables: Vec::new(),
-        dry_run: opts.dry_run != DryRun::Off,
+        dry_run,
         backup: None,
         undo: true,
         rehearse: false,
-    });
-    if opts.dry_run != DryRun::Off {
-        return Ok(RollbackOutcome::default());
     }
-    let lines: Vec<String> = prepared
-        .iter()
-        .map(|(p, m)| {
-            format!(
-                "roll back {} with {}",
-                p.version,
-                m.down
-                    .as_ref()
-                    .map_or(String::new(), |d| d.path.display().to_string())
-            )
-        })
-        .collect();
-    (opts.gate)(&lines)?;
-    ensure(t, &session.client, spec).await?;
-    // A migration recorded in the Supabase CLI's history leaves it with its rollback.
-    let supabase_history: bool = session
-        .client
-        .query_one(crate::supabase::history::EXISTS_SQL, &[])
-        .await
-        .map_err(db_err)?
-        .get(0);
-    session.drain();
-    let env = opts.environment.as_str();
+}
+
+/// Runs the down files in order, each with its record's removal (and its row in the Supabase
+/// CLI's history); stops at the first failure or interruption.
+async fn run_downs(
+    prepared: &[(Prepared, &crate::migration::Migration)],
+    spec: &ConnectionSpec,
+    opts: &RollbackOptions<'_>,
+    session: &mut Session,
+    supabase_history: bool,
+    out: &Emitter<'_>,
+) -> Result<RollbackOutcome, DeployError> {
+    let (t, env) = (&opts.tracking, opts.environment.as_str());
     let applier = Applier::new(
         Setup {
             client: &session.client,
@@ -411,7 +440,7 @@ async fn undo(
             total,
             format!("rollback, {}", p.mode),
         );
-        let detail = serde_json::json!({ "down": m.down.as_ref().map(|d| d.path.display().to_string()), "mode": p.mode });
+        let detail = serde_json::json!({ "down": down_path(m), "mode": p.mode });
         let bookkeeping = |_time: &str| {
             let mut sql = format!(
                 "{}\n{}",
@@ -431,43 +460,49 @@ async fn undo(
                 execute::run_file(&ctx, p, 0, None, &bookkeeping, false)
             })
             .await;
-        match result {
+        let f = match result {
             Ok(d) => {
                 outcome.rolled_back.push(p.version.clone());
                 out.emit(Event::RolledBack {
                     version: p.version.clone(),
                     ms: d.as_millis(),
                 });
+                continue;
             }
-            Err(f) => {
-                let position = f.offset.map(|o| {
-                    let d = m.down.as_ref().expect("prepared from the down file");
-                    d.locate(p.sub.to_source(o), 1).to_string()
-                });
-                // The record stays (the migration is still applied); the failure is an event.
-                let event = t.event_sql(ctx.run_id, "rollback_failed", Some(&p.version), env, &serde_json::json!({ "sqlstate": f.sqlstate, "message": f.message, "position": position }));
-                if let Err(e) =
-                    execute::record_after_failure(&ctx, &format!("BEGIN;\n{event}\nCOMMIT;")).await
-                {
-                    out.warn(format!(
-                        "could not record the failed rollback of {}: {}",
-                        p.version,
-                        db_err(e)
-                    ));
-                }
-                outcome.failed = true;
-                outcome.interrupted = f.cause == Cause::Interrupted;
-                let help = match (&p.mode, f.cause) {
-                    (_, Cause::ConnectionLost) => format!("the connection broke while rolling back {}: the server rolls back the open transaction; check the server and `pgshift status`", p.version),
-                    (Mode::Transaction, _) => format!("the rollback of {} was itself rolled back: {} is still applied and recorded. Fix its down file and run `pgshift rollback` again", p.version, p.version),
-                    _ => format!("{}'s down file runs without a transaction: what it did before the failing statement stays; {} is still recorded as applied. Check the database, fix the down file, and run the rollback again", p.version, p.version),
-                };
-                applier.failed(&p.version, f, position, help);
-                break;
-            }
+            Err(f) => f,
+        };
+        let position = f.offset.map(|o| {
+            let d = m.down.as_ref().expect("prepared from the down file");
+            d.locate(p.sub.to_source(o), 1).to_string()
+        });
+        // The record stays (the migration is still applied); the failure is an event.
+        let event = t.event_sql(ctx.run_id, "rollback_failed", Some(&p.version), env, &serde_json::json!({ "sqlstate": f.sqlstate, "message": f.message, "position": position }));
+        if let Err(e) =
+            execute::record_after_failure(&ctx, &format!("BEGIN;\n{event}\nCOMMIT;")).await
+        {
+            out.warn(format!(
+                "could not record the failed rollback of {}: {}",
+                p.version,
+                db_err(e)
+            ));
         }
+        outcome.failed = true;
+        outcome.interrupted = f.cause == Cause::Interrupted;
+        let help = after_failed_down(p, &f);
+        applier.failed(&p.version, f, position, help);
+        break;
     }
     Ok(outcome)
+}
+
+/// What stayed of a down file that failed, and what to do.
+fn after_failed_down(p: &Prepared, f: &crate::db::execute::Failure) -> String {
+    let v = &p.version;
+    match (&p.mode, f.cause) {
+        (_, Cause::ConnectionLost) => format!("the connection broke while rolling back {v}: the server rolls back the open transaction; check the server and `pgshift status`"),
+        (Mode::Transaction, _) => format!("the rollback of {v} was itself rolled back: {v} is still applied and recorded. Fix its down file and run `pgshift rollback` again"),
+        _ => format!("{v}'s down file runs without a transaction: what it did before the failing statement stays; {v} is still recorded as applied. Check the database, fix the down file, and run the rollback again"),
+    }
 }
 
 #[cfg(test)]
