@@ -480,127 +480,167 @@ pub async fn run_file(
     record_progress: bool,
 ) -> Result<Duration, Failure> {
     let start = Instant::now();
-    let deadline = start + ctx.timeout;
     let progress = label.map_or(String::new(), |name| {
         format!("SET application_name = {};\n", quote_literal(name))
     });
-    let sql = &p.sub.text;
-    let steps: Vec<(usize, &Step)> = p.statements.iter().enumerate().skip(resume_from).collect();
+    let run = FileRun {
+        ctx,
+        p,
+        steps: p.statements.iter().enumerate().skip(resume_from).collect(),
+        progress,
+        bookkeeping,
+        start,
+        deadline: start + ctx.timeout,
+    };
     match &p.mode {
         Mode::Transaction
             if ctx.debug.is_none() && p.statements.iter().all(|s| s.copy.is_none()) =>
         {
-            // One statement per message, so that the server logs a failing statement alone
-            // (as with psql); BEGIN rides with the first, the record and COMMIT with the last;
-            // and the messages are pipelined: sent back to back, answers read after. Inside
-            // the transaction that is safe: after a failure the server runs nothing more, it
-            // answers "current transaction is aborted". A statement holding a secret is never
-            // sent ahead of the answers before it, so that it can only reach the server's log
-            // by failing itself.
-            let first = format!("{progress}BEGIN;\n");
-            // The whole transaction's time, as the server measures it.
-            let rec = bookkeeping(
-                "(extract(epoch FROM clock_timestamp() - transaction_timestamp()) * 1000)::bigint",
-            );
-            let end = finish(ctx, p, &rec, "COMMIT;");
-            if steps.is_empty() {
-                return send(ctx, &format!("{first}{end}"), deadline, None, "", sql)
-                    .await
-                    .map_err(|f| f.of_bookkeeping(ctx.tracking))
-                    .map(|()| start.elapsed());
-            }
-            let mut messages: Vec<Message> = steps
-                .iter()
-                .enumerate()
-                .map(|(k, (i, s))| Message {
-                    // Only the first is composed; the others are the file's own text (a data
-                    // migration is not copied).
-                    text: if k == 0 {
-                        std::borrow::Cow::Owned(format!("{first}{}", s.text(sql)))
-                    } else {
-                        std::borrow::Cow::Borrowed(s.text(sql))
-                    },
-                    statement: Some((*i, s)),
-                    prefix: if k == 0 { first.len() } else { 0 },
-                    secret: holds_secret(s.text(sql)),
-                    bookkeeping: false,
-                })
-                .collect();
-            // The record and COMMIT in a message of their own, in the same pipeline (no round
-            // trip more): a failure there is pgshift's, and said so.
-            messages.push(Message {
-                text: std::borrow::Cow::Owned(end),
-                statement: None,
-                prefix: 0,
-                secret: false,
-                bookkeeping: true,
-            });
-            let mut rest = messages.as_slice();
-            while !rest.is_empty() {
-                // A batch: up to PIPELINE_DEPTH messages, ending before a secret one; a secret
-                // one goes alone, once everything before it is answered.
-                let n = if rest[0].secret {
-                    1
-                } else {
-                    rest.iter()
-                        .take(PIPELINE_DEPTH)
-                        .take_while(|m| !m.secret)
-                        .count()
-                };
-                pipeline(ctx, &rest[..n], deadline, sql).await?;
-                rest = &rest[n..];
-            }
-            Ok(start.elapsed())
+            run.pipelined().await
         }
-        Mode::Transaction | Mode::AsWritten => {
-            // DEBUG (each statement timed) and files with their own BEGIN/COMMIT: one
-            // statement at a time, each answered before the next is sent (outside a
-            // transaction, a statement sent after a failure would run).
-            let in_tx = p.mode == Mode::Transaction;
-            let first = format!("{progress}{}", if in_tx { "BEGIN;\n" } else { "" });
-            // The time of the earlier messages, plus the last one's as the server sees it.
-            let end = || {
-                let time = format!(
-                    "({} + (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::bigint)",
-                    start.elapsed().as_millis()
-                );
-                finish(
-                    ctx,
-                    p,
-                    &bookkeeping(&time),
-                    if in_tx { "COMMIT;" } else { "" },
-                )
+        Mode::Transaction | Mode::AsWritten => run.one_at_a_time().await,
+        Mode::Autocommit { .. } => run.autocommit(record_progress).await,
+    }
+}
+
+/// One file being run: what every strategy needs.
+struct FileRun<'r, 'c> {
+    ctx: &'r RunContext<'c>,
+    p: &'r Prepared,
+    /// The statements to run, with their index in the file (after a resume, from there).
+    steps: Vec<(usize, &'r Step)>,
+    /// `SET application_name …`, sent first.
+    progress: String,
+    bookkeeping: Bookkeeping<'r>,
+    start: Instant,
+    deadline: Instant,
+}
+
+impl FileRun<'_, '_> {
+    /// A transaction's statements pipelined, one per message.
+    async fn pipelined(&self) -> Result<Duration, Failure> {
+        let FileRun {
+            ctx,
+            p,
+            ref steps,
+            ref progress,
+            bookkeeping,
+            start,
+            deadline,
+        } = *self;
+        let sql = &p.sub.text;
+        // One statement per message, so that the server logs a failing statement alone
+        // (as with psql); BEGIN rides with the first, the record and COMMIT with the last;
+        // and the messages are pipelined: sent back to back, answers read after. Inside
+        // the transaction that is safe: after a failure the server runs nothing more, it
+        // answers "current transaction is aborted". A statement holding a secret is never
+        // sent ahead of the answers before it, so that it can only reach the server's log
+        // by failing itself.
+        let first = format!("{progress}BEGIN;\n");
+        // The whole transaction's time, as the server measures it.
+        let rec = bookkeeping(
+            "(extract(epoch FROM clock_timestamp() - transaction_timestamp()) * 1000)::bigint",
+        );
+        let end = finish(ctx, p, &rec, "COMMIT;");
+        if steps.is_empty() {
+            return send(ctx, &format!("{first}{end}"), deadline, None, "", sql)
+                .await
+                .map_err(|f| f.of_bookkeeping(ctx.tracking))
+                .map(|()| start.elapsed());
+        }
+        let mut messages: Vec<Message> = steps
+            .iter()
+            .enumerate()
+            .map(|(k, (i, s))| Message {
+                // Only the first is composed; the others are the file's own text (a data
+                // migration is not copied).
+                text: if k == 0 {
+                    std::borrow::Cow::Owned(format!("{first}{}", s.text(sql)))
+                } else {
+                    std::borrow::Cow::Borrowed(s.text(sql))
+                },
+                statement: Some((*i, s)),
+                prefix: if k == 0 { first.len() } else { 0 },
+                secret: holds_secret(s.text(sql)),
+                bookkeeping: false,
+            })
+            .collect();
+        // The record and COMMIT in a message of their own, in the same pipeline (no round
+        // trip more): a failure there is pgshift's, and said so.
+        messages.push(Message {
+            text: std::borrow::Cow::Owned(end),
+            statement: None,
+            prefix: 0,
+            secret: false,
+            bookkeeping: true,
+        });
+        let mut rest = messages.as_slice();
+        while !rest.is_empty() {
+            // A batch: up to PIPELINE_DEPTH messages, ending before a secret one; a secret
+            // one goes alone, once everything before it is answered.
+            let n = if rest[0].secret {
+                1
+            } else {
+                rest.iter()
+                    .take(PIPELINE_DEPTH)
+                    .take_while(|m| !m.secret)
+                    .count()
             };
-            if steps.is_empty() {
-                return send(ctx, &format!("{first}{}", end()), deadline, None, "", sql)
-                    .await
-                    .map_err(|f| f.of_bookkeeping(ctx.tracking))
-                    .map(|()| start.elapsed());
-            }
-            let last = steps.len() - 1;
-            for (k, (i, s)) in steps.iter().enumerate() {
-                let prefix = if k == 0 { first.as_str() } else { "" };
-                if let Some(data) = &s.copy {
-                    // COPY's data goes with the COPY protocol: the statement alone, before it
-                    // what opens the transaction, after it what closes it.
-                    if !prefix.is_empty() {
-                        send(ctx, prefix, deadline, None, "", sql).await?;
-                    }
-                    let t = Instant::now();
-                    copy_in(ctx, s.text(sql), data.as_str(), deadline, (*i, s), sql).await?;
-                    if let Some(debug) = ctx.debug {
-                        debug(&redact(s.text(sql)), t.elapsed());
-                    }
-                    if k == last {
-                        send(ctx, &end(), deadline, None, "", sql)
-                            .await
-                            .map_err(|f| f.of_bookkeeping(ctx.tracking))?;
-                    }
-                    continue;
+            pipeline(ctx, &rest[..n], deadline, sql).await?;
+            rest = &rest[n..];
+        }
+        Ok(start.elapsed())
+    }
+
+    /// DEBUG, COPY, or a file with its own BEGIN/COMMIT: each statement answered before the
+    /// next is sent.
+    async fn one_at_a_time(&self) -> Result<Duration, Failure> {
+        let FileRun {
+            ctx,
+            p,
+            ref steps,
+            ref progress,
+            bookkeeping,
+            start,
+            deadline,
+        } = *self;
+        let sql = &p.sub.text;
+
+        // DEBUG (each statement timed) and files with their own BEGIN/COMMIT: one
+        // statement at a time, each answered before the next is sent (outside a
+        // transaction, a statement sent after a failure would run).
+        let in_tx = p.mode == Mode::Transaction;
+        let first = format!("{progress}{}", if in_tx { "BEGIN;\n" } else { "" });
+        // The time of the earlier messages, plus the last one's as the server sees it.
+        let end = || {
+            let time = format!(
+                "({} + (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::bigint)",
+                start.elapsed().as_millis()
+            );
+            finish(
+                ctx,
+                p,
+                &bookkeeping(&time),
+                if in_tx { "COMMIT;" } else { "" },
+            )
+        };
+        if steps.is_empty() {
+            return send(ctx, &format!("{first}{}", end()), deadline, None, "", sql)
+                .await
+                .map_err(|f| f.of_bookkeeping(ctx.tracking))
+                .map(|()| start.elapsed());
+        }
+        let last = steps.len() - 1;
+        for (k, (i, s)) in steps.iter().enumerate() {
+            let prefix = if k == 0 { first.as_str() } else { "" };
+            if let Some(data) = &s.copy {
+                // COPY's data goes with the COPY protocol: the statement alone, before it
+                // what opens the transaction, after it what closes it.
+                if !prefix.is_empty() {
+                    send(ctx, prefix, deadline, None, "", sql).await?;
                 }
-                let message = format!("{prefix}{}", s.text(sql));
                 let t = Instant::now();
-                send(ctx, &message, deadline, Some((*i, s)), prefix, sql).await?;
+                copy_in(ctx, s.text(sql), data.as_str(), deadline, (*i, s), sql).await?;
                 if let Some(debug) = ctx.debug {
                     debug(&redact(s.text(sql)), t.elapsed());
                 }
@@ -609,54 +649,80 @@ pub async fn run_file(
                         .await
                         .map_err(|f| f.of_bookkeeping(ctx.tracking))?;
                 }
+                continue;
             }
-            Ok(start.elapsed())
+            let message = format!("{prefix}{}", s.text(sql));
+            let t = Instant::now();
+            send(ctx, &message, deadline, Some((*i, s)), prefix, sql).await?;
+            if let Some(debug) = ctx.debug {
+                debug(&redact(s.text(sql)), t.elapsed());
+            }
+            if k == last {
+                send(ctx, &end(), deadline, None, "", sql)
+                    .await
+                    .map_err(|f| f.of_bookkeeping(ctx.tracking))?;
+            }
         }
-        Mode::Autocommit { .. } => {
-            // Each statement alone: a multi-statement message is a transaction block, which
-            // CONCURRENTLY refuses.
-            if !progress.is_empty() {
-                send(ctx, &progress, deadline, None, "", sql).await?;
-            }
-            let last = steps.len().saturating_sub(1);
-            for (k, (i, s)) in steps.iter().enumerate() {
-                let t = Instant::now();
-                let sent = match &s.copy {
-                    Some(data) => {
-                        copy_in(ctx, s.text(sql), data.as_str(), deadline, (*i, s), sql).await
-                    }
-                    None => send(ctx, s.text(sql), deadline, Some((*i, s)), "", sql).await,
-                };
-                if let Err(mut f) = sent {
-                    f.statements_done = Some(*i);
-                    return Err(f);
-                }
-                if let Some(debug) = ctx.debug {
-                    debug(&redact(s.text(sql)), t.elapsed());
-                }
-                // What ran stays: say so in the record before the next statement, so that a
-                // deployer killed now leaves the migration partial, to be resumed. (Not while
-                // the file has switched roles: the record is written as the deployer.)
-                if record_progress && k < last && !p.effects.role {
-                    let so_far = ctx
-                        .tracking
-                        .progress_sql(&record(p, ctx, false, None, None, "0".into()), i + 1);
-                    send(ctx, &so_far, deadline, None, "", sql).await?;
-                }
-            }
-            let ms = start.elapsed().as_millis().to_string();
-            send(
-                ctx,
-                &finish(ctx, p, &bookkeeping(&ms), ""),
-                deadline,
-                None,
-                "",
-                sql,
-            )
-            .await
-            .map_err(|f| f.of_bookkeeping(ctx.tracking))?;
-            Ok(start.elapsed())
+        Ok(start.elapsed())
+    }
+
+    /// Without a transaction (CONCURRENTLY): each statement alone, the progress recorded
+    /// after each when `record_progress`.
+    async fn autocommit(&self, record_progress: bool) -> Result<Duration, Failure> {
+        let FileRun {
+            ctx,
+            p,
+            ref steps,
+            ref progress,
+            bookkeeping,
+            start,
+            deadline,
+        } = *self;
+        let sql = &p.sub.text;
+
+        // Each statement alone: a multi-statement message is a transaction block, which
+        // CONCURRENTLY refuses.
+        if !progress.is_empty() {
+            send(ctx, progress, deadline, None, "", sql).await?;
         }
+        let last = steps.len().saturating_sub(1);
+        for (k, (i, s)) in steps.iter().enumerate() {
+            let t = Instant::now();
+            let sent = match &s.copy {
+                Some(data) => {
+                    copy_in(ctx, s.text(sql), data.as_str(), deadline, (*i, s), sql).await
+                }
+                None => send(ctx, s.text(sql), deadline, Some((*i, s)), "", sql).await,
+            };
+            if let Err(mut f) = sent {
+                f.statements_done = Some(*i);
+                return Err(f);
+            }
+            if let Some(debug) = ctx.debug {
+                debug(&redact(s.text(sql)), t.elapsed());
+            }
+            // What ran stays: say so in the record before the next statement, so that a
+            // deployer killed now leaves the migration partial, to be resumed. (Not while
+            // the file has switched roles: the record is written as the deployer.)
+            if record_progress && k < last && !p.effects.role {
+                let so_far = ctx
+                    .tracking
+                    .progress_sql(&record(p, ctx, false, None, None, "0".into()), i + 1);
+                send(ctx, &so_far, deadline, None, "", sql).await?;
+            }
+        }
+        let ms = start.elapsed().as_millis().to_string();
+        send(
+            ctx,
+            &finish(ctx, p, &bookkeeping(&ms), ""),
+            deadline,
+            None,
+            "",
+            sql,
+        )
+        .await
+        .map_err(|f| f.of_bookkeeping(ctx.tracking))?;
+        Ok(start.elapsed())
     }
 }
 
