@@ -250,10 +250,78 @@ pub fn from_files(
     if !files.is_sorted_by(|a, b| a.0 <= b.0) {
         files.sort_by(|a, b| a.0.cmp(&b.0));
     }
+    let Named {
+        mut contents,
+        others,
+        misnamed,
+        ups,
+        downs,
+        mut findings,
+    } = by_name(files);
+    // An included file is read from what was given, else from disk.
+    let read = |p: &Path| match others.get(&include::absolute(p)) {
+        Some(b) => Ok(b.clone()),
+        None => fs::read(p),
+    };
+    // Each migration is read on its own (its text, includes, header): on every core.
+    let jobs: Vec<_> = ups
+        .into_iter()
+        .map(|(version, (path, parsed))| {
+            let up = contents.remove(&path);
+            let down = downs.get(&version).map(|d| (d.clone(), contents.remove(d)));
+            (version, path, parsed, up, down)
+        })
+        .collect();
+    let loaded = crate::parallel::map(
+        jobs,
+        256,
+        crate::parallel::cores(),
+        |(version, path, parsed, up, down)| {
+            load_migration(dir, &read, env, version, path, parsed, up, down)
+        },
+    );
+    // Every included file (absolute) and the first file that includes it.
+    let mut included: HashMap<PathBuf, PathBuf> = HashMap::new();
+    let mut migrations = Vec::with_capacity(loaded.len());
+    for l in loaded {
+        for (file, by) in l.included {
+            included.entry(file).or_insert(by);
+        }
+        findings.extend(l.findings);
+        migrations.push(l.migration);
+    }
+    for (path, finding) in misnamed {
+        if !included.contains_key(&include::absolute(&path)) {
+            findings.push(finding);
+        }
+    }
+    included_twice(&migrations, &included, &mut findings);
+    findings.sort_by_key(Finding::sort_key);
+    MigrationSet {
+        dir: dir.to_path_buf(),
+        migrations,
+        findings,
+    }
+}
+
+/// The files sorted by their names: migrations (up and down) by version, with their bytes;
+/// the others (which a migration may include); the misnamed, with their findings.
+struct Named {
+    contents: HashMap<PathBuf, std::io::Result<Vec<u8>>>,
+    /// Files that are not migrations, by absolute path: a migration may include them.
+    others: HashMap<PathBuf, Vec<u8>>,
+    /// Bad names: errors, unless a migration includes the file.
+    misnamed: Vec<(PathBuf, Finding)>,
+    ups: BTreeMap<Version, (PathBuf, ParsedName)>,
+    downs: BTreeMap<Version, PathBuf>,
+    /// Versions defined twice, down files without their up file.
+    findings: Vec<Finding>,
+}
+
+/// Sorts the files by their names (see [`Named`]).
+fn by_name(files: Vec<(PathBuf, std::io::Result<Vec<u8>>)>) -> Named {
     let mut contents: HashMap<PathBuf, std::io::Result<Vec<u8>>> = HashMap::new();
-    // Files that are not migrations, by absolute path: a migration may include them.
     let mut others: HashMap<PathBuf, Vec<u8>> = HashMap::new();
-    // Bad names: errors, unless a migration includes the file.
     let mut misnamed: Vec<(PathBuf, Finding)> = Vec::new();
     let mut findings = Vec::new();
     let mut ups: BTreeMap<Version, (PathBuf, ParsedName)> = BTreeMap::new();
@@ -327,43 +395,22 @@ pub fn from_files(
         }
     }
 
-    // An included file is read from what was given, else from disk.
-    let read = |p: &Path| match others.get(&include::absolute(p)) {
-        Some(b) => Ok(b.clone()),
-        None => fs::read(p),
-    };
-    // Each migration is read on its own (its text, includes, header): on every core.
-    let jobs: Vec<_> = ups
-        .into_iter()
-        .map(|(version, (path, parsed))| {
-            let up = contents.remove(&path);
-            let down = downs.get(&version).map(|d| (d.clone(), contents.remove(d)));
-            (version, path, parsed, up, down)
-        })
-        .collect();
-    let loaded = crate::parallel::map(
-        jobs,
-        256,
-        crate::parallel::cores(),
-        |(version, path, parsed, up, down)| {
-            load_migration(dir, &read, env, version, path, parsed, up, down)
-        },
-    );
-    // Every included file (absolute) and the first file that includes it.
-    let mut included: HashMap<PathBuf, PathBuf> = HashMap::new();
-    let mut migrations = Vec::with_capacity(loaded.len());
-    for l in loaded {
-        for (file, by) in l.included {
-            included.entry(file).or_insert(by);
-        }
-        findings.extend(l.findings);
-        migrations.push(l.migration);
+    Named {
+        contents,
+        others,
+        misnamed,
+        ups,
+        downs,
+        findings,
     }
-    for (path, finding) in misnamed {
-        if !included.contains_key(&include::absolute(&path)) {
-            findings.push(finding);
-        }
-    }
+}
+
+/// A migration that another one also includes: its SQL would run twice.
+fn included_twice(
+    migrations: &[Migration],
+    included: &HashMap<PathBuf, PathBuf>,
+    findings: &mut Vec<Finding>,
+) {
     for m in migrations.iter().filter(|_| !included.is_empty()) {
         let files = std::iter::once(&m.path).chain(m.down.as_ref().map(|d| &d.path));
         for path in files {
@@ -382,12 +429,6 @@ pub fn from_files(
                 );
             }
         }
-    }
-    findings.sort_by_key(Finding::sort_key);
-    MigrationSet {
-        dir: dir.to_path_buf(),
-        migrations,
-        findings,
     }
 }
 
