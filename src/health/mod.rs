@@ -247,6 +247,61 @@ pub async fn check(
     opts: &HealthOptions<'_>,
 ) -> Result<Report, DeployError> {
     let started = Instant::now();
+    let (client, server_version, evidence, connectivity) = connect(spec, opts, started).await?;
+    let mut checks = vec![connectivity];
+    let tracked = opts.tracking.exists(&client).await.map_err(db_err)?;
+    let rows = if tracked {
+        opts.tracking
+            .rows_of_existing(&client)
+            .await
+            .map_err(db_err)?
+    } else {
+        Vec::new()
+    };
+    checks.push(tracking_tables(tracked, opts));
+    let status = status::compare(set, plan, &rows, opts.environment);
+    // The entries come in plan order.
+    let applied: Vec<(&str, &std::sync::Arc<String>)> = status
+        .entries
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.state,
+                status::State::Applied { .. } | status::State::Modified
+            )
+        })
+        .filter_map(|e| set.get(&crate::migration::Version::parse_reference(&e.version).ok()?))
+        .map(|m| (m.version.as_str(), &m.source))
+        .collect();
+    let scope = Scope {
+        exposed: opts.exposed_schemas.to_vec(),
+        skip: ["", "_events", "_meta"]
+            .map(|s| format!("{}.{}{s}", opts.tracking.schema, opts.tracking.table))
+            .to_vec(),
+        api: evidence.is_some() || opts.exposed_configured,
+        expected: tables_left(&applied),
+    };
+    let records = Records { status: &status };
+    // The catalog queries go out together: tokio-postgres pipelines them on the connection.
+    let answers = futures_util::future::join_all(ALL.iter().map(|c| scope.run(&client, c))).await;
+    for (c, answer) in ALL.iter().zip(answers) {
+        checks.push(judged(c, answer, &records, opts));
+    }
+    Ok(Report {
+        target: spec.describe(),
+        server_version,
+        checks,
+        ms: started.elapsed().as_millis(),
+    })
+}
+
+/// The connection, the server's version, the evidence that an API serves the database, and
+/// the `connectivity` check saying how long each took.
+async fn connect(
+    spec: &ConnectionSpec,
+    opts: &HealthOptions<'_>,
+    started: Instant,
+) -> Result<(tokio_postgres::Client, String, Option<String>, CheckResult), DeployError> {
     let (tx, _rx) = mpsc::unbounded_channel();
     let client = spec.connect(tx).await.map_err(DeployError::Connect)?;
     let connected_ms = started.elapsed().as_millis();
@@ -274,7 +329,7 @@ pub async fn check(
         .ok_or_else(|| DeployError::Db("the server did not say its version".into()))?;
     let server_version: String = row.try_get(0).map_err(db_err)?;
     let evidence: Option<String> = row.try_get(1).map_err(db_err)?;
-    let mut checks = vec![CheckResult {
+    let connectivity = CheckResult {
         id: "connectivity",
         level: Level::Ok,
         summary: format!(
@@ -287,18 +342,13 @@ pub async fn check(
         ),
         items: Vec::new(),
         fix: None,
-    }];
-
-    let tracked = opts.tracking.exists(&client).await.map_err(db_err)?;
-    let rows = if tracked {
-        opts.tracking
-            .rows_of_existing(&client)
-            .await
-            .map_err(db_err)?
-    } else {
-        Vec::new()
     };
-    checks.push(CheckResult {
+    Ok((client, server_version, evidence, connectivity))
+}
+
+/// Whether the tracking tables are there.
+fn tracking_tables(tracked: bool, opts: &HealthOptions<'_>) -> CheckResult {
+    CheckResult {
         id: "tracking-tables",
         level: if tracked { Level::Ok } else { Level::Fail },
         summary: if tracked {
@@ -313,77 +363,50 @@ pub async fn check(
         fix: (!tracked).then_some(
             "run `pgshift migrate` (or `pgshift baseline VERSION` for a database migrated by hand); check [tracking] schema/table if it lives elsewhere",
         ),
-    });
-    let status = status::compare(set, plan, &rows, opts.environment);
-
-    // The entries come in plan order.
-    let applied: Vec<(&str, &std::sync::Arc<String>)> = status
-        .entries
-        .iter()
-        .filter(|e| {
-            matches!(
-                e.state,
-                status::State::Applied { .. } | status::State::Modified
-            )
-        })
-        .filter_map(|e| set.get(&crate::migration::Version::parse_reference(&e.version).ok()?))
-        .map(|m| (m.version.as_str(), &m.source))
-        .collect();
-    let scope = Scope {
-        exposed: opts.exposed_schemas.to_vec(),
-        skip: ["", "_events", "_meta"]
-            .map(|s| format!("{}.{}{s}", opts.tracking.schema, opts.tracking.table))
-            .to_vec(),
-        api: evidence.is_some() || opts.exposed_configured,
-        expected: tables_left(&applied),
-    };
-    let records = Records { status: &status };
-    // The catalog queries go out together: tokio-postgres pipelines them on the connection.
-    let answers = futures_util::future::join_all(ALL.iter().map(|c| scope.run(&client, c))).await;
-    for (c, answer) in ALL.iter().zip(answers) {
-        let answer = match answer {
-            Ok(a) => a,
-            Err(e) => {
-                // One check the role may not run (a catalog it cannot read) does not hide the
-                // others.
-                checks.push(CheckResult {
-                    id: c.id,
-                    level: Level::Warn,
-                    summary: format!(
-                        "could not run: {}",
-                        crate::sanitize::redact::redact_string(db_err(e).to_string())
-                    ),
-                    items: Vec::new(),
-                    fix: Some("run `pgshift health` as the role that owns the schema"),
-                });
-                continue;
-            }
-        };
-        let items = match (&c.probe, answer) {
-            (Probe::Records(judge), _) => judge(&records),
-            (Probe::Catalog(_), Some(items)) => items,
-            (Probe::Catalog(_), None) => {
-                checks.push(CheckResult {
-                    id: c.id,
-                    level: Level::Skip,
-                    summary: format!(
-                        "not checked: nothing in this database grants the API roles (anon, authenticated, authenticator, service_role) anything on {} (roles are shared by every database of the server, so that they exist proves nothing); set [deploy] exposed_schemas to check anyway",
-                        opts.exposed_schemas.join(", ")
-                    ),
-                    items: Vec::new(),
-                    fix: None,
-                });
-                continue;
-            }
-        };
-        checks.push(result(c, items));
     }
-    Ok(Report {
-        target: spec.describe(),
-        server_version,
-        checks,
-        ms: started.elapsed().as_millis(),
-    })
+}
+
+/// One check from its answer: what it found; `warn` when the role could not run it (one
+/// catalog it cannot read does not hide the others); `skip` when no API serves the schemas
+/// it looks at.
+fn judged(
+    c: &Check,
+    answer: Result<Option<Vec<Item>>, tokio_postgres::Error>,
+    records: &Records<'_>,
+    opts: &HealthOptions<'_>,
+) -> CheckResult {
+    let answer = match answer {
+        Ok(a) => a,
+        Err(e) => {
+            return CheckResult {
+                id: c.id,
+                level: Level::Warn,
+                summary: format!(
+                    "could not run: {}",
+                    crate::sanitize::redact::redact_string(db_err(e).to_string())
+                ),
+                items: Vec::new(),
+                fix: Some("run `pgshift health` as the role that owns the schema"),
+            }
+        }
+    };
+    let items = match (&c.probe, answer) {
+        (Probe::Records(judge), _) => judge(records),
+        (Probe::Catalog(_), Some(items)) => items,
+        (Probe::Catalog(_), None) => {
+            return CheckResult {
+                id: c.id,
+                level: Level::Skip,
+                summary: format!(
+                    "not checked: nothing in this database grants the API roles (anon, authenticated, authenticator, service_role) anything on {} (roles are shared by every database of the server, so that they exist proves nothing); set [deploy] exposed_schemas to check anyway",
+                    opts.exposed_schemas.join(", ")
+                ),
+                items: Vec::new(),
+                fix: None,
+            }
+        }
+    };
+    result(c, items)
 }
 
 /// What the catalog queries' placeholders stand for.
