@@ -32,22 +32,12 @@ pub fn run(
     out: &Output,
 ) -> Result<u8, CliError> {
     let started = Instant::now();
-    let all = crate::fleet::read_targets(targets_file, vars)?;
-    let listed = all.len();
-    let shard_of = args
-        .shard
-        .as_deref()
-        .map(crate::fleet::parse_shard)
-        .transpose()?;
-    let targets = match shard_of {
-        Some(s) => crate::fleet::shard(all, s),
-        None => all,
-    };
-    let file_name = targets_file.file_name().map_or_else(
-        || targets_file.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let shard_text = shard_of.map_or(String::new(), |(i, n)| format!(", shard {i}/{n}"));
+    let Selected {
+        targets,
+        listed,
+        file_name,
+        shard_text,
+    } = select(targets_file, args, vars)?;
     if targets.is_empty() {
         out.line(&format!(
             "No target to deploy: {} lists {listed} database(s){shard_text}.",
@@ -55,7 +45,6 @@ pub fn run(
         ));
         return Ok(exit::OK);
     }
-
     // Once for the whole fleet: the files, the rules, and the confirmation.
     let (set, plan) = load_and_plan(settings, out)?;
     validate_before(settings, vars, &set, out)?;
@@ -83,7 +72,6 @@ pub fn run(
         ),
         None => None,
     };
-
     let jobs = settings.deploy.parallel_jobs.clamp(1, targets.len());
     if !out.json {
         out.line(&format!(
@@ -110,9 +98,6 @@ pub fn run(
     let results = fleet.run(&targets, jobs, &|n, o| {
         out.line(&render::progress(n, total, o, out.json))
     });
-    let results: Vec<_> = results.into_iter().flatten().collect();
-    let skipped = total - results.len();
-    let failed = results.iter().filter(|o| o.status != Status::Ok).count();
     let run = Run {
         file: &file_name,
         shard: &shard_text,
@@ -120,6 +105,60 @@ pub fn run(
         ms: started.elapsed().as_millis(),
         environment: settings.environment,
     };
+    Ok(report(
+        results.into_iter().flatten().collect(),
+        total,
+        &run,
+        settings,
+        out,
+    ))
+}
+
+/// The targets of this run, and how to name them.
+struct Selected {
+    targets: Vec<crate::fleet::Target>,
+    /// How many the file lists (before `--shard`).
+    listed: usize,
+    file_name: String,
+    /// `, shard 2/4`, or nothing.
+    shard_text: String,
+}
+
+/// The targets file read, and this shard of it.
+fn select(targets_file: &Path, args: &MigrateArgs, vars: &VarSource) -> Result<Selected, CliError> {
+    let all = crate::fleet::read_targets(targets_file, vars)?;
+    let listed = all.len();
+    let shard_of = args
+        .shard
+        .as_deref()
+        .map(crate::fleet::parse_shard)
+        .transpose()?;
+    let targets = match shard_of {
+        Some(s) => crate::fleet::shard(all, s),
+        None => all,
+    };
+    Ok(Selected {
+        targets,
+        listed,
+        file_name: targets_file.file_name().map_or_else(
+            || targets_file.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
+        shard_text: shard_of.map_or(String::new(), |(i, n)| format!(", shard {i}/{n}")),
+    })
+}
+
+/// The fleet's result: the table (or one JSON line), the job summary, the notification; the
+/// exit code.
+fn report(
+    results: Vec<crate::fleet::Outcome>,
+    total: usize,
+    run: &Run<'_>,
+    settings: &Settings,
+    out: &Output,
+) -> u8 {
+    let skipped = total - results.len();
+    let failed = results.iter().filter(|o| o.status != Status::Ok).count();
     if out.json {
         out.line(
             &serde_json::json!({
@@ -133,19 +172,17 @@ pub fn run(
             .to_string(),
         );
     } else {
-        out.line(&render::table(&results, total, skipped, &run));
+        out.line(&render::table(&results, total, skipped, run));
     }
-    super::summary::step_summary(&render::markdown(&results, skipped, &run), out);
+    super::summary::step_summary(&render::markdown(&results, skipped, run), out);
     if let (Some(url), DryRun::Off) = (&settings.notify_webhook, settings.run.dry_run) {
-        super::summary::post(url, &render::message(&results, skipped, &run), out);
+        super::summary::post(url, &render::message(&results, skipped, run), out);
     }
-    Ok(
-        if crate::interrupt::requested() || results.iter().any(|o| o.interrupted) {
-            exit::INTERRUPTED
-        } else if failed > 0 || skipped > 0 {
-            exit::FINDINGS
-        } else {
-            exit::OK
-        },
-    )
+    if crate::interrupt::requested() || results.iter().any(|o| o.interrupted) {
+        exit::INTERRUPTED
+    } else if failed > 0 || skipped > 0 {
+        exit::FINDINGS
+    } else {
+        exit::OK
+    }
 }
