@@ -55,12 +55,7 @@ impl Lines {
                 of,
                 wait_ms,
                 message,
-            } => format!(
-                "  ↻ {:<w$}  could not get a lock in time ({}): rolled back; try {attempt} of {of} in {:.1} s\n",
-                u(version),
-                u(message),
-                *wait_ms as f64 / 1000.0
-            ),
+            } => retrying(version, (*attempt, *of), *wait_ms, message, w),
             Event::Applying { .. } | Event::Progress { .. } => return None,
             Event::Resumed {
                 version,
@@ -100,13 +95,7 @@ impl Lines {
             Event::RolledBack { version, ms } => {
                 format!("  ↩ {:<w$}  {ms} ms (rolled back)\n", u(version))
             }
-            Event::Restoring { changes } => {
-                let mut t = String::from("Restore:\n");
-                for c in changes {
-                    t.push_str(&format!("  {}\n", u(c)));
-                }
-                t
-            }
+            Event::Restoring { changes } => restoring(changes),
             Event::Restored { file, bytes, ms } => format!(
                 "Restored {} ({:.1} MB of SQL) in {ms} ms, in one transaction.\n",
                 u(file),
@@ -129,6 +118,31 @@ impl Lines {
             } => done(*applied, *failed, *interrupted, *ms, self.rehearsal)?,
         })
     }
+}
+
+/// What a restore is about to do, a line each.
+fn restoring(changes: &[String]) -> String {
+    let mut t = String::from("Restore:\n");
+    for c in changes {
+        t.push_str(&format!("  {}\n", u(c)));
+    }
+    t
+}
+
+/// A file rolled back for a lock it could not get in time, tried again.
+fn retrying(
+    version: &str,
+    (attempt, of): (u32, u32),
+    wait_ms: u64,
+    message: &str,
+    w: usize,
+) -> String {
+    format!(
+        "  ↻ {:<w$}  could not get a lock in time ({}): rolled back; try {attempt} of {of} in {:.1} s\n",
+        u(version),
+        u(message),
+        wait_ms as f64 / 1000.0
+    )
 }
 
 /// What a run will do: in a dry run every migration with how it runs, the variables and the
