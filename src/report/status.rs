@@ -22,53 +22,7 @@ pub fn text(report: &StatusRead) -> String {
         ));
     }
     for e in &status.entries {
-        let (state, extra) = match &e.state {
-            State::Applied {
-                cosmetic_change: false,
-            } => ("applied", String::new()),
-            State::Applied {
-                cosmetic_change: true,
-            } => (
-                "applied",
-                "  (comments/whitespace changed since)".to_string(),
-            ),
-            State::Pending {
-                out_of_order: false,
-            } => ("pending", String::new()),
-            State::Pending { out_of_order: true } => (
-                "pending",
-                "  (out of order: dated before applied migrations)".to_string(),
-            ),
-            State::Failed { message } => ("FAILED", format!("  {}", u(message))),
-            State::Partial {
-                statements_done,
-                message,
-            } => (
-                "PARTIAL",
-                format!(
-                    "  {statements_done} statement(s) ran and stay; the next migrate resumes after them; {}",
-                    u(message)
-                ),
-            ),
-            State::Modified => (
-                "MODIFIED",
-                "  the file changed after it was applied".to_string(),
-            ),
-            State::Unknown => ("unknown", "  recorded, but no file".to_string()),
-            State::Damaged { problem } => (
-                "DAMAGED",
-                format!(
-                    "  its record was changed by hand or by another tool: {}; {}",
-                    u(problem),
-                    crate::deploy::status::damaged_fix(&e.version)
-                ),
-            ),
-            State::NotForEnvironment => ("skipped", "  @env excludes this environment".to_string()),
-            State::NoSql => (
-                "skipped",
-                "  the file holds no SQL yet: not run, not recorded".to_string(),
-            ),
-        };
+        let (state, extra) = state_words(&e.state, &e.version);
         let when = e.executed_at.as_deref().unwrap_or("");
         text.push_str(&format!(
             "  {:<width$}  {state:<8}  {:<23}{extra}\n",
@@ -77,28 +31,7 @@ pub fn text(report: &StatusRead) -> String {
         ));
     }
     if let Some(d) = &report.supabase {
-        if d.only_supabase.is_empty() && d.only_pgshift.is_empty() {
-            text.push_str(
-                "The Supabase CLI's history (supabase_migrations.schema_migrations) agrees.\n",
-            );
-        } else {
-            text.push_str(
-                "The Supabase CLI's history (supabase_migrations.schema_migrations) disagrees:\n",
-            );
-            for v in &d.only_supabase {
-                text.push_str(&format!(
-                    "  in Supabase's history, not applied by pgshift: {}\n",
-                    u(v)
-                ));
-            }
-            for v in &d.only_pgshift {
-                text.push_str(&format!(
-                    "  applied by pgshift, missing from Supabase's history: {}\n",
-                    u(v)
-                ));
-            }
-            text.push_str("  (`supabase migration list` shows the CLI's side; migrations pgshift applies from now on are recorded in both)\n");
-        }
+        text.push_str(&supabase_history(d));
     }
     let c = status.counts;
     text.push_str(&format!(
@@ -116,5 +49,84 @@ pub fn text(report: &StatusRead) -> String {
             String::new()
         }
     ));
+    text
+}
+
+/// A state's word in the table, and what follows the time.
+fn state_words(state: &State, version: &str) -> (&'static str, String) {
+    match state {
+        State::Applied {
+            cosmetic_change: false,
+        } => ("applied", String::new()),
+        State::Applied {
+            cosmetic_change: true,
+        } => (
+            "applied",
+            "  (comments/whitespace changed since)".to_string(),
+        ),
+        State::Pending {
+            out_of_order: false,
+        } => ("pending", String::new()),
+        State::Pending { out_of_order: true } => (
+            "pending",
+            "  (out of order: dated before applied migrations)".to_string(),
+        ),
+        State::Failed { message } => ("FAILED", format!("  {}", u(message))),
+        State::Partial {
+            statements_done,
+            message,
+        } => (
+            "PARTIAL",
+            format!(
+                "  {statements_done} statement(s) ran and stay; the next migrate resumes after them; {}",
+                u(message)
+            ),
+        ),
+        State::Modified => (
+            "MODIFIED",
+            "  the file changed after it was applied".to_string(),
+        ),
+        State::Unknown => ("unknown", "  recorded, but no file".to_string()),
+        State::Damaged { problem } => (
+            "DAMAGED",
+            format!(
+                "  its record was changed by hand or by another tool: {}; {}",
+                u(problem),
+                crate::deploy::status::damaged_fix(version)
+            ),
+        ),
+        State::NotForEnvironment => ("skipped", "  @env excludes this environment".to_string()),
+        State::NoSql => (
+            "skipped",
+            "  the file holds no SQL yet: not run, not recorded".to_string(),
+        ),
+    }
+}
+
+/// Whether the Supabase CLI's history agrees with pgshift's records, and where not.
+fn supabase_history(d: &crate::supabase::history::Disagreement) -> String {
+    let mut text = String::new();
+    if d.only_supabase.is_empty() && d.only_pgshift.is_empty() {
+        text.push_str(
+            "The Supabase CLI's history (supabase_migrations.schema_migrations) agrees.\n",
+        );
+    } else {
+        text.push_str(
+            "The Supabase CLI's history (supabase_migrations.schema_migrations) disagrees:\n",
+        );
+        for v in &d.only_supabase {
+            text.push_str(&format!(
+                "  in Supabase's history, not applied by pgshift: {}\n",
+                u(v)
+            ));
+        }
+        for v in &d.only_pgshift {
+            text.push_str(&format!(
+                "  applied by pgshift, missing from Supabase's history: {}\n",
+                u(v)
+            ));
+        }
+        text.push_str("  (`supabase migration list` shows the CLI's side; migrations pgshift applies from now on are recorded in both)\n");
+    }
     text
 }
