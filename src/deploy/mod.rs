@@ -761,7 +761,7 @@ pub async fn read_status(
     let original = |v: &str| {
         let version = Version::parse_reference(v).ok()?;
         let m = set.get(&version)?;
-        crate::import::source_version(crate::import::Tool::Supabase, &m.source).map(str::to_string)
+        crate::supabase::history::source_version(&m.source).map(str::to_string)
     };
     let supabase = crate::supabase::history::disagreement(&client, &rows, &original)
         .await

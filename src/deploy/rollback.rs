@@ -448,8 +448,7 @@ async fn run_downs(
                 t.event_sql(ctx.run_id, "rolled_back", Some(&p.version), env, &detail)
             );
             if supabase_history {
-                let original =
-                    crate::import::source_version(crate::import::Tool::Supabase, &m.source);
+                let original = crate::supabase::history::source_version(&m.source);
                 sql.push('\n');
                 sql.push_str(&crate::supabase::history::delete_sql(&p.version, original));
             }

@@ -39,7 +39,7 @@ pub enum Tool {
 impl Tool {
     pub fn name(self) -> &'static str {
         match self {
-            Tool::Supabase => "supabase",
+            Tool::Supabase => crate::supabase::history::CLI,
             Tool::Prisma => "prisma",
             Tool::Dbmate => "dbmate",
             Tool::Goose => "goose",
@@ -511,15 +511,10 @@ pub fn name(tool: Tool, foreign: Vec<Foreign>, undated_on: NaiveDate) -> Vec<Imp
         .collect()
 }
 
-/// The source version an imported file names in its header (`-- Imported from dbmate: … (version
-/// 20220301101010)`), when it came from `tool`.
+/// The source version an imported file names in its header (see
+/// [`crate::migration::header::imported_from`]).
 pub fn source_version(tool: Tool, text: &str) -> Option<&str> {
-    let prefix = format!("-- Imported from {}: ", tool.name());
-    text.lines()
-        .take_while(|l| l.starts_with("--") || l.trim().is_empty())
-        .find(|l| l.starts_with(&prefix))
-        .and_then(|l| l.rsplit_once("(version "))
-        .map(|(_, v)| v.trim_end().trim_end_matches(')'))
+    crate::migration::header::imported_from(tool.name(), text)
 }
 
 /// What a tool's reader returns: the migrations in order, and what it could not take.

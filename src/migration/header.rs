@@ -411,6 +411,18 @@ pub fn missing_field_level(env: Environment) -> Level {
     }
 }
 
+/// The source version an imported file names in its leading comments (`-- Imported from
+/// dbmate: … (version 20220301101010)`), when it came from the tool named `tool`
+/// (`supabase`, `dbmate`…).
+pub fn imported_from<'a>(tool: &str, text: &'a str) -> Option<&'a str> {
+    let prefix = format!("-- Imported from {tool}: ");
+    text.lines()
+        .take_while(|l| l.starts_with("--") || l.trim().is_empty())
+        .find(|l| l.starts_with(&prefix))
+        .and_then(|l| l.rsplit_once("(version "))
+        .map(|(_, v)| v.trim_end().trim_end_matches(')'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,14 @@
 use crate::migration::{MigrationSet, Version};
 use crate::sql::variables::quote_literal;
 
+/// The Supabase CLI, as an imported file's header names it (`-- Imported from supabase: …`).
+pub const CLI: &str = "supabase";
+
+/// The Supabase CLI's version of a migration imported from it (its header says so).
+pub fn source_version(text: &str) -> Option<&str> {
+    crate::migration::header::imported_from(CLI, text)
+}
+
 pub const TABLE: &str = "supabase_migrations.schema_migrations";
 
 /// Whether the table is there (one boolean).
@@ -24,7 +32,7 @@ CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations (version text P
 /// The version a migration has in the Supabase CLI's history: its original one when it was
 /// imported from the Supabase CLI (`true`), else made from its date and place ([`made_version`]).
 pub fn version_for(set: &MigrationSet, m: &crate::migration::Migration) -> (String, bool) {
-    match crate::import::source_version(crate::import::Tool::Supabase, &m.source) {
+    match source_version(&m.source) {
         Some(original) => (original.to_string(), true),
         None => (made_version(set, &m.version), false),
     }
