@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use pg_query::protobuf::{self, node::Node as N, ObjectType, VariableSetKind};
 use pg_query::NodeEnum;
 
-use crate::lint::{names, ParsedFile, PLACEHOLDER};
+use crate::sql::parsed::{ParsedFile, PLACEHOLDER};
+use crate::sql::tree::names;
 
 /// A table the database should have.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,9 +13,12 @@ use pg_query::protobuf::{self, node::Node as N};
 use crate::config::{Environment, RuleLevel};
 use crate::diagnostic::{Finding, Level};
 use crate::migration::Migration;
-use crate::sql::variables::Substituted;
 use crate::sql::Statement;
 
+pub use crate::sql::parsed::{ParsedFile, PLACEHOLDER};
+pub use crate::sql::tree::{
+    alter_cmds, def_bool, def_string, json_func_names, json_has_key, names, role_options, to_json,
+};
 pub use facts::{QualName, SetFacts};
 
 /// The families of SPEC §3; `--only lint` and `scan` select by family.
@@ -122,15 +125,6 @@ impl Violation {
     }
 }
 
-/// A file after psql substitution and parsing.
-#[derive(Debug, Clone, Default)]
-pub struct ParsedFile {
-    pub sub: Substituted,
-    pub statements: Vec<Statement>,
-    /// Set when the file did not parse; rules then see no statements.
-    pub syntax_error: bool,
-}
-
 /// What a rule may look at.
 pub struct Ctx<'a> {
     pub migration: &'a Migration,
@@ -225,47 +219,6 @@ pub fn def_elems(options: &[protobuf::Node]) -> impl Iterator<Item = &protobuf::
     })
 }
 
-/// A `DefElem`'s argument as a string, whatever node holds it.
-pub fn def_string(d: &protobuf::DefElem) -> Option<String> {
-    match d.arg.as_ref()?.node.as_ref()? {
-        N::String(s) => Some(s.sval.clone()),
-        N::TypeName(t) => names(&t.names).last().cloned(),
-        N::List(l) => names(&l.items).last().cloned(),
-        N::AConst(c) => match &c.val {
-            Some(protobuf::a_const::Val::Sval(s)) => Some(s.sval.clone()),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// A `DefElem`'s argument as a boolean (`SUPERUSER` → true, `NOSUPERUSER` → false).
-pub fn def_bool(d: &protobuf::DefElem) -> Option<bool> {
-    match d.arg.as_ref()?.node.as_ref()? {
-        N::Boolean(b) => Some(b.boolval),
-        N::Integer(i) => Some(i.ival != 0),
-        _ => None,
-    }
-}
-
-/// The strings of a list of `String` nodes (`funcname`, `names`).
-pub fn names(list: &[protobuf::Node]) -> Vec<String> {
-    list.iter()
-        .filter_map(|n| match &n.node {
-            Some(N::String(s)) => Some(s.sval.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The `AlterTableCmd`s of an `ALTER TABLE`.
-pub fn alter_cmds(s: &protobuf::AlterTableStmt) -> impl Iterator<Item = &protobuf::AlterTableCmd> {
-    s.cmds.iter().filter_map(|c| match &c.node {
-        Some(N::AlterTableCmd(c)) => Some(c.as_ref()),
-        _ => None,
-    })
-}
-
 /// The `ALTER TABLE` commands of this migration that touch tables which existed before it,
 /// with their statement: what the locking rules look at.
 pub fn alter_existing<'a>(
@@ -286,57 +239,6 @@ pub fn alter_existing<'a>(
             .into_iter()
             .flat_map(move |a| alter_cmds(a).map(move |c| (s, a, c)))
     })
-}
-
-/// The role and options of `CREATE ROLE|USER` and `ALTER ROLE|USER`.
-pub fn role_options(node: &pg_query::NodeEnum) -> Option<(String, &[protobuf::Node])> {
-    match node {
-        pg_query::NodeEnum::CreateRoleStmt(r) => Some((r.role.clone(), &r.options)),
-        pg_query::NodeEnum::AlterRoleStmt(r) => Some((
-            r.role
-                .as_ref()
-                .map_or(String::new(), |r| r.rolename.clone()),
-            &r.options,
-        )),
-        _ => None,
-    }
-}
-
-/// Every node below `node` as JSON, for rules that search deep expressions (function calls in
-/// a default, a LIMIT in a subquery). Used on small subtrees only.
-pub fn to_json<T: serde::Serialize>(node: &T) -> serde_json::Value {
-    serde_json::to_value(node).unwrap_or(serde_json::Value::Null)
-}
-
-/// Whether a JSON tree has an object key `key` anywhere.
-pub fn json_has_key(v: &serde_json::Value, key: &str) -> bool {
-    match v {
-        serde_json::Value::Object(m) => m.iter().any(|(k, v)| k == key || json_has_key(v, key)),
-        serde_json::Value::Array(a) => a.iter().any(|v| json_has_key(v, key)),
-        _ => false,
-    }
-}
-
-/// The names of all functions called in a JSON tree (last part of the qualified name).
-pub fn json_func_names(v: &serde_json::Value, out: &mut Vec<String>) {
-    match v {
-        serde_json::Value::Object(m) => {
-            if let Some(call) = m.get("FuncCall") {
-                if let Some(parts) = call.get("funcname").and_then(|f| f.as_array()) {
-                    if let Some(name) = parts
-                        .iter()
-                        .filter_map(|p| p.pointer("/node/String/sval").and_then(|s| s.as_str()))
-                        .next_back()
-                    {
-                        out.push(name.to_string());
-                    }
-                }
-            }
-            m.values().for_each(|v| json_func_names(v, out));
-        }
-        serde_json::Value::Array(a) => a.iter().for_each(|v| json_func_names(v, out)),
-        _ => {}
-    }
 }
 
 /// Runs every rule on one migration and turns violations into findings, applying levels
@@ -443,64 +345,6 @@ fn covers(
     let start_line = line_of(stmts[i].start);
     let prev_end_line = if i == 0 { 0 } else { line_of(stmts[i - 1].end) };
     allow_line < start_line && allow_line > prev_end_line
-}
-
-/// The text a placeholder `:'name'` or `:"name"` stands for while checking: the value never
-/// matters to the syntax, so validation needs no secrets.
-pub const PLACEHOLDER: &str = "pgshift_variable";
-
-impl ParsedFile {
-    /// Substitutes psql variables and parses. Quoted forms get placeholders; a raw `:name`
-    /// gets its value when `value_of` knows it (its text is part of the syntax), else `NULL`.
-    /// Returns the file, the syntax error if any, and the psql scan.
-    pub fn parse(
-        source: &std::sync::Arc<String>,
-        value_of: &dyn Fn(&str) -> Option<String>,
-    ) -> (
-        ParsedFile,
-        Option<crate::sql::SyntaxError>,
-        crate::sql::variables::PsqlScan,
-    ) {
-        use crate::sql::variables::{quote_identifier, quote_literal, scan, substitute, VarKind};
-        let psql = scan(source);
-        let sub = substitute(source, &psql, |v| match v.kind {
-            VarKind::Literal => Some(quote_literal(PLACEHOLDER)),
-            VarKind::Identifier => Some(quote_identifier(PLACEHOLDER)),
-            VarKind::Defined => Some(
-                if value_of(&v.name).is_some() {
-                    "TRUE"
-                } else {
-                    "FALSE"
-                }
-                .into(),
-            ),
-            VarKind::Raw => match value_of(&v.name) {
-                Some(value) => Some(value),
-                None if v.glued => None,
-                None => Some("NULL".into()),
-            },
-        });
-        match crate::sql::parse(&sub.text) {
-            Ok(statements) => (
-                ParsedFile {
-                    sub,
-                    statements,
-                    syntax_error: false,
-                },
-                None,
-                psql,
-            ),
-            Err(e) => (
-                ParsedFile {
-                    sub,
-                    statements: Vec::new(),
-                    syntax_error: true,
-                },
-                Some(e),
-                psql,
-            ),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 
 mod ffi;
 mod large;
+pub mod parsed;
 mod plpgsql;
+pub mod tree;
 pub mod variables;
 
 use pg_query::protobuf::{self, node::Node as N};

@@ -1,0 +1,72 @@
+//! A migration's text after psql substitution, parsed: what validation, the lint rules and the
+//! health checks read.
+
+use crate::sql::variables::Substituted;
+use crate::sql::Statement;
+
+/// A file after psql substitution and parsing.
+#[derive(Debug, Clone, Default)]
+pub struct ParsedFile {
+    pub sub: Substituted,
+    pub statements: Vec<Statement>,
+    /// Set when the file did not parse; rules then see no statements.
+    pub syntax_error: bool,
+}
+
+/// The text a placeholder `:'name'` or `:"name"` stands for while checking: the value never
+/// matters to the syntax, so validation needs no secrets.
+pub const PLACEHOLDER: &str = "pgshift_variable";
+
+impl ParsedFile {
+    /// Substitutes psql variables and parses. Quoted forms get placeholders; a raw `:name`
+    /// gets its value when `value_of` knows it (its text is part of the syntax), else `NULL`.
+    /// Returns the file, the syntax error if any, and the psql scan.
+    pub fn parse(
+        source: &std::sync::Arc<String>,
+        value_of: &dyn Fn(&str) -> Option<String>,
+    ) -> (
+        ParsedFile,
+        Option<crate::sql::SyntaxError>,
+        crate::sql::variables::PsqlScan,
+    ) {
+        use crate::sql::variables::{quote_identifier, quote_literal, scan, substitute, VarKind};
+        let psql = scan(source);
+        let sub = substitute(source, &psql, |v| match v.kind {
+            VarKind::Literal => Some(quote_literal(PLACEHOLDER)),
+            VarKind::Identifier => Some(quote_identifier(PLACEHOLDER)),
+            VarKind::Defined => Some(
+                if value_of(&v.name).is_some() {
+                    "TRUE"
+                } else {
+                    "FALSE"
+                }
+                .into(),
+            ),
+            VarKind::Raw => match value_of(&v.name) {
+                Some(value) => Some(value),
+                None if v.glued => None,
+                None => Some("NULL".into()),
+            },
+        });
+        match crate::sql::parse(&sub.text) {
+            Ok(statements) => (
+                ParsedFile {
+                    sub,
+                    statements,
+                    syntax_error: false,
+                },
+                None,
+                psql,
+            ),
+            Err(e) => (
+                ParsedFile {
+                    sub,
+                    statements: Vec::new(),
+                    syntax_error: true,
+                },
+                Some(e),
+                psql,
+            ),
+        }
+    }
+}
