@@ -1,7 +1,9 @@
 #![warn(missing_docs)]
-//! pgshift deploys SQL migrations to PostgreSQL and Supabase: it validates them, orders them by
-//! their declared dependencies, and (in later versions) backs up, applies, rolls back and checks
-//! the database's health.
+//! pgshift deploys SQL migrations to PostgreSQL and Supabase: it validates them with the real
+//! parser, orders them by their declared dependencies, backs the database up, applies each
+//! migration in one transaction with its record, rolls back, and checks the database's health.
+//! The deploy is one pipeline ([`pipeline::Deploy`]); the command line (`cli`) only parses
+//! flags, calls it and prints its events. `docs/development.md` maps the modules.
 //!
 //! ```
 //! use pgshift::config::Environment;

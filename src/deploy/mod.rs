@@ -1,9 +1,10 @@
 //! Deploying and undoing: `migrate` (connect, lock, then the stages of `run.rs`: compare,
 //! select, validate, prepare, the environment gate, the backup, the tracking tables, apply,
 //! lock down, notify), `rollback`, `restore`, the record commands (`records`), the gate
-//! (`gate`), every command's session (`session`). The health check after a deploy comes in a
-//! later version. Progress is reported as events, each redacted on its way out (`Emitter`);
-//! nothing here prints.
+//! (`gate`), every command's session (`session`), the applier both directions share
+//! (`applier`). The validation before and the health check after are the pipeline's
+//! (`crate::pipeline`). Progress is reported as events, each redacted on its way out
+//! (`Emitter`); nothing here prints.
 
 mod applier;
 pub mod gate;
