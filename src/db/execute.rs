@@ -290,28 +290,40 @@ pub struct RunContext<'a> {
     pub session_sql: &'a str,
 }
 
+/// Awaits `work`, cancelling the running statement at `deadline` or on interrupt and then
+/// awaiting what it answers; returns the answer and why it ended (`Cause::Error` when it ended
+/// by itself).
+async fn guarded<F: std::future::Future>(
+    ctx: &RunContext<'_>,
+    deadline: Instant,
+    work: F,
+) -> (F::Output, Cause) {
+    tokio::pin!(work);
+    let mut interrupt = ctx.interrupt.clone();
+    tokio::select! {
+        r = &mut work => (r, Cause::Error),
+        _ = tokio::time::sleep_until(deadline.into()) => {
+            (ctx.cancel)(ctx.client.cancel_token()).await;
+            ((&mut work).await, Cause::Timeout)
+        }
+        _ = interrupt.wait_for(|v| *v) => {
+            (ctx.cancel)(ctx.client.cancel_token()).await;
+            ((&mut work).await, Cause::Interrupted)
+        }
+    }
+}
+
 /// Runs `sql` (one message), cancelling it at `deadline` or on interrupt.
 async fn run(
     ctx: &RunContext<'_>,
     sql: &str,
     deadline: Instant,
 ) -> Result<(), (tokio_postgres::Error, Cause)> {
-    let mut interrupt = ctx.interrupt.clone();
-    let fut = ctx.client.batch_execute(sql);
-    tokio::pin!(fut);
-    let cause = tokio::select! {
-        r = &mut fut => return r.map_err(|e| { let c = lost_or(&e, Cause::Error); (e, c) }),
-        _ = tokio::time::sleep_until(deadline.into()) => Cause::Timeout,
-        _ = interrupt.wait_for(|v| *v) => Cause::Interrupted,
-    };
-    (ctx.cancel)(ctx.client.cancel_token()).await;
-    match fut.await {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let c = lost_or(&e, cause);
-            Err((e, c))
-        }
-    }
+    let (result, cause) = guarded(ctx, deadline, ctx.client.batch_execute(sql)).await;
+    result.map_err(|e| {
+        let c = lost_or(&e, cause);
+        (e, c)
+    })
 }
 
 /// The connection broke: closed, an I/O error, or the server ending the session
@@ -516,18 +528,32 @@ struct FileRun<'r, 'c> {
     deadline: Instant,
 }
 
-impl FileRun<'_, '_> {
+impl<'r, 'c> FileRun<'r, 'c> {
+    /// What every strategy reads.
+    #[allow(clippy::type_complexity)]
+    fn parts(
+        &self,
+    ) -> (
+        &'r RunContext<'c>,
+        &'r Prepared,
+        &[(usize, &'r Step)],
+        &str,
+        Bookkeeping<'r>,
+        (Instant, Instant),
+    ) {
+        (
+            self.ctx,
+            self.p,
+            &self.steps,
+            &self.progress,
+            self.bookkeeping,
+            (self.start, self.deadline),
+        )
+    }
+
     /// A transaction's statements pipelined, one per message.
     async fn pipelined(&self) -> Result<Duration, Failure> {
-        let FileRun {
-            ctx,
-            p,
-            ref steps,
-            ref progress,
-            bookkeeping,
-            start,
-            deadline,
-        } = *self;
+        let (ctx, p, steps, progress, bookkeeping, (start, deadline)) = self.parts();
         let sql = &p.sub.text;
         // One statement per message, so that the server logs a failing statement alone
         // (as with psql); BEGIN rides with the first, the record and COMMIT with the last;
@@ -595,15 +621,7 @@ impl FileRun<'_, '_> {
     /// DEBUG, COPY, or a file with its own BEGIN/COMMIT: each statement answered before the
     /// next is sent.
     async fn one_at_a_time(&self) -> Result<Duration, Failure> {
-        let FileRun {
-            ctx,
-            p,
-            ref steps,
-            ref progress,
-            bookkeeping,
-            start,
-            deadline,
-        } = *self;
+        let (ctx, p, steps, progress, bookkeeping, (start, deadline)) = self.parts();
         let sql = &p.sub.text;
 
         // DEBUG (each statement timed) and files with their own BEGIN/COMMIT: one
@@ -669,15 +687,7 @@ impl FileRun<'_, '_> {
     /// Without a transaction (CONCURRENTLY): each statement alone, the progress recorded
     /// after each when `record_progress`.
     async fn autocommit(&self, record_progress: bool) -> Result<Duration, Failure> {
-        let FileRun {
-            ctx,
-            p,
-            ref steps,
-            ref progress,
-            bookkeeping,
-            start,
-            deadline,
-        } = *self;
+        let (ctx, p, steps, progress, bookkeeping, (start, deadline)) = self.parts();
         let sql = &p.sub.text;
 
         // Each statement alone: a multi-statement message is a transaction block, which
@@ -754,19 +764,7 @@ async fn copy_in(
         send_copy_data(sink.as_mut(), data).await?;
         sink.finish().await.map(|_| ())
     };
-    tokio::pin!(work);
-    let mut interrupt = ctx.interrupt.clone();
-    let (result, cause) = tokio::select! {
-        r = &mut work => (r, Cause::Error),
-        _ = tokio::time::sleep_until(deadline.into()) => {
-            (ctx.cancel)(ctx.client.cancel_token()).await;
-            ((&mut work).await, Cause::Timeout)
-        }
-        _ = interrupt.wait_for(|v| *v) => {
-            (ctx.cancel)(ctx.client.cancel_token()).await;
-            ((&mut work).await, Cause::Interrupted)
-        }
-    };
+    let (result, cause) = guarded(ctx, deadline, work).await;
     match result {
         Ok(()) => Ok(()),
         Err(e) => {
@@ -823,19 +821,7 @@ async fn pipeline(
     }
     let all =
         futures_util::future::join_all(messages.iter().map(|m| ctx.client.batch_execute(&m.text)));
-    tokio::pin!(all);
-    let mut interrupt = ctx.interrupt.clone();
-    let (results, cause) = tokio::select! {
-        r = &mut all => (r, Cause::Error),
-        _ = tokio::time::sleep_until(deadline.into()) => {
-            (ctx.cancel)(ctx.client.cancel_token()).await;
-            ((&mut all).await, Cause::Timeout)
-        }
-        _ = interrupt.wait_for(|v| *v) => {
-            (ctx.cancel)(ctx.client.cancel_token()).await;
-            ((&mut all).await, Cause::Interrupted)
-        }
-    };
+    let (results, cause) = guarded(ctx, deadline, all).await;
     let Some((k, e)) = results
         .iter()
         .enumerate()
