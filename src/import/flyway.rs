@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{file_name, read as read_file, Foreign, ImportError, Read, Stamp};
+use super::{file_name, Foreign, ImportError, Read, Stamp};
 
 /// Every file under `dir`, recursively, as Flyway searches; a link to a folder is not followed
 /// (it may lead outside the source, or back into it forever).
@@ -79,18 +79,14 @@ pub fn read(source: &Path) -> Result<Read, ImportError> {
     }
     let mut migrations = Vec::new();
     for (key, (version, description, path)) in ups {
-        migrations.push(Foreign {
-            original: path.clone(),
-            // flyway_schema_history.version
-            source_version: version,
-            stamp: Stamp::Sequence,
-            name: description.replace("__", "_"),
-            title: None,
-            up: read_file(&path)?,
-            down: undos.get(&key).map(|u| read_file(u)).transpose()?,
-            no_transaction: false,
-            requires: Vec::new(),
-        });
+        // flyway_schema_history.version
+        migrations.push(Foreign::from_files(
+            &path,
+            undos.get(&key).map(|u| u.as_path()),
+            version,
+            Stamp::Sequence,
+            description.replace("__", "_"),
+        )?);
     }
     Ok(Read {
         migrations,

@@ -79,6 +79,30 @@ pub struct Foreign {
     pub requires: Vec<String>,
 }
 
+impl Foreign {
+    /// A migration from its up file and its down file (if any), both read whole: how most
+    /// tools lay them out.
+    pub(crate) fn from_files(
+        up: &Path,
+        down: Option<&Path>,
+        source_version: String,
+        stamp: Stamp,
+        name: String,
+    ) -> Result<Foreign, ImportError> {
+        Ok(Foreign {
+            original: up.to_path_buf(),
+            source_version,
+            stamp,
+            name,
+            title: None,
+            up: read(up)?,
+            down: down.map(read).transpose()?,
+            no_transaction: false,
+            requires: Vec::new(),
+        })
+    }
+}
+
 /// Something the import could not do, with what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {

@@ -4,9 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{
-    entries, file_name, read as read_file, split_number, stamps, Foreign, ImportError, Read,
-};
+use super::{entries, file_name, split_number, stamps, Foreign, ImportError, Read};
 
 /// A migration's up and down files.
 type Halves = (Option<PathBuf>, Option<PathBuf>);
@@ -53,17 +51,13 @@ pub fn read(source: &Path) -> Result<Read, ImportError> {
     let stamps = stamps(&versions);
     let mut migrations = Vec::new();
     for ((number, name, up, down), stamp) in raw.iter().zip(stamps) {
-        migrations.push(Foreign {
-            original: up.clone(),
-            source_version: number.clone(),
+        migrations.push(Foreign::from_files(
+            up,
+            down.as_deref(),
+            number.clone(),
             stamp,
-            name: name.clone(),
-            title: None,
-            up: read_file(up)?,
-            down: down.as_deref().map(read_file).transpose()?,
-            no_transaction: false,
-            requires: Vec::new(),
-        });
+            name.clone(),
+        )?);
     }
     Ok(Read {
         migrations,

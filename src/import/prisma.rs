@@ -3,9 +3,7 @@
 
 use std::path::Path;
 
-use super::{
-    entries, file_name, read as read_file, split_number, stamps, Foreign, ImportError, Read,
-};
+use super::{entries, file_name, split_number, stamps, Foreign, ImportError, Read};
 
 pub fn read(source: &Path) -> Result<Read, ImportError> {
     let nested = source.join("prisma/migrations");
@@ -38,18 +36,14 @@ pub fn read(source: &Path) -> Result<Read, ImportError> {
     let stamps = stamps(&versions);
     let mut migrations = Vec::new();
     for ((_, name, folder, sql), stamp) in found.iter().zip(stamps) {
-        migrations.push(Foreign {
-            original: sql.clone(),
-            // `_prisma_migrations.migration_name` holds the folder's name.
-            source_version: folder.clone(),
+        // `_prisma_migrations.migration_name` holds the folder's name.
+        migrations.push(Foreign::from_files(
+            sql,
+            None,
+            folder.clone(),
             stamp,
-            name: name.clone(),
-            title: None,
-            up: read_file(sql)?,
-            down: None,
-            no_transaction: false,
-            requires: Vec::new(),
-        });
+            name.clone(),
+        )?);
     }
     Ok(Read {
         migrations,

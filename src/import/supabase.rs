@@ -2,26 +2,14 @@
 
 use std::path::Path;
 
-use super::{read as read_file, versioned_sql, Foreign, ImportError, Read};
+use super::{versioned_sql, Foreign, ImportError, Read};
 
 pub fn read_dir(dir: &Path) -> Result<Read, ImportError> {
     let mut skipped = Vec::new();
     // The CLI applies them in version order.
     let migrations = versioned_sql(dir, &mut skipped)?
         .into_iter()
-        .map(|f| {
-            Ok(Foreign {
-                up: read_file(&f.path)?,
-                original: f.path,
-                source_version: f.version,
-                stamp: f.stamp,
-                name: f.name,
-                title: None,
-                down: None,
-                no_transaction: false,
-                requires: Vec::new(),
-            })
-        })
+        .map(|f| Foreign::from_files(&f.path, None, f.version, f.stamp, f.name))
         .collect::<Result<_, ImportError>>()?;
     Ok(Read {
         migrations,
