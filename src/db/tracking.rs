@@ -356,19 +356,37 @@ $pgshift$;",
     /// names the statement (`CREATE TABLE public.schema_migrations: permission denied for
     /// schema public`). Everything is idempotent: it also upgrades an older layout.
     async fn create(&self, client: &Client, schema_exists: bool) -> Result<(), TrackingError> {
-        let m = self.name("");
-        let e = self.name("_events");
-        let meta = self.name("_meta");
-        let schema = quote_identifier(&self.schema);
-        let guard = self.guard();
         let mut steps: Vec<(String, String)> = Vec::new();
         if !schema_exists {
-            // Only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even
-            // when the schema exists. A schema pgshift creates is its own: nobody else's.
-            steps.push((
-                format!("CREATE SCHEMA {schema}"),
-                format!(
-                    "CREATE SCHEMA {schema};
+            steps.push(self.schema_step());
+        }
+        steps.extend(self.table_steps());
+        steps.extend(self.guard_steps());
+        client
+            .batch_execute("BEGIN")
+            .await
+            .map_err(TrackingError::of("BEGIN"))?;
+        for (label, sql) in &steps {
+            if let Err(e) = client.batch_execute(sql).await {
+                let _ = client.batch_execute("ROLLBACK").await;
+                return Err(TrackingError::of(label)(e));
+            }
+        }
+        client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(TrackingError::of("COMMIT"))
+    }
+
+    /// Creates the schema, closed to everybody but its owner. Only when missing: CREATE
+    /// SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema exists. A schema
+    /// pgshift creates is its own: nobody else's.
+    fn schema_step(&self) -> (String, String) {
+        let schema = quote_identifier(&self.schema);
+        (
+            format!("CREATE SCHEMA {schema}"),
+            format!(
+                "CREATE SCHEMA {schema};
 DO $pgshift$
 DECLARE r record;
 BEGIN
@@ -379,11 +397,16 @@ BEGIN
   END LOOP;
 END
 $pgshift$;",
-                    name = quote_literal(&self.schema),
-                    schema_lit = quote_literal(&schema),
-                ),
-            ));
-        }
+                name = quote_literal(&self.schema),
+                schema_lit = quote_literal(&schema),
+            ),
+        )
+    }
+
+    /// The three tables: the records, the event log, the layout's version.
+    fn table_steps(&self) -> Vec<(String, String)> {
+        let (m, e, meta) = (self.name(""), self.name("_events"), self.name("_meta"));
+        let mut steps = Vec::new();
         steps.push((
             format!("CREATE TABLE {m}"),
             format!(
@@ -429,6 +452,15 @@ INSERT INTO {meta} (key, value) VALUES ('layout_version', '{LAYOUT_VERSION}')
 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;"
             ),
         ));
+        steps
+    }
+
+    /// The event log's guard (append-only), row level security, the privileges, the comment
+    /// that names the layout.
+    fn guard_steps(&self) -> Vec<(String, String)> {
+        let (m, e, meta) = (self.name(""), self.name("_events"), self.name("_meta"));
+        let guard = self.guard();
+        let mut steps = Vec::new();
         steps.push((
             format!("CREATE FUNCTION {guard}()"),
             format!(
@@ -464,20 +496,7 @@ ALTER TABLE {meta} ENABLE ROW LEVEL SECURITY;"
             format!("COMMENT ON TABLE {m}"),
             format!("COMMENT ON TABLE {m} IS '{LAYOUT_COMMENT}{LAYOUT_VERSION}';"),
         ));
-        client
-            .batch_execute("BEGIN")
-            .await
-            .map_err(TrackingError::of("BEGIN"))?;
-        for (label, sql) in &steps {
-            if let Err(e) = client.batch_execute(sql).await {
-                let _ = client.batch_execute("ROLLBACK").await;
-                return Err(TrackingError::of(label)(e));
-            }
-        }
-        client
-            .batch_execute("COMMIT")
-            .await
-            .map_err(TrackingError::of("COMMIT"))
+        steps
     }
 
     /// Every row, oldest first. Empty when the table does not exist.

@@ -24,11 +24,7 @@ impl Lines {
                 target,
                 server_version,
                 environment,
-            } => format!(
-                "Connected to {} (PostgreSQL {}, {environment}).\n",
-                u(target),
-                u(server_version)
-            ),
+            } => connected(target, server_version, *environment),
             Event::Waiting { holder } => {
                 format!("Waiting for the deploy lock, held by {}…\n", u(holder))
             }
@@ -118,6 +114,19 @@ impl Lines {
             } => done(*applied, *failed, *interrupted, *ms, self.rehearsal)?,
         })
     }
+}
+
+/// Where a command connected.
+fn connected(
+    target: &str,
+    server_version: &str,
+    environment: crate::config::Environment,
+) -> String {
+    format!(
+        "Connected to {} (PostgreSQL {}, {environment}).\n",
+        u(target),
+        u(server_version)
+    )
 }
 
 /// What a restore is about to do, a line each.
