@@ -107,13 +107,7 @@ pub async fn repair(
                     )
                 ),
             ),
-            (State::Damaged { .. }, _) if version == crate::db::tracking::NULL_VERSION => {
-                return Err(blocked(
-                    "a record without a version cannot be mended: no migration can be matched to it".into(),
-                    &format!("`pgshift forget '{v}'` removes the records whose version is NULL", v = crate::db::tracking::NULL_VERSION),
-                ))
-            }
-            (State::Damaged { problem }, m) => {
+            (State::Damaged { problem }, m) if version != crate::db::tracking::NULL_VERSION => {
                 let (checksum, normalized) = m.map_or((String::new(), String::new()), |m| {
                     (m.checksum.0.clone(), status::normalized(m))
                 });
@@ -135,31 +129,7 @@ pub async fn repair(
                     ),
                 )
             }
-            (State::Partial { statements_done, .. }, _) => {
-                return Err(blocked(
-                    format!("{statements_done} statement(s) of {version} ran and stay applied: a repair cannot undo them"),
-                    &format!("`pgshift migrate` resumes it after them; to start it over, undo them by hand, then `pgshift forget {version}`"),
-                ))
-            }
-            (State::Applied { .. }, _) => {
-                return Err(blocked(
-                    format!("{version} is applied and its file is unchanged: nothing to repair"),
-                    "`pgshift status` shows what needs a repair (MODIFIED or FAILED)",
-                ))
-            }
-            (State::Unknown, _) => {
-                return Err(blocked(
-                    format!("{version} is recorded but has no file: there is no checksum to accept"),
-                    &format!("`pgshift forget {version}` removes its record"),
-                ))
-            }
-            (State::Pending { .. } | State::NotForEnvironment | State::NoSql, _)
-            | (State::Modified, None) => {
-                return Err(blocked(
-                    format!("{version} is not recorded: nothing to repair"),
-                    "`pgshift status` lists the recorded migrations",
-                ))
-            }
+            (state, m) => return Err(not_repairable(state, m.is_some(), version)),
         };
         Ok(vec![Planned {
             change: RecordChange {
@@ -171,6 +141,45 @@ pub async fn repair(
         }])
     })
     .await
+}
+
+/// Why `version` in `state` has nothing a repair can do (`has_file`: its file is there).
+fn not_repairable(state: &State, has_file: bool, version: &str) -> DeployError {
+    match (state, has_file) {
+        (State::Damaged { .. }, _) => blocked(
+            "a record without a version cannot be mended: no migration can be matched to it".into(),
+            &format!("`pgshift forget '{v}'` removes the records whose version is NULL", v = crate::db::tracking::NULL_VERSION),
+        ),
+        (State::Partial { statements_done, .. }, _) => {
+            blocked(
+                format!("{statements_done} statement(s) of {version} ran and stay applied: a repair cannot undo them"),
+                &format!("`pgshift migrate` resumes it after them; to start it over, undo them by hand, then `pgshift forget {version}`"),
+            )
+        }
+        (State::Applied { .. }, _) => {
+            blocked(
+                format!("{version} is applied and its file is unchanged: nothing to repair"),
+                "`pgshift status` shows what needs a repair (MODIFIED or FAILED)",
+            )
+        }
+        (State::Unknown, _) => {
+            blocked(
+                format!("{version} is recorded but has no file: there is no checksum to accept"),
+                &format!("`pgshift forget {version}` removes its record"),
+            )
+        }
+        (State::Pending { .. } | State::NotForEnvironment | State::NoSql, _)
+        | (State::Modified, false) => {
+            blocked(
+                format!("{version} is not recorded: nothing to repair"),
+                "`pgshift status` lists the recorded migrations",
+            )
+        }
+        (State::Modified | State::Failed { .. }, _) => blocked(
+            format!("{version} has nothing a repair can do"),
+            "`pgshift status` shows what needs a repair (MODIFIED or FAILED)",
+        ),
+    }
 }
 
 /// `forget VERSION`: delete the record, running nothing; the schema stays as it is. The guide's
