@@ -66,80 +66,13 @@ pub fn compress(
     let (done_tx, done_rx) = sync_channel::<(u64, io::Result<Vec<u8>>)>(threads * 2);
     std::thread::scope(|scope| {
         for _ in 0..threads {
-            let rx = Arc::clone(&work_rx);
-            let tx = done_tx.clone();
-            scope.spawn(move || loop {
-                let job = rx.lock().map(|r| r.recv());
-                let Ok(Ok((seq, block))) = job else {
-                    return;
-                };
-                let mut enc =
-                    GzEncoder::new(Vec::with_capacity(block.len() / 2), Compression::new(level));
-                let member = enc.write_all(&block).and_then(|()| enc.finish());
-                if tx.send((seq, member)).is_err() {
-                    return;
-                }
-            });
+            let (rx, tx) = (Arc::clone(&work_rx), done_tx.clone());
+            scope.spawn(move || compressor(&rx, &tx, level));
         }
         drop(done_tx);
         // The reader runs on its own thread; this one writes, in order.
-        let reader = scope.spawn(move || -> io::Result<(u64, Vec<u8>)> {
-            let mut seq = 0u64;
-            let mut read = 0u64;
-            let mut tail = Vec::new();
-            loop {
-                let block = read_block(&mut input)?;
-                // An empty input still makes one (empty) member: a gzip file of nothing.
-                if block.is_empty() && seq > 0 {
-                    return Ok((read, tail));
-                }
-                let last = block.len() < BLOCK;
-                read += block.len() as u64;
-                let keep = block.len().min(4096);
-                tail = [
-                    &tail[tail.len().saturating_sub(4096 - keep)..],
-                    &block[block.len() - keep..],
-                ]
-                .concat();
-                if work_tx.send((seq, block)).is_err() {
-                    return Err(io::Error::other("the compressors stopped"));
-                }
-                seq += 1;
-                if last {
-                    return Ok((read, tail));
-                }
-            }
-        });
-        let mut pending = std::collections::BTreeMap::new();
-        let mut next = 0u64;
-        let mut hash = Sha256::new();
-        let mut written = 0u64;
-        let mut failure = None;
-        for (seq, member) in done_rx.iter() {
-            match member {
-                Ok(m) => {
-                    pending.insert(seq, m);
-                }
-                Err(e) => {
-                    failure.get_or_insert(e);
-                    continue;
-                }
-            }
-            while let Some(m) = pending.remove(&next) {
-                if failure.is_none() {
-                    if let Err(e) = output.write_all(&m) {
-                        failure = Some(e);
-                    }
-                }
-                hash.update(&m);
-                written += m.len() as u64;
-                next += 1;
-                progress(Progress {
-                    read: next * BLOCK as u64,
-                    written,
-                });
-            }
-        }
+        let reader = scope.spawn(move || read_blocks(&mut input, &work_tx));
+        let (written, hash, failure) = write_in_order(&done_rx, output, progress);
         let (input_size, tail) = reader
             .join()
             .map_err(|_| io::Error::other("the reader panicked"))??;
@@ -157,6 +90,95 @@ pub fn compress(
             tail,
         })
     })
+}
+
+/// A worker: compresses the blocks it takes into gzip members, until the queue closes.
+fn compressor(
+    rx: &Mutex<Receiver<Block>>,
+    tx: &SyncSender<(u64, io::Result<Vec<u8>>)>,
+    level: u32,
+) {
+    loop {
+        let job = rx.lock().map(|r| r.recv());
+        let Ok(Ok((seq, block))) = job else {
+            return;
+        };
+        let mut enc = GzEncoder::new(Vec::with_capacity(block.len() / 2), Compression::new(level));
+        let member = enc.write_all(&block).and_then(|()| enc.finish());
+        if tx.send((seq, member)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Reads `input` in blocks, numbered, into the queue; returns how much it read and its last
+/// 4 KB (where pg_dump's completion line is).
+fn read_blocks(input: &mut impl Read, work_tx: &SyncSender<Block>) -> io::Result<(u64, Vec<u8>)> {
+    let mut seq = 0u64;
+    let mut read = 0u64;
+    let mut tail = Vec::new();
+    loop {
+        let block = read_block(input)?;
+        // An empty input still makes one (empty) member: a gzip file of nothing.
+        if block.is_empty() && seq > 0 {
+            return Ok((read, tail));
+        }
+        let last = block.len() < BLOCK;
+        read += block.len() as u64;
+        let keep = block.len().min(4096);
+        tail = [
+            &tail[tail.len().saturating_sub(4096 - keep)..],
+            &block[block.len() - keep..],
+        ]
+        .concat();
+        if work_tx.send((seq, block)).is_err() {
+            return Err(io::Error::other("the compressors stopped"));
+        }
+        seq += 1;
+        if last {
+            return Ok((read, tail));
+        }
+    }
+}
+
+/// Writes the members in their blocks' order as they come back, hashing them; returns the
+/// bytes written, the hash, and the first failure (the members still drain after it).
+fn write_in_order(
+    done_rx: &Receiver<(u64, io::Result<Vec<u8>>)>,
+    output: &mut impl Write,
+    progress: &mut dyn FnMut(Progress),
+) -> (u64, Sha256, Option<io::Error>) {
+    let mut pending = std::collections::BTreeMap::new();
+    let mut next = 0u64;
+    let mut hash = Sha256::new();
+    let mut written = 0u64;
+    let mut failure = None;
+    for (seq, member) in done_rx.iter() {
+        match member {
+            Ok(m) => {
+                pending.insert(seq, m);
+            }
+            Err(e) => {
+                failure.get_or_insert(e);
+                continue;
+            }
+        }
+        while let Some(m) = pending.remove(&next) {
+            if failure.is_none() {
+                if let Err(e) = output.write_all(&m) {
+                    failure = Some(e);
+                }
+            }
+            hash.update(&m);
+            written += m.len() as u64;
+            next += 1;
+            progress(Progress {
+                read: next * BLOCK as u64,
+                written,
+            });
+        }
+    }
+    (written, hash, failure)
 }
 
 /// What reading a gzip file back found.
