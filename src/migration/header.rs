@@ -309,48 +309,18 @@ fn directive_line(
             fm.directives.depends_on.extend(deps);
         }
         "no-transaction" => fm.directives.no_transaction = Some(line),
-        "allow" => {
-            let mut words = arg.splitn(2, char::is_whitespace);
-            let rule = words.next().unwrap_or("").trim();
-            if rule.is_empty() {
-                findings.push(
-                    Finding::error("directive/invalid", "`@allow` names no rule")
-                        .at(here())
-                        .help("write `-- @allow: <rule-id> <why this is intended>`"),
-                );
-                return;
-            }
-            let reason = words
-                .next()
-                .map(|r| {
-                    r.trim()
-                        .trim_start_matches(['-', '—', ':'])
-                        .trim()
-                        .to_string()
-                })
-                .filter(|r| !r.is_empty());
-            fm.directives.allows.push(Allow {
-                rule: rule.to_string(),
-                reason,
-                line,
-                file_level: leading,
-            });
-        }
+        "allow" => match allow(arg, line, leading) {
+            Some(a) => fm.directives.allows.push(a),
+            None => findings.push(
+                Finding::error("directive/invalid", "`@allow` names no rule")
+                    .at(here())
+                    .help("write `-- @allow: <rule-id> <why this is intended>`"),
+            ),
+        },
         "env" => {
-            let mut envs = Vec::new();
-            for part in arg.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                match part.parse::<Environment>() {
-                    Ok(env) if !envs.contains(&env) => envs.push(env),
-                    Ok(_) => {}
-                    Err(e) => findings.push(
-                        Finding::error(
-                            "directive/invalid",
-                            format!("`@env` names `{part}`, which {e}"),
-                        )
-                        .at(here()),
-                    ),
-                }
-            }
+            let envs = environments(arg, &mut |message| {
+                findings.push(Finding::error("directive/invalid", message).at(here()))
+            });
             if arg.is_empty() {
                 findings.push(
                     Finding::error("directive/invalid", "`@env` names no environment")
@@ -369,6 +339,43 @@ fn directive_line(
                 .help(format!("known directives: {KNOWN_DIRECTIVES}")),
         ),
     }
+}
+
+/// An `@allow: rule-id [reason]`; `None` when it names no rule.
+fn allow(arg: &str, line: usize, file_level: bool) -> Option<Allow> {
+    let mut words = arg.splitn(2, char::is_whitespace);
+    let rule = words.next().unwrap_or("").trim();
+    if rule.is_empty() {
+        return None;
+    }
+    let reason = words
+        .next()
+        .map(|r| {
+            r.trim()
+                .trim_start_matches(['-', '—', ':'])
+                .trim()
+                .to_string()
+        })
+        .filter(|r| !r.is_empty());
+    Some(Allow {
+        rule: rule.to_string(),
+        reason,
+        line,
+        file_level,
+    })
+}
+
+/// The environments an `@env` names, each once; `bad` hears of a name that is none.
+fn environments(arg: &str, bad: &mut dyn FnMut(String)) -> Vec<Environment> {
+    let mut envs = Vec::new();
+    for part in arg.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.parse::<Environment>() {
+            Ok(env) if !envs.contains(&env) => envs.push(env),
+            Ok(_) => {}
+            Err(e) => bad(format!("`@env` names `{part}`, which {e}")),
+        }
+    }
+    envs
 }
 
 /// Comments after the first statement: statement-level `@allow`s, and misplaced directives.
