@@ -100,30 +100,11 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
         if !g.is_grant {
             continue;
         }
-        let privileges: Vec<String> = g
-            .privileges
-            .iter()
-            .filter_map(|p| match &p.node {
-                Some(N::AccessPriv(a)) => Some(a.priv_name.to_ascii_lowercase()),
-                _ => None,
-            })
-            .collect();
+        let privileges = privileges(g);
         // An empty list means ALL PRIVILEGES.
         let granted =
             |p: &str| privileges.is_empty() && p == "all" || privileges.iter().any(|g| g == p);
-        let open: Vec<String> = g
-            .grantees
-            .iter()
-            .filter_map(|r| match &r.node {
-                Some(N::RoleSpec(r)) if r.roletype == RoleSpecType::RolespecPublic as i32 => {
-                    Some("PUBLIC".to_string())
-                }
-                Some(N::RoleSpec(r)) if OPEN_ROLES.contains(&r.rolename.as_str()) => {
-                    Some(r.rolename.clone())
-                }
-                _ => None,
-            })
-            .collect();
+        let open = open_grantees(g);
         if open.is_empty() {
             continue;
         }
@@ -198,6 +179,33 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
             )
             .map(|v| v.level(Level::Warning)),
     );
+}
+
+/// The privileges a GRANT names, lower-case (none: ALL PRIVILEGES).
+fn privileges(g: &pg_query::protobuf::GrantStmt) -> Vec<String> {
+    g.privileges
+        .iter()
+        .filter_map(|p| match &p.node {
+            Some(N::AccessPriv(a)) => Some(a.priv_name.to_ascii_lowercase()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The grantees anyone can act as: PUBLIC and the API roles.
+fn open_grantees(g: &pg_query::protobuf::GrantStmt) -> Vec<String> {
+    g.grantees
+        .iter()
+        .filter_map(|r| match &r.node {
+            Some(N::RoleSpec(r)) if r.roletype == RoleSpecType::RolespecPublic as i32 => {
+                Some("PUBLIC".to_string())
+            }
+            Some(N::RoleSpec(r)) if OPEN_ROLES.contains(&r.rolename.as_str()) => {
+                Some(r.rolename.clone())
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]
