@@ -22,7 +22,6 @@ mod order;
 mod output;
 mod repair;
 mod rollback;
-mod signals;
 mod status;
 mod stop;
 mod summary;
@@ -542,7 +541,7 @@ impl Cli {
 
 /// Runs a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
-    signals::install();
+    crate::interrupt::signals::install();
     let out = Output::detect(cli.json);
     let code = match dispatch(&cli, &out) {
         Ok(code) => code,
@@ -574,20 +573,7 @@ fn settings(cli: &Cli) -> Result<(Settings, VarSource, PathBuf), CliError> {
     if let Some(w) = &settings.notify_webhook {
         crate::sanitize::redact::remember(w.expose());
     }
-    // Paths under the current directory are shown (and used) relative to it: shorter messages.
-    for p in [
-        &mut settings.migrations.dir,
-        &mut settings.backup.dir,
-        &mut settings.log_dir,
-    ] {
-        if let Ok(rel) = p.strip_prefix(&cwd) {
-            *p = if rel.as_os_str().is_empty() {
-                PathBuf::from(".")
-            } else {
-                rel.to_path_buf()
-            };
-        }
-    }
+    settings.relative_to(&cwd);
     Ok((settings, vars, cwd))
 }
 
@@ -638,38 +624,5 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         Command::Adopt(args) => adopt::run(&settings, &vars, args.from, out),
         // Printed before the settings are read, above.
         Command::Completions { .. } | Command::Man { .. } => Ok(exit::OK),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn command_line_definition_is_consistent() {
-        use clap::CommandFactory;
-        super::Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn every_command_help_has_an_example() {
-        use clap::CommandFactory;
-        fn walk(c: &clap::Command, path: &str, missing: &mut Vec<String>) {
-            for sub in c.get_subcommands() {
-                let name = format!("{path} {}", sub.get_name());
-                if sub.get_subcommands().next().is_some() {
-                    walk(sub, &name, missing);
-                    continue;
-                }
-                let help = sub
-                    .get_after_help()
-                    .map(|h| h.to_string())
-                    .unwrap_or_default();
-                if !help.contains("Example") {
-                    missing.push(name);
-                }
-            }
-        }
-        let mut missing = Vec::new();
-        walk(&super::Cli::command(), "pgshift", &mut missing);
-        assert!(missing.is_empty(), "no example in --help of: {missing:?}");
     }
 }

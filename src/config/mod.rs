@@ -697,6 +697,24 @@ impl ConfigFile {
 }
 
 impl Settings {
+    /// Paths under `cwd` made relative to it (`.` for `cwd` itself): shorter in messages, and
+    /// the same files.
+    pub fn relative_to(&mut self, cwd: &Path) {
+        for p in [
+            &mut self.migrations.dir,
+            &mut self.backup.dir,
+            &mut self.log_dir,
+        ] {
+            if let Ok(rel) = p.strip_prefix(cwd) {
+                *p = if rel.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    rel.to_path_buf()
+                };
+            }
+        }
+    }
+
     /// Whether the deploys that meet traffic (staging and production) run every migration
     /// under a `lock_timeout`: always, unless `[deploy] statement_lock_timeout = 0` turns it
     /// off (the setting is the same in every environment; development sets none by default,

@@ -733,3 +733,33 @@ fn output_that_cannot_be_written_is_an_error_and_a_closed_pipe_is_not() {
         assert_eq!(code, Some(0), "{args} > /dev/null: {err}");
     }
 }
+
+#[test]
+fn command_line_definition_is_consistent() {
+    use clap::CommandFactory;
+    pgshift::cli::Cli::command().debug_assert();
+}
+
+#[test]
+fn every_command_help_has_an_example() {
+    use clap::CommandFactory;
+    fn walk(c: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for sub in c.get_subcommands() {
+            let name = format!("{path} {}", sub.get_name());
+            if sub.get_subcommands().next().is_some() {
+                walk(sub, &name, missing);
+                continue;
+            }
+            let help = sub
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            if !help.contains("Example") {
+                missing.push(name);
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&pgshift::cli::Cli::command(), "pgshift", &mut missing);
+    assert!(missing.is_empty(), "no example in --help of: {missing:?}");
+}

@@ -1,4 +1,5 @@
-//! SIGINT and SIGTERM for every command. The first one is noted for the library
+//! SIGINT and SIGTERM for every command (the program installs them; the library's code
+//! reads [`super::requested`]). The first one is noted for the library
 //! (`crate::interrupt`): where code is handling interruptions (a migration or a down file
 //! running, the rollback test, a fleet), it cancels, rolls back, records and exits 130 itself,
 //! within [`GRACE`]; anywhere else (validating, connecting, waiting for the lock, backing up,
@@ -10,7 +11,8 @@
 
 use std::time::Duration;
 
-use super::exit;
+/// The exit code of an interrupted run (SPEC §16, as a shell gives for SIGINT).
+const INTERRUPTED: i32 = 130;
 
 /// How long handled code gets to finish an interruption before the process ends anyway (a
 /// server that stopped answering, a cancel request that cannot get through).
@@ -106,5 +108,5 @@ fn end(message: &str) -> ! {
     use std::io::Write;
     let text = format!("error: {message}\n");
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
-    std::process::exit(exit::INTERRUPTED as i32)
+    std::process::exit(INTERRUPTED)
 }

@@ -2,7 +2,10 @@
 //! ([`request`]); long waits (connecting, a migration's statement, a rollback) watch
 //! [`subscribe`] and stop. Code that finishes an interruption itself (cancel the statement,
 //! roll back, record it, release the lock) holds a [`Handling`] guard meanwhile; with none
-//! held, the command line ends the process at once. Nothing here prints.
+//! held, the process ends at once. [`signals`] is what a program installs to feed this (the
+//! command line does); only it prints, the line saying why it ended the process.
+
+pub mod signals;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
