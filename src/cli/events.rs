@@ -4,10 +4,9 @@
 //! database is escaped here where it is placed (`u`), and the whole text again where it is
 //! printed (`Output`).
 
-use std::io::Write;
-
 use crate::deploy::Event;
 use crate::report::events::{failure, rate, Lines};
+use crate::report::log::EventLog;
 use crate::sanitize::escape::untrusted as u;
 
 use super::output::{safe, Kind, Output};
@@ -20,26 +19,8 @@ pub struct Printer {
     lines: Lines,
     tty: bool,
     bar: Option<indicatif::ProgressBar>,
-    /// `logs/migration_YYYYMMDD.log`: every event as a JSON line with its UTC time. Closed
-    /// (with a warning) when it cannot be written.
-    log: Option<(std::fs::File, std::path::PathBuf)>,
-}
-
-/// Opens (appending) the day's log, readable by its owner only: it names hosts, roles and
-/// statements. The folder is created private too, with a `.gitignore`. A link in the log's
-/// place is refused (`crate::files::append`).
-fn open_log(dir: &std::path::Path) -> Result<(std::fs::File, std::path::PathBuf), String> {
-    use std::os::unix::fs::PermissionsExt;
-    let path = dir.join(format!(
-        "migration_{}.log",
-        chrono::Utc::now().format("%Y%m%d")
-    ));
-    crate::backup::private_dir(dir).map_err(|e| e.to_string())?;
-    let file = crate::files::append(&path, 0o600)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    // A log created by an older pgshift (0644) is closed too.
-    let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
-    Ok((file, path))
+    /// `logs/migration_YYYYMMDD.log`. Closed (with a warning) when it cannot be written.
+    log: Option<EventLog>,
 }
 
 impl Printer {
@@ -50,7 +31,7 @@ impl Printer {
             lines: Lines::default(),
             tty: std::io::stdout().is_terminal(),
             bar: None,
-            log: log_dir.and_then(|dir| match open_log(dir) {
+            log: log_dir.and_then(|dir| match EventLog::open(dir) {
                 Ok(log) => Some(log),
                 Err(e) => {
                     out.warning(&format!(
@@ -70,17 +51,10 @@ impl Printer {
             }
             return;
         }
-        if let Some((log, path)) = &mut self.log {
-            let mut v = serde_json::to_value(e).unwrap_or_default();
-            v["at"] = serde_json::Value::String(
-                chrono::Utc::now()
-                    .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-                    .to_string(),
-            );
-            if let Err(err) = log.write_all(safe(&format!("{v}\n"), Kind::Json, false).as_bytes()) {
+        if let Some(log) = &mut self.log {
+            if let Err(err) = log.write(e) {
                 self.out.warning(&format!(
-                    "cannot write the log {}: {err}; the rest of this run is not logged (the terminal shows it)",
-                    path.display()
+                    "{err}; the rest of this run is not logged (the terminal shows it)"
                 ));
                 self.log = None;
             }

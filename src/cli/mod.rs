@@ -19,7 +19,7 @@ mod man;
 mod migrate;
 mod new;
 mod order;
-mod output;
+use crate::report::terminal as output;
 mod repair;
 mod rollback;
 mod status;

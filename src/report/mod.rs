@@ -1,7 +1,9 @@
-//! What validation (and, as they grow, deploys) render for people and machines: text, JSON,
-//! Markdown (the guide's validation report), GitHub workflow annotations and SARIF 2.1.0 (GitHub
-//! code scanning). One file per format. This room sits above `validate` and `deploy`; nothing
-//! below imports it. Escaping of untrusted text comes from `crate::sanitize`.
+//! What pgshift renders for people and machines: validation as text, JSON, Markdown (the
+//! guide's validation report), GitHub workflow annotations and SARIF 2.1.0 (one file per
+//! format); a deploy's events, status, history, backups, health, the rollback test and the
+//! fleet as text and Markdown (one file each); and `terminal`, where the command line's output
+//! is written, made safe. This room sits above `validate` and `deploy`; nothing below imports
+//! it. Escaping of untrusted text comes from `crate::sanitize`.
 
 pub mod backup;
 pub mod deploy;
@@ -11,9 +13,11 @@ mod github;
 pub mod health;
 pub mod history;
 mod json;
+pub mod log;
 mod markdown;
 mod sarif;
 pub mod status;
+pub mod terminal;
 pub mod test;
 mod text;
 

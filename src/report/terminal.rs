@@ -1,6 +1,6 @@
-//! Printing: colour decisions (TTY, NO_COLOR), findings, errors and JSON. Every byte pgshift
-//! prints leaves through `Output`, which masks remembered secrets and makes untrusted text
-//! inert (`crate::sanitize`) whatever the caller forgot.
+//! Printing on a terminal (the command line's): colour decisions (TTY, NO_COLOR), findings,
+//! errors and JSON. Every byte pgshift prints leaves through `Output`, which masks remembered
+//! secrets and makes untrusted text inert (`crate::sanitize`) whatever the caller forgot.
 
 use std::io::{IsTerminal, Write};
 
@@ -11,7 +11,9 @@ use crate::sanitize::redact::redact;
 /// Where and how to print.
 #[derive(Debug, Clone, Copy)]
 pub struct Output {
+    /// `--json`: JSON lines on stdout instead of text.
     pub json: bool,
+    /// Colour (a terminal, and NO_COLOR unset).
     pub color: bool,
     /// Only errors and failures: the steps of a longer job (the rollback test) that reports
     /// its own summary.
