@@ -52,10 +52,7 @@ pub fn read(source: &Path) -> Result<Read, ImportError> {
         // schema_migrations.version holds the digits as written.
         str::to_string,
     )?;
-    Ok(Read {
-        migrations,
-        skipped,
-    })
+    Ok(Read::of(migrations, skipped))
 }
 
 #[cfg(test)]

@@ -88,10 +88,7 @@ pub fn read(source: &Path) -> Result<Read, ImportError> {
             description.replace("__", "_"),
         )?);
     }
-    Ok(Read {
-        migrations,
-        skipped,
-    })
+    Ok(Read::of(migrations, skipped))
 }
 
 #[cfg(test)]

@@ -66,10 +66,7 @@ pub fn read(source: &Path) -> Result<Read, ImportError> {
             }
         },
     )?;
-    Ok(Read {
-        migrations,
-        skipped,
-    })
+    Ok(Read::of(migrations, skipped))
 }
 
 #[cfg(test)]

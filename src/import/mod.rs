@@ -548,6 +548,16 @@ pub struct Read {
     pub skipped: Vec<String>,
 }
 
+impl Read {
+    /// The migrations read, and what was skipped.
+    pub(crate) fn of(migrations: Vec<Foreign>, skipped: Vec<String>) -> Read {
+        Read {
+            migrations,
+            skipped,
+        }
+    }
+}
+
 /// Reads `source` as `tool` lays migrations out.
 pub fn read_source(tool: Tool, source: &Path) -> Result<Read, ImportError> {
     if !source.exists() {

@@ -59,8 +59,5 @@ pub fn read(source: &Path) -> Result<Read, ImportError> {
             name.clone(),
         )?);
     }
-    Ok(Read {
-        migrations,
-        skipped,
-    })
+    Ok(Read::of(migrations, skipped))
 }

@@ -45,8 +45,5 @@ pub fn read(source: &Path) -> Result<Read, ImportError> {
             name.clone(),
         )?);
     }
-    Ok(Read {
-        migrations,
-        skipped,
-    })
+    Ok(Read::of(migrations, skipped))
 }

@@ -147,10 +147,7 @@ pub fn read(source: &Path) -> Result<Read, ImportError> {
             requires: c.requires.clone(),
         });
     }
-    Ok(Read {
-        migrations,
-        skipped,
-    })
+    Ok(Read::of(migrations, skipped))
 }
 
 #[cfg(test)]

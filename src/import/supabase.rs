@@ -11,10 +11,7 @@ pub fn read_dir(dir: &Path) -> Result<Read, ImportError> {
         .into_iter()
         .map(|f| Foreign::from_files(&f.path, None, f.version, f.stamp, f.name))
         .collect::<Result<_, ImportError>>()?;
-    Ok(Read {
-        migrations,
-        skipped,
-    })
+    Ok(Read::of(migrations, skipped))
 }
 
 /// The project folder (with `supabase/migrations`), the `supabase/` folder, or the migrations
