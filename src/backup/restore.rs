@@ -199,7 +199,12 @@ impl BodyFilter {
             }
             return !self.skipping;
         }
-        if line.starts_with(b"-- Data for Name: ") {
+        // Data, the dump's end and psql's own lines (`\unrestrict`) are never an entry to
+        // leave out.
+        if line.starts_with(b"-- Data for Name: ")
+            || line.starts_with(super::COMPLETE.as_bytes())
+            || line.starts_with(b"\\")
+        {
             self.skipping = false;
         } else if line.starts_with(b"-- Name: ") {
             let header = String::from_utf8_lossy(line);
@@ -422,7 +427,9 @@ mod tests {
         let dump = "--\n-- Name: DEFAULT PRIVILEGES FOR TABLES; Type: DEFAULT ACL; Schema: public; Owner: supabase_admin\n--\n\nALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON TABLES TO anon;\n\n\
 --\n-- Name: EXTENSION pgcrypto; Type: COMMENT; Schema: -; Owner: \n--\n\nCOMMENT ON EXTENSION pgcrypto IS 'x';\n\n\
 --\n-- Data for Name: t; Type: TABLE DATA; Schema: public; Owner: me\n--\n\nCOPY public.t (a) FROM stdin;\n-- Name: x; Type: DEFAULT ACL; Schema: -; Owner: supabase_admin\nkept row\n\\.\n\n\
---\n-- Name: DEFAULT PRIVILEGES FOR TABLES; Type: DEFAULT ACL; Schema: public; Owner: me\n--\n\nALTER DEFAULT PRIVILEGES FOR ROLE me IN SCHEMA public GRANT ALL ON TABLES TO anon;\n";
+--\n-- Name: DEFAULT PRIVILEGES FOR TABLES; Type: DEFAULT ACL; Schema: public; Owner: me\n--\n\nALTER DEFAULT PRIVILEGES FOR ROLE me IN SCHEMA public GRANT ALL ON TABLES TO anon;\n\
+--\n-- Name: DEFAULT PRIVILEGES FOR SEQUENCES; Type: DEFAULT ACL; Schema: public; Owner: supabase_admin\n--\n\nALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON SEQUENCES TO anon;\n\n\
+--\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict abc\n";
         let mut f = BodyFilter::default();
         let kept: String = dump
             .split_inclusive('\n')
@@ -437,6 +444,10 @@ mod tests {
             "{kept}"
         );
         assert!(kept.contains("FOR ROLE me IN SCHEMA"), "{kept}");
+        assert!(
+            kept.ends_with("-- PostgreSQL database dump complete\n--\n\n\\unrestrict abc\n"),
+            "{kept}"
+        );
     }
 
     #[test]
