@@ -44,33 +44,34 @@ pub fn brief(report: &Report) -> String {
             summary(report)
         );
     }
-    let shown = Report {
-        checks: report
-            .checks
-            .iter()
-            .filter(|c| worth(c.level))
-            .cloned()
-            .collect(),
-        ..report.clone()
-    };
-    let mut out = text(&shown);
-    // The closing line counts every check, not only those shown.
-    if let Some(cut) = out.rfind("Health of ") {
-        out.truncate(cut);
-    }
+    // The closing line counts every check, not only those listed.
+    let mut out = listed(report, worth);
     out.push_str(&summary(report));
     out
 }
 
 /// The report as text for a terminal (object names escaped).
 pub fn text(report: &Report) -> String {
-    let width = report.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
+    let mut out = listed(report, |_| true);
+    out.push_str(&summary(report));
+    out
+}
+
+/// The header and the checks `shown` keeps, each with its objects and fix.
+fn listed(report: &Report, shown: impl Fn(Level) -> bool) -> String {
+    let width = report
+        .checks
+        .iter()
+        .filter(|c| shown(c.level))
+        .map(|c| c.id.len())
+        .max()
+        .unwrap_or(0);
     let mut out = format!(
         "Health of {} (PostgreSQL {}):\n",
         u(&report.target),
         u(&report.server_version)
     );
-    for c in &report.checks {
+    for c in report.checks.iter().filter(|c| shown(c.level)) {
         let _ = writeln!(
             out,
             "  {:<4}  {:<width$}  {}",
@@ -92,7 +93,6 @@ pub fn text(report: &Report) -> String {
             let _ = writeln!(out, "          fix: {fix}");
         }
     }
-    out.push_str(&summary(report));
     out
 }
 
