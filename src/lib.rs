@@ -47,6 +47,8 @@ pub mod cli;
 #[doc(hidden)]
 pub mod db;
 #[doc(hidden)]
+pub mod diff;
+#[doc(hidden)]
 pub mod files;
 #[doc(hidden)]
 pub mod import;
@@ -60,6 +62,8 @@ pub mod retry;
 pub mod sanitize;
 #[doc(hidden)]
 pub mod scaffold;
+#[doc(hidden)]
+pub mod schema;
 #[doc(hidden)]
 pub mod sql;
 #[doc(hidden)]

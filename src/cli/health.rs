@@ -9,17 +9,33 @@ use crate::plan::Plan;
 
 use super::database::{deploy_error, load_ordered, runtime, spec};
 use super::output::Kind;
-use super::{exit, CliError, HealthFormat, Output};
+use super::{exit, CliError, HealthArgs, HealthFormat, Output};
 
 pub fn run(
     settings: &Settings,
     vars: &VarSource,
-    format: HealthFormat,
+    args: &HealthArgs,
     out: &Output,
 ) -> Result<u8, CliError> {
+    let format = args.format;
     let spec = spec(settings, vars, out)?;
     let (set, plan) = load_ordered(settings)?;
-    let report = read(settings, &set, &plan, &spec)?;
+    let mut report = read(settings, &set, &plan, &spec)?;
+    if args.drift {
+        let none = std::collections::BTreeMap::new();
+        let values = |name: &str| settings.variable(vars, &none, name);
+        let mut builder = crate::diff::Builder::new(settings, &values, settings.supabase_project);
+        let ignore = super::drift::ignore(settings, false);
+        let d = runtime()?
+            .block_on(crate::diff::drift::drift(
+                &mut builder,
+                &spec,
+                (&set, &plan),
+                &ignore,
+            ))
+            .map_err(|e| CliError::usage(e.to_string(), Some(e.help().to_string())))?;
+        report.checks.push(crate::diff::drift::as_check(&d));
+    }
     print(&report, format, out);
     super::summary::step_summary(&crate::report::health::markdown(&report), out);
     Ok(code(&report))

@@ -7,6 +7,8 @@ mod baseline;
 mod confirm;
 mod database;
 mod deploying;
+mod diff;
+mod drift;
 mod events;
 mod fleet;
 mod forget;
@@ -125,6 +127,16 @@ pub enum Command {
         after_help = "Examples:\n  pgshift test --rollback\n  pgshift test --supabase --rollback\n  pgshift test --database-url postgresql://localhost/empty_db"
     )]
     Test(TestArgs),
+    /// What turns one schema into another: SQL psql runs, or a summary (FROM and TO: a database URL, a migrations folder, or `empty`)
+    #[command(
+        after_help = "Examples:\n  pgshift diff --from migrations --to \"$DEV_DATABASE_URL\"                 what the dev database has that the migrations do not make\n  pgshift diff --from empty --to migrations > schema.sql                 the whole schema as one script\n  pgshift diff --from \"$STAGING_URL\" --to \"$PROD_URL\" --format text\n  pgshift diff --from migrations --to \"$DEV_DATABASE_URL\" --write add_orders   write it as a migration pair\n\nExit 0: no difference; 1: differences; 2: error. Destructive statements are comments unless --allow-drop."
+    )]
+    Diff(DiffArgs),
+    /// The database against what its applied migrations build: changes made by hand
+    #[command(
+        after_help = "Examples:\n  pgshift drift\n  pgshift --env production drift --format github\n  pgshift drift --targets tenants.txt\n\nExit 0: no drift; 1: drift; 2: error. Supabase's platform schemas are left out unless --include-platform; [drift] ignore_schemas and ignore in pgshift.toml."
+    )]
+    Drift(DriftArgs),
     /// Accept an applied migration's new checksum, or clear a failed record
     #[command(after_help = "Example:\n  pgshift repair 2026-01-21_add_user_profiles")]
     Repair(RecordArgs),
@@ -211,6 +223,65 @@ pub enum HealthFormat {
 pub struct HealthArgs {
     #[arg(long, value_enum, default_value = "text")]
     pub format: HealthFormat,
+    /// Also compare the schema with what the applied migrations build (`pgshift drift`)
+    #[arg(long)]
+    pub drift: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum DiffFormat {
+    Sql,
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The schema to start from: a database URL, a migrations folder, or `empty`
+    #[arg(long, value_name = "SRC")]
+    pub from: String,
+    /// The schema to reach: a database URL, a migrations folder, or `empty`
+    #[arg(long, value_name = "SRC")]
+    pub to: String,
+    #[arg(long, value_enum, default_value = "sql")]
+    pub format: DiffFormat,
+    /// Include destructive statements (DROP of a table, column, type or schema; a type change that can lose data)
+    #[arg(long)]
+    pub allow_drop: bool,
+    /// Write the difference as migrations named NAME (with down files) in the --from folder
+    #[arg(long, value_name = "NAME")]
+    pub write: Option<String>,
+    /// Load the Supabase stub before building a migrations folder
+    #[arg(long)]
+    pub supabase: bool,
+    /// Schemas left out of the comparison
+    #[arg(long, value_delimiter = ',', value_name = "SCHEMAS")]
+    pub ignore_schemas: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum DriftFormat {
+    Text,
+    Json,
+    Markdown,
+    Github,
+    Sarif,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: DriftFormat,
+    /// A file of database URLs (or names of environment variables holding them), one per line
+    #[arg(long, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
+    /// Compare Supabase's platform schemas too (auth, storage, realtime, …)
+    #[arg(long)]
+    pub include_platform: bool,
+    /// Load the Supabase stub before building the migrations
+    #[arg(long)]
+    pub supabase: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -609,7 +680,9 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         },
         Command::Status => status::run(&settings, &vars, out),
         Command::Stop(args) => stop::run(&settings, &vars, args, out),
-        Command::Health(args) => health::run(&settings, &vars, args.format, out),
+        Command::Health(args) => health::run(&settings, &vars, args, out),
+        Command::Diff(args) => diff::run(&settings, &vars, args, out),
+        Command::Drift(args) => drift::run(&settings, &vars, args, out),
         Command::History(args) => history::run(&settings, &vars, args, out),
         Command::Test(args) => test::run(&settings, &vars, args, out),
         Command::Graph(args) => graph::run(&settings, &vars, args, out),

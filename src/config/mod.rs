@@ -84,6 +84,12 @@ pub struct ConfigFile {
     #[serde(default)]
     /// `[notify]`
     pub notify: NotifySection,
+    #[serde(default)]
+    /// `[diff]`
+    pub diff: DiffSection,
+    #[serde(default)]
+    /// `[drift]`
+    pub drift: DriftSection,
     /// psql variables (`:name`). Prefer environment variables for secrets.
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
@@ -113,6 +119,29 @@ pub struct TrackingSection {
     pub schema: Option<String>,
     /// The tracking table's name (default `schema_migrations`).
     pub table: Option<String>,
+}
+
+/// `[diff]`: what `pgshift diff` leaves out.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiffSection {
+    /// Schemas never compared.
+    #[serde(default)]
+    pub ignore_schemas: Vec<String>,
+}
+
+/// `[drift]`: what `pgshift drift` leaves out besides a Supabase platform's schemas.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftSection {
+    /// Schemas never compared.
+    #[serde(default)]
+    pub ignore_schemas: Vec<String>,
+    /// Objects never compared, by qualified name (`*` matches anything): `public.tmp_*`.
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// Compare the platform's schemas too (auth, storage, …): default false.
+    pub include_platform: Option<bool>,
 }
 
 /// `[supabase]`: what pgshift keeps in step with a Supabase project.
@@ -340,6 +369,10 @@ pub struct Settings {
     pub supabase_history: Option<bool>,
     /// `[supabase] project`: `pgshift test` loads the Supabase stub without `--supabase`.
     pub supabase_project: bool,
+    /// `[diff]`
+    pub diff: DiffSection,
+    /// `[drift]`
+    pub drift: DriftSection,
     /// Where the deploy's result is posted: `--notify-webhook`, else the variable
     /// `[notify] webhook_env` names.
     pub notify_webhook: Option<Secret>,
@@ -828,6 +861,8 @@ impl Settings {
             ),
             supabase_history: file.supabase.history,
             supabase_project: file.supabase.project.unwrap_or(false),
+            diff: file.diff.clone(),
+            drift: file.drift.clone(),
             notify_webhook: ctx.notify_webhook(),
             rules,
             variables: file.variables.clone(),

@@ -104,6 +104,13 @@ pub fn search_bin_dir(paths: &SearchPaths) -> Result<PathBuf, EphemeralError> {
     })
 }
 
+/// The Debian directory of PostgreSQL `major`'s programs, when they are installed
+/// (`/usr/lib/postgresql/<major>/bin`).
+pub fn bin_dir_for_major(major: u32) -> Option<PathBuf> {
+    let dir = PathBuf::from(format!("/usr/lib/postgresql/{major}/bin"));
+    has_programs(&dir).then_some(dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

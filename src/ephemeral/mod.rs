@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-pub use binaries::{find_bin_dir, search_bin_dir, SearchPaths};
+pub use binaries::{bin_dir_for_major, find_bin_dir, search_bin_dir, SearchPaths};
 
 /// Why a throwaway cluster could not be set up.
 #[derive(Debug, thiserror::Error)]

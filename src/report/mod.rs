@@ -7,6 +7,7 @@
 
 pub mod backup;
 pub mod deploy;
+pub mod diff;
 pub mod events;
 pub mod fleet;
 mod github;

@@ -11,6 +11,7 @@ mod backup;
 mod ci;
 mod cli;
 mod deploy;
+mod diff;
 mod docs;
 mod ephemeral;
 mod examples;

@@ -1,0 +1,135 @@
+//! `pgshift diff --from SRC --to SRC`: what turns FROM's schema into TO's, as SQL psql runs
+//! (default), or grouped as text, JSON or Markdown; `--write NAME` writes it as a migration
+//! pair. SRC is a database URL, a migrations directory (built on a throwaway PostgreSQL) or
+//! `empty`. Exit 0 when nothing differs, 1 when something does, 2 on an error (as diff(1)).
+
+use std::collections::BTreeMap;
+
+use crate::config::{Settings, VarSource};
+use crate::diff::{Builder, Source};
+use crate::report::diff::{json_report, markdown_report, text, Labels};
+use crate::schema::script::script;
+
+use super::database::runtime;
+use super::output::Kind;
+use super::{exit, CliError, DiffArgs, DiffFormat, Output};
+
+pub fn run(
+    settings: &Settings,
+    vars: &VarSource,
+    args: &DiffArgs,
+    out: &Output,
+) -> Result<u8, CliError> {
+    let from = Source::parse(&args.from);
+    let to = Source::parse(&args.to);
+    let none = BTreeMap::new();
+    let values = |name: &str| settings.variable(vars, &none, name);
+    let mut ignore = settings.diff.ignore_schemas.clone();
+    ignore.extend(args.ignore_schemas.iter().cloned());
+    let scope = crate::diff::scope(settings, &ignore);
+    let fail =
+        |e: crate::diff::DiffError| CliError::usage(e.to_string(), Some(e.help().to_string()));
+    let mut builder = Builder::new(settings, &values, args.supabase);
+    let rt = runtime()?;
+    let mut sides = Vec::new();
+    for (word, source) in [("FROM", &from), ("TO", &to)] {
+        if !out.json && !matches!(source, Source::Url(_)) {
+            out.stderr(&format!(
+                "Reading {word}: building {} on a throwaway PostgreSQL…\n",
+                source.describe()
+            ));
+        }
+        sides.push(
+            rt.block_on(builder.snapshot(source, &scope))
+                .map_err(fail)?,
+        );
+    }
+    let (a, b) = (&sides[0], &sides[1]);
+    let changes = crate::schema::compare::compare(a, b);
+    let sql = script(a, b, &changes);
+    if let Some(name) = &args.write {
+        let Source::Dir(dir) = &from else {
+            return Err(CliError::usage(
+                "--write needs --from to be the migrations directory".to_string(),
+                Some("pgshift diff --from migrations --to postgresql://localhost/dev --write add_orders".into()),
+            ));
+        };
+        return write(
+            settings,
+            (dir, name, args.allow_drop),
+            (a, b, &changes),
+            out,
+        );
+    }
+    let labels = Labels::diff(&from.describe(), &to.describe());
+    match args.format {
+        DiffFormat::Sql => {
+            if changes.is_empty() {
+                out.stderr("No difference.\n");
+            } else {
+                let header = format!(
+                    "-- pgshift diff: what turns {} into {}\n-- {} object(s) differ; {} statement(s), {} of them destructive{}.\n",
+                    from.describe(),
+                    to.describe(),
+                    changes.count(),
+                    sql.statements.len(),
+                    sql.destructive(),
+                    if args.allow_drop || sql.destructive() == 0 { "" } else { " (left out as comments: --allow-drop includes them)" }
+                );
+                out.stdout(
+                    &format!("{header}{}", sql.render(args.allow_drop)),
+                    Kind::Text,
+                );
+                let nc = crate::report::diff::not_compared(&changes);
+                if !nc.is_empty() {
+                    out.stderr(&nc);
+                }
+            }
+        }
+        DiffFormat::Text => out.stdout(&text(&changes, a, b, &labels), Kind::Text),
+        DiffFormat::Markdown => out.stdout(
+            &markdown_report(&changes, a, b, &labels, "pgshift diff"),
+            Kind::Text,
+        ),
+        DiffFormat::Json => out.stdout(
+            &json_report(&changes, Some(&sql.render(args.allow_drop))),
+            Kind::Json,
+        ),
+    }
+    Ok(if changes.is_empty() {
+        exit::OK
+    } else {
+        exit::FINDINGS
+    })
+}
+
+/// `--write NAME`: the migration pair in the migrations directory.
+fn write(
+    settings: &Settings,
+    (dir, name, allow_drop): (&std::path::Path, &str, bool),
+    (a, b, changes): (
+        &crate::schema::Snapshot,
+        &crate::schema::Snapshot,
+        &crate::schema::compare::Changes,
+    ),
+    out: &Output,
+) -> Result<u8, CliError> {
+    if changes.is_empty() {
+        out.line("No difference: nothing to write.");
+        return Ok(exit::OK);
+    }
+    let (set, _) = crate::diff::load(settings, dir)
+        .map_err(|e| CliError::usage(e.to_string(), Some(e.help().to_string())))?;
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let files = crate::diff::write::migrations(&set, a, b, changes, name, &today, allow_drop)
+        .map_err(|e| CliError::usage(e.to_string(), Some(e.help().to_string())))?;
+    for f in &files {
+        out.line(&format!("Wrote {}", f.display()));
+    }
+    out.line(&format!(
+        "Check them: pgshift --dir {} validate && pgshift --dir {} test --rollback",
+        dir.display(),
+        dir.display()
+    ));
+    Ok(exit::OK)
+}

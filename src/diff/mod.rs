@@ -1,0 +1,303 @@
+//! `pgshift diff` and `pgshift drift` as the library runs them: each side's schema read
+//! ([`crate::schema`]) from a database, from a migrations directory built on a throwaway
+//! PostgreSQL, or from an empty database; compared; the SQL that turns one into the other.
+//! `drift` builds what a database's applied migrations make (in the order they were recorded)
+//! and compares it with the database. Nothing here prints.
+
+pub mod drift;
+pub mod write;
+
+use std::path::{Path, PathBuf};
+
+use crate::config::Settings;
+use crate::db::connect::ConnectionSpec;
+use crate::ephemeral::{Cluster, ClusterOptions};
+use crate::migration::MigrationSet;
+use crate::plan::Plan;
+use crate::schema::{Scope, Snapshot};
+
+/// Where one side of a diff comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// A database URL.
+    Url(String),
+    /// A migrations directory, built on a throwaway cluster.
+    Dir(PathBuf),
+    /// A database as `CREATE DATABASE` makes it.
+    Empty,
+}
+
+impl Source {
+    /// `empty`, a URL (`postgres://…`, `postgresql://…`, or `key=value` connection string),
+    /// or else a directory.
+    pub fn parse(s: &str) -> Source {
+        let url = s.starts_with("postgres://")
+            || s.starts_with("postgresql://")
+            || (s.contains('=') && !Path::new(s).exists());
+        if s == "empty" {
+            Source::Empty
+        } else if url {
+            Source::Url(s.to_string())
+        } else {
+            Source::Dir(PathBuf::from(s))
+        }
+    }
+
+    /// As messages name it (a URL without its password).
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Url(u) => ConnectionSpec::parse(u)
+                .map(|s| s.describe())
+                .unwrap_or_else(|_| "a database URL".into()),
+            Source::Dir(d) => format!("the migrations in {}", d.display()),
+            Source::Empty => "an empty database".into(),
+        }
+    }
+}
+
+/// Why a diff could not be made. Every message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum DiffError {
+    /// A side could not be read or built.
+    #[error("{message}")]
+    Failed {
+        /// What went wrong.
+        message: String,
+        /// What to do.
+        help: String,
+    },
+}
+
+impl DiffError {
+    /// What to do.
+    pub fn help(&self) -> &str {
+        match self {
+            DiffError::Failed { help, .. } => help,
+        }
+    }
+}
+
+pub(crate) fn failed(message: impl Into<String>, help: impl Into<String>) -> DiffError {
+    DiffError::Failed {
+        message: message.into(),
+        help: help.into(),
+    }
+}
+
+/// Reads sides: starts one throwaway cluster when a side needs one, and removes it when
+/// dropped.
+pub struct Builder<'a> {
+    /// Everything configured (the tracking table, psql variables).
+    pub settings: &'a Settings,
+    /// psql variables' values.
+    pub values: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    /// Load the Supabase stub before building a directory.
+    pub supabase: bool,
+    /// Where initdb and pg_ctl are (`None`: found as `test` finds them).
+    pub bin_dir: Option<PathBuf>,
+    cluster: Option<Cluster>,
+}
+
+impl<'a> Builder<'a> {
+    /// A builder; no cluster is started until a side needs it.
+    pub fn new(
+        settings: &'a Settings,
+        values: &'a (dyn Fn(&str) -> Option<String> + Sync),
+        supabase: bool,
+    ) -> Builder<'a> {
+        Builder {
+            settings,
+            values,
+            supabase,
+            bin_dir: None,
+            cluster: None,
+        }
+    }
+
+    /// The throwaway cluster, started on first use.
+    pub fn cluster(&mut self) -> Result<&Cluster, DiffError> {
+        if self.cluster.is_none() {
+            let options = ClusterOptions {
+                fast: true,
+                bin_dir: self.bin_dir.clone(),
+                ..ClusterOptions::default()
+            };
+            let c = Cluster::start(&options).map_err(|e| failed(e.to_string(), e.help()))?;
+            self.cluster = Some(c);
+        }
+        Ok(self.cluster.as_ref().expect("started above"))
+    }
+
+    /// A new database on the throwaway cluster.
+    pub fn database(&mut self) -> Result<ConnectionSpec, DiffError> {
+        let c = self.cluster()?;
+        let db = c
+            .create_database("pgshift_diff")
+            .map_err(|e| failed(e.to_string(), e.help()))?;
+        ConnectionSpec::parse(&c.url(&db)).map_err(|e| failed(e.message, e.help))
+    }
+
+    /// The schema of `source`, read with `scope`.
+    pub async fn snapshot(
+        &mut self,
+        source: &Source,
+        scope: &Scope,
+    ) -> Result<Snapshot, DiffError> {
+        let spec = match source {
+            Source::Url(u) => ConnectionSpec::parse(u).map_err(|e| failed(e.message, e.help))?,
+            Source::Empty => self.database()?,
+            Source::Dir(dir) => {
+                let (set, plan) = load(self.settings, dir)?;
+                let spec = self.database()?;
+                self.build(&spec, &set, &plan).await?;
+                spec
+            }
+        };
+        read(&spec, scope).await
+    }
+
+    /// Applies `plan`'s migrations of `set` to `spec` (a throwaway database): no gate, no
+    /// backup, no health check; the Supabase stub first when asked.
+    pub async fn build(
+        &self,
+        spec: &ConnectionSpec,
+        set: &MigrationSet,
+        plan: &Plan,
+    ) -> Result<(), DiffError> {
+        if self.supabase {
+            crate::supabase::load_stub(spec)
+                .await
+                .map_err(|e| failed(e.to_string(), "the Supabase stub could not be loaded"))?;
+        }
+        let settings = Settings {
+            migrations: crate::config::MigrationsSettings {
+                dir: set.dir.clone(),
+                ..self.settings.migrations.clone()
+            },
+            ..self.settings.clone()
+        };
+        let (_tx, interrupt) = tokio::sync::watch::channel(false);
+        let deploy = crate::pipeline::Deploy {
+            settings: &settings,
+            spec,
+            set,
+            plan,
+            values: self.values,
+            target: None,
+            safety: crate::pipeline::Safety {
+                gate: false,
+                backup: false,
+                health: false,
+                validate: false,
+            },
+            ask: None,
+            interrupt,
+        };
+        let mut failure = Failure(None);
+        let deployed = deploy.run(&mut failure).await.map_err(|e| {
+            failed(
+                format!("building {} failed: {e}", set.dir.display()),
+                "fix the migration named above; `pgshift test` shows the same failure",
+            )
+        })?;
+        if deployed.outcome.failed || deployed.outcome.interrupted {
+            return Err(failed(
+                failure
+                    .0
+                    .unwrap_or_else(|| format!("building {} stopped", set.dir.display())),
+                "fix the migration named above; `pgshift test` shows the same failure",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Builder<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = &self.cluster {
+            c.stop();
+        }
+    }
+}
+
+/// The first failure of a build, as one line.
+struct Failure(Option<String>);
+
+impl crate::pipeline::Observer for Failure {
+    fn event(&mut self, event: crate::deploy::Event) {
+        if let crate::deploy::Event::Failed {
+            version,
+            message,
+            position,
+            ..
+        } = event
+        {
+            if self.0.is_none() {
+                let at = position.map(|p| format!(" at {p}")).unwrap_or_default();
+                self.0 = Some(format!("migration {version} failed{at}: {message}"));
+            }
+        }
+    }
+}
+
+/// A directory's migrations and their order.
+pub fn load(settings: &Settings, dir: &Path) -> Result<(MigrationSet, Plan), DiffError> {
+    if !dir.is_dir() {
+        return Err(failed(
+            format!(
+                "{} is not a directory, a database URL or `empty`",
+                dir.display()
+            ),
+            "give a migrations folder, postgresql://… or empty",
+        ));
+    }
+    let set = crate::migration::load_dir(dir, settings.environment)
+        .map_err(|e| failed(e.to_string(), "check the folder"))?;
+    if let Some(f) = set
+        .findings
+        .iter()
+        .find(|f| f.level == crate::diagnostic::Level::Error)
+    {
+        return Err(failed(
+            format!("{}: {}", dir.display(), f.message),
+            "run `pgshift validate` on it and fix what it says",
+        ));
+    }
+    let plan = crate::plan::plan(&set).map_err(|errs| {
+        failed(
+            format!(
+                "{}: {}",
+                dir.display(),
+                errs.first().map(|f| f.message.clone()).unwrap_or_default()
+            ),
+            "run `pgshift deps` on it and fix what it says",
+        )
+    })?;
+    Ok((set, plan))
+}
+
+/// The schema of the database at `spec`.
+pub async fn read(spec: &ConnectionSpec, scope: &Scope) -> Result<Snapshot, DiffError> {
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut client = spec
+        .connect(tx)
+        .await
+        .map_err(|e| failed(e.message, e.help))?;
+    crate::schema::read(&mut client, scope).await.map_err(|e| {
+        failed(
+            format!("{} on {}", e, spec.describe()),
+            "the role needs to read the catalogs (any role can); check the connection",
+        )
+    })
+}
+
+/// What a snapshot of this project leaves out: pgshift's tracking objects and `ignore`.
+pub fn scope(settings: &Settings, ignore: &[String]) -> Scope {
+    Scope {
+        ignore_schemas: ignore.to_vec(),
+        tracking: Some((
+            settings.tracking.schema.clone(),
+            settings.tracking.table.clone(),
+        )),
+    }
+}

@@ -1,0 +1,359 @@
+//! `pgshift diff` and `pgshift drift` against real databases. Convergence is the contract:
+//! after psql runs diff(A→B) on A, diff(A→B) is empty and `pg_dump --schema-only` of A and B
+//! hold the same objects.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::common::{cluster, pgshift, pgshift_in, sql, supabase_stub};
+
+const EVERY_KIND: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/diff/every-kind/migrations"
+);
+
+fn url(db: &str) -> String {
+    cluster().url(db)
+}
+
+/// `pgshift diff --from FROM --to TO [extra]` run in `dir`: (exit code, stdout, stderr).
+fn diff(dir: &Path, from: &str, to: &str, extra: &[&str]) -> (i32, String, String) {
+    let out = pgshift_in(dir)
+        .args(["diff", "--from", from, "--to", to])
+        .env("APP_PASSWORD", "diff-test")
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs `script` on `db` as `psql -v ON_ERROR_STOP=1 -f` does.
+fn apply(db: &str, script: &str) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), script).unwrap();
+    let out = cluster()
+        .psql_command(db)
+        .arg("-f")
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "psql failed on the diff: {}\n--- script ---\n{script}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `pg_dump --schema-only --no-owner` of `db` as a set of entries (with their bodies, or only
+/// their headers: Name, Type, Schema), pgshift's own objects and pg_dump's random `\restrict`
+/// lines left out.
+fn dump(db: &str, bodies: bool) -> BTreeSet<String> {
+    let c = cluster();
+    let out = std::process::Command::new(c.client_program("pg_dump"))
+        .args(["--schema-only", "--no-owner", "-h"])
+        .arg(c.socket_dir())
+        .args(["-p", &c.port().to_string(), "-U", "postgres", db])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut entries = BTreeSet::new();
+    for entry in text.split("\n--\n-- Name: ").skip(1) {
+        let entry = entry
+            .split("\n--\n-- PostgreSQL database dump complete")
+            .next()
+            .unwrap_or(entry);
+        if entry.contains("schema_migrations") {
+            continue;
+        }
+        if !bodies {
+            entries.insert(entry.lines().next().unwrap_or("").to_string());
+            continue;
+        }
+        let kept: Vec<&str> = entry
+            .lines()
+            .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+            .collect();
+        entries.insert(kept.join("\n").trim().to_string());
+    }
+    entries
+}
+
+/// diff(A→B) applied to A, then diffed again (empty), and the dumps compared: the same
+/// objects, and with `bodies` the same text (not when a table's columns come in another
+/// order, which pgshift never changes).
+fn converge(dir: &Path, a: &str, b: &str, extra: &[&str], bodies: bool) {
+    let (code, script, err) = diff(dir, &url(a), &url(b), extra);
+    assert!(code == 0 || code == 1, "diff failed ({code}): {err}");
+    apply(a, &script);
+    let (code, again, err) = diff(dir, &url(a), &url(b), extra);
+    assert_eq!(
+        code, 0,
+        "diff is not empty after applying it:\n{again}\n{err}\n--- first script ---\n{script}"
+    );
+    let (left, right) = (dump(a, bodies), dump(b, bodies));
+    let only_a: Vec<_> = left.difference(&right).collect();
+    let only_b: Vec<_> = right.difference(&left).collect();
+    assert!(
+        only_a.is_empty() && only_b.is_empty(),
+        "pg_dump differs:\nonly in {a}: {only_a:#?}\nonly in {b}: {only_b:#?}"
+    );
+}
+
+fn deploy(dir: &Path, db: &str) {
+    let out = pgshift(dir, db).arg("migrate").output().unwrap();
+    assert!(out.status.success(), "{}", crate::common::both(&out));
+}
+
+/// A project whose migrations folder is a copy of `from`.
+fn project_of(from: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("migrations");
+    std::fs::create_dir(&m).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        if e.path().is_file() {
+            std::fs::copy(e.path(), m.join(e.file_name())).unwrap();
+        }
+    }
+    dir
+}
+
+#[test]
+fn every_kind_converges_from_empty_and_back_to_empty() {
+    let project = project_of(Path::new(EVERY_KIND));
+    let full = cluster().create_database("diff_full").unwrap();
+    deploy(project.path(), &full);
+    let empty = cluster().create_database("diff_empty").unwrap();
+    converge(project.path(), &empty, &full, &[], true);
+    // And the way back: with --allow-drop, everything goes.
+    let empty2 = cluster().create_database("diff_empty").unwrap();
+    let (_, script, _) = diff(project.path(), &url(&full), &url(&empty2), &[]);
+    assert!(script.contains("-- destructive, left out"), "{script}");
+    assert!(
+        !script.lines().any(|l| l.starts_with("DROP TABLE")),
+        "{script}"
+    );
+    converge(project.path(), &full, &empty2, &["--allow-drop"], true);
+}
+
+#[test]
+fn a_migrations_folder_reads_like_the_database_it_builds() {
+    // Both example sets and the every-kind fixture: a folder built on a throwaway cluster and
+    // a database built from the diff of `empty` to it compare equal.
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    for (folder, stub) in [
+        (Path::new(EVERY_KIND).to_path_buf(), false),
+        (examples.join("eneas-os/migrations"), false),
+        (examples.join("supabase/migrations"), true),
+    ] {
+        let project = project_of(&folder);
+        let db = cluster().create_database("diff_dir").unwrap();
+        let stub_flag: &[&str] = if stub { &["--supabase"] } else { &[] };
+        if stub {
+            supabase_stub(&db);
+        }
+        let dir = project.path().join("migrations");
+        let dir = dir.to_str().unwrap();
+        let (code, script, err) = diff(project.path(), &url(&db), dir, stub_flag);
+        assert_eq!(code, 1, "{folder:?}: {err}");
+        apply(&db, &script);
+        let (code, again, err) = diff(project.path(), &url(&db), dir, stub_flag);
+        assert_eq!(code, 0, "{folder:?} does not converge:\n{again}\n{err}");
+    }
+}
+
+#[test]
+fn changes_are_made_in_place_and_converge() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        cluster().create_database("diff_a").unwrap(),
+        cluster().create_database("diff_b").unwrap(),
+    );
+    let before = "
+        CREATE TYPE status AS ENUM ('new', 'done');
+        CREATE TABLE items (id int PRIMARY KEY, code varchar(10), price numeric NOT NULL, old_name text, status status DEFAULT 'new');
+        INSERT INTO items VALUES (1, 'x', 2, 'kept', 'done');
+        CREATE FUNCTION price_of(i items) RETURNS numeric LANGUAGE sql AS $$ SELECT i.price $$;
+        CREATE VIEW cheap AS SELECT id, code FROM items WHERE price < 10;
+        CREATE VIEW cheapest AS SELECT id FROM cheap;
+        CREATE TABLE gone (x int);
+        ALTER TABLE items ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY p ON items FOR SELECT USING (price > 0);";
+    let after = "
+        CREATE TYPE status AS ENUM ('draft', 'new', 'done', 'archived');
+        CREATE TABLE items (id int PRIMARY KEY, code varchar(40), price numeric, new_name text, status status DEFAULT 'draft' NOT NULL);
+        CREATE FUNCTION price_of(i items) RETURNS text LANGUAGE sql AS $$ SELECT i.price::text $$;
+        CREATE VIEW cheap AS SELECT id, code, price FROM items WHERE price < 20;
+        CREATE VIEW cheapest AS SELECT id FROM cheap;
+        CREATE INDEX items_code ON items (code);
+        ALTER TABLE items ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY p ON items FOR SELECT USING (price > 1);";
+    sql(&a, before);
+    sql(&b, after);
+    let (code, script, _) = diff(dir.path(), &url(&a), &url(&b), &[]);
+    assert_eq!(code, 1);
+    // In place: the column's type, its default, NOT NULL; the enum gains values; the rename
+    // is shown, never run; nothing destructive without --allow-drop.
+    assert!(
+        script.contains("ALTER TABLE public.items ALTER COLUMN code TYPE character varying(40)"),
+        "{script}"
+    );
+    assert!(
+        script.contains("ALTER TYPE public.status ADD VALUE 'draft' BEFORE 'new';"),
+        "{script}"
+    );
+    assert!(script.contains("-- possible rename (keeps the data): ALTER TABLE public.items RENAME COLUMN old_name TO new_name;"), "{script}");
+    assert!(
+        script.contains("-- ALTER TABLE public.items DROP COLUMN old_name;"),
+        "{script}"
+    );
+    assert!(script.contains("-- DROP TABLE public.gone;"), "{script}");
+    assert!(!script.contains("DROP TABLE public.items"), "{script}");
+    converge(dir.path(), &a, &b, &["--allow-drop"], false);
+    // The row is still there, with its values converted in place.
+    assert_eq!(
+        sql(
+            &a,
+            "SELECT code || ':' || price || ':' || status FROM items"
+        ),
+        "x:2:done"
+    );
+}
+
+#[test]
+fn text_json_and_exit_codes_follow_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        cluster().create_database("diff_a").unwrap(),
+        cluster().create_database("diff_b").unwrap(),
+    );
+    sql(&a, "CREATE TABLE t (id int); CREATE TABLE only_a (x int)");
+    sql(
+        &b,
+        "CREATE TABLE t (id bigint); CREATE TABLE only_b (x int)",
+    );
+    let (code, text, _) = diff(dir.path(), &url(&a), &url(&b), &["--format", "text"]);
+    assert_eq!(code, 1);
+    assert!(text.contains("- table public.only_a"), "{text}");
+    assert!(text.contains("+ table public.only_b"), "{text}");
+    assert!(text.contains("~ column public.t.id"), "{text}");
+    assert!(
+        text.contains("was: id integer") && text.contains("now: id bigint"),
+        "{text}"
+    );
+    let (_, json, _) = diff(dir.path(), &url(&a), &url(&b), &["--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["differences"], 5, "{json}");
+    let (code, _, _) = diff(dir.path(), &url(&a), &url(&a), &[]);
+    assert_eq!(code, 0);
+    let (code, _, err) = diff(dir.path(), "no/such/folder", &url(&a), &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no/such/folder"), "{err}");
+}
+
+#[test]
+fn roles_that_grants_name_are_created_guarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        cluster().create_database("diff_a").unwrap(),
+        cluster().create_database("diff_b").unwrap(),
+    );
+    sql(&b, "DO $$ BEGIN CREATE ROLE \"Diff Auditor\" NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$; CREATE TABLE t (id int); GRANT SELECT ON t TO \"Diff Auditor\"");
+    sql(&a, "CREATE TABLE t (id int)");
+    let (_, script, _) = diff(dir.path(), &url(&a), &url(&b), &[]);
+    // The role exists in this cluster (roles are cluster-wide): no CREATE ROLE.
+    assert!(!script.contains("CREATE ROLE"), "{script}");
+    assert!(
+        script.contains("GRANT SELECT ON TABLE public.t TO \"Diff Auditor\";"),
+        "{script}"
+    );
+}
+
+#[test]
+fn drift_names_each_change_made_by_hand_and_nothing_on_an_untouched_database() {
+    let project =
+        project_of(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/supabase/migrations"));
+    std::fs::write(
+        project.path().join("pgshift.toml"),
+        "[supabase]\nproject = true\n",
+    )
+    .unwrap();
+    let db = cluster().create_database("drift").unwrap();
+    supabase_stub(&db);
+    deploy(project.path(), &db);
+    let drift = |args: &[&str]| {
+        let out = pgshift(project.path(), &db)
+            .arg("drift")
+            .args(args)
+            .output()
+            .unwrap();
+        (out.status.code().unwrap_or(-1), crate::common::both(&out))
+    };
+    let (code, text) = drift(&[]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("No drift"), "{text}");
+    let table = sql(
+        &db,
+        "SELECT format('%I.%I', schemaname, tablename) FROM pg_policies ORDER BY 1 LIMIT 1",
+    );
+    let policy = sql(&db, &format!("SELECT policyname FROM pg_policies WHERE format('%I.%I', schemaname, tablename) = '{table}' ORDER BY 1 LIMIT 1"));
+    let function = sql(&db, "SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' AND p.prokind = 'f' AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'plpgsql') AND p.proname NOT LIKE 'schema_migrations%' ORDER BY 1 LIMIT 1");
+    let column = sql(&db, &format!("SELECT attname FROM pg_attribute WHERE attrelid = '{table}'::regclass AND attnum > 0 AND NOT attisdropped AND atttypid = 'text'::regtype ORDER BY attnum LIMIT 1"));
+    crate::common::role("drift_new_role", "NOLOGIN");
+    sql(&db, &format!("
+        ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT 'by hand';
+        CREATE INDEX drift_by_hand ON {table} ({column});
+        DROP POLICY \"{policy}\" ON {table};
+        GRANT SELECT ON {table} TO drift_new_role;
+        DO $d$ BEGIN EXECUTE (SELECT replace(pg_get_functiondef('{function}'::regprocedure), 'BEGIN', 'BEGIN /* by hand */')); END $d$;"));
+    let (code, text) = drift(&[]);
+    assert_eq!(code, 1, "{text}");
+    for expected in [
+        format!("~ column {table}.{column}"),
+        "+ index public.drift_by_hand".to_string(),
+        format!(
+            "- policy {table}.{}",
+            if policy.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                policy.clone()
+            } else {
+                format!("\"{policy}\"")
+            }
+        ),
+        format!("+ privilege SELECT ON TABLE {table} TO drift_new_role"),
+        format!("~ function public.{function}"),
+    ] {
+        assert!(text.contains(&expected), "missing {expected:?} in:\n{text}");
+    }
+    let entries = text
+        .lines()
+        .filter(|l| l.starts_with("  + ") || l.starts_with("  - ") || l.starts_with("  ~ "))
+        .count();
+    assert_eq!(entries, 5, "{text}");
+    // As a health check, and as GitHub annotations.
+    let out = pgshift(project.path(), &db)
+        .args(["health", "--drift"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        crate::common::both(&out).contains("schema-drift"),
+        "{}",
+        crate::common::both(&out)
+    );
+    let (_, gh) = drift(&["--format", "github"]);
+    assert_eq!(
+        gh.lines()
+            .filter(|l| l.starts_with("::error title=drift/"))
+            .count(),
+        5,
+        "{gh}"
+    );
+}
