@@ -90,7 +90,9 @@ pub fn migrations(
                 + &split.validate.join("\n")
                 + "\n",
             header_down(&v)
-                + "-- VALIDATE CONSTRAINT changes nothing to undo: the constraints go with the first file's down file.\nSELECT 1;\n",
+                + "-- A constraint cannot be made NOT VALID again: it is dropped and added back NOT VALID (no scan).\n"
+                + &split.invalidate.join("\n")
+                + "\n",
         ));
     }
     let dir = &set.dir;
@@ -192,6 +194,8 @@ struct Split {
     indexes: Vec<String>,
     index_keys: Vec<Key>,
     validate: Vec<String>,
+    /// The down of each VALIDATE: back to NOT VALID.
+    invalidate: Vec<String>,
 }
 
 /// The traffic-safe forms where the table exists already: indexes moved out and built
@@ -205,6 +209,7 @@ fn split(up: &Script, from: &Snapshot) -> Split {
         indexes: vec![],
         index_keys: vec![],
         validate: vec![],
+        invalidate: vec![],
     };
     let existing = |table: &str| {
         from.objects.contains_key(&Key {
@@ -251,7 +256,6 @@ fn split(up: &Script, from: &Snapshot) -> Split {
         if s.phase == Phase::Create && checkable && existing(table_of) {
             let mut st = s.clone();
             st.sql = format!("{} NOT VALID;", s.sql.trim_end_matches(';'));
-            out.main.statements.push(st);
             let cname = s
                 .object
                 .name
@@ -261,6 +265,11 @@ fn split(up: &Script, from: &Snapshot) -> Split {
             out.validate.push(format!(
                 "ALTER TABLE {table_of} VALIDATE CONSTRAINT {cname};"
             ));
+            out.invalidate.push(format!(
+                "ALTER TABLE {table_of} DROP CONSTRAINT {cname};\n{}",
+                st.sql
+            ));
+            out.main.statements.push(st);
             continue;
         }
         out.main.statements.push(s.clone());

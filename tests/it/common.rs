@@ -139,6 +139,10 @@ pub fn log_file(project: &Path) -> std::path::PathBuf {
         .expect("a log file")
 }
 
+/// The eneas-os example creates and alters the cluster-wide role `eneas_app`: two tests doing
+/// that at once can collide ("tuple concurrently updated"), so they take turns.
+pub static ROLE_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Roles are cluster-wide: create one once, whichever test comes first.
 pub fn role(name: &str, options: &str) {
     cluster()

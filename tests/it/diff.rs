@@ -149,6 +149,9 @@ fn a_migrations_folder_reads_like_the_database_it_builds() {
     // Both example sets and the every-kind fixture: a folder built on a throwaway cluster and
     // a database built from the diff of `empty` to it compare equal.
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let _turn = crate::common::ROLE_TURN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     for (folder, stub) in [
         (Path::new(EVERY_KIND).to_path_buf(), false),
         (examples.join("eneas-os/migrations"), false),
@@ -355,5 +358,208 @@ fn drift_names_each_change_made_by_hand_and_nothing_on_an_untouched_database() {
             .count(),
         5,
         "{gh}"
+    );
+}
+
+/// The versions of `folder` in plan order.
+fn versions(folder: &Path) -> Vec<String> {
+    let set =
+        pgshift::migration::load_dir(folder, pgshift::config::Environment::Development).unwrap();
+    let plan = pgshift::plan::plan(&set).unwrap();
+    plan.steps
+        .iter()
+        .map(|s| s.version.as_str().to_string())
+        .collect()
+}
+
+#[test]
+fn each_step_of_the_examples_converges_from_the_one_before() {
+    // The database after migration N, changed by diff into the one after N+1: every ALTER the
+    // example sets make, generated from the catalogs and run.
+    let _turn = crate::common::ROLE_TURN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    for (folder, stub) in [
+        (examples.join("eneas-os/migrations"), false),
+        (examples.join("supabase/migrations"), true),
+    ] {
+        let project = project_of(&folder);
+        if stub {
+            std::fs::write(
+                project.path().join("pgshift.toml"),
+                "[supabase]\nproject = true\n",
+            )
+            .unwrap();
+        }
+        let at = |target: Option<&str>| {
+            let db = cluster().create_database("diff_step").unwrap();
+            if stub {
+                supabase_stub(&db);
+            }
+            if let Some(t) = target {
+                let out = pgshift(project.path(), &db)
+                    .env("APP_PASSWORD", "diff-test")
+                    .args(["migrate", "--target", t])
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{}", crate::common::both(&out));
+            }
+            db
+        };
+        let steps = versions(&project.path().join("migrations"));
+        let mut before = at(None);
+        for v in &steps {
+            let after = at(Some(v));
+            converge(project.path(), &before, &after, &["--allow-drop"], false);
+            before = after;
+        }
+    }
+}
+
+#[test]
+fn every_import_fixture_converges() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import");
+    for tool in [
+        "dbmate",
+        "flyway",
+        "golang-migrate",
+        "goose",
+        "numbered",
+        "prisma",
+        "sqitch",
+        "supabase",
+    ] {
+        let project = tempfile::tempdir().unwrap();
+        let out = pgshift_in(project.path())
+            .args(["import", "--from", tool])
+            .arg(fixtures.join(tool))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{tool}: {}",
+            crate::common::both(&out)
+        );
+        let stub = tool == "supabase";
+        let db = cluster().create_database("diff_import").unwrap();
+        if stub {
+            supabase_stub(&db);
+        }
+        let flags: &[&str] = if stub { &["--supabase"] } else { &[] };
+        let dir = project.path().join("migrations");
+        let (code, script, err) = diff(project.path(), &url(&db), dir.to_str().unwrap(), flags);
+        assert_eq!(code, 1, "{tool}: {err}");
+        apply(&db, &script);
+        let (code, again, err) = diff(project.path(), &url(&db), dir.to_str().unwrap(), flags);
+        assert_eq!(code, 0, "{tool} does not converge:\n{again}\n{err}");
+    }
+}
+
+#[test]
+fn write_turns_changes_made_by_hand_into_a_migration_pair_that_round_trips() {
+    let (project, db) = crate::common::project(&[(
+        "2026-01-01_accounts",
+        "CREATE TABLE accounts (id int PRIMARY KEY, email text);\nCREATE TABLE orders (id int PRIMARY KEY, account_id int);",
+    )]);
+    deploy(project.path(), &db);
+    sql(&db, "
+        ALTER TABLE accounts ADD COLUMN name text;
+        ALTER TABLE accounts ADD CONSTRAINT email_at CHECK (email LIKE '%@%');
+        ALTER TABLE orders ADD CONSTRAINT orders_account FOREIGN KEY (account_id) REFERENCES accounts (id);
+        CREATE INDEX orders_account_idx ON orders (account_id);
+        CREATE TABLE notes (id int PRIMARY KEY, body text);
+        CREATE INDEX notes_body ON notes (body);");
+    let out = pgshift(project.path(), &db)
+        .args([
+            "diff",
+            "--from",
+            "migrations",
+            "--to",
+            &url(&db),
+            "--write",
+            "orders by hand",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", crate::common::both(&out));
+    let m = project.path().join("migrations");
+    let read = |name: &str| {
+        std::fs::read_to_string(m.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let main = read(&format!("{today}_orders_by_hand.sql"));
+    assert!(
+        main.contains("-- Dependencies: 2026-01-01_accounts.sql"),
+        "{main}"
+    );
+    assert!(main.contains("ADD CONSTRAINT orders_account FOREIGN KEY (account_id) REFERENCES public.accounts(id) NOT VALID;"), "{main}");
+    assert!(
+        main.contains("ADD CONSTRAINT email_at CHECK ((email ~~ '%@%'::text)) NOT VALID;"),
+        "{main}"
+    );
+    // A new table's index is built with it; one on a table in use, CONCURRENTLY on its own.
+    assert!(
+        main.contains("CREATE INDEX notes_body ON public.notes"),
+        "{main}"
+    );
+    assert!(!main.contains("orders_account_idx"), "{main}");
+    let indexes = read(&format!("{today}_orders_by_hand_indexes.sql"));
+    assert!(indexes.contains("-- @no-transaction"), "{indexes}");
+    assert!(
+        indexes.contains("CREATE INDEX CONCURRENTLY orders_account_idx ON public.orders"),
+        "{indexes}"
+    );
+    let validate = read(&format!("{today}_orders_by_hand_validate.sql"));
+    assert!(
+        validate.contains("ALTER TABLE public.orders VALIDATE CONSTRAINT orders_account;"),
+        "{validate}"
+    );
+    for f in ["", "_indexes", "_validate"] {
+        assert!(m
+            .join(format!("{today}_orders_by_hand{f}.down.sql"))
+            .exists());
+    }
+    let out = pgshift_in(project.path()).arg("validate").output().unwrap();
+    assert!(out.status.success(), "{}", crate::common::both(&out));
+    let out = pgshift_in(project.path())
+        .args(["test", "--rollback"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::common::both(&out));
+    // What the migrations build is now the database's schema (but for NOT VALID, validated).
+    let (code, again, err) = diff(project.path(), "migrations", &url(&db), &[]);
+    assert_eq!(code, 0, "{again}{err}");
+}
+
+#[test]
+fn write_refuses_to_lose_data_without_allow_drop() {
+    let (project, db) =
+        crate::common::project(&[("2026-01-01_t", "CREATE TABLE t (id int, old text);")]);
+    deploy(project.path(), &db);
+    sql(&db, "ALTER TABLE t DROP COLUMN old");
+    let out = pgshift(project.path(), &db)
+        .args([
+            "diff",
+            "--from",
+            "migrations",
+            "--to",
+            &url(&db),
+            "--write",
+            "drop old",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", crate::common::both(&out));
+    assert!(
+        crate::common::both(&out).contains("would lose data"),
+        "{}",
+        crate::common::both(&out)
+    );
+    assert_eq!(
+        std::fs::read_dir(project.path().join("migrations"))
+            .unwrap()
+            .count(),
+        1
     );
 }

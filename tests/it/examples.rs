@@ -21,9 +21,7 @@ fn ordered(set: &MigrationSet) -> Vec<&Migration> {
         .collect()
 }
 
-/// The example creates and alters the cluster-wide role `eneas_app`: two tests doing that at
-/// once can collide ("tuple concurrently updated"), so they take turns.
-static ROLE_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+use crate::common::ROLE_TURN;
 
 fn shared() -> &'static Cluster {
     Cluster::shared().unwrap_or_else(|e| panic!("cannot start PostgreSQL: {e}"))
