@@ -4,9 +4,14 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Runs a command and returns its wall time and peak resident memory (KiB).
-#[allow(clippy::zombie_processes)] // reaped by wait4, which also reports its memory
+/// Runs a command and returns its wall time and peak resident memory (KiB); it must exit 0.
 pub fn measure(cmd: &mut Command) -> (Duration, i64) {
+    measure_exit(cmd, &[0])
+}
+
+/// [`measure`], for a command whose exit code says something (`diff`: 1 when different).
+#[allow(clippy::zombie_processes)] // reaped by wait4, which also reports its memory
+pub fn measure_exit(cmd: &mut Command, ok: &[i32]) -> (Duration, i64) {
     let start = Instant::now();
     let child = cmd
         .stdout(Stdio::null())
@@ -20,7 +25,7 @@ pub fn measure(cmd: &mut Command) -> (Duration, i64) {
     unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let elapsed = start.elapsed();
     assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        libc::WIFEXITED(status) && ok.contains(&libc::WEXITSTATUS(status)),
         "{:?} failed",
         cmd.get_program()
     );
