@@ -57,8 +57,8 @@ impl Ignore {
         all
     }
 
-    /// Whether `o` is left out by a pattern (its own name or its parent's).
-    pub fn matches(&self, o: &Object) -> bool {
+    /// What leaves an object out by a pattern (its own name or its parent's, without quotes).
+    pub fn matcher(&self) -> impl Fn(&Object) -> bool + '_ {
         let regexes: Vec<regex::Regex> = self
             .patterns
             .iter()
@@ -67,12 +67,14 @@ impl Ignore {
                 regex::Regex::new(&format!("^{body}$")).ok()
             })
             .collect();
-        let bare = |n: &str| n.replace('"', "");
-        let names = std::iter::once(&o.key.name).chain(o.parent.iter().map(|p| &p.name));
-        names
-            .map(|n| bare(n))
-            .any(|n| regexes.iter().any(|r| r.is_match(&n)))
-            || self.schemas.iter().any(|s| bare(&o.schema) == *s)
+        move |o: &Object| {
+            let bare = |n: &str| n.replace('"', "");
+            let names = std::iter::once(&o.key.name).chain(o.parent.iter().map(|p| &p.name));
+            names
+                .map(|n| bare(n))
+                .any(|n| regexes.iter().any(|r| r.is_match(&n)))
+                || self.schemas.iter().any(|s| bare(&o.schema) == *s)
+        }
     }
 }
 
@@ -174,8 +176,9 @@ pub async fn drift(
         .await?;
     let mut expected = super::read(&expected_spec, &scope).await?;
     let mut live = super::read(spec, &scope).await?;
-    expected.retain(|o| !ignore.matches(o));
-    live.retain(|o| !ignore.matches(o));
+    let ignored = ignore.matcher();
+    expected.retain(|o| !ignored(o));
+    live.retain(|o| !ignored(o));
     let changes = crate::schema::compare::compare(&expected, &live);
     Ok(Drift {
         target: spec.describe(),
@@ -243,9 +246,10 @@ mod tests {
             patterns: vec!["public.tmp_*".into()],
             ..Ignore::default()
         };
-        assert!(ignore.matches(&object("public.tmp_x", None)));
-        assert!(ignore.matches(&object("public.i", Some("public.tmp_load"))));
-        assert!(!ignore.matches(&object("public.users_pkey", Some("public.users"))));
+        let matches = ignore.matcher();
+        assert!(matches(&object("public.tmp_x", None)));
+        assert!(matches(&object("public.i", Some("public.tmp_load"))));
+        assert!(!matches(&object("public.users_pkey", Some("public.users"))));
     }
 
     #[test]

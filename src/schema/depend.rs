@@ -70,6 +70,19 @@ pub(super) async fn read(r: &Reader<'_>, snap: &mut Snapshot) -> Result<(), Snap
             }
         }
     }
+    // A table is made with its columns: what a column needs (its type, its default's
+    // function or sequence, another table's row type), the table needs.
+    let lifted: Vec<(Key, Key)> = edges
+        .iter()
+        .filter(|(a, _)| a.kind == super::Kind::Column)
+        .filter_map(|(a, b)| {
+            let table = snap.objects.get(a)?.parent.clone()?;
+            let same_table =
+                b == &table || snap.objects.get(b).and_then(|o| o.parent.as_ref()) == Some(&table);
+            (!same_table).then(|| (table, b.clone()))
+        })
+        .collect();
+    edges.extend(lifted);
     snap.depends.extend(edges);
     let objects = &snap.objects;
     snap.depends

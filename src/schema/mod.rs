@@ -8,15 +8,26 @@
 //! indexes, triggers, policies, privileges and comment are objects of their own whose `parent`
 //! is the table, so that comparing two snapshots is comparing two maps.
 
+// One file per object kind, read in the order of `read` below.
 mod acl;
 pub mod compare;
+mod constraints;
 mod depend;
+mod event_triggers;
+mod extensions;
 mod functions;
-mod misc;
-mod relations;
+mod indexes;
+mod not_compared;
+mod policies;
+mod publications;
+mod schemas;
 pub mod script;
+mod sequences;
+mod statistics;
 mod tables;
+mod triggers;
 mod types;
+mod views;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -275,22 +286,23 @@ pub async fn read(client: &mut Client, scope: &Scope) -> Result<Snapshot, Snapsh
             .map_err(failed("server"))?;
         snap.server_version = row.get(0);
         snap.roles = row.get::<_, Vec<String>>(1).into_iter().collect();
-        misc::schemas(&reader, &mut snap).await?;
-        misc::extensions(&reader, &mut snap).await?;
+        // Relations before what hangs on them (a constraint finds its table's key).
+        schemas::read(&reader, &mut snap).await?;
+        extensions::read(&reader, &mut snap).await?;
         types::read(&reader, &mut snap).await?;
-        relations::sequences(&reader, &mut snap).await?;
+        sequences::read(&reader, &mut snap).await?;
         functions::read(&reader, &mut snap).await?;
         tables::read(&reader, &mut snap).await?;
-        relations::views(&reader, &mut snap).await?;
-        relations::constraints(&reader, &mut snap).await?;
-        relations::indexes(&reader, &mut snap).await?;
-        relations::triggers(&reader, &mut snap).await?;
-        relations::policies(&reader, &mut snap).await?;
-        relations::statistics(&reader, &mut snap).await?;
-        misc::publications(&reader, &mut snap).await?;
-        misc::event_triggers(&reader, &mut snap).await?;
+        views::read(&reader, &mut snap).await?;
+        constraints::read(&reader, &mut snap).await?;
+        indexes::read(&reader, &mut snap).await?;
+        triggers::read(&reader, &mut snap).await?;
+        policies::read(&reader, &mut snap).await?;
+        statistics::read(&reader, &mut snap).await?;
+        publications::read(&reader, &mut snap).await?;
+        event_triggers::read(&reader, &mut snap).await?;
         acl::default_privileges(&reader, &mut snap).await?;
-        misc::not_compared(&reader, &mut snap).await?;
+        not_compared::read(&reader, &mut snap).await?;
         if let Some((schema, table)) = &scope.tracking {
             leave_out_tracking(&mut snap, schema, table);
         }
@@ -330,6 +342,23 @@ fn leave_out_tracking(snap: &mut Snapshot, schema: &str, table: &str) {
     });
     if schema != "public" && !used {
         snap.retain(|o| o.key != schema_key);
+    }
+}
+
+/// The key of the relation (table, view or materialized view) named `name`, as read.
+pub(crate) fn relation(snap: &Snapshot, name: &str) -> Key {
+    for kind in [Kind::Table, Kind::View, Kind::MaterializedView] {
+        let k = Key {
+            kind,
+            name: name.to_string(),
+        };
+        if snap.objects.contains_key(&k) {
+            return k;
+        }
+    }
+    Key {
+        kind: Kind::Table,
+        name: name.to_string(),
     }
 }
 

@@ -698,6 +698,46 @@ fn column_order(from: &Snapshot, to: &Snapshot, warnings: &mut Vec<String>) {
 /// beside the drop (never guessed).
 fn renames(from: &Snapshot, to: &Snapshot, changes: &Changes) -> BTreeMap<Key, String> {
     let mut out = BTreeMap::new();
+    // A table dropped and one added with the same columns.
+    let shape = |snap: &Snapshot, table: &Key| -> Vec<String> {
+        let mut cols: Vec<String> = snap
+            .objects
+            .values()
+            .filter(|o| o.parent.as_ref() == Some(table))
+            .filter_map(|o| match &o.detail {
+                Detail::Column(c) => Some(format!("{} {}", c.name, c.data_type)),
+                _ => None,
+            })
+            .collect();
+        cols.sort();
+        cols
+    };
+    for gone in changes
+        .only_in_from
+        .iter()
+        .filter(|k| k.kind == Kind::Table)
+    {
+        let before = shape(from, gone);
+        let same = changes
+            .only_in_to
+            .iter()
+            .filter(|k| k.kind == Kind::Table)
+            .find(|k| !before.is_empty() && shape(to, k) == before);
+        if let Some(new) = same {
+            let bare = new.name.rsplit('.').next().unwrap_or(&new.name);
+            let (old_schema, _) = gone.name.rsplit_once('.').unwrap_or(("", ""));
+            let (new_schema, _) = new.name.rsplit_once('.').unwrap_or(("", ""));
+            let how = if old_schema == new_schema {
+                format!("ALTER TABLE {} RENAME TO {bare};", gone.name)
+            } else {
+                format!("ALTER TABLE {} SET SCHEMA {new_schema}; (then rename it if its name changed too)", gone.name)
+            };
+            out.insert(
+                gone.clone(),
+                format!("possible rename (keeps the data): {how}"),
+            );
+        }
+    }
     for gone in &changes.only_in_from {
         let Some(Detail::Column(g)) = from.objects.get(gone).map(|o| &o.detail) else {
             continue;

@@ -197,6 +197,7 @@ fn changes_are_made_in_place_and_converge() {
         CREATE VIEW cheap AS SELECT id, code, price FROM items WHERE price < 20;
         CREATE VIEW cheapest AS SELECT id FROM cheap;
         CREATE INDEX items_code ON items (code);
+        CREATE TABLE moved (x int);
         ALTER TABLE items ENABLE ROW LEVEL SECURITY;
         CREATE POLICY p ON items FOR SELECT USING (price > 1);";
     sql(&a, before);
@@ -219,6 +220,7 @@ fn changes_are_made_in_place_and_converge() {
         "{script}"
     );
     assert!(script.contains("-- DROP TABLE public.gone;"), "{script}");
+    assert!(script.contains("-- possible rename (keeps the data): ALTER TABLE public.gone RENAME TO moved;"), "{script}");
     assert!(!script.contains("DROP TABLE public.items"), "{script}");
     converge(dir.path(), &a, &b, &["--allow-drop"], false);
     // The row is still there, with its values converted in place.
