@@ -72,7 +72,7 @@ pub fn run(
                     if d.clean() {
                         "clean".into()
                     } else {
-                        format!("{} drifted", d.changes.count())
+                        format!("{} drifted", count(&d))
                     },
                 ));
                 if !d.clean() && code == exit::OK {
@@ -106,6 +106,11 @@ pub fn ignore(settings: &Settings, include_platform: bool) -> Ignore {
     }
 }
 
+/// Objects drifted, what hangs on a listed one counted with it.
+fn count(d: &Drift) -> usize {
+    crate::report::diff::count(&d.changes, &d.expected, &d.live)
+}
+
 fn print(d: &Drift, format: DriftFormat, out: &Output) {
     let labels = Labels::drift();
     match format {
@@ -120,11 +125,7 @@ fn print(d: &Drift, format: DriftFormat, out: &Output) {
                     d.built.len()
                 ));
             } else {
-                out.line(&format!(
-                    "Drift on {}: {} object(s).",
-                    d.target,
-                    d.changes.count()
-                ));
+                out.line(&format!("Drift on {}: {} object(s).", d.target, count(d)));
                 out.stdout(&text(&d.changes, &d.expected, &d.live, &labels), Kind::Text);
                 out.line("To see the SQL that would make the migrations' schema from the database's: pgshift diff --from \"$DATABASE_URL\" --to <migrations folder>; to keep a change, write it as a migration: pgshift diff --from <migrations folder> --to \"$DATABASE_URL\" --write NAME");
             }

@@ -68,6 +68,14 @@ fn top<'a>(keys: &'a [Key], snap: &Snapshot) -> Vec<(&'a Key, usize)> {
         .collect()
 }
 
+/// How many objects differ, what hangs on a listed object counted with it (a new table with
+/// its columns is one).
+pub fn count(changes: &Changes, from: &Snapshot, to: &Snapshot) -> usize {
+    top(&changes.only_in_from, from).len()
+        + top(&changes.only_in_to, to).len()
+        + changes.different.len()
+}
+
 fn with(n: usize) -> String {
     if n == 0 {
         String::new()

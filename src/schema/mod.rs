@@ -252,9 +252,42 @@ pub(crate) fn not_extension_member(cat: &str, oid: &str) -> String {
     format!("NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = '{cat}'::regclass AND x.objid = {oid} AND x.deptype = 'e')")
 }
 
-/// `text` as an SQL string literal (names come quoted from the server's `quote_ident`).
+/// `text` as an SQL string literal (names come quoted from the server's `quote_ident`). A
+/// control or bidirectional character is written as an escape (`E'\x1b'`, `E'\n'`), so that
+/// the script holds none raw: it prints unchanged, and no line of it starts inside a value.
 pub fn literal(text: &str) -> String {
-    crate::sql::variables::quote_literal(text)
+    let plain = |c: char| {
+        !c.is_control()
+            && !matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    if text.chars().all(plain) {
+        return crate::sql::variables::quote_literal(text);
+    }
+    let mut out = String::from("E'");
+    for c in text.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if plain(c) => out.push(c),
+            c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push_str(&format!("\\u{:04x}", c as u32)),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_literal_holds_no_raw_control_character() {
+        assert_eq!(super::literal("it's"), "'it''s'");
+        assert_eq!(super::literal("a\nb\u{1b}[2J\\"), "E'a\\nb\\x1b[2J\\\\'");
+        assert_eq!(super::literal("\u{202e}x"), "E'\\u202ex'");
+    }
 }
 
 /// Reads the schema of the database `client` is connected to, in one REPEATABLE READ, READ

@@ -220,7 +220,12 @@ fn changes_are_made_in_place_and_converge() {
         "{script}"
     );
     assert!(script.contains("-- DROP TABLE public.gone;"), "{script}");
-    assert!(script.contains("-- possible rename (keeps the data): ALTER TABLE public.gone RENAME TO moved;"), "{script}");
+    assert!(
+        script.contains(
+            "-- possible rename (keeps the data): ALTER TABLE public.gone RENAME TO moved;"
+        ),
+        "{script}"
+    );
     assert!(!script.contains("DROP TABLE public.items"), "{script}");
     converge(dir.path(), &a, &b, &["--allow-drop"], false);
     // The row is still there, with its values converted in place.
@@ -563,5 +568,107 @@ fn write_refuses_to_lose_data_without_allow_drop() {
             .unwrap()
             .count(),
         1
+    );
+}
+
+#[test]
+fn hostile_names_and_comments_converge_and_print_inert() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        cluster().create_database("diff_a").unwrap(),
+        cluster().create_database("diff_b").unwrap(),
+    );
+    sql(
+        &b,
+        r#"
+        CREATE SCHEMA "Odd Schema";
+        CREATE TABLE "Odd Schema"."we""ird; DROP TABLE x; --" ("select" int PRIMARY KEY, "Ünï cödé" text);
+        COMMENT ON TABLE "Odd Schema"."we""ird; DROP TABLE x; --" IS E'line one\n::error::pwned\n\x1b[2J it''s \\ done \u202e';
+        CREATE POLICY "see it all" ON "Odd Schema"."we""ird; DROP TABLE x; --" USING ("select" > 0);
+        CREATE FUNCTION "Odd Schema"."$f"() RETURNS int LANGUAGE sql AS $q$ SELECT 1 $q$;"#,
+    );
+    let (code, script, _) = diff(dir.path(), &url(&a), &url(&b), &[]);
+    assert_eq!(code, 1);
+    // Nothing raw a terminal or a CI runner would act on.
+    assert!(
+        !script
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t'),
+        "{script:?}"
+    );
+    assert!(
+        !script.lines().any(|l| l.trim_start().starts_with("::")),
+        "{script}"
+    );
+    assert!(!script.contains('\u{202e}'), "{script}");
+    converge(dir.path(), &a, &b, &[], true);
+    assert_eq!(
+        sql(
+            &a,
+            r#"SELECT obj_description('"Odd Schema"."we""ird; DROP TABLE x; --"'::regclass) = E'line one\n::error::pwned\n\x1b[2J it''s \\ done \u202e'"#
+        ),
+        "t"
+    );
+}
+
+#[test]
+fn drift_over_targets_ends_with_a_table_and_speaks_sarif_and_markdown() {
+    let (project, clean) = crate::common::project(&[(
+        "2026-01-01_t",
+        "CREATE TABLE t (id int PRIMARY KEY, note text);",
+    )]);
+    let drifted = cluster().create_database("drift_b").unwrap();
+    deploy(project.path(), &clean);
+    deploy(project.path(), &drifted);
+    sql(&drifted, "ALTER TABLE t ALTER COLUMN note SET NOT NULL; CREATE TABLE tmp_load (x int); CREATE TABLE by_hand (x int)");
+    std::fs::write(
+        project.path().join("pgshift.toml"),
+        "[drift]\nignore = [\"public.tmp_*\"]\n",
+    )
+    .unwrap();
+    let targets = project.path().join("targets.txt");
+    std::fs::write(&targets, format!("{}\n{}\n", url(&clean), url(&drifted))).unwrap();
+    let out = pgshift_in(project.path())
+        .args(["drift", "--targets"])
+        .arg(&targets)
+        .output()
+        .unwrap();
+    let text = crate::common::both(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("+ table public.by_hand"), "{text}");
+    assert!(
+        !text.contains("tmp_load"),
+        "the [drift] ignore pattern holds: {text}"
+    );
+    let table: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("target"))
+        .take(3)
+        .collect();
+    assert!(
+        table[1].ends_with("clean") && table[2].ends_with("2 drifted"),
+        "{text}"
+    );
+    let out = pgshift(project.path(), &drifted)
+        .args(["drift", "--format", "sarif"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rules: Vec<&str> = v["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["ruleId"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["drift/made-by-hand", "drift/different"], "{v}");
+    let out = pgshift(project.path(), &drifted)
+        .args(["drift", "--format", "markdown"])
+        .output()
+        .unwrap();
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.starts_with("### pgshift drift"), "{md}");
+    assert!(
+        md.contains("| column `public.t.note` | `note text` | `note text NOT NULL` |"),
+        "{md}"
     );
 }
