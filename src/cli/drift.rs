@@ -140,8 +140,14 @@ fn print(d: &Drift, format: DriftFormat, out: &Output) {
             ),
             Kind::Text,
         ),
-        DriftFormat::Github => out.stdout(&github(&d.changes, &d.target), Kind::Commands),
-        DriftFormat::Sarif => out.stdout(&sarif(&d.changes, &d.target), Kind::Json),
+        DriftFormat::Github => out.stdout(
+            &github(&d.changes, (&d.expected, &d.live), &d.target),
+            Kind::Commands,
+        ),
+        DriftFormat::Sarif => out.stdout(
+            &sarif(&d.changes, (&d.expected, &d.live), &d.target),
+            Kind::Json,
+        ),
         _ => out.stdout(&json_report(&d.changes, None), Kind::Json),
     }
 }

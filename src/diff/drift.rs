@@ -193,7 +193,7 @@ pub async fn drift(
 /// Drift as one check of `pgshift health --drift`: failed when anything drifted.
 pub fn as_check(d: &Drift) -> crate::health::CheckResult {
     use crate::health::{CheckResult, Item, Level};
-    let items: Vec<Item> = crate::report::diff::drift_entries(&d.changes)
+    let items: Vec<Item> = crate::report::diff::drift_entries(&d.changes, &d.expected, &d.live)
         .into_iter()
         .map(|(rule, object, detail)| Item {
             level: Level::Fail,

@@ -228,17 +228,21 @@ pub fn json_report(changes: &Changes, sql: Option<&str>) -> String {
     format!("{v}\n")
 }
 
-/// Drift entries, one line each: (group, object, detail).
-pub fn drift_entries(changes: &Changes) -> Vec<(&'static str, String, String)> {
+/// Drift entries, one each: (group, object, detail); what hangs on a listed object goes with it.
+pub fn drift_entries(
+    changes: &Changes,
+    expected: &Snapshot,
+    live: &Snapshot,
+) -> Vec<(&'static str, String, String)> {
     let mut out = Vec::new();
-    for k in &changes.only_in_to {
+    for (k, _) in top(&changes.only_in_to, live) {
         out.push((
             "made-by-hand",
             k.to_string(),
             format!("{k} is in the database but no applied migration makes it"),
         ));
     }
-    for k in &changes.only_in_from {
+    for (k, _) in top(&changes.only_in_from, expected) {
         out.push((
             "dropped-by-hand",
             k.to_string(),
@@ -261,14 +265,15 @@ pub fn drift_entries(changes: &Changes) -> Vec<(&'static str, String, String)> {
 }
 
 /// GitHub workflow commands: one `::error` per drifted object.
-pub fn github(changes: &Changes, target: &str) -> String {
+pub fn github(changes: &Changes, (expected, live): (&Snapshot, &Snapshot), target: &str) -> String {
     let data = |s: &str| {
         s.replace('%', "%25")
             .replace('\r', "%0D")
             .replace('\n', "%0A")
     };
     let mut out = String::new();
-    for (rule, _, message) in drift_entries(changes) {
+    let entries = drift_entries(changes, expected, live);
+    for (rule, _, message) in &entries {
         let _ = writeln!(
             out,
             "::error title=drift/{rule}::{}",
@@ -284,8 +289,8 @@ pub fn github(changes: &Changes, target: &str) -> String {
 }
 
 /// SARIF 2.1.0 (GitHub code scanning): one result per drifted object.
-pub fn sarif(changes: &Changes, target: &str) -> String {
-    let results: Vec<serde_json::Value> = drift_entries(changes)
+pub fn sarif(changes: &Changes, (expected, live): (&Snapshot, &Snapshot), target: &str) -> String {
+    let results: Vec<serde_json::Value> = drift_entries(changes, expected, live)
         .into_iter()
         .map(|(rule, object, message)| {
             json!({

@@ -280,16 +280,6 @@ pub fn literal(text: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_literal_holds_no_raw_control_character() {
-        assert_eq!(super::literal("it's"), "'it''s'");
-        assert_eq!(super::literal("a\nb\u{1b}[2J\\"), "E'a\\nb\\x1b[2J\\\\'");
-        assert_eq!(super::literal("\u{202e}x"), "E'\\u202ex'");
-    }
-}
-
 /// Reads the schema of the database `client` is connected to, in one REPEATABLE READ, READ
 /// ONLY transaction.
 pub async fn read(client: &mut Client, scope: &Scope) -> Result<Snapshot, SnapshotError> {
@@ -467,5 +457,15 @@ impl Snapshot {
         let objects = &self.objects;
         self.depends
             .retain(|(a, b)| objects.contains_key(a) && objects.contains_key(b));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_literal_holds_no_raw_control_character() {
+        assert_eq!(super::literal("it's"), "'it''s'");
+        assert_eq!(super::literal("a\nb\u{1b}[2J\\"), "E'a\\nb\\x1b[2J\\\\'");
+        assert_eq!(super::literal("\u{202e}x"), "E'\\u202ex'");
     }
 }
