@@ -29,21 +29,8 @@ pub fn migrations(
     allow_drop: bool,
 ) -> Result<Vec<PathBuf>, DiffError> {
     let up = script(from, to, changes);
-    if up.destructive() > 0 && !allow_drop {
-        let lines: Vec<String> = up
-            .statements
-            .iter()
-            .filter(|s| s.destructive)
-            .map(|s| format!("  {}", s.sql.lines().next().unwrap_or("")))
-            .collect();
-        return Err(failed(
-            format!(
-                "the migration would lose data ({} statement(s)); nothing was written:\n{}",
-                lines.len(),
-                lines.join("\n")
-            ),
-            "run it again with --allow-drop if that is what you want",
-        ));
+    if !allow_drop {
+        refuse_data_loss(&up)?;
     }
     let down = script(to, from, &compare(to, from));
     let stem = crate::migration::filename::suggest_description(name);
@@ -53,16 +40,53 @@ pub fn migrations(
             "use letters, digits and spaces",
         ));
     }
-    let main = format!("{today}_{stem}");
-    let split = split(&up, from);
-    let mut files: Vec<(String, String, String)> = Vec::new();
-    let touched = touched(changes, from, to);
-    let depends = newest_mentioning(set, &touched);
-    files.push((
-        main.clone(),
-        header(&main, name, &depends, false) + &body(&split.main),
-        header_down(&main) + &body(&without(&down, &split.index_keys)),
-    ));
+    let depends = newest_mentioning(set, &touched(changes, from, to));
+    let files = files(
+        &format!("{today}_{stem}"),
+        name,
+        &depends,
+        split(&up, from),
+        &down,
+    );
+    write_all(&set.dir, &files)
+}
+
+/// Nothing is written when a statement would lose data.
+fn refuse_data_loss(up: &Script) -> Result<(), DiffError> {
+    let lines: Vec<String> = up
+        .statements
+        .iter()
+        .filter(|s| s.destructive)
+        .map(|s| format!("  {}", s.sql.lines().next().unwrap_or("")))
+        .collect();
+    if lines.is_empty() {
+        return Ok(());
+    }
+    Err(failed(
+        format!(
+            "the migration would lose data ({} statement(s)); nothing was written:\n{}",
+            lines.len(),
+            lines.join("\n")
+        ),
+        "run it again with --allow-drop if that is what you want",
+    ))
+}
+
+/// (version, up file, down file) of each migration: the main one, then the index builds and
+/// the validations when there are any.
+fn files(
+    main: &str,
+    name: &str,
+    depends: &[String],
+    split: Split,
+    down: &Script,
+) -> Vec<(String, String, String)> {
+    let mut files = vec![(
+        main.to_string(),
+        header(main, name, depends, false) + &body(&split.main),
+        header_down(main) + &body(&without(down, &split.index_keys)),
+    )];
+    let after_main = [main.to_string()];
     if !split.indexes.is_empty() {
         let v = format!("{main}_indexes");
         let drops: Vec<String> = split
@@ -72,12 +96,8 @@ pub fn migrations(
             .collect();
         files.push((
             v.clone(),
-            header(
-                &v,
-                &format!("{name} (indexes)"),
-                std::slice::from_ref(&main),
-                true,
-            ) + &split.indexes.join("\n")
+            header(&v, &format!("{name} (indexes)"), &after_main, true)
+                + &split.indexes.join("\n")
                 + "\n",
             header_down(&v) + "-- @no-transaction\n" + &drops.join("\n") + "\n",
         ));
@@ -86,7 +106,7 @@ pub fn migrations(
         let v = format!("{main}_validate");
         files.push((
             v.clone(),
-            header(&v, &format!("{name} (validate constraints)"), std::slice::from_ref(&main), false)
+            header(&v, &format!("{name} (validate constraints)"), &after_main, false)
                 + &split.validate.join("\n")
                 + "\n",
             header_down(&v)
@@ -95,31 +115,36 @@ pub fn migrations(
                 + "\n",
         ));
     }
-    let dir = &set.dir;
-    let mut paths = Vec::new();
-    for (version, _, _) in &files {
-        for p in [
+    files
+}
+
+/// Writes every file, or none when one of them exists already.
+fn write_all(dir: &Path, files: &[(String, String, String)]) -> Result<Vec<PathBuf>, DiffError> {
+    let paths = |version: &str| {
+        [
             dir.join(format!("{version}.sql")),
             dir.join(format!("{version}.down.sql")),
-        ] {
-            if crate::files::exists(&p) {
-                return Err(failed(
-                    format!("{} exists; nothing was written", p.display()),
-                    "choose another NAME",
-                ));
-            }
-        }
+        ]
+    };
+    if let Some(taken) = files
+        .iter()
+        .flat_map(|(v, _, _)| paths(v))
+        .find(|p| crate::files::exists(p))
+    {
+        return Err(failed(
+            format!("{} exists; nothing was written", taken.display()),
+            "choose another NAME",
+        ));
     }
-    for (version, up, down) in &files {
-        for (p, text) in [
-            (dir.join(format!("{version}.sql")), up),
-            (dir.join(format!("{version}.down.sql")), down),
-        ] {
+    let mut written = Vec::new();
+    for (version, up, down) in files {
+        let [up_path, down_path] = paths(version);
+        for (p, text) in [(up_path, up), (down_path, down)] {
             write_file(&p, text)?;
-            paths.push(p);
+            written.push(p);
         }
     }
-    Ok(paths)
+    Ok(written)
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), DiffError> {

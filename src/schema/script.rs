@@ -100,72 +100,123 @@ enum Change {
     Replace,
 }
 
-/// The statements that turn `from` into `to`, given what differs.
+/// The statements that turn `from` into `to`, given what differs: named stages.
 pub fn script(from: &Snapshot, to: &Snapshot, changes: &Changes) -> Script {
     let mut script = Script::default();
-    let only_from: BTreeSet<&Key> = changes.only_in_from.iter().collect();
-    let mut replace: BTreeSet<Key> = BTreeSet::new();
-    let mut in_place: Vec<(Key, Vec<String>, Vec<String>, bool)> = Vec::new();
-    let mut retyped: Vec<Key> = Vec::new();
-    for d in &changes.different {
-        let (f, t) = (&from.objects[&d.key], &to.objects[&d.key]);
-        match change(f, t) {
-            Change::InPlace {
-                before,
-                after,
-                destructive,
-                retyped: r,
-            } => {
-                if r {
-                    retyped.push(d.key.clone());
-                }
-                in_place.push((d.key.clone(), before, after, destructive));
-            }
-            Change::Replace => {
-                replace.insert(d.key.clone());
-            }
-        }
-    }
+    let mut work = Work::classify(from, to, changes);
     cascade(
         from,
         to,
-        &only_from,
-        &retyped,
-        &mut replace,
+        &work.only_from,
+        &work.retyped,
+        &mut work.replace,
         &mut script.warnings,
     );
+    let gone = work.gone();
+    let ranks = (ranks(from), ranks(to));
+    work.drops(&renames(from, to, changes), &ranks.0, &mut script);
+    work.in_place(&ranks, &mut script);
+    work.creates(&gone, &ranks.1, &mut script);
+    roles(from, to, &mut script);
+    column_order(from, to, &mut script.warnings);
+    // Stable: a key's statements keep their order.
+    script.statements.sort_by_key(|s| (s.phase, s.rank));
+    script
+}
 
-    // What goes: dropped or re-created, and everything that hangs on it.
-    let from_children = from.children();
-    let mut gone: BTreeSet<&Key> = BTreeSet::new();
-    let mut queue: Vec<&Key> = only_from.iter().copied().chain(replace.iter()).collect();
-    while let Some(k) = queue.pop() {
-        if gone.insert(k) {
-            queue.extend(from_children.get(k).into_iter().flatten().copied());
+type Ranks<'a> = HashMap<&'a Key, usize>;
+
+fn rank(r: &Ranks, k: &Key) -> usize {
+    r.get(k).copied().unwrap_or(usize::MAX)
+}
+
+/// What a diff does to each object: dropped (only in FROM), replaced (dropped and made again),
+/// changed in place (statements before the drops and after them).
+struct Work<'a> {
+    from: &'a Snapshot,
+    to: &'a Snapshot,
+    only_from: BTreeSet<&'a Key>,
+    replace: BTreeSet<Key>,
+    in_place: Vec<(Key, Vec<String>, Vec<String>, bool)>,
+    /// Columns whose type changes.
+    retyped: Vec<Key>,
+}
+
+impl<'a> Work<'a> {
+    fn classify(from: &'a Snapshot, to: &'a Snapshot, changes: &'a Changes) -> Work<'a> {
+        let mut work = Work {
+            from,
+            to,
+            only_from: changes.only_in_from.iter().collect(),
+            replace: BTreeSet::new(),
+            in_place: Vec::new(),
+            retyped: Vec::new(),
+        };
+        for d in &changes.different {
+            match change(&from.objects[&d.key], &to.objects[&d.key]) {
+                Change::InPlace {
+                    before,
+                    after,
+                    destructive,
+                    retyped,
+                } => {
+                    if retyped {
+                        work.retyped.push(d.key.clone());
+                    }
+                    work.in_place
+                        .push((d.key.clone(), before, after, destructive));
+                }
+                Change::Replace => {
+                    work.replace.insert(d.key.clone());
+                }
+            }
         }
+        work
     }
-    let from_rank = ranks(from);
-    let to_rank = ranks(to);
-    let rank = |r: &HashMap<&Key, usize>, k: &Key| r.get(k).copied().unwrap_or(usize::MAX);
-    let ancestor_goes = |k: &Key| {
-        let mut p = from.objects.get(k).and_then(|o| o.parent.as_ref());
-        while let Some(parent) = p {
-            if only_from.contains(parent) || replace.contains(parent) {
+
+    /// What goes: dropped or re-created, and everything that hangs on it.
+    fn gone(&self) -> BTreeSet<&'a Key> {
+        let children = self.from.children();
+        let mut gone: BTreeSet<&Key> = BTreeSet::new();
+        let mut queue: Vec<&Key> = self.only_from.iter().copied().collect();
+        queue.extend(
+            self.replace
+                .iter()
+                .filter_map(|k| self.from.objects.get_key_value(k).map(|(k, _)| k)),
+        );
+        while let Some(k) = queue.pop() {
+            if gone.insert(k) {
+                queue.extend(children.get(k).into_iter().flatten().copied());
+            }
+        }
+        gone
+    }
+
+    fn dropped(&self, k: &Key) -> bool {
+        self.only_from.contains(k) || self.replace.contains(k)
+    }
+
+    /// An ancestor of `k` is dropped or replaced: `k` goes with it.
+    fn ancestor_goes(&self, k: &Key) -> bool {
+        let parent = |k: &Key| self.from.objects.get(k).and_then(|o| o.parent.as_ref());
+        let mut p = parent(k);
+        while let Some(up) = p {
+            if self.dropped(up) {
                 return true;
             }
-            p = from.objects.get(parent).and_then(|o| o.parent.as_ref());
+            p = parent(up);
         }
         false
-    };
-    let renames = renames(from, to, changes);
+    }
 
-    // A sequence owned by a column goes with the column (or its table).
-    let owner_goes = |k: &Key| {
+    /// A sequence owned by a column goes with the column (or its table).
+    fn owner_goes(&self, k: &Key) -> bool {
         let owner = Key {
             kind: Kind::SequenceOwner,
             name: k.name.clone(),
         };
-        let column = from
+        let column = self
+            .from
             .objects
             .get(&owner)
             .and_then(|o| o.definition.strip_prefix("OWNED BY "));
@@ -174,93 +225,87 @@ pub fn script(from: &Snapshot, to: &Snapshot, changes: &Changes) -> Script {
                 kind: Kind::Column,
                 name: c.to_string(),
             };
-            only_from.contains(&col) || ancestor_goes(&col)
+            self.only_from.contains(&col) || self.ancestor_goes(&col)
         })
-    };
-    // Drops, in reverse dependency order.
-    for k in only_from.iter().copied().chain(replace.iter()) {
-        if ancestor_goes(k) || (k.kind == Kind::Sequence && owner_goes(k)) {
-            continue;
-        }
-        let o = &from.objects[k];
-        let Some(drop) = &o.drop else { continue };
-        let replaced_enum = replace.contains(k) && matches!(o.detail, Detail::Enum(_));
-        if replaced_enum {
-            continue;
-        }
-        script.statements.push(Statement {
-            phase: Phase::Drop,
-            object: k.clone(),
-            sql: drop.clone(),
-            destructive: o.destructive,
-            note: renames.get(k).cloned(),
-            rank: usize::MAX - rank(&from_rank, k),
-        });
     }
-    for (k, before, after, destructive) in &in_place {
-        for sql in before {
+
+    /// Drops, in reverse dependency order; what goes with its parent is not dropped itself.
+    fn drops(&self, renames: &BTreeMap<Key, String>, from_rank: &Ranks, script: &mut Script) {
+        for k in self.only_from.iter().copied().chain(self.replace.iter()) {
+            if self.ancestor_goes(k) || (k.kind == Kind::Sequence && self.owner_goes(k)) {
+                continue;
+            }
+            let o = &self.from.objects[k];
+            let Some(drop) = &o.drop else { continue };
+            // A replaced enum is renamed away, not dropped first (`replace_enum`).
+            if self.replace.contains(k) && matches!(o.detail, Detail::Enum(_)) {
+                continue;
+            }
             script.statements.push(Statement {
-                phase: Phase::Release,
+                phase: Phase::Drop,
                 object: k.clone(),
-                sql: sql.clone(),
-                destructive: false,
-                note: None,
-                rank: rank(&from_rank, k),
-            });
-        }
-        for sql in after {
-            script.statements.push(Statement {
-                phase: Phase::Create,
-                object: k.clone(),
-                sql: sql.clone(),
-                destructive: *destructive,
-                note: None,
-                rank: rank(&to_rank, k),
+                sql: drop.clone(),
+                destructive: o.destructive,
+                note: renames.get(k).cloned(),
+                rank: usize::MAX - rank(from_rank, k),
             });
         }
     }
 
-    // Creates, in dependency order.
-    let made = |k: &Key| !from.objects.contains_key(k) || gone.contains(k);
-    for (k, o) in &to.objects {
-        if !made(k) {
-            continue;
-        }
-        let covered = k.kind == Kind::Column && o.parent.as_ref().is_some_and(&made);
-        if covered {
-            continue;
-        }
-        let destructive = replace.contains(k) && from.objects[k].destructive;
-        let mut sqls = if replace.contains(k) {
-            match (&from.objects[k].detail, &o.detail) {
-                (Detail::Enum(_), Detail::Enum(_)) => replace_enum(from, o),
-                _ => o.create.clone(),
+    /// Changes in place: what lets go before the drops, the rest after them.
+    fn in_place(&self, (from_rank, to_rank): &(Ranks, Ranks), script: &mut Script) {
+        for (k, before, after, destructive) in &self.in_place {
+            let stages = [
+                (Phase::Release, before, false, rank(from_rank, k)),
+                (Phase::Create, after, *destructive, rank(to_rank, k)),
+            ];
+            for (phase, sqls, destructive, rank) in stages {
+                for sql in sqls {
+                    script.statements.push(Statement {
+                        phase,
+                        object: k.clone(),
+                        sql: sql.clone(),
+                        destructive,
+                        note: None,
+                        rank,
+                    });
+                }
             }
-        } else {
-            o.create.clone()
-        };
-        sqls.extend(reset_privileges(from, o));
-        let phase = if k.kind == Kind::DefaultPrivilege {
-            Phase::Defaults
-        } else {
-            Phase::Create
-        };
-        for sql in sqls {
-            script.statements.push(Statement {
-                phase,
-                object: k.clone(),
-                sql,
-                destructive,
-                note: None,
-                rank: rank(&to_rank, k),
-            });
         }
     }
-    roles(from, to, &mut script);
-    column_order(from, to, &mut script.warnings);
-    // Stable: a key's statements keep their order.
-    script.statements.sort_by_key(|s| (s.phase, s.rank));
-    script
+
+    /// Creates, in dependency order: what is new, replaced, or went with something replaced.
+    fn creates(&self, gone: &BTreeSet<&Key>, to_rank: &Ranks, script: &mut Script) {
+        let made = |k: &Key| !self.from.objects.contains_key(k) || gone.contains(k);
+        for (k, o) in &self.to.objects {
+            // A new table's columns are made with it.
+            if !made(k) || (k.kind == Kind::Column && o.parent.as_ref().is_some_and(&made)) {
+                continue;
+            }
+            let replaced = self.replace.contains(k);
+            let mut sqls = match (replaced, self.from.objects.get(k).map(|f| &f.detail)) {
+                (true, Some(Detail::Enum(_))) => replace_enum(self.from, o),
+                _ => o.create.clone(),
+            };
+            sqls.extend(reset_privileges(self.from, o));
+            let phase = if k.kind == Kind::DefaultPrivilege {
+                Phase::Defaults
+            } else {
+                Phase::Create
+            };
+            let destructive = replaced && self.from.objects[k].destructive;
+            for sql in sqls {
+                script.statements.push(Statement {
+                    phase,
+                    object: k.clone(),
+                    sql,
+                    destructive,
+                    note: None,
+                    rank: rank(to_rank, k),
+                });
+            }
+        }
+    }
 }
 
 /// Whether `k`'s object can be dropped and made again from its definition without losing data.

@@ -43,26 +43,11 @@ pub(super) async fn read(r: &Reader<'_>, snap: &mut Snapshot) -> Result<(), Snap
         let schema: String = row.get(1);
         let name: String = row.get(2);
         let typtype: String = row.get(3);
-        let parts: Vec<String> = row.get(4);
-        let base: String = row.get(5);
-        let collation: Option<String> = row.get(6);
-        let default: Option<String> = row.get(7);
-        let not_null: bool = row.get(8);
-        let range: Option<String> = row.get(9);
         let comment: Option<String> = row.get(10);
         let (kind, detail, create, definition) = match typtype.as_str() {
-            "e" => {
-                let values: Vec<String> = parts.iter().map(|v| super::literal(v)).collect();
-                let def = format!("ENUM ({})", values.join(", "));
-                (
-                    Kind::Type,
-                    Detail::Enum(parts.clone()),
-                    format!("CREATE TYPE {name} AS {def};"),
-                    def,
-                )
-            }
+            "e" => enumeration(&name, row.get(4)),
             "c" => {
-                let def = format!("({})", parts.join(", "));
+                let def = format!("({})", row.get::<_, Vec<String>>(4).join(", "));
                 (
                     Kind::Type,
                     Detail::None,
@@ -71,7 +56,10 @@ pub(super) async fn read(r: &Reader<'_>, snap: &mut Snapshot) -> Result<(), Snap
                 )
             }
             "r" => {
-                let def = format!("RANGE ({})", range.unwrap_or_default());
+                let def = format!(
+                    "RANGE ({})",
+                    row.get::<_, Option<String>>(9).unwrap_or_default()
+                );
                 (
                     Kind::Type,
                     Detail::None,
@@ -79,39 +67,7 @@ pub(super) async fn read(r: &Reader<'_>, snap: &mut Snapshot) -> Result<(), Snap
                     def,
                 )
             }
-            _ => {
-                let mut def = base.clone();
-                if let Some(c) = &collation {
-                    def.push_str(&format!(" COLLATE {c}"));
-                }
-                let mut create = format!("CREATE DOMAIN {name} AS {def}");
-                if let Some(d) = &default {
-                    create.push_str(&format!(" DEFAULT {d}"));
-                }
-                if not_null {
-                    create.push_str(" NOT NULL");
-                }
-                create.push(';');
-                let shown = format!(
-                    "{def}{}{}",
-                    default
-                        .as_ref()
-                        .map(|d| format!(" DEFAULT {d}"))
-                        .unwrap_or_default(),
-                    if not_null { " NOT NULL" } else { "" }
-                );
-                (
-                    Kind::Domain,
-                    Detail::Domain {
-                        base: def.clone(),
-                        default: default.clone(),
-                        not_null,
-                    },
-                    create,
-                    // The base type decides: default and NOT NULL are changed in place.
-                    shown,
-                )
-            }
+            _ => domain(&name, row.get(5), row.get(6), row.get(7), row.get(8)),
         };
         let key = Key {
             kind,
@@ -138,6 +94,53 @@ pub(super) async fn read(r: &Reader<'_>, snap: &mut Snapshot) -> Result<(), Snap
         acl::add(snap, &key, &schema, &format!("TYPE {name}"), row.get(11));
     }
     domain_constraints(r, snap).await
+}
+
+type Shape = (Kind, Detail, String, String);
+
+/// An enum: its values in order.
+fn enumeration(name: &str, values: Vec<String>) -> Shape {
+    let quoted: Vec<String> = values.iter().map(|v| super::literal(v)).collect();
+    let def = format!("ENUM ({})", quoted.join(", "));
+    (
+        Kind::Type,
+        Detail::Enum(values),
+        format!("CREATE TYPE {name} AS {def};"),
+        def,
+    )
+}
+
+/// A domain: its base type (and collation) decide what it is; its default and NOT NULL change
+/// in place.
+fn domain(
+    name: &str,
+    base: String,
+    collation: Option<String>,
+    default: Option<String>,
+    not_null: bool,
+) -> Shape {
+    let mut def = base;
+    if let Some(c) = &collation {
+        def.push_str(&format!(" COLLATE {c}"));
+    }
+    let extra = format!(
+        "{}{}",
+        default
+            .as_ref()
+            .map(|d| format!(" DEFAULT {d}"))
+            .unwrap_or_default(),
+        if not_null { " NOT NULL" } else { "" }
+    );
+    (
+        Kind::Domain,
+        Detail::Domain {
+            base: def.clone(),
+            default,
+            not_null,
+        },
+        format!("CREATE DOMAIN {name} AS {def}{extra};"),
+        format!("{def}{extra}"),
+    )
 }
 
 /// A domain's CHECK constraints, each an object whose parent is the domain.
