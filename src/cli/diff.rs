@@ -31,18 +31,47 @@ pub fn run(
         |e: crate::diff::DiffError| CliError::usage(e.to_string(), Some(e.help().to_string()));
     let mut builder = Builder::new(settings, &values, args.supabase);
     let rt = runtime()?;
-    let mut sides = Vec::new();
-    for (word, source) in [("FROM", &from), ("TO", &to)] {
-        if !out.json && !matches!(source, Source::Url(_)) {
+    // Databases first: a folder built beside one gets its cluster's roles (its migrations may
+    // grant to them).
+    let mut sides: [Option<crate::schema::Snapshot>; 2] = [None, None];
+    let order = [(0, "FROM", &from), (1, "TO", &to)];
+    for (i, _, source) in order.iter().filter(|(_, _, s)| matches!(s, Source::Url(_))) {
+        let snap = rt
+            .block_on(builder.snapshot(source, &scope))
+            .map_err(fail)?;
+        builder.roles.extend(snap.roles.iter().cloned());
+        sides[*i] = Some(snap);
+    }
+    for (i, word, source) in order
+        .iter()
+        .filter(|(_, _, s)| !matches!(s, Source::Url(_)))
+    {
+        if !out.json {
             out.stderr(&format!(
                 "Reading {word}: building {} on a throwaway PostgreSQL…\n",
                 source.describe()
             ));
         }
-        sides.push(
+        sides[*i] = Some(
             rt.block_on(builder.snapshot(source, &scope))
                 .map_err(fail)?,
         );
+    }
+    let [Some(a), Some(b)] = sides else {
+        unreachable!("both sides are read above")
+    };
+    let mut sides = [a, b];
+    // A folder is built by the throwaway cluster's superuser: as the database's role would.
+    match (&from, &to) {
+        (Source::Url(_), Source::Dir(_)) => {
+            let user = sides[0].user.clone();
+            sides[1].as_built_by(&user);
+        }
+        (Source::Dir(_), Source::Url(_)) => {
+            let user = sides[1].user.clone();
+            sides[0].as_built_by(&user);
+        }
+        _ => {}
     }
     let (a, b) = (&sides[0], &sides[1]);
     let changes = crate::schema::compare::compare(a, b);

@@ -170,12 +170,15 @@ pub async fn drift(
             settings.tracking.table.clone(),
         )),
     };
+    let mut live = super::read(spec, &scope).await?;
+    // The migrations may grant to the server's roles: the throwaway cluster has them too.
+    builder.roles = live.roles.iter().cloned().collect();
     let expected_spec = builder.database()?;
     builder
         .build(&expected_spec, set, &Plan::new(steps))
         .await?;
     let mut expected = super::read(&expected_spec, &scope).await?;
-    let mut live = super::read(spec, &scope).await?;
+    expected.as_built_by(&live.user.clone());
     let ignored = ignore.matcher();
     expected.retain(|o| !ignored(o));
     live.retain(|o| !ignored(o));

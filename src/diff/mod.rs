@@ -95,6 +95,9 @@ pub struct Builder<'a> {
     pub supabase: bool,
     /// Where initdb and pg_ctl are (`None`: found as `test` finds them).
     pub bin_dir: Option<PathBuf>,
+    /// Roles to create (NOLOGIN, nothing else) before building: those of the cluster a built
+    /// folder is compared with, whose migrations may grant to them.
+    pub roles: Vec<String>,
     cluster: Option<Cluster>,
 }
 
@@ -110,6 +113,7 @@ impl<'a> Builder<'a> {
             values,
             supabase,
             bin_dir: None,
+            roles: Vec::new(),
             cluster: None,
         }
     }
@@ -164,6 +168,7 @@ impl<'a> Builder<'a> {
         set: &MigrationSet,
         plan: &Plan,
     ) -> Result<(), DiffError> {
+        self.create_roles(spec).await?;
         if self.supabase {
             crate::supabase::load_stub(spec)
                 .await
@@ -209,6 +214,54 @@ impl<'a> Builder<'a> {
             ));
         }
         Ok(())
+    }
+}
+
+impl Builder<'_> {
+    /// The roles of [`Builder::roles`] that the throwaway cluster lacks, each NOLOGIN.
+    async fn create_roles(&self, spec: &ConnectionSpec) -> Result<(), DiffError> {
+        let roles: Vec<&String> = self
+            .roles
+            .iter()
+            .filter(|r| !r.starts_with("pg_"))
+            .collect();
+        if roles.is_empty() {
+            return Ok(());
+        }
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let client = spec
+            .connect(tx)
+            .await
+            .map_err(|e| failed(e.message, e.help))?;
+        let sql = "DO $pgshift$ DECLARE r text; BEGIN FOREACH r IN ARRAY $1::text[] LOOP
+                     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN EXECUTE format('CREATE ROLE %I NOLOGIN', r); END IF;
+                   END LOOP; END $pgshift$";
+        // DO takes no parameters: the list goes through a setting of this session.
+        let list: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+        client
+            .execute(
+                "SELECT set_config('pgshift.roles', $1, false)",
+                &[&serde_json::to_string(&list).unwrap_or_default()],
+            )
+            .await
+            .map_err(|e| {
+                failed(
+                    format!("cannot create the roles on the throwaway cluster: {e}"),
+                    "report it",
+                )
+            })?;
+        client
+            .batch_execute(&sql.replace(
+                "$1::text[]",
+                "ARRAY(SELECT json_array_elements_text(current_setting('pgshift.roles')::json))",
+            ))
+            .await
+            .map_err(|e| {
+                failed(
+                    format!("cannot create the roles on the throwaway cluster: {e}"),
+                    "report it",
+                )
+            })
     }
 }
 

@@ -187,6 +187,8 @@ pub struct Snapshot {
     pub roles: BTreeSet<String>,
     /// The server's version number (`150014`).
     pub server_version: i32,
+    /// The role that read it, as an identifier (`quote_ident(current_user)`).
+    pub user: String,
     /// What the owner of a new function, type or table is given by default privileges here:
     /// (object type letter, schema or "", grantee).
     #[serde(skip)]
@@ -302,13 +304,14 @@ pub async fn read(client: &mut Client, scope: &Scope) -> Result<Snapshot, Snapsh
             .map_err(failed("search_path"))?;
         let row = tx
             .query_one(
-                "SELECT current_setting('server_version_num')::int, (SELECT coalesce(array_agg(rolname::text), '{}') FROM pg_roles)",
+                "SELECT current_setting('server_version_num')::int, (SELECT coalesce(array_agg(rolname::text), '{}') FROM pg_roles), quote_ident(current_user)",
                 &[],
             )
             .await
             .map_err(failed("server"))?;
         snap.server_version = row.get(0);
         snap.roles = row.get::<_, Vec<String>>(1).into_iter().collect();
+        snap.user = row.get(2);
         // Relations before what hangs on them (a constraint finds its table's key).
         schemas::read(&reader, &mut snap).await?;
         extensions::read(&reader, &mut snap).await?;
@@ -430,6 +433,40 @@ impl Snapshot {
             }
         }
         map
+    }
+
+    /// The schema as `user` would have made it: default privileges `FOR ROLE` this snapshot's
+    /// reader (who built it, on a throwaway cluster) become `FOR ROLE user`. A migrations
+    /// folder is built by the throwaway cluster's superuser; the database it is compared with
+    /// was built by its deployer.
+    pub fn as_built_by(&mut self, user: &str) {
+        if self.user == user || self.user.is_empty() {
+            return;
+        }
+        let (old, new) = (
+            format!("FOR ROLE {} ", self.user),
+            format!("FOR ROLE {user} "),
+        );
+        let keys: Vec<Key> = self
+            .objects
+            .keys()
+            .filter(|k| k.kind == Kind::DefaultPrivilege && k.name.starts_with(&old))
+            .cloned()
+            .collect();
+        for k in keys {
+            let Some(mut o) = self.objects.remove(&k) else {
+                continue;
+            };
+            o.key.name = o.key.name.replacen(&old, &new, 1);
+            o.definition = o.definition.replacen(&old, &new, 1);
+            o.create = o.create.iter().map(|c| c.replacen(&old, &new, 1)).collect();
+            o.drop = o.drop.map(|d| d.replacen(&old, &new, 1));
+            for r in o.roles.iter_mut().filter(|r| **r == self.user) {
+                *r = user.to_string();
+            }
+            self.objects.insert(o.key.clone(), o);
+        }
+        self.user = user.to_string();
     }
 
     /// Leaves out every object `keep` refuses, with what hangs on it.

@@ -42,7 +42,7 @@ pub(super) async fn read(r: &Reader<'_>, snap: &mut Snapshot) -> Result<(), Snap
         ("casts", global("pg_cast", "o", "")),
         ("foreign-data wrappers", global("pg_foreign_data_wrapper", "o", "")),
         ("foreign servers", global("pg_foreign_server", "o", "")),
-        ("user mappings", "(SELECT count(*) FROM pg_user_mapping)".to_string()),
+        ("user mappings", "(SELECT count(*) FROM pg_user_mappings)".to_string()),
         ("procedural languages", global("pg_language", "o", "")),
         ("transforms", global("pg_transform", "o", "")),
         ("access methods", global("pg_am", "o", "")),

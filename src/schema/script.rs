@@ -168,6 +168,14 @@ impl<'a> Work<'a> {
                 }
                 Change::Replace => {
                     work.replace.insert(d.key.clone());
+                    // An enum made anew converts its columns: what reads them is re-created.
+                    if matches!(from.objects[&d.key].detail, Detail::Enum(_)) {
+                        work.retyped
+                            .extend(columns_of_type(from, &d.key.name).map(|c| Key {
+                                kind: Kind::Column,
+                                name: format!("{}.{}", c.table, c.name),
+                            }));
+                    }
                 }
             }
         }
@@ -284,7 +292,7 @@ impl<'a> Work<'a> {
             }
             let replaced = self.replace.contains(k);
             let mut sqls = match (replaced, self.from.objects.get(k).map(|f| &f.detail)) {
-                (true, Some(Detail::Enum(_))) => replace_enum(self.from, o),
+                (true, Some(Detail::Enum(_))) => replace_enum(self.from, self.to, o),
                 _ => o.create.clone(),
             };
             sqls.extend(reset_privileges(self.from, o));
@@ -608,7 +616,7 @@ fn enum_values(name: &str, a: &[String], b: &[String]) -> Option<Vec<String>> {
 
 /// An enum whose values go or move: made anew beside the old one, every column that uses it
 /// converted through text, the old one dropped. A value in use that is gone fails the cast.
-fn replace_enum(from: &Snapshot, to: &Object) -> Vec<String> {
+fn replace_enum(from: &Snapshot, to_snap: &Snapshot, to: &Object) -> Vec<String> {
     let name = &to.key.name;
     let (schema, bare) = name.rsplit_once('.').unwrap_or(("", name));
     let old_bare = format!(
@@ -623,19 +631,40 @@ fn replace_enum(from: &Snapshot, to: &Object) -> Vec<String> {
     };
     let mut out = vec![format!("ALTER TYPE {name} RENAME TO {old_bare};")];
     out.extend(to.create.iter().cloned());
-    for o in from.objects.values() {
-        if let Detail::Column(c) = &o.detail {
-            if c.data_type == *name {
-                let at = format!("ALTER TABLE {} ALTER COLUMN {}", c.table, c.name);
-                if c.default.is_some() {
-                    out.push(format!("{at} DROP DEFAULT;"));
-                }
-                out.push(format!("{at} TYPE {name} USING {}::text::{name};", c.name));
-            }
+    // The columns that use it on both sides: converted, their default set again after.
+    for c in columns_of_type(from, name) {
+        let Some(Detail::Column(now)) = to_snap
+            .objects
+            .get(&Key {
+                kind: Kind::Column,
+                name: format!("{}.{}", c.table, c.name),
+            })
+            .map(|o| &o.detail)
+        else {
+            continue;
+        };
+        let at = format!("ALTER TABLE {} ALTER COLUMN {}", c.table, c.name);
+        if c.default.is_some() {
+            out.push(format!("{at} DROP DEFAULT;"));
+        }
+        out.push(format!("{at} TYPE {name} USING {}::text::{name};", c.name));
+        if let (Some(d), true) = (&now.default, now.data_type == *name) {
+            out.push(format!("{at} SET DEFAULT {d};"));
         }
     }
     out.push(format!("DROP TYPE {old};"));
     out
+}
+
+/// The columns of `snap` whose type is `name`.
+fn columns_of_type<'a>(
+    snap: &'a Snapshot,
+    name: &'a str,
+) -> impl Iterator<Item = &'a ColumnFacts> + 'a {
+    snap.objects.values().filter_map(move |o| match &o.detail {
+        Detail::Column(c) if c.data_type == name => Some(c),
+        _ => None,
+    })
 }
 
 /// For an object made anew, taking away what the other side's defaults give it (PUBLIC's

@@ -672,3 +672,60 @@ fn drift_over_targets_ends_with_a_table_and_speaks_sarif_and_markdown() {
         "{md}"
     );
 }
+
+#[test]
+fn an_enum_that_loses_a_value_is_made_anew_with_its_columns_and_views() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        cluster().create_database("diff_a").unwrap(),
+        cluster().create_database("diff_b").unwrap(),
+    );
+    sql(
+        &a,
+        "CREATE TYPE state AS ENUM ('new', 'old', 'done');
+             CREATE TABLE jobs (id int, state state DEFAULT 'new');
+             INSERT INTO jobs VALUES (1, 'done');
+             CREATE VIEW done_jobs AS SELECT id FROM jobs WHERE state = 'done';",
+    );
+    sql(
+        &b,
+        "CREATE TYPE state AS ENUM ('done', 'new');
+             CREATE TABLE jobs (id int, state state DEFAULT 'new');
+             CREATE VIEW done_jobs AS SELECT id FROM jobs WHERE state = 'done';",
+    );
+    let (_, script, _) = diff(dir.path(), &url(&a), &url(&b), &[]);
+    // A value goes: destructive, so a comment without --allow-drop.
+    assert!(
+        script.contains("-- ALTER TYPE public.state RENAME TO \"state_pgshift_old\";"),
+        "{script}"
+    );
+    converge(dir.path(), &a, &b, &["--allow-drop"], true);
+    assert_eq!(sql(&a, "SELECT id || ':' || state FROM jobs"), "1:done");
+}
+
+#[test]
+fn drift_of_a_database_deployed_by_its_own_role_is_clean() {
+    // The migrations are built on the throwaway cluster by its superuser; the database was built
+    // by a deployer without superuser: default privileges name that role, and must not drift.
+    crate::common::role("drift_deployer", "LOGIN");
+    crate::common::role("drift_reader", "NOLOGIN");
+    let (project, db) = crate::common::project(&[(
+        "2026-01-01_app",
+        "CREATE SCHEMA app;\nCREATE TABLE app.t (id int PRIMARY KEY);\nALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT ON TABLES TO drift_reader;\nGRANT USAGE ON SCHEMA app TO drift_reader;",
+    )]);
+    // Its owner: CREATE on the database, and on public (owned by pg_database_owner), with no grant.
+    sql(&db, &format!("ALTER DATABASE {db} OWNER TO drift_deployer"));
+    let as_deployer = crate::common::url_as(&db, "drift_deployer");
+    let out = pgshift_in(project.path())
+        .env("DATABASE_URL", &as_deployer)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::common::both(&out));
+    let out = pgshift_in(project.path())
+        .env("DATABASE_URL", &as_deployer)
+        .arg("drift")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", crate::common::both(&out));
+}
