@@ -22,6 +22,15 @@ pub fn run(
 ) -> Result<u8, CliError> {
     let from = Source::parse(&args.from);
     let to = Source::parse(&args.to);
+    if args.write.is_some() && !matches!(from, Source::Dir(_)) {
+        return Err(CliError::usage(
+            "--write needs --from to be the migrations folder".to_string(),
+            Some(
+                "pgshift diff --from migrations --to postgresql://localhost/dev --write add_orders"
+                    .into(),
+            ),
+        ));
+    }
     let none = BTreeMap::new();
     let values = |name: &str| settings.variable(vars, &none, name);
     let mut ignore = settings.diff.ignore_schemas.clone();
@@ -31,58 +40,21 @@ pub fn run(
         |e: crate::diff::DiffError| CliError::usage(e.to_string(), Some(e.help().to_string()));
     let mut builder = Builder::new(settings, &values, args.supabase);
     let rt = runtime()?;
-    // Databases first: a folder built beside one gets its cluster's roles (its migrations may
-    // grant to them).
-    let mut sides: [Option<crate::schema::Snapshot>; 2] = [None, None];
-    let order = [(0, "FROM", &from), (1, "TO", &to)];
-    for (i, _, source) in order.iter().filter(|(_, _, s)| matches!(s, Source::Url(_))) {
-        let snap = rt
-            .block_on(builder.snapshot(source, &scope))
-            .map_err(fail)?;
-        builder.roles.extend(snap.roles.iter().cloned());
-        sides[*i] = Some(snap);
-    }
-    for (i, word, source) in order
-        .iter()
-        .filter(|(_, _, s)| !matches!(s, Source::Url(_)))
-    {
+    let mut building = |word: &str, source: &Source| {
         if !out.json {
             out.stderr(&format!(
                 "Reading {word}: building {} on a throwaway PostgreSQL…\n",
                 source.describe()
             ));
         }
-        sides[*i] = Some(
-            rt.block_on(builder.snapshot(source, &scope))
-                .map_err(fail)?,
-        );
-    }
-    let [Some(a), Some(b)] = sides else {
-        unreachable!("both sides are read above")
     };
-    let mut sides = [a, b];
-    // A folder is built by the throwaway cluster's superuser: as the database's role would.
-    match (&from, &to) {
-        (Source::Url(_), Source::Dir(_)) => {
-            let user = sides[0].user.clone();
-            sides[1].as_built_by(&user);
-        }
-        (Source::Dir(_), Source::Url(_)) => {
-            let user = sides[1].user.clone();
-            sides[0].as_built_by(&user);
-        }
-        _ => {}
-    }
+    let sides = rt
+        .block_on(builder.sides(&from, &to, &scope, &mut building))
+        .map_err(fail)?;
     let (a, b) = (&sides[0], &sides[1]);
     let changes = crate::schema::compare::compare(a, b);
     let sql = script(a, b, &changes);
-    if let Some(name) = &args.write {
-        let Source::Dir(dir) = &from else {
-            return Err(CliError::usage(
-                "--write needs --from to be the migrations directory".to_string(),
-                Some("pgshift diff --from migrations --to postgresql://localhost/dev --write add_orders".into()),
-            ));
-        };
+    if let (Some(name), Source::Dir(dir)) = (&args.write, &from) {
         return write(
             settings,
             (dir, name, args.allow_drop),
@@ -96,15 +68,15 @@ pub fn run(
             if changes.is_empty() {
                 out.stderr("No difference.\n");
             } else {
-                let header = format!(
-                    "-- pgshift diff: what turns {} into {}\n-- {} object(s) differ; {} statement(s), {} of them destructive{}.\n",
+                let header = crate::schema::script::comment(&format!(
+                    "pgshift diff: what turns {} into {}\n{} object(s) differ; {} statement(s), {} of them destructive{}.",
                     from.describe(),
                     to.describe(),
                     changes.count(),
                     sql.statements.len(),
                     sql.destructive(),
                     if args.allow_drop || sql.destructive() == 0 { "" } else { " (left out as comments: --allow-drop includes them)" }
-                );
+                ));
                 out.stdout(
                     &format!("{header}{}", sql.render(args.allow_drop)),
                     Kind::Text,

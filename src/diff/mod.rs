@@ -160,6 +160,40 @@ impl<'a> Builder<'a> {
         read(&spec, scope).await
     }
 
+    /// Both sides of a diff. Databases are read first: a folder built beside one gets that
+    /// cluster's roles (its migrations may grant to them), and the default privileges its
+    /// build gives the throwaway superuser are read as the database's role's. `building` hears
+    /// of each side that is built ("FROM" or "TO").
+    pub async fn sides(
+        &mut self,
+        from: &Source,
+        to: &Source,
+        scope: &Scope,
+        building: &mut dyn FnMut(&str, &Source),
+    ) -> Result<[Snapshot; 2], DiffError> {
+        let mut sides: [Option<Snapshot>; 2] = [None, None];
+        let order = [(0, "FROM", from), (1, "TO", to)];
+        let url = |s: &Source| matches!(s, Source::Url(_));
+        for (i, _, source) in order.iter().filter(|(_, _, s)| url(s)) {
+            let snap = self.snapshot(source, scope).await?;
+            self.roles.extend(snap.roles.iter().cloned());
+            sides[*i] = Some(snap);
+        }
+        for (i, word, source) in order.iter().filter(|(_, _, s)| !url(s)) {
+            building(word, source);
+            sides[*i] = Some(self.snapshot(source, scope).await?);
+        }
+        let [Some(mut a), Some(mut b)] = sides else {
+            unreachable!("both sides are read above")
+        };
+        match (from, to) {
+            (Source::Url(_), Source::Dir(_)) => b.as_built_by(&a.user.clone()),
+            (Source::Dir(_), Source::Url(_)) => a.as_built_by(&b.user.clone()),
+            _ => {}
+        }
+        Ok([a, b])
+    }
+
     /// Applies `plan`'s migrations of `set` to `spec` (a throwaway database): no gate, no
     /// backup, no health check; the Supabase stub first when asked.
     pub async fn build(

@@ -164,6 +164,11 @@ fn write_file(path: &Path, text: &str) -> Result<(), DiffError> {
 }
 
 fn header(version: &str, title: &str, depends: &[String], no_transaction: bool) -> String {
+    // The title is a comment line: no line break or other control character in it.
+    let title: String = title
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     let deps = if depends.is_empty() {
         "None".to_string()
     } else {

@@ -62,7 +62,7 @@ impl Script {
         let mut out = String::new();
         out.push_str("SET check_function_bodies = false;\nSET client_min_messages = warning;\n");
         for w in &self.warnings {
-            out.push_str(&format!("-- warning: {w}\n"));
+            out.push_str(&comment(&format!("warning: {w}")));
         }
         let mut phase = None;
         for s in &self.statements {
@@ -71,13 +71,11 @@ impl Script {
                 out.push('\n');
             }
             if let Some(n) = &s.note {
-                out.push_str(&format!("-- {n}\n"));
+                out.push_str(&comment(n));
             }
             if s.destructive && !allow_drop {
                 out.push_str("-- destructive, left out (run with --allow-drop to include it):\n");
-                for line in s.sql.lines() {
-                    out.push_str(&format!("-- {line}\n"));
-                }
+                out.push_str(&comment(&s.sql));
             } else {
                 out.push_str(&s.sql);
                 out.push('\n');
@@ -85,6 +83,18 @@ impl Script {
         }
         out
     }
+}
+
+/// `text` as SQL comment lines: every line of it behind `-- `, so that a name holding a line
+/// break (a quoted identifier may) cannot end the comment and become a statement.
+pub fn comment(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.split(['\n', '\r']) {
+        out.push_str("-- ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// What changing one object in place takes, or that it cannot be.

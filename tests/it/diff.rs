@@ -267,6 +267,12 @@ fn text_json_and_exit_codes_follow_diff() {
     let (code, _, err) = diff(dir.path(), "no/such/folder", &url(&a), &[]);
     assert_eq!(code, 2);
     assert!(err.contains("no/such/folder"), "{err}");
+    let (code, _, err) = diff(dir.path(), &url(&a), &url(&b), &["--write", "x"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--write needs --from to be the migrations folder"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -585,7 +591,14 @@ fn hostile_names_and_comments_converge_and_print_inert() {
         CREATE TABLE "Odd Schema"."we""ird; DROP TABLE x; --" ("select" int PRIMARY KEY, "Ünï cödé" text);
         COMMENT ON TABLE "Odd Schema"."we""ird; DROP TABLE x; --" IS E'line one\n::error::pwned\n\x1b[2J it''s \\ done \u202e';
         CREATE POLICY "see it all" ON "Odd Schema"."we""ird; DROP TABLE x; --" USING ("select" > 0);
-        CREATE FUNCTION "Odd Schema"."$f"() RETURNS int LANGUAGE sql AS $q$ SELECT 1 $q$;"#,
+        CREATE FUNCTION "Odd Schema"."$f"() RETURNS int LANGUAGE sql AS $q$ SELECT 1 $q$;
+        CREATE TABLE boom (x int);
+        CREATE TABLE "line
+DROP TABLE boom; --" (x int, y int);"#,
+    );
+    sql(
+        &a,
+        "CREATE TABLE boom (x int); CREATE TABLE \"line\nDROP TABLE boom; --\" (y int, x int);",
     );
     let (code, script, _) = diff(dir.path(), &url(&a), &url(&b), &[]);
     assert_eq!(code, 1);
@@ -601,7 +614,21 @@ fn hostile_names_and_comments_converge_and_print_inert() {
         "{script}"
     );
     assert!(!script.contains('\u{202e}'), "{script}");
-    converge(dir.path(), &a, &b, &[], true);
+    // A name with a line break in a comment (the column-order warning, a destructive drop)
+    // stays a comment.
+    assert!(
+        !script.lines().any(|l| l.starts_with("DROP TABLE boom")),
+        "{script}"
+    );
+    assert!(
+        script.contains("-- DROP TABLE boom; --\" are in another order"),
+        "{script}"
+    );
+    converge(dir.path(), &a, &b, &[], false);
+    assert_eq!(
+        sql(&a, "SELECT count(*) FROM pg_class WHERE relname = 'boom'"),
+        "1"
+    );
     assert_eq!(
         sql(
             &a,
