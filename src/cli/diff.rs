@@ -63,7 +63,9 @@ pub fn run(
         );
     }
     let labels = Labels::diff(&from.describe(), &to.describe());
-    match args.format {
+    // --json asks every command for JSON.
+    let format = if out.json { DiffFormat::Json } else { args.format };
+    match format {
         DiffFormat::Sql => {
             if changes.is_empty() {
                 out.stderr("No difference.\n");
