@@ -64,7 +64,11 @@ pub fn run(
     }
     let labels = Labels::diff(&from.describe(), &to.describe());
     // --json asks every command for JSON.
-    let format = if out.json { DiffFormat::Json } else { args.format };
+    let format = if out.json {
+        DiffFormat::Json
+    } else {
+        args.format
+    };
     match format {
         DiffFormat::Sql => {
             if changes.is_empty() {
