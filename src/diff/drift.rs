@@ -152,6 +152,12 @@ pub async fn drift(
         .iter()
         .map(|s| s.version.as_str().to_string())
         .collect();
+    if built.is_empty() {
+        notes.push(format!(
+            "{} records no applied migration: everything in it shows as made by hand",
+            spec.describe()
+        ));
+    }
     let major = crate::roundtrip::server_major(spec)
         .await
         .map_err(|e| failed(e.to_string(), "check the connection"))?;

@@ -161,7 +161,7 @@ impl<'a> Builder<'a> {
     }
 
     /// Both sides of a diff. Databases are read first: a folder built beside one gets that
-    /// cluster's roles (its migrations may grant to them), and the default privileges its
+    /// cluster's roles and its major version (when its programs are installed) (its migrations may grant to them), and the default privileges its
     /// build gives the throwaway superuser are read as the database's role's. `building` hears
     /// of each side that is built ("FROM" or "TO").
     pub async fn sides(
@@ -177,6 +177,12 @@ impl<'a> Builder<'a> {
         for (i, _, source) in order.iter().filter(|(_, _, s)| url(s)) {
             let snap = self.snapshot(source, scope).await?;
             self.roles.extend(snap.roles.iter().cloned());
+            // Built on the database's major where installed: two majors deparse a few
+            // definitions differently.
+            if self.bin_dir.is_none() && self.cluster.is_none() {
+                let major = u32::try_from(snap.server_version / 10000).unwrap_or(0);
+                self.bin_dir = crate::ephemeral::bin_dir_for_major(major);
+            }
             sides[*i] = Some(snap);
         }
         for (i, word, source) in order.iter().filter(|(_, _, s)| !url(s)) {
@@ -215,7 +221,7 @@ impl<'a> Builder<'a> {
             },
             ..self.settings.clone()
         };
-        let (_tx, interrupt) = tokio::sync::watch::channel(false);
+        let interrupt = crate::interrupt::subscribe();
         let deploy = crate::pipeline::Deploy {
             settings: &settings,
             spec,
