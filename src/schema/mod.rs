@@ -189,6 +189,8 @@ pub struct Snapshot {
     pub server_version: i32,
     /// The role that read it, as an identifier (`quote_ident(current_user)`).
     pub user: String,
+    /// That role is a superuser.
+    pub superuser: bool,
     /// What the owner of a new function, type or table is given by default privileges here:
     /// (object type letter, schema or "", grantee).
     #[serde(skip)]
@@ -304,7 +306,7 @@ pub async fn read(client: &mut Client, scope: &Scope) -> Result<Snapshot, Snapsh
             .map_err(failed("search_path"))?;
         let row = tx
             .query_one(
-                "SELECT current_setting('server_version_num')::int, (SELECT coalesce(array_agg(rolname::text), '{}') FROM pg_roles), quote_ident(current_user)",
+                "SELECT current_setting('server_version_num')::int, (SELECT coalesce(array_agg(rolname::text), '{}') FROM pg_roles), quote_ident(current_user), (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)",
                 &[],
             )
             .await
@@ -312,6 +314,7 @@ pub async fn read(client: &mut Client, scope: &Scope) -> Result<Snapshot, Snapsh
         snap.server_version = row.get(0);
         snap.roles = row.get::<_, Vec<String>>(1).into_iter().collect();
         snap.user = row.get(2);
+        snap.superuser = row.get::<_, Option<bool>>(3).unwrap_or(false);
         // Relations before what hangs on them (a constraint finds its table's key).
         schemas::read(&reader, &mut snap).await?;
         extensions::read(&reader, &mut snap).await?;

@@ -36,6 +36,14 @@ pub(super) async fn read(r: &Reader<'_>, snap: &mut Snapshot) -> Result<(), Snap
             format!("(SELECT count(*) FROM pg_class o JOIN pg_namespace n ON n.oid = o.relnamespace WHERE o.reloftype <> 0 AND {USER_SCHEMA} AND {})", not_extension_member("pg_class", "o.oid")),
         ),
         (
+            "comments on view columns",
+            format!("(SELECT count(*) FROM pg_description d JOIN pg_class o ON o.oid = d.objoid AND d.classoid = 'pg_class'::regclass JOIN pg_namespace n ON n.oid = o.relnamespace WHERE d.objsubid > 0 AND o.relkind IN ('v', 'm') AND {USER_SCHEMA})"),
+        ),
+        (
+            "column privileges on views",
+            format!("(SELECT count(*) FROM pg_attribute a JOIN pg_class o ON o.oid = a.attrelid JOIN pg_namespace n ON n.oid = o.relnamespace WHERE a.attacl IS NOT NULL AND o.relkind IN ('v', 'm') AND {USER_SCHEMA})"),
+        ),
+        (
             "rules",
             format!("(SELECT count(*) FROM pg_rewrite o JOIN pg_class c ON c.oid = o.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace WHERE o.rulename <> '_RETURN' AND {USER_SCHEMA})"),
         ),

@@ -129,6 +129,7 @@ pub fn script(from: &Snapshot, to: &Snapshot, changes: &Changes) -> Script {
     work.creates(&gone, &ranks.1, &mut script);
     roles(from, to, &mut script);
     column_order(from, to, &mut script.warnings);
+    privileged(from, &mut script);
     // Stable: a key's statements keep their order.
     script.statements.sort_by_key(|s| (s.phase, s.rank));
     script
@@ -740,6 +741,36 @@ fn roles(from: &Snapshot, to: &Snapshot, script: &mut Script) {
             note: None,
             rank: 0,
         });
+    }
+}
+
+/// What FROM's role may not be allowed to do, said before it fails: event triggers need a
+/// superuser, and so does an extension that is not trusted.
+fn privileged(from: &Snapshot, script: &mut Script) {
+    if from.superuser {
+        return;
+    }
+    let made = |kind: Kind| {
+        script
+            .statements
+            .iter()
+            .filter(|s| {
+                s.object.kind == kind && s.phase == Phase::Create && s.sql.starts_with("CREATE")
+            })
+            .count()
+    };
+    let (events, extensions) = (made(Kind::EventTrigger), made(Kind::Extension));
+    if events > 0 {
+        script.warnings.push(format!(
+            "{events} event trigger(s) to create: that needs a superuser, which {} is not",
+            from.user
+        ));
+    }
+    if extensions > 0 {
+        script.warnings.push(format!(
+            "{extensions} extension(s) to create: one that is not trusted needs a superuser, which {} is not (on Supabase, enable it in the dashboard)",
+            from.user
+        ));
     }
 }
 

@@ -770,3 +770,28 @@ fn drift_of_a_database_deployed_by_its_own_role_is_clean() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", crate::common::both(&out));
 }
+
+#[test]
+fn what_the_role_may_not_do_is_said_before_it_fails() {
+    crate::common::role("diff_plain", "LOGIN");
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        cluster().create_database("diff_a").unwrap(),
+        cluster().create_database("diff_b").unwrap(),
+    );
+    sql(
+        &b,
+        "CREATE FUNCTION on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN NULL; END $$;
+             CREATE EVENT TRIGGER diff_plain_ddl ON ddl_command_end EXECUTE FUNCTION on_ddl();
+             CREATE VIEW v AS SELECT 1 AS one; COMMENT ON COLUMN v.one IS 'not modelled';",
+    );
+    let (_, script, err) = diff(
+        dir.path(),
+        &crate::common::url_as(&a, "diff_plain"),
+        &url(&b),
+        &[],
+    );
+    assert!(script.contains("-- warning: 1 event trigger(s) to create: that needs a superuser, which diff_plain is not"), "{script}");
+    // A comment on a view's column is not modelled: named, never taken as equal.
+    assert!(err.contains("comments on view columns (0 / 1)"), "{err}");
+}
