@@ -90,13 +90,29 @@ pub(super) async fn default_privileges(
     r: &Reader<'_>,
     snap: &mut Snapshot,
 ) -> Result<(), SnapshotError> {
-    let sql = "SELECT quote_ident(pg_get_userbyid(d.defaclrole)), CASE WHEN d.defaclnamespace = 0 THEN NULL ELSE quote_ident(n.nspname) END,
-                      d.defaclobjtype::text,
-                      CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(x.grantee)) END, x.privilege_type, x.is_grantable
-                 FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
-                      CROSS JOIN LATERAL aclexplode(d.defaclacl) x
-                WHERE x.grantee <> d.defaclrole
-                  AND (d.defaclnamespace = 0 OR (n.nspname <> ALL($1::text[])))
+    // An entry for all schemas replaces the built-in default (PUBLIC's EXECUTE on functions
+    // and USAGE on types, the owner's all): only what differs from that default is an object,
+    // a grant or a revoke. An entry for one schema only adds grants.
+    let sql = "WITH d AS (
+                 SELECT d.defaclrole, d.defaclnamespace, d.defaclobjtype, d.defaclacl AS acl,
+                        CASE WHEN d.defaclnamespace = 0
+                             THEN acldefault(CASE d.defaclobjtype WHEN 'S' THEN 's'::\"char\" ELSE d.defaclobjtype END, d.defaclrole)
+                             END AS base
+                   FROM pg_default_acl d),
+               items AS (
+                 SELECT d.*, x.grantee, x.privilege_type, x.is_grantable, true AS granted
+                   FROM d CROSS JOIN LATERAL aclexplode(d.acl) x
+                  WHERE NOT EXISTS (SELECT 1 FROM aclexplode(d.base) b WHERE b.grantee = x.grantee AND b.privilege_type = x.privilege_type AND b.is_grantable = x.is_grantable)
+                 UNION ALL
+                 SELECT d.*, b.grantee, b.privilege_type, b.is_grantable, false
+                   FROM d CROSS JOIN LATERAL aclexplode(d.base) b
+                  WHERE NOT EXISTS (SELECT 1 FROM aclexplode(d.acl) x WHERE x.grantee = b.grantee AND x.privilege_type = b.privilege_type))
+               SELECT quote_ident(pg_get_userbyid(i.defaclrole)), CASE WHEN i.defaclnamespace = 0 THEN NULL ELSE quote_ident(n.nspname) END,
+                      i.defaclobjtype::text,
+                      CASE WHEN i.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(i.grantee)) END, i.privilege_type, i.is_grantable, i.granted
+                 FROM items i LEFT JOIN pg_namespace n ON n.oid = i.defaclnamespace
+                WHERE i.grantee <> i.defaclrole
+                  AND (i.defaclnamespace = 0 OR (n.nspname <> ALL($1::text[])))
                 ORDER BY 1, 2, 3, 4, 5";
     for row in r.rows("default privileges", sql).await? {
         let role: String = row.get(0);
@@ -105,6 +121,7 @@ pub(super) async fn default_privileges(
         let grantee: String = row.get(3);
         let privilege: String = row.get(4);
         let grantable: bool = row.get(5);
+        let granted: bool = row.get(6);
         let objects = match letter.as_str() {
             "r" => "TABLES",
             "S" => "SEQUENCES",
@@ -114,14 +131,27 @@ pub(super) async fn default_privileges(
             _ => continue,
         };
         let c = letter.chars().next().unwrap_or('r');
-        snap.default_grantees
-            .insert((c, schema.clone().unwrap_or_default(), grantee.clone()));
+        if granted {
+            snap.default_grantees
+                .insert((c, schema.clone().unwrap_or_default(), grantee.clone()));
+        }
         let scope = match &schema {
             Some(s) => format!("FOR ROLE {role} IN SCHEMA {s}"),
             None => format!("FOR ROLE {role}"),
         };
-        let option = if grantable { " WITH GRANT OPTION" } else { "" };
-        let name = format!("{scope} GRANT {privilege} ON {objects} TO {grantee}");
+        let option = if grantable && granted {
+            " WITH GRANT OPTION"
+        } else {
+            ""
+        };
+        let grant = format!("{scope} GRANT {privilege} ON {objects} TO {grantee}");
+        let revoke = format!("{scope} REVOKE {privilege} ON {objects} FROM {grantee}");
+        // A revoke of the built-in default is an object too; dropping it grants again.
+        let (name, undo) = if granted {
+            (grant, revoke)
+        } else {
+            (revoke, grant)
+        };
         snap.add(Object {
             key: Key {
                 kind: Kind::DefaultPrivilege,
@@ -135,9 +165,7 @@ pub(super) async fn default_privileges(
             definition: format!("{name}{option}"),
             detail: Detail::None,
             create: vec![format!("ALTER DEFAULT PRIVILEGES {name}{option};")],
-            drop: Some(format!(
-                "ALTER DEFAULT PRIVILEGES {scope} REVOKE {privilege} ON {objects} FROM {grantee};"
-            )),
+            drop: Some(format!("ALTER DEFAULT PRIVILEGES {undo};")),
             destructive: false,
             refs: vec![],
             roles: [role.clone(), grantee.clone()]

@@ -11,6 +11,10 @@ const EVERY_KIND: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/diff/every-kind/migrations"
 );
+const MORE_KINDS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/diff/more-kinds/migrations"
+);
 
 fn url(db: &str) -> String {
     cluster().url(db)
@@ -133,7 +137,21 @@ fn project_of(from: &Path) -> tempfile::TempDir {
 
 #[test]
 fn every_kind_converges_from_empty_and_back_to_empty() {
-    let project = project_of(Path::new(EVERY_KIND));
+    from_empty_and_back(EVERY_KIND);
+}
+
+#[test]
+fn the_forms_real_sets_use_converge_from_empty_and_back_to_empty() {
+    // Multi-level LIST/HASH partitions, composite FKs with MATCH FULL and column lists, GIN,
+    // BRIN and DESC indexes, OUT/VARIADIC/polymorphic functions, transition-table and
+    // constraint triggers, recursive and windowed views, CHECK OPTION, WITH NO DATA, domains
+    // over domains, arrays of enums, global default privileges, FOR ALL TABLES and row-filter
+    // publications, expression statistics.
+    from_empty_and_back(MORE_KINDS);
+}
+
+fn from_empty_and_back(folder: &str) {
+    let project = project_of(Path::new(folder));
     let full = cluster().create_database("diff_full").unwrap();
     deploy(project.path(), &full);
     let empty = cluster().create_database("diff_empty").unwrap();
