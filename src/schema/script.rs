@@ -396,6 +396,8 @@ fn cascade(
             if recreatable(d.kind) {
                 replace.insert(d.clone());
                 queue.push(d.clone());
+            } else if converted(from, &k, d) {
+                // An enum made anew converts the columns that use it (`replace_enum`).
             } else if !matches!(d.kind, Kind::Column | Kind::Table) || !is_descendant(from, d, &k) {
                 warnings.push(format!(
                     "{d} depends on {k}, which is dropped or re-created: change it by hand first"
@@ -403,6 +405,17 @@ fn cascade(
             }
         }
     }
+}
+
+/// `d` is a column (or its table) that uses the enum `k`, which is made anew.
+fn converted(from: &Snapshot, k: &Key, d: &Key) -> bool {
+    let is_enum = matches!(
+        from.objects.get(k).map(|o| &o.detail),
+        Some(Detail::Enum(_))
+    );
+    is_enum
+        && columns_of_type(from, &k.name)
+            .any(|c| d.name == c.table || d.name == format!("{}.{}", c.table, c.name))
 }
 
 fn is_descendant(snap: &Snapshot, k: &Key, of: &Key) -> bool {
@@ -658,8 +671,14 @@ fn replace_enum(from: &Snapshot, to_snap: &Snapshot, to: &Object) -> Vec<String>
         if c.default.is_some() {
             out.push(format!("{at} DROP DEFAULT;"));
         }
-        out.push(format!("{at} TYPE {name} USING {}::text::{name};", c.name));
-        if let (Some(d), true) = (&now.default, now.data_type == *name) {
+        // An array of it goes through text[].
+        let (ty, text) = if c.data_type.ends_with("[]") {
+            (format!("{name}[]"), "text[]")
+        } else {
+            (name.clone(), "text")
+        };
+        out.push(format!("{at} TYPE {ty} USING {}::{text}::{ty};", c.name));
+        if let (Some(d), true) = (&now.default, now.data_type == ty) {
             out.push(format!("{at} SET DEFAULT {d};"));
         }
     }
@@ -673,7 +692,11 @@ fn columns_of_type<'a>(
     name: &'a str,
 ) -> impl Iterator<Item = &'a ColumnFacts> + 'a {
     snap.objects.values().filter_map(move |o| match &o.detail {
-        Detail::Column(c) if c.data_type == name => Some(c),
+        Detail::Column(c)
+            if c.data_type == name || c.data_type.strip_suffix("[]") == Some(name) =>
+        {
+            Some(c)
+        }
         _ => None,
     })
 }
