@@ -23,6 +23,8 @@ pub enum Phase {
     Release,
     Drop,
     Create,
+    /// INHERIT and ATTACH PARTITION, once the columns and constraints they need are there.
+    Attach,
     Defaults,
 }
 
@@ -280,8 +282,10 @@ impl<'a> Work<'a> {
             ];
             for (phase, sqls, destructive, rank) in stages {
                 for sql in sqls {
+                    let attach = sql.contains(" ATTACH PARTITION ")
+                        || (sql.contains(" INHERIT ") && !sql.contains(" NO INHERIT "));
                     script.statements.push(Statement {
-                        phase,
+                        phase: if attach { Phase::Attach } else { phase },
                         object: k.clone(),
                         sql: sql.clone(),
                         destructive,

@@ -39,6 +39,8 @@ pub struct ColumnFacts {
     pub generated: Option<String>,
     /// Its place among the table's columns (not compared: never changed in place).
     pub position: i32,
+    /// Defined on this table, not only inherited (not compared: NO INHERIT makes it local).
+    pub local: bool,
 }
 
 impl ColumnFacts {
@@ -142,11 +144,11 @@ async fn columns(
                 format_type(a.atttypid, a.atttypmod),
                 CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN a.attcollation::regcollation::text END,
                 pg_get_expr(d.adbin, d.adrelid), a.attnotnull, nullif(a.attidentity::text, ''), a.attgenerated::text,
-                col_description(c.oid, a.attnum), {acl}
+                col_description(c.oid, a.attnum), {acl}, a.attislocal
            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
                 JOIN pg_type t ON t.oid = a.atttypid
                 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-          WHERE {USER_SCHEMA} AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND a.attislocal AND {member}
+          WHERE {USER_SCHEMA} AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND {member}
           ORDER BY 4, 2",
         acl = acl::column_acl("a.attacl", "c.relowner"),
         member = not_extension_member("pg_class", "c.oid"),
@@ -179,6 +181,7 @@ async fn columns(
                 .and_then(|s| s.chars().next()),
             generated: if generated.is_empty() { None } else { default },
             position: attnum,
+            local: row.get(13),
         };
         let parent = Key {
             kind: Kind::Table,
@@ -189,14 +192,27 @@ async fn columns(
             name: format!("{table}.{name}"),
         };
         let definition = facts.definition();
+        // A column only inherited comes with its parent (or with INHERIT, which needs it
+        // there first) and goes with it: it is never dropped by itself.
+        let (create, drop) = if facts.local {
+            (
+                format!("ALTER TABLE {table} ADD COLUMN {definition};"),
+                Some(format!("ALTER TABLE {table} DROP COLUMN {name};")),
+            )
+        } else {
+            (
+                format!("ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {definition};"),
+                None,
+            )
+        };
         snap.add(Object {
             key: key.clone(),
             schema: schema.clone(),
             parent: Some(parent),
             definition: definition.clone(),
             detail: Detail::Column(facts),
-            create: vec![format!("ALTER TABLE {table} ADD COLUMN {definition};")],
-            drop: Some(format!("ALTER TABLE {table} DROP COLUMN {name};")),
+            create: vec![create],
+            drop,
             destructive: true,
             refs: vec![format!("pg_class:{oid}:{attnum}")],
             roles: vec![],
@@ -219,7 +235,12 @@ async fn columns(
 fn finish(snap: &mut Snapshot, order: &[Key]) {
     let mut columns: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for k in order {
-        if let Some(Detail::Column(c)) = snap.objects.get(k).map(|o| &o.detail) {
+        if let Some(Detail::Column(c)) = snap
+            .objects
+            .get(k)
+            .map(|o| &o.detail)
+            .filter(|d| matches!(d, Detail::Column(c) if c.local))
+        {
             columns
                 .entry(c.table.clone())
                 .or_default()
