@@ -186,6 +186,14 @@ pub const CONFIG_TEMPLATE: &str = r#"# pgshift configuration. Every setting is o
 [log]
 # dir = "logs"                 # logs/migration_YYYYMMDD.log, one JSON line per event
 
+[diff]
+# ignore_schemas = []          # schemas `pgshift diff` never compares
+
+[drift]
+# ignore_schemas = []          # schemas `pgshift drift` never compares (besides Supabase's platform)
+# ignore = ["public.tmp_*"]    # objects by qualified name; * matches anything
+# include_platform = false     # compare Supabase's auth, storage, … schemas too
+
 # psql variables for `:name` in migrations. Prefer environment variables for secrets:
 # `:app_password` reads APP_PASSWORD.
 [variables]
