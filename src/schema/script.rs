@@ -25,6 +25,9 @@ pub enum Phase {
     Create,
     /// INHERIT and ATTACH PARTITION, once the columns and constraints they need are there.
     Attach,
+    /// Types, domains, extensions and schemas that go: after the columns that used them
+    /// changed type (and a schema after what was in it).
+    LateDrop,
     Defaults,
 }
 
@@ -262,8 +265,13 @@ impl<'a> Work<'a> {
             if self.replace.contains(k) && matches!(o.detail, Detail::Enum(_)) {
                 continue;
             }
+            let late = self.only_from.contains(k)
+                && matches!(
+                    k.kind,
+                    Kind::Type | Kind::Domain | Kind::Extension | Kind::Schema
+                );
             script.statements.push(Statement {
-                phase: Phase::Drop,
+                phase: if late { Phase::LateDrop } else { Phase::Drop },
                 object: k.clone(),
                 sql: drop.clone(),
                 destructive: o.destructive,
@@ -583,7 +591,8 @@ fn column(a: &ColumnFacts, b: &ColumnFacts) -> Change {
     }
 }
 
-/// A type change that keeps every value: to text, to a wider integer, to a longer varchar.
+/// A type change that keeps every value: to text (every value has a text form), to a wider
+/// integer, to a longer or unbounded varchar.
 fn widening(from: &str, to: &str) -> bool {
     let length = |t: &str, prefix: &str| -> Option<u32> {
         t.strip_prefix(prefix)?
@@ -593,13 +602,11 @@ fn widening(from: &str, to: &str) -> bool {
             .ok()
     };
     match (from, to) {
-        (_, "text") => {
-            from.starts_with("character varying")
-                || from.starts_with("character(")
-                || from == "text"
-        }
+        (_, "text") => true,
         ("smallint", "integer" | "bigint") | ("integer", "bigint") => true,
-        (f, "character varying") => f.starts_with("character varying"),
+        (f, "character varying") => {
+            f.starts_with("character varying") || f.starts_with("character(")
+        }
         (f, t) => match (
             length(f, "character varying"),
             length(t, "character varying"),
@@ -989,5 +996,6 @@ mod tests {
         assert!(!widening("character varying(20)", "character varying(10)"));
         assert!(!widening("bigint", "integer"));
         assert!(!widening("text", "integer"));
+        assert!(widening("public.legacy", "text"));
     }
 }

@@ -211,6 +211,8 @@ fn changes_are_made_in_place_and_converge() {
         CREATE VIEW cheap AS SELECT id, code FROM items WHERE price < 10;
         CREATE VIEW cheapest AS SELECT id FROM cheap;
         CREATE TABLE gone (x int);
+        CREATE TYPE legacy AS ENUM ('a', 'b');
+        ALTER TABLE items ADD COLUMN kind legacy;
         ALTER TABLE items ENABLE ROW LEVEL SECURITY;
         CREATE POLICY p ON items FOR SELECT USING (price > 0);";
     let after = "
@@ -221,6 +223,7 @@ fn changes_are_made_in_place_and_converge() {
         CREATE VIEW cheapest AS SELECT id FROM cheap;
         CREATE INDEX items_code ON items (code);
         CREATE TABLE moved (x int);
+        ALTER TABLE items ADD COLUMN kind text;
         ALTER TABLE items ENABLE ROW LEVEL SECURITY;
         CREATE POLICY p ON items FOR SELECT USING (price > 1);";
     sql(&a, before);
