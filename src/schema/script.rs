@@ -1,8 +1,9 @@
 //! The SQL that turns one snapshot into another, ordered by the dependencies the catalogs
 //! record: first what must let go of something (a default that names a sequence to drop, a
 //! partition to detach), then drops in reverse dependency order, then creates and changes in
-//! dependency order, and default privileges last (so that they give nothing to what the
-//! script creates). A view, function, trigger or policy that must be re-created brings what
+//! dependency order, then INHERIT and ATTACH PARTITION, then the types, domains, extensions
+//! and schemas that go (once no column uses them), and default privileges last (so that they
+//! give nothing to what the script creates). A view, function, trigger or policy that must be re-created brings what
 //! depends on it; a column changes in place and is never dropped and added; an object made
 //! anew gets exactly the privileges it has on the other side, whatever the defaults there.
 
