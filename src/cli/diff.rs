@@ -22,6 +22,17 @@ pub fn run(
 ) -> Result<u8, CliError> {
     let from = Source::parse(&args.from);
     let to = Source::parse(&args.to);
+    // A URL given here is a secret like DATABASE_URL: masked wherever it could be printed.
+    for source in [&from, &to] {
+        if let Source::Url(u) = source {
+            crate::sanitize::redact::remember(u);
+            if let Ok(spec) = crate::db::connect::ConnectionSpec::parse(u) {
+                if let (_, Some(password)) = spec.for_libpq("pgshift diff") {
+                    crate::sanitize::redact::remember(&password);
+                }
+            }
+        }
+    }
     if args.write.is_some() && !matches!(from, Source::Dir(_)) {
         return Err(CliError::usage(
             "--write needs --from to be the migrations folder".to_string(),
