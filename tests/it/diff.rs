@@ -290,6 +290,14 @@ fn text_json_and_exit_codes_follow_diff() {
     assert_eq!(v["differences"], 5, "{json}");
     let (code, _, _) = diff(dir.path(), &url(&a), &url(&a), &[]);
     assert_eq!(code, 0);
+    // Every difference is in public: left out, nothing differs.
+    let (code, out, _) = diff(
+        dir.path(),
+        &url(&a),
+        &url(&b),
+        &["--ignore-schemas", "public"],
+    );
+    assert_eq!(code, 0, "{out}");
     let (code, _, err) = diff(dir.path(), "no/such/folder", &url(&a), &[]);
     assert_eq!(code, 2);
     assert!(err.contains("no/such/folder"), "{err}");
