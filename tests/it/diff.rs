@@ -922,3 +922,26 @@ fn changes_to_every_kind_converge_both_ways() {
     deploy(project.path(), &c);
     converge(project.path(), &b, &c, &["--allow-drop"], false);
 }
+
+#[test]
+fn drift_of_the_untouched_eneas_example_is_clean() {
+    // 17 migrations: roles, RLS everywhere, functions, triggers, seeds, a data migration.
+    let _turn = crate::common::ROLE_TURN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let project =
+        project_of(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/eneas-os/migrations"));
+    let db = cluster().create_database("drift_eneas").unwrap();
+    let out = pgshift(project.path(), &db)
+        .env("APP_PASSWORD", "drift-test")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::common::both(&out));
+    let out = pgshift(project.path(), &db)
+        .env("APP_PASSWORD", "drift-test")
+        .arg("drift")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", crate::common::both(&out));
+}
