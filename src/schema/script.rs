@@ -469,7 +469,17 @@ fn change(f: &Object, t: &Object) -> Change {
             }
         }
         (Detail::Sequence(_), Detail::Sequence(o)) => {
-            alter(vec![format!("ALTER SEQUENCE {name} {o};")])
+            let mut out = vec![format!("ALTER SEQUENCE {name} {o};")];
+            let unlogged = |d: &str| d.starts_with("UNLOGGED ");
+            if unlogged(&f.definition) != unlogged(&t.definition) {
+                let how = if unlogged(&t.definition) {
+                    "UNLOGGED"
+                } else {
+                    "LOGGED"
+                };
+                out.push(format!("ALTER SEQUENCE {name} SET {how};"));
+            }
+            alter(out)
         }
         (Detail::Enum(a), Detail::Enum(b)) => match enum_values(name, a, b) {
             Some(sqls) => alter(sqls),

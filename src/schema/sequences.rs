@@ -14,7 +14,7 @@ pub(super) async fn read(r: &Reader<'_>, snap: &mut Snapshot) -> Result<(), Snap
                           'MINVALUE ' || s.seqmin, 'MAXVALUE ' || s.seqmax, 'CACHE ' || s.seqcache, CASE WHEN s.seqcycle THEN 'CYCLE' ELSE 'NO CYCLE' END),
                 (SELECT format('%s.%I', d.refobjid::regclass, a.attname) FROM pg_depend d JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
                   WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'a' LIMIT 1),
-                obj_description(c.oid, 'pg_class'), {acl}
+                obj_description(c.oid, 'pg_class'), {acl}, c.relpersistence = 'u'
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_sequence s ON s.seqrelid = c.oid
           WHERE {USER_SCHEMA} AND c.relkind = 'S' AND {member}
             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'i')
@@ -28,6 +28,11 @@ pub(super) async fn read(r: &Reader<'_>, snap: &mut Snapshot) -> Result<(), Snap
         let name: String = row.get(2);
         let options: String = row.get(3);
         let owned_by: Option<String> = row.get(4);
+        let unlogged = if row.get::<_, bool>(7) {
+            "UNLOGGED "
+        } else {
+            ""
+        };
         let key = Key {
             kind: Kind::Sequence,
             name: name.clone(),
@@ -36,9 +41,9 @@ pub(super) async fn read(r: &Reader<'_>, snap: &mut Snapshot) -> Result<(), Snap
             key: key.clone(),
             schema: schema.clone(),
             parent: None,
-            definition: options.clone(),
+            definition: format!("{unlogged}{options}"),
             detail: Detail::Sequence(options.clone()),
-            create: vec![format!("CREATE SEQUENCE {name} {options};")],
+            create: vec![format!("CREATE {unlogged}SEQUENCE {name} {options};")],
             drop: Some(format!("DROP SEQUENCE {name};")),
             destructive: false,
             refs: vec![format!("pg_class:{oid}")],

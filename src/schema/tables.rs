@@ -20,6 +20,8 @@ pub struct TableFacts {
     /// `d`efault, `n`othing, `f`ull, `i`ndex (with the index's name).
     pub replica_identity: String,
     pub partition_key: Option<String>,
+    /// A table access method other than heap.
+    pub access_method: Option<String>,
     /// The parent and the bound (`FOR VALUES …`) of a partition.
     pub partition_of: Option<(String, String)>,
     pub inherits: Vec<String>,
@@ -76,7 +78,8 @@ pub(super) async fn read(r: &Reader<'_>, snap: &mut Snapshot) -> Result<(), Snap
                 CASE WHEN c.relispartition THEN (SELECT h.inhparent::regclass::text FROM pg_inherits h WHERE h.inhrelid = c.oid) END,
                 CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END,
                 (SELECT coalesce(array_agg(h.inhparent::regclass::text ORDER BY h.inhseqno), '{{}}') FROM pg_inherits h WHERE h.inhrelid = c.oid AND NOT c.relispartition),
-                obj_description(c.oid, 'pg_class'), {acl}
+                obj_description(c.oid, 'pg_class'), {acl},
+                (SELECT quote_ident(am.amname) FROM pg_am am WHERE am.oid = c.relam AND am.amname <> 'heap')
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE {USER_SCHEMA} AND c.relkind IN ('r', 'p') AND {member}
           ORDER BY 4",
@@ -103,6 +106,7 @@ pub(super) async fn read(r: &Reader<'_>, snap: &mut Snapshot) -> Result<(), Snap
                 _ => "DEFAULT".into(),
             },
             partition_key: row.get(10),
+            access_method: row.get(16),
             partition_of: row
                 .get::<_, Option<String>>(11)
                 .zip(row.get::<_, Option<String>>(12)),
@@ -269,6 +273,9 @@ fn finish(snap: &mut Snapshot, order: &[Key]) {
         if let Some(k) = &t.partition_key {
             sql.push_str(&format!(" PARTITION BY {k}"));
         }
+        if let Some(am) = &t.access_method {
+            sql.push_str(&format!(" USING {am}"));
+        }
         if !t.options.is_empty() {
             sql.push_str(&format!(" WITH ({})", t.options.join(", ")));
         }
@@ -289,6 +296,7 @@ pub fn flags(name: &str, to: &TableFacts, from: Option<&TableFacts>) -> Vec<Stri
         force_rls: false,
         replica_identity: "DEFAULT".into(),
         partition_key: to.partition_key.clone(),
+        access_method: to.access_method.clone(),
         partition_of: to.partition_of.clone(),
         inherits: to.inherits.clone(),
     };
@@ -297,6 +305,10 @@ pub fn flags(name: &str, to: &TableFacts, from: Option<&TableFacts>) -> Vec<Stri
     if to.unlogged != from.unlogged {
         let how = if to.unlogged { "UNLOGGED" } else { "LOGGED" };
         out.push(format!("ALTER TABLE {name} SET {how};"));
+    }
+    if to.access_method != from.access_method {
+        let am = to.access_method.as_deref().unwrap_or("heap");
+        out.push(format!("ALTER TABLE {name} SET ACCESS METHOD {am};"));
     }
     if to.options != from.options {
         let gone: Vec<String> = from

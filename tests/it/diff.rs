@@ -836,9 +836,15 @@ fn changes_to_the_forms_real_sets_use_converge_both_ways() {
     );
     deploy(project.path(), &a);
     deploy(project.path(), &b);
+    // An access method is not compared (an extension brings it): both sides have it.
+    let am = "CREATE ACCESS METHOD diff_heap TYPE TABLE HANDLER heap_tableam_handler";
+    sql(&a, am);
+    sql(&b, am);
     sql(
         &b,
         r#"
+        ALTER TABLE shop.audit_log SET ACCESS METHOD diff_heap;
+        ALTER SEQUENCE shop.scratch_seq SET LOGGED;
         ALTER DOMAIN shop.price SET DEFAULT 2;
         ALTER TYPE shop.size ADD VALUE 'xl';
         ALTER TABLE shop.orders DETACH PARTITION shop.orders_other;
@@ -867,8 +873,14 @@ fn changes_to_the_forms_real_sets_use_converge_both_ways() {
         CREATE STATISTICS shop.orders_expr (ndistinct) ON (lower(code)), region FROM shop.orders_other;"#,
     );
     converge(project.path(), &a, &b, &["--allow-drop"], false);
+    // Attributes pg_dump's entry headers do not show, checked in the catalogs.
+    assert_eq!(
+        sql(&a, "SELECT am.amname || ':' || (SELECT relpersistence::text FROM pg_class WHERE relname = 'scratch_seq') FROM pg_class c JOIN pg_am am ON am.oid = c.relam WHERE c.relname = 'audit_log'"),
+        "diff_heap:p"
+    );
     let c = cluster().create_database("diff_more").unwrap();
     deploy(project.path(), &c);
+    sql(&c, am);
     converge(project.path(), &b, &c, &["--allow-drop"], false);
 }
 
