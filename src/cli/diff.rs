@@ -14,16 +14,10 @@ use super::database::runtime;
 use super::output::Kind;
 use super::{exit, CliError, DiffArgs, DiffFormat, Output};
 
-pub fn run(
-    settings: &Settings,
-    vars: &VarSource,
-    args: &DiffArgs,
-    out: &Output,
-) -> Result<u8, CliError> {
-    let from = Source::parse(&args.from);
-    let to = Source::parse(&args.to);
-    // A URL given here is a secret like DATABASE_URL: masked wherever it could be printed.
-    for source in [&from, &to] {
+/// A URL given to --from or --to is a secret like DATABASE_URL: masked wherever it could be
+/// printed, and so is its password.
+fn remember_urls(sources: &[&Source]) {
+    for source in sources {
         if let Source::Url(u) = source {
             crate::sanitize::redact::remember(u);
             if let Ok(spec) = crate::db::connect::ConnectionSpec::parse(u) {
@@ -33,6 +27,17 @@ pub fn run(
             }
         }
     }
+}
+
+pub fn run(
+    settings: &Settings,
+    vars: &VarSource,
+    args: &DiffArgs,
+    out: &Output,
+) -> Result<u8, CliError> {
+    let from = Source::parse(&args.from);
+    let to = Source::parse(&args.to);
+    remember_urls(&[&from, &to]);
     if args.write.is_some() && !matches!(from, Source::Dir(_)) {
         return Err(CliError::usage(
             "--write needs --from to be the migrations folder".to_string(),
@@ -81,29 +86,7 @@ pub fn run(
         args.format
     };
     match format {
-        DiffFormat::Sql => {
-            if changes.is_empty() {
-                out.stderr("No difference.\n");
-            } else {
-                let header = crate::schema::script::comment(&format!(
-                    "pgshift diff: what turns {} into {}\n{} object(s) differ; {} statement(s), {} of them destructive{}.",
-                    from.describe(),
-                    to.describe(),
-                    changes.count(),
-                    sql.statements.len(),
-                    sql.destructive(),
-                    if args.allow_drop || sql.destructive() == 0 { "" } else { " (left out as comments: --allow-drop includes them)" }
-                ));
-                out.stdout(
-                    &format!("{header}{}", sql.render(args.allow_drop)),
-                    Kind::Text,
-                );
-                let nc = crate::report::diff::not_compared(&changes);
-                if !nc.is_empty() {
-                    out.stderr(&nc);
-                }
-            }
-        }
+        DiffFormat::Sql => print_sql((&from, &to), &changes, &sql, args.allow_drop, out),
         DiffFormat::Text => out.stdout(&text(&changes, a, b, &labels), Kind::Text),
         DiffFormat::Markdown => out.stdout(
             &markdown_report(&changes, a, b, &labels, "pgshift diff"),
@@ -119,6 +102,39 @@ pub fn run(
     } else {
         exit::FINDINGS
     })
+}
+
+/// The script on stdout, after a header that says what it turns into what; kinds not compared
+/// on stderr.
+fn print_sql(
+    (from, to): (&Source, &Source),
+    changes: &crate::schema::compare::Changes,
+    sql: &crate::schema::script::Script,
+    allow_drop: bool,
+    out: &Output,
+) {
+    if changes.is_empty() {
+        out.stderr("No difference.\n");
+        return;
+    }
+    let left_out = if allow_drop || sql.destructive() == 0 {
+        ""
+    } else {
+        " (left out as comments: --allow-drop includes them)"
+    };
+    let header = crate::schema::script::comment(&format!(
+        "pgshift diff: what turns {} into {}\n{} object(s) differ; {} statement(s), {} of them destructive{left_out}.",
+        from.describe(),
+        to.describe(),
+        changes.count(),
+        sql.statements.len(),
+        sql.destructive(),
+    ));
+    out.stdout(&format!("{header}{}", sql.render(allow_drop)), Kind::Text);
+    let nc = crate::report::diff::not_compared(changes);
+    if !nc.is_empty() {
+        out.stderr(&nc);
+    }
 }
 
 /// `--write NAME`: the migration pair in the migrations directory.

@@ -453,62 +453,14 @@ fn change(f: &Object, t: &Object) -> Change {
     };
     match (&f.detail, &t.detail) {
         (Detail::Column(a), Detail::Column(b)) => column(a, b),
-        (Detail::Table(a), Detail::Table(b)) => {
-            if a.partition_key != b.partition_key {
-                return Change::Replace;
-            }
-            let all = super::tables::flags(name, b, Some(a));
-            let (before, after): (Vec<String>, Vec<String>) = all
-                .into_iter()
-                .partition(|s| s.contains(" DETACH PARTITION ") || s.contains(" NO INHERIT "));
-            Change::InPlace {
-                before,
-                after,
-                destructive: false,
-                retyped: false,
-            }
-        }
-        (Detail::Sequence(_), Detail::Sequence(o)) => {
-            let mut out = vec![format!("ALTER SEQUENCE {name} {o};")];
-            let unlogged = |d: &str| d.starts_with("UNLOGGED ");
-            if unlogged(&f.definition) != unlogged(&t.definition) {
-                let how = if unlogged(&t.definition) {
-                    "UNLOGGED"
-                } else {
-                    "LOGGED"
-                };
-                out.push(format!("ALTER SEQUENCE {name} SET {how};"));
-            }
-            alter(out)
-        }
+        (Detail::Table(a), Detail::Table(b)) => table(name, a, b),
+        (Detail::Sequence(_), Detail::Sequence(o)) => alter(sequence(name, o, f, t)),
         (Detail::Enum(a), Detail::Enum(b)) => match enum_values(name, a, b) {
             Some(sqls) => alter(sqls),
             None => Change::Replace,
         },
-        (
-            Detail::Domain {
-                base: a,
-                default: da,
-                not_null: na,
-            },
-            Detail::Domain {
-                base: b,
-                default: db,
-                not_null: nb,
-            },
-        ) if a == b => {
-            let mut out = Vec::new();
-            if da != db {
-                out.push(match db {
-                    Some(d) => format!("ALTER DOMAIN {name} SET DEFAULT {d};"),
-                    None => format!("ALTER DOMAIN {name} DROP DEFAULT;"),
-                });
-            }
-            if na != nb {
-                let how = if *nb { "SET" } else { "DROP" };
-                out.push(format!("ALTER DOMAIN {name} {how} NOT NULL;"));
-            }
-            alter(out)
+        (Detail::Domain { base: a, .. }, Detail::Domain { base: b, .. }) if a == b => {
+            alter(domain(name, &f.detail, &t.detail))
         }
         (
             Detail::Extension {
@@ -529,6 +481,7 @@ fn change(f: &Object, t: &Object) -> Change {
             }
             alter(out)
         }
+        // CREATE OR REPLACE keeps what depends on a function whose signature stays.
         (
             Detail::Function {
                 result: ra,
@@ -544,6 +497,68 @@ fn change(f: &Object, t: &Object) -> Change {
         (Detail::Comment { .. }, Detail::Comment { .. }) => alter(t.create.clone()),
         _ => Change::Replace,
     }
+}
+
+/// A table's flags; one whose partition key changes is made anew (destructive).
+fn table(name: &str, a: &super::tables::TableFacts, b: &super::tables::TableFacts) -> Change {
+    if a.partition_key != b.partition_key {
+        return Change::Replace;
+    }
+    let (before, after): (Vec<String>, Vec<String>) = super::tables::flags(name, b, Some(a))
+        .into_iter()
+        .partition(|s| s.contains(" DETACH PARTITION ") || s.contains(" NO INHERIT "));
+    Change::InPlace {
+        before,
+        after,
+        destructive: false,
+        retyped: false,
+    }
+}
+
+/// A sequence's options, and whether it is logged.
+fn sequence(name: &str, options: &str, f: &Object, t: &Object) -> Vec<String> {
+    let mut out = vec![format!("ALTER SEQUENCE {name} {options};")];
+    let unlogged = |d: &str| d.starts_with("UNLOGGED ");
+    if unlogged(&f.definition) != unlogged(&t.definition) {
+        let how = if unlogged(&t.definition) {
+            "UNLOGGED"
+        } else {
+            "LOGGED"
+        };
+        out.push(format!("ALTER SEQUENCE {name} SET {how};"));
+    }
+    out
+}
+
+/// A domain whose base type stays: its default and NOT NULL.
+fn domain(name: &str, a: &Detail, b: &Detail) -> Vec<String> {
+    let (
+        Detail::Domain {
+            default: da,
+            not_null: na,
+            ..
+        },
+        Detail::Domain {
+            default: db,
+            not_null: nb,
+            ..
+        },
+    ) = (a, b)
+    else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    if da != db {
+        out.push(match db {
+            Some(d) => format!("ALTER DOMAIN {name} SET DEFAULT {d};"),
+            None => format!("ALTER DOMAIN {name} DROP DEFAULT;"),
+        });
+    }
+    if na != nb {
+        let how = if *nb { "SET" } else { "DROP" };
+        out.push(format!("ALTER DOMAIN {name} {how} NOT NULL;"));
+    }
+    out
 }
 
 /// A column changed in place: its default let go of first (it may name something dropped),
