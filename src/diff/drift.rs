@@ -158,25 +158,19 @@ pub async fn drift(
             spec.describe()
         ));
     }
-    let major = crate::roundtrip::server_major(spec)
-        .await
-        .map_err(|e| failed(e.to_string(), "check the connection"))?;
+    let scope = super::scope(settings, &ignore.schemas());
+    let mut live = super::read(spec, &scope).await?;
+    // Built on the server's major where installed: two majors deparse a few definitions
+    // differently.
+    let major = live.server_version / 10000;
     if builder.bin_dir.is_none() {
-        match crate::ephemeral::bin_dir_for_major(major) {
+        match crate::ephemeral::bin_dir_for_major(u32::try_from(major).unwrap_or(0)) {
             Some(dir) => builder.bin_dir = Some(dir),
             None => notes.push(format!(
                 "PostgreSQL {major}'s programs are not installed here: the migrations were built on the local PostgreSQL, whose text of some definitions may differ (apt-get install -y postgresql-{major})"
             )),
         }
     }
-    let scope = crate::schema::Scope {
-        ignore_schemas: ignore.schemas(),
-        tracking: Some((
-            settings.tracking.schema.clone(),
-            settings.tracking.table.clone(),
-        )),
-    };
-    let mut live = super::read(spec, &scope).await?;
     // The migrations may grant to the server's roles: the throwaway cluster has them too.
     builder.roles = live.roles.iter().cloned().collect();
     let expected_spec = builder.database()?;

@@ -266,11 +266,7 @@ pub fn drift_entries(
 
 /// GitHub workflow commands: one `::error` per drifted object.
 pub fn github(changes: &Changes, (expected, live): (&Snapshot, &Snapshot), target: &str) -> String {
-    let data = |s: &str| {
-        s.replace('%', "%25")
-            .replace('\r', "%0D")
-            .replace('\n', "%0A")
-    };
+    use super::github::data;
     let mut out = String::new();
     let entries = drift_entries(changes, expected, live);
     for (rule, _, message) in &entries {

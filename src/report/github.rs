@@ -7,7 +7,8 @@ use crate::diagnostic::Level;
 use crate::sanitize::escape::{untrusted, untrusted_lines};
 use crate::validate::Report;
 
-fn data(s: &str) -> String {
+/// A workflow command's message: `%`, CR and LF encoded as the runner expects.
+pub(crate) fn data(s: &str) -> String {
     s.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
