@@ -192,6 +192,7 @@ impl Deploy<'_> {
             target: self.target.clone(),
             dry_run: s.run.dry_run,
             out_of_order: s.migrations.out_of_order,
+            retry_failed: s.run.retry_failed,
             values: self.values,
             debug: s.run.debug,
             notify_pgrst: s.deploy.notify_pgrst,
@@ -262,7 +263,14 @@ fn dangerous_line(f: &Finding) -> Option<Dangerous> {
         return None;
     }
     let loc = f.location.as_ref()?;
-    let version = loc.file.file_stem()?.to_string_lossy().into_owned();
+    let stem = loc.file.file_stem()?.to_string_lossy();
+    // A repeatable's version names its folder: `repeatable/refresh_views`.
+    let folder = loc.file.parent().and_then(|p| p.file_name());
+    let version = if folder.is_some_and(|f| f == crate::migration::filename::REPEATABLE_DIR) {
+        format!("{}/{stem}", crate::migration::filename::REPEATABLE_DIR)
+    } else {
+        stem.into_owned()
+    };
     let allowed = match f.allowed.as_deref() {
         Some("") => " (allowed by @allow)".to_string(),
         Some(reason) => format!(" (allowed by @allow: {reason})"),

@@ -43,6 +43,8 @@ pub struct NewMigration {
     pub depends_on: Vec<Version>,
     /// Also write `<version>.down.sql` beside it (what `test --rollback` and `rollback` run).
     pub down: bool,
+    /// A repeatable migration (`repeatable/<name>.sql`, no date, no down file).
+    pub repeatable: bool,
 }
 
 impl NewMigration {
@@ -51,6 +53,9 @@ impl NewMigration {
         let d = suggest_description(&self.description);
         if d.is_empty() {
             return Err(ScaffoldError::EmptyDescription(self.description.clone()));
+        }
+        if self.repeatable {
+            return Ok(format!("{}/{d}", crate::migration::filename::REPEATABLE_DIR));
         }
         Ok(format!("{}_{d}", format_date(self.date)))
     }
@@ -73,17 +78,29 @@ impl NewMigration {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        let (version, guidance) = if self.repeatable {
+            (
+                "repeatable".to_string(),
+                "-- Define views, functions, policies or grants by their whole text (CREATE OR REPLACE …).\n\
+                 -- It runs again, in one transaction with its record, whenever its SQL changes (not\n\
+                 -- for comments or whitespace); name what it needs in Dependencies.\n",
+            )
+        } else {
+            (
+                format_date(self.date),
+                "-- Write the SQL here. The whole file runs in one transaction together with its\n\
+                 -- tracking row; add `-- @no-transaction` above for CREATE INDEX CONCURRENTLY.\n",
+            )
+        };
         format!(
             "-- =============================================\n\
              -- MIGRATION: {title}\n\
-             -- Version: {}\n\
+             -- Version: {version}\n\
              -- Author: {}\n\
              -- Dependencies: {deps}\n\
              -- =============================================\n\
              \n\
-             -- Write the SQL here. The whole file runs in one transaction together with its\n\
-             -- tracking row; add `-- @no-transaction` above for CREATE INDEX CONCURRENTLY.\n",
-            format_date(self.date),
+             {guidance}",
             self.author
         )
     }
@@ -106,7 +123,10 @@ impl NewMigration {
         }
         let version = self.version()?;
         let mut files = vec![(dir.join(format!("{version}.sql")), self.text())];
-        if self.down {
+        if self.repeatable {
+            let folder = dir.join(crate::migration::filename::REPEATABLE_DIR);
+            fs::create_dir_all(&folder).map_err(write_err(&folder))?;
+        } else if self.down {
             files.push((dir.join(format!("{version}.down.sql")), self.down_text()?));
         }
         if let Some((taken, _)) = files.iter().find(|(p, _)| crate::files::exists(p)) {
@@ -314,6 +334,26 @@ mod tests {
     use crate::config::{ConfigFile, Environment};
 
     #[test]
+    fn a_new_repeatable_goes_in_its_folder_without_a_down_file() {
+        let m = NewMigration {
+            description: "Refresh views".into(),
+            date: NaiveDate::from_ymd_opt(2026, 1, 21).unwrap(),
+            author: "Ada".into(),
+            depends_on: vec![],
+            down: false,
+            repeatable: true,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let written = m.write(dir.path()).unwrap();
+        assert_eq!(written, vec![dir.path().join("repeatable/refresh_views.sql")]);
+        let set = crate::migration::load_dir(dir.path(), crate::config::Environment::Development)
+            .unwrap();
+        assert_eq!(set.migrations.len(), 1);
+        assert_eq!(set.migrations[0].version.as_str(), "repeatable/refresh_views");
+        assert!(set.findings.is_empty(), "{:?}", set.findings);
+    }
+
+    #[test]
     fn new_migration_text_is_a_valid_header() {
         let m = NewMigration {
             description: "Add user profiles".into(),
@@ -321,6 +361,7 @@ mod tests {
             author: "Ada".into(),
             depends_on: vec![Version::parse_reference("2026-01-20_create_users_table").unwrap()],
             down: true,
+            repeatable: false,
         };
         assert_eq!(m.version().unwrap(), "2026-01-21_add_user_profiles");
         let dir = tempfile::tempdir().unwrap();

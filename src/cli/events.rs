@@ -86,6 +86,7 @@ impl Printer {
                 | Event::Notice { .. }
                 | Event::Retrying { .. }
                 | Event::Resumed { .. }
+                | Event::Replacing { .. }
                 | Event::Warning { .. }
                 | Event::RolledBack { .. }
                 | Event::Statement { .. },

@@ -78,6 +78,7 @@ fn database_states(
                 let label = match e.state {
                     State::Applied { .. } => "applied",
                     State::Pending { .. } => "pending",
+                    State::Changed => "changed (runs again)",
                     State::Failed { .. } | State::Partial { .. } => "failed",
                     State::Modified => "modified",
                     State::Damaged { .. } => "damaged record",

@@ -348,6 +348,10 @@ pub struct MigrateArgs {
     /// With --targets: only every N-th target, starting with the I-th (a CI matrix of N jobs)
     #[arg(long, value_name = "I/N", requires = "targets")]
     pub shard: Option<String>,
+    /// Run a failed repeatable migration again although its file did not change (after
+    /// fixing what it needed in the database)
+    #[arg(long)]
+    pub retry_failed: bool,
 }
 
 #[derive(Debug, Args)]
@@ -504,6 +508,10 @@ pub struct NewArgs {
     /// Do not write the .down.sql beside it
     #[arg(long)]
     pub no_down: bool,
+    /// A repeatable migration: `repeatable/NAME.sql`, run again whenever its SQL changes
+    /// (views, functions, policies, grants)
+    #[arg(long)]
+    pub repeatable: bool,
 }
 
 /// Exit codes (SPEC §16).
@@ -589,6 +597,7 @@ impl Cli {
             flags.lock_timeout = m.lock_timeout;
             flags.confirm = m.confirm.clone();
             flags.notify_webhook = m.notify_webhook.clone().filter(|w| !w.trim().is_empty());
+            flags.retry_failed = m.retry_failed;
         }
         if let Command::Rollback(r) = &self.command {
             flags.force = r.force;

@@ -22,7 +22,8 @@ pub fn run(settings: &Settings, args: &NewArgs, cwd: &Path, out: &Output) -> Res
             if set.get(&version).is_none() {
                 return Err(CliError::usage(
                     format!(
-                        "--depends-on {d}: there is no {version}.sql in {}",
+                        "--depends-on {d}: there is no {}.sql in {}",
+                        version,
                         settings.migrations.dir.display()
                     ),
                     Some("`pgshift order` lists the migrations".to_string()),
@@ -36,7 +37,8 @@ pub fn run(settings: &Settings, args: &NewArgs, cwd: &Path, out: &Output) -> Res
         date: chrono::Local::now().date_naive(),
         author: default_author(cwd),
         depends_on,
-        down: !args.no_down,
+        down: !args.no_down && !args.repeatable,
+        repeatable: args.repeatable,
     };
     let written = new.write(&settings.migrations.dir).map_err(|e| {
         let help = match &e {

@@ -340,6 +340,8 @@ pub struct Flags {
     pub confirm: Option<String>,
     /// `--notify-webhook`
     pub notify_webhook: Option<String>,
+    /// `--retry-failed`
+    pub retry_failed: bool,
 }
 
 /// Everything a command needs to know, resolved once: what this run is (environment, dry run,
@@ -395,6 +397,8 @@ pub struct RunSettings {
     pub json: bool,
     /// The database's name, confirming a deploy without a prompt (CONFIRM).
     pub confirm: Option<String>,
+    /// Run a failed repeatable migration again even though its file is unchanged.
+    pub retry_failed: bool,
 }
 
 /// `[migrations]`.
@@ -925,6 +929,7 @@ impl Sources<'_> {
                 .confirm
                 .clone()
                 .or_else(|| vars.get("CONFIRM").map(|(v, _)| v.to_string())),
+            retry_failed: flags.retry_failed,
         })
     }
 

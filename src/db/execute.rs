@@ -191,6 +191,12 @@ pub struct Prepared {
     pub effects: Effects,
     /// SQL that rides with the record, in the same transaction (the Supabase CLI's history).
     pub also: String,
+    /// SQL sent right after BEGIN, before the file's statements (a repeatable that replaces
+    /// what `CREATE OR REPLACE` cannot: the drops).
+    pub first: String,
+    /// The file's text as written (variables not substituted), kept in the event of its
+    /// apply: a repeatable's rollback runs the text it had before.
+    pub record_text: Option<std::sync::Arc<String>>,
 }
 
 impl Prepared {
@@ -463,17 +469,32 @@ pub async fn apply(
     resume_from: usize,
     label: Option<&str>,
 ) -> Result<Duration, Failure> {
-    let detail = serde_json::json!({ "mode": p.mode });
     let record = |time: &str| {
-        let mut sql = ctx.tracking.record_sql(
-            &record(p, ctx, true, None, None, time.to_string()),
-            "applied",
-            &detail,
-        );
+        let mut sql = applied_sql(ctx, p, time);
         sql.push_str(&p.also);
         sql
     };
     run_file(ctx, p, resume_from, label, &record, true).await
+}
+
+/// The record of `p` applied, its time the SQL expression `time` (ms), with its event (which
+/// keeps a repeatable's text).
+pub fn applied_sql(ctx: &RunContext<'_>, p: &Prepared, time: &str) -> String {
+    recorded_sql(ctx, p, time, "applied")
+}
+
+/// The record of `p` as applied, with an event named `event` (`rolled_back` when a
+/// repeatable's earlier text ran again).
+pub fn recorded_sql(ctx: &RunContext<'_>, p: &Prepared, time: &str, event: &str) -> String {
+    let mut detail = serde_json::json!({ "mode": p.mode });
+    if let Some(text) = &p.record_text {
+        detail["sql"] = serde_json::Value::String(text.to_string());
+    }
+    ctx.tracking.record_sql(
+        &record(p, ctx, true, None, None, time.to_string()),
+        event,
+        &detail,
+    )
 }
 
 /// The bookkeeping of a file that ran, given the SQL expression of its time in ms: an apply's
@@ -562,7 +583,7 @@ impl<'r, 'c> FileRun<'r, 'c> {
         // answers "current transaction is aborted". A statement holding a secret is never
         // sent ahead of the answers before it, so that it can only reach the server's log
         // by failing itself.
-        let first = format!("{progress}BEGIN;\n");
+        let first = format!("{progress}BEGIN;\n{}", p.first);
         // The whole transaction's time, as the server measures it.
         let rec = bookkeeping(
             "(extract(epoch FROM clock_timestamp() - transaction_timestamp()) * 1000)::bigint",
@@ -628,7 +649,11 @@ impl<'r, 'c> FileRun<'r, 'c> {
         // statement at a time, each answered before the next is sent (outside a
         // transaction, a statement sent after a failure would run).
         let in_tx = p.mode == Mode::Transaction;
-        let first = format!("{progress}{}", if in_tx { "BEGIN;\n" } else { "" });
+        let first = format!(
+            "{progress}{}{}",
+            if in_tx { "BEGIN;\n" } else { "" },
+            p.first
+        );
         // The time of the earlier messages, plus the last one's as the server sees it.
         let end = || {
             let time = format!(

@@ -7,6 +7,7 @@
 //! (`Emitter`); nothing here prints.
 
 mod applier;
+mod replace;
 pub mod gate;
 pub mod records;
 pub mod restore;
@@ -129,6 +130,19 @@ pub enum Event {
         wait_ms: u64,
         /// The server's message (which lock it waited for).
         message: String,
+    },
+    /// A repeatable's CREATE OR REPLACE was refused (its view's columns or its function's
+    /// result changed): it runs again, dropping its objects with what depends on them and
+    /// making those again, in one transaction.
+    Replacing {
+        /// The repeatable's version.
+        version: String,
+        /// What the server said.
+        reason: String,
+        /// Dependents made again from the catalog's definitions.
+        from_catalog: Vec<String>,
+        /// Repeatables run again because they define dependents.
+        from_files: Vec<String>,
     },
     /// A migration was applied and recorded.
     Applied {
@@ -314,6 +328,8 @@ pub struct Options<'a> {
     pub dry_run: DryRun,
     /// What to do with a pending migration dated before applied ones.
     pub out_of_order: OutOfOrder,
+    /// Run a failed repeatable again although its file is unchanged (`--retry-failed`).
+    pub retry_failed: bool,
     /// The value of a psql variable.
     pub values: &'a (dyn Fn(&str) -> Option<String> + Sync),
     /// Report every statement with its time (DEBUG).
@@ -531,7 +547,7 @@ pub fn prepare(
     m: &crate::migration::Migration,
     values: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Prepared, Vec<String>> {
-    prepare_text(
+    let mut p = prepare_text(
         &File {
             version: m.version.to_string(),
             path: &m.path,
@@ -540,6 +556,33 @@ pub fn prepare(
             no_transaction: m.front.directives.no_transaction.is_some(),
             checksum: &m.checksum.0,
             normalized_checksum: status::normalized(m),
+        },
+        values,
+    )?;
+    if m.is_repeatable() {
+        p.record_text = Some(m.source.clone());
+    }
+    Ok(p)
+}
+
+/// The text `source`, run as `m` would be (a repeatable's earlier text, a rollback's drops),
+/// with the checksum of that text.
+pub fn prepare_source(
+    m: &crate::migration::Migration,
+    source: &std::sync::Arc<String>,
+    values: &dyn Fn(&str) -> Option<String>,
+) -> Result<Prepared, Vec<String>> {
+    let checksum = crate::migration::Checksum::of(source.as_bytes()).0;
+    prepare_text(
+        &File {
+            version: m.version.to_string(),
+            path: &m.path,
+            source,
+            includes: &crate::migration::SourceMap::default(),
+            no_transaction: false,
+            checksum: &checksum,
+            normalized_checksum: crate::sql::normalized_checksum(source)
+                .unwrap_or_else(|| checksum.clone()),
         },
         values,
     )
@@ -674,6 +717,8 @@ fn prepare_text(
         sub,
         mode,
         also: String::new(),
+        first: String::new(),
+        record_text: None,
     })
 }
 

@@ -175,6 +175,10 @@ fn not_repairable(state: &State, has_file: bool, version: &str) -> DeployError {
                 "`pgshift status` lists the recorded migrations",
             )
         }
+        (State::Changed, _) => blocked(
+            format!("{version} is a repeatable migration whose SQL changed: it runs again on the next deploy, nothing to repair"),
+            "`pgshift migrate` runs it",
+        ),
         (State::Modified | State::Failed { .. }, _) => blocked(
             format!("{version} has nothing a repair can do"),
             "`pgshift status` shows what needs a repair (MODIFIED or FAILED)",
@@ -204,7 +208,7 @@ pub async fn forget(
             ));
         }
         let was = match &entry.state {
-            State::Applied { .. } | State::Modified => "applied",
+            State::Applied { .. } | State::Modified | State::Changed => "applied",
             State::Failed { .. } => "failed",
             State::Partial { .. } => "partial",
             _ => "recorded",

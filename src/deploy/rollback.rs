@@ -117,7 +117,7 @@ fn select(
     let applied: BTreeSet<&str> = status
         .entries
         .iter()
-        .filter(|e| matches!(e.state, State::Applied { .. } | State::Modified))
+        .filter(|e| matches!(e.state, State::Applied { .. } | State::Modified | State::Changed))
         .map(|e| e.version.as_str())
         .collect();
     let position: HashMap<&str, usize> = plan
@@ -203,7 +203,13 @@ fn dependents_of(
     applied: &BTreeSet<&str>,
     chosen: &BTreeSet<String>,
 ) -> BTreeSet<String> {
-    let mut undone: std::collections::HashSet<&str> = chosen.iter().map(String::as_str).collect();
+    // A repeatable is undone by its earlier text: what depends on it stays (a drop that
+    // something needs, when it had none, stops at the server).
+    let mut undone: std::collections::HashSet<&str> = chosen
+        .iter()
+        .map(String::as_str)
+        .filter(|v| !v.starts_with("repeatable/"))
+        .collect();
     let mut dependents = BTreeSet::new();
     for s in &plan.steps {
         let v = s.version.as_str();
@@ -278,14 +284,15 @@ async fn undo(
     super::refuse_damaged(&status, t)?;
     let versions = select(plan, &rows, &status, selection, opts.cascade)?;
     refuse_modified(&versions, &status)?;
-    let prepared = prepare_downs(set, &versions, opts)?;
+    let texts = recorded_texts(&session.client, t, set, &versions, &rows).await?;
+    let prepared = prepare_downs(set, &versions, &texts, opts)?;
     out.emit(plan_event(&prepared, opts.dry_run != DryRun::Off));
     if opts.dry_run != DryRun::Off {
         return Ok(RollbackOutcome::default());
     }
     let lines: Vec<String> = prepared
         .iter()
-        .map(|(p, m)| format!("roll back {} with {}", p.version, down_path(m)))
+        .map(|(p, m)| format!("roll back {} with {}", p.version, down_path(m, p)))
         .collect();
     (opts.gate)(&lines)?;
     ensure(t, &session.client, spec).await?;
@@ -296,8 +303,88 @@ async fn undo(
         .await
         .map_err(db_err)?
         .get(0);
+    // A repeatable undone by its earlier text is recorded as a deploy records it.
+    if prepared.iter().any(|(p, m)| m.is_repeatable() && p.record_text.is_some()) {
+        t.prepare_record(&session.client).await.map_err(db_err)?;
+    }
     session.drain();
-    run_downs(&prepared, spec, opts, session, supabase_history, out).await
+    run_downs(&prepared, set, spec, opts, session, supabase_history, out).await
+}
+
+/// A repeatable's texts as recorded: the one applied now, and the one before it (another
+/// text), from the events of its applies (newest first).
+#[derive(Debug, Default)]
+struct Texts {
+    current: Option<std::sync::Arc<String>>,
+    earlier: Option<std::sync::Arc<String>>,
+}
+
+/// The recorded texts of the repeatables among `versions`.
+async fn recorded_texts(
+    client: &tokio_postgres::Client,
+    t: &Tracking,
+    set: &MigrationSet,
+    versions: &[String],
+    rows: &[AppliedRow],
+) -> Result<HashMap<String, Texts>, DeployError> {
+    let mut out = HashMap::new();
+    let repeatables = versions.iter().filter(|v| {
+        Version::parse_reference(v)
+            .ok()
+            .and_then(|v| set.get(&v))
+            .is_some_and(|m| m.is_repeatable())
+    });
+    for v in repeatables {
+        let recorded = rows.iter().find(|r| &r.version == v).map(|r| r.checksum.as_str());
+        let sql = format!(
+            "SELECT detail->>'sql' FROM {} WHERE version = $1 AND event IN ('applied', 'rolled_back') AND detail ? 'sql' ORDER BY id DESC",
+            t.name("_events")
+        );
+        let found = client.query(&sql, &[v]).await.map_err(db_err)?;
+        let mut texts = Texts::default();
+        for row in &found {
+            let Some(text) = row.get::<_, Option<String>>(0) else {
+                continue;
+            };
+            let same = Some(crate::migration::Checksum::of(text.as_bytes()).0.as_str()) == recorded;
+            if same && texts.current.is_none() {
+                texts.current = Some(std::sync::Arc::new(text));
+            } else if !same {
+                texts.earlier = Some(std::sync::Arc::new(text));
+                break;
+            }
+        }
+        out.insert(v.clone(), texts);
+    }
+    Ok(out)
+}
+
+/// What undoes a repeatable: its earlier recorded text run again (recorded as applied), or,
+/// with none, the drop of the views and functions its recorded text defines (its record
+/// removed).
+fn undo_repeatable(
+    m: &crate::migration::Migration,
+    texts: Option<&Texts>,
+    opts: &RollbackOptions<'_>,
+) -> Result<Prepared, Vec<String>> {
+    let v = u(m.version.as_str());
+    if let Some(earlier) = texts.and_then(|t| t.earlier.as_ref()) {
+        let mut p = super::prepare_source(m, earlier, opts.values)?;
+        p.record_text = Some(earlier.clone());
+        return Ok(p);
+    }
+    let current = texts
+        .and_then(|t| t.current.clone())
+        .unwrap_or_else(|| m.source.clone());
+    let now = super::prepare_source(m, &current, opts.values)?;
+    let drops = super::replace::drops(&now);
+    if drops.is_empty() {
+        return Err(vec![format!(
+            "{v} has no earlier recorded text, and defines no view or function to drop: undo it by hand, then `pgshift forget {}`",
+            shell_word(m.version.as_str())
+        )]);
+    }
+    super::prepare_source(m, &std::sync::Arc::new(drops), opts.values)
 }
 
 /// A migration whose file changed since it was applied is not undone by its down file.
@@ -319,8 +406,15 @@ fn refuse_modified(versions: &[String], status: &status::Status) -> Result<(), D
     }
 }
 
-/// The down file's path, as shown.
-fn down_path(m: &crate::migration::Migration) -> String {
+/// The down file's path, as shown (for a repeatable, what undoes it).
+fn down_path(m: &crate::migration::Migration, p: &Prepared) -> String {
+    if m.is_repeatable() {
+        return if p.record_text.is_some() {
+            "its earlier recorded text".into()
+        } else {
+            "the drop of its views and functions".into()
+        };
+    }
     m.down
         .as_ref()
         .map_or(String::new(), |d| d.path.display().to_string())
@@ -331,6 +425,7 @@ fn down_path(m: &crate::migration::Migration) -> String {
 fn prepare_downs<'s>(
     set: &'s MigrationSet,
     versions: &[String],
+    texts: &HashMap<String, Texts>,
     opts: &RollbackOptions<'_>,
 ) -> Result<Vec<(Prepared, &'s crate::migration::Migration)>, DeployError> {
     let t = &opts.tracking;
@@ -348,6 +443,13 @@ fn prepare_downs<'s>(
             problems.push(format!("{v} has no file (recorded in {})", t.display()));
             continue;
         };
+        if m.is_repeatable() {
+            match undo_repeatable(m, texts.get(raw), opts) {
+                Ok(p) => prepared.push((p, m)),
+                Err(mut why) => problems.append(&mut why),
+            }
+            continue;
+        }
         match super::prepare_down(m, opts.values) {
             None => problems.push(match backup_before(&opts.backup_dir, raw) {
                 // One command per backup: several migrations undone by the same restore name
@@ -365,7 +467,7 @@ fn prepare_downs<'s>(
             // remove the record: refused.
             Some(Ok(p)) if p.statements.is_empty() => problems.push(format!(
                 "{v}'s down file ({}) holds no SQL yet: write the statements that undo {v}",
-                down_path(m)
+                down_path(m, &p)
             )),
             Some(Ok(p)) => prepared.push((p, m)),
         }
@@ -386,7 +488,7 @@ fn plan_event(prepared: &[(Prepared, &crate::migration::Migration)], dry_run: bo
             .iter()
             .map(|(p, m)| PlanItem {
                 version: p.version.clone(),
-                mode: format!("{} (down: {})", p.mode, down_path(m)),
+                mode: format!("{} (down: {})", p.mode, down_path(m, p)),
                 out_of_order: false,
             })
             .collect(),
@@ -402,6 +504,7 @@ fn plan_event(prepared: &[(Prepared, &crate::migration::Migration)], dry_run: bo
 /// CLI's history); stops at the first failure or interruption.
 async fn run_downs(
     prepared: &[(Prepared, &crate::migration::Migration)],
+    set: &MigrationSet,
     spec: &ConnectionSpec,
     opts: &RollbackOptions<'_>,
     session: &mut Session,
@@ -440,8 +543,12 @@ async fn run_downs(
             total,
             format!("rollback, {}", p.mode),
         );
-        let detail = serde_json::json!({ "down": down_path(m), "mode": p.mode });
-        let bookkeeping = |_time: &str| {
+        let detail = serde_json::json!({ "down": down_path(m, p), "mode": p.mode });
+        let bookkeeping = |time: &str| {
+            // A repeatable's earlier text ran again: it is what is applied now.
+            if m.is_repeatable() && p.record_text.is_some() {
+                return execute::recorded_sql(&ctx, p, time, "rolled_back");
+            }
             let mut sql = format!(
                 "{}\n{}",
                 t.delete_sql(&p.version),
@@ -454,11 +561,53 @@ async fn run_downs(
             }
             sql
         };
-        let result = applier
+        let mut result = applier
             .run(p, &mut session.notices, &|| false, || {
                 execute::run_file(&ctx, p, 0, None, &bookkeeping, false)
             })
             .await;
+        if let Err(f) = &result {
+            if m.is_repeatable()
+                && p.record_text.is_some()
+                && !f.bookkeeping
+                && super::replace::cannot_replace(f.sqlstate.as_deref())
+            {
+                let refused = f.clone();
+                let scope = crate::schema::Scope {
+                    ignore_schemas: Vec::new(),
+                    tracking: Some((t.schema.clone(), t.table.clone())),
+                };
+                let prepare = |m: &crate::migration::Migration| super::prepare(m, opts.values).ok();
+                let record = |q: &Prepared| execute::applied_sql(&ctx, q, "0");
+                result = match super::replace::plan(&session.client, p, set, &scope, &prepare, &record).await {
+                    Err(why) => {
+                        let mut f = refused;
+                        f.message = format!("{}; it cannot be replaced whole: {why}", f.message);
+                        Err(f)
+                    }
+                    Ok(r) => {
+                        out.emit(Event::Replacing {
+                            version: p.version.clone(),
+                            reason: refused.message.clone(),
+                            from_catalog: r.from_catalog.clone(),
+                            from_files: r.from_files.clone(),
+                        });
+                        let mut q = p.clone();
+                        q.first = r.first;
+                        let again = |time: &str| {
+                            let mut sql = execute::recorded_sql(&ctx, &q, time, "rolled_back");
+                            sql.push_str(&r.after);
+                            sql
+                        };
+                        applier
+                            .run(&q, &mut session.notices, &|| false, || {
+                                execute::run_file(&ctx, &q, 0, None, &again, false)
+                            })
+                            .await
+                    }
+                };
+            }
+        }
         let f = match result {
             Ok(d) => {
                 outcome.rolled_back.push(p.version.clone());
@@ -470,9 +619,9 @@ async fn run_downs(
             }
             Err(f) => f,
         };
-        let position = f.offset.map(|o| {
-            let d = m.down.as_ref().expect("prepared from the down file");
-            d.locate(p.sub.to_source(o), 1).to_string()
+        let position = f.offset.and_then(|o| {
+            let d = m.down.as_ref()?;
+            Some(d.locate(p.sub.to_source(o), 1).to_string())
         });
         // The record stays (the migration is still applied); the failure is an event.
         let event = t.event_sql(ctx.run_id, "rollback_failed", Some(&p.version), env, &serde_json::json!({ "sqlstate": f.sqlstate, "message": f.message, "position": position }));

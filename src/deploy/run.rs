@@ -364,16 +364,30 @@ impl<'a> Run<'a> {
                 });
             }
         }
+        let mut held = Vec::new();
         for e in &status.entries {
             if matches!(
                 e.state,
-                State::Pending { .. } | State::Failed { .. } | State::Partial { .. }
+                State::Pending { .. } | State::Failed { .. } | State::Partial { .. } | State::Changed
             ) {
-                to_run.push(e);
+                if self.failed_unchanged(e) {
+                    held.push(e.version.as_str());
+                } else {
+                    to_run.push(e);
+                }
             }
             if target == Some(e.version.as_str()) {
                 break;
             }
+        }
+        if !held.is_empty() {
+            return Err(DeployError::Blocked {
+                message: format!(
+                    "repeatable migrations failed and their files did not change since: {}",
+                    held.join(", ")
+                ),
+                help: "fix the file (it runs again once it changes), or, when what it needed was fixed in the database, run `pgshift migrate --retry-failed`; `pgshift history` shows the error".into(),
+            });
         }
         // A migration must not run when @env keeps one of its dependencies out of this
         // environment.
@@ -428,6 +442,21 @@ impl<'a> Run<'a> {
             }
         }
         Ok(to_run)
+    }
+
+    /// A repeatable that failed with the text its file still has: it would fail again, so it
+    /// waits for a change of its file or `--retry-failed` (never a checksum lockout).
+    fn failed_unchanged(&self, e: &status::Entry) -> bool {
+        if self.opts.retry_failed || !matches!(e.state, State::Failed { .. }) {
+            return false;
+        }
+        let Some(m) = Version::parse_reference(&e.version)
+            .ok()
+            .and_then(|v| self.set.get(&v))
+        else {
+            return false;
+        };
+        m.is_repeatable() && e.checksum.as_deref() == Some(m.checksum.0.as_str())
     }
 
     /// Everything is prepared before anything runs: a missing variable stops the run here.
@@ -544,6 +573,21 @@ impl<'a> Run<'a> {
                     execute::apply(&ctx, p, resume, label.as_deref())
                 })
                 .await;
+            let result = match result {
+                Err(f)
+                    if p.record_text.is_some()
+                        && !f.bookkeeping
+                        && super::replace::cannot_replace(f.sqlstate.as_deref()) =>
+                {
+                    let run = Rerun {
+                        applier: &applier,
+                        ctx: &ctx,
+                        label: label.as_deref(),
+                    };
+                    self.replace_whole(p, f, &run, notices).await
+                }
+                r => r,
+            };
             match result {
                 Ok(t) => {
                     outcome.applied += 1;
@@ -582,6 +626,57 @@ impl<'a> Run<'a> {
             }
         }
         Ok(outcome)
+    }
+
+    /// A repeatable whose CREATE OR REPLACE the server refused runs again, its objects dropped
+    /// first with what depends on them, and those made again after it, in its transaction.
+    async fn replace_whole(
+        &self,
+        p: &execute::Prepared,
+        refused: execute::Failure,
+        run: &Rerun<'_, '_, '_>,
+        notices: &mut Notices,
+    ) -> Result<std::time::Duration, execute::Failure> {
+        let t = &self.opts.tracking;
+        let scope = crate::schema::Scope {
+            ignore_schemas: Vec::new(),
+            tracking: Some((t.schema.clone(), t.table.clone())),
+        };
+        let values = self.opts.values;
+        let prepare = |m: &crate::migration::Migration| super::prepare(m, values).ok();
+        let record = |q: &execute::Prepared| execute::applied_sql(run.ctx, q, "0");
+        let planned =
+            super::replace::plan(self.client, p, self.set, &scope, &prepare, &record).await;
+        let r = match planned {
+            Ok(r) => r,
+            Err(why) => {
+                let mut f = refused;
+                f.message = format!("{}; it cannot be replaced whole: {why}", f.message);
+                return Err(f);
+            }
+        };
+        self.out.emit(Event::Replacing {
+            version: p.version.clone(),
+            reason: refused.message.clone(),
+            from_catalog: r.from_catalog.clone(),
+            from_files: r.from_files.clone(),
+        });
+        let mut q = p.clone();
+        q.first = r.first;
+        q.also = format!("{}{}", r.after, p.also);
+        let stop = || self.stop_requested();
+        run.applier
+            .run(&q, notices, &stop, || execute::apply(run.ctx, &q, 0, run.label))
+            .await
+            .map_err(|mut f| {
+                if f.bookkeeping {
+                    f.message = format!(
+                        "what depends on {} could not be made again after it: {}",
+                        p.version, f.message
+                    );
+                }
+                f
+            })
     }
 
     /// Where a partial no-transaction run resumes: after the statements that ran (they stay
@@ -996,4 +1091,11 @@ fn rows_checksum<'a>(
     rows.iter()
         .find(|r| r.version == version)
         .map(|r| r.checksum.as_str())
+}
+
+/// What running a file again needs: the run's applier and context, the progress label.
+struct Rerun<'r, 'a, 'e> {
+    applier: &'r Applier<'a, 'e>,
+    ctx: &'r crate::db::execute::RunContext<'r>,
+    label: Option<&'r str>,
 }

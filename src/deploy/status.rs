@@ -38,6 +38,8 @@ pub enum State {
     },
     /// Applied, but the SQL of the file changed since: blocks deploys until `repair`.
     Modified,
+    /// A repeatable migration whose SQL changed since it ran: it runs again on the next deploy.
+    Changed,
     /// In the database, with no file.
     Unknown,
     /// Its record was changed by hand or by another tool (a NULL where pgshift always writes a
@@ -129,7 +131,7 @@ pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Enviro
             None if !m.runs_in(env) => State::NotForEnvironment,
             None if !m.has_sql() => State::NoSql,
             None => State::Pending {
-                out_of_order: last_applied.is_some_and(|l| i < l),
+                out_of_order: !m.is_repeatable() && last_applied.is_some_and(|l| i < l),
             },
             Some(r) if !r.success => match r.statements_done {
                 Some(done) if done > 0 => State::Partial {
@@ -149,6 +151,8 @@ pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Enviro
                     State::Applied {
                         cosmetic_change: true,
                     }
+                } else if m.is_repeatable() {
+                    State::Changed
                 } else {
                     State::Modified
                 }
@@ -160,6 +164,7 @@ pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Enviro
                 counts.pending += 1;
                 counts.out_of_order += usize::from(*out_of_order);
             }
+            State::Changed => counts.pending += 1,
             State::Failed { .. } | State::Partial { .. } => counts.failed += 1,
             State::Modified => counts.modified += 1,
             State::NotForEnvironment | State::NoSql => counts.skipped += 1,

@@ -372,11 +372,11 @@ pub fn load(settings: &Settings, dir: &Path) -> Result<(MigrationSet, Plan), Dif
 /// The schema of the database at `spec`.
 pub async fn read(spec: &ConnectionSpec, scope: &Scope) -> Result<Snapshot, DiffError> {
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut client = spec
+    let client = spec
         .connect(tx)
         .await
         .map_err(|e| failed(e.message, e.help))?;
-    crate::schema::read(&mut client, scope).await.map_err(|e| {
+    crate::schema::read(&client, scope).await.map_err(|e| {
         failed(
             format!("{} on {}", e, spec.describe()),
             "the role needs to read the catalogs (any role can); check the connection",

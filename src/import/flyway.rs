@@ -1,7 +1,8 @@
 //! Flyway: `V<version>__<description>.sql` (versions like `1`, `1.1`, `2_1`, ordered by their
-//! numeric parts), `U<version>__<description>.sql` undo files; repeatable `R__` migrations have
-//! no pgshift equivalent and are reported, not imported. Folders are searched recursively, as
-//! Flyway does.
+//! numeric parts), `U<version>__<description>.sql` undo files, and repeatable
+//! `R__<description>.sql` files, which become pgshift's repeatables (`repeatable/<name>.sql`,
+//! run after every versioned migration when they name no dependency, as Flyway runs them).
+//! Folders are searched recursively, as Flyway does.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,15 +38,15 @@ pub fn read(source: &Path) -> Result<Read, ImportError> {
     let mut ups: BTreeMap<Vec<u64>, (String, String, PathBuf)> = BTreeMap::new();
     let mut undos: BTreeMap<Vec<u64>, PathBuf> = BTreeMap::new();
     let mut skipped = Vec::new();
+    let mut repeatables: BTreeMap<String, PathBuf> = BTreeMap::new();
     for p in files {
         let name = file_name(&p);
         let Some(stem) = name.strip_suffix(".sql") else {
             continue;
         };
-        if stem.starts_with("R__") {
-            skipped.push(format!(
-                "{name}: a repeatable migration (Flyway runs it again whenever it changes); pgshift has no such kind: write its current SQL as a new migration (CREATE OR REPLACE …)"
-            ));
+        if let Some(description) = stem.strip_prefix("R__") {
+            // Flyway runs its repeatables in the order of their descriptions.
+            repeatables.insert(description.to_string(), p.clone());
             continue;
         }
         let Some(first) = stem.chars().next() else {
@@ -85,6 +86,24 @@ pub fn read(source: &Path) -> Result<Read, ImportError> {
             undos.get(&key).map(|u| u.as_path()),
             version,
             Stamp::Sequence,
+            description.replace("__", "_"),
+        )?);
+    }
+    let mut names = std::collections::HashSet::new();
+    for (description, path) in repeatables {
+        let slug = crate::migration::filename::suggest_description(&description.replace("__", "_"));
+        if slug.is_empty() || !names.insert(slug.clone()) {
+            skipped.push(format!(
+                "{}: a repeatable whose name is empty or the same as another's once written as a-z, 0-9 and `_` ({slug:?}): rename it",
+                file_name(&path)
+            ));
+            continue;
+        }
+        migrations.push(Foreign::from_files(
+            &path,
+            None,
+            format!("R__{description}"),
+            Stamp::Repeatable,
             description.replace("__", "_"),
         )?);
     }

@@ -58,6 +58,8 @@ pub enum Stamp {
     Timestamp(NaiveDate, String),
     /// A position only (`0001_init.sql`, Flyway's `V1_2`).
     Sequence,
+    /// A repeatable migration (Flyway's `R__name.sql`): `repeatable/<name>.sql`.
+    Repeatable,
 }
 
 /// One migration as the source tool has it, in the order it runs them.
@@ -457,6 +459,10 @@ pub fn name(tool: Tool, foreign: Vec<Foreign>, undated_on: NaiveDate) -> Vec<Imp
                 Stamp::Sequence => {
                     format!("{}_{:0width$}_{slug}", undated_on.format("%Y-%m-%d"), i + 1)
                 }
+                Stamp::Repeatable => format!(
+                    "{}/{slug}",
+                    crate::migration::filename::REPEATABLE_DIR
+                ),
             }
         })
         .collect();
@@ -485,6 +491,7 @@ pub fn name(tool: Tool, foreign: Vec<Foreign>, undated_on: NaiveDate) -> Vec<Imp
                 "-- MIGRATION: {}",
                 f.title.as_deref().unwrap_or(&f.name).replace(['\n', '\r'], " ")
             );
+            // `YYYY-MM-DD`, or `repeatable`.
             let _ = writeln!(text, "-- Version: {}", &version[..10]);
             let _ = writeln!(text, "-- Author: imported from {}", tool.name());
             let _ = writeln!(
@@ -644,6 +651,12 @@ pub fn write(dir: &Path, imported: &[Imported]) -> Result<Vec<PathBuf>, ImportEr
     }
     let mut written = Vec::new();
     for (path, text) in files {
+        if let Some(folder) = path.parent().filter(|f| *f != dir) {
+            fs::create_dir_all(folder).map_err(|source| ImportError::Write {
+                path: folder.to_path_buf(),
+                source,
+            })?;
+        }
         let result = crate::files::create_new(&path, 0o644)
             .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
         if let Err(source) = result {

@@ -22,11 +22,29 @@ impl Version {
         &self.0[..10]
     }
 
-    /// Parses a version as written in a dependency (`2026-01-20_x` or `2026-01-20_x.sql`).
+    /// Parses a version as written in a dependency (`2026-01-20_x` or `2026-01-20_x.sql`),
+    /// or a repeatable's (`repeatable/refresh_views`, or its stem alone: `refresh_views`).
     pub fn parse_reference(s: &str) -> Result<Version, NameError> {
         let stem = s.strip_suffix(".sql").unwrap_or(s);
+        let repeatable = stem.strip_prefix(REPEATABLE_PREFIX).unwrap_or(stem);
+        if repeatable != stem || !stem.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+            if let Ok(p) = parse_repeatable(&format!("{repeatable}.sql")) {
+                return Ok(p.version);
+            }
+        }
         let parsed = parse_stem(stem)?;
         Ok(parsed.version)
+    }
+
+    /// Whether this is a repeatable migration's version (`repeatable/<stem>`).
+    pub fn is_repeatable(&self) -> bool {
+        self.0.starts_with(REPEATABLE_PREFIX)
+    }
+
+    /// The name of the file the version is read from, relative to the migrations directory:
+    /// `2026-01-21_x.sql`, `repeatable/refresh_views.sql`.
+    pub fn file_name(&self) -> String {
+        format!("{}.sql", self.0)
     }
 }
 
@@ -34,6 +52,47 @@ impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// The folder of repeatable migrations, under the migrations directory, and the prefix of
+/// their versions.
+pub const REPEATABLE_DIR: &str = "repeatable";
+const REPEATABLE_PREFIX: &str = "repeatable/";
+
+/// A repeatable migration's file name (`refresh_views.sql` in `repeatable/`): its version is
+/// `repeatable/refresh_views`. It has no date (it sorts after every dated version) and no down
+/// file (a rollback runs its previous recorded text).
+pub fn parse_repeatable(name: &str) -> Result<ParsedName, NameError> {
+    let format = |help: String| NameError::Format {
+        name: name.to_string(),
+        help,
+    };
+    if name.ends_with(".down.sql") {
+        return Err(format(
+            "a repeatable migration has no down file: `pgshift rollback --version repeatable/NAME` runs the text it had before; delete this file".into(),
+        ));
+    }
+    let Some(stem) = name.strip_suffix(".sql") else {
+        return Err(format("the extension must be lower-case `.sql`".into()));
+    };
+    if stem.is_empty()
+        || stem
+            .chars()
+            .any(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+    {
+        let suggestion = suggest_description(stem);
+        let mut help = "a repeatable's name may contain only a-z, 0-9 and `_`".to_string();
+        if !suggestion.is_empty() {
+            help.push_str(&format!("; rename it to {suggestion}.sql"));
+        }
+        return Err(format(help));
+    }
+    Ok(ParsedName {
+        version: Version(format!("{REPEATABLE_PREFIX}{stem}")),
+        date: NaiveDate::MAX,
+        description: stem.to_string(),
+        kind: Kind::Up,
+    })
 }
 
 /// Whether a file is the up or the down half of a migration.

@@ -87,6 +87,12 @@ pub struct Migration {
 }
 
 impl Migration {
+    /// Whether it is a repeatable migration (`repeatable/…`): run again whenever its SQL
+    /// changes.
+    pub fn is_repeatable(&self) -> bool {
+        self.version.is_repeatable()
+    }
+
     /// Whether this migration runs in `env` (its `@env` directive).
     pub fn runs_in(&self, env: Environment) -> bool {
         self.front
@@ -112,11 +118,15 @@ impl Migration {
         self.includes.locate_line(&self.path, &self.source, line)
     }
 
-    /// File name, e.g. `2026-01-21_add_user_profiles.sql`.
+    /// File name, e.g. `2026-01-21_add_user_profiles.sql` (`repeatable/views.sql`).
     pub fn file_name(&self) -> String {
-        format!("{}.sql", self.version)
+        self.version.file_name()
     }
 }
+
+/// The folder `squash` moves the migrations it replaced to, under the migrations directory:
+/// kept for reference, never loaded.
+pub const SQUASHED_DIR: &str = "squashed";
 
 /// Every migration found under a directory, in version order, and what was wrong with the files.
 #[derive(Debug, Clone, Default)]
@@ -193,6 +203,9 @@ pub fn load_dir(dir: &Path, env: Environment) -> Result<MigrationSet, LoadError>
         seen.insert((m.dev(), m.ino()), dir.to_path_buf());
     }
     list_files(dir, &mut files, &mut seen, &mut repeated)?;
+    // `squash` keeps the files it replaced in `squashed/`: kept, never run.
+    let squashed = dir.join(SQUASHED_DIR);
+    files.retain(|p| !p.starts_with(&squashed));
     // Only SQL files are read; the rest (README.md, …) are not migrations. A file a migration
     // includes under another name is read when it is included.
     let sql: Vec<PathBuf> = files
@@ -257,7 +270,7 @@ pub fn from_files(
         ups,
         downs,
         mut findings,
-    } = by_name(files);
+    } = by_name(dir, files);
     // An included file is read from what was given, else from disk.
     let read = |p: &Path| match others.get(&include::absolute(p)) {
         Some(b) => Ok(b.clone()),
@@ -319,7 +332,8 @@ struct Named {
 }
 
 /// Sorts the files by their names (see [`Named`]).
-fn by_name(files: Vec<(PathBuf, std::io::Result<Vec<u8>>)>) -> Named {
+fn by_name(dir: &Path, files: Vec<(PathBuf, std::io::Result<Vec<u8>>)>) -> Named {
+    let repeatables = dir.join(filename::REPEATABLE_DIR);
     let mut contents: HashMap<PathBuf, std::io::Result<Vec<u8>>> = HashMap::new();
     let mut others: HashMap<PathBuf, Vec<u8>> = HashMap::new();
     let mut misnamed: Vec<(PathBuf, Finding)> = Vec::new();
@@ -328,7 +342,13 @@ fn by_name(files: Vec<(PathBuf, std::io::Result<Vec<u8>>)>) -> Named {
     let mut downs: BTreeMap<Version, PathBuf> = BTreeMap::new();
     for (path, bytes) in files {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let parsed = match filename::parse_file_name(name) {
+        // A `.sql` file anywhere under `repeatable/` is a repeatable migration.
+        let named = if path.starts_with(&repeatables) && name.to_ascii_lowercase().ends_with(".sql") {
+            Some(filename::parse_repeatable(name))
+        } else {
+            filename::parse_file_name(name)
+        };
+        let parsed = match named {
             None => {
                 if let Ok(b) = bytes {
                     others.insert(include::absolute(&path), b);
@@ -663,11 +683,11 @@ fn check_header(
             .at(Location::file(path))
             .help(format!(
                 "start the file with these four lines: `-- MIGRATION: <what it does>`, `-- Version: {}`, `-- Author: <name>`, `-- Dependencies: <file.sql, …>` (or `None`)",
-                version.date_str()
+                if version.is_repeatable() { version.as_str() } else { version.date_str() }
             )),
         );
     }
-    if let Some(v) = &h.version {
+    if let Some(v) = h.version.as_ref().filter(|_| !version.is_repeatable()) {
         if v.value != version.date_str() && v.value != version.as_str() {
             findings.push(
                 Finding::error(

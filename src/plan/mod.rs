@@ -30,6 +30,9 @@ pub enum Reason {
         /// held back by its own dependencies.
         sorts_later: bool,
     },
+    /// A repeatable migration: right after its dependencies, or, without any, after every
+    /// versioned migration.
+    Repeatable,
 }
 
 /// One position of the plan.
@@ -103,6 +106,10 @@ impl Plan {
                 "waits for {dependency}{}, a dependency that was itself held back",
                 pos(dependency)
             ),
+            Reason::Repeatable => match step.dependencies.last() {
+                None => "repeatable; no dependencies: after every versioned migration".to_string(),
+                Some(d) => format!("repeatable; right after its dependencies, the last {d}{}", pos(d)),
+            },
         }
     }
 }
@@ -155,18 +162,21 @@ pub fn plan(set: &MigrationSet) -> Result<Plan, Vec<Finding>> {
         list.dedup();
     }
 
+    let key = sort_keys(set, &deps);
     let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
-    let mut ready: BinaryHeap<Reverse<usize>> =
-        (0..n).filter(|&i| waiting[i] == 0).map(Reverse).collect();
+    let mut ready: BinaryHeap<Reverse<(usize, usize)>> = (0..n)
+        .filter(|&i| waiting[i] == 0)
+        .map(|i| Reverse((key[i], i)))
+        .collect();
     let mut order = Vec::with_capacity(n);
     let mut position = vec![usize::MAX; n];
-    while let Some(Reverse(i)) = ready.pop() {
+    while let Some(Reverse((_, i))) = ready.pop() {
         position[i] = order.len();
         order.push(i);
         for &d in &dependents[i] {
             waiting[d] -= 1;
             if waiting[d] == 0 {
-                ready.push(Reverse(d));
+                ready.push(Reverse((key[d], d)));
             }
         }
     }
@@ -184,8 +194,9 @@ pub fn plan(set: &MigrationSet) -> Result<Plan, Vec<Finding>> {
         let m = &set.migrations[i];
         let mut ds = deps[i].clone();
         ds.sort_by_key(|&j| position[j]);
-        let delayed = latest_key.is_some_and(|k| k > i);
+        let delayed = latest_key.is_some_and(|k| k > key[i]);
         let reason = match ds.last() {
+            _ if m.is_repeatable() => Reason::Repeatable,
             None => Reason::Date,
             Some(&last) if delayed => Reason::WaitsFor {
                 dependency: set.migrations[last].version.clone(),
@@ -193,7 +204,9 @@ pub fn plan(set: &MigrationSet) -> Result<Plan, Vec<Finding>> {
             },
             Some(_) => Reason::DateAfterDependencies,
         };
-        latest_key = latest_key.max(Some(i));
+        if !m.is_repeatable() {
+            latest_key = latest_key.max(Some(key[i]));
+        }
         steps.push(Step {
             version: m.version.clone(),
             dependencies: ds
@@ -204,6 +217,51 @@ pub fn plan(set: &MigrationSet) -> Result<Plan, Vec<Finding>> {
         });
     }
     Ok(Plan::new(steps))
+}
+
+/// Each migration's place among those ready to run, smallest first. A versioned migration's
+/// is its index (the set is in version order: by date, then name). A repeatable's is that of
+/// the last versioned migration it needs, directly or through other repeatables, so that it
+/// runs right after it; without one, after every versioned migration. Repeatables sort after
+/// every dated version, so a repeatable and a versioned one never share a place: the ready
+/// heap breaks the tie between a repeatable and its anchor by index (the anchor first).
+fn sort_keys(set: &MigrationSet, deps: &[Vec<usize>]) -> Vec<usize> {
+    let n = deps.len();
+    let mut key: Vec<Option<usize>> = set
+        .migrations
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (!m.is_repeatable()).then_some(i))
+        .collect();
+    // anchor[i]: the last versioned migration repeatable i needs, or n when none. Repeatables
+    // depend on one another rarely and shallowly: settled by repeating passes (a cycle, which
+    // the sort reports, only stops the passes).
+    let mut anchor: Vec<Option<usize>> = vec![None; n];
+    for _ in 0..n {
+        let mut changed = false;
+        for i in (0..n).filter(|&i| key[i].is_none()) {
+            let a = deps[i]
+                .iter()
+                .filter_map(|&d| match key[d] {
+                    Some(k) => Some(k),
+                    None => anchor[d],
+                })
+                .max();
+            if a > anchor[i] {
+                anchor[i] = a;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    for i in 0..n {
+        if key[i].is_none() {
+            key[i] = Some(anchor[i].unwrap_or(n));
+        }
+    }
+    key.into_iter().map(|k| k.unwrap_or(n)).collect()
 }
 
 fn missing_help(set: &MigrationSet, wanted: &Version) -> String {

@@ -59,6 +59,12 @@ impl Lines {
                 dropped_invalid_index,
             } => resumed(version, *from_statement, dropped_invalid_index.as_deref()),
             Event::Applied { version, ms } => format!("  ✓ {:<w$}  {ms} ms\n", u(version)),
+            Event::Replacing {
+                version,
+                reason,
+                from_catalog,
+                from_files,
+            } => replacing(version, reason, from_catalog, from_files),
             Event::Statement { sql, ms, .. } => format!(
                 "  [debug] {ms:>7.1} ms  {}\n",
                 u(sql.lines().next().unwrap_or(""))
@@ -394,5 +400,24 @@ fn warning_lines(warnings: &[crate::diagnostic::Finding]) -> String {
         warnings.len(),
         rules.len()
     ));
+    text
+}
+
+/// A repeatable replaced whole: why, and what is made again with it.
+fn replacing(version: &str, reason: &str, from_catalog: &[String], from_files: &[String]) -> String {
+    let mut text = format!(
+        "  ↻ {}: CREATE OR REPLACE was refused ({}); dropping its objects with what depends on them and making them again, in one transaction\n",
+        u(version),
+        u(reason)
+    );
+    if !from_files.is_empty() {
+        text.push_str(&format!("      run again: {}\n", u(&from_files.join(", "))));
+    }
+    if !from_catalog.is_empty() {
+        text.push_str(&format!(
+            "      made again from the catalog: {}\n",
+            u(&from_catalog.join(", "))
+        ));
+    }
     text
 }

@@ -86,6 +86,10 @@ fn state_words(state: &State, version: &str) -> (&'static str, String) {
             "MODIFIED",
             "  the file changed after it was applied".to_string(),
         ),
+        State::Changed => (
+            "changed",
+            "  repeatable: its SQL changed since it ran; the next migrate runs it again".to_string(),
+        ),
         State::Unknown => ("unknown", "  recorded, but no file".to_string()),
         State::Damaged { problem } => (
             "DAMAGED",

@@ -226,7 +226,7 @@ pub(crate) fn failed(what: &str) -> impl Fn(tokio_postgres::Error) -> SnapshotEr
 
 /// The reading of one snapshot: the client inside its transaction, and what it leaves out.
 pub(crate) struct Reader<'a> {
-    pub client: &'a tokio_postgres::Transaction<'a>,
+    pub client: &'a Client,
     /// `$1` of every query: the schemas left out.
     pub skip: Vec<String>,
 }
@@ -285,26 +285,32 @@ pub fn literal(text: &str) -> String {
 }
 
 /// Reads the schema of the database `client` is connected to, in one REPEATABLE READ, READ
-/// ONLY transaction.
-pub async fn read(client: &mut Client, scope: &Scope) -> Result<Snapshot, SnapshotError> {
-    let tx = client
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
+/// ONLY transaction (the session must not be in one).
+pub async fn read(client: &Client, scope: &Scope) -> Result<Snapshot, SnapshotError> {
+    // Every name the deparse functions write is qualified (as pg_dump has it).
+    client
+        .batch_execute(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL search_path = ''",
+        )
         .await
         .map_err(failed("begin"))?;
+    let read = read_in(client, scope).await;
+    let end = if read.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    let ended = client.batch_execute(end).await.map_err(failed("commit"));
+    let snap = read?;
+    ended?;
+    Ok(snap)
+}
+
+/// The reading itself, inside the transaction `read` opened.
+async fn read_in(client: &Client, scope: &Scope) -> Result<Snapshot, SnapshotError> {
     let mut snap = Snapshot::default();
     {
         let reader = Reader {
-            client: &tx,
+            client,
             skip: scope.ignore_schemas.clone(),
         };
-        // Every name the deparse functions write is qualified (as pg_dump has it).
-        tx.batch_execute("SET LOCAL search_path = ''")
-            .await
-            .map_err(failed("search_path"))?;
-        let row = tx
+        let row = client
             .query_one(
                 "SELECT current_setting('server_version_num')::int, (SELECT coalesce(array_agg(rolname::text), '{}') FROM pg_roles), quote_ident(current_user), (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)",
                 &[],
@@ -337,7 +343,6 @@ pub async fn read(client: &mut Client, scope: &Scope) -> Result<Snapshot, Snapsh
         }
         depend::read(&reader, &mut snap).await?;
     }
-    tx.commit().await.map_err(failed("commit"))?;
     Ok(snap)
 }
 

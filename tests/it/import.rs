@@ -159,19 +159,36 @@ fn golang_migrate_set_with_own_transactions_and_numeric_order() {
 
 #[test]
 fn flyway_set_with_dotted_versions_nested_folders_undo_and_a_repeatable() {
-    let dir = tempfile::tempdir().unwrap();
-    cmd(dir.path())
-        .args(["import", "--from", "flyway"])
-        .arg(fixture("flyway"))
+    let (dir, order) = import("flyway");
+    // Flyway runs its repeatables after every versioned migration: so does the import.
+    assert_eq!(order, ["1", "1.1", "1.2", "2", "R__person_view"]);
+    let view = std::fs::read_to_string(dir.path().join("migrations/repeatable/person_view.sql"))
+        .unwrap();
+    assert!(view.contains("-- Version: repeatable\n"), "{view}");
+    assert!(view.contains("CREATE OR REPLACE VIEW person_names"), "{view}");
+    applies(dir.path(), &[], 1);
+    // Applied as a repeatable: recorded as `repeatable/person_view`, and an edit runs it again.
+    let db = common::cluster().create_database("flyway").unwrap();
+    common::pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .success();
+    let path = dir.path().join("migrations/repeatable/person_view.sql");
+    std::fs::write(
+        &path,
+        view.replace("SELECT name FROM person", "SELECT name, email FROM person"),
+    )
+    .unwrap();
+    common::pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
         .assert()
         .success()
-        .stdout(contains(
-            "skipped: R__person_view.sql: a repeatable migration",
-        ));
-    drop(dir);
-    let (dir, order) = import("flyway");
-    assert_eq!(order, ["1", "1.1", "1.2", "2"]);
-    applies(dir.path(), &[], 1);
+        .stdout(contains("✓ repeatable/person_view"));
+    let columns = common::sql(
+        &db,
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'person_names'",
+    );
+    assert_eq!(columns, "2");
 }
 
 #[test]
