@@ -67,4 +67,6 @@ pub mod schema;
 #[doc(hidden)]
 pub mod sql;
 #[doc(hidden)]
+pub mod squash;
+#[doc(hidden)]
 pub mod supabase;

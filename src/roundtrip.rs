@@ -126,6 +126,8 @@ impl RoundTrips<'_> {
             skipped: None,
             ms: 0,
         };
+        // A repeatable has no down file: a rollback runs its earlier recorded text, of which
+        // a fresh database has none. Applied here, not undone.
         let before = if r.down {
             Some(self.schema().await?)
         } else {

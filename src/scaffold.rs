@@ -55,7 +55,10 @@ impl NewMigration {
             return Err(ScaffoldError::EmptyDescription(self.description.clone()));
         }
         if self.repeatable {
-            return Ok(format!("{}/{d}", crate::migration::filename::REPEATABLE_DIR));
+            return Ok(format!(
+                "{}/{d}",
+                crate::migration::filename::REPEATABLE_DIR
+            ));
         }
         Ok(format!("{}_{d}", format_date(self.date)))
     }
@@ -345,11 +348,17 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let written = m.write(dir.path()).unwrap();
-        assert_eq!(written, vec![dir.path().join("repeatable/refresh_views.sql")]);
+        assert_eq!(
+            written,
+            vec![dir.path().join("repeatable/refresh_views.sql")]
+        );
         let set = crate::migration::load_dir(dir.path(), crate::config::Environment::Development)
             .unwrap();
         assert_eq!(set.migrations.len(), 1);
-        assert_eq!(set.migrations[0].version.as_str(), "repeatable/refresh_views");
+        assert_eq!(
+            set.migrations[0].version.as_str(),
+            "repeatable/refresh_views"
+        );
         assert!(set.findings.is_empty(), "{:?}", set.findings);
     }
 

@@ -79,6 +79,8 @@ fn database_states(
                     State::Applied { .. } => "applied",
                     State::Pending { .. } => "pending",
                     State::Changed => "changed (runs again)",
+                    State::Covered => "applied (squashed)",
+                    State::PartlyCovered { .. } => "partly applied baseline",
                     State::Failed { .. } | State::Partial { .. } => "failed",
                     State::Modified => "modified",
                     State::Damaged { .. } => "damaged record",

@@ -24,6 +24,7 @@ mod order;
 use crate::report::terminal as output;
 mod repair;
 mod rollback;
+mod squash;
 mod status;
 mod stop;
 mod summary;
@@ -137,6 +138,11 @@ pub enum Command {
         after_help = "Examples:\n  pgshift drift\n  pgshift --env production drift --format github\n  pgshift drift --targets tenants.txt\n\nExit 0: no drift; 1: drift; 2: error. Supabase's platform schemas are left out unless --include-platform; [drift] ignore_schemas and ignore in pgshift.toml."
     )]
     Drift(DriftArgs),
+    /// Replace the migrations up to VERSION with one baseline file, proven equal first
+    #[command(
+        after_help = "Examples:\n  pgshift squash --to 2026-03-31_add_invoices\n  pgshift squash --to 2026-03-31_add_invoices --supabase --targets tenants.txt\n\nThe baseline (schema from the catalogs, then the rows the migrations wrote) is written only once a fresh deploy of the new set and of the old one give the same schema and rows. The replaced files move to squashed/."
+    )]
+    Squash(SquashArgs),
     /// Accept an applied migration's new checksum, or clear a failed record
     #[command(after_help = "Example:\n  pgshift repair 2026-01-21_add_user_profiles")]
     Repair(RecordArgs),
@@ -267,6 +273,19 @@ pub enum DriftFormat {
     Markdown,
     Github,
     Sarif,
+}
+
+#[derive(Debug, Args)]
+pub struct SquashArgs {
+    /// The last migration the baseline replaces
+    #[arg(long, value_name = "VERSION")]
+    pub to: String,
+    /// Load the Supabase stub, and carry statements on its schemas verbatim
+    #[arg(long)]
+    pub supabase: bool,
+    /// Refuse while a database listed in FILE has not applied every migration up to VERSION
+    #[arg(long, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -692,6 +711,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         Command::Health(args) => health::run(&settings, &vars, args, out),
         Command::Diff(args) => diff::run(&settings, &vars, args, out),
         Command::Drift(args) => drift::run(&settings, &vars, args, out),
+        Command::Squash(args) => squash::run(&settings, &vars, args, out),
         Command::History(args) => history::run(&settings, &vars, args, out),
         Command::Test(args) => test::run(&settings, &vars, args, out),
         Command::Graph(args) => graph::run(&settings, &vars, args, out),

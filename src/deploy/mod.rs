@@ -7,9 +7,9 @@
 //! (`Emitter`); nothing here prints.
 
 mod applier;
-mod replace;
 pub mod gate;
 pub mod records;
+mod replace;
 pub mod restore;
 pub mod rollback;
 mod run;

@@ -175,6 +175,10 @@ fn not_repairable(state: &State, has_file: bool, version: &str) -> DeployError {
                 "`pgshift status` lists the recorded migrations",
             )
         }
+        (State::Covered | State::PartlyCovered { .. }, _) => blocked(
+            format!("{version} is a baseline that is not recorded: nothing to repair"),
+            "`pgshift status` says what the database has of the versions it replaces",
+        ),
         (State::Changed, _) => blocked(
             format!("{version} is a repeatable migration whose SQL changed: it runs again on the next deploy, nothing to repair"),
             "`pgshift migrate` runs it",

@@ -475,8 +475,10 @@ mod tests {
             Some("\"s\".\"f\"()")
         );
         assert_eq!(
-            signature_of("CREATE FUNCTION f(VARIADIC xs text[]) RETURNS int LANGUAGE sql AS 'select 1'")
-                .as_deref(),
+            signature_of(
+                "CREATE FUNCTION f(VARIADIC xs text[]) RETURNS int LANGUAGE sql AS 'select 1'"
+            )
+            .as_deref(),
             Some("\"s\".\"f\"(text[])")
         );
     }

@@ -117,7 +117,12 @@ fn select(
     let applied: BTreeSet<&str> = status
         .entries
         .iter()
-        .filter(|e| matches!(e.state, State::Applied { .. } | State::Modified | State::Changed))
+        .filter(|e| {
+            matches!(
+                e.state,
+                State::Applied { .. } | State::Modified | State::Changed
+            )
+        })
         .map(|e| e.version.as_str())
         .collect();
     let position: HashMap<&str, usize> = plan
@@ -304,7 +309,10 @@ async fn undo(
         .map_err(db_err)?
         .get(0);
     // A repeatable undone by its earlier text is recorded as a deploy records it.
-    if prepared.iter().any(|(p, m)| m.is_repeatable() && p.record_text.is_some()) {
+    if prepared
+        .iter()
+        .any(|(p, m)| m.is_repeatable() && p.record_text.is_some())
+    {
         t.prepare_record(&session.client).await.map_err(db_err)?;
     }
     session.drain();
@@ -335,7 +343,10 @@ async fn recorded_texts(
             .is_some_and(|m| m.is_repeatable())
     });
     for v in repeatables {
-        let recorded = rows.iter().find(|r| &r.version == v).map(|r| r.checksum.as_str());
+        let recorded = rows
+            .iter()
+            .find(|r| &r.version == v)
+            .map(|r| r.checksum.as_str());
         let sql = format!(
             "SELECT detail->>'sql' FROM {} WHERE version = $1 AND event IN ('applied', 'rolled_back') AND detail ? 'sql' ORDER BY id DESC",
             t.name("_events")
@@ -579,33 +590,37 @@ async fn run_downs(
                 };
                 let prepare = |m: &crate::migration::Migration| super::prepare(m, opts.values).ok();
                 let record = |q: &Prepared| execute::applied_sql(&ctx, q, "0");
-                result = match super::replace::plan(&session.client, p, set, &scope, &prepare, &record).await {
-                    Err(why) => {
-                        let mut f = refused;
-                        f.message = format!("{}; it cannot be replaced whole: {why}", f.message);
-                        Err(f)
-                    }
-                    Ok(r) => {
-                        out.emit(Event::Replacing {
-                            version: p.version.clone(),
-                            reason: refused.message.clone(),
-                            from_catalog: r.from_catalog.clone(),
-                            from_files: r.from_files.clone(),
-                        });
-                        let mut q = p.clone();
-                        q.first = r.first;
-                        let again = |time: &str| {
-                            let mut sql = execute::recorded_sql(&ctx, &q, time, "rolled_back");
-                            sql.push_str(&r.after);
-                            sql
-                        };
-                        applier
-                            .run(&q, &mut session.notices, &|| false, || {
-                                execute::run_file(&ctx, &q, 0, None, &again, false)
-                            })
-                            .await
-                    }
-                };
+                result =
+                    match super::replace::plan(&session.client, p, set, &scope, &prepare, &record)
+                        .await
+                    {
+                        Err(why) => {
+                            let mut f = refused;
+                            f.message =
+                                format!("{}; it cannot be replaced whole: {why}", f.message);
+                            Err(f)
+                        }
+                        Ok(r) => {
+                            out.emit(Event::Replacing {
+                                version: p.version.clone(),
+                                reason: refused.message.clone(),
+                                from_catalog: r.from_catalog.clone(),
+                                from_files: r.from_files.clone(),
+                            });
+                            let mut q = p.clone();
+                            q.first = r.first;
+                            let again = |time: &str| {
+                                let mut sql = execute::recorded_sql(&ctx, &q, time, "rolled_back");
+                                sql.push_str(&r.after);
+                                sql
+                            };
+                            applier
+                                .run(&q, &mut session.notices, &|| false, || {
+                                    execute::run_file(&ctx, &q, 0, None, &again, false)
+                                })
+                                .await
+                        }
+                    };
             }
         }
         let f = match result {

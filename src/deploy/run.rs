@@ -368,7 +368,11 @@ impl<'a> Run<'a> {
         for e in &status.entries {
             if matches!(
                 e.state,
-                State::Pending { .. } | State::Failed { .. } | State::Partial { .. } | State::Changed
+                State::Pending { .. }
+                    | State::Failed { .. }
+                    | State::Partial { .. }
+                    | State::Changed
+                    | State::Covered
             ) {
                 if self.failed_unchanged(e) {
                     held.push(e.version.as_str());
@@ -379,6 +383,25 @@ impl<'a> Run<'a> {
             if target == Some(e.version.as_str()) {
                 break;
             }
+        }
+        let partly: Vec<String> = status
+            .entries
+            .iter()
+            .filter_map(|e| match &e.state {
+                State::PartlyCovered { missing } => {
+                    Some(format!("{} (lacks {})", e.version, missing.join(", ")))
+                }
+                _ => None,
+            })
+            .collect();
+        if !partly.is_empty() {
+            return Err(DeployError::Blocked {
+                message: format!(
+                    "this database has some of the versions a baseline replaces, not all: {}",
+                    partly.join("; ")
+                ),
+                help: "deploy the missing versions first with the migrations as they were before the squash (they are in `squashed/` and in git), then deploy this set".into(),
+            });
         }
         if !held.is_empty() {
             return Err(DeployError::Blocked {
@@ -561,6 +584,10 @@ impl<'a> Run<'a> {
                 outcome.interrupted = true;
                 break;
             }
+            if entry.state == State::Covered {
+                self.record_covered(&ctx, p).await?;
+                continue;
+            }
             applier.starting(&p.version, index + 1, total, p.mode.to_string());
             let resume = self.resume_point(p, entry, rows).await?;
             let label = spec
@@ -628,6 +655,22 @@ impl<'a> Run<'a> {
         Ok(outcome)
     }
 
+    /// A baseline whose replaced versions are all recorded: recorded (one statement, its
+    /// event `squashed`), not run.
+    async fn record_covered(
+        &self,
+        ctx: &crate::db::execute::RunContext<'_>,
+        p: &execute::Prepared,
+    ) -> Result<(), DeployError> {
+        let sql = execute::recorded_sql(ctx, p, "0", "squashed");
+        self.client.batch_execute(&sql).await.map_err(db_err)?;
+        self.out.emit(Event::Skipped {
+            version: p.version.clone(),
+            reason: "a baseline of versions this database has: recorded, not run".into(),
+        });
+        Ok(())
+    }
+
     /// A repeatable whose CREATE OR REPLACE the server refused runs again, its objects dropped
     /// first with what depends on them, and those made again after it, in its transaction.
     async fn replace_whole(
@@ -666,7 +709,9 @@ impl<'a> Run<'a> {
         q.also = format!("{}{}", r.after, p.also);
         let stop = || self.stop_requested();
         run.applier
-            .run(&q, notices, &stop, || execute::apply(run.ctx, &q, 0, run.label))
+            .run(&q, notices, &stop, || {
+                execute::apply(run.ctx, &q, 0, run.label)
+            })
             .await
             .map_err(|mut f| {
                 if f.bookkeeping {

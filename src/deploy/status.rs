@@ -40,6 +40,14 @@ pub enum State {
     Modified,
     /// A repeatable migration whose SQL changed since it ran: it runs again on the next deploy.
     Changed,
+    /// A baseline (`squash`) whose replaced versions are all recorded: the database has what
+    /// it builds; the next deploy records it without running it.
+    Covered,
+    /// A baseline of which some replaced versions are recorded, not all: deploys refuse.
+    PartlyCovered {
+        /// The replaced versions the database lacks.
+        missing: Vec<String>,
+    },
     /// In the database, with no file.
     Unknown,
     /// Its record was changed by hand or by another tool (a NULL where pgshift always writes a
@@ -130,6 +138,26 @@ pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Enviro
             },
             None if !m.runs_in(env) => State::NotForEnvironment,
             None if !m.has_sql() => State::NoSql,
+            None if !m.front.directives.replaces.is_empty() => {
+                let recorded = |v: &String| by_version.get(v.as_str()).is_some_and(|r| r.success);
+                let missing: Vec<String> = m
+                    .front
+                    .directives
+                    .replaces
+                    .iter()
+                    .filter(|v| !recorded(v))
+                    .cloned()
+                    .collect();
+                if missing.is_empty() {
+                    State::Covered
+                } else if missing.len() == m.front.directives.replaces.len() {
+                    State::Pending {
+                        out_of_order: last_applied.is_some_and(|l| i < l),
+                    }
+                } else {
+                    State::PartlyCovered { missing }
+                }
+            }
             None => State::Pending {
                 out_of_order: !m.is_repeatable() && last_applied.is_some_and(|l| i < l),
             },
@@ -165,6 +193,8 @@ pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Enviro
                 counts.out_of_order += usize::from(*out_of_order);
             }
             State::Changed => counts.pending += 1,
+            State::Covered => counts.applied += 1,
+            State::PartlyCovered { .. } => counts.damaged += 1,
             State::Failed { .. } | State::Partial { .. } => counts.failed += 1,
             State::Modified => counts.modified += 1,
             State::NotForEnvironment | State::NoSql => counts.skipped += 1,
@@ -181,8 +211,14 @@ pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Enviro
     }
     // A row is unknown when no file has its version, exactly as recorded (once, however many
     // times it is there).
-    let files: std::collections::HashSet<&str> =
+    let mut files: std::collections::HashSet<&str> =
         set.migrations.iter().map(|m| m.version.as_str()).collect();
+    // A version a baseline replaced is known: its file moved to `squashed/`.
+    files.extend(
+        set.migrations
+            .iter()
+            .flat_map(|m| m.front.directives.replaces.iter().map(String::as_str)),
+    );
     let mut seen = std::collections::HashSet::new();
     for r in rows.iter().filter(|r| !files.contains(r.version.as_str())) {
         if !seen.insert(r.version.as_str()) {

@@ -208,6 +208,17 @@ impl<'a> Builder<'a> {
         set: &MigrationSet,
         plan: &Plan,
     ) -> Result<(), DiffError> {
+        self.build_to(spec, set, plan, None).await
+    }
+
+    /// [`Builder::build`], up to `target` (included) when given.
+    pub async fn build_to(
+        &self,
+        spec: &ConnectionSpec,
+        set: &MigrationSet,
+        plan: &Plan,
+        target: Option<crate::migration::Version>,
+    ) -> Result<(), DiffError> {
         self.create_roles(spec).await?;
         if self.supabase {
             crate::supabase::load_stub(spec)
@@ -228,7 +239,7 @@ impl<'a> Builder<'a> {
             set,
             plan,
             values: self.values,
-            target: None,
+            target,
             safety: crate::pipeline::Safety {
                 gate: false,
                 backup: false,

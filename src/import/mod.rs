@@ -459,10 +459,9 @@ pub fn name(tool: Tool, foreign: Vec<Foreign>, undated_on: NaiveDate) -> Vec<Imp
                 Stamp::Sequence => {
                     format!("{}_{:0width$}_{slug}", undated_on.format("%Y-%m-%d"), i + 1)
                 }
-                Stamp::Repeatable => format!(
-                    "{}/{slug}",
-                    crate::migration::filename::REPEATABLE_DIR
-                ),
+                Stamp::Repeatable => {
+                    format!("{}/{slug}", crate::migration::filename::REPEATABLE_DIR)
+                }
             }
         })
         .collect();

@@ -67,6 +67,9 @@ pub struct Directives {
     pub allows: Vec<Allow>,
     /// `-- @env:` restriction; `None` means every environment.
     pub environments: Option<Vec<Environment>>,
+    /// `-- @replaces:` (a baseline `squash` wrote): the versions it stands for. A database
+    /// that has them all recorded has what it builds.
+    pub replaces: Vec<String>,
 }
 
 /// What the front matter of a file says.
@@ -309,6 +312,12 @@ fn directive_line(
             fm.directives.depends_on.extend(deps);
         }
         "no-transaction" => fm.directives.no_transaction = Some(line),
+        "replaces" => fm.directives.replaces.extend(
+            arg.split([',', ' '])
+                .map(|v| v.trim().trim_end_matches(".sql"))
+                .filter(|v| !v.is_empty())
+                .map(str::to_string),
+        ),
         "allow" => match allow(arg, line, leading) {
             Some(a) => fm.directives.allows.push(a),
             None => findings.push(

@@ -140,6 +140,19 @@ pub struct MigrationSet {
 }
 
 impl MigrationSet {
+    /// Every version a baseline replaces (`-- @replaces:`), with the baseline's index.
+    pub fn replaced(&self) -> HashMap<Version, usize> {
+        let mut out = HashMap::new();
+        for (i, m) in self.migrations.iter().enumerate() {
+            for r in &m.front.directives.replaces {
+                if let Ok(v) = Version::parse_reference(r) {
+                    out.insert(v, i);
+                }
+            }
+        }
+        out
+    }
+
     /// The migration of `version`, if there is one.
     pub fn get(&self, version: &Version) -> Option<&Migration> {
         self.migrations
@@ -343,7 +356,8 @@ fn by_name(dir: &Path, files: Vec<(PathBuf, std::io::Result<Vec<u8>>)>) -> Named
     for (path, bytes) in files {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         // A `.sql` file anywhere under `repeatable/` is a repeatable migration.
-        let named = if path.starts_with(&repeatables) && name.to_ascii_lowercase().ends_with(".sql") {
+        let named = if path.starts_with(&repeatables) && name.to_ascii_lowercase().ends_with(".sql")
+        {
             Some(filename::parse_repeatable(name))
         } else {
             filename::parse_file_name(name)

@@ -108,7 +108,10 @@ impl Plan {
             ),
             Reason::Repeatable => match step.dependencies.last() {
                 None => "repeatable; no dependencies: after every versioned migration".to_string(),
-                Some(d) => format!("repeatable; right after its dependencies, the last {d}{}", pos(d)),
+                Some(d) => format!(
+                    "repeatable; right after its dependencies, the last {d}{}",
+                    pos(d)
+                ),
             },
         }
     }
@@ -117,12 +120,17 @@ impl Plan {
 /// Orders `set`. Missing dependencies, self-dependencies and cycles are returned as error
 /// findings (all of them, not just the first).
 pub fn plan(set: &MigrationSet) -> Result<Plan, Vec<Finding>> {
-    let index: HashMap<&Version, usize> = set
+    let mut index: HashMap<&Version, usize> = set
         .migrations
         .iter()
         .enumerate()
         .map(|(i, m)| (&m.version, i))
         .collect();
+    // A dependency on a version a baseline replaced (`squash`) is one on the baseline.
+    let aliases = set.replaced();
+    for (v, &i) in &aliases {
+        index.entry(v).or_insert(i);
+    }
     let n = set.migrations.len();
     let mut findings = Vec::new();
     // deps[i]: indices migration i depends on; dependents[j]: migrations that depend on j.

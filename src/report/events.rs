@@ -404,7 +404,12 @@ fn warning_lines(warnings: &[crate::diagnostic::Finding]) -> String {
 }
 
 /// A repeatable replaced whole: why, and what is made again with it.
-fn replacing(version: &str, reason: &str, from_catalog: &[String], from_files: &[String]) -> String {
+fn replacing(
+    version: &str,
+    reason: &str,
+    from_catalog: &[String],
+    from_files: &[String],
+) -> String {
     let mut text = format!(
         "  ↻ {}: CREATE OR REPLACE was refused ({}); dropping its objects with what depends on them and making them again, in one transaction\n",
         u(version),

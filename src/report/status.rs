@@ -90,6 +90,17 @@ fn state_words(state: &State, version: &str) -> (&'static str, String) {
             "changed",
             "  repeatable: its SQL changed since it ran; the next migrate runs it again".to_string(),
         ),
+        State::Covered => (
+            "applied",
+            "  baseline: every version it replaces is recorded; the next migrate records it without running it".to_string(),
+        ),
+        State::PartlyCovered { missing } => (
+            "REFUSED",
+            format!(
+                "  baseline: this database has some of the versions it replaces, not these: {}; deploy them from `squashed/` (git history) first",
+                u(&missing.join(", "))
+            ),
+        ),
         State::Unknown => ("unknown", "  recorded, but no file".to_string()),
         State::Damaged { problem } => (
             "DAMAGED",

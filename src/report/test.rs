@@ -13,6 +13,10 @@ pub fn round_trip(r: &RoundTrip, width: usize) -> String {
             "  ok    {v:<width$}  up, down, up: the down file restores the schema ({} ms)",
             r.ms
         ),
+        (None, None, false) if r.version.starts_with("repeatable/") => format!(
+            "  -     {v:<width$}  applied; a repeatable: `rollback` runs its earlier recorded text ({} ms)",
+            r.ms
+        ),
         (None, None, false) => {
             format!(
                 "  -     {v:<width$}  applied; no down file to check ({} ms)",

@@ -162,10 +162,13 @@ fn flyway_set_with_dotted_versions_nested_folders_undo_and_a_repeatable() {
     let (dir, order) = import("flyway");
     // Flyway runs its repeatables after every versioned migration: so does the import.
     assert_eq!(order, ["1", "1.1", "1.2", "2", "R__person_view"]);
-    let view = std::fs::read_to_string(dir.path().join("migrations/repeatable/person_view.sql"))
-        .unwrap();
+    let view =
+        std::fs::read_to_string(dir.path().join("migrations/repeatable/person_view.sql")).unwrap();
     assert!(view.contains("-- Version: repeatable\n"), "{view}");
-    assert!(view.contains("CREATE OR REPLACE VIEW person_names"), "{view}");
+    assert!(
+        view.contains("CREATE OR REPLACE VIEW person_names"),
+        "{view}"
+    );
     applies(dir.path(), &[], 1);
     // Applied as a repeatable: recorded as `repeatable/person_view`, and an edit runs it again.
     let db = common::cluster().create_database("flyway").unwrap();
