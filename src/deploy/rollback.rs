@@ -583,44 +583,16 @@ async fn run_downs(
                 && !f.bookkeeping
                 && super::replace::cannot_replace(f.sqlstate.as_deref())
             {
-                let refused = f.clone();
-                let scope = crate::schema::Scope {
-                    ignore_schemas: Vec::new(),
-                    tracking: Some((t.schema.clone(), t.table.clone())),
+                let again = Again {
+                    applier: &applier,
+                    ctx: &ctx,
+                    set,
+                    opts,
+                    out,
                 };
-                let prepare = |m: &crate::migration::Migration| super::prepare(m, opts.values).ok();
-                let record = |q: &Prepared| execute::applied_sql(&ctx, q, "0");
-                result =
-                    match super::replace::plan(&session.client, p, set, &scope, &prepare, &record)
-                        .await
-                    {
-                        Err(why) => {
-                            let mut f = refused;
-                            f.message =
-                                format!("{}; it cannot be replaced whole: {why}", f.message);
-                            Err(f)
-                        }
-                        Ok(r) => {
-                            out.emit(Event::Replacing {
-                                version: p.version.clone(),
-                                reason: refused.message.clone(),
-                                from_catalog: r.from_catalog.clone(),
-                                from_files: r.from_files.clone(),
-                            });
-                            let mut q = p.clone();
-                            q.first = r.first;
-                            let again = |time: &str| {
-                                let mut sql = execute::recorded_sql(&ctx, &q, time, "rolled_back");
-                                sql.push_str(&r.after);
-                                sql
-                            };
-                            applier
-                                .run(&q, &mut session.notices, &|| false, || {
-                                    execute::run_file(&ctx, &q, 0, None, &again, false)
-                                })
-                                .await
-                        }
-                    };
+                result = again
+                    .replace_whole(p, f.clone(), &session.client, &mut session.notices)
+                    .await;
             }
         }
         let f = match result {
@@ -665,6 +637,62 @@ fn after_failed_down(p: &Prepared, f: &crate::db::execute::Failure) -> String {
         (_, Cause::ConnectionLost) => format!("the connection broke while rolling back {v}: the server rolls back the open transaction; check the server and `pgshift status`"),
         (Mode::Transaction, _) => format!("the rollback of {v} was itself rolled back: {v} is still applied and recorded. Fix its down file and run `pgshift rollback` again"),
         _ => format!("{v}'s down file runs without a transaction: what it did before the failing statement stays; {v} is still recorded as applied. Check the database, fix the down file, and run the rollback again"),
+    }
+}
+
+/// What running a repeatable's earlier text again, replaced whole, needs.
+struct Again<'r, 'a, 'e> {
+    applier: &'r Applier<'a, 'e>,
+    ctx: &'r execute::RunContext<'r>,
+    set: &'r MigrationSet,
+    opts: &'r RollbackOptions<'r>,
+    out: &'r Emitter<'e>,
+}
+
+impl Again<'_, '_, '_> {
+    /// The earlier text's CREATE OR REPLACE was refused: its objects are dropped with what
+    /// depends on them, it runs, and those are made again, in one transaction.
+    async fn replace_whole(
+        &self,
+        p: &Prepared,
+        refused: execute::Failure,
+        client: &tokio_postgres::Client,
+        notices: &mut super::session::Notices,
+    ) -> Result<Duration, execute::Failure> {
+        let (ctx, t) = (self.ctx, &self.opts.tracking);
+        let scope = crate::schema::Scope {
+            ignore_schemas: Vec::new(),
+            tracking: Some((t.schema.clone(), t.table.clone())),
+        };
+        let values = self.opts.values;
+        let prepare = |m: &crate::migration::Migration| super::prepare(m, values).ok();
+        let record = |q: &Prepared| execute::applied_sql(ctx, q, "0");
+        let r = match super::replace::plan(client, p, self.set, &scope, &prepare, &record).await {
+            Ok(r) => r,
+            Err(why) => {
+                let mut f = refused;
+                f.message = format!("{}; it cannot be replaced whole: {why}", f.message);
+                return Err(f);
+            }
+        };
+        self.out.emit(Event::Replacing {
+            version: p.version.clone(),
+            reason: refused.message.clone(),
+            from_catalog: r.from_catalog.clone(),
+            from_files: r.from_files.clone(),
+        });
+        let mut q = p.clone();
+        q.first = r.first;
+        let again = |time: &str| {
+            let mut sql = execute::recorded_sql(ctx, &q, time, "rolled_back");
+            sql.push_str(&r.after);
+            sql
+        };
+        self.applier
+            .run(&q, notices, &|| false, || {
+                execute::run_file(ctx, &q, 0, None, &again, false)
+            })
+            .await
     }
 }
 

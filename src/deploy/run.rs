@@ -384,25 +384,7 @@ impl<'a> Run<'a> {
                 break;
             }
         }
-        let partly: Vec<String> = status
-            .entries
-            .iter()
-            .filter_map(|e| match &e.state {
-                State::PartlyCovered { missing } => {
-                    Some(format!("{} (lacks {})", e.version, missing.join(", ")))
-                }
-                _ => None,
-            })
-            .collect();
-        if !partly.is_empty() {
-            return Err(DeployError::Blocked {
-                message: format!(
-                    "this database has some of the versions a baseline replaces, not all: {}",
-                    partly.join("; ")
-                ),
-                help: "deploy the missing versions first with the migrations as they were before the squash (they are in `squashed/` and in git), then deploy this set".into(),
-            });
-        }
+        refuse_partly_covered(status)?;
         if !held.is_empty() {
             return Err(DeployError::Blocked {
                 message: format!(
@@ -1143,4 +1125,28 @@ struct Rerun<'r, 'a, 'e> {
     applier: &'r Applier<'a, 'e>,
     ctx: &'r crate::db::execute::RunContext<'r>,
     label: Option<&'r str>,
+}
+
+/// A baseline of which the database has some replaced versions, not all, refuses the deploy.
+fn refuse_partly_covered(status: &Status) -> Result<(), DeployError> {
+    let partly: Vec<String> = status
+        .entries
+        .iter()
+        .filter_map(|e| match &e.state {
+            State::PartlyCovered { missing } => {
+                Some(format!("{} (lacks {})", e.version, missing.join(", ")))
+            }
+            _ => None,
+        })
+        .collect();
+    if partly.is_empty() {
+        return Ok(());
+    }
+    Err(DeployError::Blocked {
+        message: format!(
+            "this database has some of the versions a baseline replaces, not all: {}",
+            partly.join("; ")
+        ),
+        help: "deploy the missing versions first with the migrations as they were before the squash (they are in `squashed/` and in git), then deploy this set".into(),
+    })
 }

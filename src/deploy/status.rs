@@ -139,24 +139,7 @@ pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Enviro
             None if !m.runs_in(env) => State::NotForEnvironment,
             None if !m.has_sql() => State::NoSql,
             None if !m.front.directives.replaces.is_empty() => {
-                let recorded = |v: &String| by_version.get(v.as_str()).is_some_and(|r| r.success);
-                let missing: Vec<String> = m
-                    .front
-                    .directives
-                    .replaces
-                    .iter()
-                    .filter(|v| !recorded(v))
-                    .cloned()
-                    .collect();
-                if missing.is_empty() {
-                    State::Covered
-                } else if missing.len() == m.front.directives.replaces.len() {
-                    State::Pending {
-                        out_of_order: last_applied.is_some_and(|l| i < l),
-                    }
-                } else {
-                    State::PartlyCovered { missing }
-                }
+                baseline_state(m, &by_version, last_applied.is_some_and(|l| i < l))
             }
             None => State::Pending {
                 out_of_order: !m.is_repeatable() && last_applied.is_some_and(|l| i < l),
@@ -232,6 +215,25 @@ pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Enviro
         entries.push(e);
     }
     Status { entries, counts }
+}
+
+/// A baseline not recorded: covered when the database has every version it replaces,
+/// pending when none, refused when some.
+fn baseline_state(
+    m: &Migration,
+    by_version: &HashMap<&str, &AppliedRow>,
+    out_of_order: bool,
+) -> State {
+    let replaces = &m.front.directives.replaces;
+    let recorded = |v: &String| by_version.get(v.as_str()).is_some_and(|r| r.success);
+    let missing: Vec<String> = replaces.iter().filter(|v| !recorded(v)).cloned().collect();
+    if missing.is_empty() {
+        State::Covered
+    } else if missing.len() == replaces.len() {
+        State::Pending { out_of_order }
+    } else {
+        State::PartlyCovered { missing }
+    }
 }
 
 /// What fixes a damaged record of `version`, as commands to type.
