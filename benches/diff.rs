@@ -4,6 +4,8 @@
 //! reported beside `pg_dump --schema-only` of both on the same cluster (the target: within 2×).
 //! Then the same N tables as N migrations, deployed: `drift` (which builds them again on a
 //! throwaway cluster and compares) beside `pgshift test` of the same set (the target: within 2×).
+//! Then `squash --to` the last of those N migrations (build, baseline, proof on throwaway
+//! databases), beside the same `pgshift test`.
 //! Run: `scripts/bench.sh` or `cargo bench --bench diff` (BENCH_N, BENCH_RUNS to change).
 
 use std::process::Command;
@@ -149,6 +151,31 @@ fn main() {
     let (t, d) = (median(drifts), median(tests));
     println!(
         "drift: {n} migrations: median {:.2} s; pgshift test of the same set {:.2} s ({:.2}×); peak {:.1} MB",
+        t.as_secs_f64(),
+        d.as_secs_f64(),
+        t.as_secs_f64() / d.as_secs_f64(),
+        peak as f64 / 1024.0
+    );
+
+    // squash: the N migrations into one baseline, proven. It moves the files: each run on a
+    // copy of the folder.
+    let last = common::dated_name(n - 1, "table");
+    let (mut squashes, mut peak) = (Vec::<Duration>::new(), 0);
+    for _ in 0..runs.min(3) {
+        let copy = tempfile::tempdir().unwrap();
+        std::fs::create_dir(copy.path().join("migrations")).unwrap();
+        for e in std::fs::read_dir(&migrations).unwrap().flatten() {
+            std::fs::copy(e.path(), copy.path().join("migrations").join(e.file_name())).unwrap();
+        }
+        let mut cmd = Command::new(pgshift);
+        cmd.current_dir(copy.path()).args(["squash", "--to", &last]);
+        let (t, mem) = measure(&mut cmd);
+        squashes.push(t);
+        peak = peak.max(mem);
+    }
+    let t = median(squashes);
+    println!(
+        "squash: {n} migrations: median {:.2} s; pgshift test of the same set {:.2} s ({:.2}×); peak {:.1} MB",
         t.as_secs_f64(),
         d.as_secs_f64(),
         t.as_secs_f64() / d.as_secs_f64(),

@@ -29,4 +29,4 @@ if [ ! -x target/tools/bin/sqlx ]; then
 fi
 # One table: pgshift beside psql, sqlx and dbmate on one cluster with default durability.
 cargo bench --locked --bench peers 2>/dev/null | grep -E "^(\||peers)"
-cargo bench --locked --bench order --bench validate --bench apply --bench backup --bench health --bench import --bench diff 2>/dev/null | grep -E "^(pgshift|squawk|apply|with|backup|health|import|diff|drift)"
+cargo bench --locked --bench order --bench validate --bench apply --bench backup --bench health --bench import --bench diff 2>/dev/null | grep -E "^(pgshift|squawk|apply|with|backup|health|import|diff|drift|squash)"

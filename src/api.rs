@@ -405,7 +405,10 @@ impl MigrationTracker {
             .filter(|e| {
                 matches!(
                     e.state,
-                    State::Pending { .. } | State::Failed { .. } | State::Partial { .. }
+                    State::Pending { .. }
+                        | State::Failed { .. }
+                        | State::Partial { .. }
+                        | State::Changed
                 )
             })
             .map(|e| Pending {

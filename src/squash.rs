@@ -132,7 +132,14 @@ pub fn carried(m: &Migration, not_owned: &[String]) -> Vec<String> {
             | NodeEnum::DeleteStmt(_)
             | NodeEnum::MergeStmt(_)
             | NodeEnum::CopyStmt(_) => out.push(format!("{text};")),
-            NodeEnum::SelectStmt(sel) if sel.into_clause.is_none() => out.push(format!("{text};")),
+            // A SELECT run for its effect (`setval`, `cron.schedule`); not a session setting
+            // (`set_config`, as pg_dump writes), which would change how the rest runs.
+            NodeEnum::SelectStmt(sel)
+                if sel.into_clause.is_none()
+                    && !text.to_ascii_lowercase().contains("set_config(") =>
+            {
+                out.push(format!("{text};"))
+            }
             node if target_schema(node).is_some_and(|t| not_owned.contains(&t)) => {
                 out.push(format!("{text};"))
             }
@@ -443,7 +450,7 @@ mod tests {
     #[test]
     fn rows_and_statements_outside_the_snapshot_are_carried_verbatim() {
         let m = migration(
-            "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\nCOPY t FROM stdin;\n2\n3\n\\.\nUPDATE t SET id = id + 1;\nSELECT setval('s', 3);\nCREATE TRIGGER x AFTER INSERT ON auth.users FOR EACH ROW EXECUTE FUNCTION public.f();\nCREATE TABLE public.p (id uuid REFERENCES auth.users);\nCREATE TABLE x AS SELECT 1;\n",
+            "SELECT pg_catalog.set_config('search_path', '', false);\nCREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\nCOPY t FROM stdin;\n2\n3\n\\.\nUPDATE t SET id = id + 1;\nSELECT setval('s', 3);\nCREATE TRIGGER x AFTER INSERT ON auth.users FOR EACH ROW EXECUTE FUNCTION public.f();\nCREATE TABLE public.p (id uuid REFERENCES auth.users);\nCREATE TABLE x AS SELECT 1;\n",
         );
         let carried = carried(&m, &["auth".to_string()]);
         assert_eq!(

@@ -242,13 +242,7 @@ pub(super) async fn plan(
         .map_err(|e| format!("its dependents could not be read: {e}"))?;
     let by_ref = refs(&snap);
     // The file's objects as they are now.
-    let mut targets: Vec<(Key, String)> = Vec::new();
-    for v in &mine.views {
-        targets.extend(resolve(client, &by_ref, "to_regclass", "pg_class", v, "VIEW").await);
-    }
-    for s in &mine.signatures {
-        targets.extend(resolve(client, &by_ref, "to_regprocedure", "pg_proc", s, "FUNCTION").await);
-    }
+    let targets = existing(client, &by_ref, &mine, true).await;
     if targets.is_empty() {
         return Err("the objects it replaces could not be found in the database (only views and functions defined with CREATE OR REPLACE are replaced whole)".into());
     }
@@ -274,13 +268,7 @@ pub(super) async fn plan(
     }
     for (i, (_, q)) in others.iter().enumerate() {
         let theirs = defined(q);
-        let mut keys = Vec::new();
-        for v in &theirs.views {
-            keys.extend(resolve(client, &by_ref, "to_regclass", "pg_class", v, "VIEW").await);
-        }
-        for (schema, name) in &theirs.functions {
-            keys.extend(overloads(client, &by_ref, schema, name).await);
-        }
+        let keys = existing(client, &by_ref, &theirs, false).await;
         for (k, _) in keys.into_iter().filter(|(k, _)| dependents.contains(k)) {
             owner.insert(k.clone(), i);
             makes.insert(k, theirs.makes.clone());
@@ -331,6 +319,30 @@ pub(super) async fn plan(
         }
     }
     Ok(r)
+}
+
+/// The objects `d` defines as they are in the database, each with its DROP: its views, and
+/// its functions by their signatures (`exact`) or every overload of their names.
+async fn existing(
+    client: &Client,
+    by_ref: &HashMap<String, Key>,
+    d: &Defined,
+    exact: bool,
+) -> Vec<(Key, String)> {
+    let mut out = Vec::new();
+    for v in &d.views {
+        out.extend(resolve(client, by_ref, "to_regclass", "pg_class", v, "VIEW").await);
+    }
+    if exact {
+        for s in &d.signatures {
+            out.extend(resolve(client, by_ref, "to_regprocedure", "pg_proc", s, "FUNCTION").await);
+        }
+    } else {
+        for (schema, name) in &d.functions {
+            out.extend(overloads(client, by_ref, schema, name).await);
+        }
+    }
+    out
 }
 
 /// Every object by the catalog rows it stands for (`pg_class:16390`).

@@ -606,35 +606,47 @@ impl<'a> Run<'a> {
                     });
                 }
                 Err(f) => {
-                    let position = f
-                        .offset
-                        .map(|o| m.locate(p.sub.to_source(o), 1).to_string());
-                    let recorded =
-                        execute::record_failure(&ctx, p, &f, position.as_deref(), start.elapsed())
-                            .await;
-                    if let Err(e) = recorded {
-                        out.warn(format!(
-                            "could not record the failure of {} in {}: {}",
-                            p.version,
-                            opts.tracking.display(),
-                            db_err(e)
-                        ));
-                    }
                     outcome.failed = true;
                     outcome.interrupted = matches!(f.cause, Cause::Interrupted | Cause::Stopped);
-                    let invalid = match f.statement.and_then(|i| p.statements.get(i)) {
-                        Some(s) if f.cause != Cause::ConnectionLost => {
-                            execute::invalid_index(client, s).await.ok().flatten()
-                        }
-                        _ => None,
-                    };
-                    let help = after_failure(p, &f, invalid.as_deref());
-                    applier.failed(&p.version, f, position, help);
+                    self.failed(&applier, &ctx, (p, m), f, start.elapsed())
+                        .await;
                     break;
                 }
             }
         }
         Ok(outcome)
+    }
+
+    /// A migration failed: recorded (or said that it could not be), and told with what
+    /// stayed and what to do.
+    async fn failed(
+        &self,
+        applier: &Applier<'_, '_>,
+        ctx: &crate::db::execute::RunContext<'_>,
+        (p, m): (&execute::Prepared, &crate::migration::Migration),
+        f: execute::Failure,
+        took: std::time::Duration,
+    ) {
+        let position = f
+            .offset
+            .map(|o| m.locate(p.sub.to_source(o), 1).to_string());
+        let recorded = execute::record_failure(ctx, p, &f, position.as_deref(), took).await;
+        if let Err(e) = recorded {
+            self.out.warn(format!(
+                "could not record the failure of {} in {}: {}",
+                p.version,
+                self.opts.tracking.display(),
+                db_err(e)
+            ));
+        }
+        let invalid = match f.statement.and_then(|i| p.statements.get(i)) {
+            Some(s) if f.cause != Cause::ConnectionLost => {
+                execute::invalid_index(self.client, s).await.ok().flatten()
+            }
+            _ => None,
+        };
+        let help = after_failure(p, &f, invalid.as_deref());
+        applier.failed(&p.version, f, position, help);
     }
 
     /// A baseline whose replaced versions are all recorded: recorded (one statement, its

@@ -267,7 +267,10 @@ pub async fn check(
         .filter(|e| {
             matches!(
                 e.state,
-                status::State::Applied { .. } | status::State::Modified
+                status::State::Applied { .. }
+                    | status::State::Modified
+                    | status::State::Changed
+                    | status::State::Covered
             )
         })
         .filter_map(|e| set.get(&crate::migration::Version::parse_reference(&e.version).ok()?))

@@ -26,6 +26,19 @@ fn judge(r: &Records) -> Vec<Item> {
                     "pending".into()
                 },
             }),
+            State::Changed => Some(Item {
+                level: Level::Warn,
+                object: e.version.clone(),
+                detail: "repeatable: its SQL changed since it ran; the next deploy runs it".into(),
+            }),
+            State::PartlyCovered { ref missing } => Some(Item {
+                level: Level::Fail,
+                object: e.version.clone(),
+                detail: format!(
+                    "a baseline of which this database has only some versions; it lacks {}",
+                    missing.join(", ")
+                ),
+            }),
             _ => None,
         })
         .collect()

@@ -120,55 +120,12 @@ impl Plan {
 /// Orders `set`. Missing dependencies, self-dependencies and cycles are returned as error
 /// findings (all of them, not just the first).
 pub fn plan(set: &MigrationSet) -> Result<Plan, Vec<Finding>> {
-    let mut index: HashMap<&Version, usize> = set
-        .migrations
-        .iter()
-        .enumerate()
-        .map(|(i, m)| (&m.version, i))
-        .collect();
-    // A dependency on a version a baseline replaced (`squash`) is one on the baseline.
-    let aliases = set.replaced();
-    for (v, &i) in &aliases {
-        index.entry(v).or_insert(i);
-    }
     let n = set.migrations.len();
-    let mut findings = Vec::new();
-    // deps[i]: indices migration i depends on; dependents[j]: migrations that depend on j.
-    let mut deps: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, m) in set.migrations.iter().enumerate() {
-        for d in &m.dependencies {
-            let at = m.locate(d.offset, d.len);
-            match index.get(&d.version) {
-                Some(&j) if j == i => findings.push(
-                    Finding::error("deps/self", format!("{} depends on itself", m.version))
-                        .at(at)
-                        .help("remove this dependency"),
-                ),
-                Some(&j) => {
-                    deps[i].push(j);
-                    dependents[j].push(i);
-                }
-                None => findings.push(
-                    Finding::error(
-                        "deps/missing",
-                        format!(
-                            "{} depends on {}.sql, which is not in {}",
-                            m.version,
-                            d.version,
-                            set.dir.display()
-                        ),
-                    )
-                    .at(at)
-                    .help(missing_help(set, &d.version)),
-                ),
-            }
-        }
-    }
-    for list in deps.iter_mut().chain(dependents.iter_mut()) {
-        list.sort_unstable();
-        list.dedup();
-    }
+    let Graph {
+        deps,
+        dependents,
+        mut findings,
+    } = graph(set);
 
     let key = sort_keys(set, &deps);
     let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
@@ -225,6 +182,74 @@ pub fn plan(set: &MigrationSet) -> Result<Plan, Vec<Finding>> {
         });
     }
     Ok(Plan::new(steps))
+}
+
+/// The dependency edges of a set, by index, and what is wrong with them (a dependency on
+/// itself, on a migration that is not there).
+struct Graph {
+    /// `deps[i]`: the migrations `i` depends on.
+    deps: Vec<Vec<usize>>,
+    /// `dependents[j]`: the migrations that depend on `j`.
+    dependents: Vec<Vec<usize>>,
+    findings: Vec<Finding>,
+}
+
+fn graph(set: &MigrationSet) -> Graph {
+    let mut index: HashMap<&Version, usize> = set
+        .migrations
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (&m.version, i))
+        .collect();
+    // A dependency on a version a baseline replaced (`squash`) is one on the baseline.
+    let aliases = set.replaced();
+    for (v, &i) in &aliases {
+        index.entry(v).or_insert(i);
+    }
+    let n = set.migrations.len();
+    let mut findings = Vec::new();
+    // deps[i]: indices migration i depends on; dependents[j]: migrations that depend on j.
+    let mut deps: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, m) in set.migrations.iter().enumerate() {
+        for d in &m.dependencies {
+            let at = m.locate(d.offset, d.len);
+            match index.get(&d.version) {
+                Some(&j) if j == i => findings.push(
+                    Finding::error("deps/self", format!("{} depends on itself", m.version))
+                        .at(at)
+                        .help("remove this dependency"),
+                ),
+                Some(&j) => {
+                    deps[i].push(j);
+                    dependents[j].push(i);
+                }
+                None => findings.push(
+                    Finding::error(
+                        "deps/missing",
+                        format!(
+                            "{} depends on {}.sql, which is not in {}",
+                            m.version,
+                            d.version,
+                            set.dir.display()
+                        ),
+                    )
+                    .at(at)
+                    .help(missing_help(set, &d.version)),
+                ),
+            }
+        }
+    }
+    for list in deps.iter_mut().chain(dependents.iter_mut()) {
+        list.sort_unstable();
+        list.dedup();
+    }
+
+    Graph {
+        deps,
+        dependents,
+        findings,
+    }
 }
 
 /// Each migration's place among those ready to run, smallest first. A versioned migration's

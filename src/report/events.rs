@@ -59,12 +59,7 @@ impl Lines {
                 dropped_invalid_index,
             } => resumed(version, *from_statement, dropped_invalid_index.as_deref()),
             Event::Applied { version, ms } => format!("  ✓ {:<w$}  {ms} ms\n", u(version)),
-            Event::Replacing {
-                version,
-                reason,
-                from_catalog,
-                from_files,
-            } => replacing(version, reason, from_catalog, from_files),
+            Event::Replacing { .. } => replacing(e),
             Event::Statement { sql, ms, .. } => format!(
                 "  [debug] {ms:>7.1} ms  {}\n",
                 u(sql.lines().next().unwrap_or(""))
@@ -404,12 +399,16 @@ fn warning_lines(warnings: &[crate::diagnostic::Finding]) -> String {
 }
 
 /// A repeatable replaced whole: why, and what is made again with it.
-fn replacing(
-    version: &str,
-    reason: &str,
-    from_catalog: &[String],
-    from_files: &[String],
-) -> String {
+fn replacing(event: &Event) -> String {
+    let Event::Replacing {
+        version,
+        reason,
+        from_catalog,
+        from_files,
+    } = event
+    else {
+        return String::new();
+    };
     let mut text = format!(
         "  ↻ {}: CREATE OR REPLACE was refused ({}); dropping its objects with what depends on them and making them again, in one transaction\n",
         u(version),

@@ -221,3 +221,62 @@ fn an_imported_flyway_set_squashes() {
         .success()
         .stdout(contains("✓ repeatable/person_view"));
 }
+
+#[test]
+fn the_supabase_example_squashes_with_its_platform_statements() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/supabase/migrations");
+    let m = dir.path().join("migrations");
+    std::fs::create_dir(&m).unwrap();
+    for e in std::fs::read_dir(src).unwrap().flatten() {
+        std::fs::copy(e.path(), m.join(e.file_name())).unwrap();
+    }
+    let db = cluster().create_database("squash_supabase").unwrap();
+    supabase_stub(&db);
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .success();
+    pgshift_in(dir.path())
+        .args(["squash", "--to", "2026-02-04_avatars_bucket", "--supabase"])
+        .assert()
+        .success()
+        .stdout(contains("it replaces 4 migration(s)"));
+    let baseline =
+        std::fs::read_to_string(m.join("2026-02-04_baseline_avatars_bucket.sql")).unwrap();
+    // The trigger on auth.users and the bucket are not the schema's: carried verbatim.
+    assert!(
+        baseline.contains("AFTER INSERT ON auth.users"),
+        "{baseline}"
+    );
+    assert!(
+        baseline.contains("INSERT INTO storage.buckets"),
+        "{baseline}"
+    );
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .success()
+        .stdout(contains("recorded, not run"));
+    // A new project gets the same from the baseline alone.
+    let fresh = cluster().create_database("squash_supabase_fresh").unwrap();
+    supabase_stub(&fresh);
+    pgshift(dir.path(), &fresh)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .success();
+    assert_eq!(
+        sql(
+            &fresh,
+            "SELECT count(*) FROM storage.buckets WHERE id = 'avatars'"
+        ),
+        "1"
+    );
+    assert_eq!(
+        sql(
+            &fresh,
+            "SELECT count(*) FROM pg_trigger WHERE tgname = 'on_auth_user_created'"
+        ),
+        "1"
+    );
+}
