@@ -370,6 +370,33 @@ async fn recorded_texts(
     Ok(out)
 }
 
+/// The bookkeeping of a migration undone (`time`: its time in ms, as SQL): its record and
+/// its row in the Supabase CLI's history removed, an event; a repeatable whose earlier text
+/// ran again is recorded with that text instead.
+fn undone_sql(
+    ctx: &execute::RunContext<'_>,
+    (p, m): (&Prepared, &crate::migration::Migration),
+    supabase_history: bool,
+    time: &str,
+) -> String {
+    if m.is_repeatable() && p.record_text.is_some() {
+        return execute::recorded_sql(ctx, p, time, "rolled_back");
+    }
+    let (t, env) = (ctx.tracking, ctx.environment);
+    let detail = serde_json::json!({ "down": down_path(m, p), "mode": p.mode });
+    let mut sql = format!(
+        "{}\n{}",
+        t.delete_sql(&p.version),
+        t.event_sql(ctx.run_id, "rolled_back", Some(&p.version), env, &detail)
+    );
+    if supabase_history {
+        let original = crate::supabase::history::source_version(&m.source);
+        sql.push('\n');
+        sql.push_str(&crate::supabase::history::delete_sql(&p.version, original));
+    }
+    sql
+}
+
 /// What undoes a repeatable: its earlier recorded text run again (recorded as applied), or,
 /// with none, the drop of the views and functions its recorded text defines (its record
 /// removed).
@@ -554,24 +581,7 @@ async fn run_downs(
             total,
             format!("rollback, {}", p.mode),
         );
-        let detail = serde_json::json!({ "down": down_path(m, p), "mode": p.mode });
-        let bookkeeping = |time: &str| {
-            // A repeatable's earlier text ran again: it is what is applied now.
-            if m.is_repeatable() && p.record_text.is_some() {
-                return execute::recorded_sql(&ctx, p, time, "rolled_back");
-            }
-            let mut sql = format!(
-                "{}\n{}",
-                t.delete_sql(&p.version),
-                t.event_sql(ctx.run_id, "rolled_back", Some(&p.version), env, &detail)
-            );
-            if supabase_history {
-                let original = crate::supabase::history::source_version(&m.source);
-                sql.push('\n');
-                sql.push_str(&crate::supabase::history::delete_sql(&p.version, original));
-            }
-            sql
-        };
+        let bookkeeping = |time: &str| undone_sql(&ctx, (p, m), supabase_history, time);
         let mut result = applier
             .run(p, &mut session.notices, &|| false, || {
                 execute::run_file(&ctx, p, 0, None, &bookkeeping, false)

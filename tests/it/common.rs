@@ -273,3 +273,31 @@ pub fn finish_within(
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A project holding a copy of `examples/<name>/migrations`.
+pub fn example_copy(name: &str) -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name)
+        .join("migrations");
+    let dst = dir.path().join("migrations");
+    std::fs::create_dir(&dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap().flatten() {
+        std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
+    }
+    dir
+}
+
+/// A fresh database of the shared cluster where `dir`'s migrations are deployed.
+pub fn fresh_deploy(dir: &Path, prefix: &str, supabase: bool) -> String {
+    let db = cluster().create_database(prefix).unwrap();
+    if supabase {
+        supabase_stub(&db);
+    }
+    pgshift(dir, &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .success();
+    db
+}

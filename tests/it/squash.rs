@@ -118,11 +118,7 @@ fn a_squash_is_proven_then_old_databases_see_nothing_to_do_and_partial_ones_are_
     assert_eq!(versions(&part), "2026-01-01_plans");
 
     // Fresh: the baseline runs, with the rows.
-    let fresh = cluster().create_database("squash_fresh").unwrap();
-    pgshift(dir.path(), &fresh)
-        .args(["migrate", "--skip-backup"])
-        .assert()
-        .success();
+    let fresh = fresh_deploy(dir.path(), "squash_fresh", false);
     assert_eq!(
         sql(
             &fresh,
@@ -224,13 +220,8 @@ fn an_imported_flyway_set_squashes() {
 
 #[test]
 fn the_supabase_example_squashes_with_its_platform_statements() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/supabase/migrations");
+    let dir = example_copy("supabase");
     let m = dir.path().join("migrations");
-    std::fs::create_dir(&m).unwrap();
-    for e in std::fs::read_dir(src).unwrap().flatten() {
-        std::fs::copy(e.path(), m.join(e.file_name())).unwrap();
-    }
     let db = cluster().create_database("squash_supabase").unwrap();
     supabase_stub(&db);
     pgshift(dir.path(), &db)
@@ -259,12 +250,7 @@ fn the_supabase_example_squashes_with_its_platform_statements() {
         .success()
         .stdout(contains("recorded, not run"));
     // A new project gets the same from the baseline alone.
-    let fresh = cluster().create_database("squash_supabase_fresh").unwrap();
-    supabase_stub(&fresh);
-    pgshift(dir.path(), &fresh)
-        .args(["migrate", "--skip-backup"])
-        .assert()
-        .success();
+    let fresh = fresh_deploy(dir.path(), "squash_supabase_fresh", true);
     assert_eq!(
         sql(
             &fresh,

@@ -9,13 +9,7 @@ use predicates::str::contains;
 use crate::common::*;
 
 fn example_project() -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/supabase/migrations");
-    let dst = dir.path().join("migrations");
-    std::fs::create_dir(&dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap().flatten() {
-        std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
-    }
+    let dir = example_copy("supabase");
     let db = cluster().create_database("supabase").unwrap();
     (dir, db)
 }
