@@ -79,18 +79,17 @@ pub fn select<'s>(
     Ok(out)
 }
 
-/// Stage 2: the schema `squashed` build, as SQL (`diff --from empty`): they are applied to a
-/// throwaway database, and an empty one beside it is compared with it.
+/// Stage 2: the schema `squashed` build, as SQL (`diff --from empty`): they are applied to
+/// `spec` (a throwaway database), and an empty one beside it is compared with it.
 pub async fn schema_sql(
     builder: &mut Builder<'_>,
-    set: &MigrationSet,
-    plan: &Plan,
+    (set, plan): (&MigrationSet, &Plan),
+    spec: &ConnectionSpec,
     to: &Version,
     scope: &Scope,
 ) -> Result<String, DiffError> {
-    let spec = builder.database()?;
-    builder.build_to(&spec, set, plan, Some(to.clone())).await?;
-    let built = crate::diff::read(&spec, scope).await?;
+    builder.build_to(spec, set, plan, Some(to.clone())).await?;
+    let built = crate::diff::read(spec, scope).await?;
     let empty = builder.database()?;
     if builder.supabase {
         crate::supabase::load_stub(&empty)
@@ -228,20 +227,22 @@ pub fn baseline_text(
     text
 }
 
-/// Stages 1 to 4, on the builder's throwaway cluster.
+/// Stages 1 to 4, on the builder's throwaway cluster. Returns the squash, and the database
+/// the old set was applied to up to VERSION (the proof deploys the rest of it there).
 pub async fn squash(
     builder: &mut Builder<'_>,
     set: &MigrationSet,
     plan: &Plan,
     to: &str,
     scope: &Scope,
-) -> Result<Squash, DiffError> {
+) -> Result<(Squash, ConnectionSpec), DiffError> {
     let squashed = select(set, plan, to)?;
     let last = squashed
         .last()
         .copied()
         .ok_or_else(|| failed("nothing to squash", "give a later --to"))?;
-    let schema = schema_sql(builder, set, plan, &last.version, scope).await?;
+    let old = builder.database()?;
+    let schema = schema_sql(builder, (set, plan), &old, &last.version, scope).await?;
     let not_owned: Vec<String> = scope.ignore_schemas.clone();
     let carried: Vec<(Version, Vec<String>)> = squashed
         .iter()
@@ -266,13 +267,14 @@ pub async fn squash(
             files.push(relative(&set.dir, &d.path));
         }
     }
-    Ok(Squash {
+    let squash = Squash {
         version: format!("{}_baseline_{}", last.version.date_str(), last.description),
         text: baseline_text(last, &replaced, &schema, &carried),
         replaced,
         files,
         carried: carried.iter().map(|(_, s)| s.len()).sum(),
-    })
+    };
+    Ok((squash, old))
 }
 
 fn relative(dir: &Path, path: &Path) -> PathBuf {
@@ -314,21 +316,29 @@ fn copy_tree(
     Ok(())
 }
 
-/// Stage 5: the old set and the new one, each deployed fresh on a throwaway database, give the
-/// same schema and the same rows. Returns the differences (empty: proven).
+/// Stage 5: the old set and the new one, each deployed on a fresh throwaway database, give
+/// the same schema and the same rows. `old_db` is where the old set was applied up to VERSION
+/// (its deploy goes on there). Returns the differences (empty: proven).
 pub async fn prove(
     builder: &mut Builder<'_>,
-    old: &Path,
+    (old, old_db): (&Path, &ConnectionSpec),
     new: &Path,
     scope: &Scope,
 ) -> Result<Vec<String>, DiffError> {
     let mut sides = Vec::new();
     for (dir, is_new) in [(old, false), (new, true)] {
         let (set, plan) = crate::diff::load(builder.settings, dir)?;
-        let spec = builder.database()?;
-        builder
-            .build_to(&spec, &set, &plan, None)
-            .await
+        let spec = if is_new {
+            builder.database()?
+        } else {
+            old_db.clone()
+        };
+        let built = if is_new {
+            builder.build_to(&spec, &set, &plan, None).await
+        } else {
+            builder.deploy(&spec, &set, &plan, None).await
+        };
+        built
             .map_err(|e| if is_new {
                 failed(
                     format!("the squashed set does not deploy on a fresh database, so nothing was written: {e}"),

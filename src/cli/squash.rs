@@ -44,7 +44,7 @@ pub fn run(
             args.to
         ),
     );
-    let squash = rt
+    let (squash, old_db) = rt
         .block_on(crate::squash::squash(
             &mut builder,
             &set,
@@ -63,7 +63,12 @@ pub fn run(
     })?;
     say(out, "Proving it: the old set and the new one, each deployed fresh, must give the same schema and rows…");
     let differences = rt
-        .block_on(crate::squash::prove(&mut builder, dir, new.path(), &scope))
+        .block_on(crate::squash::prove(
+            &mut builder,
+            (dir, &old_db),
+            new.path(),
+            &scope,
+        ))
         .map_err(fail)?;
     if !differences.is_empty() {
         out.error(

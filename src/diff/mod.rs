@@ -225,6 +225,19 @@ impl<'a> Builder<'a> {
                 .await
                 .map_err(|e| failed(e.to_string(), "the Supabase stub could not be loaded"))?;
         }
+        self.deploy(spec, set, plan, target).await
+    }
+
+    /// Deploys `plan`'s pending migrations of `set` (up to `target`) to `spec`, a throwaway
+    /// database prepared by [`Builder::build_to`]: what is applied there already is not run
+    /// again.
+    pub async fn deploy(
+        &self,
+        spec: &ConnectionSpec,
+        set: &MigrationSet,
+        plan: &Plan,
+        target: Option<crate::migration::Version>,
+    ) -> Result<(), DiffError> {
         let settings = Settings {
             migrations: crate::config::MigrationsSettings {
                 dir: set.dir.clone(),
