@@ -709,9 +709,15 @@ impl<'a> Run<'a> {
             .await
             .map_err(|mut f| {
                 if f.bookkeeping {
+                    // The dependents are made again after the record: the server's message
+                    // follows the bookkeeping's words (see `Failure::of_bookkeeping`).
+                    let server = f
+                        .message
+                        .split_once("together): ")
+                        .map_or(f.message.as_str(), |(_, m)| m);
                     f.message = format!(
-                        "what depends on {} could not be made again after it: {}",
-                        p.version, f.message
+                        "{} ran, but what depends on its objects could not be made again after it (everything was rolled back): {server}",
+                        p.version
                     );
                 }
                 f
@@ -803,7 +809,14 @@ impl<'a> Run<'a> {
         // Which earlier migration of the rehearsal first locked a relation: a later one that
         // names it takes no new lock here, but will in the real deploy.
         let mut first_locked: std::collections::HashMap<u32, (usize, String)> = Default::default();
-        for (n, (p, _, m)) in prepared.iter().enumerate() {
+        for (n, (p, entry, m)) in prepared.iter().enumerate() {
+            if entry.state == State::Covered {
+                out.emit(Event::Skipped {
+                    version: p.version.clone(),
+                    reason: "a baseline of versions this database has: a deploy records it, runs nothing".into(),
+                });
+                continue;
+            }
             if p.mode != Mode::Transaction {
                 out.emit(Event::Skipped {
                     version: p.version.clone(),

@@ -82,7 +82,13 @@ fn a_squash_is_proven_then_old_databases_see_nothing_to_do_and_partial_ones_are_
         .success()
         .stdout(contains("0 errors"));
 
-    // Deployed before the squash: the baseline is recorded, nothing runs; then the rest.
+    // Deployed before the squash: a rehearsal does not run the baseline either.
+    pgshift(dir.path(), &full)
+        .args(["migrate", "--dry-run=rehearse"])
+        .assert()
+        .success()
+        .stdout(contains("a deploy records it, runs nothing"));
+    // The baseline is recorded, nothing runs; then the rest.
     let before = sql(&full, "SELECT xmin FROM pg_class WHERE relname = 'plans'");
     pgshift(dir.path(), &full)
         .args(["migrate", "--skip-backup"])
