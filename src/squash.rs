@@ -65,6 +65,17 @@ pub fn select<'s>(
         let Some(m) = set.get(&step.version) else {
             continue;
         };
+        if let Some(envs) = &m.front.directives.environments {
+            let names: Vec<&str> = envs.iter().map(|e| e.as_str()).collect();
+            return Err(failed(
+                format!(
+                    "{} runs only in {} (`@env`): a baseline runs in every environment",
+                    m.version,
+                    names.join(", ")
+                ),
+                "squash up to a version before it, or move what it does (seed data) out of the migrations",
+            ));
+        }
         if m.is_repeatable() {
             return Err(failed(
                 format!(

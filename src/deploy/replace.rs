@@ -335,7 +335,8 @@ async fn existing(
     }
     if exact {
         for s in &d.signatures {
-            out.extend(resolve(client, by_ref, "to_regprocedure", "pg_proc", s, "FUNCTION").await);
+            // ROUTINE: a procedure too.
+            out.extend(resolve(client, by_ref, "to_regprocedure", "pg_proc", s, "ROUTINE").await);
         }
     } else {
         for (schema, name) in &d.functions {

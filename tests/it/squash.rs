@@ -272,3 +272,20 @@ fn the_supabase_example_squashes_with_its_platform_statements() {
         "1"
     );
 }
+
+#[test]
+fn seed_data_for_some_environments_is_not_squashed() {
+    let (dir, _) = project(&[
+        ("2026-01-01_t", "CREATE TABLE t (id int);\n"),
+        (
+            "2026-01-02_seed",
+            "-- @env: development\nINSERT INTO t VALUES (1);\n",
+        ),
+    ]);
+    pgshift_in(dir.path())
+        .args(["squash", "--to", "2026-01-02_seed"])
+        .assert()
+        .code(2)
+        .stderr(contains("2026-01-02_seed runs only in development"));
+    assert!(dir.path().join("migrations/2026-01-02_seed.sql").exists());
+}
