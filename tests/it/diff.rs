@@ -151,6 +151,11 @@ fn the_forms_real_sets_use_converge_from_empty_and_back_to_empty() {
 }
 
 fn from_empty_and_back(folder: &str) {
+    // The fixtures create roles (`diff_reader`) with IF NOT EXISTS: two tests doing it at
+    // once on the shared cluster collide. Roles are the cluster's: one test at a time.
+    let _turn = crate::common::ROLE_TURN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let project = project_of(Path::new(folder));
     let full = cluster().create_database("diff_full").unwrap();
     deploy(project.path(), &full);
@@ -829,6 +834,9 @@ fn what_the_role_may_not_do_is_said_before_it_fails() {
 fn changes_to_the_forms_real_sets_use_converge_both_ways() {
     // The more-kinds fixture, and a copy changed by hand in each kind: every change found,
     // written, and run, in both directions.
+    let _turn = crate::common::ROLE_TURN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let project = project_of(Path::new(MORE_KINDS));
     let (a, b) = (
         cluster().create_database("diff_more").unwrap(),
@@ -886,6 +894,9 @@ fn changes_to_the_forms_real_sets_use_converge_both_ways() {
 
 #[test]
 fn changes_to_every_kind_converge_both_ways() {
+    let _turn = crate::common::ROLE_TURN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let project = project_of(Path::new(EVERY_KIND));
     let (a, b) = (
         cluster().create_database("diff_every").unwrap(),
