@@ -437,6 +437,19 @@ async fn rows(
 /// Stage 6: the baseline written into `dir`, the squashed files moved to `dir/squashed/`
 /// (their folders kept). Returns the files moved, where they went.
 pub fn write(dir: &Path, squash: &Squash) -> std::io::Result<Vec<PathBuf>> {
+    // Nothing is overwritten: a file of that name in `squashed/` stops it before anything
+    // moves.
+    if let Some(taken) = squash
+        .files
+        .iter()
+        .map(|rel| dir.join(SQUASHED_DIR).join(rel))
+        .find(|to| crate::files::exists(to))
+    {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!("{} exists already", taken.display()),
+        ));
+    }
     let baseline = dir.join(format!("{}.sql", squash.version));
     let mut f = crate::files::create_new(&baseline, 0o644)?;
     std::io::Write::write_all(&mut f, squash.text.as_bytes())?;
@@ -484,6 +497,28 @@ mod tests {
                 "CREATE TRIGGER x AFTER INSERT ON auth.users FOR EACH ROW EXECUTE FUNCTION public.f();",
             ]
         );
+    }
+
+    #[test]
+    fn nothing_is_written_over_a_file_already_in_squashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("2026-01-01_a.sql"), "SELECT 1;").unwrap();
+        std::fs::create_dir(d.join(SQUASHED_DIR)).unwrap();
+        std::fs::write(d.join(SQUASHED_DIR).join("2026-01-01_a.sql"), "old").unwrap();
+        let squash = Squash {
+            version: "2026-01-01_baseline_a".into(),
+            text: "SELECT 1;".into(),
+            replaced: vec![],
+            files: vec![PathBuf::from("2026-01-01_a.sql")],
+            carried: 0,
+        };
+        let e = write(d, &squash).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        assert!(!d.join("2026-01-01_baseline_a.sql").exists());
+        assert!(d.join("2026-01-01_a.sql").exists());
+        let kept = std::fs::read_to_string(d.join(SQUASHED_DIR).join("2026-01-01_a.sql")).unwrap();
+        assert_eq!(kept, "old");
     }
 
     #[test]

@@ -88,7 +88,13 @@ impl<'a> Run<'a> {
         // listens: a no-op stays shorter).
         self.ensure_tracking(true).await?;
         self.stop.listen(self.client, &self.opts.tracking).await?;
-        let backup = self.back_up(&rows).await?;
+        // Baselines only recorded (their versions are all there) change no schema: no backup.
+        let records_only = prepared.iter().all(|(_, e, _)| e.state == State::Covered);
+        let backup = if records_only {
+            None
+        } else {
+            self.back_up(&rows).await?
+        };
         if self.stop_requested() {
             self.out.warn(
                 "stopped by `pgshift stop` after the backup, before any migration ran: no migration was applied"
