@@ -390,7 +390,14 @@ pub async fn prove(
     Ok(differences)
 }
 
-/// Each user table's row count and a checksum of its rows (as text, sorted).
+/// A column default that gives another value on each build: the time, a random number or
+/// UUID. Such columns are left out of the row checksums (both builds write them at another
+/// moment); every other column, and the row count, must be equal.
+const VOLATILE_DEFAULT: &str = "now\\(\\)|current_timestamp|current_date|current_time|localtime|clock_timestamp|statement_timestamp|transaction_timestamp|timeofday|random\\(|gen_random_uuid|uuid_generate_";
+
+/// Each table's row count and a checksum of its rows (as text, sorted): the platform's too
+/// (a storage bucket is the project's data), not the histories of pgshift and of the Supabase
+/// CLI (the new set records one baseline where the old one recorded each migration).
 async fn rows(
     spec: &ConnectionSpec,
     scope: &Scope,
@@ -400,7 +407,7 @@ async fn rows(
         .connect(tx)
         .await
         .map_err(|e| failed(e.message, e.help))?;
-    let mut skip: Vec<String> = scope.ignore_schemas.clone();
+    let mut skip: Vec<String> = vec!["supabase_migrations".into()];
     if let Some((schema, table)) = &scope.tracking {
         skip.push(format!("{schema}.{table}"));
         skip.push(format!("{schema}.{table}_events"));
@@ -408,20 +415,25 @@ async fn rows(
     }
     let tables = client
         .query(
-            "SELECT format('%I.%I', n.nspname, c.relname), n.nspname || '.' || c.relname
+            "SELECT format('%I.%I', n.nspname, c.relname),
+                    (SELECT coalesce(string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum), '')
+                       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                      WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                        AND coalesce(pg_get_expr(d.adbin, d.adrelid), '') !~* $2)
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
                 AND n.nspname !~ '^pg_' AND NOT n.nspname = ANY($1) AND NOT (n.nspname || '.' || c.relname) = ANY($1)
               ORDER BY 1",
-            &[&skip],
+            &[&skip, &VOLATILE_DEFAULT],
         )
         .await
         .map_err(|e| failed(format!("reading the tables failed: {e}"), "report it"))?;
     let mut out = BTreeMap::new();
     for t in &tables {
         let name: String = t.get(0);
+        let columns: String = t.get(1);
         let sql = format!(
-            "SELECT count(*), md5(coalesce(string_agg(r::text, E'\\n' ORDER BY r::text), '')) FROM {name} r"
+            "SELECT count(*), md5(coalesce(string_agg(r.x, E'\\n' ORDER BY r.x), '')) FROM (SELECT ROW({columns})::text AS x FROM {name}) r"
         );
         let row = client.query_one(&sql, &[]).await.map_err(|e| {
             failed(

@@ -14,7 +14,7 @@ fn set() -> (TempDir, String) {
     project(&[
         (
             "2026-01-01_plans",
-            "CREATE TABLE plans (id int PRIMARY KEY, name text NOT NULL, legacy text);\nINSERT INTO plans (id, name) VALUES (1, 'free'), (2, 'pro');\n",
+            "CREATE TABLE plans (id int PRIMARY KEY, name text NOT NULL, legacy text, created_at timestamptz NOT NULL DEFAULT now());\nINSERT INTO plans (id, name) VALUES (1, 'free'), (2, 'pro');\n",
         ),
         (
             "2026-01-02_accounts",
