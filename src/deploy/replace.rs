@@ -225,6 +225,69 @@ fn holds_data(kind: Kind) -> bool {
 /// Why a replacement cannot be made; the message says what to do.
 pub(super) type Refusal = String;
 
+/// The run a refused replacement goes on in: a deploy's or a rollback's.
+pub(super) struct Context<'a, 'e> {
+    pub client: &'a Client,
+    pub set: &'a MigrationSet,
+    pub values: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    pub run: &'a crate::db::execute::RunContext<'a>,
+    pub out: &'a super::Emitter<'e>,
+}
+
+/// `p`, whose CREATE OR REPLACE the server `refused`, made ready to run whole: the
+/// replacement planned and told, `p` with the drops first. Returns it and the SQL that goes
+/// after its record (the dependents made again); or the refusal, saying why it cannot be.
+pub(super) async fn whole(
+    c: &Context<'_, '_>,
+    p: &Prepared,
+    refused: crate::db::execute::Failure,
+) -> Result<(Prepared, String), crate::db::execute::Failure> {
+    let t = c.run.tracking;
+    let scope = schema::Scope {
+        ignore_schemas: Vec::new(),
+        tracking: Some((t.schema.clone(), t.table.clone())),
+    };
+    let values = c.values;
+    let prepare = |m: &crate::migration::Migration| super::prepare(m, values).ok();
+    let record = |q: &Prepared| crate::db::execute::applied_sql(c.run, q, "0");
+    let r = match plan(c.client, p, c.set, &scope, &prepare, &record).await {
+        Ok(r) => r,
+        Err(why) => {
+            let mut f = refused;
+            f.message = format!("{}; it cannot be replaced whole: {why}", f.message);
+            return Err(f);
+        }
+    };
+    c.out.emit(super::Event::Replacing {
+        version: p.version.clone(),
+        reason: refused.message.clone(),
+        from_catalog: r.from_catalog,
+        from_files: r.from_files,
+    });
+    let mut q = p.clone();
+    q.first = r.first;
+    Ok((q, r.after))
+}
+
+/// A replacement that failed after the file ran: in the making again of its dependents (sent
+/// after the record, so the failure reads as bookkeeping's: said as it is).
+pub(super) fn dependents_failed(
+    version: &str,
+    mut f: crate::db::execute::Failure,
+) -> crate::db::execute::Failure {
+    if f.bookkeeping {
+        // The server's message follows the bookkeeping's words (`Failure::of_bookkeeping`).
+        let server = f
+            .message
+            .split_once("together): ")
+            .map_or(f.message.as_str(), |(_, m)| m);
+        f.message = format!(
+            "{version} ran, but what depends on its objects could not be made again after it (everything was rolled back): {server}"
+        );
+    }
+    f
+}
+
 /// Plans the replacement of `p` (a repeatable of `set`), read from the database `client` is
 /// connected to (outside any transaction: the deploy holds its lock, so nothing of pgshift's
 /// changes it meanwhile). `prepare` prepares another repeatable of the set to run again.

@@ -669,40 +669,25 @@ impl Again<'_, '_, '_> {
         client: &tokio_postgres::Client,
         notices: &mut super::session::Notices,
     ) -> Result<Duration, execute::Failure> {
-        let (ctx, t) = (self.ctx, &self.opts.tracking);
-        let scope = crate::schema::Scope {
-            ignore_schemas: Vec::new(),
-            tracking: Some((t.schema.clone(), t.table.clone())),
+        let c = super::replace::Context {
+            client,
+            set: self.set,
+            values: self.opts.values,
+            run: self.ctx,
+            out: self.out,
         };
-        let values = self.opts.values;
-        let prepare = |m: &crate::migration::Migration| super::prepare(m, values).ok();
-        let record = |q: &Prepared| execute::applied_sql(ctx, q, "0");
-        let r = match super::replace::plan(client, p, self.set, &scope, &prepare, &record).await {
-            Ok(r) => r,
-            Err(why) => {
-                let mut f = refused;
-                f.message = format!("{}; it cannot be replaced whole: {why}", f.message);
-                return Err(f);
-            }
-        };
-        self.out.emit(Event::Replacing {
-            version: p.version.clone(),
-            reason: refused.message.clone(),
-            from_catalog: r.from_catalog.clone(),
-            from_files: r.from_files.clone(),
-        });
-        let mut q = p.clone();
-        q.first = r.first;
+        let (q, after) = super::replace::whole(&c, p, refused).await?;
         let again = |time: &str| {
-            let mut sql = execute::recorded_sql(ctx, &q, time, "rolled_back");
-            sql.push_str(&r.after);
+            let mut sql = execute::recorded_sql(self.ctx, &q, time, "rolled_back");
+            sql.push_str(&after);
             sql
         };
         self.applier
             .run(&q, notices, &|| false, || {
-                execute::run_file(ctx, &q, 0, None, &again, false)
+                execute::run_file(self.ctx, &q, 0, None, &again, false)
             })
             .await
+            .map_err(|f| super::replace::dependents_failed(&p.version, f))
     }
 }
 

@@ -680,54 +680,22 @@ impl<'a> Run<'a> {
         run: &Rerun<'_, '_, '_>,
         notices: &mut Notices,
     ) -> Result<std::time::Duration, execute::Failure> {
-        let t = &self.opts.tracking;
-        let scope = crate::schema::Scope {
-            ignore_schemas: Vec::new(),
-            tracking: Some((t.schema.clone(), t.table.clone())),
+        let c = super::replace::Context {
+            client: self.client,
+            set: self.set,
+            values: self.opts.values,
+            run: run.ctx,
+            out: self.out,
         };
-        let values = self.opts.values;
-        let prepare = |m: &crate::migration::Migration| super::prepare(m, values).ok();
-        let record = |q: &execute::Prepared| execute::applied_sql(run.ctx, q, "0");
-        let planned =
-            super::replace::plan(self.client, p, self.set, &scope, &prepare, &record).await;
-        let r = match planned {
-            Ok(r) => r,
-            Err(why) => {
-                let mut f = refused;
-                f.message = format!("{}; it cannot be replaced whole: {why}", f.message);
-                return Err(f);
-            }
-        };
-        self.out.emit(Event::Replacing {
-            version: p.version.clone(),
-            reason: refused.message.clone(),
-            from_catalog: r.from_catalog.clone(),
-            from_files: r.from_files.clone(),
-        });
-        let mut q = p.clone();
-        q.first = r.first;
-        q.also = format!("{}{}", r.after, p.also);
+        let (mut q, after) = super::replace::whole(&c, p, refused).await?;
+        q.also = format!("{after}{}", p.also);
         let stop = || self.stop_requested();
         run.applier
             .run(&q, notices, &stop, || {
                 execute::apply(run.ctx, &q, 0, run.label)
             })
             .await
-            .map_err(|mut f| {
-                if f.bookkeeping {
-                    // The dependents are made again after the record: the server's message
-                    // follows the bookkeeping's words (see `Failure::of_bookkeeping`).
-                    let server = f
-                        .message
-                        .split_once("together): ")
-                        .map_or(f.message.as_str(), |(_, m)| m);
-                    f.message = format!(
-                        "{} ran, but what depends on its objects could not be made again after it (everything was rolled back): {server}",
-                        p.version
-                    );
-                }
-                f
-            })
+            .map_err(|f| super::replace::dependents_failed(&p.version, f))
     }
 
     /// Where a partial no-transaction run resumes: after the statements that ran (they stay

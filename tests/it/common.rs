@@ -289,15 +289,17 @@ pub fn example_copy(name: &str) -> TempDir {
     dir
 }
 
+/// `pgshift migrate --skip-backup` of `dir`'s migrations to `db`.
+pub fn migrate(dir: &Path, db: &str) -> assert_cmd::assert::Assert {
+    pgshift(dir, db).args(["migrate", "--skip-backup"]).assert()
+}
+
 /// A fresh database of the shared cluster where `dir`'s migrations are deployed.
 pub fn fresh_deploy(dir: &Path, prefix: &str, supabase: bool) -> String {
     let db = cluster().create_database(prefix).unwrap();
     if supabase {
         supabase_stub(&db);
     }
-    pgshift(dir, &db)
-        .args(["migrate", "--skip-backup"])
-        .assert()
-        .success();
+    migrate(dir, &db).success();
     db
 }

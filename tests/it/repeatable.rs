@@ -40,10 +40,7 @@ fn chain() -> (TempDir, String) {
         "2026-01-02_summary",
         "-- @depends-on: repeatable/report\nCREATE VIEW order_summary AS SELECT sum(double) AS total FROM order_report;\nCOMMENT ON VIEW order_summary IS 'totals';\n",
     );
-    pgshift(dir.path(), &db)
-        .args(["migrate", "--skip-backup"])
-        .assert()
-        .success();
+    migrate(dir.path(), &db).success();
     (dir, db)
 }
 
@@ -88,9 +85,7 @@ fn a_base_view_that_changes_shape_is_replaced_with_its_dependents_in_one_transac
         "2026-01-01_orders.sql",
         &BASE.replace("id, amount, note", "id, amount"),
     );
-    pgshift(dir.path(), &db)
-        .args(["migrate", "--skip-backup"])
-        .assert()
+    migrate(dir.path(), &db)
         .success()
         .stdout(contains("↻ repeatable/base: CREATE OR REPLACE was refused"))
         .stdout(contains("run again: repeatable/report"))
@@ -130,21 +125,14 @@ fn a_base_view_that_changes_shape_is_replaced_with_its_dependents_in_one_transac
         "base",
         "CREATE OR REPLACE VIEW order_report AS SELECT id, amount * 2 AS double, amount AS a FROM order_base;\n",
     );
-    pgshift(dir.path(), &db)
-        .args(["migrate", "--skip-backup"])
-        .assert()
-        .success();
+    migrate(dir.path(), &db).success();
     repeatable(
         &dir,
         "base",
         "2026-01-01_orders.sql",
         "CREATE OR REPLACE VIEW order_base AS SELECT id FROM orders;\n",
     );
-    pgshift(dir.path(), &db)
-        .args(["migrate", "--skip-backup"])
-        .assert()
-        .code(1)
-        .stderr(contains("amount"));
+    migrate(dir.path(), &db).code(1).stderr(contains("amount"));
     assert_eq!(
         sql(
             &db,
@@ -165,9 +153,7 @@ fn unchanged_and_comment_only_edits_run_nothing_and_write_nothing() {
         )
     };
     let before = state();
-    pgshift(dir.path(), &db)
-        .args(["migrate", "--skip-backup"])
-        .assert()
+    migrate(dir.path(), &db)
         .success()
         .stdout(contains("Nothing to do"));
     repeatable(
@@ -179,9 +165,7 @@ fn unchanged_and_comment_only_edits_run_nothing_and_write_nothing() {
             BASE.replace("SELECT id", "SELECT   id")
         ),
     );
-    pgshift(dir.path(), &db)
-        .args(["migrate", "--skip-backup"])
-        .assert()
+    migrate(dir.path(), &db)
         .success()
         .stdout(contains("Nothing to do"));
     assert_eq!(state(), before);
@@ -206,16 +190,12 @@ fn a_failing_repeatable_stops_the_run_and_runs_again_once_fixed() {
         "2026-01-02_b",
         "-- @depends-on: repeatable/f\nCREATE TABLE b (id int);\n",
     );
-    pgshift(dir.path(), &db)
-        .args(["migrate", "--skip-backup"])
-        .assert()
+    migrate(dir.path(), &db)
         .code(1)
         .stderr(contains("repeatable/f"));
     assert_eq!(sql(&db, "SELECT to_regclass('b') IS NULL"), "t");
     // Unchanged, it is not run again: the deploy says why and what to do.
-    pgshift(dir.path(), &db)
-        .args(["migrate", "--skip-backup"])
-        .assert()
+    migrate(dir.path(), &db)
         .code(predicate::ne(0))
         .stderr(contains(
             "failed and their files did not change since: repeatable/f",
@@ -234,9 +214,7 @@ fn a_failing_repeatable_stops_the_run_and_runs_again_once_fixed() {
         "2026-01-01_a.sql",
         "CREATE OR REPLACE VIEW v AS SELECT id FROM a;\n",
     );
-    pgshift(dir.path(), &db)
-        .args(["migrate", "--skip-backup"])
-        .assert()
+    migrate(dir.path(), &db)
         .success()
         .stdout(contains("✓ repeatable/f"))
         .stdout(contains("✓ 2026-01-02_b"));
@@ -254,10 +232,7 @@ fn a_rollback_runs_the_earlier_recorded_text_or_drops_a_first_one() {
     let (dir, db) = project(&[("2026-01-01_a", "CREATE TABLE a (id int, n numeric);\n")]);
     let f = "CREATE OR REPLACE FUNCTION total() RETURNS int LANGUAGE sql AS 'SELECT count(*)::int FROM a';\n";
     repeatable(&dir, "f", "2026-01-01_a.sql", f);
-    pgshift(dir.path(), &db)
-        .args(["migrate", "--skip-backup"])
-        .assert()
-        .success();
+    migrate(dir.path(), &db).success();
     // The return type changes: replaced whole.
     repeatable(
         &dir,
@@ -266,10 +241,7 @@ fn a_rollback_runs_the_earlier_recorded_text_or_drops_a_first_one() {
         &f.replace("RETURNS int", "RETURNS bigint")
             .replace("::int", ""),
     );
-    pgshift(dir.path(), &db)
-        .args(["migrate", "--skip-backup"])
-        .assert()
-        .success();
+    migrate(dir.path(), &db).success();
     assert_eq!(
         sql(&db, "SELECT pg_get_function_result('total'::regproc)"),
         "bigint"
@@ -295,10 +267,7 @@ fn a_rollback_runs_the_earlier_recorded_text_or_drops_a_first_one() {
         "2026-01-01_a.sql",
         "CREATE OR REPLACE VIEW only_ids AS SELECT id FROM a;\n",
     );
-    pgshift(dir.path(), &db)
-        .args(["migrate", "--skip-backup"])
-        .assert()
-        .success();
+    migrate(dir.path(), &db).success();
     pgshift(dir.path(), &db)
         .args(["rollback", "--version", "repeatable/v"])
         .assert()

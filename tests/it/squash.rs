@@ -91,9 +91,7 @@ fn a_squash_is_proven_then_old_databases_see_nothing_to_do_and_partial_ones_are_
         .stdout(contains("a deploy records it, runs nothing"));
     // The baseline is recorded, nothing runs; then the rest.
     let before = sql(&full, "SELECT xmin FROM pg_class WHERE relname = 'plans'");
-    pgshift(dir.path(), &full)
-        .args(["migrate", "--skip-backup"])
-        .assert()
+    migrate(dir.path(), &full)
         .success()
         .stdout(contains("recorded, not run"))
         .stdout(contains("✓ 2026-01-04_invoices"));
@@ -116,9 +114,7 @@ fn a_squash_is_proven_then_old_databases_see_nothing_to_do_and_partial_ones_are_
         .stdout(contains("0 unknown"));
 
     // Partly deployed: refused, with what it lacks.
-    pgshift(dir.path(), &part)
-        .args(["migrate", "--skip-backup"])
-        .assert()
+    migrate(dir.path(), &part)
         .failure()
         .stderr(contains("2026-01-02_accounts"))
         .stderr(contains("2026-01-03_drop_legacy"));
@@ -218,9 +214,7 @@ fn an_imported_flyway_set_squashes() {
         .stdout(contains("it replaces 4 migration(s)"));
     // The new set (baseline, then the repeatable) applies from scratch.
     let db = cluster().create_database("squash_flyway").unwrap();
-    pgshift(dir.path(), &db)
-        .args(["migrate", "--skip-backup"])
-        .assert()
+    migrate(dir.path(), &db)
         .success()
         .stdout(contains("✓ repeatable/person_view"));
 }
@@ -231,10 +225,7 @@ fn the_supabase_example_squashes_with_its_platform_statements() {
     let m = dir.path().join("migrations");
     let db = cluster().create_database("squash_supabase").unwrap();
     supabase_stub(&db);
-    pgshift(dir.path(), &db)
-        .args(["migrate", "--skip-backup"])
-        .assert()
-        .success();
+    migrate(dir.path(), &db).success();
     pgshift_in(dir.path())
         .args(["squash", "--to", "2026-02-04_avatars_bucket", "--supabase"])
         .assert()
