@@ -24,6 +24,7 @@
 // The library: what a program embedding pgshift uses (`api` first), documented item by item.
 pub mod api;
 pub mod config;
+pub mod datatest;
 pub mod deploy;
 pub mod diagnostic;
 pub mod ephemeral;

@@ -1,6 +1,8 @@
-//! The rollback test (`pgshift test --rollback`): every migration in plan order applied on a
-//! database made for it, and each down file checked on the way: the schema dumped, the down
-//! file run, the schema dumped again and compared with the one before up, then up again (what
+//! The step-by-step test (`pgshift test --rollback`, and `test` with data tests or a JUnit or
+//! TAP report): every migration in plan order applied on a database made for it, its data
+//! tests around it (`crate::datatest`: the before file, up, the after file), and with
+//! `--rollback` each down file checked on the way: the schema and every table's rows read, the
+//! down file run, both read again and compared with the ones before up, then up again (what
 //! follows needs it). Stops at the first migration that cannot be applied or undone. Nothing
 //! here prints: each step's result goes to the caller as it is known.
 
@@ -9,6 +11,7 @@ use std::time::Instant;
 
 use crate::backup::schema;
 use crate::config::Settings;
+use crate::datatest::{DataTests, When};
 use crate::db::connect::ConnectionSpec;
 use crate::deploy::gate::{self, Ask, Operation, Request};
 use crate::deploy::rollback::{self, RollbackOptions, Selection};
@@ -35,6 +38,41 @@ pub struct RoundTrip {
     pub skipped: Option<&'static str>,
     /// How long its step took, in milliseconds.
     pub ms: u128,
+    /// Its down file was to be checked (`--rollback`).
+    pub checking_down: bool,
+    /// Its down file says `-- @drops-data`: the rows are not compared.
+    pub drops_data: bool,
+    /// Its steps (before, up, after, down), each passed or failed: JUnit's and TAP's cases.
+    pub cases: Vec<Case>,
+}
+
+/// One step of one migration, as a test report lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Case {
+    /// The migration's version.
+    pub version: String,
+    /// `before`, `up`, `after` or `down`.
+    pub step: &'static str,
+    /// How long it took, in milliseconds.
+    pub ms: u128,
+    /// Why it failed.
+    pub failure: Option<String>,
+}
+
+impl RoundTrip {
+    /// Records step `step`, begun at `started`; its failure is the migration's problem too
+    /// (the first one is kept).
+    fn case(&mut self, step: &'static str, started: Instant, failure: Option<String>) {
+        if self.problem.is_none() {
+            self.problem.clone_from(&failure);
+        }
+        self.cases.push(Case {
+            version: self.version.clone(),
+            step,
+            ms: started.elapsed().as_millis(),
+            failure,
+        });
+    }
 }
 
 /// The rollback test of a set on one database.
@@ -55,6 +93,11 @@ pub struct RoundTrips<'a> {
     pub ask: Option<&'a Ask<'a>>,
     /// The server's major version (pg_dump must match it).
     pub major: u32,
+    /// Check each down file (`--rollback`); otherwise each migration is applied, with its
+    /// data tests.
+    pub check_down: bool,
+    /// The data tests.
+    pub data: &'a DataTests,
 }
 
 impl RoundTrips<'_> {
@@ -90,11 +133,16 @@ impl RoundTrips<'_> {
                 continue;
             }
             let r = if !m.has_sql() {
-                skipped(m, "holds no SQL: skipped, as deploys skip it")
+                skipped(
+                    m,
+                    "holds no SQL: skipped, as deploys skip it",
+                    self.check_down,
+                )
             } else if applied.contains(m.version.as_str()) {
                 skipped(
                     m,
                     "applied in this database before: not run again, not checked",
+                    self.check_down,
                 )
             } else {
                 self.round_trip(m, observer).await?
@@ -109,7 +157,8 @@ impl RoundTrips<'_> {
         Ok(results)
     }
 
-    /// One migration: up, and with a down file: schema, down, schema compared, up again.
+    /// One migration: its before file, up, its after file, and with a down file checked:
+    /// schema and rows, down, both compared, up again.
     async fn round_trip(
         &self,
         m: &Migration,
@@ -119,76 +168,146 @@ impl RoundTrips<'_> {
         let version = m.version.to_string();
         let mut r = RoundTrip {
             version: version.clone(),
-            down: m.down.is_some(),
+            down: self.check_down && m.down.is_some(),
+            checking_down: self.check_down,
+            drops_data: m
+                .down
+                .as_ref()
+                .is_some_and(|d| crate::datatest::drops_data(&d.source)),
             applied: false,
             problem: None,
             interrupted: false,
             skipped: None,
             ms: 0,
+            cases: Vec::new(),
         };
+        if !self.data_test(&mut r, When::Before).await? {
+            r.ms = started.elapsed().as_millis();
+            return Ok(r);
+        }
         // A repeatable has no down file: a rollback runs its earlier recorded text, of which
         // a fresh database has none. Applied here, not undone.
         let before = if r.down {
-            Some(self.schema().await?)
+            let rows = if r.drops_data {
+                None
+            } else {
+                Some(self.rows().await?)
+            };
+            Some((self.schema().await?, rows))
         } else {
             None
         };
+        let begun = Instant::now();
         let up = self.up(m, observer).await?;
         r.applied = !up.failed && !up.interrupted;
         r.interrupted = up.interrupted;
-        if !r.applied {
-            r.problem = Some(if r.interrupted {
-                "interrupted while it was applied (rolled back)".into()
+        let failure = (!r.applied).then(|| {
+            if r.interrupted {
+                "interrupted while it was applied (rolled back)".to_string()
             } else {
-                "up failed (see above)".into()
-            });
-        } else if let Some(before) = before {
-            self.down_and_up(m, &before, &mut r, observer).await?;
+                "up failed (see above)".to_string()
+            }
+        });
+        r.case("up", begun, failure);
+        if r.applied {
+            // A failed assertion leaves the migration applied: its down file is still checked.
+            self.data_test(&mut r, When::After).await?;
+            if let Some(before) = before {
+                self.down_and_up(m, &before, &mut r, observer).await?;
+            }
         }
         r.ms = started.elapsed().as_millis();
         Ok(r)
     }
 
-    /// The down file, the schema compared with `before`, and up again.
+    /// The data test file run at `when` for `r`'s migration, if it has one, as a case of `r`;
+    /// whether it passed (or there is none).
+    async fn data_test(&self, r: &mut RoundTrip, when: When) -> Result<bool, DeployError> {
+        let Some(file) = self.data.get(&r.version, when) else {
+            return Ok(true);
+        };
+        let begun = Instant::now();
+        let client = self.client().await?;
+        let failure = crate::datatest::run(&client, file, when == When::After)
+            .await
+            .err()
+            .map(|f| format!("{} test failed at {f}", when.name()));
+        let passed = failure.is_none();
+        r.case(when.name(), begun, failure);
+        Ok(passed)
+    }
+
+    /// The down file, the schema and rows compared with `before`'s, and up again.
     async fn down_and_up(
         &self,
         m: &Migration,
-        before: &str,
+        (schema_before, rows_before): &(String, Option<Rows>),
         r: &mut RoundTrip,
         observer: &mut dyn Observer,
     ) -> Result<(), DeployError> {
         let version = m.version.to_string();
+        let begun = Instant::now();
         let undone = self.down(&version, observer).await?;
         if undone.interrupted || undone.failed {
             r.applied = false;
             r.interrupted = undone.interrupted;
-            r.problem = Some(if r.interrupted {
-                "interrupted while its down file ran (rolled back)".into()
+            let failure = if r.interrupted {
+                "interrupted while its down file ran (rolled back)"
             } else {
-                "down failed (see above)".into()
-            });
+                "down failed (see above)"
+            };
+            r.case("down", begun, Some(failure.into()));
             return Ok(());
         }
         let after = self.schema().await?;
-        let difference = schema::diff(
-            before,
+        let mut failure = schema::diff(
+            schema_before,
             &after,
             &format!("schema before {version}"),
             "schema after its down file",
-        );
+        )
+        .map(|d| format!("the schema after the down file differs from the one before up:\n{d}"));
+        if let (None, Some(rows_before)) = (&failure, rows_before) {
+            let lost = crate::datatest::rows_changed(rows_before, &self.rows().await?);
+            if !lost.is_empty() {
+                failure = Some(format!(
+                    "the rows after the down file differ from the ones before up (write `-- @drops-data` in the down file if it loses them on purpose):\n  {}",
+                    lost.join("\n  ")
+                ));
+            }
+        }
+        r.case("down", begun, failure);
         let again = self.up(m, observer).await?;
         // What follows needs this migration applied.
         r.applied = !again.failed && !again.interrupted;
         r.interrupted = again.interrupted;
-        r.problem = match difference {
-            Some(d) => Some(format!(
-                "the schema after the down file differs from the one before up:\n{d}"
-            )),
-            None if r.applied => None,
-            None if r.interrupted => Some("interrupted while it was applied again".into()),
-            None => Some("up again, after down, failed (see above)".into()),
-        };
+        if r.problem.is_none() && !r.applied {
+            r.problem = Some(if r.interrupted {
+                "interrupted while it was applied again".into()
+            } else {
+                "up again, after down, failed (see above)".into()
+            });
+        }
         Ok(())
+    }
+
+    /// A session on the database tested.
+    async fn client(&self) -> Result<tokio_postgres::Client, DeployError> {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        self.spec.connect(tx).await.map_err(DeployError::Connect)
+    }
+
+    /// Every table's row count and checksum, pgshift's own tables left out.
+    async fn rows(&self) -> Result<Rows, DeployError> {
+        let t = &self.settings.tracking;
+        let skip = [
+            format!("{}.{}", t.schema, t.table),
+            format!("{}.{}_events", t.schema, t.table),
+            format!("{}.{}_meta", t.schema, t.table),
+        ];
+        crate::datatest::rows(&self.client().await?, &skip, None)
+            .await
+            .map_err(DeployError::Db)
     }
 
     /// Applies `m` (and anything before it still pending), without the checks the test did
@@ -288,14 +407,20 @@ pub async fn server_major(spec: &ConnectionSpec) -> Result<u32, DeployError> {
     Ok((row.try_get::<_, i32>(0).unwrap_or(0) / 10000) as u32)
 }
 
-fn skipped(m: &Migration, why: &'static str) -> RoundTrip {
+/// Each table's row count and checksum.
+type Rows = std::collections::BTreeMap<String, (i64, String)>;
+
+fn skipped(m: &Migration, why: &'static str, checking_down: bool) -> RoundTrip {
     RoundTrip {
         version: m.version.to_string(),
         down: false,
+        checking_down,
+        drops_data: false,
         applied: false,
         problem: None,
         interrupted: false,
         skipped: Some(why),
         ms: 0,
+        cases: Vec::new(),
     }
 }

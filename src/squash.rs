@@ -413,37 +413,9 @@ async fn rows(
         skip.push(format!("{schema}.{table}_events"));
         skip.push(format!("{schema}.{table}_meta"));
     }
-    let tables = client
-        .query(
-            "SELECT format('%I.%I', n.nspname, c.relname),
-                    (SELECT coalesce(string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum), '')
-                       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-                      WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-                        AND coalesce(pg_get_expr(d.adbin, d.adrelid), '') !~* $2)
-               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-                AND n.nspname !~ '^pg_' AND NOT n.nspname = ANY($1) AND NOT (n.nspname || '.' || c.relname) = ANY($1)
-              ORDER BY 1",
-            &[&skip, &VOLATILE_DEFAULT],
-        )
+    crate::datatest::rows(&client, &skip, Some(VOLATILE_DEFAULT))
         .await
-        .map_err(|e| failed(format!("reading the tables failed: {e}"), "report it"))?;
-    let mut out = BTreeMap::new();
-    for t in &tables {
-        let name: String = t.get(0);
-        let columns: String = t.get(1);
-        let sql = format!(
-            "SELECT count(*), md5(coalesce(string_agg(r.x, E'\\n' ORDER BY r.x), '')) FROM (SELECT ROW({columns})::text AS x FROM {name}) r"
-        );
-        let row = client.query_one(&sql, &[]).await.map_err(|e| {
-            failed(
-                format!("reading the rows of {name} failed: {e}"),
-                "report it",
-            )
-        })?;
-        out.insert(name, (row.get(0), row.get(1)));
-    }
-    Ok(out)
+        .map_err(|e| failed(e, "report it"))
 }
 
 /// Stage 6: the baseline written into `dir`, the squashed files moved to `dir/squashed/`

@@ -473,12 +473,18 @@ pub enum BackupCommand {
 
 #[derive(Debug, Args)]
 pub struct TestArgs {
-    /// Check every down file: up → schema → down → same schema as before up → up again
+    /// Check every down file: up → schema and rows → down → the same schema and rows as before up → up again
     #[arg(long)]
     pub rollback: bool,
     /// Load a stub of Supabase's roles and schemas (anon, authenticated, auth.uid(), storage…) first
     #[arg(long)]
     pub supabase: bool,
+    /// Write JUnit XML to FILE: one test case per step (before, up, after, down) and the health check
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
+    /// Print TAP (version 13) on stdout instead of the text: one test case per step
+    #[arg(long)]
+    pub tap: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,13 +1,16 @@
-//! `pgshift test [--rollback] [--supabase]`: on a throwaway PostgreSQL (or an explicit
-//! `--database-url`), the Supabase stub when asked, every migration applied, then the health
-//! check; with `--rollback`, every down file checked in plan order: up → schema dump → down →
-//! the schema must equal the one before up → up again. The throwaway cluster is removed
-//! afterwards, also on failure or interruption (`crate::ephemeral`).
+//! `pgshift test [--rollback] [--supabase] [--junit FILE] [--tap]`: on a throwaway PostgreSQL
+//! (or an explicit `--database-url`), the Supabase stub when asked, every migration applied,
+//! then the health check. With data tests (`tests/<version>.before.sql`, `.after.sql`), a
+//! report, or `--rollback`, one migration at a time (`crate::roundtrip`): its data tests around
+//! it, and with `--rollback` its down file checked: up → schema and rows → down → both must
+//! equal the ones before up → up again. The throwaway cluster is removed afterwards, also on
+//! failure or interruption (`crate::ephemeral`).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use crate::config::{Settings, VarSource};
+use crate::datatest::DataTests;
 use crate::db::connect::ConnectionSpec;
 use crate::ephemeral::{Cluster, ClusterOptions};
 use crate::health::Level;
@@ -30,6 +33,12 @@ pub fn run(
 ) -> Result<u8, CliError> {
     let begun = Instant::now();
     let (set, plan) = load_and_plan(settings, out)?;
+    let data = data_tests(&set)?;
+    // TAP owns stdout: the text is left out, errors still go to stderr.
+    let out = &Output {
+        quiet: out.quiet || args.tap,
+        ..*out
+    };
     // Each step finishes an interruption (a migration rolled back); then no more steps.
     let _handling = crate::interrupt::Handling::start();
     // Only an explicit --database-url: a DATABASE_URL in the environment may well be a real
@@ -55,16 +64,24 @@ pub fn run(
     }
     let started = Instant::now();
     let mut found = Vec::new();
-    let code = if args.rollback {
+    let stepwise = args.rollback || !data.is_empty() || args.junit.is_some() || args.tap;
+    let mut cases = Vec::new();
+    let code = if stepwise {
         super::deploying::validate_before(settings, vars, &set, out)?;
         // A throwaway cluster needs no gate; a database given by URL does.
-        let steps = round_trips(settings, vars, &spec, (&set, &plan), explicit, out)?;
+        let on = Steps {
+            spec: &spec,
+            gate: explicit,
+            check_down: args.rollback,
+            data: &data,
+        };
+        let steps = round_trips(settings, vars, &on, (&set, &plan), out)?;
         found.push(crate::report::test::round_trips(&steps));
+        found.extend(crate::report::test::data_tests(&steps));
+        cases = steps.iter().flat_map(|s| s.cases.clone()).collect();
         if steps.iter().any(|s| s.interrupted) {
             if !out.json {
-                out.line(
-                    "Interrupted: the rollback test stopped; the throwaway PostgreSQL is removed.",
-                );
+                out.line("Interrupted: the test stopped; the throwaway PostgreSQL is removed.");
             }
             exit::INTERRUPTED
         } else if steps.iter().all(|s| s.problem.is_none()) {
@@ -89,6 +106,7 @@ pub fn run(
     } else {
         "a throwaway PostgreSQL (removed now)".to_string()
     };
+    let checked = Instant::now();
     let healthy = health(
         settings,
         &spec,
@@ -98,6 +116,15 @@ pub fn run(
         found,
         out,
     )?;
+    cases.push(crate::roundtrip::Case {
+        version: String::new(),
+        step: "health check",
+        ms: checked.elapsed().as_millis(),
+        failure: (!healthy).then(|| {
+            "a health check failed: run `pgshift health` on the database for each check".to_string()
+        }),
+    });
+    reports(args, &cases, out)?;
     Ok(if code != exit::OK {
         code
     } else if healthy {
@@ -105,6 +132,45 @@ pub fn run(
     } else {
         exit::FINDINGS
     })
+}
+
+/// The data tests under `<migrations>/tests/`; a misnamed file stops the test before it starts.
+fn data_tests(set: &MigrationSet) -> Result<DataTests, CliError> {
+    let (data, findings) = DataTests::load(set);
+    match findings.first() {
+        None => Ok(data),
+        Some(f) => Err(CliError::usage(
+            findings
+                .iter()
+                .map(|f| match &f.location {
+                    Some(l) => format!("{}: {}", l.file.display(), f.message),
+                    None => f.message.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            f.help.clone(),
+        )),
+    }
+}
+
+/// `--junit FILE` written, `--tap` printed.
+fn reports(
+    args: &TestArgs,
+    cases: &[crate::roundtrip::Case],
+    out: &Output,
+) -> Result<(), CliError> {
+    if let Some(path) = &args.junit {
+        std::fs::write(path, crate::report::junit::junit(cases, "pgshift test")).map_err(|e| {
+            CliError::usage(
+                format!("cannot write the JUnit report {}: {e}", path.display()),
+                Some("check that its folder exists and can be written".to_string()),
+            )
+        })?;
+    }
+    if args.tap {
+        out.stdout(&crate::report::junit::tap(cases), super::output::Kind::Text);
+    }
+    Ok(())
 }
 
 /// Every migration applied, in one deploy (through the gate on a database given by URL).
@@ -205,15 +271,25 @@ fn throwaway(out: &Output) -> Result<(Cluster, ConnectionSpec), CliError> {
     Ok((c, spec))
 }
 
-/// The rollback test of the library (`crate::roundtrip`), a line per migration as it ends.
+/// Where and how the step-by-step test runs.
+struct Steps<'a> {
+    spec: &'a ConnectionSpec,
+    /// Through the environment gate (a database given by URL).
+    gate: bool,
+    /// `--rollback`.
+    check_down: bool,
+    data: &'a DataTests,
+}
+
+/// The step-by-step test of the library (`crate::roundtrip`), a line per migration as it ends.
 fn round_trips(
     settings: &Settings,
     vars: &VarSource,
-    spec: &ConnectionSpec,
+    on: &Steps,
     (set, plan): (&MigrationSet, &Plan),
-    gate: bool,
     out: &Output,
 ) -> Result<Vec<RoundTrip>, CliError> {
+    let spec = on.spec;
     let width = plan
         .steps
         .iter()
@@ -221,7 +297,11 @@ fn round_trips(
         .max()
         .unwrap_or(0);
     if !out.json {
-        out.line("Rollback test, in plan order: up → schema → down → schema compared with the one before up → up again.");
+        out.line(if on.check_down {
+            "Rollback test, in plan order: up → schema and rows → down → both compared with the ones before up → up again."
+        } else {
+            "In plan order, one migration at a time, each with its data tests."
+        });
     }
     let none = BTreeMap::new();
     let lookup = |name: &str| settings.variable(vars, &none, name);
@@ -246,9 +326,11 @@ fn round_trips(
                 set,
                 plan,
                 values: &lookup,
-                gate,
+                gate: on.gate,
                 ask: super::confirm::interactive(vars).then_some(&ask as &crate::deploy::gate::Ask),
                 major,
+                check_down: on.check_down,
+                data: on.data,
             };
             trips.run(&mut printer, &mut line).await
         })

@@ -217,8 +217,10 @@ pub fn load_dir(dir: &Path, env: Environment) -> Result<MigrationSet, LoadError>
     }
     list_files(dir, &mut files, &mut seen, &mut repeated)?;
     // `squash` keeps the files it replaced in `squashed/`: kept, never run.
+    // Data tests (`tests/<version>.after.sql`) run around migrations, not as ones.
     let squashed = dir.join(SQUASHED_DIR);
-    files.retain(|p| !p.starts_with(&squashed));
+    let tests = dir.join(crate::datatest::TESTS_DIR);
+    files.retain(|p| !p.starts_with(&squashed) && !p.starts_with(&tests));
     // Only SQL files are read; the rest (README.md, …) are not migrations. A file a migration
     // includes under another name is read when it is included.
     let sql: Vec<PathBuf> = files

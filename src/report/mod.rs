@@ -14,6 +14,7 @@ mod github;
 pub mod health;
 pub mod history;
 mod json;
+pub mod junit;
 pub mod log;
 mod markdown;
 mod sarif;

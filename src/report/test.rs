@@ -4,22 +4,41 @@
 use crate::roundtrip::RoundTrip;
 use crate::sanitize::escape::{markdown, untrusted as u, untrusted_lines};
 
-/// The line of one migration of the rollback test (`width`: the longest version).
+/// The line of one migration of the step-by-step test (`width`: the longest version).
 pub fn round_trip(r: &RoundTrip, width: usize) -> String {
     let v = &r.version;
+    let data: Vec<&str> = r
+        .cases
+        .iter()
+        .filter(|c| matches!(c.step, "before" | "after"))
+        .map(|c| c.step)
+        .collect();
+    let data = if data.is_empty() {
+        String::new()
+    } else {
+        format!("; data tests passed: {}", data.join(", "))
+    };
+    let restored = if r.drops_data {
+        "the schema (rows not compared: the down file says @drops-data)"
+    } else {
+        "the schema and every table's rows"
+    };
     match (r.skipped, &r.problem, r.down) {
         (Some(why), _, _) => format!("  -     {v:<width$}  {why}"),
         (None, None, true) => format!(
-            "  ok    {v:<width$}  up, down, up: the down file restores the schema ({} ms)",
+            "  ok    {v:<width$}  up, down, up: the down file restores {restored}{data} ({} ms)",
             r.ms
         ),
         (None, None, false) if r.version.starts_with("repeatable/") => format!(
-            "  -     {v:<width$}  applied; a repeatable: `rollback` runs its earlier recorded text ({} ms)",
+            "  -     {v:<width$}  applied; a repeatable: `rollback` runs its earlier recorded text{data} ({} ms)",
             r.ms
         ),
+        (None, None, false) if !r.checking_down => {
+            format!("  ok    {v:<width$}  applied{data} ({} ms)", r.ms)
+        }
         (None, None, false) => {
             format!(
-                "  -     {v:<width$}  applied; no down file to check ({} ms)",
+                "  -     {v:<width$}  applied; no down file to check{data} ({} ms)",
                 r.ms
             )
         }
@@ -27,15 +46,49 @@ pub fn round_trip(r: &RoundTrip, width: usize) -> String {
     }
 }
 
+/// The data tests' count, for the verdict: how many files ran, which failed.
+pub fn data_tests(steps: &[RoundTrip]) -> Option<String> {
+    let cases: Vec<_> = steps
+        .iter()
+        .flat_map(|s| &s.cases)
+        .filter(|c| matches!(c.step, "before" | "after"))
+        .collect();
+    if cases.is_empty() {
+        return None;
+    }
+    let failed: Vec<String> = cases
+        .iter()
+        .filter(|c| c.failure.is_some())
+        .map(|c| format!("{} {}", c.version, c.step))
+        .collect();
+    Some(if failed.is_empty() {
+        format!("{} data test file(s) passed", cases.len())
+    } else {
+        format!(
+            "{} data test file(s) ran: {} failed ({})",
+            cases.len(),
+            failed.len(),
+            failed.join(", ")
+        )
+    })
+}
+
 /// What the rollback test found, for the verdict: applied, checked, failed.
 pub fn round_trips(steps: &[RoundTrip]) -> String {
+    let applied = steps.iter().filter(|s| s.applied).count();
+    if !steps.is_empty() && steps.iter().all(|s| !s.checking_down) {
+        return format!("{applied} migration(s) applied, one at a time");
+    }
     let checked = steps.iter().filter(|s| s.down).count();
     let failed: Vec<&str> = steps
         .iter()
-        .filter(|s| s.problem.is_some())
+        .filter(|s| {
+            s.cases
+                .iter()
+                .any(|c| c.step == "down" && c.failure.is_some())
+        })
         .map(|s| s.version.as_str())
         .collect();
-    let applied = steps.iter().filter(|s| s.applied).count();
     let downs = match (checked, failed.is_empty()) {
         (0, true) => {
             "no down file to check (`pgshift new` writes one beside each migration)".to_string()

@@ -203,3 +203,217 @@ fn on_a_database_given_by_url_applied_migrations_are_left_alone_and_the_rest_che
         "2"
     );
 }
+
+/// A project with `users` (first and last name) and a migration that adds `full_name`
+/// computed by `compute`; its down file runs `down`. Its data tests seed two users and
+/// assert Ada's full name.
+fn full_name_project(compute: &str, down: &str) -> (tempfile::TempDir, String) {
+    let (dir, db) = project(&[
+        (
+            "2026-01-01_users",
+            "CREATE TABLE users (id int PRIMARY KEY, first text, last text);\n",
+        ),
+        (
+            "2026-01-02_full_name",
+            &format!("-- @depends-on: 2026-01-01_users.sql\nALTER TABLE users ADD COLUMN full_name text;\nUPDATE users SET full_name = {compute} WHERE true;\n"),
+        ),
+    ]);
+    let m = dir.path().join("migrations");
+    std::fs::write(m.join("2026-01-01_users.down.sql"), "DROP TABLE users;\n").unwrap();
+    std::fs::write(m.join("2026-01-02_full_name.down.sql"), down).unwrap();
+    std::fs::create_dir(m.join("tests")).unwrap();
+    std::fs::write(
+        m.join("tests/2026-01-02_full_name.before.sql"),
+        "INSERT INTO users VALUES (1, 'Ada', 'Lovelace'), (2, 'Alan', 'Turing');\n",
+    )
+    .unwrap();
+    std::fs::write(
+        m.join("tests/2026-01-02_full_name.after.sql"),
+        "-- Ada's full name, with a space\nSELECT 1;\nDO $$ BEGIN\n  IF (SELECT full_name FROM users WHERE id = 1) IS DISTINCT FROM 'Ada Lovelace' THEN\n    RAISE EXCEPTION 'full_name is %', (SELECT full_name FROM users WHERE id = 1);\n  END IF;\nEND $$;\n",
+    )
+    .unwrap();
+    (dir, db)
+}
+
+#[test]
+fn a_data_test_catches_a_column_computed_wrongly_naming_the_file_and_line() {
+    let (dir, db) = full_name_project(
+        "first || last",
+        "ALTER TABLE users DROP COLUMN full_name;\n",
+    );
+    let out = pgshift(dir.path(), &db)
+        .args(["test", "--database-url", &cluster().url(&db)])
+        .output()
+        .unwrap();
+    let text = both(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FAIL  2026-01-02_full_name  after test failed at migrations/tests/2026-01-02_full_name.after.sql:3: full_name is AdaLovelace"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2 data test file(s) ran: 1 failed (2026-01-02_full_name after)"),
+        "{text}"
+    );
+    // The assertions ran in a transaction rolled back; the seed rows stay.
+    assert_eq!(
+        sql(
+            &db,
+            "SELECT string_agg(full_name, ',' ORDER BY id) FROM users"
+        ),
+        "AdaLovelace,AlanTuring"
+    );
+}
+
+#[test]
+fn the_rollback_test_catches_a_down_file_that_loses_rows_unless_it_says_so() {
+    let (dir, db) = full_name_project(
+        "first || ' ' || last",
+        "ALTER TABLE users DROP COLUMN full_name;\nDELETE FROM users WHERE id = 2;\n",
+    );
+    let out = pgshift(dir.path(), &db)
+        .args(["test", "--rollback", "--database-url", &cluster().url(&db)])
+        .output()
+        .unwrap();
+    let text = both(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("up, down, up: the down file restores the schema and every table's rows"),
+        "{text}"
+    );
+    assert!(
+        text.contains("FAIL  2026-01-02_full_name  the rows after the down file differ from the ones before up"),
+        "{text}"
+    );
+    assert!(
+        text.contains("public.users: 2 row(s) before, 1 after"),
+        "{text}"
+    );
+    assert!(text.contains("2 data test file(s) passed"), "{text}");
+
+    // Said on purpose: the rows are not compared, the schema still is.
+    let m = dir.path().join("migrations");
+    std::fs::write(
+        m.join("2026-01-02_full_name.down.sql"),
+        "-- @drops-data: row 2 is test data\nALTER TABLE users DROP COLUMN full_name;\nDELETE FROM users WHERE id = 2;\n",
+    )
+    .unwrap();
+    let (dir2, db2) = (dir, cluster().create_database("deploy").unwrap());
+    let out = pgshift(dir2.path(), &db2)
+        .args(["test", "--rollback", "--database-url", &cluster().url(&db2)])
+        .output()
+        .unwrap();
+    let text = both(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("rows not compared: the down file says @drops-data"),
+        "{text}"
+    );
+}
+
+#[test]
+fn junit_and_tap_list_one_case_per_step_in_a_shape_junit_readers_accept() {
+    let (dir, db) = full_name_project(
+        "first || last",
+        "ALTER TABLE users DROP COLUMN full_name;\n",
+    );
+    let report = dir.path().join("junit.xml");
+    let out = pgshift(dir.path(), &db)
+        .args(["test", "--rollback", "--tap", "--junit"])
+        .arg(&report)
+        .args(["--database-url", &cluster().url(&db)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    let tap = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = tap
+        .lines()
+        .filter(|l| l.starts_with("ok") || l.starts_with("not ok"))
+        .collect();
+    assert!(tap.starts_with("TAP version 13\n1..7\n"), "{tap}");
+    assert_eq!(
+        lines,
+        [
+            "ok 1 - 2026-01-01_users up",
+            "ok 2 - 2026-01-01_users down",
+            "ok 3 - 2026-01-02_full_name before",
+            "ok 4 - 2026-01-02_full_name up",
+            "not ok 5 - 2026-01-02_full_name after",
+            "ok 6 - 2026-01-02_full_name down",
+            "ok 7 - health check",
+        ],
+        "{tap}"
+    );
+    // JUnit: the elements and attributes the JUnit schema (Jenkins' junit-4.xsd, which
+    // GitHub's, GitLab's and Jenkins' readers follow) requires, and counts that add up.
+    let xml = std::fs::read_to_string(&report).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let suites = doc.root_element();
+    assert_eq!(suites.tag_name().name(), "testsuites");
+    let suite = suites
+        .children()
+        .find(|n| n.has_tag_name("testsuite"))
+        .unwrap();
+    for attr in ["name", "tests", "failures", "errors", "time"] {
+        assert!(
+            suite.attribute(attr).is_some(),
+            "testsuite lacks {attr}: {xml}"
+        );
+    }
+    let cases: Vec<_> = suite
+        .children()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(suite.attribute("tests").unwrap(), cases.len().to_string());
+    let failed: Vec<_> = cases
+        .iter()
+        .filter(|c| c.children().any(|f| f.has_tag_name("failure")))
+        .collect();
+    assert_eq!(
+        suite.attribute("failures").unwrap(),
+        failed.len().to_string()
+    );
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        failed[0].attribute("name"),
+        Some("2026-01-02_full_name after")
+    );
+    for c in &cases {
+        assert!(
+            c.attribute("classname").is_some_and(|s| !s.is_empty()),
+            "{xml}"
+        );
+        assert!(c.attribute("time").unwrap().parse::<f64>().is_ok(), "{xml}");
+    }
+    let failure = failed[0]
+        .children()
+        .find(|f| f.has_tag_name("failure"))
+        .unwrap();
+    assert!(
+        failure
+            .attribute("message")
+            .unwrap()
+            .contains("full_name is AdaLovelace"),
+        "{xml}"
+    );
+}
+
+#[test]
+fn a_data_test_named_after_no_migration_stops_the_test_before_it_starts() {
+    let (dir, db) = project(&[("2026-01-01_users", "CREATE TABLE users (id int);\n")]);
+    let m = dir.path().join("migrations");
+    std::fs::create_dir(m.join("tests")).unwrap();
+    std::fs::write(m.join("tests/2026-01-09_gone.after.sql"), "SELECT 1;\n").unwrap();
+    pgshift(dir.path(), &db)
+        .args(["test", "--database-url", &cluster().url(&db)])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "2026-01-09_gone.after.sql names no migration of the set",
+        ));
+    // The folder is not read as migrations.
+    pgshift(dir.path(), &db)
+        .args(["validate"])
+        .assert()
+        .success();
+}
