@@ -60,6 +60,8 @@ pub mod parallel;
 #[doc(hidden)]
 pub mod retry;
 #[doc(hidden)]
+pub mod review;
+#[doc(hidden)]
 pub mod sanitize;
 #[doc(hidden)]
 pub mod scaffold;

@@ -23,6 +23,7 @@ mod new;
 mod order;
 use crate::report::terminal as output;
 mod repair;
+mod review;
 mod rollback;
 mod squash;
 mod status;
@@ -143,6 +144,11 @@ pub enum Command {
         after_help = "Examples:\n  pgshift squash --to 2026-03-31_add_invoices\n  pgshift squash --to 2026-03-31_add_invoices --supabase --targets tenants.txt\n\nThe baseline (schema from the catalogs, then the rows the migrations wrote) is written only once a fresh deploy of the new set and of the old one give the same schema and rows. The replaced files move to squashed/."
     )]
     Squash(SquashArgs),
+    /// What a pull request's migrations do: conflicts with the base branch, locks, lint of the changed files
+    #[command(
+        after_help = "Examples:\n  pgshift review --base origin/main                        Markdown for the pull request's comment\n  pgshift review --base origin/main --rehearse --format text\n  pgshift review --base origin/main --stats-from REPLICA_URL   durations from a replica's table sizes\n\nExit 0: no conflict and nothing blocking; 1: a conflict, a blocking finding or a lock prediction the rehearsal contradicted; 2: error."
+    )]
+    Review(ReviewArgs),
     /// Accept an applied migration's new checksum, or clear a failed record
     #[command(after_help = "Example:\n  pgshift repair 2026-01-21_add_user_profiles")]
     Repair(RecordArgs),
@@ -273,6 +279,32 @@ pub enum DriftFormat {
     Markdown,
     Github,
     Sarif,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ReviewFormat {
+    Markdown,
+    Github,
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// The branch the pull request goes into (its files are the applied history)
+    #[arg(long, value_name = "REF")]
+    pub base: String,
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: ReviewFormat,
+    /// Build REF's schema on a throwaway PostgreSQL and observe each statement's locks in pg_locks
+    #[arg(long)]
+    pub rehearse: bool,
+    /// Estimate durations from the table sizes of this database (read-only; a replica is enough): a URL, or the name of an environment variable holding one
+    #[arg(long, value_name = "URL")]
+    pub stats_from: Option<String>,
+    /// Load the Supabase stub before building REF's schema (with --rehearse)
+    #[arg(long)]
+    pub supabase: bool,
 }
 
 #[derive(Debug, Args)]
@@ -718,6 +750,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         Command::Diff(args) => diff::run(&settings, &vars, args, out),
         Command::Drift(args) => drift::run(&settings, &vars, args, out),
         Command::Squash(args) => squash::run(&settings, &vars, args, out),
+        Command::Review(args) => review::run(&settings, &vars, args, out),
         Command::History(args) => history::run(&settings, &vars, args, out),
         Command::Test(args) => test::run(&settings, &vars, args, out),
         Command::Graph(args) => graph::run(&settings, &vars, args, out),

@@ -17,6 +17,7 @@ mod json;
 pub mod junit;
 pub mod log;
 mod markdown;
+pub mod review;
 mod sarif;
 pub mod status;
 pub mod terminal;

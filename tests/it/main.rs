@@ -24,6 +24,7 @@ mod lint_precision;
 mod locking;
 mod records;
 mod repeatable;
+mod review;
 mod robustness;
 mod rollback;
 mod security;

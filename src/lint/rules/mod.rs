@@ -51,7 +51,7 @@ mod unique_without_index;
 mod untrusted_language;
 mod update_without_where;
 mod validate_in_same_migration;
-mod volatile_default;
+pub(crate) mod volatile_default;
 
 /// All rules, in report order.
 pub const ALL: &[&Rule] = &[

@@ -16,7 +16,7 @@ pub const RULE: Rule = Rule {
     check,
 };
 
-const VOLATILE: [&str; 9] = [
+pub(crate) const VOLATILE: [&str; 9] = [
     "random",
     "gen_random_uuid",
     "uuid_generate_v1",
