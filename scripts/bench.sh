@@ -2,7 +2,7 @@
 # Benchmarks: `pgshift order` on 10,000 files, `pgshift validate` on 1,000 files compared with
 # squawk (installed from PyPI when pip can), applying 1,000 migrations against psql, and
 # `pgshift backup create` against `pg_dump | gzip` on 1 GB (BENCH_BACKUP_MB), and `pgshift health`
-# on 1,000 tables, `pgshift diff` and `drift` on 1,000 tables beside pg_dump and `pgshift test`; and first of all one table of pgshift beside psql, sqlx and dbmate
+# on 1,000 tables, `pgshift diff` and `drift` on 1,000 tables beside pg_dump and `pgshift test`, `pgshift review` of 500 migrations + 10 new (static and rehearsed); and first of all one table of pgshift beside psql, sqlx and dbmate
 # (benches/peers.rs).
 # Numbers print as they are measured. TMPDIR=/dev/shm keeps a noisy disk out of
 # the throwaway clusters.
@@ -29,4 +29,4 @@ if [ ! -x target/tools/bin/sqlx ]; then
 fi
 # One table: pgshift beside psql, sqlx and dbmate on one cluster with default durability.
 cargo bench --locked --bench peers 2>/dev/null | grep -E "^(\||peers)"
-cargo bench --locked --bench order --bench validate --bench apply --bench backup --bench health --bench import --bench diff 2>/dev/null | grep -E "^(pgshift|squawk|apply|with|backup|health|import|diff|drift|squash)"
+cargo bench --locked --bench order --bench validate --bench apply --bench backup --bench health --bench import --bench diff --bench review 2>/dev/null | grep -E "^(pgshift|squawk|apply|with|backup|health|import|diff|drift|squash|review)"

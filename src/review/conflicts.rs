@@ -1,5 +1,6 @@
-//! Conflicts between this branch and the base (SPEC §18), each found from the three sets:
-//! the merge base's, the base's (REF) and this checkout's.
+//! Conflicts between this branch and the base (SPEC §18), each found from the base's set (REF)
+//! and this checkout's, and from git: which files the merge base had, which changed on each
+//! side since.
 //! - `duplicate-version`: the same version added on both sides, with different contents;
 //! - `same-object`: a migration of each side since the merge base touching the same table,
 //!   view, function or type, neither depending on the other (directly or not);
@@ -28,10 +29,12 @@ pub struct Conflict {
     pub message: String,
 }
 
-/// The three sets compared.
+/// The two sets compared, and what git says of them.
 pub struct Sides<'a> {
-    /// At the merge base.
-    pub merge_base: &'a MigrationSet,
+    /// The files the merge base had, relative to the migrations folder.
+    pub at_merge_base: &'a HashSet<std::path::PathBuf>,
+    /// The files REF changed since the merge base.
+    pub theirs_changed: &'a HashSet<std::path::PathBuf>,
     /// At REF.
     pub base: &'a MigrationSet,
     /// Here (the working tree).
@@ -55,11 +58,7 @@ impl Sides<'_> {
         self.base
             .migrations
             .iter()
-            .filter(|m| {
-                self.merge_base
-                    .get(&m.version)
-                    .is_none_or(|old| old.checksum != m.checksum)
-            })
+            .filter(|m| self.theirs_changed.contains(relative(self.base, &m.path)))
             .collect()
     }
 }
@@ -93,7 +92,7 @@ fn duplicate_versions(
     out: &mut Vec<Conflict>,
 ) {
     for m in ours {
-        if sides.merge_base.get(&m.version).is_some() {
+        if sides.at_merge_base.contains(relative(sides.here, &m.path)) {
             continue;
         }
         if let Some(t) = theirs.iter().find(|t| t.version == m.version) {
@@ -239,7 +238,7 @@ fn edited_applied(sides: &Sides, out: &mut Vec<Conflict>) {
         // One the base added since the merge base is not applied anywhere this branch knew
         // of: added here too, it is a duplicate version.
         let rel = relative(sides.base, &b.path);
-        if !sides.changed.contains(rel) || sides.merge_base.get(&b.version).is_none() {
+        if !sides.changed.contains(rel) || !sides.at_merge_base.contains(rel) {
             continue;
         }
         let message = match sides.here.get(&b.version) {

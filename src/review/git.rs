@@ -162,6 +162,41 @@ impl Repo {
         Ok(out)
     }
 
+    /// The files of the migrations folder at `rev`, relative to the folder.
+    pub fn files(&self, rev: &str) -> Result<std::collections::HashSet<PathBuf>, ReviewError> {
+        let dir = self.dir.to_string_lossy().to_string();
+        let listed = self.git(&["ls-tree", "-r", "--name-only", "-z", rev, "--", &dir])?;
+        Ok(listed
+            .split(|b| *b == 0)
+            .filter(|f| !f.is_empty())
+            .map(|p| self.relative(p))
+            .collect())
+    }
+
+    /// The files of the migrations folder that differ between `from` and `to`.
+    pub fn changed_between(
+        &self,
+        from: &str,
+        to: &str,
+    ) -> Result<std::collections::HashSet<PathBuf>, ReviewError> {
+        let dir = self.dir.to_string_lossy().to_string();
+        let diff = self.git(&[
+            "diff",
+            "--name-only",
+            "--no-renames",
+            "-z",
+            from,
+            to,
+            "--",
+            &dir,
+        ])?;
+        Ok(diff
+            .split(|b| *b == 0)
+            .filter(|f| !f.is_empty())
+            .map(|p| self.relative(p))
+            .collect())
+    }
+
     /// `path` (from the root) relative to the migrations folder.
     fn relative(&self, path: &[u8]) -> PathBuf {
         let p = PathBuf::from(String::from_utf8_lossy(path).to_string());
@@ -173,54 +208,76 @@ impl Repo {
             .unwrap_or(p)
     }
 
-    /// Writes the migrations folder as it is at `rev` into `into` (which then holds the
-    /// folder's files, not its path); an empty folder when `rev` has none.
-    pub fn write_tree(&self, rev: &str, into: &Path) -> Result<(), ReviewError> {
+    /// The SQL files of the migrations folder at `rev`, relative to the folder, with their
+    /// bytes: read from git's object store in one `git cat-file --batch`, nothing written.
+    /// `squashed/` and `tests/` are left out, as a load of the folder leaves them out.
+    pub fn read_tree(&self, rev: &str) -> Result<Vec<(PathBuf, Vec<u8>)>, ReviewError> {
+        use std::io::{BufRead, BufReader, Read, Write};
         let dir = self.dir.to_string_lossy().to_string();
-        let listed = self.git(&["ls-tree", "-r", "--name-only", "-z", rev, "--", &dir])?;
-        if listed.iter().all(|b| *b == 0) {
-            return Ok(());
+        let listed = self.git(&["ls-tree", "-r", "-z", rev, "--", &dir])?;
+        let mut wanted: Vec<(PathBuf, String)> = Vec::new();
+        for entry in listed.split(|b| *b == 0).filter(|e| !e.is_empty()) {
+            let entry = String::from_utf8_lossy(entry);
+            let Some((meta, path)) = entry.split_once('\t') else {
+                continue;
+            };
+            let mut meta = meta.split(' ');
+            let (_, kind, sha) = (meta.next(), meta.next(), meta.next());
+            let rel = self.relative(path.as_bytes());
+            let skipped = rel.starts_with(crate::migration::SQUASHED_DIR)
+                || rel.starts_with(crate::datatest::TESTS_DIR)
+                || rel
+                    .components()
+                    .any(|c| c.as_os_str().to_string_lossy().starts_with('.'));
+            let sql = rel
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("sql"));
+            if let (Some("blob"), Some(sha), false, true) = (kind, sha, skipped, sql) {
+                wanted.push((rel, sha.to_string()));
+            }
         }
-        let mut archive = Command::new("git")
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut child = Command::new("git")
             .arg("-C")
             .arg(&self.root)
-            .args(["archive", "--format=tar", rev, "--", &dir])
+            .args(["cat-file", "--batch"])
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
             .map_err(git_missing)?;
-        let strip = if self.dir == Path::new(".") {
-            0
-        } else {
-            self.dir.components().count()
+        let mut stdin = child.stdin.take().expect("piped above");
+        let names: String = wanted.iter().map(|(_, sha)| format!("{sha}\n")).collect();
+        // Written from another thread: git answers while it reads, and a full pipe each way
+        // would stop both.
+        let writer = std::thread::spawn(move || stdin.write_all(names.as_bytes()));
+        let mut out = BufReader::new(child.stdout.take().expect("piped above"));
+        let broken = |what: &str| {
+            ReviewError::new(
+                format!("reading {rev}'s migrations from git failed: {what}"),
+                "check the repository (`git fsck`)",
+            )
         };
-        let tar = Command::new("tar")
-            .arg("-x")
-            .arg(format!("--strip-components={strip}"))
-            .arg("-C")
-            .arg(into)
-            .stdin(archive.stdout.take().expect("piped above"))
-            .output()
-            .map_err(|e| ReviewError::new(format!("cannot run tar: {e}"), "install tar"))?;
-        let archived = archive.wait_with_output().map_err(git_missing)?;
-        if !archived.status.success() {
-            return Err(ReviewError::new(
-                format!(
-                    "git archive {rev} failed: {}",
-                    String::from_utf8_lossy(&archived.stderr).trim()
-                ),
-                "fetch the base branch with its history",
-            ));
+        let mut files = Vec::with_capacity(wanted.len());
+        for (rel, _) in wanted {
+            let mut header = String::new();
+            out.read_line(&mut header)
+                .map_err(|e| broken(&e.to_string()))?;
+            let size: usize = header
+                .split(' ')
+                .nth(2)
+                .and_then(|s| s.trim().parse().ok())
+                .ok_or_else(|| broken(header.trim()))?;
+            let mut bytes = vec![0; size + 1];
+            out.read_exact(&mut bytes)
+                .map_err(|e| broken(&e.to_string()))?;
+            bytes.pop();
+            files.push((rel, bytes));
         }
-        if !tar.status.success() {
-            return Err(ReviewError::new(
-                format!(
-                    "writing out {rev}'s migrations failed: {}",
-                    String::from_utf8_lossy(&tar.stderr).trim()
-                ),
-                "check that the temporary directory can be written",
-            ));
-        }
-        Ok(())
+        let _ = writer.join();
+        let _ = child.wait();
+        Ok(files)
     }
 }

@@ -1,7 +1,7 @@
 //! `pgshift review --base REF` (SPEC §18): what a pull request's migrations do, put in front of
 //! the reviewer. Named stages:
-//! 1. `sides`: git's merge base of HEAD and REF, the migration files changed since it, and the
-//!    three sets (the merge base's, REF's, the working tree's);
+//! 1. `sides`: git's merge base of HEAD and REF, the migration files changed on each side
+//!    since it, and the two sets (REF's, read from git's objects; the working tree's);
 //! 2. `conflicts`: duplicate versions, the same object changed on both sides, out of order,
 //!    applied files edited (`conflicts`);
 //! 3. `predict`: each new statement's locks on existing tables, from its parse tree (`locks`);
@@ -150,20 +150,22 @@ impl LockEntry {
     }
 }
 
-/// Stage 1's result: the three sets and what changed.
+/// Stage 1's result: the two sets and what changed.
 pub struct Loaded {
     pub merge_base: String,
+    /// The files changed here since the merge base, relative to the migrations folder.
     pub changed: Vec<(PathBuf, Change)>,
-    /// REF's set (written out to a temporary folder).
+    /// The files the merge base had.
+    pub at_merge_base: HashSet<PathBuf>,
+    /// The files REF changed since the merge base.
+    pub theirs_changed: HashSet<PathBuf>,
+    /// REF's set (read from git; its folder is named `REF:folder`).
     pub base: MigrationSet,
-    /// The merge base's set.
-    pub merge_base_set: MigrationSet,
     /// The working tree's set.
     pub here: MigrationSet,
-    _folders: [tempfile::TempDir; 2],
 }
 
-/// Stage 1: git's view and the three sets.
+/// Stage 1: git's view and the two sets.
 pub fn sides(opts: &Options) -> Result<Loaded, ReviewError> {
     let settings = opts.settings;
     let dir = &settings.migrations.dir;
@@ -171,31 +173,22 @@ pub fn sides(opts: &Options) -> Result<Loaded, ReviewError> {
     repo.commit(&opts.base)?;
     let merge_base = repo.merge_base(&opts.base)?;
     let changed = repo.changed(&merge_base)?;
-    let folder = || {
-        tempfile::Builder::new()
-            .prefix("pgshift-review-")
-            .tempdir()
-            .map_err(|e| {
-                ReviewError::new(
-                    format!("cannot make a temporary folder: {e}"),
-                    "check TMPDIR",
-                )
-            })
-    };
-    let (at_base, at_merge_base) = (folder()?, folder()?);
-    repo.write_tree(&opts.base, at_base.path())?;
-    repo.write_tree(&merge_base, at_merge_base.path())?;
-    let load = |d: &std::path::Path| {
-        crate::migration::load_dir(d, settings.environment)
-            .map_err(|e| ReviewError::new(e.to_string(), e.help()))
-    };
+    // REF's files are read from git, never written out: the set is named `REF:folder`.
+    let ref_dir = PathBuf::from(format!("{}:{}", opts.base, repo.dir.display()));
+    let files = repo
+        .read_tree(&opts.base)?
+        .into_iter()
+        .map(|(rel, bytes)| (ref_dir.join(rel), Ok(bytes)));
+    let base = crate::migration::from_files(&ref_dir, files, settings.environment);
+    let here = crate::migration::load_dir(dir, settings.environment)
+        .map_err(|e| ReviewError::new(e.to_string(), e.help()))?;
     Ok(Loaded {
+        at_merge_base: repo.files(&merge_base)?,
+        theirs_changed: repo.changed_between(&merge_base, &opts.base)?,
         merge_base,
         changed,
-        base: load(at_base.path())?,
-        merge_base_set: load(at_merge_base.path())?,
-        here: load(dir)?,
-        _folders: [at_base, at_merge_base],
+        base,
+        here,
     })
 }
 
@@ -255,7 +248,8 @@ fn parsed(
 fn find_conflicts(loaded: &Loaded, opts: &Options) -> Vec<Conflict> {
     let changed: HashSet<PathBuf> = loaded.changed.iter().map(|(p, _)| p.clone()).collect();
     let sides = conflicts::Sides {
-        merge_base: &loaded.merge_base_set,
+        at_merge_base: &loaded.at_merge_base,
+        theirs_changed: &loaded.theirs_changed,
         base: &loaded.base,
         here: &loaded.here,
         changed: &changed,
@@ -294,7 +288,7 @@ fn new_migrations<'a>(loaded: &'a Loaded, notes: &mut Vec<String>) -> Vec<(&'a M
         .filter_map(|m| {
             let rel = m.path.strip_prefix(&loaded.here.dir).unwrap_or(&m.path);
             changed.get(rel).map(|_| {
-                let how = if loaded.merge_base_set.get(&m.version).is_some() {
+                let how = if loaded.at_merge_base.contains(rel) {
                     Change::Modified
                 } else {
                     Change::Added

@@ -243,13 +243,22 @@ fn init_writes_the_example_workflow_which_is_valid_and_has_every_stage() {
     let names: Vec<&str> = jobs.keys().map(|k| k.as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["validate", "review", "test", "deploy-staging", "deploy-production"]
+        [
+            "validate",
+            "review",
+            "test",
+            "deploy-staging",
+            "deploy-production"
+        ]
     );
     let steps = |job: &str| serde_norway::to_string(&w["jobs"][job]["steps"]).unwrap();
     // The review posts one comment and updates it: found by the Markdown's first line.
     let review = steps("review");
     assert!(review.contains("fetch-depth: 0"), "{review}");
-    assert!(review.contains("pgshift review --base \"origin/$BASE_REF\" --rehearse"), "{review}");
+    assert!(
+        review.contains("pgshift review --base \"origin/$BASE_REF\" --rehearse"),
+        "{review}"
+    );
     assert!(review.contains("<!-- pgshift-review -->"), "{review}");
     assert!(review.contains("--method PATCH"), "{review}");
     assert_eq!(w["jobs"]["review"]["permissions"]["pull-requests"], "write");
