@@ -11,8 +11,7 @@ use std::path::PathBuf;
 use crate::diagnostic::{Finding, Location};
 use crate::migration::{MigrationSet, Version};
 
-/// The folder of data tests, under the migrations directory: never loaded as migrations.
-pub const TESTS_DIR: &str = "tests";
+pub use crate::migration::TESTS_DIR;
 
 /// When a data test file runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -79,16 +79,7 @@ pub fn run(
         found.push(crate::report::test::round_trips(&steps));
         found.extend(crate::report::test::data_tests(&steps));
         cases = steps.iter().flat_map(|s| s.cases.clone()).collect();
-        if steps.iter().any(|s| s.interrupted) {
-            if !out.json {
-                out.line("Interrupted: the test stopped; the throwaway PostgreSQL is removed.");
-            }
-            exit::INTERRUPTED
-        } else if steps.iter().all(|s| s.problem.is_none()) {
-            exit::OK
-        } else {
-            exit::FINDINGS
-        }
+        steps_code(&steps, out)
     } else {
         let code = apply(settings, vars, &spec, (&set, &plan), explicit, out)?;
         found.push(if code == exit::OK {
@@ -116,14 +107,7 @@ pub fn run(
         found,
         out,
     )?;
-    cases.push(crate::roundtrip::Case {
-        version: String::new(),
-        step: "health check",
-        ms: checked.elapsed().as_millis(),
-        failure: (!healthy).then(|| {
-            "a health check failed: run `pgshift health` on the database for each check".to_string()
-        }),
-    });
+    cases.push(health_case(healthy, checked));
     reports(args, &cases, out)?;
     Ok(if code != exit::OK {
         code
@@ -132,6 +116,32 @@ pub fn run(
     } else {
         exit::FINDINGS
     })
+}
+
+/// The health check as a report's case.
+fn health_case(healthy: bool, checked: Instant) -> crate::roundtrip::Case {
+    crate::roundtrip::Case {
+        version: String::new(),
+        step: "health check",
+        ms: checked.elapsed().as_millis(),
+        failure: (!healthy).then(|| {
+            "a health check failed: run `pgshift health` on the database for each check".to_string()
+        }),
+    }
+}
+
+/// The exit code of the step-by-step test.
+fn steps_code(steps: &[RoundTrip], out: &Output) -> u8 {
+    if steps.iter().any(|s| s.interrupted) {
+        if !out.json {
+            out.line("Interrupted: the test stopped; the throwaway PostgreSQL is removed.");
+        }
+        exit::INTERRUPTED
+    } else if steps.iter().all(|s| s.problem.is_none()) {
+        exit::OK
+    } else {
+        exit::FINDINGS
+    }
 }
 
 /// The data tests under `<migrations>/tests/`; a misnamed file stops the test before it starts.

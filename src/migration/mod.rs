@@ -128,6 +128,10 @@ impl Migration {
 /// kept for reference, never loaded.
 pub const SQUASHED_DIR: &str = "squashed";
 
+/// The folder of data tests (`tests/<version>.before.sql`, `.after.sql`), under the
+/// migrations directory: read by `pgshift test`, never loaded as migrations.
+pub const TESTS_DIR: &str = "tests";
+
 /// Every migration found under a directory, in version order, and what was wrong with the files.
 #[derive(Debug, Clone, Default)]
 pub struct MigrationSet {
@@ -219,7 +223,7 @@ pub fn load_dir(dir: &Path, env: Environment) -> Result<MigrationSet, LoadError>
     // `squash` keeps the files it replaced in `squashed/`: kept, never run.
     // Data tests (`tests/<version>.after.sql`) run around migrations, not as ones.
     let squashed = dir.join(SQUASHED_DIR);
-    let tests = dir.join(crate::datatest::TESTS_DIR);
+    let tests = dir.join(TESTS_DIR);
     files.retain(|p| !p.starts_with(&squashed) && !p.starts_with(&tests));
     // Only SQL files are read; the rest (README.md, …) are not migrations. A file a migration
     // includes under another name is read when it is included.

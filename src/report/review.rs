@@ -129,6 +129,45 @@ pub fn markdown_report(r: &Review) -> String {
         }
         out.push('\n');
     }
+    locks_table(r, &mut out);
+    for c in &r.contradictions {
+        let _ = writeln!(
+            out,
+            "> ⚠️ pgshift's lock prediction was wrong: {} (please report it)\n",
+            markdown(c)
+        );
+    }
+    if !r.findings.is_empty() {
+        out.push_str("### Lint findings in the changed files\n\n");
+        for f in &r.findings {
+            let at = f
+                .location
+                .as_ref()
+                .map(|l| format!("{}:{}", l.file.display(), l.line))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "- {} `{}` {}: {}{}",
+                level(f.level, f.allowed.is_some()),
+                f.rule,
+                markdown(&at),
+                markdown(&f.message),
+                f.allowed
+                    .as_ref()
+                    .map(|why| format!(" (allowed: {})", markdown(why)))
+                    .unwrap_or_default()
+            );
+        }
+        out.push('\n');
+    }
+    for n in &r.notes {
+        let _ = writeln!(out, "> {}\n", markdown(n));
+    }
+    out
+}
+
+/// The table of locks on existing tables, or the sentence that there is none.
+fn locks_table(r: &Review, out: &mut String) {
     let with_locks: Vec<_> = r
         .migrations
         .iter()
@@ -175,40 +214,6 @@ pub fn markdown_report(r: &Review) -> String {
     } else if !r.migrations.is_empty() {
         out.push_str("No statement locks a table that exists before it.\n\n");
     }
-    for c in &r.contradictions {
-        let _ = writeln!(
-            out,
-            "> ⚠️ pgshift's lock prediction was wrong: {} (please report it)\n",
-            markdown(c)
-        );
-    }
-    if !r.findings.is_empty() {
-        out.push_str("### Lint findings in the changed files\n\n");
-        for f in &r.findings {
-            let at = f
-                .location
-                .as_ref()
-                .map(|l| format!("{}:{}", l.file.display(), l.line))
-                .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "- {} `{}` {}: {}{}",
-                level(f.level, f.allowed.is_some()),
-                f.rule,
-                markdown(&at),
-                markdown(&f.message),
-                f.allowed
-                    .as_ref()
-                    .map(|why| format!(" (allowed: {})", markdown(why)))
-                    .unwrap_or_default()
-            );
-        }
-        out.push('\n');
-    }
-    for n in &r.notes {
-        let _ = writeln!(out, "> {}\n", markdown(n));
-    }
-    out
 }
 
 fn level(l: Level, allowed: bool) -> &'static str {

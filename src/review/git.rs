@@ -225,7 +225,7 @@ impl Repo {
             let (_, kind, sha) = (meta.next(), meta.next(), meta.next());
             let rel = self.relative(path.as_bytes());
             let skipped = rel.starts_with(crate::migration::SQUASHED_DIR)
-                || rel.starts_with(crate::datatest::TESTS_DIR)
+                || rel.starts_with(crate::migration::TESTS_DIR)
                 || rel
                     .components()
                     .any(|c| c.as_os_str().to_string_lossy().starts_with('.'));

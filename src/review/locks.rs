@@ -225,38 +225,11 @@ impl Locks {
 /// names; the caller keeps those that existed before.
 pub fn predict(node: &NodeEnum, path: &[String], known: &Known) -> Vec<Predicted> {
     let mut locks = Locks::default();
+    if let Some((r, mode, rewrite, scan)) = one_table(node) {
+        locks.add(qual(r, path), mode, rewrite, scan);
+    }
     match node {
         NodeEnum::AlterTableStmt(s) => alter_table(s, path, known, &mut locks),
-        NodeEnum::IndexStmt(i) => {
-            if let Some(r) = &i.relation {
-                let mode = if i.concurrent {
-                    Mode::ShareUpdateExclusive
-                } else {
-                    Mode::Share
-                };
-                locks.add(qual(r, path), mode, false, true);
-            }
-        }
-        NodeEnum::CreateTrigStmt(t) => {
-            if let Some(r) = &t.relation {
-                locks.add(qual(r, path), Mode::ShareRowExclusive, false, false);
-            }
-        }
-        NodeEnum::CreatePolicyStmt(p) => {
-            if let Some(r) = &p.table {
-                locks.add(qual(r, path), Mode::AccessExclusive, false, false);
-            }
-        }
-        NodeEnum::AlterPolicyStmt(p) => {
-            if let Some(r) = &p.table {
-                locks.add(qual(r, path), Mode::AccessExclusive, false, false);
-            }
-        }
-        NodeEnum::RuleStmt(r) => {
-            if let Some(r) = &r.relation {
-                locks.add(qual(r, path), Mode::AccessExclusive, false, false);
-            }
-        }
         NodeEnum::CreateStmt(c) => create_table(c, path, &mut locks),
         NodeEnum::DropStmt(d) => drop(d, path, known, &mut locks),
         NodeEnum::TruncateStmt(t) => {
@@ -271,11 +244,6 @@ pub fn predict(node: &NodeEnum, path: &[String], known: &Known) -> Vec<Predicted
             }
         }
         NodeEnum::VacuumStmt(v) => vacuum(v, path, &mut locks),
-        NodeEnum::ClusterStmt(c) => {
-            if let Some(r) = &c.relation {
-                locks.add(qual(r, path), Mode::AccessExclusive, true, true);
-            }
-        }
         NodeEnum::ReindexStmt(r) => reindex(r, path, known, &mut locks),
         NodeEnum::RefreshMatViewStmt(r) => {
             if let Some(rel) = &r.relation {
@@ -301,11 +269,6 @@ pub fn predict(node: &NodeEnum, path: &[String], known: &Known) -> Vec<Predicted
             }
         }
         NodeEnum::RenameStmt(r) => rename(r, path, &mut locks),
-        NodeEnum::AlterObjectSchemaStmt(a) => {
-            if let Some(r) = &a.relation {
-                locks.add(qual(r, path), Mode::AccessExclusive, false, false);
-            }
-        }
         NodeEnum::CommentStmt(c) => comment(c, path, &mut locks),
         NodeEnum::CreateStatsStmt(s) => {
             for r in range_vars(&s.relations) {
@@ -332,6 +295,36 @@ pub fn predict(node: &NodeEnum, path: &[String], known: &Known) -> Vec<Predicted
         _ => {}
     }
     locks.0.into_values().collect()
+}
+
+/// A statement that locks the one table it names: the table, the mode, whether it rewrites
+/// and reads it.
+fn one_table(node: &NodeEnum) -> Option<(&protobuf::RangeVar, Mode, bool, bool)> {
+    match node {
+        NodeEnum::IndexStmt(i) => {
+            let mode = if i.concurrent {
+                Mode::ShareUpdateExclusive
+            } else {
+                Mode::Share
+            };
+            Some((i.relation.as_ref()?, mode, false, true))
+        }
+        NodeEnum::CreateTrigStmt(t) => {
+            Some((t.relation.as_ref()?, Mode::ShareRowExclusive, false, false))
+        }
+        NodeEnum::CreatePolicyStmt(p) => {
+            Some((p.table.as_ref()?, Mode::AccessExclusive, false, false))
+        }
+        NodeEnum::AlterPolicyStmt(p) => {
+            Some((p.table.as_ref()?, Mode::AccessExclusive, false, false))
+        }
+        NodeEnum::RuleStmt(r) => Some((r.relation.as_ref()?, Mode::AccessExclusive, false, false)),
+        NodeEnum::ClusterStmt(c) => Some((c.relation.as_ref()?, Mode::AccessExclusive, true, true)),
+        NodeEnum::AlterObjectSchemaStmt(a) => {
+            Some((a.relation.as_ref()?, Mode::AccessExclusive, false, false))
+        }
+        _ => None,
+    }
 }
 
 fn range_vars(list: &[protobuf::Node]) -> impl Iterator<Item = &protobuf::RangeVar> {

@@ -14,14 +14,7 @@ use crate::lint::names;
 /// `kind schema.name`, e.g. `table public.users`, `function public.touch`.
 pub fn touched(node: &NodeEnum, path: &[String]) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    let schema = || path.first().cloned().unwrap_or_else(|| "public".into());
-    let named = |kind: &str, parts: &[String]| -> Option<String> {
-        match parts {
-            [n] => Some(format!("{kind} {}.{n}", schema())),
-            [.., s, n] => Some(format!("{kind} {s}.{n}")),
-            [] => None,
-        }
-    };
+    let named = |kind: &str, parts: &[String]| named(kind, parts, path);
     let rel = |kind: &str, r: &Option<pg_query::protobuf::RangeVar>| {
         r.as_ref().map(|r| format!("{kind} {}", qual(r, path)))
     };
@@ -84,18 +77,7 @@ pub fn touched(node: &NodeEnum, path: &[String]) -> BTreeSet<String> {
                 _ => None,
             }
         }
-        NodeEnum::CommentStmt(c) => {
-            let parts = match c.object.as_ref().and_then(|o| o.node.as_ref()) {
-                Some(N::List(l)) => names(&l.items),
-                _ => Vec::new(),
-            };
-            match ObjectType::try_from(c.objtype).unwrap_or(ObjectType::Undefined) {
-                ObjectType::ObjectTable => named("table", &parts),
-                ObjectType::ObjectColumn => named("table", &parts[..parts.len().saturating_sub(1)]),
-                ObjectType::ObjectView | ObjectType::ObjectMatview => named("view", &parts),
-                _ => None,
-            }
-        }
+        NodeEnum::CommentStmt(c) => commented(c, path),
         NodeEnum::GrantStmt(g) if g.objtype == ObjectType::ObjectTable as i32 => {
             for o in &g.objects {
                 if let Some(N::RangeVar(r)) = &o.node {
@@ -105,38 +87,69 @@ pub fn touched(node: &NodeEnum, path: &[String]) -> BTreeSet<String> {
             None
         }
         NodeEnum::DropStmt(d) => {
-            let kind = match ObjectType::try_from(d.remove_type).unwrap_or(ObjectType::Undefined) {
-                ObjectType::ObjectTable | ObjectType::ObjectForeignTable => Some("table"),
-                ObjectType::ObjectView | ObjectType::ObjectMatview => Some("view"),
-                ObjectType::ObjectType | ObjectType::ObjectDomain => Some("type"),
-                ObjectType::ObjectFunction
-                | ObjectType::ObjectProcedure
-                | ObjectType::ObjectRoutine => Some("function"),
-                ObjectType::ObjectTrigger | ObjectType::ObjectPolicy | ObjectType::ObjectRule => {
-                    Some("on table")
-                }
-                _ => None,
-            };
-            for o in &d.objects {
-                let parts = match &o.node {
-                    Some(N::List(l)) => names(&l.items),
-                    Some(N::ObjectWithArgs(f)) => names(&f.objname),
-                    Some(N::TypeName(t)) => names(&t.names),
-                    _ => continue,
-                };
-                let found = match kind {
-                    Some("on table") => named("table", &parts[..parts.len().saturating_sub(1)]),
-                    Some(k) => named(k, &parts),
-                    None => None,
-                };
-                out.extend(found);
-            }
+            out.extend(dropped(d, path));
             None
         }
         _ => None,
     };
     out.extend(item);
     out
+}
+
+/// `kind schema.name` of a name's parts (`[schema.]name`), the schema from `path` when left out.
+fn named(kind: &str, parts: &[String], path: &[String]) -> Option<String> {
+    match parts {
+        [n] => Some(format!(
+            "{kind} {}.{n}",
+            path.first().map_or("public", String::as_str)
+        )),
+        [.., s, n] => Some(format!("{kind} {s}.{n}")),
+        [] => None,
+    }
+}
+
+/// COMMENT ON a table, a column (its table) or a view.
+fn commented(c: &pg_query::protobuf::CommentStmt, path: &[String]) -> Option<String> {
+    let parts = match c.object.as_ref().and_then(|o| o.node.as_ref()) {
+        Some(N::List(l)) => names(&l.items),
+        _ => Vec::new(),
+    };
+    match ObjectType::try_from(c.objtype).unwrap_or(ObjectType::Undefined) {
+        ObjectType::ObjectTable => named("table", &parts, path),
+        ObjectType::ObjectColumn => named("table", &parts[..parts.len().saturating_sub(1)], path),
+        ObjectType::ObjectView | ObjectType::ObjectMatview => named("view", &parts, path),
+        _ => None,
+    }
+}
+
+/// What a DROP names: tables, views, types, functions; a trigger's, policy's or rule's table.
+fn dropped(d: &pg_query::protobuf::DropStmt, path: &[String]) -> Vec<String> {
+    let kind = match ObjectType::try_from(d.remove_type).unwrap_or(ObjectType::Undefined) {
+        ObjectType::ObjectTable | ObjectType::ObjectForeignTable => "table",
+        ObjectType::ObjectView | ObjectType::ObjectMatview => "view",
+        ObjectType::ObjectType | ObjectType::ObjectDomain => "type",
+        ObjectType::ObjectFunction | ObjectType::ObjectProcedure | ObjectType::ObjectRoutine => {
+            "function"
+        }
+        ObjectType::ObjectTrigger | ObjectType::ObjectPolicy | ObjectType::ObjectRule => "on table",
+        _ => return Vec::new(),
+    };
+    d.objects
+        .iter()
+        .filter_map(|o| {
+            let parts = match &o.node {
+                Some(N::List(l)) => names(&l.items),
+                Some(N::ObjectWithArgs(f)) => names(&f.objname),
+                Some(N::TypeName(t)) => names(&t.names),
+                _ => return None,
+            };
+            if kind == "on table" {
+                named("table", &parts[..parts.len().saturating_sub(1)], path)
+            } else {
+                named(kind, &parts, path)
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
