@@ -322,9 +322,21 @@ pub fn github(r: &Review, dir: &std::path::Path) -> String {
         }
     }
     for c in &r.conflicts {
+        // At this side's file when the conflict names one of the pull request's migrations.
+        let at = c
+            .versions
+            .iter()
+            .find_map(|v| r.migrations.iter().find(|m| &m.version == v))
+            .map(|m| {
+                format!(
+                    "file={},",
+                    prop(&untrusted(&dir.join(&m.file).display().to_string()))
+                )
+            })
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "::error title={}::{}",
+            "::error {at}title={}::{}",
             prop(c.kind),
             data(&untrusted_lines(&c.message))
         );

@@ -256,6 +256,10 @@ fn init_writes_the_example_workflow_which_is_valid_and_has_every_stage() {
     let review = steps("review");
     assert!(review.contains("fetch-depth: 0"), "{review}");
     assert!(
+        review.contains("github.event.pull_request.head.sha"),
+        "{review}"
+    );
+    assert!(
         review.contains("pgshift review --base \"origin/$BASE_REF\" --rehearse"),
         "{review}"
     );

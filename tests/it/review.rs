@@ -187,6 +187,16 @@ fn a_new_migration_dated_before_the_bases_newest_is_out_of_order_unless_allowed(
         .as_str()
         .unwrap()
         .contains("before the base's newest migration, 2026-03-01_total, in the merged order"));
+    // As an annotation, on the branch's file.
+    let out = pgshift_in(r.path())
+        .args(["review", "--base", "main", "--format", "github"])
+        .output()
+        .unwrap();
+    let gh = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        gh.contains("::error file=migrations/2026-02-15_phone.sql,title=out-of-order::"),
+        "{gh}"
+    );
     std::fs::write(
         r.path().join("pgshift.toml"),
         "[migrations]\nout_of_order = \"allow\"\n",
