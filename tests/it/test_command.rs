@@ -417,3 +417,30 @@ fn a_data_test_named_after_no_migration_stops_the_test_before_it_starts() {
         .assert()
         .success();
 }
+
+#[test]
+fn a_pgtap_style_not_ok_row_fails_the_after_test_with_its_diagnostics() {
+    let (dir, db) = project(&[(
+        "2026-01-01_users",
+        "CREATE TABLE users (id int, name text);\n",
+    )]);
+    let m = dir.path().join("migrations");
+    std::fs::create_dir(m.join("tests")).unwrap();
+    // What pgTAP's is() returns when it fails: a `not ok` line, then `#` diagnostics.
+    std::fs::write(
+        m.join("tests/2026-01-01_users.after.sql"),
+        "SELECT 'ok 1 - users exists';\nSELECT x FROM (VALUES (1, 'not ok 2 - users is empty'), (2, '#     have: 1'), (3, '#     want: 0')) v (i, x) ORDER BY i;\n",
+    )
+    .unwrap();
+    let out = pgshift(dir.path(), &db)
+        .args(["test", "--database-url", &cluster().url(&db)])
+        .output()
+        .unwrap();
+    let text = both(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("after test failed at migrations/tests/2026-01-01_users.after.sql:2: not ok 2 - users is empty"),
+        "{text}"
+    );
+    assert!(text.contains("#     have: 1"), "{text}");
+}
