@@ -124,9 +124,9 @@ pub enum Command {
         after_help = "Examples:\n  pgshift health\n  pgshift health --format markdown >> \"$GITHUB_STEP_SUMMARY\""
     )]
     Health(HealthArgs),
-    /// Apply every migration to a throwaway PostgreSQL, check its health (and the down files)
+    /// Apply every migration to a throwaway PostgreSQL with its data tests, check its health (and the down files)
     #[command(
-        after_help = "Examples:\n  pgshift test --rollback\n  pgshift test --supabase --rollback\n  pgshift test --database-url postgresql://localhost/empty_db"
+        after_help = "Examples:\n  pgshift test --rollback\n  pgshift test --supabase --rollback\n  pgshift test --rollback --junit test-results.xml      one JUnit case per step, for CI\n  pgshift test --database-url postgresql://localhost/empty_db\n\nData tests: migrations/tests/<version>.before.sql runs just before that migration, <version>.after.sql just after it (rolled back)."
     )]
     Test(TestArgs),
     /// What turns one schema into another: SQL psql runs, or a summary (FROM and TO: a database URL, a migrations folder, or `empty`)
