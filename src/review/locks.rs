@@ -115,6 +115,9 @@ pub struct Predicted {
     pub rewrite: bool,
     /// The table is read whole (a validation, an index build) while the lock is held.
     pub scan: bool,
+    /// The table gets a new file: a rewrite, or TRUNCATE's empty one (what a rehearsal sees
+    /// in `pg_relation_filenode`).
+    pub new_file: bool,
 }
 
 /// What earlier statements (the base's migrations and the new ones before) tell about objects
@@ -214,10 +217,20 @@ impl Locks {
             mode,
             rewrite: false,
             scan: false,
+            new_file: false,
         });
         e.mode = e.mode.max(mode);
         e.rewrite |= rewrite;
         e.scan |= scan;
+        e.new_file |= rewrite;
+    }
+
+    /// TRUNCATE: `table` gets a new, empty file without being rewritten.
+    fn emptied(&mut self, table: QualName) {
+        self.add(table.clone(), Mode::AccessExclusive, false, false);
+        if let Some(e) = self.0.get_mut(&table) {
+            e.new_file = true;
+        }
     }
 }
 
@@ -237,10 +250,10 @@ pub fn predict(node: &NodeEnum, path: &[String], known: &Known) -> Vec<Predicted
                 let table = qual(r, path);
                 if t.behavior == protobuf::DropBehavior::DropCascade as i32 {
                     for other in known.referencing(&table) {
-                        locks.add(other, Mode::AccessExclusive, false, false);
+                        locks.emptied(other);
                     }
                 }
-                locks.add(table, Mode::AccessExclusive, false, false);
+                locks.emptied(table);
             }
         }
         NodeEnum::VacuumStmt(v) => vacuum(v, path, &mut locks),
@@ -566,14 +579,16 @@ fn add_column(
             .is_some_and(|n| n.ends_with("serial"))
     });
     let (mut rewrite, mut scan) = (serial, false);
-    let mut has_default = serial;
+    let has_default = serial
+        || col.constraints.iter().any(|k| {
+            matches!(&k.node, Some(N::Constraint(k)) if k.contype == ConstrType::ConstrDefault as i32)
+        });
     for k in &col.constraints {
         let Some(N::Constraint(k)) = &k.node else {
             continue;
         };
         match ConstrType::try_from(k.contype).unwrap_or(ConstrType::Undefined) {
             ConstrType::ConstrDefault => {
-                has_default = true;
                 let mut funcs = Vec::new();
                 json_func_names(&to_json(&k.raw_expr), &mut funcs);
                 rewrite |= funcs.iter().any(|f| {

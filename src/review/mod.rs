@@ -126,12 +126,19 @@ pub struct LockEntry {
     /// `false` for a lock observed but not predicted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub predicted: Option<bool>,
+    /// Whether the rehearsal saw the table get a new file (`pg_relation_filenode`): a rewrite,
+    /// or TRUNCATE's empty file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed_rewrite: Option<bool>,
     /// The estimated duration of its rewrite, scan or index build (`--stats-from`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimate_ms: Option<u64>,
     /// The statement builds an index on the table.
     #[serde(skip)]
     pub index_build: bool,
+    /// The table gets a new file (a rewrite, or TRUNCATE).
+    #[serde(skip)]
+    pub new_file: bool,
 }
 
 impl LockEntry {
@@ -144,8 +151,10 @@ impl LockEntry {
             blocks: p.mode.blocks(),
             observed: None,
             predicted: None,
+            observed_rewrite: None,
             estimate_ms: None,
             index_build,
+            new_file: p.new_file,
         }
     }
 }
@@ -488,6 +497,18 @@ fn held_against(
                 seen.map_or("no lock", Mode::name)
             ));
         }
+        if let Some(&changed) = o.new_files.get(&t) {
+            l.observed_rewrite = Some(changed);
+            if changed != l.new_file {
+                contradictions.push(format!(
+                    "{file}:{}: pgshift predicted that {} {} a new file, pg_relation_filenode showed it {}",
+                    s.line,
+                    l.table,
+                    if l.new_file { "gets" } else { "keeps its file, not" },
+                    if changed { "changed" } else { "unchanged" }
+                ));
+            }
+        }
     }
     for (t, mode) in &o.new {
         let name = t.to_string();
@@ -502,8 +523,10 @@ fn held_against(
             blocks: mode.blocks(),
             observed: Some(Some(*mode)),
             predicted: Some(false),
+            observed_rewrite: o.new_files.get(t).copied(),
             estimate_ms: None,
             index_build: false,
+            new_file: false,
         });
     }
 }

@@ -27,6 +27,38 @@ pub struct Observed {
     /// Modes the transaction held on each relation before the statement: a statement that
     /// needs one of them takes nothing new.
     pub held: BTreeMap<QualName, BTreeSet<Mode>>,
+    /// For each predicted table that still has storage after it: whether its file changed
+    /// (`pg_relation_filenode`), which a rewrite or a TRUNCATE does.
+    pub new_files: BTreeMap<QualName, bool>,
+}
+
+/// The file of each of `oids` that has one (a view has none; a dropped table is gone).
+async fn files(client: &Client, oids: &[u32]) -> Result<HashMap<u32, u32>, tokio_postgres::Error> {
+    if oids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = client
+        .query(
+            "SELECT oid, pg_relation_filenode(oid) FROM pg_class WHERE oid = ANY($1) AND pg_relation_filenode(oid) IS NOT NULL",
+            &[&oids],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Which of the tables in `before` got another file.
+fn changed_files(
+    before: &HashMap<u32, u32>,
+    after: &HashMap<u32, u32>,
+    existing: &HashMap<u32, QualName>,
+) -> BTreeMap<QualName, bool> {
+    before
+        .iter()
+        .filter_map(|(oid, file)| {
+            let now = after.get(oid)?;
+            Some((existing.get(oid)?.clone(), now != file))
+        })
+        .collect()
 }
 
 /// The relations of the database now: tables, partitioned tables, views, materialized views
@@ -120,19 +152,20 @@ pub async fn migration(
             continue;
         }
         let sql = step.text(text);
+        let wanted: Vec<(u32, Mode)> = existing
+            .iter()
+            .filter_map(|(oid, t)| {
+                let predicted = tables.get(i)?.iter().find(|(p, _)| p == t)?;
+                Some((*oid, predicted.1))
+            })
+            .collect();
+        let oids: Vec<u32> = wanted.iter().map(|(o, _)| *o).collect();
         let result = if matches!(step.need, TxNeed::Autocommit(_)) {
-            let wanted: Vec<(u32, Mode)> = existing
-                .iter()
-                .filter_map(|(oid, t)| {
-                    let predicted = tables.get(i)?.iter().find(|(p, _)| p == t)?;
-                    Some((*oid, predicted.1))
-                })
-                .collect();
             waited_for(a, probe, sql, &wanted, existing)
                 .await
                 .map(|o| out[i] = o)
         } else {
-            observe(a, step, text, existing, !in_transaction)
+            observe(a, step, text, (existing, &oids), !in_transaction)
                 .await
                 .map(|o| out[i] = o)
         };
@@ -161,13 +194,14 @@ async fn observe(
     a: &Client,
     step: &crate::db::execute::Step,
     text: &str,
-    existing: &HashMap<u32, QualName>,
+    (existing, oids): (&HashMap<u32, QualName>, &[u32]),
     own: bool,
 ) -> Result<Option<Observed>, tokio_postgres::Error> {
     if own {
         a.batch_execute("BEGIN").await?;
     }
     let before = held(a, existing).await?;
+    let files_before = files(a, oids).await?;
     match &step.copy {
         Some(data) => crate::db::execute::copy_rows(a, step.text(text), data.as_str()).await?,
         None => {
@@ -176,6 +210,7 @@ async fn observe(
     }
     // A statement that ends the transaction (COMMIT) leaves nothing to read.
     let after = held(a, existing).await.unwrap_or_default();
+    let files_after = files(a, oids).await.unwrap_or_default();
     if own {
         a.batch_execute("COMMIT").await?;
     }
@@ -189,7 +224,11 @@ async fn observe(
             new.insert(t.clone(), *m);
         }
     }
-    Ok(Some(Observed { new, held: before }))
+    Ok(Some(Observed {
+        new,
+        held: before,
+        new_files: changed_files(&files_before, &files_after, existing),
+    }))
 }
 
 /// Runs a statement that cannot run in a transaction while `probe` holds each of `tables`
@@ -207,6 +246,8 @@ async fn waited_for(
         return Ok(None);
     }
     let pid: i32 = a.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
+    let oids: Vec<u32> = tables.iter().map(|(o, _)| *o).collect();
+    let files_before = files(a, &oids).await?;
     let mut hold = String::from("BEGIN;");
     for (oid, mode) in tables {
         if let Some(t) = existing.get(oid) {
@@ -251,9 +292,11 @@ async fn waited_for(
     };
     let (ran, seen) = tokio::join!(run, watch);
     ran?;
+    let files_after = files(a, &oids).await?;
     Ok(Some(Observed {
         new: seen?,
         held: BTreeMap::new(),
+        new_files: changed_files(&files_before, &files_after, existing),
     }))
 }
 
