@@ -104,10 +104,22 @@ impl Repo {
         }
     }
 
-    /// The commit `rev` names.
+    /// The commit `rev` names. A name that starts with `-` is refused: git would read it as
+    /// an option.
     pub fn commit(&self, rev: &str) -> Result<String, ReviewError> {
         let spec = format!("{rev}^{{commit}}");
-        let out = self.git(&["rev-parse", "--verify", "--quiet", &spec]).map_err(|_| {
+        let found = if rev.starts_with('-') {
+            Err(ReviewError::new("", ""))
+        } else {
+            self.git(&[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                "--end-of-options",
+                &spec,
+            ])
+        };
+        let out = found.map_err(|_| {
             ReviewError::new(
                 format!("git knows no commit named {rev}"),
                 "name a branch, tag or commit that is fetched (`git fetch origin main`, then --base origin/main; in GitHub Actions, actions/checkout with fetch-depth: 0)",

@@ -179,13 +179,14 @@ pub fn sides(opts: &Options) -> Result<Loaded, ReviewError> {
     let settings = opts.settings;
     let dir = &settings.migrations.dir;
     let repo = git::Repo::open(dir)?;
-    repo.commit(&opts.base)?;
-    let merge_base = repo.merge_base(&opts.base)?;
+    // REF resolved once: every later git call gets the commit, never the name.
+    let base_commit = repo.commit(&opts.base)?;
+    let merge_base = repo.merge_base(&base_commit)?;
     let changed = repo.changed(&merge_base)?;
     // REF's files are read from git, never written out: the set is named `REF:folder`.
     let ref_dir = PathBuf::from(format!("{}:{}", opts.base, repo.dir.display()));
     let files = repo
-        .read_tree(&opts.base)?
+        .read_tree(&base_commit)?
         .into_iter()
         .map(|(rel, bytes)| (ref_dir.join(rel), Ok(bytes)));
     let base = crate::migration::from_files(&ref_dir, files, settings.environment);
@@ -193,7 +194,7 @@ pub fn sides(opts: &Options) -> Result<Loaded, ReviewError> {
         .map_err(|e| ReviewError::new(e.to_string(), e.help()))?;
     Ok(Loaded {
         at_merge_base: repo.files(&merge_base)?,
-        theirs_changed: repo.changed_between(&merge_base, &opts.base)?,
+        theirs_changed: repo.changed_between(&merge_base, &base_commit)?,
         merge_base,
         changed,
         base,

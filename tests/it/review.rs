@@ -289,6 +289,15 @@ fn an_unknown_base_or_a_folder_outside_git_is_said_with_what_to_do() {
             "git knows no commit named origin/nowhere",
         ))
         .stderr(predicates::str::contains("fetch-depth: 0"));
+    // A name git would take for an option is refused, not passed on.
+    pgshift_in(r.path())
+        .args(["review", "--base=--output=/tmp/pgshift-review-x"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "git knows no commit named --output",
+        ));
+    assert!(!Path::new("/tmp/pgshift-review-x").exists());
     let plain = tempfile::tempdir().unwrap();
     std::fs::create_dir(plain.path().join("migrations")).unwrap();
     pgshift_in(plain.path())
