@@ -343,7 +343,7 @@ fn predict(
             let (start, end) = (file.sub.to_source(s.start), file.sub.to_source(s.end));
             statements.push(StatementReview {
                 line: m.locate(start, 1).line,
-                sql: m.source.get(start..end).unwrap_or_default().to_string(),
+                sql: shortened(m.source.get(start..end).unwrap_or_default()),
                 locks,
             });
         }
@@ -361,6 +361,22 @@ fn predict(
     }
     out
 }
+
+/// A statement's text as the review shows it: a data migration's INSERT of a million rows is
+/// cut after [`SQL_SHOWN`] characters, with the count of the rest.
+fn shortened(sql: &str) -> String {
+    match sql.char_indices().nth(SQL_SHOWN) {
+        None => sql.to_string(),
+        Some((cut, _)) => format!(
+            "{}… ({} more characters)",
+            &sql[..cut],
+            sql[cut..].chars().count()
+        ),
+    }
+}
+
+/// The characters of a statement the review shows.
+const SQL_SHOWN: usize = 1000;
 
 /// The relation a statement makes (a table, a view that did not exist, a materialized view).
 fn made_relation(node: &pg_query::NodeEnum, path: &[String]) -> Option<QualName> {
@@ -565,4 +581,16 @@ fn lint(loaded: &Loaded, opts: &Options) -> Vec<Finding> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_long_statement_is_cut_with_the_count_of_the_rest() {
+        let long = format!("INSERT INTO t VALUES {}", "(1),".repeat(400));
+        let shown = super::shortened(&long);
+        assert!(shown.starts_with("INSERT INTO t VALUES (1),"));
+        assert!(shown.ends_with("… (621 more characters)"), "{shown}");
+        assert_eq!(super::shortened("SELECT 1"), "SELECT 1");
+    }
 }
