@@ -93,6 +93,9 @@ fn verdict(r: &Review) -> String {
         "{} lint finding(s), {errors} blocking",
         r.findings.len()
     ));
+    if r.rehearsal_failed.is_some() {
+        said.push("a new migration failed in the rehearsal".to_string());
+    }
     if !r.contradictions.is_empty() {
         said.push(format!(
             "{} lock prediction(s) contradicted by the rehearsal",
@@ -112,6 +115,9 @@ pub fn markdown_report(r: &Review) -> String {
         markdown_code(&r.base),
         markdown(&verdict(r))
     );
+    if let Some(failed) = &r.rehearsal_failed {
+        let _ = writeln!(out, "> ❌ **The rehearsal failed**: {}\n", markdown(failed));
+    }
     if !r.conflicts.is_empty() {
         out.push_str("### Conflicts\n\n");
         for c in &r.conflicts {
@@ -261,6 +267,9 @@ pub fn text(r: &Review) -> String {
             untrusted_lines(&c.message)
         );
     }
+    if let Some(failed) = &r.rehearsal_failed {
+        let _ = writeln!(out, "\nrehearsal failed: {}", untrusted(failed));
+    }
     for c in &r.contradictions {
         let _ = writeln!(out, "\nerror in pgshift: {}", untrusted(c));
     }
@@ -339,6 +348,13 @@ pub fn github(r: &Review, dir: &std::path::Path) -> String {
             "::error {at}title={}::{}",
             prop(c.kind),
             data(&untrusted_lines(&c.message))
+        );
+    }
+    if let Some(failed) = &r.rehearsal_failed {
+        let _ = writeln!(
+            out,
+            "::error title=rehearsal failed::{}",
+            data(&untrusted_lines(failed))
         );
     }
     for c in &r.contradictions {

@@ -132,6 +132,8 @@ pub struct Known {
     named_keys: HashMap<(QualName, String), QualName>,
     /// The relations a materialized view reads, which a refresh reads again.
     matviews: HashMap<QualName, Vec<QualName>>,
+    /// Each table's partitions and inheritance children, which most statements on it reach.
+    children: HashMap<QualName, Vec<QualName>>,
 }
 
 impl Known {
@@ -150,6 +152,7 @@ impl Known {
                 }
             }
             NodeEnum::CreateStmt(_) | NodeEnum::AlterTableStmt(_) => {
+                self.learn_children(node, path);
                 for (table, k) in constraints(node, path) {
                     if k.contype == ConstrType::ConstrForeign as i32 {
                         if let Some(to) = k.pktable.as_ref() {
@@ -173,6 +176,59 @@ impl Known {
             }
             _ => {}
         }
+    }
+
+    /// A partition or child made, attached or detached.
+    fn learn_children(&mut self, node: &NodeEnum, path: &[String]) {
+        match node {
+            NodeEnum::CreateStmt(c) => {
+                let Some(child) = c.relation.as_ref().map(|r| qual(r, path)) else {
+                    return;
+                };
+                for parent in range_vars(&c.inh_relations) {
+                    self.children
+                        .entry(qual(parent, path))
+                        .or_default()
+                        .push(child.clone());
+                }
+            }
+            NodeEnum::AlterTableStmt(s) => {
+                let Some(parent) = s.relation.as_ref().map(|r| qual(r, path)) else {
+                    return;
+                };
+                for c in alter_cmds(s) {
+                    let Some(N::PartitionCmd(p)) = c.def.as_ref().and_then(|d| d.node.as_ref())
+                    else {
+                        continue;
+                    };
+                    let Some(part) = p.name.as_ref().map(|r| qual(r, path)) else {
+                        continue;
+                    };
+                    let list = self.children.entry(parent.clone()).or_default();
+                    if c.subtype == AlterTableType::AtAttachPartition as i32 {
+                        list.push(part);
+                    } else {
+                        list.retain(|t| *t != part);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Every partition and child of `table`, theirs too.
+    fn descendants(&self, table: &QualName) -> Vec<QualName> {
+        let mut out = Vec::new();
+        let mut stack = vec![table.clone()];
+        while let Some(t) = stack.pop() {
+            for c in self.children.get(&t).into_iter().flatten() {
+                if !out.contains(c) && c != table {
+                    out.push(c.clone());
+                    stack.push(c.clone());
+                }
+            }
+        }
+        out
     }
 
     /// The tables whose foreign keys reference `table`.
@@ -307,7 +363,55 @@ pub fn predict(node: &NodeEnum, path: &[String], known: &Known) -> Vec<Predicted
         }
         _ => {}
     }
+    reach_children(node, path, known, &mut locks);
     locks.0.into_values().collect()
+}
+
+/// A statement on a table without ONLY (ALTER TABLE, CREATE INDEX, TRUNCATE, DROP) takes the
+/// same lock on its partitions and inheritance children.
+fn reach_children(node: &NodeEnum, path: &[String], known: &Known, locks: &mut Locks) {
+    let parents: Vec<QualName> = match node {
+        NodeEnum::AlterTableStmt(s) => {
+            let partitions = alter_cmds(s).any(|c| {
+                c.subtype == AlterTableType::AtAttachPartition as i32
+                    || c.subtype == AlterTableType::AtDetachPartition as i32
+            });
+            s.relation
+                .as_ref()
+                .filter(|r| r.inh && !partitions)
+                .map(|r| qual(r, path))
+                .into_iter()
+                .collect()
+        }
+        NodeEnum::IndexStmt(i) => i
+            .relation
+            .as_ref()
+            .filter(|r| r.inh)
+            .map(|r| qual(r, path))
+            .into_iter()
+            .collect(),
+        NodeEnum::TruncateStmt(t) => range_vars(&t.relations)
+            .filter(|r| r.inh)
+            .map(|r| qual(r, path))
+            .collect(),
+        NodeEnum::DropStmt(d) if d.remove_type == ObjectType::ObjectTable as i32 => {
+            locks.0.keys().cloned().collect()
+        }
+        _ => Vec::new(),
+    };
+    for parent in parents {
+        let Some(p) = locks.0.get(&parent).cloned() else {
+            continue;
+        };
+        for child in known.descendants(&parent) {
+            locks.add(child.clone(), p.mode, p.rewrite, p.scan);
+            if p.new_file {
+                if let Some(e) = locks.0.get_mut(&child) {
+                    e.new_file = true;
+                }
+            }
+        }
+    }
 }
 
 /// A statement that locks the one table it names: the table, the mode, whether it rewrites

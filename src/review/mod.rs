@@ -80,7 +80,11 @@ pub struct Review {
     /// Predictions a rehearsal contradicted: pgshift's errors, to report.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub contradictions: Vec<String>,
-    /// What the review could not do (a rehearsal that stopped, a statement not observed).
+    /// Where the rehearsal failed: a new migration that does not apply on REF's schema
+    /// (`file:line: error`). It fails the review.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rehearsal_failed: Option<String>,
+    /// What the review could not do (a statement not observed).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     /// The lock entries were observed (`--rehearse`).
@@ -210,8 +214,9 @@ pub async fn review(opts: &Options<'_>) -> Result<Review, ReviewError> {
     let new = new_migrations(&loaded, &mut notes);
     let mut migrations = predict(&loaded, &new, opts.values);
     let mut contradictions = Vec::new();
+    let mut rehearsal_failed = None;
     if opts.rehearse {
-        rehearse_all(
+        rehearsal_failed = rehearse_all(
             &loaded,
             &new,
             opts,
@@ -227,6 +232,7 @@ pub async fn review(opts: &Options<'_>) -> Result<Review, ReviewError> {
     let findings = lint(&loaded, opts);
     let passed = conflicts.is_empty()
         && contradictions.is_empty()
+        && rehearsal_failed.is_none()
         && !findings
             .iter()
             .any(|f| f.level == Level::Error && f.allowed.is_none());
@@ -237,6 +243,7 @@ pub async fn review(opts: &Options<'_>) -> Result<Review, ReviewError> {
         conflicts,
         findings,
         contradictions,
+        rehearsal_failed,
         notes,
         rehearsed: opts.rehearse,
         stats_from: opts.stats_from.as_ref().map(|s| s.describe()),
@@ -394,7 +401,8 @@ fn made_relation(node: &pg_query::NodeEnum, path: &[String]) -> Option<QualName>
 }
 
 /// Stage 4: REF's schema built on a throwaway cluster, the new migrations run there, each
-/// statement's locks observed and held against the predictions.
+/// statement's locks observed and held against the predictions. Returns where a new
+/// migration failed, if one did.
 async fn rehearse_all(
     loaded: &Loaded,
     new: &[(&Migration, Change)],
@@ -402,7 +410,7 @@ async fn rehearse_all(
     migrations: &mut [Reviewed],
     contradictions: &mut Vec<String>,
     notes: &mut Vec<String>,
-) -> Result<(), ReviewError> {
+) -> Result<Option<String>, ReviewError> {
     // The values do not matter on a throwaway database: a missing one gets a placeholder.
     let fallback =
         |name: &str| (opts.values)(name).or_else(|| Some(crate::lint::PLACEHOLDER.to_string()));
@@ -465,14 +473,13 @@ async fn rehearse_all(
         }
         if let Some(stop) = stopped {
             let line = r.statements.get(stop.statement).map_or(0, |s| s.line);
-            notes.push(format!(
-                "the rehearsal stopped at {}:{line}: {}; what follows was not observed",
-                r.file, stop.error
-            ));
-            break;
+            return Ok(Some(format!(
+                "{}:{line}: {} (on {}'s schema; what follows was not rehearsed)",
+                r.file, stop.error, opts.base
+            )));
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// `schema.table` back into its parts (names with a dot inside are not split well: they are

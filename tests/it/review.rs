@@ -325,7 +325,7 @@ fn the_lock_corpus_predictions_equal_what_pg_locks_shows() {
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with("--"))
         .collect();
-    assert!(statements.len() >= 60, "{}", statements.len());
+    assert!(statements.len() >= 100, "{}", statements.len());
     for (i, s) in statements.iter().enumerate() {
         r.write(&format!("2026-02-01_c{:03}.sql", i + 1), &format!("{s}\n"));
     }
@@ -339,8 +339,12 @@ fn the_lock_corpus_predictions_equal_what_pg_locks_shows() {
     );
     let mut observed = 0;
     let mut by_statement = std::collections::HashMap::new();
-    for m in review["migrations"].as_array().unwrap() {
-        let s = &m["statements"][0];
+    for s in review["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["statements"].as_array().unwrap())
+    {
         for l in s["locks"].as_array().unwrap() {
             assert_ne!(
                 l.get("predicted"),
@@ -362,7 +366,8 @@ fn the_lock_corpus_predictions_equal_what_pg_locks_shows() {
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|m| m["statements"][0]["locks"].as_array().unwrap())
+        .flat_map(|m| m["statements"].as_array().unwrap())
+        .flat_map(|s| s["locks"].as_array().unwrap())
         .filter_map(|l| l.get("observed_rewrite"))
         .collect();
     assert!(files.len() >= 90, "{} files compared", files.len());
@@ -443,6 +448,19 @@ fn the_lock_corpus_predictions_equal_what_pg_locks_shows() {
         )
         .0,
         "ExclusiveLock"
+    );
+    // A partition gets its parent's lock; a name resolves through the file's search_path.
+    assert_eq!(
+        lock(
+            "ALTER TABLE measurements ADD COLUMN v int;",
+            "public.measurements_2026"
+        )
+        .0,
+        "AccessExclusiveLock"
+    );
+    assert_eq!(
+        lock("ALTER TABLE things ADD COLUMN note text;", "app.things").0,
+        "AccessExclusiveLock"
     );
     assert!(by_statement["GRANT SELECT ON accounts TO PUBLIC"]
         .as_array()
@@ -571,4 +589,29 @@ fn stats_from_a_database_estimate_each_rewrite_and_scan() {
     );
     // The URL never reaches the output.
     assert!(!String::from_utf8_lossy(&out.stdout).contains("postgresql://"));
+}
+
+#[test]
+fn a_new_migration_that_fails_on_the_bases_schema_fails_the_rehearsed_review() {
+    let r = Repo::two_branches();
+    r.write(
+        "2026-02-01_total.sql",
+        "ALTER TABLE orders ADD COLUMN total int;\nUPDATE orders SET total = amount;\n",
+    )
+    .commit("feature");
+    let (code, review) = r.review(&["--rehearse"]);
+    assert_eq!(code, 1, "{review:#}");
+    let failed = review["rehearsal_failed"].as_str().unwrap();
+    assert!(
+        failed.starts_with("2026-02-01_total.sql:2: column \"amount\" does not exist (42703)"),
+        "{failed}"
+    );
+    // The statement before it was observed.
+    assert_eq!(
+        review["migrations"][0]["statements"][0]["locks"][0]["observed"],
+        "AccessExclusiveLock"
+    );
+    // Without the rehearsal, nothing says so: the SQL is valid.
+    let (code, _) = r.review(&[]);
+    assert_eq!(code, 0);
 }
