@@ -140,6 +140,7 @@ impl Repo {
         let dir = self.dir.to_string_lossy().to_string();
         let diff = self.git(&[
             "diff",
+            "--no-color",
             "--name-status",
             "--no-renames",
             "-z",
@@ -194,6 +195,7 @@ impl Repo {
         let dir = self.dir.to_string_lossy().to_string();
         let diff = self.git(&[
             "diff",
+            "--no-color",
             "--name-only",
             "--no-renames",
             "-z",
