@@ -14,35 +14,7 @@ use std::time::Duration;
 use pgshift::ephemeral::{Cluster, ClusterOptions};
 
 mod common;
-use common::{measure, measure_exit, median};
-
-fn table(i: usize, changed: bool) -> String {
-    let parent = if i == 0 {
-        String::new()
-    } else {
-        format!(", parent_id bigint REFERENCES t_{} (id)", i - 1)
-    };
-    let index = if i == 0 {
-        String::new()
-    } else {
-        format!("CREATE INDEX t_{i}_parent ON t_{i} (parent_id);\n")
-    };
-    let extra = if changed { ", note text" } else { "" };
-    let comment = if changed { "changed" } else { "table" };
-    format!(
-        "CREATE TABLE t_{i} (id bigint PRIMARY KEY, owner text NOT NULL{parent}{extra});\n{index}\
-         ALTER TABLE t_{i} ENABLE ROW LEVEL SECURITY;\n\
-         CREATE POLICY own ON t_{i} USING (owner = current_user);\n\
-         COMMENT ON TABLE t_{i} IS '{comment} {i}';\n"
-    )
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use common::{env_usize, linked_table as table, measure, measure_exit, median};
 
 fn main() {
     let n = env_usize("BENCH_N", 1000);

@@ -7,31 +7,12 @@
 //! throwaway cluster, the 10 run and observed) beside `pgshift test` of the branch's set.
 //! Run: `scripts/bench.sh` or `cargo bench --bench review` (BENCH_N, BENCH_RUNS to change).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 mod common;
-use common::{measure, measure_exit, median};
-
-fn table(i: usize) -> String {
-    let parent = if i == 0 {
-        String::new()
-    } else {
-        format!(", parent_id bigint REFERENCES t_{} (id)", i - 1)
-    };
-    let index = if i == 0 {
-        String::new()
-    } else {
-        format!("CREATE INDEX t_{i}_parent ON t_{i} (parent_id);\n")
-    };
-    format!(
-        "CREATE TABLE t_{i} (id bigint PRIMARY KEY, owner text NOT NULL{parent});\n{index}\
-         ALTER TABLE t_{i} ENABLE ROW LEVEL SECURITY;\n\
-         CREATE POLICY own ON t_{i} USING (owner = current_user);\n\
-         COMMENT ON TABLE t_{i} IS 'table {i}';\n"
-    )
-}
+use common::{env_usize, find_squawk, linked_table, measure, measure_exit, median};
 
 /// The i-th of the 10 new migrations, on table t_{k}.
 fn change(i: usize, k: usize) -> String {
@@ -72,22 +53,6 @@ fn write(migrations: &Path, name: &str, deps: &str, body: &str) {
     .unwrap();
 }
 
-fn find_squawk() -> Option<PathBuf> {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .chain(std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/bin")))
-        .map(|d| d.join("squawk"))
-        .find(|p| p.is_file())
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
     let n = env_usize("BENCH_N", 500);
     let runs = env_usize("BENCH_RUNS", 5);
@@ -103,7 +68,7 @@ fn main() {
         } else {
             format!("{}.sql", name(i - 1))
         };
-        write(&migrations, &name(i), &deps, &table(i));
+        write(&migrations, &name(i), &deps, &linked_table(i, false));
     }
     git(dir.path(), &["add", "-A"]);
     git(dir.path(), &["commit", "-q", "-m", "main"]);

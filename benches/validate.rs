@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+mod common;
+
 /// One migration: a table with RLS, policies and indexes, and changes to an earlier table.
 fn migration(i: usize) -> String {
     let date = format!(
@@ -79,14 +81,6 @@ fn time(runs: usize, mut f: impl FnMut()) -> Duration {
     )
 }
 
-fn find_squawk() -> Option<PathBuf> {
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .chain(home.map(|h| h.join(".local/bin")))
-        .map(|d| d.join("squawk"))
-        .find(|p| p.is_file())
-}
-
 fn main() {
     let n = 1000;
     let dir = tempfile::tempdir().unwrap();
@@ -116,7 +110,7 @@ fn main() {
         "pgshift validate, {n} files, {cores} cores: median {:.1} ms over 7 runs (target < 500 ms)",
         ours.as_secs_f64() * 1e3
     );
-    match find_squawk() {
+    match common::find_squawk() {
         Some(squawk) => {
             let theirs = time(3, || {
                 let _ = Command::new(&squawk)

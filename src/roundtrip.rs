@@ -299,12 +299,7 @@ impl RoundTrips<'_> {
 
     /// Every table's row count and checksum, pgshift's own tables left out.
     async fn rows(&self) -> Result<Rows, DeployError> {
-        let t = &self.settings.tracking;
-        let skip = [
-            format!("{}.{}", t.schema, t.table),
-            format!("{}.{}_events", t.schema, t.table),
-            format!("{}.{}_meta", t.schema, t.table),
-        ];
+        let skip = self.settings.tracking.own_tables();
         crate::datatest::rows(&self.client().await?, &skip, None)
             .await
             .map_err(DeployError::Db)

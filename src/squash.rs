@@ -409,9 +409,7 @@ async fn rows(
         .map_err(|e| failed(e.message, e.help))?;
     let mut skip: Vec<String> = vec!["supabase_migrations".into()];
     if let Some((schema, table)) = &scope.tracking {
-        skip.push(format!("{schema}.{table}"));
-        skip.push(format!("{schema}.{table}_events"));
-        skip.push(format!("{schema}.{table}_meta"));
+        skip.extend(crate::db::tracking::Tracking::new(schema, table).own_tables());
     }
     crate::datatest::rows(&client, &skip, Some(VOLATILE_DEFAULT))
         .await

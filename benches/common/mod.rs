@@ -47,3 +47,43 @@ pub fn dated_name(i: usize, slug: &str) -> String {
         1 + i % 28
     )
 }
+
+/// The i-th of N generated tables: a primary key, a foreign key to the previous table and its
+/// index, RLS, a policy and a comment; `changed` adds a column and another comment.
+pub fn linked_table(i: usize, changed: bool) -> String {
+    let parent = if i == 0 {
+        String::new()
+    } else {
+        format!(", parent_id bigint REFERENCES t_{} (id)", i - 1)
+    };
+    let index = if i == 0 {
+        String::new()
+    } else {
+        format!("CREATE INDEX t_{i}_parent ON t_{i} (parent_id);\n")
+    };
+    let extra = if changed { ", note text" } else { "" };
+    let comment = if changed { "changed" } else { "table" };
+    format!(
+        "CREATE TABLE t_{i} (id bigint PRIMARY KEY, owner text NOT NULL{parent}{extra});\n{index}\
+         ALTER TABLE t_{i} ENABLE ROW LEVEL SECURITY;\n\
+         CREATE POLICY own ON t_{i} USING (owner = current_user);\n\
+         COMMENT ON TABLE t_{i} IS '{comment} {i}';\n"
+    )
+}
+
+/// A number from the environment (BENCH_N, BENCH_RUNS), or `default`.
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// squawk (`pip install squawk-cli`), on PATH or in ~/.local/bin.
+pub fn find_squawk() -> Option<std::path::PathBuf> {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .chain(home.map(|h| h.join(".local/bin")))
+        .map(|d| d.join("squawk"))
+        .find(|p| p.is_file())
+}

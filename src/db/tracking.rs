@@ -170,6 +170,12 @@ impl Tracking {
         format!("{}.{}{suffix}", self.schema, self.table)
     }
 
+    /// pgshift's three tables as `schema.table` (unquoted): the tracking table, its events and
+    /// its meta row; what a comparison of rows or schemas leaves out.
+    pub fn own_tables(&self) -> [String; 3] {
+        ["", "_events", "_meta"].map(|s| self.display_with(s))
+    }
+
     /// The advisory lock key of this tracking table: every deployer of the same table takes it.
     pub fn lock_key(&self) -> i64 {
         use sha2::{Digest, Sha256};

@@ -278,9 +278,7 @@ pub async fn check(
         .collect();
     let scope = Scope {
         exposed: opts.exposed_schemas.to_vec(),
-        skip: ["", "_events", "_meta"]
-            .map(|s| format!("{}.{}{s}", opts.tracking.schema, opts.tracking.table))
-            .to_vec(),
+        skip: opts.tracking.own_tables().to_vec(),
         api: evidence.is_some() || opts.exposed_configured,
         expected: tables_left(&applied),
     };

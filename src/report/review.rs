@@ -302,8 +302,7 @@ pub fn text(r: &Review) -> String {
 
 /// GitHub workflow commands: a conflict or a blocking lock on its file and line.
 pub fn github(r: &Review, dir: &std::path::Path) -> String {
-    use super::github::data;
-    let prop = |s: &str| data(s).replace(':', "%3A").replace(',', "%2C");
+    use super::github::{data, property as prop};
     let mut out = String::new();
     for m in &r.migrations {
         let file = dir.join(&m.file).display().to_string();
@@ -365,28 +364,7 @@ pub fn github(r: &Review, dir: &std::path::Path) -> String {
         );
     }
     for f in r.findings.iter().filter(|f| f.allowed.is_none()) {
-        let command = match f.level {
-            Level::Error => "error",
-            Level::Warning => "warning",
-            Level::Info => "notice",
-        };
-        let at = f
-            .location
-            .as_ref()
-            .map(|l| {
-                format!(
-                    "file={},line={},",
-                    prop(&untrusted(&l.file.display().to_string())),
-                    l.line
-                )
-            })
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "::{command} {at}title={}::{}",
-            prop(&f.rule),
-            data(&untrusted_lines(&f.message))
-        );
+        out.push_str(&super::github::annotation(f));
     }
     let _ = writeln!(out, "pgshift review: {}", verdict(r));
     out
