@@ -386,8 +386,7 @@ impl MigrationTracker {
     /// Every migration compared with the database: applied, pending, failed, modified, unknown.
     pub async fn status(&self) -> Result<Status, ApiError> {
         let read = crate::deploy::read_status(
-            &self.set,
-            &self.plan,
+            crate::deploy::files::Files::Ready(&self.set, &self.plan),
             &self.spec,
             &self.tracking(),
             self.settings.environment,
@@ -444,8 +443,7 @@ impl MigrationTracker {
         let deploy = crate::pipeline::Deploy {
             settings: s,
             spec: &self.spec,
-            set: &self.set,
-            plan: &self.plan,
+            files: crate::deploy::files::Files::Ready(&self.set, &self.plan),
             values: &value_of,
             target: None,
             // The health check is the caller's to ask for (`health()`).

@@ -10,11 +10,11 @@ use tokio::sync::watch;
 
 use crate::config::{DryRun, Settings};
 use crate::db::connect::ConnectionSpec;
+use crate::deploy::files::Files;
 use crate::deploy::gate::{self, Ask, Operation, Request};
 use crate::deploy::{DeployError, Event, Options, Outcome};
 use crate::diagnostic::Finding;
 use crate::migration::{MigrationSet, Version};
-use crate::plan::Plan;
 use crate::validate;
 
 /// What protects a deploy, each on unless a caller has a reason: the environment gate, the
@@ -61,10 +61,8 @@ pub struct Deploy<'a> {
     pub settings: &'a Settings,
     /// The database.
     pub spec: &'a ConnectionSpec,
-    /// The migrations, loaded.
-    pub set: &'a MigrationSet,
-    /// Their order.
-    pub plan: &'a Plan,
+    /// The migrations and their order, loaded or being loaded.
+    pub files: Files<'a>,
     /// psql variables' values (see [`Settings::variable`]).
     pub values: &'a (dyn Fn(&str) -> Option<String> + Sync),
     /// Stop after this version (`--target`).
@@ -108,7 +106,7 @@ impl Deploy<'_> {
         let validate = || self.validate(&observer, &dangerous);
         let gate = |versions: &[String]| self.gate(versions, &dangerous);
         let opts = self.options(&validate, &gate);
-        let outcome = crate::deploy::migrate(self.set, self.plan, self.spec, &opts, &mut |e| {
+        let outcome = crate::deploy::migrate(self.files, self.spec, &opts, &mut |e| {
             if let Ok(mut o) = observer.lock() {
                 o.event(e);
             }
@@ -132,7 +130,7 @@ impl Deploy<'_> {
             return Ok(());
         }
         let found = match observer.lock() {
-            Ok(mut o) => validate_files(self.settings, self.set, self.values, &mut **o)?,
+            Ok(mut o) => validate_files(self.settings, self.files.get()?.0, self.values, &mut **o)?,
             Err(_) => return Err(DeployError::Db("a deploy's observer panicked".into())),
         };
         if let Ok(mut d) = dangerous.lock() {
@@ -223,7 +221,8 @@ impl Deploy<'_> {
             return Ok(None);
         }
         let opts = crate::health::HealthOptions::from_settings(s);
-        crate::health::check(self.set, self.plan, self.spec, &opts)
+        let (set, plan) = self.files.get()?;
+        crate::health::check(set, plan, self.spec, &opts)
             .await
             .map(Some)
     }

@@ -111,8 +111,7 @@ impl RoundTrips<'_> {
         // A database given by URL may have migrations applied already: they are not run
         // again, so their down files cannot be checked.
         let applied: HashSet<String> = crate::deploy::read_status(
-            self.set,
-            self.plan,
+            crate::deploy::files::Files::Ready(self.set, self.plan),
             self.spec,
             &self.settings.tracking,
             self.settings.environment,
@@ -315,8 +314,7 @@ impl RoundTrips<'_> {
         let deploy = Deploy {
             settings: self.settings,
             spec: self.spec,
-            set: self.set,
-            plan: self.plan,
+            files: crate::deploy::files::Files::Ready(self.set, self.plan),
             values: self.values,
             target: Some(m.version.clone()),
             safety: Safety {

@@ -3,7 +3,10 @@
 //! errors become command-line errors.
 
 use crate::config::{Settings, VarSource};
+use std::sync::Mutex;
+
 use crate::db::connect::ConnectionSpec;
+use crate::deploy::files::{Files, Loading, Wait};
 use crate::deploy::DeployError;
 use crate::diagnostic::Level;
 use crate::migration::MigrationSet;
@@ -59,7 +62,7 @@ pub fn deploy_error(e: DeployError) -> CliError {
 
 /// Loads and orders the set; dependency and file-name errors stop here.
 pub fn load_and_plan(settings: &Settings, out: &Output) -> Result<(MigrationSet, Plan), CliError> {
-    let set = crate::migration::load_dir(&settings.migrations.dir, settings.environment)?;
+    let set = crate::migration::load_dir_indexed(&settings.migrations.dir, settings.environment)?;
     let mut blocking: Vec<_> = set
         .findings
         .iter()
@@ -105,8 +108,36 @@ pub fn load_and_plan(settings: &Settings, out: &Output) -> Result<(MigrationSet,
 
 /// Loads and orders the set for commands that only read the database (`status`, `health`):
 /// findings in the files do not stop them, an order that cannot be made does.
+/// Runs `work` while `load` reads the files on another thread: a command that connects gets
+/// its connection and the records while thousands of files are read. `work` waits for the
+/// files when it needs them (`Files::get`); a problem with them is said in place of whatever
+/// `work` says (it may have failed without them, or for want of them).
+pub fn while_loading<T>(
+    load: impl FnOnce() -> Result<(MigrationSet, Plan), CliError> + Send,
+    work: impl FnOnce(Files<'_>) -> Result<T, CliError>,
+) -> Result<T, CliError> {
+    let failed: Mutex<Option<CliError>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        let loading = Loading::new(scope.spawn(|| match load() {
+            Ok(loaded) => Some(loaded),
+            Err(e) => {
+                if let Ok(mut f) = failed.lock() {
+                    *f = Some(e);
+                }
+                None
+            }
+        }));
+        let result = work(Files::Loading(&loading));
+        let _ = loading.wait();
+        match failed.lock().ok().and_then(|mut f| f.take()) {
+            Some(e) => Err(e),
+            None => result,
+        }
+    })
+}
+
 pub fn load_ordered(settings: &Settings) -> Result<(MigrationSet, Plan), CliError> {
-    let set = crate::migration::load_dir(&settings.migrations.dir, settings.environment)?;
+    let set = crate::migration::load_dir_indexed(&settings.migrations.dir, settings.environment)?;
     let plan = crate::plan::plan(&set).map_err(|f| CliError {
         message: format!("the migrations cannot be ordered: {}", f[0].message),
         help: Some("run `pgshift order` to see every problem".into()),
@@ -163,7 +194,7 @@ pub fn load_plan(
     settings: &Settings,
     out: &Output,
 ) -> Result<(MigrationSet, Option<Plan>, Vec<crate::diagnostic::Finding>), CliError> {
-    let set = crate::migration::load_dir(&settings.migrations.dir, settings.environment)?;
+    let set = crate::migration::load_dir_indexed(&settings.migrations.dir, settings.environment)?;
     let mut findings = set.findings.clone();
     let planned = match crate::plan::plan(&set) {
         Ok(p) => Some(p),

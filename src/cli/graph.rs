@@ -54,8 +54,7 @@ fn database_states(
     let read = super::database::runtime()
         .ok()?
         .block_on(crate::deploy::read_status(
-            set,
-            plan,
+            crate::deploy::files::Files::Ready(set, plan),
             &spec,
             &tracking,
             settings.environment,

@@ -7,7 +7,7 @@ use crate::pipeline::Safety;
 use crate::report::deploy::DeployReport;
 
 use super::confirm::gate_for;
-use super::database::{deploy_error, load_and_plan, spec};
+use super::database::{deploy_error, load_and_plan, spec, while_loading};
 use super::deploying::{run_deploy, values};
 use super::{CliError, MigrateArgs, Output};
 
@@ -45,21 +45,26 @@ fn deploy_reporting(
             .check(Operation::Migrate, &[], &[])
             .map_err(deploy_error)?;
     }
-    let (set, plan) = load_and_plan(settings, out)?;
     let fixed = values(&args.vars)?;
-    run_deploy(
-        settings,
-        vars,
-        &spec,
-        &set,
-        &plan,
-        &fixed,
-        args.target.as_deref(),
-        Safety {
-            health: !args.skip_health,
-            ..Safety::of(settings)
+    // The files are read on another thread while the deploy connects, locks and reads the
+    // records.
+    while_loading(
+        || load_and_plan(settings, out),
+        |files| {
+            run_deploy(
+                settings,
+                vars,
+                &spec,
+                files,
+                &fixed,
+                args.target.as_deref(),
+                Safety {
+                    health: !args.skip_health,
+                    ..Safety::of(settings)
+                },
+                out,
+                report,
+            )
         },
-        out,
-        report,
     )
 }

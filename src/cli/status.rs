@@ -9,16 +9,19 @@ use super::{exit, CliError, Output};
 
 pub fn run(settings: &Settings, vars: &VarSource, out: &Output) -> Result<u8, CliError> {
     let spec = spec(settings, vars, out)?;
-    let (set, plan) = super::database::load_ordered(settings)?;
-    let report = runtime()?
-        .block_on(deploy::read_status(
-            &set,
-            &plan,
-            &spec,
-            &settings.tracking,
-            settings.environment,
-        ))
-        .map_err(deploy_error)?;
+    let report = super::database::while_loading(
+        || super::database::load_ordered(settings),
+        |files| {
+            runtime()?
+                .block_on(deploy::read_status(
+                    files,
+                    &spec,
+                    &settings.tracking,
+                    settings.environment,
+                ))
+                .map_err(deploy_error)
+        },
+    )?;
     if out.json {
         out.line(&serde_json::to_string(&report).unwrap_or_default());
     } else {

@@ -294,6 +294,9 @@ pub struct RunContext<'a> {
     /// The `SET`s every migration starts with (timeouts…), restored after a migration that
     /// changed its session.
     pub session_sql: &'a str,
+    /// Commit each migration's transaction without waiting for its WAL to reach disk; the
+    /// run then ends with [`flush`], which waits for all of them at once.
+    pub async_commit: bool,
 }
 
 /// Awaits `work`, cancelling the running statement at `deadline` or on interrupt and then
@@ -449,6 +452,11 @@ fn finish(ctx: &RunContext, p: &Prepared, record: &str, commit: &str) -> String 
         sql.push_str(&ctx.tracking.prepare_record_sql());
         sql.push_str(";\n");
     }
+    if ctx.async_commit && !commit.is_empty() {
+        // The migration and its record still commit together, and in order: a server
+        // crash before the run's flush can only lose the last ones, whole.
+        sql.push_str("SET LOCAL synchronous_commit = off;\n");
+    }
     sql.push_str(record);
     sql.push('\n');
     sql.push_str(commit);
@@ -457,6 +465,16 @@ fn finish(ctx: &RunContext, p: &Prepared, record: &str, commit: &str) -> String 
         sql.push_str(ctx.session_sql);
     }
     sql
+}
+
+/// Waits until every commit of the session so far is on disk: a transaction that is given an
+/// id commits with the session's `synchronous_commit` (on, by default), and its commit record
+/// comes after the earlier ones in the WAL, which is flushed in order.
+/// A transaction a failure left open (aborted) is rolled back first.
+pub async fn flush(client: &Client) -> Result<(), tokio_postgres::Error> {
+    client
+        .batch_execute("ROLLBACK; BEGIN; SELECT txid_current(); COMMIT;")
+        .await
 }
 
 /// Applies a prepared migration, one message per statement (so that the server logs only a

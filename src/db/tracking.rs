@@ -538,16 +538,20 @@ ALTER TABLE {meta} ENABLE ROW LEVEL SECURITY;"
             let success: Option<bool> = r.try_get(5)?;
             let run_id: Option<String> = r.try_get(10)?;
             let no_time: Option<bool> = r.try_get(14)?;
-            let nulls: Vec<&str> = [
+            let flags = [
                 ("version", version.is_none()),
                 ("checksum", checksum.is_none()),
                 ("success", success.is_none()),
                 ("run_id", run_id.is_none()),
                 ("executed_at", no_time == Some(true)),
-            ]
-            .into_iter()
-            .filter_map(|(name, null)| null.then_some(name))
-            .collect();
+            ];
+            let nulls: Vec<&str> = match flags.iter().any(|(_, null)| *null) {
+                true => flags
+                    .into_iter()
+                    .filter_map(|(name, null)| null.then_some(name))
+                    .collect(),
+                false => Vec::new(),
+            };
             out.push(AppliedRow {
                 version: version.unwrap_or_else(|| NULL_VERSION.to_string()),
                 checksum: checksum.unwrap_or_default(),
@@ -578,10 +582,16 @@ ALTER TABLE {meta} ENABLE ROW LEVEL SECURITY;"
 /// Marks every row of a version recorded more than once (the primary key on version was
 /// dropped): which of them tells the truth is not pgshift's to guess.
 fn mark_duplicates(rows: &mut [AppliedRow]) {
-    let mut count: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut count: std::collections::HashMap<&str, usize> =
+        std::collections::HashMap::with_capacity(rows.len());
     for r in rows.iter() {
-        *count.entry(r.version.clone()).or_default() += 1;
+        *count.entry(r.version.as_str()).or_default() += 1;
     }
+    if count.len() == rows.len() {
+        return;
+    }
+    let count: std::collections::HashMap<String, usize> =
+        count.into_iter().map(|(v, n)| (v.to_string(), n)).collect();
     for r in rows.iter_mut() {
         let n = count[&r.version];
         if n > 1 {
@@ -599,12 +609,24 @@ fn mark_duplicates(rows: &mut [AppliedRow]) {
 /// `to_char`, which costs a millisecond per thousand rows on every status and deploy.
 /// An infinite timestamp (written by hand) has no date: it reads `infinity`.
 fn utc_seconds(seconds: Option<i64>) -> String {
-    seconds
-        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
-        .map_or_else(
-            || "infinity".to_string(),
-            |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-        )
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write;
+    let Some(t) = seconds.and_then(|s| chrono::DateTime::from_timestamp(s, 0)) else {
+        return "infinity".to_string();
+    };
+    // Written field by field: `format("%Y-…")` reads its pattern again for every row.
+    let mut out = String::with_capacity(24);
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    out
 }
 
 /// What a tracking row records, written as SQL literals so that it can ride in the same

@@ -25,6 +25,7 @@ pub(super) struct Applier<'a, 'e> {
     interrupt: watch::Receiver<bool>,
     session_sql: &'a str,
     lock_retries: u32,
+    async_commit: bool,
     cancel: Box<CancelFn>,
     debug: Option<Box<DebugFn<'a>>>,
     /// The version running, for DEBUG lines.
@@ -49,6 +50,8 @@ pub(super) struct Setup<'a> {
     pub lock_retries: u32,
     /// DEBUG: every statement with its time.
     pub debug: bool,
+    /// Commit without waiting for the disk; the run ends with `execute::flush`.
+    pub async_commit: bool,
 }
 
 impl<'a, 'e: 'a> Applier<'a, 'e> {
@@ -87,6 +90,7 @@ impl<'a, 'e: 'a> Applier<'a, 'e> {
             interrupt: run.interrupt,
             session_sql: run.session_sql,
             lock_retries: run.lock_retries,
+            async_commit: run.async_commit,
             cancel,
             debug,
             current,
@@ -105,6 +109,7 @@ impl<'a, 'e: 'a> Applier<'a, 'e> {
             cancel: &*self.cancel,
             debug: self.debug.as_deref(),
             session_sql: self.session_sql,
+            async_commit: self.async_commit,
         }
     }
 

@@ -7,6 +7,7 @@
 //! (`Emitter`); nothing here prints.
 
 mod applier;
+pub mod files;
 pub mod gate;
 pub mod records;
 mod replace;
@@ -28,8 +29,7 @@ use crate::db::execute::{self, Cause, Effects, Failure, Mode, Prepared};
 use crate::db::lock::{self, LockError};
 use crate::db::tracking::{Tracking, TrackingError};
 use crate::diagnostic::Location;
-use crate::migration::{MigrationSet, Version};
-use crate::plan::Plan;
+use crate::migration::Version;
 use crate::sanitize::redact::{redact_string, remember};
 use crate::sql::variables::{quote_identifier, quote_literal, scan, substitute, VarKind};
 use session::Session;
@@ -365,6 +365,10 @@ pub struct Outcome {
 /// Why a run did not start or could not go on. Every message says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
+    /// The migrations, loaded while the deploy connected, could not be used (their loader
+    /// says why).
+    #[error("the migrations could not be loaded")]
+    FilesUnusable,
     #[error("{}", .0.message)]
     /// The database could not be reached or refused the login.
     Connect(ConnectError),
@@ -451,6 +455,7 @@ impl DeployError {
     pub fn help(&self) -> String {
         match self {
             DeployError::Connect(e) => e.help.clone(),
+            DeployError::FilesUnusable => "run `pgshift validate` to see what is wrong with the files".into(),
             DeployError::Lock(LockError::Busy { .. }) => "wait for that deploy to finish, or raise --lock-timeout; to stop it, run `pgshift stop`: it rolls back its current migration".into(),
             DeployError::Lock(LockError::Db(_)) | DeployError::Db(_) => "check the database's logs and the user's privileges".into(),
             DeployError::Backup { error, .. } => format!("nothing was applied; {}", error.help()),
@@ -783,9 +788,9 @@ pub async fn history(
 }
 
 /// Reads the state of the database (no lock, nothing created), and who is deploying to it.
+/// Files still being loaded are waited for once the records are read.
 pub async fn read_status(
-    set: &MigrationSet,
-    plan: &Plan,
+    files: files::Files<'_>,
     spec: &ConnectionSpec,
     tracking: &Tracking,
     env: Environment,
@@ -804,6 +809,7 @@ pub async fn read_status(
         .map(|h| Running {
             holder: h.to_string(),
         });
+    let (set, plan) = files.get()?;
     let original = |v: &str| {
         let version = Version::parse_reference(v).ok()?;
         let m = set.get(&version)?;
@@ -884,10 +890,10 @@ async fn ensure(
         })
 }
 
-/// Deploys the pending migrations of `set` in `plan` order.
+/// Deploys the pending migrations of `files` in their plan's order. Files still being
+/// loaded are waited for once the session is open, locked, and the records are read.
 pub async fn migrate(
-    set: &MigrationSet,
-    plan: &Plan,
+    files: files::Files<'_>,
     spec: &ConnectionSpec,
     opts: &Options<'_>,
     on: &mut (dyn FnMut(Event) + Send),
@@ -905,23 +911,29 @@ pub async fn migrate(
         &out,
     )
     .await?;
-    let run = run::Run {
-        set,
-        plan,
-        spec,
-        opts,
-        client: &session.client,
-        session: &session.settings,
-        server: crate::backup::Server {
-            version: session.server_version.clone(),
-            major: (session.version_num / 10000) as u32,
-            outside: Vec::new(),
-        },
-        run_id: new_run_id(),
-        out: &out,
-        stop: &session.stop,
+    let rows = opts.tracking.rows(&session.client).await.map_err(db_err);
+    let result = match rows.and_then(|rows| Ok((rows, files.get()?))) {
+        Ok((rows, (set, plan))) => {
+            let run = run::Run {
+                set,
+                plan,
+                spec,
+                opts,
+                client: &session.client,
+                session: &session.settings,
+                server: crate::backup::Server {
+                    version: session.server_version.clone(),
+                    major: (session.version_num / 10000) as u32,
+                    outside: Vec::new(),
+                },
+                run_id: new_run_id(),
+                out: &out,
+                stop: &session.stop,
+            };
+            run.locked(rows, &mut session.notices).await
+        }
+        Err(e) => Err(e),
     };
-    let result = run.locked(&mut session.notices).await;
     if !dry {
         session.unlock(&opts.tracking).await;
     }

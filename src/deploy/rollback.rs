@@ -316,7 +316,19 @@ async fn undo(
         t.prepare_record(&session.client).await.map_err(db_err)?;
     }
     session.drain();
-    run_downs(&prepared, set, spec, opts, session, supabase_history, out).await
+    let outcome = run_downs(&prepared, set, spec, opts, session, supabase_history, out).await;
+    // The down files committed without waiting for the disk: wait for all of them now
+    // (after a failure too).
+    let flushed = match session.client.is_closed() {
+        true => Ok(()),
+        false => execute::flush(&session.client).await.map_err(db_err),
+    };
+    while session.notices.try_recv().is_ok() {}
+    let outcome = outcome?;
+    if !outcome.rolled_back.is_empty() {
+        flushed?;
+    }
+    Ok(outcome)
 }
 
 /// A repeatable's texts as recorded: the one applied now, and the one before it (another
@@ -560,6 +572,7 @@ async fn run_downs(
             session_sql: &session.settings,
             lock_retries: opts.lock_retries,
             debug: opts.debug,
+            async_commit: true,
         },
         new_run_id(),
         spec,

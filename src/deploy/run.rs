@@ -41,9 +41,12 @@ type Ready<'a> = (Prepared, &'a status::Entry, &'a crate::migration::Migration);
 impl<'a> Run<'a> {
     /// The stages, in order. Nothing changes in the database before the gate has said yes
     /// (reading only: the tracking rows, the pending files checked and prepared).
-    pub(super) async fn locked(&self, notices: &mut Notices) -> Result<Outcome, DeployError> {
+    pub(super) async fn locked(
+        &self,
+        rows: Vec<crate::db::tracking::AppliedRow>,
+        notices: &mut Notices,
+    ) -> Result<Outcome, DeployError> {
         let dry = self.opts.dry_run != DryRun::Off;
-        let rows = self.opts.tracking.rows(self.client).await.map_err(db_err)?;
         let status = status::compare(self.set, self.plan, &rows, self.opts.environment);
         self.check_history(&status)?;
         let to_run = self.select(&status)?;
@@ -109,7 +112,23 @@ impl<'a> Run<'a> {
         self.record_backup(backup.as_ref()).await?;
         // Notices from creating the tracking tables are not the migrations' business.
         while notices.try_recv().is_ok() {}
-        let outcome = self.apply_all(&prepared, &rows, notices).await?;
+        let applied = self.apply_all(&prepared, &rows, notices).await;
+        // The migrations committed without waiting for the disk: this waits for all of them
+        // (after a failure too) before the run is over. A failure's own error comes first.
+        let outcome = match applied {
+            Ok(o) if o.applied > 0 && !self.client.is_closed() => {
+                execute::flush(self.client).await.map_err(db_err)?;
+                o
+            }
+            Ok(o) => o,
+            Err(e) => {
+                if !self.client.is_closed() {
+                    let _ = execute::flush(self.client).await;
+                }
+                return Err(e);
+            }
+        };
+        while notices.try_recv().is_ok() {}
         // A lost connection was reported with the failure; the next deploy does the rest.
         if outcome.applied > 0 && !self.client.is_closed() {
             self.lock_down_again().await?;
@@ -554,6 +573,7 @@ impl<'a> Run<'a> {
                 session_sql: self.session,
                 lock_retries: opts.lock_retries,
                 debug: opts.debug,
+                async_commit: true,
             },
             self.run_id.clone(),
             spec,

@@ -112,15 +112,19 @@ pub async fn drift(
     ignore: &Ignore,
 ) -> Result<Drift, DiffError> {
     let settings = builder.settings;
-    let read =
-        crate::deploy::read_status(set, plan, spec, &settings.tracking, settings.environment)
-            .await
-            .map_err(|e| {
-                failed(
-                    format!("cannot read the records of {}: {e}", spec.describe()),
-                    "check the connection and [tracking] in pgshift.toml",
-                )
-            })?;
+    let read = crate::deploy::read_status(
+        crate::deploy::files::Files::Ready(set, plan),
+        spec,
+        &settings.tracking,
+        settings.environment,
+    )
+    .await
+    .map_err(|e| {
+        failed(
+            format!("cannot read the records of {}: {e}", spec.describe()),
+            "check the connection and [tracking] in pgshift.toml",
+        )
+    })?;
     let mut notes = Vec::new();
     let mut applied: Vec<(String, String)> = Vec::new();
     for e in &read.status.entries {

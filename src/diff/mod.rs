@@ -249,8 +249,7 @@ impl<'a> Builder<'a> {
         let deploy = crate::pipeline::Deploy {
             settings: &settings,
             spec,
-            set,
-            plan,
+            files: crate::deploy::files::Files::Ready(set, plan),
             values: self.values,
             target,
             safety: crate::pipeline::Safety {

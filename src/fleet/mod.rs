@@ -243,8 +243,7 @@ impl Fleet<'_> {
         let deploy = Deploy {
             settings: &s,
             spec: &spec,
-            set: self.set,
-            plan: self.plan,
+            files: crate::deploy::files::Files::Ready(self.set, self.plan),
             values: self.values,
             target: self.target.clone(),
             safety: Safety {

@@ -3,11 +3,11 @@
 use std::fmt;
 
 use chrono::{Datelike, NaiveDate};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A migration's identity: the file stem, e.g. `2026-01-21_add_user_profiles`. Ordered by
 /// (date, description), which is the same as ordering file names.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Version(String);
 

@@ -10,7 +10,7 @@ use crate::diagnostic::{Finding, Level, Location};
 use super::filename::Version;
 
 /// A header field's value and the 1-based line it is on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Field {
     /// The value after the colon, trimmed.
     pub value: String,
@@ -19,7 +19,7 @@ pub struct Field {
 }
 
 /// A dependency as written in a file: which version, and where it was written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DepRef {
     /// The version it names.
     pub version: Version,
@@ -30,7 +30,7 @@ pub struct DepRef {
 }
 
 /// The guide's header block.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Header {
     /// `-- MIGRATION: <what it does>`
     pub title: Option<Field>,
@@ -44,7 +44,7 @@ pub struct Header {
 
 /// `-- @allow: rule-id reason`: for the whole file when in the leading block, otherwise for
 /// the statement directly below it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Allow {
     /// The rule it accepts.
     pub rule: String,
@@ -57,7 +57,7 @@ pub struct Allow {
 }
 
 /// The directives of one file.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Directives {
     /// `@depends-on`: the migrations it needs.
     pub depends_on: Vec<DepRef>,
@@ -73,7 +73,7 @@ pub struct Directives {
 }
 
 /// What the front matter of a file says.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FrontMatter {
     /// The guide's header fields.
     pub header: Header,

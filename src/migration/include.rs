@@ -26,18 +26,19 @@ pub fn include_kind(what: &str) -> Option<bool> {
 }
 
 /// A file pulled in by `\i` / `\ir`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IncludedFile {
     /// The file, as resolved.
     pub path: PathBuf,
     /// Its text as read (UTF-8, a byte order mark removed).
     pub source: String,
     /// Places findings in `source`.
+    #[serde(skip)]
     lines: Lines,
 }
 
 /// One stretch of the expanded text, copied from one file starting at `offset`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct Segment {
     /// Where the stretch starts in the expanded text.
     out: usize,
@@ -50,7 +51,7 @@ struct Segment {
 /// How the expanded text of a migration maps back to its files, and where a finding falls
 /// in each of them. Empty (the identity) for a file without includes, which is nearly every
 /// file.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SourceMap {
     /// The migration's own text, as written (only kept when it includes something).
     own: String,
@@ -58,6 +59,7 @@ pub struct SourceMap {
     segments: Vec<Segment>,
     /// Places findings in the migration's text: the expanded text when the map is the
     /// identity, `own` otherwise (always the same text for one map).
+    #[serde(skip)]
     lines: Lines,
 }
 

@@ -4,6 +4,7 @@
 pub mod filename;
 pub mod header;
 pub mod include;
+mod index;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -21,7 +22,7 @@ pub use header::{Allow, DepRef, Directives, FrontMatter, Header};
 pub use include::SourceMap;
 
 /// SHA-256 of a file's bytes, lower-case hex.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct Checksum(pub String);
 
@@ -40,7 +41,7 @@ impl Checksum {
 }
 
 /// A down file (`….down.sql`) beside its up file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct DownFile {
     /// The down file.
     pub path: PathBuf,
@@ -60,7 +61,7 @@ impl DownFile {
 }
 
 /// One migration: its up file, what its header and directives say, and its down file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Migration {
     /// `2026-01-21_add_user_profiles`: the file name without `.sql`.
     pub version: Version,
@@ -200,6 +201,63 @@ impl LoadError {
 /// Loads every migration under `dir` (recursively; hidden entries skipped). Bad files become
 /// findings; only an unusable directory is an error.
 pub fn load_dir(dir: &Path, env: Environment) -> Result<MigrationSet, LoadError> {
+    let listing = list(dir)?;
+    let mut set = from_files(dir, read_all(listing.sql), env);
+    listing.links.add_findings(&mut set);
+    Ok(set)
+}
+
+/// Loads like [`load_dir`], through the index of `dir` (`index.rs`): when no file changed
+/// since the index was written, the set comes from it without reading or parsing a file;
+/// otherwise the files are read and the index written again. The same set either way.
+pub fn load_dir_indexed(dir: &Path, env: Environment) -> Result<MigrationSet, LoadError> {
+    let listing = list(dir)?;
+    let mut set = index::load(dir, env, listing.sql, |sql| {
+        from_files(dir, read_all(sql), env)
+    });
+    listing.links.add_findings(&mut set);
+    Ok(set)
+}
+
+/// The SQL files under a migrations directory, and the folders reached twice by links.
+struct Listing {
+    sql: Vec<PathBuf>,
+    links: RepeatedFolders,
+}
+
+/// Folders reached a second time through a symbolic link: (the link, the folder's first path).
+struct RepeatedFolders(Vec<(PathBuf, PathBuf)>);
+
+impl RepeatedFolders {
+    /// A warning for each, the set's findings sorted again.
+    fn add_findings(self, set: &mut MigrationSet) {
+        for (link, first) in self.0 {
+            let looped = link.starts_with(&first);
+            let message = if looped {
+                format!(
+                    "{} leads back to {} (a symbolic link loop); it is not followed",
+                    link.display(),
+                    first.display()
+                )
+            } else {
+                format!(
+                    "{} is the same folder as {}; its files are read once",
+                    link.display(),
+                    first.display()
+                )
+            };
+            set.findings.push(
+                Finding::warning("file/symlink-loop", message)
+                    .at(Location::file(&link))
+                    .help("remove the symbolic link, or point it outside the migrations tree"),
+            );
+        }
+        set.findings.sort_by_key(Finding::sort_key);
+    }
+}
+
+/// Lists the SQL files under `dir`, in name order, without `squashed/` and `tests/`.
+fn list(dir: &Path) -> Result<Listing, LoadError> {
     match fs::metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(LoadError::MissingDir(dir.to_path_buf()))
@@ -234,31 +292,10 @@ pub fn load_dir(dir: &Path, env: Environment) -> Result<MigrationSet, LoadError>
                 .is_some_and(|n| n.to_string_lossy().to_ascii_lowercase().ends_with(".sql"))
         })
         .collect();
-    let contents = read_all(sql);
-    let mut set = from_files(dir, contents, env);
-    for (link, first) in repeated {
-        let looped = link.starts_with(&first);
-        let message = if looped {
-            format!(
-                "{} leads back to {} (a symbolic link loop); it is not followed",
-                link.display(),
-                first.display()
-            )
-        } else {
-            format!(
-                "{} is the same folder as {}; its files are read once",
-                link.display(),
-                first.display()
-            )
-        };
-        set.findings.push(
-            Finding::warning("file/symlink-loop", message)
-                .at(Location::file(&link))
-                .help("remove the symbolic link, or point it outside the migrations tree"),
-        );
-    }
-    set.findings.sort_by_key(Finding::sort_key);
-    Ok(set)
+    Ok(Listing {
+        sql,
+        links: RepeatedFolders(repeated),
+    })
 }
 
 /// Reads every file, on as many threads as there are cores (thousands of small files: the
@@ -574,7 +611,8 @@ fn list_files(
             source,
         })?;
     // In name order: which link counts as the repeat does not depend on the file system.
-    entries.sort_by_key(|e| e.file_name());
+    // (Each name is read once: `file_name` makes a copy.)
+    entries.sort_by_cached_key(|e| e.file_name());
     for entry in entries {
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue;

@@ -283,8 +283,11 @@ pub fn example_copy(name: &str) -> TempDir {
         .join("migrations");
     let dst = dir.path().join("migrations");
     std::fs::create_dir(&dst).unwrap();
+    // The files only: not the index pgshift keeps beside them (`.pgshift/`).
     for e in std::fs::read_dir(src).unwrap().flatten() {
-        std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
+        if e.file_type().is_ok_and(|t| t.is_file()) {
+            std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
+        }
     }
     dir
 }

@@ -1,0 +1,696 @@
+//! The index of a migrations directory (`<dir>/.pgshift/index`): the loaded set, kept with the
+//! size, times, inode and device of every file it was read from, so that a deploy with nothing
+//! to do and `status` need not read and parse thousands of files. Git's index is the model.
+//!
+//! A changed file must never be missed. The index is used only when all of these hold:
+//! - it was written by this very program (its version, size and modification time), for this
+//!   directory as given, from the same working directory, for the same environment;
+//! - the clock has not gone back since it was written;
+//! - the directory lists exactly the same SQL files, and every one of them, and every file a
+//!   migration includes, has the same size, modification and change times (nanoseconds),
+//!   inode and device. An edit that keeps the size and sets the modification time back still
+//!   moves the change time, which no program can set; a file replaced by a rename has another
+//!   inode; a copy of the directory (another checkout) has other inodes and change times.
+//!
+//! And it is written only when every one of those files was last changed more than
+//! [`SETTLED`] before the files were read ("racily clean" in git's words): a file written
+//! again within the same tick of a coarse clock could otherwise keep its times. Until then,
+//! every load reads the files.
+//!
+//! The index is a cache: a missing, damaged, foreign or unwritable one only costs the reading
+//! of the files. `PGSHIFT_INDEX=off` turns it off. It lives in a hidden folder (never loaded
+//! as migrations) with a `.gitignore` of its own, so that it is never committed.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Migration, MigrationSet};
+use crate::config::Environment;
+use crate::diagnostic::{Finding, Level, Location};
+
+/// The folder of the index, under the migrations directory.
+pub const INDEX_DIR: &str = ".pgshift";
+const INDEX_FILE: &str = "index";
+/// Bumped whenever what is stored changes shape.
+const FORMAT: u32 = 1;
+/// The most SQL an index holds: beyond it, the files' bytes cost the time, not their number.
+const MAX_TEXT: usize = 64 << 20;
+/// How long before the files were read a file must have last changed to be trusted by its
+/// times alone: more than the coarsest file system clock (FAT: 2 s).
+pub const SETTLED: Duration = Duration::from_secs(3);
+
+/// What identifies a file's content without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Stamp {
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+    ino: u64,
+    dev: u64,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Stamp> {
+        let m = fs::metadata(path).ok()?;
+        Some(Stamp {
+            size: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+            ino: m.ino(),
+            dev: m.dev(),
+        })
+    }
+
+    /// Both times before `before` (seconds, nanoseconds since the epoch).
+    fn settled(&self, before: (i64, i64)) -> bool {
+        self.mtime < before && self.ctime < before
+    }
+}
+
+/// Who wrote the index and for what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Key {
+    format: u32,
+    /// pgshift's version, and its executable's size and modification time: another build
+    /// may load files differently.
+    program: (String, u64, (i64, i64)),
+    dir: PathBuf,
+    cwd: PathBuf,
+    env: Environment,
+}
+
+impl Key {
+    fn now(dir: &Path, env: Environment) -> Option<Key> {
+        let exe = std::env::current_exe()
+            .ok()
+            .and_then(|p| fs::metadata(p).ok())?;
+        Some(Key {
+            format: FORMAT,
+            program: (
+                env!("CARGO_PKG_VERSION").to_string(),
+                exe.size(),
+                (exe.mtime(), exe.mtime_nsec()),
+            ),
+            dir: dir.to_path_buf(),
+            cwd: std::env::current_dir().ok()?,
+            env,
+        })
+    }
+}
+
+/// A finding as stored: every field, the line's text included.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredFinding {
+    rule: String,
+    level: u8,
+    message: String,
+    location: Option<(
+        PathBuf,
+        usize,
+        usize,
+        Option<String>,
+        Option<(usize, usize)>,
+    )>,
+    help: Option<String>,
+    fix: Option<String>,
+    allowed: Option<String>,
+    stricter: Option<String>,
+}
+
+impl StoredFinding {
+    fn from(f: &Finding) -> StoredFinding {
+        StoredFinding {
+            rule: f.rule.clone(),
+            level: match f.level {
+                Level::Info => 0,
+                Level::Warning => 1,
+                Level::Error => 2,
+            },
+            message: f.message.clone(),
+            location: f.location.as_ref().map(|l| {
+                (
+                    l.file.clone(),
+                    l.line,
+                    l.column,
+                    l.line_text.clone(),
+                    l.underline,
+                )
+            }),
+            help: f.help.clone(),
+            fix: f.fix.clone(),
+            allowed: f.allowed.clone(),
+            stricter: f.stricter.clone(),
+        }
+    }
+
+    fn finding(self) -> Finding {
+        Finding {
+            rule: self.rule,
+            level: match self.level {
+                0 => Level::Info,
+                1 => Level::Warning,
+                _ => Level::Error,
+            },
+            message: self.message,
+            location: self
+                .location
+                .map(|(file, line, column, line_text, underline)| Location {
+                    file,
+                    line,
+                    column,
+                    line_text,
+                    underline,
+                }),
+            help: self.help,
+            fix: self.fix,
+            allowed: self.allowed,
+            stricter: self.stricter,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Index {
+    key: Key,
+    /// When the files were read (seconds, nanoseconds since the epoch).
+    read_at: (i64, i64),
+    /// The listed SQL files, in order, with their stamps.
+    files: Vec<(PathBuf, Stamp)>,
+    /// Every file a migration includes, with its stamp.
+    included: Vec<(PathBuf, Stamp)>,
+    migrations: Vec<Migration>,
+    findings: Vec<StoredFinding>,
+}
+
+/// [`Index`] as written, the set borrowed (the same fields, in the same order).
+#[derive(Serialize)]
+struct IndexRef<'a> {
+    key: Key,
+    read_at: (i64, i64),
+    files: Vec<(PathBuf, Stamp)>,
+    included: Vec<(PathBuf, Stamp)>,
+    migrations: &'a [Migration],
+    findings: Vec<StoredFinding>,
+}
+
+fn since_epoch(t: SystemTime) -> (i64, i64) {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => (d.as_secs() as i64, i64::from(d.subsec_nanos())),
+        Err(_) => (0, 0),
+    }
+}
+
+/// The set of the SQL files `sql` of `dir`: from the index when nothing changed, else from
+/// `read` (which reads and parses them), the index then written again when it can be.
+pub fn load(
+    dir: &Path,
+    env: Environment,
+    sql: Vec<PathBuf>,
+    read: impl FnOnce(Vec<PathBuf>) -> MigrationSet,
+) -> MigrationSet {
+    let off = std::env::var("PGSHIFT_INDEX").is_ok_and(|v| v.eq_ignore_ascii_case("off"));
+    match off {
+        true => read(sql),
+        false => load_settled(dir, env, sql, read, SETTLED).0,
+    }
+}
+
+/// [`load`], trusting files last changed `settled` before they are read; also says whether
+/// the set came from the index.
+fn load_settled(
+    dir: &Path,
+    env: Environment,
+    sql: Vec<PathBuf>,
+    read: impl FnOnce(Vec<PathBuf>) -> MigrationSet,
+    settled: Duration,
+) -> (MigrationSet, bool) {
+    let Some(key) = Key::now(dir, env) else {
+        return (read(sql), false);
+    };
+    let path = dir.join(INDEX_DIR).join(INDEX_FILE);
+    let stamps = stamp_all(&sql);
+    if let Some(set) = read_index(&path, &key)
+        .and_then(|index| still_valid(index, &sql, &stamps))
+        .map(|index| to_set(dir, index))
+    {
+        return (set, true);
+    }
+    let now = SystemTime::now();
+    let read_at = since_epoch(now);
+    let settled_before = since_epoch(now.checked_sub(settled).unwrap_or(SystemTime::UNIX_EPOCH));
+    let set = read(sql.clone());
+    let _ = write_index(
+        dir,
+        &path,
+        (key, read_at, settled_before),
+        sql,
+        stamps,
+        &set,
+    );
+    (set, false)
+}
+
+/// Each file's stamp (on every core: thousands of `stat` calls), `None` for one that cannot
+/// be read.
+fn stamp_all(paths: &[PathBuf]) -> Vec<Option<Stamp>> {
+    crate::parallel::map(
+        paths.to_vec(),
+        512,
+        crate::parallel::cores(),
+        |p: PathBuf| Stamp::of(&p),
+    )
+}
+
+fn read_index(path: &Path, key: &Key) -> Option<Index> {
+    let meta = fs::symlink_metadata(path).ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    fs::File::open(path).ok()?.read_to_end(&mut bytes).ok()?;
+    // The payload, then its SHA-256: a file cut short or damaged is not used.
+    let (payload, digest) = bytes.split_at_checked(bytes.len().checked_sub(32)?)?;
+    if Sha256::digest(payload).as_slice() != digest {
+        return None;
+    }
+    let index: Index = postcard::from_bytes(payload).ok()?;
+    (index.key == *key).then_some(index)
+}
+
+/// The index, if every file is still the one it was read from.
+fn still_valid(index: Index, sql: &[PathBuf], stamps: &[Option<Stamp>]) -> Option<Index> {
+    // A clock set back: times can repeat.
+    if since_epoch(SystemTime::now()) < index.read_at {
+        return None;
+    }
+    if index.files.len() != sql.len() {
+        return None;
+    }
+    for ((p, stamp), (path, now)) in index.files.iter().zip(sql.iter().zip(stamps)) {
+        if p != path || Some(*stamp) != *now {
+            return None;
+        }
+    }
+    for (p, stamp) in &index.included {
+        if Stamp::of(p) != Some(*stamp) {
+            return None;
+        }
+    }
+    Some(index)
+}
+
+fn to_set(dir: &Path, index: Index) -> MigrationSet {
+    MigrationSet {
+        dir: dir.to_path_buf(),
+        migrations: index.migrations,
+        findings: index
+            .findings
+            .into_iter()
+            .map(StoredFinding::finding)
+            .collect(),
+    }
+}
+
+/// Writes the index of `set`, read at `read_at` from the files `sql` stamped `stamps` before,
+/// trusting files last changed before `settled_before`:
+/// not when a file (or a file included) changed too recently to be trusted by its times, nor
+/// when a file could not be read or included (it may appear without any listed file
+/// changing).
+fn write_index(
+    dir: &Path,
+    path: &Path,
+    (key, read_at, settled_before): (Key, (i64, i64), (i64, i64)),
+    sql: Vec<PathBuf>,
+    stamps: Vec<Option<Stamp>>,
+    set: &MigrationSet,
+) -> Option<()> {
+    if set
+        .findings
+        .iter()
+        .any(|f| f.rule == "sql/include" || f.rule == "file/unreadable")
+    {
+        return None;
+    }
+    // Large data files: reading the index would cost what reading them does.
+    let text: usize = set.migrations.iter().map(|m| m.source.len()).sum();
+    if text > MAX_TEXT {
+        return None;
+    }
+    let mut files = Vec::with_capacity(sql.len());
+    for (p, s) in sql.into_iter().zip(stamps) {
+        let s = s.filter(|s| s.settled(settled_before))?;
+        files.push((p, s));
+    }
+    let mut included = Vec::new();
+    for m in &set.migrations {
+        let maps = std::iter::once(&m.includes).chain(m.down.as_ref().map(|d| &d.includes));
+        for f in maps.flat_map(|map| map.files()) {
+            let s = Stamp::of(&f.path).filter(|s| s.settled(settled_before))?;
+            included.push((f.path.clone(), s));
+        }
+    }
+    let index = IndexRef {
+        key,
+        read_at,
+        files,
+        included,
+        migrations: &set.migrations,
+        findings: set.findings.iter().map(StoredFinding::from).collect(),
+    };
+    let folder = own_folder(dir)?;
+    // A fresh file beside it, renamed over it: a reader sees the old index or the new one.
+    // Written as it is serialized, its SHA-256 last: no copy of the set in memory.
+    let tmp = tempfile::Builder::new()
+        .prefix(".index")
+        .tempfile_in(&folder)
+        .ok()?;
+    let mut out = Hashing {
+        inner: std::io::BufWriter::new(tmp),
+        sha: Sha256::new(),
+    };
+    postcard::to_io(&index, &mut out).ok()?;
+    let digest = out.sha.finalize();
+    let mut w = out.inner;
+    w.write_all(&digest).ok()?;
+    w.into_inner().ok()?.persist(path).ok()?;
+    Some(())
+}
+
+/// Passes bytes on, hashing them.
+struct Hashing<W> {
+    inner: W,
+    sha: Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sha.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// `<dir>/.pgshift`, made when missing with a `.gitignore` that ignores it whole; `None` when
+/// something else (a link, a file) is in its place.
+fn own_folder(dir: &Path) -> Option<PathBuf> {
+    let folder = dir.join(INDEX_DIR);
+    match fs::symlink_metadata(&folder) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return None,
+        Err(_) => {
+            fs::create_dir(&folder).ok()?;
+            let mut ignore = crate::files::create_new(&folder.join(".gitignore"), 0o644).ok()?;
+            ignore
+                .write_all(b"# pgshift's index of this folder: a cache, never committed.\n*\n")
+                .ok()?;
+        }
+    }
+    Some(folder)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const ENV: Environment = Environment::Development;
+    /// Short, for tests: files are written, then the test waits longer than this.
+    const QUICK: Duration = Duration::from_millis(50);
+
+    fn load_with(dir: &Path, settled: Duration) -> (MigrationSet, bool) {
+        let listing = super::super::list(dir).unwrap();
+        load_settled(
+            dir,
+            ENV,
+            listing.sql,
+            |sql| super::super::from_files(dir, super::super::read_all(sql), ENV),
+            settled,
+        )
+    }
+
+    fn load(dir: &Path) -> (MigrationSet, bool) {
+        load_with(dir, QUICK)
+    }
+
+    fn settle() {
+        std::thread::sleep(QUICK * 3);
+    }
+
+    fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            fs::write(dir.path().join(name), text).unwrap();
+        }
+        settle();
+        dir
+    }
+
+    fn two() -> tempfile::TempDir {
+        project(&[
+            (
+                "2026-01-01_a.sql",
+                "-- @depends-on: none\nCREATE TABLE a (id int);\n",
+            ),
+            ("2026-01-02_b.sql", "CREATE TABLE b (id int);\n"),
+        ])
+    }
+
+    /// What a set holds, as bytes: equal sets, equal bytes.
+    fn bytes(set: &MigrationSet) -> Vec<u8> {
+        let findings: Vec<StoredFinding> = set.findings.iter().map(StoredFinding::from).collect();
+        postcard::to_stdvec(&(&set.migrations, &findings)).unwrap()
+    }
+
+    fn checksum(set: &MigrationSet, i: usize) -> String {
+        set.migrations[i].checksum.0.clone()
+    }
+
+    /// Rewrites `path` with `text` and gives it back its modification time.
+    fn edit_keeping_mtime(path: &Path, text: &str) {
+        let mtime = fs::metadata(path).unwrap().modified().unwrap();
+        fs::write(path, text).unwrap();
+        fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+    }
+
+    #[test]
+    fn an_unchanged_directory_comes_from_the_index_and_equals_the_files() {
+        let dir = two();
+        let (first, indexed) = load(dir.path());
+        assert!(!indexed);
+        let (second, indexed) = load(dir.path());
+        assert!(indexed, "the second load should use the index");
+        assert_eq!(bytes(&first), bytes(&second));
+        assert_eq!(second.migrations.len(), 2);
+        // Findings too, with every field.
+        let dir = project(&[(
+            "2026-01-01_a.sql",
+            "-- @frobnicate\nCREATE TABLE a (id int);\r\n",
+        )]);
+        let (first, _) = load(dir.path());
+        assert!(!first.findings.is_empty());
+        let (second, indexed) = load(dir.path());
+        assert!(indexed);
+        assert_eq!(bytes(&first), bytes(&second));
+    }
+
+    #[test]
+    fn an_edit_that_keeps_the_size_and_the_modification_time_is_seen() {
+        let dir = two();
+        let (before, _) = load(dir.path());
+        assert!(load(dir.path()).1);
+        let path = dir.path().join("2026-01-02_b.sql");
+        edit_keeping_mtime(&path, "CREATE TABLE c (id int);\n");
+        let (after, indexed) = load(dir.path());
+        assert!(!indexed, "a changed file must be read again");
+        assert_ne!(checksum(&before, 1), checksum(&after, 1));
+        assert!(after.migrations[1].source.contains("TABLE c"));
+    }
+
+    #[test]
+    fn a_file_replaced_by_a_rename_is_seen() {
+        let dir = two();
+        load(dir.path());
+        assert!(load(dir.path()).1);
+        let path = dir.path().join("2026-01-02_b.sql");
+        let mtime = fs::metadata(&path).unwrap().modified().unwrap();
+        let tmp = dir.path().join(".b.tmp");
+        fs::write(&tmp, "CREATE TABLE d (id int);\n").unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&tmp)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        fs::rename(&tmp, &path).unwrap();
+        let (after, indexed) = load(dir.path());
+        assert!(!indexed);
+        assert!(after.migrations[1].source.contains("TABLE d"));
+    }
+
+    #[test]
+    fn files_added_or_removed_are_seen() {
+        let dir = two();
+        load(dir.path());
+        fs::write(dir.path().join("2026-01-03_c.sql"), "SELECT 1;\n").unwrap();
+        let (set, indexed) = load(dir.path());
+        assert!(!indexed);
+        assert_eq!(set.migrations.len(), 3);
+        settle();
+        load(dir.path());
+        fs::remove_file(dir.path().join("2026-01-01_a.sql")).unwrap();
+        let (set, indexed) = load(dir.path());
+        assert!(!indexed);
+        assert_eq!(set.migrations.len(), 2);
+    }
+
+    #[test]
+    fn a_clock_set_back_since_the_index_was_written_is_not_trusted() {
+        let dir = two();
+        load(dir.path());
+        assert!(load(dir.path()).1);
+        // The index says it was written an hour from now: the clock has gone back since.
+        let path = dir.path().join(INDEX_DIR).join(INDEX_FILE);
+        let raw = fs::read(&path).unwrap();
+        let mut index: Index = postcard::from_bytes(&raw[..raw.len() - 32]).unwrap();
+        index.read_at.0 += 3600;
+        let mut bytes = postcard::to_stdvec(&index).unwrap();
+        let digest = Sha256::digest(&bytes);
+        bytes.extend_from_slice(&digest);
+        fs::write(&path, bytes).unwrap();
+        assert!(!load(dir.path()).1);
+    }
+
+    #[test]
+    fn an_index_from_another_checkout_is_not_trusted() {
+        let parent = tempfile::tempdir().unwrap();
+        let a = parent.path().join("project");
+        fs::create_dir(&a).unwrap();
+        let files = [("2026-01-01_a.sql", "CREATE TABLE a (id int);\n")];
+        for (n, t) in files {
+            fs::write(a.join(n), t).unwrap();
+        }
+        settle();
+        load(&a);
+        assert!(load(&a).1);
+        // Another checkout in the same place: same names, sizes and times, other content,
+        // and the first checkout's index.
+        let mtime = fs::metadata(a.join(files[0].0))
+            .unwrap()
+            .modified()
+            .unwrap();
+        let old = parent.path().join("old");
+        fs::rename(&a, &old).unwrap();
+        fs::create_dir_all(a.join(INDEX_DIR)).unwrap();
+        fs::copy(
+            old.join(INDEX_DIR).join(INDEX_FILE),
+            a.join(INDEX_DIR).join(INDEX_FILE),
+        )
+        .unwrap();
+        fs::write(a.join(files[0].0), "CREATE TABLE z (id int);\n").unwrap();
+        fs::File::options()
+            .write(true)
+            .open(a.join(files[0].0))
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        settle();
+        let (set, indexed) = load(&a);
+        assert!(!indexed);
+        assert!(set.migrations[0].source.contains("TABLE z"));
+    }
+
+    #[test]
+    fn files_changed_just_before_they_were_read_are_never_trusted_by_their_times() {
+        let dir = two();
+        // Everything changed within the last hour: no index is written.
+        let (_, indexed) = load_with(dir.path(), Duration::from_secs(3600));
+        assert!(!indexed);
+        assert!(!dir.path().join(INDEX_DIR).join(INDEX_FILE).exists());
+        assert!(!load_with(dir.path(), Duration::from_secs(3600)).1);
+    }
+
+    #[test]
+    fn a_damaged_index_is_read_as_none_and_replaced() {
+        let dir = two();
+        load(dir.path());
+        let path = dir.path().join(INDEX_DIR).join(INDEX_FILE);
+        let mut raw = fs::read(&path).unwrap();
+        raw[10] ^= 0xff;
+        fs::write(&path, &raw).unwrap();
+        assert!(!load(dir.path()).1);
+        assert!(load(dir.path()).1, "rewritten");
+        let raw = fs::read(&path).unwrap();
+        fs::write(&path, &raw[..raw.len() / 2]).unwrap();
+        assert!(!load(dir.path()).1);
+        fs::write(&path, b"").unwrap();
+        assert!(!load(dir.path()).1);
+    }
+
+    #[test]
+    fn a_link_in_the_place_of_the_index_folder_is_never_written_through() {
+        let dir = two();
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), dir.path().join(INDEX_DIR)).unwrap();
+        let (set, _) = load(dir.path());
+        assert_eq!(set.migrations.len(), 2);
+        assert!(!load(dir.path()).1);
+        assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn the_index_folder_ignores_itself_in_git_and_is_never_loaded() {
+        let dir = two();
+        load(dir.path());
+        let ignore = fs::read_to_string(dir.path().join(INDEX_DIR).join(".gitignore")).unwrap();
+        assert!(ignore.lines().any(|l| l == "*"));
+        let (set, _) = load(dir.path());
+        assert_eq!(set.migrations.len(), 2);
+        let about_index = |f: &Finding| {
+            f.location
+                .as_ref()
+                .is_some_and(|l| l.file.starts_with(dir.path().join(INDEX_DIR)))
+        };
+        assert!(!set.findings.iter().any(about_index), "{:?}", set.findings);
+    }
+
+    #[test]
+    fn a_change_to_an_included_file_is_seen() {
+        let dir = project(&[
+            ("2026-01-01_a.sql", "\\ir part.psql\n"),
+            ("part.psql", "CREATE TABLE p1 (id int);\n"),
+        ]);
+        load(dir.path());
+        assert!(load(dir.path()).1);
+        edit_keeping_mtime(&dir.path().join("part.psql"), "CREATE TABLE p2 (id int);\n");
+        let (set, indexed) = load(dir.path());
+        assert!(!indexed);
+        assert!(set.migrations[0].source.contains("p2"));
+    }
+
+    #[test]
+    fn a_missing_included_file_keeps_the_set_out_of_the_index() {
+        let dir = project(&[("2026-01-01_a.sql", "\\ir part.psql\n")]);
+        let (set, _) = load(dir.path());
+        assert!(set.findings.iter().any(|f| f.rule == "sql/include"));
+        // It may appear without any listed file changing.
+        fs::write(dir.path().join("part.psql"), "SELECT 1;\n").unwrap();
+        let (set, indexed) = load(dir.path());
+        assert!(!indexed);
+        assert!(set.findings.iter().all(|f| f.rule != "sql/include"));
+    }
+}
