@@ -64,9 +64,81 @@ pub fn map<T: Send, R: Send>(
     done.into_iter().flat_map(|(_, r)| r).collect()
 }
 
+/// `f` on each item, on up to `max_threads` threads, and `consume` on each result on this
+/// thread, in the order of `items`, as soon as it and every result before it are done. At
+/// most `window` items are taken ahead of the next one to consume, so that results waiting
+/// for an earlier slow one stay few: memory is bounded by the window, not the input. A panic
+/// in `f` goes on up.
+pub fn for_each_ordered<T: Sync, R: Send>(
+    items: &[T],
+    max_threads: usize,
+    window: usize,
+    f: impl Fn(&T) -> R + Sync,
+    mut consume: impl FnMut(usize, R),
+) {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Condvar, Mutex};
+    let n = items.len();
+    let threads = max_threads.min(n).max(1);
+    if threads == 1 {
+        for (i, item) in items.iter().enumerate() {
+            consume(i, f(item));
+        }
+        return;
+    }
+    let window = window.max(threads);
+    let next = AtomicUsize::new(0);
+    // How many results were consumed, and a wake-up for threads waiting to take more.
+    let consumed = (Mutex::new(0usize), Condvar::new());
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, R)>();
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let tx = tx.clone();
+                let (f, next, consumed) = (&f, &next, &consumed);
+                scope.spawn(move || loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        return;
+                    }
+                    // The thread holding the next result to consume never waits here.
+                    let (count, wake) = consumed;
+                    let mut done = count.lock().unwrap_or_else(|e| e.into_inner());
+                    while i >= *done + window {
+                        done = wake.wait(done).unwrap_or_else(|e| e.into_inner());
+                    }
+                    drop(done);
+                    if tx.send((i, f(&items[i]))).is_err() {
+                        return;
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        let mut waiting: BTreeMap<usize, R> = BTreeMap::new();
+        let mut expected = 0;
+        for (i, r) in rx {
+            waiting.insert(i, r);
+            while let Some(r) = waiting.remove(&expected) {
+                consume(expected, r);
+                expected += 1;
+                let (count, wake) = &consumed;
+                *count.lock().unwrap_or_else(|e| e.into_inner()) = expected;
+                wake.notify_all();
+            }
+        }
+        for w in workers {
+            if let Err(panic) = w.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
-    use super::map;
+    use super::{for_each_ordered, map};
 
     #[test]
     fn results_keep_the_order_of_the_items_whatever_the_split() {
@@ -92,5 +164,38 @@ mod tests {
             }
             i
         });
+    }
+
+    #[test]
+    fn ordered_results_come_in_order_with_few_waiting() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        for n in [0, 1, 2, 5, 100, 1000] {
+            let consumed = AtomicUsize::new(0);
+            let mut seen = Vec::new();
+            let items: Vec<usize> = (0..n).collect();
+            for_each_ordered(
+                &items,
+                3,
+                4,
+                |&i| {
+                    // No item is started more than the window ahead of the next to consume.
+                    assert!(
+                        i < consumed.load(Ordering::SeqCst) + 4,
+                        "item {i} too early"
+                    );
+                    // Some are slow: the later ones would pile up without the window.
+                    if i % 50 == 0 {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
+                    i * 3
+                },
+                |i, r| {
+                    assert_eq!(r, i * 3);
+                    seen.push(i);
+                    consumed.fetch_add(1, Ordering::SeqCst);
+                },
+            );
+            assert_eq!(seen, (0..n).collect::<Vec<_>>());
+        }
     }
 }

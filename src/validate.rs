@@ -203,45 +203,10 @@ pub fn validate_set(set: &crate::migration::MigrationSet, opts: &Options) -> Rep
         }
     };
 
-    let mut parsed: Vec<(ParsedFile, Vec<Finding>)> = crate::parallel::map(
-        set.migrations.iter().collect(),
-        1,
-        opts.parallel_jobs,
-        |m| parse_file(m, opts),
-    );
-    let mut facts = SetFacts::default();
-    let order: Vec<usize> = match &planned {
-        // Facts are gathered in plan order; `steps` and `migrations` hold the same versions.
-        Some(p) => p
-            .steps
-            .iter()
-            .filter_map(|s| {
-                set.migrations
-                    .binary_search_by(|m| m.version.cmp(&s.version))
-                    .ok()
-            })
-            .collect(),
-        None => (0..set.migrations.len()).collect(),
-    };
-    for &i in &order {
-        facts.add(set.migrations[i].version.as_str(), &mut parsed[i].0);
-    }
-    let rules: Vec<&lint::Rule> = lint::rules::ALL
-        .iter()
-        .copied()
-        .filter(|r| opts.families.is_empty() || opts.families.contains(&r.family))
-        .collect();
-    let indices: Vec<usize> = (0..set.migrations.len()).collect();
-    let linted: Vec<Vec<Finding>> =
-        crate::parallel::map(indices.iter().collect(), 1, opts.parallel_jobs, |&i| {
-            let m = &set.migrations[i];
-            let mut ctx = Ctx::new(m, &parsed[i].0, &facts, &opts.exposed_schemas);
-            ctx.lock_timeout_configured = opts.lock_timeout_configured;
-            ctx.exposed_configured = opts.exposed_configured;
-            lint::check(&ctx, &rules, opts.environment, &opts.rules)
-        });
-    for ((_, file_findings), lint_findings) in parsed.into_iter().zip(linted) {
-        findings.extend(file_findings);
+    let (kept, facts) = gather(set, planned.as_ref(), opts);
+    let linted = check_rules(set, &kept, &facts, opts);
+    for (k, lint_findings) in kept.into_iter().zip(linted) {
+        findings.extend(k.findings);
         findings.extend(lint_findings);
     }
 
@@ -281,6 +246,116 @@ pub fn validate_set(set: &crate::migration::MigrationSet, opts: &Options) -> Rep
         findings,
         plan: planned,
     }
+}
+
+/// The first pass, in plan order: each file parsed (on every core), its syntax checked, its
+/// facts added to the set's, and its tree dropped unless it is small enough to keep for the
+/// rules (a set's trees are a hundred times its text: thousands of files would need
+/// gigabytes). The rules need the facts of the whole set, so they come second.
+fn gather(
+    set: &crate::migration::MigrationSet,
+    planned: Option<&Plan>,
+    opts: &Options,
+) -> (Vec<Kept>, SetFacts) {
+    let order: Vec<usize> = match planned {
+        // Facts are gathered in plan order; `steps` and `migrations` hold the same versions.
+        Some(p) => p
+            .steps
+            .iter()
+            .filter_map(|s| {
+                set.migrations
+                    .binary_search_by(|m| m.version.cmp(&s.version))
+                    .ok()
+            })
+            .collect(),
+        None => (0..set.migrations.len()).collect(),
+    };
+    let mut facts = SetFacts::default();
+    let mut kept: Vec<Kept> = (0..set.migrations.len()).map(|_| Kept::default()).collect();
+    let mut budget = KEEP_TREES;
+    crate::parallel::for_each_ordered(
+        &order,
+        opts.parallel_jobs,
+        2 * opts.parallel_jobs,
+        |&i| parse_file(&set.migrations[i], opts),
+        |k, (mut parsed, file_findings)| {
+            let i = order[k];
+            let resolved = facts.add(set.migrations[i].version.as_str(), &mut parsed);
+            let cost = tree_cost(&parsed);
+            let tree = (cost <= budget).then(|| {
+                budget -= cost;
+                parsed
+            });
+            kept[i] = Kept {
+                tree: std::sync::Mutex::new(tree),
+                resolved,
+                findings: file_findings,
+            };
+        },
+    );
+    (kept, facts)
+}
+
+/// The second pass: the rules on each file, parsed again unless its tree was kept, its
+/// schemas named as the first pass named them; the tree dropped on the thread that checked it.
+fn check_rules(
+    set: &crate::migration::MigrationSet,
+    kept: &[Kept],
+    facts: &SetFacts,
+    opts: &Options,
+) -> Vec<Vec<Finding>> {
+    let rules: Vec<&lint::Rule> = lint::rules::ALL
+        .iter()
+        .copied()
+        .filter(|r| opts.families.is_empty() || opts.families.contains(&r.family))
+        .collect();
+    let indices: Vec<usize> = (0..set.migrations.len()).collect();
+    crate::parallel::map(indices, 1, opts.parallel_jobs, |i| {
+        let m = &set.migrations[i];
+        let tree = kept[i].tree.lock().ok().and_then(|mut t| t.take());
+        let parsed = tree.unwrap_or_else(|| {
+            let mut fresh = ParsedFile::parse(&m.source, opts.value_of).0;
+            SetFacts::replay(&mut fresh, &kept[i].resolved);
+            fresh
+        });
+        let mut ctx = Ctx::new(m, &parsed, facts, &opts.exposed_schemas);
+        ctx.lock_timeout_configured = opts.lock_timeout_configured;
+        ctx.exposed_configured = opts.exposed_configured;
+        lint::check(&ctx, &rules, opts.environment, &opts.rules)
+    })
+}
+
+/// What the first pass keeps of a file: its tree when small enough, how its schemas were
+/// named, its syntax and variable findings.
+#[derive(Default)]
+struct Kept {
+    /// Taken by the second pass.
+    tree: std::sync::Mutex<Option<ParsedFile>>,
+    resolved: lint::Resolved,
+    findings: Vec<Finding>,
+}
+
+/// The trees the first pass keeps for the second, in estimated bytes: a data file's rows (whose
+/// trees are never decoded) are parsed once; the rest twice, in bounded memory.
+const KEEP_TREES: usize = 2 << 20;
+
+/// About how many bytes a parsed file's trees take: five hundred per byte of statement text
+/// (as measured on PostgreSQL's regression SQL), except the rows of a large data file, which
+/// are never decoded.
+fn tree_cost(parsed: &ParsedFile) -> usize {
+    parsed
+        .statements
+        .iter()
+        .map(|s| match &s.node {
+            pg_query::NodeEnum::InsertStmt(i) if i.relation.is_none() => 64,
+            pg_query::NodeEnum::SelectStmt(q)
+                if q.target_list.is_empty() && q.values_lists.is_empty() && q.larg.is_none() =>
+            {
+                64
+            }
+            _ => 500 * (s.end - s.start).max(1),
+        })
+        .sum()
 }
 
 /// Substitutes and parses one migration (and its down file); returns the parsed up file and the

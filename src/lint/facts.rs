@@ -255,11 +255,26 @@ pub struct SetFacts {
     pub keys: super::keys::Keys,
 }
 
+/// What naming the schemas of one file took from the set before it: the tables it found
+/// there. With it, [`SetFacts::replay`] names them again the same way in a fresh parse of the
+/// file, once the whole set is known.
+#[derive(Debug, Clone, Default)]
+pub struct Resolved(HashSet<QualName>);
+
 impl SetFacts {
     /// Records one migration's statements (call in plan order), after naming the schema of
     /// each unqualified table as the server would under the file's `search_path`.
-    pub fn add(&mut self, version: &str, file: &mut super::ParsedFile) {
-        let paths = self.resolve_search_path(file);
+    /// Returns what naming the schemas took from the set so far, for [`SetFacts::replay`].
+    pub fn add(&mut self, version: &str, file: &mut super::ParsedFile) -> Resolved {
+        let mut found = HashSet::new();
+        let created = &self.created;
+        let paths = Self::resolve_search_path(file, &mut |t: &QualName| {
+            let known = created.contains_key(t);
+            if known {
+                found.insert(t.clone());
+            }
+            known
+        });
         let (statements, text) = (&file.statements, &file.sub.text);
         let place = self.order.len();
         self.order.insert(version.to_string(), place);
@@ -322,6 +337,7 @@ impl SetFacts {
                 _ => {}
             }
         }
+        Resolved(found)
     }
 
     /// The migration that created the table, if one of the set did.
@@ -344,7 +360,16 @@ impl SetFacts {
     /// `SET LOCAL`, `set_config`, `RESET`; each migration starts from the default, `public`), and
     /// a table it uses is the first of that path that holds one of that name (as far as the set
     /// says), else again the first schema. Returns the path in force at each statement.
-    fn resolve_search_path(&self, file: &mut super::ParsedFile) -> Vec<Arc<[String]>> {
+    /// Names the schemas of a fresh parse of a file as [`SetFacts::add`] named them in its
+    /// first one.
+    pub fn replay(file: &mut super::ParsedFile, resolved: &Resolved) {
+        Self::resolve_search_path(file, &mut |t| resolved.0.contains(t));
+    }
+
+    fn resolve_search_path(
+        file: &mut super::ParsedFile,
+        created: &mut dyn FnMut(&QualName) -> bool,
+    ) -> Vec<Arc<[String]>> {
         let paths = search_paths(&file.sub.text, &file.statements);
         if paths.iter().all(|p| p[..] == ["public"]) {
             return paths;
@@ -376,12 +401,12 @@ impl SetFacts {
                 }
                 _ => {}
             }
-            let known = |schema: &str, name: &str| {
+            let mut known = |schema: &str, name: &str| {
                 let t = QualName {
                     schema: schema.to_string(),
                     name: name.to_string(),
                 };
-                self.created.contains_key(&t) || made_here.contains(&t)
+                made_here.contains(&t) || created(&t)
             };
             // SAFETY: the pointers come from `s.node`, which is borrowed mutably for this loop
             // alone and not changed otherwise while they are used; only a string field of each

@@ -19,7 +19,7 @@ pub use crate::sql::parsed::{ParsedFile, PLACEHOLDER};
 pub use crate::sql::tree::{
     alter_cmds, def_bool, def_string, json_func_names, json_has_key, names, role_options, to_json,
 };
-pub use facts::{QualName, SetFacts};
+pub use facts::{QualName, Resolved, SetFacts};
 
 /// The families of SPEC §3; `--only lint` and `scan` select by family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
