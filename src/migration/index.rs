@@ -104,19 +104,22 @@ impl Key {
     }
 }
 
+/// A location as stored: file, line, column, the line's text and what to underline.
+type StoredLocation = (
+    PathBuf,
+    usize,
+    usize,
+    Option<String>,
+    Option<(usize, usize)>,
+);
+
 /// A finding as stored: every field, the line's text included.
 #[derive(Debug, Serialize, Deserialize)]
 struct StoredFinding {
     rule: String,
     level: u8,
     message: String,
-    location: Option<(
-        PathBuf,
-        usize,
-        usize,
-        Option<String>,
-        Option<(usize, usize)>,
-    )>,
+    location: Option<StoredLocation>,
     help: Option<String>,
     fix: Option<String>,
     allowed: Option<String>,
