@@ -1,12 +1,17 @@
-//! pgshift beside its peers on one throwaway cluster with the server's default durability
-//! (fsync and synchronous_commit on), in one run, printed as one table: applying N migrations
-//! (psql in one session, sqlx, dbmate, pgshift), a deploy with nothing to do and the status at N
-//! applied and at 10,000 applied (against one `psql -c` query), and a 100 MB data migration as
-//! INSERTs and as COPY (against `psql -1 -f`), each with its peak memory.
+//! pgshift beside its peers, every daily path in one run and one table ([14/15]'s targets):
+//! - applying N migrations with the server's default durability (fsync and synchronous_commit
+//!   on): psql in one session, sqlx, dbmate, pgshift, interleaved, medians;
+//! - 300 migrations on a cluster without fsync (the bar: the disk out of the picture), against
+//!   psql;
+//! - a deploy with nothing to do and `status`, at N applied (against sqlx and dbmate) and at
+//!   10,000 applied (against one `psql -c` query);
+//! - `validate` of PostgreSQL's regression SQL (when `scripts/bench.sh` could fetch it) and of
+//!   20,000 generated files, against squawk;
+//! - a 100 MB data migration as INSERTs and as COPY, against `psql -1 -f`.
 //!
-//! The peers are found in `target/tools/bin` (`scripts/bench.sh` installs them: dbmate from
-//! npm, sqlx-cli from crates.io) or through `BENCH_SQLX` / `BENCH_DBMATE`; a peer that is
-//! missing is left out of the table, with a line saying so.
+//! Each with its peak memory. The peers are found in `target/tools/bin` (`scripts/bench.sh`
+//! installs them: dbmate from npm, sqlx-cli from crates.io, squawk from PyPI) or through
+//! `BENCH_SQLX` / `BENCH_DBMATE`; a peer that is missing is left out, with a line saying so.
 
 mod common;
 
@@ -14,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{measure, median};
+use common::{env_usize, measure, median};
 use pgshift::ephemeral::{Cluster, ClusterOptions};
 
 fn ms(d: Duration) -> f64 {
@@ -24,6 +29,13 @@ fn ms(d: Duration) -> f64 {
 /// The i-th migration: a table, an index and a comment.
 fn migration(i: usize) -> String {
     format!("CREATE TABLE t{i} (id bigint PRIMARY KEY, name text NOT NULL, created_at timestamptz DEFAULT now());\nCREATE INDEX t{i}_name ON t{i} (name);\nCOMMENT ON TABLE t{i} IS 'bench {i}';\n")
+}
+
+fn header(name: &str, i: usize) -> String {
+    format!(
+        "-- MIGRATION: bench {i}\n-- Version: {}\n-- Author: bench\n-- Dependencies: None\n",
+        &name[..10]
+    )
 }
 
 fn tool(env: &str, name: &str) -> Option<PathBuf> {
@@ -63,290 +75,152 @@ fn timed(runs: usize, mut cmd: impl FnMut() -> Command) -> (Duration, i64) {
     (median(times), peak)
 }
 
+/// A project folder with `pgshift.toml` and `migrations/`.
+fn project() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir(d.path().join("migrations")).unwrap();
+    std::fs::write(
+        d.path().join("pgshift.toml"),
+        "[deploy]\nexposed_schemas = []\n",
+    )
+    .unwrap();
+    d
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_pgshift");
+
+fn pgshift(dir: &Path, url: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.current_dir(dir)
+        .env("DATABASE_URL", url)
+        .env("SKIP_BACKUP", "true")
+        .args(args);
+    c
+}
+
+/// psql as every tool reaches the server: TCP on 127.0.0.1.
+fn psql(cluster: &Cluster, db: &str) -> Command {
+    let mut c = Command::new(cluster.client_program("psql"));
+    c.args([
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-d",
+        &cluster.tcp_url(db),
+    ]);
+    c
+}
+
+/// The same N migrations in each tool's layout.
+struct Sets {
+    _dir: tempfile::TempDir,
+    pgshift: PathBuf,
+    sqlx: PathBuf,
+    dbmate: PathBuf,
+    all: PathBuf,
+}
+
+impl Sets {
+    fn write(n: usize) -> Sets {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        for sub in ["pgshift/migrations", "sqlx", "dbmate"] {
+            std::fs::create_dir_all(root.join(sub)).unwrap();
+        }
+        std::fs::write(
+            root.join("pgshift/pgshift.toml"),
+            "[deploy]\nexposed_schemas = []\n",
+        )
+        .unwrap();
+        let mut all = String::new();
+        for i in 0..n {
+            let sql = migration(i);
+            let name = common::dated_name(i, "bench");
+            std::fs::write(
+                root.join(format!("pgshift/migrations/{name}.sql")),
+                format!("{}{sql}", header(&name, i)),
+            )
+            .unwrap();
+            std::fs::write(root.join(format!("sqlx/{:05}_bench.sql", i + 1)), &sql).unwrap();
+            std::fs::write(
+                root.join(format!("dbmate/{:05}_bench.sql", i + 1)),
+                format!("-- migrate:up\n{sql}\n-- migrate:down\n"),
+            )
+            .unwrap();
+            all.push_str(&sql);
+        }
+        std::fs::write(root.join("all.sql"), &all).unwrap();
+        Sets {
+            pgshift: root.join("pgshift"),
+            sqlx: root.join("sqlx"),
+            dbmate: root.join("dbmate"),
+            all: root.join("all.sql"),
+            _dir: dir,
+        }
+    }
+}
+
+struct Peers {
+    sqlx: Option<PathBuf>,
+    dbmate: Option<PathBuf>,
+    squawk: Option<PathBuf>,
+}
+
+impl Peers {
+    fn sqlx(&self, dir: &Path, url: &str, verb: &str) -> Option<Command> {
+        let mut c = Command::new(self.sqlx.as_ref()?);
+        c.args(["migrate", verb, "--source"])
+            .arg(dir)
+            .args(["--database-url", url]);
+        Some(c)
+    }
+
+    fn dbmate(&self, dir: &Path, url: &str, verb: &str) -> Option<Command> {
+        let mut c = Command::new(self.dbmate.as_ref()?);
+        c.args(["--no-dump-schema", "--migrations-dir"])
+            .arg(dir)
+            .args(["--url", &format!("{url}?sslmode=disable"), verb]);
+        Some(c)
+    }
+}
+
 fn main() {
-    let n: usize = std::env::var("BENCH_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
-    let data_mb: usize = std::env::var("BENCH_DATA_MB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100);
+    let n = env_usize("BENCH_N", 1000);
+    let runs = env_usize("BENCH_RUNS", 3);
     let cluster = Cluster::start(&ClusterOptions {
         fast: false,
         settings: vec!["autovacuum=off".into()],
         ..ClusterOptions::default()
     })
     .expect("PostgreSQL starts");
-    let sqlx = tool("BENCH_SQLX", "sqlx");
-    let dbmate = tool("BENCH_DBMATE", "dbmate");
-    for (name, t) in [("sqlx", &sqlx), ("dbmate", &dbmate)] {
-        if t.is_none() {
+    let peers = Peers {
+        sqlx: tool("BENCH_SQLX", "sqlx"),
+        dbmate: tool("BENCH_DBMATE", "dbmate"),
+        squawk: common::find_squawk(),
+    };
+    for (name, missing) in [
+        ("sqlx", peers.sqlx.is_none()),
+        ("dbmate", peers.dbmate.is_none()),
+        ("squawk", peers.squawk.is_none()),
+    ] {
+        if missing {
             println!("peers: {name} is not installed (scripts/bench.sh installs it): left out");
         }
     }
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    // The same N migrations in each tool's layout.
-    for sub in ["pgshift/migrations", "sqlx", "dbmate"] {
-        std::fs::create_dir_all(root.join(sub)).unwrap();
-    }
-    std::fs::write(
-        root.join("pgshift/pgshift.toml"),
-        "[deploy]\nexposed_schemas = []\n",
-    )
-    .unwrap();
-    let mut all = String::new();
-    for i in 0..n {
-        let sql = migration(i);
-        let name = common::dated_name(i, "bench");
-        let header = format!(
-            "-- MIGRATION: bench {i}\n-- Version: {}\n-- Author: bench\n-- Dependencies: None\n",
-            &name[..10]
-        );
-        std::fs::write(
-            root.join(format!("pgshift/migrations/{name}.sql")),
-            format!("{header}{sql}"),
-        )
-        .unwrap();
-        std::fs::write(root.join(format!("sqlx/{:05}_bench.sql", i + 1)), &sql).unwrap();
-        std::fs::write(
-            root.join(format!("dbmate/{:05}_bench.sql", i + 1)),
-            format!("-- migrate:up\n{sql}\n-- migrate:down\n"),
-        )
-        .unwrap();
-        all.push_str(&sql);
-    }
-    std::fs::write(root.join("all.sql"), &all).unwrap();
+    let sets = Sets::write(n);
+    let mut rows = Vec::new();
+    rows.push(apply(&cluster, &sets, &peers, n, runs));
+    rows.extend(nothing_to_do(&cluster, &sets, &peers, n));
+    rows.extend(ten_thousand(&cluster));
+    drop(cluster);
+    rows.push(bar(runs));
+    rows.extend(validation(&peers));
+    rows.extend(data_files());
+    print(rows);
+}
 
-    let pgshift_bin = env!("CARGO_BIN_EXE_pgshift");
-    let pgshift = |db: &str, args: &[&str]| {
-        let mut c = Command::new(pgshift_bin);
-        c.current_dir(root.join("pgshift"))
-            .env("DATABASE_URL", cluster.tcp_url(db))
-            .env("SKIP_BACKUP", "true")
-            .args(args);
-        c
-    };
-    let tcp = |db: &str| cluster.tcp_url(db);
-    // Every tool, psql included, reaches the server the same way: TCP on 127.0.0.1.
-    let psql = |db: &str| {
-        let mut c = Command::new(cluster.client_program("psql"));
-        c.args([
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            &cluster.tcp_url(db),
-        ]);
-        c
-    };
-    let mut rows: Vec<Row> = Vec::new();
-
-    // Apply N.
-    let mut apply = Row {
-        what: format!("apply {n} migrations"),
-        cells: Vec::new(),
-        target: "ahead of every tool that commits once per migration".into(),
-        met: None,
-    };
-    let db = cluster.create_database("psql").unwrap();
-    let (psql_apply, kb) = measure(psql(&db).arg("-f").arg(root.join("all.sql")));
-    apply
-        .cells
-        .push(("psql (one session)".into(), cell(psql_apply, kb)));
-    let db_ours = cluster.create_database("pgshift").unwrap();
-    let (ours, kb) = measure(&mut pgshift(&db_ours, &["migrate", "--skip-health"]));
-    apply.cells.push(("pgshift".into(), cell(ours, kb)));
-    let mut per_migration_peers = Vec::new();
-    let db_sqlx = cluster.create_database("sqlx").unwrap();
-    if let Some(s) = &sqlx {
-        let (t, kb) = measure(
-            Command::new(s)
-                .args(["migrate", "run", "--source"])
-                .arg(root.join("sqlx"))
-                .args(["--database-url", &tcp(&db_sqlx)]),
-        );
-        apply.cells.push(("sqlx".into(), cell(t, kb)));
-        per_migration_peers.push(t);
-    }
-    let db_dbmate = cluster.create_database("dbmate").unwrap();
-    let dbmate_cmd = |db: &str, verb: &str| {
-        let mut c = Command::new(dbmate.as_ref().unwrap());
-        c.args(["--no-dump-schema", "--migrations-dir"])
-            .arg(root.join("dbmate"))
-            .args(["--url", &format!("{}?sslmode=disable", tcp(db)), verb]);
-        c
-    };
-    if dbmate.is_some() {
-        let (t, kb) = measure(&mut dbmate_cmd(&db_dbmate, "up"));
-        apply.cells.push(("dbmate".into(), cell(t, kb)));
-        per_migration_peers.push(t);
-    }
-    if !per_migration_peers.is_empty() {
-        apply.met = Some(per_migration_peers.iter().all(|t| ours < *t));
-    }
-    rows.push(apply);
-
-    // No-op and status at N.
-    let select1 = timed(9, || {
-        let mut c = psql(&db_ours);
-        c.args(["-c", "SELECT 1"]);
-        c
-    });
-    let mut noop = Row {
-        what: format!("deploy with nothing to do, {n} applied"),
-        cells: vec![("psql -c 'SELECT 1'".into(), cell(select1.0, select1.1))],
-        target: "faster than sqlx".into(),
-        met: None,
-    };
-    let ours_noop = timed(9, || pgshift(&db_ours, &["migrate", "--skip-health"]));
-    noop.cells
-        .push(("pgshift".into(), cell(ours_noop.0, ours_noop.1)));
-    let mut status = Row {
-        what: format!("status, {n} applied"),
-        cells: vec![("psql -c 'SELECT 1'".into(), cell(select1.0, select1.1))],
-        target: "faster than sqlx".into(),
-        met: None,
-    };
-    let ours_status = timed(9, || pgshift(&db_ours, &["status"]));
-    status
-        .cells
-        .push(("pgshift".into(), cell(ours_status.0, ours_status.1)));
-    if let Some(s) = &sqlx {
-        let run = timed(9, || {
-            let mut c = Command::new(s);
-            c.args(["migrate", "run", "--source"])
-                .arg(root.join("sqlx"))
-                .args(["--database-url", &tcp(&db_sqlx)]);
-            c
-        });
-        noop.cells.push(("sqlx".into(), cell(run.0, run.1)));
-        noop.met = Some(ours_noop.0 < run.0);
-        let info = timed(9, || {
-            let mut c = Command::new(s);
-            c.args(["migrate", "info", "--source"])
-                .arg(root.join("sqlx"))
-                .args(["--database-url", &tcp(&db_sqlx)]);
-            c
-        });
-        status.cells.push(("sqlx".into(), cell(info.0, info.1)));
-        status.met = Some(ours_status.0 < info.0);
-    }
-    if dbmate.is_some() {
-        let up = timed(9, || dbmate_cmd(&db_dbmate, "up"));
-        noop.cells.push(("dbmate".into(), cell(up.0, up.1)));
-        let st = timed(9, || dbmate_cmd(&db_dbmate, "status"));
-        status.cells.push(("dbmate".into(), cell(st.0, st.1)));
-    }
-    rows.push(noop);
-    rows.push(status);
-
-    // No-op and status at 10,000 applied: the files are recorded with `baseline` (running
-    // 10,000 migrations would time the server, not pgshift).
-    let big = 10_000;
-    let big_dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(big_dir.path().join("migrations")).unwrap();
-    std::fs::write(
-        big_dir.path().join("pgshift.toml"),
-        "[deploy]\nexposed_schemas = []\n",
-    )
-    .unwrap();
-    for i in 0..big {
-        let name = common::dated_name(i, "many");
-        std::fs::write(
-            big_dir.path().join(format!("migrations/{name}.sql")),
-            format!("-- MIGRATION: many {i}\n-- Version: {}\n-- Author: bench\n-- Dependencies: None\nCREATE TABLE m{i} (id int);\n", &name[..10]),
-        )
-        .unwrap();
-    }
-    let db_big = cluster.create_database("many").unwrap();
-    let in_big = |args: &[&str]| {
-        let mut c = Command::new(pgshift_bin);
-        c.current_dir(big_dir.path())
-            .env("DATABASE_URL", cluster.tcp_url(&db_big))
-            .env("SKIP_BACKUP", "true")
-            .args(args);
-        c
-    };
-    let last = common::dated_name(big - 1, "many");
-    measure(&mut in_big(&["baseline", &last]));
-    let select1 = timed(9, || {
-        let mut c = psql(&db_big);
-        c.args(["-c", "SELECT 1"]);
-        c
-    });
-    for (what, args) in [
-        (
-            "deploy with nothing to do",
-            &["migrate", "--skip-health"][..],
-        ),
-        ("status", &["status"][..]),
-    ] {
-        let t = timed(7, || in_big(args));
-        let ratio = ms(t.0) / ms(select1.0);
-        rows.push(Row {
-            what: format!("{what}, {big} applied"),
-            cells: vec![
-                ("psql -c 'SELECT 1'".into(), cell(select1.0, select1.1)),
-                (
-                    "pgshift".into(),
-                    format!("{} ({ratio:.2}×)", cell(t.0, t.1)),
-                ),
-            ],
-            target: "within 2.5× of one psql -c".into(),
-            met: Some(ratio <= 2.5),
-        });
-    }
-
-    // A 100 MB data migration, as INSERTs and as COPY, against `psql -1 -f`.
-    for kind in ["INSERT", "COPY"] {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::create_dir(d.path().join("migrations")).unwrap();
-        std::fs::write(
-            d.path().join("pgshift.toml"),
-            "[deploy]\nexposed_schemas = []\n",
-        )
-        .unwrap();
-        // Written as it is made: the bench's own memory would count in its children's peak
-        // (they start as copies of it).
-        let header =
-            "-- MIGRATION: data\n-- Version: 2026-01-01\n-- Author: bench\n-- Dependencies: None\n";
-        write_data_migration(
-            kind,
-            data_mb << 20,
-            &[
-                (d.path().join("migrations/2026-01-01_data.sql"), header),
-                (d.path().join("data.sql"), ""),
-            ],
-        );
-        let db_p = cluster.create_database("data_psql").unwrap();
-        let (p, pkb) = measure(
-            psql(&db_p)
-                .args(["-1", "-f"])
-                .arg(d.path().join("data.sql")),
-        );
-        let db_o = cluster.create_database("data_pgshift").unwrap();
-        let (o, okb) = measure(
-            Command::new(pgshift_bin)
-                .current_dir(d.path())
-                .env("DATABASE_URL", cluster.tcp_url(&db_o))
-                .env("SKIP_BACKUP", "true")
-                .args(["migrate", "--skip-health"]),
-        );
-        let ratio = ms(o) / ms(p);
-        rows.push(Row {
-            what: format!("{data_mb} MB data migration ({kind})"),
-            cells: vec![
-                ("psql -1 -f".into(), cell(p, pkb)),
-                ("pgshift".into(), format!("{} ({ratio:.2}×)", cell(o, okb))),
-            ],
-            target: "≤ 1.1× psql, < 128 MB".into(),
-            met: Some(ratio <= 1.1 && okb < 128 * 1024),
-        });
-    }
-
+fn print(rows: Vec<Row>) {
     println!("\n| what | results | target | met |\n| --- | --- | --- | --- |");
     for r in rows {
         let cells: Vec<String> = r.cells.iter().map(|(k, v)| format!("{k}: {v}")).collect();
@@ -362,6 +236,348 @@ fn main() {
             r.target
         );
     }
+}
+
+/// Applying N, each tool on fresh databases, `runs` rounds interleaved; medians.
+fn apply(cluster: &Cluster, sets: &Sets, peers: &Peers, n: usize, runs: usize) -> Row {
+    let mut times: [Vec<Duration>; 4] = Default::default();
+    let mut peaks = [0i64; 4];
+    let mut note = |k: usize, (t, kb): (Duration, i64)| {
+        times[k].push(t);
+        peaks[k] = peaks[k].max(kb);
+    };
+    for _ in 0..runs {
+        let db = cluster.create_database("psql").unwrap();
+        note(0, measure(psql(cluster, &db).arg("-f").arg(&sets.all)));
+        let db = cluster.create_database("pgshift").unwrap();
+        let url = cluster.tcp_url(&db);
+        note(
+            1,
+            measure(&mut pgshift(
+                &sets.pgshift,
+                &url,
+                &["migrate", "--skip-health"],
+            )),
+        );
+        let db = cluster.create_database("sqlx").unwrap();
+        if let Some(mut c) = peers.sqlx(&sets.sqlx, &cluster.tcp_url(&db), "run") {
+            note(2, measure(&mut c));
+        }
+        let db = cluster.create_database("dbmate").unwrap();
+        if let Some(mut c) = peers.dbmate(&sets.dbmate, &cluster.tcp_url(&db), "up") {
+            note(3, measure(&mut c));
+        }
+    }
+    let names = ["psql (one session)", "pgshift", "sqlx", "dbmate"];
+    let medians: Vec<Option<Duration>> = times
+        .iter()
+        .map(|t| (!t.is_empty()).then(|| median(t.clone())))
+        .collect();
+    let ours = medians[1].unwrap_or_default();
+    let cells = names
+        .iter()
+        .zip(&medians)
+        .zip(peaks)
+        .filter_map(|((name, t), kb)| Some((name.to_string(), cell((*t)?, kb))))
+        .collect();
+    let others: Vec<Duration> = [0, 2, 3].iter().filter_map(|&k| medians[k]).collect();
+    Row {
+        what: format!("apply {n} migrations (default durability; median of {runs})"),
+        cells,
+        target: "ahead of every peer, ≤ 1.0× psql".into(),
+        met: Some(others.iter().all(|t| ours <= *t)),
+    }
+}
+
+/// A deploy with nothing to do and `status`, N applied, against sqlx and dbmate.
+fn nothing_to_do(cluster: &Cluster, sets: &Sets, peers: &Peers, n: usize) -> Vec<Row> {
+    let db = cluster.create_database("idle").unwrap();
+    let url = cluster.tcp_url(&db);
+    measure(&mut pgshift(
+        &sets.pgshift,
+        &url,
+        &["migrate", "--skip-health"],
+    ));
+    let db_sqlx = cluster.create_database("idle_sqlx").unwrap();
+    let sqlx_url = cluster.tcp_url(&db_sqlx);
+    let db_dbmate = cluster.create_database("idle_dbmate").unwrap();
+    let dbmate_url = cluster.tcp_url(&db_dbmate);
+    if let Some(mut c) = peers.sqlx(&sets.sqlx, &sqlx_url, "run") {
+        measure(&mut c);
+    }
+    if let Some(mut c) = peers.dbmate(&sets.dbmate, &dbmate_url, "up") {
+        measure(&mut c);
+    }
+    let mut rows = Vec::new();
+    for (what, ours_args, sqlx_verb, dbmate_verb) in [
+        (
+            "deploy with nothing to do",
+            &["migrate", "--skip-health"][..],
+            "run",
+            "up",
+        ),
+        ("status", &["status"][..], "info", "status"),
+    ] {
+        let ours = timed(9, || pgshift(&sets.pgshift, &url, ours_args));
+        let mut cells = vec![("pgshift".to_string(), cell(ours.0, ours.1))];
+        let mut others = Vec::new();
+        if peers.sqlx.is_some() {
+            let t = timed(9, || peers.sqlx(&sets.sqlx, &sqlx_url, sqlx_verb).unwrap());
+            cells.push(("sqlx".into(), cell(t.0, t.1)));
+            others.push(t.0);
+        }
+        if peers.dbmate.is_some() {
+            let t = timed(9, || {
+                peers
+                    .dbmate(&sets.dbmate, &dbmate_url, dbmate_verb)
+                    .unwrap()
+            });
+            cells.push(("dbmate".into(), cell(t.0, t.1)));
+            others.push(t.0);
+        }
+        rows.push(Row {
+            what: format!("{what}, {n} applied (median of 9)"),
+            cells,
+            target: "faster than every peer".into(),
+            met: (!others.is_empty()).then(|| others.iter().all(|t| ours.0 < *t)),
+        });
+    }
+    rows
+}
+
+/// A deploy with nothing to do and `status` at 10,000 applied (recorded with `baseline`:
+/// running them would time the server), against one `psql -c` query.
+fn ten_thousand(cluster: &Cluster) -> Vec<Row> {
+    let big = 10_000;
+    let dir = project();
+    for i in 0..big {
+        let name = common::dated_name(i, "many");
+        std::fs::write(
+            dir.path().join(format!("migrations/{name}.sql")),
+            format!("{}CREATE TABLE m{i} (id int);\n", header(&name, i)),
+        )
+        .unwrap();
+    }
+    let db = cluster.create_database("many").unwrap();
+    let url = cluster.tcp_url(&db);
+    let last = common::dated_name(big - 1, "many");
+    measure(&mut pgshift(dir.path(), &url, &["baseline", &last]));
+    // The files settle (the index trusts a file's times 3 s after it was written), then the
+    // index is written once, as by the first deploy after a checkout.
+    std::thread::sleep(Duration::from_secs(4));
+    measure(&mut pgshift(dir.path(), &url, &["status"]));
+    let mut rows = Vec::new();
+    for (what, args) in [
+        (
+            "deploy with nothing to do",
+            &["migrate", "--skip-health"][..],
+        ),
+        ("status", &["status"][..]),
+    ] {
+        // Interleaved: the query and pgshift see the same moments of the machine.
+        let (mut q, mut o, mut qkb, mut okb) = (Vec::new(), Vec::new(), 0, 0);
+        for _ in 0..9 {
+            let (t, kb) = measure(psql(cluster, &db).args(["-c", "SELECT 1"]));
+            q.push(t);
+            qkb = qkb.max(kb);
+            let (t, kb) = measure(&mut pgshift(dir.path(), &url, args));
+            o.push(t);
+            okb = okb.max(kb);
+        }
+        let (q, o) = (median(q), median(o));
+        let ratio = ms(o) / ms(q);
+        rows.push(Row {
+            what: format!("{what}, {big} applied (median of 9)"),
+            cells: vec![
+                ("psql -c 'SELECT 1'".into(), cell(q, qkb)),
+                ("pgshift".into(), format!("{} ({ratio:.2}×)", cell(o, okb))),
+            ],
+            target: "≤ 2.5× one psql -c".into(),
+            met: Some(ratio <= 2.5),
+        });
+    }
+    rows
+}
+
+/// 300 migrations on a cluster without fsync: pgshift's own cost against psql's.
+fn bar(runs: usize) -> Row {
+    let cluster = Cluster::start(&ClusterOptions {
+        fast: true,
+        settings: vec!["autovacuum=off".into()],
+        ..ClusterOptions::default()
+    })
+    .expect("PostgreSQL starts");
+    let sets = Sets::write(300);
+    let (mut p, mut o, mut pkb, mut okb) = (Vec::new(), Vec::new(), 0, 0);
+    for _ in 0..runs.max(5) {
+        let db = cluster.create_database("bar_psql").unwrap();
+        let (t, kb) = measure(psql(&cluster, &db).arg("-f").arg(&sets.all));
+        p.push(t);
+        pkb = pkb.max(kb);
+        let db = cluster.create_database("bar_pgshift").unwrap();
+        let url = cluster.tcp_url(&db);
+        let (t, kb) = measure(&mut pgshift(
+            &sets.pgshift,
+            &url,
+            &["migrate", "--skip-health"],
+        ));
+        o.push(t);
+        okb = okb.max(kb);
+    }
+    let (p, o) = (median(p), median(o));
+    let ratio = ms(o) / ms(p);
+    Row {
+        what: "apply 300 migrations, fsync off (the bar)".into(),
+        cells: vec![
+            ("psql (one session)".into(), cell(p, pkb)),
+            ("pgshift".into(), format!("{} ({ratio:.2}×)", cell(o, okb))),
+        ],
+        target: "≤ 1.1× psql".into(),
+        met: Some(ratio <= 1.1),
+    }
+}
+
+/// `validate` against squawk: PostgreSQL's regression SQL and 20,000 generated files.
+fn validation(peers: &Peers) -> Vec<Row> {
+    let regress = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools/regress");
+    let mut corpora: Vec<(String, tempfile::TempDir)> = Vec::new();
+    match std::fs::read_dir(&regress) {
+        Ok(entries) => {
+            let dir = project();
+            let mut names: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+            names.sort();
+            for (i, p) in names
+                .iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+                .enumerate()
+            {
+                let stem = p.file_stem().unwrap().to_string_lossy().replace('-', "_");
+                let name = common::dated_name(i, &stem);
+                std::fs::copy(p, dir.path().join(format!("migrations/{name}.sql"))).unwrap();
+            }
+            corpora.push(("PostgreSQL's regression SQL".into(), dir));
+        }
+        Err(_) => println!(
+            "peers: {} is missing (scripts/bench.sh fetches it): the regression SQL is left out",
+            regress.display()
+        ),
+    }
+    let dir = project();
+    for i in 0..20_000 {
+        let name = common::dated_name(i, "file");
+        std::fs::write(
+            dir.path().join(format!("migrations/{name}.sql")),
+            format!("{}{}", header(&name, i), common::linked_table(i, false)),
+        )
+        .unwrap();
+    }
+    corpora.push(("20,000 files".into(), dir));
+    let mut rows = Vec::new();
+    for (what, dir) in corpora {
+        let files: Vec<PathBuf> = std::fs::read_dir(dir.path().join("migrations"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        let largest = files
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .max()
+            .unwrap_or(0);
+        let bytes: u64 = files
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
+        let ours = timed(3, || {
+            let mut c = Command::new(BIN);
+            c.current_dir(dir.path()).arg("validate");
+            c
+        });
+        let mut cells = vec![("pgshift".to_string(), cell(ours.0, ours.1))];
+        let mut met = ours.1 < (64 << 10) + (largest as i64 >> 10);
+        if let Some(squawk) = &peers.squawk {
+            let t = timed(3, || {
+                let mut c = Command::new(squawk);
+                c.current_dir(dir.path().join("migrations"))
+                    .args(files.iter().filter_map(|p| p.file_name()));
+                c
+            });
+            cells.push(("squawk".into(), cell(t.0, t.1)));
+            met &= ours.0 <= t.0;
+        }
+        rows.push(Row {
+            what: format!(
+                "validate {what} ({} files, {:.1} MB)",
+                files.len(),
+                bytes as f64 / 1e6
+            ),
+            cells,
+            target: format!(
+                "≤ squawk, < 64 MB + the largest file ({} KB)",
+                largest / 1024
+            ),
+            met: Some(met),
+        });
+    }
+    rows
+}
+
+/// A 100 MB data migration, as INSERTs and as COPY, against `psql -1 -f`.
+fn data_files() -> Vec<Row> {
+    let data_mb = env_usize("BENCH_DATA_MB", 100);
+    let cluster = Cluster::start(&ClusterOptions {
+        fast: false,
+        settings: vec!["autovacuum=off".into()],
+        ..ClusterOptions::default()
+    })
+    .expect("PostgreSQL starts");
+    let mut rows = Vec::new();
+    for kind in ["INSERT", "COPY"] {
+        let d = project();
+        // Written as it is made: the bench's own memory would count in its children's peak
+        // (they start as copies of it).
+        write_data_migration(
+            kind,
+            data_mb << 20,
+            &[
+                (
+                    d.path().join("migrations/2026-01-01_data.sql"),
+                    "-- MIGRATION: data\n-- Version: 2026-01-01\n-- Author: bench\n-- Dependencies: None\n",
+                ),
+                (d.path().join("data.sql"), ""),
+            ],
+        );
+        let (mut p, mut o, mut pkb, mut okb) = (Vec::new(), Vec::new(), 0, 0);
+        for _ in 0..3 {
+            let db = cluster.create_database("data_psql").unwrap();
+            let (t, kb) = measure(
+                psql(&cluster, &db)
+                    .args(["-1", "-f"])
+                    .arg(d.path().join("data.sql")),
+            );
+            p.push(t);
+            pkb = pkb.max(kb);
+            let db = cluster.create_database("data_pgshift").unwrap();
+            let url = cluster.tcp_url(&db);
+            let (t, kb) = measure(&mut pgshift(d.path(), &url, &["migrate", "--skip-health"]));
+            o.push(t);
+            okb = okb.max(kb);
+        }
+        let (p, o) = (median(p), median(o));
+        let ratio = ms(o) / ms(p);
+        rows.push(Row {
+            what: format!("{data_mb} MB data migration ({kind}; median of 3)"),
+            cells: vec![
+                ("psql -1 -f".into(), cell(p, pkb)),
+                ("pgshift".into(), format!("{} ({ratio:.2}×)", cell(o, okb))),
+            ],
+            target: "≤ 1.1× psql, < 128 MB".into(),
+            met: Some(ratio <= 1.1 && okb < 128 * 1024),
+        });
+    }
+    rows
 }
 
 /// Writes about `bytes` of rows for table `d`, as multi-row INSERTs or as one COPY, to each

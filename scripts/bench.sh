@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Benchmarks: `pgshift order` on 10,000 files, `pgshift validate` on 1,000 files compared with
-# squawk (installed from PyPI when pip can), applying 1,000 migrations against psql, and
-# `pgshift backup create` against `pg_dump | gzip` on 1 GB (BENCH_BACKUP_MB), and `pgshift health`
-# on 1,000 tables, `pgshift diff` and `drift` on 1,000 tables beside pg_dump and `pgshift test`, `pgshift review` of 500 migrations + 10 new (static and rehearsed); and first of all one table of pgshift beside psql, sqlx and dbmate
-# (benches/peers.rs).
+# Benchmarks. First one table of every daily path with pgshift beside psql, sqlx, dbmate and
+# squawk (benches/peers.rs: apply, the bar without fsync, no-op and status at 1,000 and 10,000
+# applied, validation of PostgreSQL's regression SQL and of 20,000 files, 100 MB data files).
+# Then: `pgshift order` on 10,000 files, `pgshift validate` on 1,000 files beside squawk,
+# applying 1,000 migrations against psql, `pgshift backup create` against `pg_dump | gzip` on
+# 1 GB (BENCH_BACKUP_MB), `pgshift health` on 1,000 tables, `pgshift diff` and `drift` on
+# 1,000 tables beside pg_dump and `pgshift test`, `pgshift review` of 500 migrations + 10 new.
 # Numbers print as they are measured. TMPDIR=/dev/shm keeps a noisy disk out of
 # the throwaway clusters.
 set -euo pipefail
@@ -27,6 +29,20 @@ if [ ! -x target/tools/bin/sqlx ]; then
     --no-default-features --features postgres,rustls >/dev/null 2>&1 ||
     echo "bench: could not install sqlx-cli; the table leaves it out" >&2
 fi
-# One table: pgshift beside psql, sqlx and dbmate on one cluster with default durability.
+# PostgreSQL's regression SQL (217 files, 4 MB), from Debian's source of the server, for the
+# validation row of the table.
+if [ ! -d target/tools/regress ]; then
+  v=$(dpkg-query -W -f '${Version}' postgresql-15 2>/dev/null | sed 's/-.*//')
+  tarball="postgresql-15_${v:-15.18}.orig.tar.bz2"
+  if curl -fsSL -o "target/tools/$tarball" "http://deb.debian.org/debian/pool/main/p/postgresql-15/$tarball" &&
+    mkdir -p target/tools/regress.partial &&
+    tar -xjf "target/tools/$tarball" -C target/tools/regress.partial --strip-components=5 --wildcards '*/src/test/regress/sql/*.sql'; then
+    mv target/tools/regress.partial target/tools/regress
+  else
+    echo "bench: could not fetch PostgreSQL's regression SQL ($tarball); the table leaves it out" >&2
+  fi
+  rm -rf target/tools/regress.partial "target/tools/$tarball"
+fi
+# One table: every path, pgshift beside psql, sqlx, dbmate and squawk.
 cargo bench --locked --bench peers 2>/dev/null | grep -E "^(\||peers)"
 cargo bench --locked --bench order --bench validate --bench apply --bench backup --bench health --bench import --bench diff --bench review 2>/dev/null | grep -E "^(pgshift|squawk|apply|with|backup|health|import|diff|drift|squash|review)"
