@@ -340,14 +340,16 @@ struct Kept {
 const KEEP_TREES: usize = 2 << 20;
 
 /// About how many bytes a parsed file's trees take: five hundred per byte of statement text
-/// (as measured on PostgreSQL's regression SQL), except the rows of a large data file, which
-/// are never decoded.
+/// (as measured on PostgreSQL's regression SQL), except the rows of a large data file and a
+/// COPY's data, which are never decoded.
 fn tree_cost(parsed: &ParsedFile) -> usize {
     parsed
         .statements
         .iter()
         .map(|s| match &s.node {
             pg_query::NodeEnum::InsertStmt(i) if i.relation.is_none() => 64,
+            // Its data (`FROM stdin`) is never parsed.
+            pg_query::NodeEnum::CopyStmt(_) => 4096,
             pg_query::NodeEnum::SelectStmt(q)
                 if q.target_list.is_empty() && q.values_lists.is_empty() && q.larg.is_none() =>
             {

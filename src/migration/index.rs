@@ -272,7 +272,8 @@ fn stamp_all(paths: &[PathBuf]) -> Vec<Option<Stamp>> {
 
 fn read_index(path: &Path, key: &Key) -> Option<Index> {
     let meta = fs::symlink_metadata(path).ok()?;
-    if !meta.is_file() {
+    // Larger than any index this program writes: not read at all.
+    if !meta.is_file() || meta.len() > (2 * MAX_TEXT) as u64 {
         return None;
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
