@@ -80,6 +80,49 @@ fn timed_exit(runs: usize, ok: &[i32], mut cmd: impl FnMut() -> Command) -> (Dur
     (median(times), peak)
 }
 
+/// psql's and pgshift's medians and peaks over `runs` interleaved runs (the same moments of
+/// the machine for both), and pgshift's ratio to psql.
+struct Paired {
+    psql: (Duration, i64),
+    ours: (Duration, i64),
+    ratio: f64,
+}
+
+impl Paired {
+    fn run(
+        runs: usize,
+        mut psql: impl FnMut() -> Command,
+        mut ours: impl FnMut() -> Command,
+    ) -> Paired {
+        let (mut p, mut o, mut pkb, mut okb) = (Vec::new(), Vec::new(), 0, 0);
+        for _ in 0..runs {
+            let (t, kb) = measure(&mut psql());
+            p.push(t);
+            pkb = pkb.max(kb);
+            let (t, kb) = measure(&mut ours());
+            o.push(t);
+            okb = okb.max(kb);
+        }
+        let (p, o) = (median(p), median(o));
+        Paired {
+            psql: (p, pkb),
+            ours: (o, okb),
+            ratio: ms(o) / ms(p),
+        }
+    }
+
+    /// The two cells: psql's as `psql_label`, pgshift's with its ratio.
+    fn cells(&self, psql_label: &str) -> Vec<(String, String)> {
+        vec![
+            (psql_label.to_string(), cell(self.psql.0, self.psql.1)),
+            (
+                "pgshift".into(),
+                format!("{} ({:.2}×)", cell(self.ours.0, self.ours.1), self.ratio),
+            ),
+        ]
+    }
+}
+
 /// A project folder with `pgshift.toml` and `migrations/`.
 fn project() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
@@ -379,26 +422,20 @@ fn ten_thousand(cluster: &Cluster) -> Vec<Row> {
         ),
         ("status", &["status"][..]),
     ] {
-        // Interleaved: the query and pgshift see the same moments of the machine.
-        let (mut q, mut o, mut qkb, mut okb) = (Vec::new(), Vec::new(), 0, 0);
-        for _ in 0..9 {
-            let (t, kb) = measure(psql(cluster, &db).args(["-c", "SELECT 1"]));
-            q.push(t);
-            qkb = qkb.max(kb);
-            let (t, kb) = measure(&mut pgshift(dir.path(), &url, args));
-            o.push(t);
-            okb = okb.max(kb);
-        }
-        let (q, o) = (median(q), median(o));
-        let ratio = ms(o) / ms(q);
+        let pair = Paired::run(
+            9,
+            || {
+                let mut c = psql(cluster, &db);
+                c.args(["-c", "SELECT 1"]);
+                c
+            },
+            || pgshift(dir.path(), &url, args),
+        );
         rows.push(Row {
             what: format!("{what}, {big} applied (median of 9)"),
-            cells: vec![
-                ("psql -c 'SELECT 1'".into(), cell(q, qkb)),
-                ("pgshift".into(), format!("{} ({ratio:.2}×)", cell(o, okb))),
-            ],
+            cells: pair.cells("psql -c 'SELECT 1'"),
             target: "≤ 2.5× one psql -c".into(),
-            met: Some(ratio <= 2.5),
+            met: Some(pair.ratio <= 2.5),
         });
     }
     rows
@@ -413,32 +450,28 @@ fn bar(runs: usize) -> Row {
     })
     .expect("PostgreSQL starts");
     let sets = Sets::write(300);
-    let (mut p, mut o, mut pkb, mut okb) = (Vec::new(), Vec::new(), 0, 0);
-    for _ in 0..runs.max(5) {
-        let db = cluster.create_database("bar_psql").unwrap();
-        let (t, kb) = measure(psql(&cluster, &db).arg("-f").arg(&sets.all));
-        p.push(t);
-        pkb = pkb.max(kb);
-        let db = cluster.create_database("bar_pgshift").unwrap();
-        let url = cluster.tcp_url(&db);
-        let (t, kb) = measure(&mut pgshift(
-            &sets.pgshift,
-            &url,
-            &["migrate", "--skip-health"],
-        ));
-        o.push(t);
-        okb = okb.max(kb);
-    }
-    let (p, o) = (median(p), median(o));
-    let ratio = ms(o) / ms(p);
+    let pair = Paired::run(
+        runs.max(5),
+        || {
+            let db = cluster.create_database("bar_psql").unwrap();
+            let mut c = psql(&cluster, &db);
+            c.arg("-f").arg(&sets.all);
+            c
+        },
+        || {
+            let db = cluster.create_database("bar_pgshift").unwrap();
+            pgshift(
+                &sets.pgshift,
+                &cluster.tcp_url(&db),
+                &["migrate", "--skip-health"],
+            )
+        },
+    );
     Row {
         what: "apply 300 migrations, fsync off (the bar)".into(),
-        cells: vec![
-            ("psql (one session)".into(), cell(p, pkb)),
-            ("pgshift".into(), format!("{} ({ratio:.2}×)", cell(o, okb))),
-        ],
+        cells: pair.cells("psql (one session)"),
         target: "≤ 1.1× psql".into(),
-        met: Some(ratio <= 1.1),
+        met: Some(pair.ratio <= 1.1),
     }
 }
 
@@ -555,32 +588,28 @@ fn data_files() -> Vec<Row> {
                 (d.path().join("data.sql"), ""),
             ],
         );
-        let (mut p, mut o, mut pkb, mut okb) = (Vec::new(), Vec::new(), 0, 0);
-        for _ in 0..3 {
-            let db = cluster.create_database("data_psql").unwrap();
-            let (t, kb) = measure(
-                psql(&cluster, &db)
-                    .args(["-1", "-f"])
-                    .arg(d.path().join("data.sql")),
-            );
-            p.push(t);
-            pkb = pkb.max(kb);
-            let db = cluster.create_database("data_pgshift").unwrap();
-            let url = cluster.tcp_url(&db);
-            let (t, kb) = measure(&mut pgshift(d.path(), &url, &["migrate", "--skip-health"]));
-            o.push(t);
-            okb = okb.max(kb);
-        }
-        let (p, o) = (median(p), median(o));
-        let ratio = ms(o) / ms(p);
+        let pair = Paired::run(
+            3,
+            || {
+                let db = cluster.create_database("data_psql").unwrap();
+                let mut c = psql(&cluster, &db);
+                c.args(["-1", "-f"]).arg(d.path().join("data.sql"));
+                c
+            },
+            || {
+                let db = cluster.create_database("data_pgshift").unwrap();
+                pgshift(
+                    d.path(),
+                    &cluster.tcp_url(&db),
+                    &["migrate", "--skip-health"],
+                )
+            },
+        );
         rows.push(Row {
             what: format!("{data_mb} MB data migration ({kind}; median of 3)"),
-            cells: vec![
-                ("psql -1 -f".into(), cell(p, pkb)),
-                ("pgshift".into(), format!("{} ({ratio:.2}×)", cell(o, okb))),
-            ],
+            cells: pair.cells("psql -1 -f"),
             target: "≤ 1.1× psql, < 128 MB".into(),
-            met: Some(ratio <= 1.1 && okb < 128 * 1024),
+            met: Some(pair.ratio <= 1.1 && pair.ours.1 < 128 * 1024),
         });
     }
     rows

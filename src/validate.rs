@@ -203,8 +203,8 @@ pub fn validate_set(set: &crate::migration::MigrationSet, opts: &Options) -> Rep
         }
     };
 
-    let (kept, facts) = gather(set, planned.as_ref(), opts);
-    let linted = check_rules(set, &kept, &facts, opts);
+    let (mut kept, facts) = gather(set, planned.as_ref(), opts);
+    let linted = check_rules(set, &mut kept, &facts, opts);
     for (k, lint_findings) in kept.into_iter().zip(linted) {
         findings.extend(k.findings);
         findings.extend(lint_findings);
@@ -287,7 +287,7 @@ fn gather(
                 parsed
             });
             kept[i] = Kept {
-                tree: std::sync::Mutex::new(tree),
+                tree,
                 resolved,
                 findings: file_findings,
             };
@@ -300,7 +300,7 @@ fn gather(
 /// schemas named as the first pass named them; the tree dropped on the thread that checked it.
 fn check_rules(
     set: &crate::migration::MigrationSet,
-    kept: &[Kept],
+    kept: &mut [Kept],
     facts: &SetFacts,
     opts: &Options,
 ) -> Vec<Vec<Finding>> {
@@ -309,10 +309,15 @@ fn check_rules(
         .copied()
         .filter(|r| opts.families.is_empty() || opts.families.contains(&r.family))
         .collect();
-    let indices: Vec<usize> = (0..set.migrations.len()).collect();
-    crate::parallel::map(indices, 1, opts.parallel_jobs, |i| {
+    // The kept trees move to the threads that check them.
+    let jobs: Vec<(usize, Option<ParsedFile>)> = kept
+        .iter_mut()
+        .enumerate()
+        .map(|(i, k)| (i, k.tree.take()))
+        .collect();
+    let kept: &[Kept] = kept;
+    crate::parallel::map(jobs, 1, opts.parallel_jobs, |(i, tree)| {
         let m = &set.migrations[i];
-        let tree = kept[i].tree.lock().ok().and_then(|mut t| t.take());
         let parsed = tree.unwrap_or_else(|| {
             let mut fresh = ParsedFile::parse(&m.source, opts.value_of).0;
             SetFacts::replay(&mut fresh, &kept[i].resolved);
@@ -330,7 +335,7 @@ fn check_rules(
 #[derive(Default)]
 struct Kept {
     /// Taken by the second pass.
-    tree: std::sync::Mutex<Option<ParsedFile>>,
+    tree: Option<ParsedFile>,
     resolved: lint::Resolved,
     findings: Vec<Finding>,
 }

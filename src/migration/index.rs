@@ -178,8 +178,9 @@ impl StoredFinding {
     }
 }
 
+/// What is stored: the set owned when read (`Vec`), borrowed when written (`&[Migration]`).
 #[derive(Debug, Serialize, Deserialize)]
-struct Index {
+struct Index<M = Vec<Migration>> {
     key: Key,
     /// When the files were read (seconds, nanoseconds since the epoch).
     read_at: (i64, i64),
@@ -187,18 +188,7 @@ struct Index {
     files: Vec<(PathBuf, Stamp)>,
     /// Every file a migration includes, with its stamp.
     included: Vec<(PathBuf, Stamp)>,
-    migrations: Vec<Migration>,
-    findings: Vec<StoredFinding>,
-}
-
-/// [`Index`] as written, the set borrowed (the same fields, in the same order).
-#[derive(Serialize)]
-struct IndexRef<'a> {
-    key: Key,
-    read_at: (i64, i64),
-    files: Vec<(PathBuf, Stamp)>,
-    included: Vec<(PathBuf, Stamp)>,
-    migrations: &'a [Migration],
+    migrations: M,
     findings: Vec<StoredFinding>,
 }
 
@@ -263,10 +253,10 @@ fn load_settled(
 /// be read.
 fn stamp_all(paths: &[PathBuf]) -> Vec<Option<Stamp>> {
     crate::parallel::map(
-        paths.to_vec(),
+        paths.iter().collect(),
         512,
         crate::parallel::cores(),
-        |p: PathBuf| Stamp::of(&p),
+        |p: &PathBuf| Stamp::of(p),
     )
 }
 
@@ -359,7 +349,7 @@ fn write_index(
             included.push((f.path.clone(), s));
         }
     }
-    let index = IndexRef {
+    let index = Index {
         key,
         read_at,
         files,
