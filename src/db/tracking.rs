@@ -213,7 +213,10 @@ impl Tracking {
     /// A query listing every privilege on pgshift's objects (the three tables, the events'
     /// identity sequence, their row types, the trigger function) held by anyone but the
     /// object's owner: `kind, object, grantee, privileges`. A missing ACL means the default
-    /// one (`acldefault`), which for functions and types includes PUBLIC.
+    /// one (`acldefault`), which for functions and types includes PUBLIC. Every catalog is
+    /// reached through its index (`pg_depend` by its referenced object, the row types by
+    /// `reltype`): the cost does not grow with the database's size. `lockdown_sql` runs it in
+    /// PL/pgSQL, whose loop variable is `r`: no alias here may be named `r`.
     fn foreign_privileges_sql(&self) -> String {
         let (m, e, meta) = (
             quote_literal(&self.name("")),
@@ -222,19 +225,21 @@ impl Tracking {
         );
         format!(
             "WITH tables AS (
-  SELECT c.oid FROM pg_class c WHERE c.oid IN (to_regclass({m}), to_regclass({e}), to_regclass({meta}))
-), rels AS (
-  SELECT oid FROM tables
-  UNION SELECT d.objid FROM pg_depend d
-  WHERE d.classid = 'pg_class'::regclass AND d.refobjid IN (SELECT oid FROM tables) AND d.deptype IN ('a', 'i')
-    AND (SELECT relkind FROM pg_class WHERE oid = d.objid) = 'S'
+  SELECT unnest(ARRAY[to_regclass({m}), to_regclass({e}), to_regclass({meta})]::oid[]) AS oid
+), rels AS MATERIALIZED (
+  SELECT c.oid, c.relkind, c.relnamespace, c.relname, c.relacl, c.relowner, c.reltype FROM pg_class c
+  WHERE c.oid IN (SELECT oid FROM tables
+                  UNION ALL SELECT d.objid FROM pg_depend d
+                  WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid IN (SELECT oid FROM tables)
+                    AND d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i'))
+    AND (c.oid IN (SELECT oid FROM tables) OR c.relkind = 'S')
 ), objects AS (
-  SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind, format('%I.%I', n.nspname, c.relname) AS obj,
-         coalesce(c.relacl, acldefault(CASE c.relkind WHEN 'S' THEN 's'::\"char\" ELSE 'r'::\"char\" END, c.relowner)) AS acl, c.relowner AS owner
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid IN (SELECT oid FROM rels)
+  SELECT CASE rel.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind, format('%I.%I', n.nspname, rel.relname) AS obj,
+         coalesce(rel.relacl, acldefault(CASE rel.relkind WHEN 'S' THEN 's'::\"char\" ELSE 'r'::\"char\" END, rel.relowner)) AS acl, rel.relowner AS owner
+  FROM rels rel JOIN pg_namespace n ON n.oid = rel.relnamespace
   UNION ALL
   SELECT 'TYPE', format('%I.%I', n.nspname, t.typname), coalesce(t.typacl, acldefault('T', t.typowner)), t.typowner
-  FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typrelid IN (SELECT oid FROM rels)
+  FROM rels rel JOIN pg_type t ON t.oid = rel.reltype JOIN pg_namespace n ON n.oid = t.typnamespace
   UNION ALL
   SELECT 'FUNCTION', format('%I.%I()', n.nspname, p.proname), coalesce(p.proacl, acldefault('f', p.proowner)), p.proowner
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = to_regprocedure({guard})
@@ -314,6 +319,16 @@ $pgshift$;",
             .state(client)
             .await
             .map_err(TrackingError::of("reading the tracking layout"))?;
+        self.ensure_from(client, state).await
+    }
+
+    /// [`Tracking::ensure`] from a state read already in this session, under the same lock
+    /// (read beside the records: one round trip fewer).
+    pub async fn ensure_from(
+        &self,
+        client: &Client,
+        state: LayoutState,
+    ) -> Result<Ensured, TrackingError> {
         if let Some(columns) = &state.foreign_table {
             return Err(TrackingError {
                 statement: format!("using {} as pgshift's tracking table", self.display()),

@@ -880,14 +880,50 @@ async fn ensure(
     client: &tokio_postgres::Client,
     spec: &ConnectionSpec,
 ) -> Result<crate::db::tracking::Ensured, DeployError> {
-    tracking
-        .ensure(client)
-        .await
-        .map_err(|error| DeployError::Tracking {
-            target: spec.describe(),
-            help: error.help(tracking),
-            error,
-        })
+    ensure_known(tracking, client, spec, None).await
+}
+
+/// [`ensure`] from the layout's state when it was read already (beside the records).
+async fn ensure_known(
+    tracking: &Tracking,
+    client: &tokio_postgres::Client,
+    spec: &ConnectionSpec,
+    known: Option<crate::db::tracking::LayoutState>,
+) -> Result<crate::db::tracking::Ensured, DeployError> {
+    let ensured = match known {
+        Some(state) => tracking.ensure_from(client, state).await,
+        None => tracking.ensure(client).await,
+    };
+    ensured.map_err(|error| DeployError::Tracking {
+        target: spec.describe(),
+        help: error.help(tracking),
+        error,
+    })
+}
+
+/// The tracking rows, and with `layout` the tracking tables' layout and privileges (which a
+/// deploy that may change something checks even when it has nothing to apply): when the
+/// table exists, the layout's query goes out right behind the records' on the one connection,
+/// and the server answers it while the records are being compared. A failed layout read is
+/// `None`: [`ensure`] reads it again and names the failure.
+async fn records_and_layout(
+    tracking: &Tracking,
+    client: &tokio_postgres::Client,
+    layout: bool,
+) -> (
+    Result<Vec<crate::db::tracking::AppliedRow>, tokio_postgres::Error>,
+    Option<crate::db::tracking::LayoutState>,
+) {
+    match tracking.exists(client).await {
+        Ok(true) if layout => {
+            let (rows, state) =
+                tokio::join!(tracking.rows_of_existing(client), tracking.state(client));
+            (rows, state.ok())
+        }
+        Ok(true) => (tracking.rows_of_existing(client).await, None),
+        Ok(false) => (Ok(Vec::new()), None),
+        Err(e) => (Err(e), None),
+    }
 }
 
 /// Deploys the pending migrations of `files` in their plan's order. Files still being
@@ -911,7 +947,8 @@ pub async fn migrate(
         &out,
     )
     .await?;
-    let rows = opts.tracking.rows(&session.client).await.map_err(db_err);
+    let (rows, layout) = records_and_layout(&opts.tracking, &session.client, !dry).await;
+    let rows = rows.map_err(db_err);
     let result = match rows.and_then(|rows| Ok((rows, files.get()?))) {
         Ok((rows, (set, plan))) => {
             let run = run::Run {
@@ -930,7 +967,7 @@ pub async fn migrate(
                 out: &out,
                 stop: &session.stop,
             };
-            run.locked(rows, &mut session.notices).await
+            run.locked(rows, layout, &mut session.notices).await
         }
         Err(e) => Err(e),
     };

@@ -11,11 +11,12 @@ use super::applier::{drain, Applier, Setup};
 use super::session::Notices;
 use super::status::{self, State, Status};
 use super::{
-    db_err, ensure, execute, prepare, Cause, DeployError, Emitter, Event, Failure, Mode, Options,
-    Outcome, PlanItem, Prepared,
+    db_err, ensure_known, execute, prepare, Cause, DeployError, Emitter, Event, Failure, Mode,
+    Options, Outcome, PlanItem, Prepared,
 };
 use crate::config::{DryRun, OutOfOrder};
 use crate::db::connect::ConnectionSpec;
+use crate::db::tracking::LayoutState;
 use crate::migration::{MigrationSet, Version};
 use crate::plan::Plan;
 use crate::sql::variables::scan;
@@ -44,6 +45,7 @@ impl<'a> Run<'a> {
     pub(super) async fn locked(
         &self,
         rows: Vec<crate::db::tracking::AppliedRow>,
+        layout: Option<LayoutState>,
         notices: &mut Notices,
     ) -> Result<Outcome, DeployError> {
         let dry = self.opts.dry_run != DryRun::Off;
@@ -62,7 +64,7 @@ impl<'a> Run<'a> {
                         .await
                         .map_err(db_err)?)
             {
-                self.ensure_tracking(false).await?;
+                self.ensure_tracking(false, layout).await?;
                 while notices.try_recv().is_ok() {}
             }
             let (_, plan) = self.prepare_all(&[])?;
@@ -89,7 +91,7 @@ impl<'a> Run<'a> {
         // The tracking tables first: the stop token lives in their meta table. From here on
         // `pgshift stop` may ask this deploy to stop (only a deploy that will change something
         // listens: a no-op stays shorter).
-        self.ensure_tracking(true).await?;
+        self.ensure_tracking(true, None).await?;
         self.stop.listen(self.client, &self.opts.tracking).await?;
         // Baselines only recorded (their versions are all there) change no schema: no backup.
         let records_only = prepared.iter().all(|(_, e, _)| e.state == State::Covered);
@@ -290,9 +292,14 @@ impl<'a> Run<'a> {
 
     /// Creates or upgrades the tracking tables; revokes what others were granted on them;
     /// prepares the record statement when migrations are about to run.
-    async fn ensure_tracking(&self, prepare: bool) -> Result<(), DeployError> {
+    /// `known`: the layout's state when it was read beside the records.
+    async fn ensure_tracking(
+        &self,
+        prepare: bool,
+        known: Option<LayoutState>,
+    ) -> Result<(), DeployError> {
         let t = &self.opts.tracking;
-        let done = ensure(t, self.client, self.spec).await?;
+        let done = ensure_known(t, self.client, self.spec, known).await?;
         if prepare {
             self.opts
                 .tracking
