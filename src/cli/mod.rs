@@ -31,6 +31,7 @@ mod stop;
 mod summary;
 mod test;
 mod validate;
+mod wait;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -108,6 +109,11 @@ pub enum Command {
     /// Applied, pending, failed, modified and unknown migrations
     #[command(after_help = "Examples:\n  pgshift status\n  pgshift --json status | jq .counts")]
     Status,
+    /// Wait until every migration is applied (an application's start-up); never locks, works on a replica
+    #[command(
+        after_help = "Examples:\n  pgshift wait                                  up to 300 s, a look every 2 s\n  pgshift wait --timeout 600 --interval 5 && exec ./server\n\nExit 0: every migration is applied; 1: still behind at the timeout (what is missing is named); 2: the database could not be reached or read until the timeout (or refused the password at once). Use the deploying role's connection: pgshift's tables are closed to every other role."
+    )]
+    Wait(WaitArgs),
     /// Past runs, newest first
     #[command(after_help = "Example:\n  pgshift history --limit 20")]
     History(HistoryArgs),
@@ -403,6 +409,16 @@ pub struct MigrateArgs {
     /// fixing what it needed in the database)
     #[arg(long)]
     pub retry_failed: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Give up after SECS (exit 1 when behind, 2 when unreachable)
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub timeout: u64,
+    /// Look again every SECS
+    #[arg(long, value_name = "SECS", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    pub interval: u64,
 }
 
 #[derive(Debug, Args)]
@@ -745,6 +761,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, CliError> {
             None => migrate::migrate(&settings, &vars, args, out),
         },
         Command::Status => status::run(&settings, &vars, out),
+        Command::Wait(args) => wait::run(&settings, &vars, args, out),
         Command::Stop(args) => stop::run(&settings, &vars, args, out),
         Command::Health(args) => health::run(&settings, &vars, args, out),
         Command::Diff(args) => diff::run(&settings, &vars, args, out),

@@ -17,6 +17,7 @@ mod run;
 pub mod session;
 pub mod status;
 pub mod stop;
+pub mod wait;
 
 use std::time::{Duration, Instant};
 

@@ -35,3 +35,4 @@ mod supabase_restore;
 mod test_command;
 mod tls;
 mod validate;
+mod wait;
