@@ -7,7 +7,8 @@
 # Usage: sudo scripts/check-debian-rootfs.sh [ARCHIVE] [SUITE]
 #   ARCHIVE: target/dist/pgshift-<version>-x86_64-unknown-linux-gnu.tar.gz (scripts/package.sh
 #            builds it; the default is the one there)
-#   SUITE:   the Debian release, bookworm by default (buster is the oldest with glibc >= 2.28)
+#   SUITE:   the Debian release, bookworm by default (bullseye, glibc 2.31, passes too; buster,
+#            the oldest with glibc 2.28, is on archive.debian.org: set MIRROR)
 # Needs root (debootstrap, chroot) and the Debian mirror (MIRROR, deb.debian.org by default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,7 +41,13 @@ cleanup() {
 trap cleanup EXIT
 
 echo "check-debian-rootfs: debootstrap --variant=minbase $suite into $rootfs" >&2
-debootstrap --variant=minbase "$suite" "$rootfs" "$mirror" >/dev/null
+if ! debootstrap --variant=minbase "$suite" "$rootfs" "$mirror" >"$rootfs.log" 2>&1; then
+  tail -n 5 "$rootfs.log" >&2
+  echo "check-debian-rootfs: debootstrap of $suite from $mirror failed (above); releases no longer supported live on http://archive.debian.org/debian: MIRROR=… $0" >&2
+  rm -f "$rootfs.log"
+  exit 1
+fi
+rm -f "$rootfs.log"
 for tool in rustc cargo clang; do
   if chroot "$rootfs" sh -c "command -v $tool" >/dev/null 2>&1; then
     echo "check-debian-rootfs: the root file system has $tool: not clean" >&2

@@ -21,6 +21,11 @@ cargo test --locked --test it -- --ignored "${needs[@]}"
 # local files, each running validate and test on the example (docs/install.md).
 if command -v python3 >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
   scripts/check-packages.sh
+  # The archive's binary on a clean Debian root file system (no Rust, no libclang): as root,
+  # where debootstrap is or can be installed (about 40 s, most of it debootstrap).
+  if [ "$(id -u)" -eq 0 ] && command -v chroot >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    scripts/check-debian-rootfs.sh target/dist/pgshift-*-"$(uname -m)"-unknown-linux-gnu.tar.gz
+  fi
 else
   echo "test.sh: the install packages are not checked here: they need python3 and npm" >&2
 fi
