@@ -653,7 +653,9 @@ fn a_second_signal_ends_a_deploy_whose_statement_swallows_the_cancel() {
         &cluster().url(&db),
         &["migrate", "--skip-backup"],
     );
-    wait_for(&db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND state = 'active' AND application_name LIKE 'pgshift[%' AND datname = current_database()");
+    // Inside the sleep (wait_event PgSleep), not merely started: a cancel that lands while the
+    // DO block is still being compiled is outside its handler and ends it at once.
+    wait_for(&db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND application_name LIKE 'pgshift[%' AND datname = current_database()");
     send(&child, 2);
     // The cancel is swallowed: the deploy still waits on its statement; a second signal ends it.
     std::thread::sleep(Duration::from_millis(500));

@@ -19,8 +19,10 @@ fn deploy_in_background_with(
     spawn_pgshift(dir.path(), &cluster().url(db), &args)
 }
 
+/// The deploy's statement is inside `pg_sleep` (not merely started: a cancel that lands while
+/// a DO block is still being compiled is outside its exception handler).
 fn sleeping(db: &str) {
-    wait_for(db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND state = 'active' AND application_name LIKE 'pgshift[%' AND datname = current_database()");
+    wait_for(db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND application_name LIKE 'pgshift[%' AND datname = current_database()");
 }
 
 fn finished(child: std::process::Child) -> (i32, String) {
