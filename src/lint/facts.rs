@@ -462,9 +462,11 @@ impl SetFacts {
     fn note_column_types(&mut self, node: &NodeEnum, place: usize) {
         let mut note = |t: &QualName, column: &str, ty: &Option<protobuf::TypeName>| {
             if let Some(ty) = ty.as_ref().and_then(ColumnType::of) {
+                // Most columns are declared once: room for one (a push onto an empty Vec
+                // makes room for four, 200 bytes a column on a set of 20,000 tables).
                 self.column_types
                     .entry((t.clone(), column.to_string()))
-                    .or_default()
+                    .or_insert_with(|| Vec::with_capacity(1))
                     .push((place, ty));
             }
         };
