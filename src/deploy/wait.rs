@@ -62,7 +62,11 @@ pub async fn wait(
     pace: Pace,
     on: &mut dyn FnMut(&Poll, Duration),
 ) -> Poll {
-    let deadline = Instant::now() + pace.timeout;
+    // A timeout beyond what the clock can add (`--timeout 99999999999999`) waits ten years.
+    let now = Instant::now();
+    let deadline = now
+        .checked_add(pace.timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(10 * 365 * 86_400));
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         // A connection that hangs must not outlive the deadline (connect_timeout=0 waits
