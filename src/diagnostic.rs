@@ -153,12 +153,8 @@ impl TextIndex {
 
     /// The index of `source`.
     pub fn new(source: &str) -> TextIndex {
-        let line_starts = source
-            .bytes()
-            .enumerate()
-            .filter(|(_, b)| *b == b'\n')
-            .map(|(i, _)| i + 1)
-            .collect();
+        // (`match_indices` of a char searches with memchr.)
+        let line_starts = source.match_indices('\n').map(|(i, _)| i + 1).collect();
         let mut chars_before = Vec::with_capacity(source.len() / Self::BLOCK + 1);
         let (mut at, mut chars) = (0, 0);
         while at < source.len() {
@@ -231,12 +227,17 @@ impl PartialEq for Lines {
 impl Eq for Lines {}
 
 impl Lines {
-    /// Texts smaller than this are scanned for each finding: an index costs more.
+    /// Texts smaller than this are scanned for each finding: an index costs more. In a larger
+    /// text, so is a finding before this offset, until the index exists.
     const LARGE: usize = 16 << 10;
+    /// A line found by scanning, in a large text without its index yet.
+    const EARLY_LINES: usize = 256;
 
-    /// [`Location::at_offset`], for `source`, always the same text.
+    /// [`Location::at_offset`], for `source`, always the same text. A finding near the top of
+    /// a large file (the CREATE TABLE before a data file's rows) is found by scanning up to it:
+    /// the index would read, and keep, the whole text for it.
     pub fn locate(&self, path: &Path, source: &str, offset: usize, len: usize) -> Location {
-        if source.len() < Self::LARGE {
+        if source.len() < Self::LARGE || (offset < Self::LARGE && self.0.get().is_none()) {
             return Location::at_offset(path, source, offset, len);
         }
         self.0
@@ -246,7 +247,7 @@ impl Lines {
 
     /// [`Location::at_line`], for `source`, always the same text.
     pub fn locate_line(&self, path: &Path, source: &str, line: usize) -> Location {
-        if source.len() < Self::LARGE {
+        if source.len() < Self::LARGE || (line < Self::EARLY_LINES && self.0.get().is_none()) {
             return Location::at_line(path, source, line);
         }
         self.0
@@ -449,6 +450,32 @@ impl Counts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_finding_near_the_top_of_a_large_text_builds_no_index_and_a_deep_one_does() {
+        let rows = "1\tname\t2.50\tnote ✓\n".repeat(50_000);
+        let text = format!("CREATE TABLE d (id int);\nCOPY d FROM stdin;\n{rows}\\.\n");
+        let path = Path::new("data.sql");
+        let lines = Lines::default();
+        let top = lines.locate(path, &text, 7, 5);
+        assert_eq!(top, Location::at_offset(path, &text, 7, 5));
+        assert_eq!(
+            lines.locate_line(path, &text, 2),
+            Location::at_line(path, &text, 2)
+        );
+        assert!(
+            lines.0.get().is_none(),
+            "the whole text was indexed for the first lines"
+        );
+        let deep = text.len() - 10;
+        assert_eq!(
+            lines.locate(path, &text, deep, 3),
+            Location::at_offset(path, &text, deep, 3)
+        );
+        assert!(lines.0.get().is_some());
+        // Once built, the index answers near the top too, the same way.
+        assert_eq!(lines.locate(path, &text, 7, 5), top);
+    }
 
     #[test]
     fn the_index_places_every_offset_where_a_scan_does() {
