@@ -228,10 +228,9 @@ impl Eq for Lines {}
 
 impl Lines {
     /// Texts smaller than this are scanned for each finding: an index costs more. In a larger
-    /// text, so is a finding before this offset, until the index exists.
+    /// text, so is a finding before this offset, until the index exists (a scan bounded by
+    /// it: the line's text is a window around the finding).
     const LARGE: usize = 16 << 10;
-    /// A line found by scanning, in a large text without its index yet.
-    const EARLY_LINES: usize = 256;
 
     /// [`Location::at_offset`], for `source`, always the same text. A finding near the top of
     /// a large file (the CREATE TABLE before a data file's rows) is found by scanning up to it:
@@ -247,7 +246,7 @@ impl Lines {
 
     /// [`Location::at_line`], for `source`, always the same text.
     pub fn locate_line(&self, path: &Path, source: &str, line: usize) -> Location {
-        if source.len() < Self::LARGE || (line < Self::EARLY_LINES && self.0.get().is_none()) {
+        if source.len() < Self::LARGE {
             return Location::at_line(path, source, line);
         }
         self.0
@@ -459,10 +458,6 @@ mod tests {
         let lines = Lines::default();
         let top = lines.locate(path, &text, 7, 5);
         assert_eq!(top, Location::at_offset(path, &text, 7, 5));
-        assert_eq!(
-            lines.locate_line(path, &text, 2),
-            Location::at_line(path, &text, 2)
-        );
         assert!(
             lines.0.get().is_none(),
             "the whole text was indexed for the first lines"
