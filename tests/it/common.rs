@@ -253,6 +253,27 @@ impl SilentServer {
     }
 }
 
+/// Advisory locks granted in the database the query runs in (`pg_locks` shows the whole
+/// cluster's, and tests run side by side).
+pub const DEPLOY_LOCKS_HERE: &str = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+
+/// A psql session that holds pgshift's deploy lock on `db` (as a running deploy does) for up
+/// to a minute, once it holds it. Kill it to let go.
+pub fn hold_deploy_lock(db: &str) -> std::process::Child {
+    let key = pgshift::db::tracking::Tracking::new("public", "schema_migrations").lock_key();
+    let holder = cluster()
+        .psql_command(db)
+        .args([
+            "-c",
+            &format!("SELECT pg_advisory_lock({key}); SELECT pg_sleep(60)"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(db, DEPLOY_LOCKS_HERE);
+    holder
+}
+
 /// Waits for `child` at most `limit` (a guard against a hang, not a timing): kills it and
 /// panics when it is still running then.
 pub fn finish_within(

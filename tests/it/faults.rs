@@ -571,20 +571,7 @@ fn sigint_and_sigterm_end_pgshift_while_it_connects_or_waits_for_the_lock() {
     }
     // Waiting for the deploy lock that a session holds.
     let (dir, db) = project(&[("2026-01-01_t", "CREATE TABLE lock_t (id int);\n")]);
-    let key = pgshift::db::tracking::Tracking::new("public", "schema_migrations").lock_key();
-    let mut holder = cluster()
-        .psql_command(&db)
-        .args([
-            "-c",
-            &format!("SELECT pg_advisory_lock({key}); SELECT pg_sleep(60)"),
-        ])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(
-        &db,
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
-    );
+    let mut holder = hold_deploy_lock(&db);
     let child = spawn_pgshift(
         dir.path(),
         &cluster().url(&db),

@@ -129,20 +129,7 @@ fn wait_takes_no_lock_and_answers_while_a_deploy_holds_it() {
     let (dir, db) = two_migrations();
     migrate(dir.path(), &db).success();
     // A session holds pgshift's deploy lock, as a running deploy does.
-    let key = pgshift::db::tracking::Tracking::new("public", "schema_migrations").lock_key();
-    let mut holder = cluster()
-        .psql_command(&db)
-        .args([
-            "-c",
-            &format!("SELECT pg_advisory_lock({key}); SELECT pg_sleep(60)"),
-        ])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(
-        &db,
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
-    );
+    let mut holder = hold_deploy_lock(&db);
     // (A timeout larger than the clock can add is no panic.)
     pgshift(dir.path(), &db)
         .args(["wait", "--timeout", &u64::MAX.to_string()])
@@ -151,13 +138,7 @@ fn wait_takes_no_lock_and_answers_while_a_deploy_holds_it() {
         .success()
         .stdout(contains("is current: all 2 migration(s) applied."));
     // Still held by its owner: wait neither took nor waited for it.
-    assert_eq!(
-        sql(
-            &db,
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-        ),
-        "1"
-    );
+    assert_eq!(sql(&db, DEPLOY_LOCKS_HERE), "1");
     let _ = holder.kill();
     let _ = holder.wait();
 }
