@@ -211,11 +211,19 @@ pub fn load_dir(dir: &Path, env: Environment) -> Result<MigrationSet, LoadError>
 /// since the index was written, the set comes from it without reading or parsing a file;
 /// otherwise the files are read and the index written again. The same set either way.
 pub fn load_dir_indexed(dir: &Path, env: Environment) -> Result<MigrationSet, LoadError> {
-    let listing = list(dir)?;
-    let mut set = index::load(dir, env, listing.sql, |sql| {
-        from_files(dir, read_all(sql), env)
-    });
-    listing.links.add_findings(&mut set);
+    let mut links = RepeatedFolders(Vec::new());
+    let mut set = index::load(
+        dir,
+        env,
+        || {
+            list(dir).map(|listing| {
+                links = listing.links;
+                listing.sql
+            })
+        },
+        |sql| from_files(dir, read_all(sql), env),
+    )?;
+    links.add_findings(&mut set);
     Ok(set)
 }
 
