@@ -129,6 +129,9 @@ pub fn while_loading<T>(
         }));
         let result = work(Files::Loading(&loading));
         let _ = loading.wait();
+        // The process ends next, and its memory goes back whole: freeing 10,000 migrations
+        // one by one cost a no-op 6 ms. (The loader's thread is joined by `wait`.)
+        std::mem::forget(loading);
         match failed.lock().ok().and_then(|mut f| f.take()) {
             Some(e) => Err(e),
             None => result,

@@ -128,8 +128,14 @@ pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Enviro
     let mut entries = Vec::with_capacity(plan.steps.len());
     let mut counts = Counts::default();
     for (i, step) in plan.steps.iter().enumerate() {
-        let Some(m) = set.get(&step.version) else {
-            continue;
+        // The plan follows the versions' order unless dependencies reorder it: the same
+        // position is tried before a search.
+        let m = match set.migrations.get(i) {
+            Some(m) if m.version == step.version => m,
+            _ => match set.get(&step.version) {
+                Some(m) => m,
+                None => continue,
+            },
         };
         let row = by_version.get(m.version.as_str());
         let state = match row {
@@ -185,7 +191,7 @@ pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Enviro
             State::Unknown => {}
         }
         entries.push(Entry {
-            version: m.version.to_string(),
+            version: m.version.as_str().to_owned(),
             state,
             executed_at: row.map(|r| r.executed_at.clone()),
             execution_time_ms: row.map(|r| r.execution_time_ms),

@@ -47,29 +47,43 @@ pub struct Step {
 }
 
 /// The execution order of a migration set.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Plan {
     /// Every migration, in the order it runs.
     pub steps: Vec<Step>,
-    /// Index of each version in `steps`.
+    /// Index of each version in `steps`, made when first asked: a deploy with nothing to do
+    /// never asks (10,000 versions copied and hashed for nothing).
     #[serde(skip)]
-    index: HashMap<Version, usize>,
+    index: std::sync::OnceLock<HashMap<Version, usize>>,
 }
+
+impl PartialEq for Plan {
+    fn eq(&self, other: &Plan) -> bool {
+        self.steps == other.steps
+    }
+}
+
+impl Eq for Plan {}
 
 impl Plan {
     /// A plan of these steps, in this order.
     pub fn new(steps: Vec<Step>) -> Plan {
-        let index = steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.version.clone(), i))
-            .collect();
-        Plan { steps, index }
+        Plan {
+            steps,
+            index: std::sync::OnceLock::new(),
+        }
     }
 
     /// 1-based position of a version in the plan.
     pub fn position(&self, version: &Version) -> Option<usize> {
-        self.index.get(version).map(|i| i + 1)
+        let index = self.index.get_or_init(|| {
+            self.steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.version.clone(), i))
+                .collect()
+        });
+        index.get(version).map(|i| i + 1)
     }
 
     /// The reason rendered as a sentence, with positions of the migrations it names.
