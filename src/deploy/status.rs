@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::config::Environment;
 use crate::db::tracking::AppliedRow;
-use crate::migration::{Migration, MigrationSet};
+use crate::migration::{Migration, MigrationSet, Version};
 use crate::plan::Plan;
 
 /// The state of one migration.
@@ -128,14 +128,8 @@ pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Enviro
     let mut entries = Vec::with_capacity(plan.steps.len());
     let mut counts = Counts::default();
     for (i, step) in plan.steps.iter().enumerate() {
-        // The plan follows the versions' order unless dependencies reorder it: the same
-        // position is tried before a search.
-        let m = match set.migrations.get(i) {
-            Some(m) if m.version == step.version => m,
-            _ => match set.get(&step.version) {
-                Some(m) => m,
-                None => continue,
-            },
+        let Some(m) = migration_at(set, i, &step.version) else {
+            continue;
         };
         let row = by_version.get(m.version.as_str());
         let state = match row {
@@ -223,6 +217,15 @@ pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Enviro
     Status { entries, counts }
 }
 
+/// The migration of `version`, the plan's `i`th step. The plan follows the versions' order
+/// unless dependencies reorder it: the same position is tried before a search.
+fn migration_at<'s>(set: &'s MigrationSet, i: usize, version: &Version) -> Option<&'s Migration> {
+    match set.migrations.get(i) {
+        Some(m) if m.version == *version => Some(m),
+        _ => set.get(version),
+    }
+}
+
 /// A baseline not recorded: covered when the database has every version it replaces,
 /// pending when none, refused when some.
 fn baseline_state(
@@ -264,5 +267,75 @@ fn unknown(r: &AppliedRow) -> Entry {
         executed_at: Some(r.executed_at.clone()),
         execution_time_ms: Some(r.execution_time_ms),
         checksum: Some(r.checksum.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+
+    fn row(m: &Migration) -> AppliedRow {
+        AppliedRow {
+            version: m.version.to_string(),
+            checksum: m.checksum.0.clone(),
+            normalized_checksum: None,
+            executed_at: "2026-01-01 00:00:00 UTC".into(),
+            execution_time_ms: 1,
+            success: true,
+            error_message: None,
+            sqlstate: None,
+            error_position: None,
+            statements_done: None,
+            run_id: "r".into(),
+            applied_by: "u".into(),
+            environment: None,
+            tool_version: None,
+            damage: None,
+        }
+    }
+
+    #[test]
+    fn each_step_is_compared_with_its_own_migration_when_dependencies_reorder_the_plan() {
+        // The first file waits for the third: the plan's positions differ from the set's.
+        let files = [
+            ("2026-01-01_a", "-- @depends-on: 2026-01-03_c\nSELECT 1;\n"),
+            ("2026-01-02_b", "SELECT 2;\n"),
+            ("2026-01-03_c", "SELECT 3;\n"),
+        ]
+        .map(|(n, t)| {
+            (
+                PathBuf::from(format!("m/{n}.sql")),
+                Ok(t.as_bytes().to_vec()),
+            )
+        });
+        let set = crate::migration::from_files(Path::new("m"), files, Environment::Development);
+        let plan = crate::plan::plan(&set).expect("plans");
+        let order: Vec<&str> = plan.steps.iter().map(|s| s.version.as_str()).collect();
+        assert_eq!(order, ["2026-01-02_b", "2026-01-03_c", "2026-01-01_a"]);
+        // Only `a` is applied, with its own checksum; `b` recorded with another's is modified.
+        let mut b = row(&set.migrations[1]);
+        b.checksum = set.migrations[2].checksum.0.clone();
+        let rows = [row(&set.migrations[0]), b];
+        let status = compare(&set, &plan, &rows, Environment::Development);
+        let states: Vec<(&str, &State)> = status
+            .entries
+            .iter()
+            .map(|e| (e.version.as_str(), &e.state))
+            .collect();
+        assert_eq!(
+            states,
+            [
+                ("2026-01-02_b", &State::Modified),
+                ("2026-01-03_c", &State::Pending { out_of_order: true }),
+                (
+                    "2026-01-01_a",
+                    &State::Applied {
+                        cosmetic_change: false
+                    }
+                ),
+            ]
+        );
     }
 }
