@@ -394,6 +394,16 @@ impl ConnectionSpec {
         notices: tokio::sync::mpsc::UnboundedSender<tokio_postgres::error::DbError>,
         notifications: Option<tokio::sync::mpsc::UnboundedSender<(String, String, i32)>>,
     ) -> Result<tokio_postgres::Client, ConnectError> {
+        Ok(self.connect_reporting(notices, notifications).await?.0)
+    }
+
+    /// [`ConnectionSpec::connect_with`], with the `server_version` the server reported when
+    /// the session started (every PostgreSQL does; a proxy in front of it may not).
+    pub async fn connect_reporting(
+        &self,
+        notices: tokio::sync::mpsc::UnboundedSender<tokio_postgres::error::DbError>,
+        notifications: Option<tokio::sync::mpsc::UnboundedSender<(String, String, i32)>>,
+    ) -> Result<(tokio_postgres::Client, Option<String>), ConnectError> {
         let tls = self.tls_connector()?;
         // tokio-postgres bounds the TCP connect alone: a server (or a proxy in front of it)
         // that accepts and then says nothing would hold pgshift forever. The whole exchange
@@ -411,6 +421,7 @@ impl ConnectionSpec {
             Some(r) => r.map_err(|e| self.explain(&e))?,
             None => return Err(self.silent()),
         };
+        let server_version = connection.parameter("server_version").map(str::to_string);
         tokio::spawn(async move {
             use futures_util::StreamExt;
             let mut stream = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -432,7 +443,7 @@ impl ConnectionSpec {
                 }
             }
         });
-        Ok(client)
+        Ok((client, server_version))
     }
 
     /// How long connecting may take in all: connect_timeout for each host tried (libpq's

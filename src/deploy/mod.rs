@@ -857,21 +857,28 @@ async fn open_locked(
     lock: bool,
     out: &Emitter<'_>,
 ) -> Result<Session, DeployError> {
-    let session = Session::open(spec, settings).await?;
+    let session = Session::connect(spec, settings).await?;
     out.emit(Event::Connected {
         target: spec.describe(),
         server_version: session.server_version.clone(),
         environment,
     });
-    if lock {
-        session
-            .lock(tracking, wait, |h| {
-                out.emit(Event::Waiting {
-                    holder: h.to_string(),
-                })
-            })
-            .await?;
+    if !lock {
+        session.apply_settings().await?;
+        return Ok(session);
     }
+    // The settings and the first try for the lock go out together: one round trip, and the
+    // server runs them in that order.
+    let (applied, locked) = tokio::join!(
+        session.apply_settings(),
+        session.lock(tracking, wait, |h| {
+            out.emit(Event::Waiting {
+                holder: h.to_string(),
+            })
+        })
+    );
+    applied?;
+    locked?;
     Ok(session)
 }
 

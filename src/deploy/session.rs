@@ -151,6 +151,48 @@ fn new_token() -> Result<String, DeployError> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// The server's version and its number, asked (the first answer after connecting).
+async fn asked_version(
+    spec: &ConnectionSpec,
+    client: &Client,
+    started: std::time::Instant,
+) -> Result<(String, i32), DeployError> {
+    // `query_typed`: no prepare, one round trip (it counts on a distant server).
+    let row = spec
+        .first_answer(
+            started,
+            client.query_typed(
+                "SELECT current_setting('server_version'), current_setting('server_version_num')::int",
+                &[],
+            ),
+        )
+        .await
+        .map_err(DeployError::Connect)?
+        .map_err(db_err)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| DeployError::Db("the server did not say its version".into()))?;
+    Ok((row.get(0), row.get(1)))
+}
+
+/// `server_version_num` from `server_version` as PostgreSQL writes it: `15.18 (Debian …)` is
+/// 150018, `9.6.24` is 90624, `18beta1` is 180000. `None` for anything else.
+fn version_num(version: &str) -> Option<i32> {
+    let numeric: String = version
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let mut parts = numeric.split('.');
+    let major: i32 = parts.next()?.parse().ok()?;
+    let part = |p: Option<&str>| p.filter(|p| !p.is_empty()).map_or(Ok(0), str::parse::<i32>);
+    let (minor, patch) = (part(parts.next()).ok()?, part(parts.next()).ok()?);
+    match major {
+        10.. if minor < 10_000 => Some(major * 10_000 + minor),
+        7..=9 if minor < 100 && patch < 100 => Some(major * 10_000 + minor * 100 + patch),
+        _ => None,
+    }
+}
+
 /// The channel `pgshift stop` notifies, with the deploy's stop token as the payload.
 pub const STOP_CHANNEL: &str = "pgshift_stop";
 
@@ -160,33 +202,33 @@ impl Session {
         spec: &ConnectionSpec,
         settings: impl FnOnce(i32) -> String,
     ) -> Result<Session, DeployError> {
+        let session = Session::connect(spec, settings).await?;
+        session.apply_settings().await?;
+        Ok(session)
+    }
+
+    /// Connects and learns the server's version, `settings(version_num)` kept for
+    /// [`Session::apply_settings`], not yet applied: a caller may send them along with its
+    /// next statement.
+    pub async fn connect(
+        spec: &ConnectionSpec,
+        settings: impl FnOnce(i32) -> String,
+    ) -> Result<Session, DeployError> {
         let (notice_tx, notices) = mpsc::unbounded_channel();
         let (notification_tx, notifications) = mpsc::unbounded_channel();
         let started = std::time::Instant::now();
-        let client = spec
-            .connect_with(notice_tx, Some(notification_tx))
+        let (client, reported) = spec
+            .connect_reporting(notice_tx, Some(notification_tx))
             .await
             .map_err(DeployError::Connect)?;
-        // `query_typed`: no prepare, one round trip (it counts on a distant server).
-        let row = spec
-            .first_answer(
-                started,
-                client.query_typed(
-                    "SELECT current_setting('server_version'), current_setting('server_version_num')::int",
-                    &[],
-                ),
-            )
-            .await
-            .map_err(DeployError::Connect)?
-            .map_err(db_err)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| DeployError::Db("the server did not say its version".into()))?;
-        let (server_version, version_num): (String, i32) = (row.get(0), row.get(1));
+        // The version the server reported when the session started saves a round trip; a
+        // proxy that reports none (or something else) is asked.
+        let (server_version, version_num) =
+            match reported.and_then(|v| version_num(&v).map(|n| (v, n))) {
+                Some(known) => known,
+                None => asked_version(spec, &client, started).await?,
+            };
         let settings = settings(version_num);
-        if !settings.is_empty() {
-            client.batch_execute(&settings).await.map_err(db_err)?;
-        }
         Ok(Session {
             client,
             notices,
@@ -195,6 +237,17 @@ impl Session {
             settings,
             stop: StopSignal::new(notifications),
         })
+    }
+
+    /// Applies the session settings given to [`Session::connect`].
+    pub async fn apply_settings(&self) -> Result<(), DeployError> {
+        if self.settings.is_empty() {
+            return Ok(());
+        }
+        self.client
+            .batch_execute(&self.settings)
+            .await
+            .map_err(db_err)
     }
 
     /// Takes the deploy lock of `tracking`, waiting up to `wait`; `waiting` hears who holds it.
@@ -223,6 +276,19 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reported_server_version_gives_its_number_and_anything_else_none() {
+        assert_eq!(version_num("15.18 (Debian 15.18-0+deb12u1)"), Some(150_018));
+        assert_eq!(version_num("17.2"), Some(170_002));
+        assert_eq!(version_num("18beta1"), Some(180_000));
+        assert_eq!(version_num("16devel"), Some(160_000));
+        assert_eq!(version_num("9.6.24"), Some(90_624));
+        assert_eq!(version_num("9.6"), Some(90_600));
+        for other in ["", "PgBouncer", "x15", "3.1", "1.21.0/bouncer", "15.99999"] {
+            assert_eq!(version_num(other), None, "{other}");
+        }
+    }
 
     #[test]
     fn only_the_token_stops_and_a_flood_of_other_requests_is_reported_briefly() {
