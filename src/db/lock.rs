@@ -160,8 +160,9 @@ pub async fn release(client: &Client, tracking: &Tracking) -> Result<(), tokio_p
 pub async fn holder(client: &Client, key: i64) -> Result<Option<Holder>, tokio_postgres::Error> {
     let hi = (key >> 32) as u32 as i64;
     let lo = key as u32 as i64;
-    let row = client
-        .query_opt(
+    // `query_typed`: no prepare, one round trip.
+    let rows = client
+        .query_typed(
             "SELECT l.pid, nullif(a.application_name, ''), a.usename::text,
                     CASE WHEN a.backend_start IS NOT NULL THEN coalesce(host(a.client_addr), 'local socket') END,
                     to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC'
@@ -169,19 +170,20 @@ pub async fn holder(client: &Client, key: i64) -> Result<Option<Holder>, tokio_p
              WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
                AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
              LIMIT 1",
-            &[&hi, &lo],
+            &[(&hi, Type::INT8), (&lo, Type::INT8)],
         )
         .await?;
-    row.map(|r| {
-        Ok(Holder {
-            pid: r.try_get(0)?,
-            application: r.try_get(1)?,
-            user: r.try_get(2)?,
-            client: r.try_get(3)?,
-            since: r.try_get(4)?,
+    rows.first()
+        .map(|r| {
+            Ok(Holder {
+                pid: r.try_get(0)?,
+                application: r.try_get(1)?,
+                user: r.try_get(2)?,
+                client: r.try_get(3)?,
+                since: r.try_get(4)?,
+            })
         })
-    })
-    .transpose()
+        .transpose()
 }
 
 #[cfg(test)]

@@ -799,17 +799,22 @@ pub async fn read_status(
     let (tx, _rx) = mpsc::unbounded_channel();
     let started = Instant::now();
     let client = spec.connect(tx).await.map_err(DeployError::Connect)?;
-    let rows = spec
-        .first_answer(started, tracking.rows(&client))
+    // Who holds the lock is asked along with the records (one round trip fewer), both
+    // within the time the first answer has.
+    let both = async {
+        tokio::join!(
+            tracking.rows(&client),
+            lock::holder(&client, tracking.lock_key())
+        )
+    };
+    let (rows, holder) = spec
+        .first_answer(started, both)
         .await
-        .map_err(DeployError::Connect)?
-        .map_err(db_err)?;
-    let running = lock::holder(&client, tracking.lock_key())
-        .await
-        .map_err(db_err)?
-        .map(|h| Running {
-            holder: h.to_string(),
-        });
+        .map_err(DeployError::Connect)?;
+    let rows = rows.map_err(db_err)?;
+    let running = holder.map_err(db_err)?.map(|h| Running {
+        holder: h.to_string(),
+    });
     let (set, plan) = files.get()?;
     let original = |v: &str| {
         let version = Version::parse_reference(v).ok()?;

@@ -102,7 +102,9 @@ pub async fn disagreement(
     rows: &[crate::db::tracking::AppliedRow],
     original: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<Disagreement>, tokio_postgres::Error> {
-    if !client.query_one(EXISTS_SQL, &[]).await?.get::<_, bool>(0) {
+    // `query_typed`: no prepare, one round trip.
+    let exists = client.query_typed(EXISTS_SQL, &[]).await?;
+    if !exists.first().is_some_and(|r| r.get::<_, bool>(0)) {
         return Ok(None);
     }
     let history = client
