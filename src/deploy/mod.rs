@@ -862,28 +862,32 @@ async fn open_locked(
     lock: bool,
     out: &Emitter<'_>,
 ) -> Result<Session, DeployError> {
-    let session = Session::connect(spec, settings).await?;
+    let (session, started) = Session::connect(spec, settings, true).await?;
     out.emit(Event::Connected {
         target: spec.describe(),
         server_version: session.server_version.clone(),
         environment,
     });
+    // The settings are the first answer the server owes: within the connect deadline.
+    let applied = async {
+        spec.first_answer(started, session.apply_settings())
+            .await
+            .map_err(DeployError::Connect)?
+    };
     if !lock {
-        session.apply_settings().await?;
+        applied.await?;
         return Ok(session);
     }
     // The settings and the first try for the lock go out together: one round trip, and the
-    // server runs them in that order.
-    let (applied, locked) = tokio::join!(
-        session.apply_settings(),
+    // server runs them in that order. A failure of either ends the other.
+    tokio::try_join!(
+        applied,
         session.lock(tracking, wait, |h| {
             out.emit(Event::Waiting {
                 holder: h.to_string(),
             })
         })
-    );
-    applied?;
-    locked?;
+    )?;
     Ok(session)
 }
 

@@ -202,41 +202,55 @@ impl Session {
         spec: &ConnectionSpec,
         settings: impl FnOnce(i32) -> String,
     ) -> Result<Session, DeployError> {
-        let session = Session::connect(spec, settings).await?;
+        let (session, _) = Session::connect(spec, settings, false).await?;
         session.apply_settings().await?;
         Ok(session)
     }
 
-    /// Connects and learns the server's version, `settings(version_num)` kept for
-    /// [`Session::apply_settings`], not yet applied: a caller may send them along with its
-    /// next statement.
+    /// Connects and learns the server's version; `settings(version_num)` is kept for
+    /// [`Session::apply_settings`], not yet applied, so that a caller may send them along with
+    /// its next statement. With `reported`, the version the server reported when the session
+    /// started saves a round trip: the caller must then bound the settings' answer with
+    /// `first_answer` from the instant returned (a server that finished the startup and then
+    /// says nothing is unreachable). Without it, or when a proxy reports none, or when there
+    /// are no settings to bound, the version is asked, within that time.
     pub async fn connect(
         spec: &ConnectionSpec,
         settings: impl FnOnce(i32) -> String,
-    ) -> Result<Session, DeployError> {
+        reported: bool,
+    ) -> Result<(Session, std::time::Instant), DeployError> {
         let (notice_tx, notices) = mpsc::unbounded_channel();
         let (notification_tx, notifications) = mpsc::unbounded_channel();
         let started = std::time::Instant::now();
-        let (client, reported) = spec
+        let (client, version) = spec
             .connect_reporting(notice_tx, Some(notification_tx))
             .await
             .map_err(DeployError::Connect)?;
-        // The version the server reported when the session started saves a round trip; a
-        // proxy that reports none (or something else) is asked.
-        let (server_version, version_num) =
-            match reported.and_then(|v| version_num(&v).map(|n| (v, n))) {
-                Some(known) => known,
-                None => asked_version(spec, &client, started).await?,
-            };
-        let settings = settings(version_num);
-        Ok(Session {
+        let known = version
+            .filter(|_| reported)
+            .and_then(|v| version_num(&v).map(|n| (v, n)));
+        let (server_version, version_num, settings) = match known {
+            Some((v, n)) => match settings(n) {
+                s if s.is_empty() => {
+                    let (v, n) = asked_version(spec, &client, started).await?;
+                    (v, n, s)
+                }
+                s => (v, n, s),
+            },
+            None => {
+                let (v, n) = asked_version(spec, &client, started).await?;
+                (v, n, settings(n))
+            }
+        };
+        let session = Session {
             client,
             notices,
             server_version,
             version_num,
             settings,
             stop: StopSignal::new(notifications),
-        })
+        };
+        Ok((session, started))
     }
 
     /// Applies the session settings given to [`Session::connect`].

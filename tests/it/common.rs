@@ -177,6 +177,9 @@ pub enum Silence {
     AfterTlsRefused,
     /// Finishes the startup (authentication ok, ready for query), then answers no query.
     AfterStartup,
+    /// Finishes the startup saying its version (`server_version`, as PostgreSQL does), then
+    /// answers no query.
+    AfterStartupWithVersion,
 }
 
 /// A TCP server on 127.0.0.1 that takes connections and stops answering (a hung server, or a
@@ -214,16 +217,19 @@ impl SilentServer {
                             .is_some_and(|b| b.starts_with(&80877103u32.to_be_bytes()))
                         {
                             let _ = s.write_all(b"N");
-                            first = if silence == Silence::AfterStartup {
-                                read_message(&mut s)
-                            } else {
+                            first = if silence == Silence::AfterTlsRefused {
                                 None
+                            } else {
+                                read_message(&mut s)
                             };
                         }
-                        if silence == Silence::AfterStartup && first.is_some() {
-                            // AuthenticationOk, then ReadyForQuery (idle).
-                            let _ = s
-                                .write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 0, b'Z', 0, 0, 0, 5, b'I']);
+                        if first.is_some() && silence != Silence::AfterTlsRefused {
+                            // AuthenticationOk, the version maybe, then ReadyForQuery (idle).
+                            let _ = s.write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 0]);
+                            if silence == Silence::AfterStartupWithVersion {
+                                let _ = s.write_all(b"S\0\0\0\x18server_version\x0015.4\0");
+                            }
+                            let _ = s.write_all(&[b'Z', 0, 0, 0, 5, b'I']);
                         }
                     }
                     // Read and drop whatever comes; answer nothing, close nothing.

@@ -489,6 +489,7 @@ fn a_server_that_takes_the_connection_and_never_answers_is_an_error_after_connec
         Silence::AtOnce,
         Silence::AfterTlsRefused,
         Silence::AfterStartup,
+        Silence::AfterStartupWithVersion,
     ] {
         let server = SilentServer::start(silence);
         for (args, tls) in [
@@ -552,8 +553,13 @@ fn send(child: &std::process::Child, signal: i32) {
 fn sigint_and_sigterm_end_pgshift_while_it_connects_or_waits_for_the_lock() {
     // Connecting to a server that never answers, with connect_timeout=0 (wait forever).
     for (signal, name) in [(2, "SIGINT"), (15, "SIGTERM")] {
-        for args in [&["status"][..], &["migrate"][..], &["health"][..]] {
-            let server = SilentServer::start(Silence::AfterStartup);
+        for (args, silence) in [
+            (&["status"][..], Silence::AfterStartup),
+            (&["migrate"][..], Silence::AfterStartup),
+            (&["migrate"][..], Silence::AfterStartupWithVersion),
+            (&["health"][..], Silence::AfterStartup),
+        ] {
+            let server = SilentServer::start(silence);
             let (_dir, child) =
                 spawn_against(&server.url("connect_timeout=0&sslmode=disable"), args);
             server.wait_for_connections(1);
