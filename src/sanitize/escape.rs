@@ -36,7 +36,12 @@ fn needs_escape(c: char, keep: &dyn Fn(char) -> bool) -> bool {
 }
 
 fn escape_chars<'a>(s: &'a str, keep: &dyn Fn(char) -> bool) -> Cow<'a, str> {
-    if !s.chars().any(|c| needs_escape(c, keep)) && !s.contains(LEGACY_COMMAND) {
+    // Printable ASCII never needs an escape, and TAB and LF only when not kept: a text of
+    // them alone is read byte by byte (10,000 lines of `status`), not char by char.
+    let plain =
+        |b: u8| (0x20..0x7f).contains(&b) || ((b == b'\t' || b == b'\n') && keep(b as char));
+    let clean = s.bytes().all(plain) || !s.chars().any(|c| needs_escape(c, keep));
+    if clean && !s.contains(LEGACY_COMMAND) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -198,6 +203,15 @@ mod tests {
         assert_eq!(untrusted("abc\u{202E}def"), "abc\\u{202e}def");
         assert_eq!(untrusted("tab\tstays"), "tab\tstays");
         assert!(matches!(untrusted("plain – ünïcode"), Cow::Borrowed(_)));
+        // Plain ASCII (read byte by byte) is kept whole; DEL and the ASCII controls are not.
+        assert!(matches!(
+            untrusted("2026-01-01_a  applied\t~"),
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(untrusted("a\x7fb\x00c\x1fd"), "a\\u{7f}b\\u{0}c\\u{1f}d");
+        assert_eq!(untrusted("plain\nlines"), "plain\\nlines");
+        assert!(matches!(output("plain\nlines\n", false), Cow::Borrowed(_)));
+        assert_eq!(output("##[x]\n", false), "##\\[x]\n");
     }
 
     #[test]
