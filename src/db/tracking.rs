@@ -613,12 +613,11 @@ ALTER TABLE {meta} ENABLE ROW LEVEL SECURITY;"
 fn oldest_first(rows: Vec<AppliedRow>, times: Vec<Option<f64>>) -> Vec<AppliedRow> {
     // A table written only by deploys returns its rows oldest first already: checked, not
     // sorted (moving 10,000 rows cost more than reading them).
-    let in_order = rows
+    if rows
         .iter()
         .zip(&times)
-        .zip(rows.iter().zip(&times).skip(1))
-        .all(|(a, b)| by_time_then_version(a, b) != std::cmp::Ordering::Greater);
-    if in_order {
+        .is_sorted_by(|a, b| by_time_then_version(*a, *b) != std::cmp::Ordering::Greater)
+    {
         return rows;
     }
     let mut keyed: Vec<(Option<f64>, AppliedRow)> = times.into_iter().zip(rows).collect();
