@@ -131,7 +131,7 @@ pub fn carried(m: &Migration, not_owned: &[String]) -> Vec<String> {
     for s in &parsed.statements {
         let (start, end) = (parsed.sub.to_source(s.start), parsed.sub.to_source(s.end));
         let text = source[start..end].trim();
-        match &s.node {
+        match &*s.node {
             NodeEnum::CopyStmt(c) if c.is_from && c.filename.is_empty() && !c.is_program => {
                 if let Some(d) = psql.copies.iter().find(|d| d.start >= end) {
                     out.push(format!("{text};\n{}\\.", &source[d.start..d.end]));

@@ -351,7 +351,7 @@ fn tree_cost(parsed: &ParsedFile) -> usize {
     parsed
         .statements
         .iter()
-        .map(|s| match &s.node {
+        .map(|s| match &*s.node {
             pg_query::NodeEnum::InsertStmt(i) if i.relation.is_none() => 64,
             // Its data (`FROM stdin`) is never parsed.
             pg_query::NodeEnum::CopyStmt(_) => 4096,

@@ -96,7 +96,7 @@ where
 
 impl Step {
     pub fn of(s: &Statement) -> Step {
-        let concurrent_index = match &s.node {
+        let concurrent_index = match &*s.node {
             pg_query::NodeEnum::IndexStmt(i) if i.concurrent && !i.idxname.is_empty() => {
                 let schema = i
                     .relation
@@ -162,7 +162,7 @@ impl Effects {
             ..Effects::default()
         };
         for s in statements {
-            match &s.node {
+            match &*s.node {
                 pg_query::NodeEnum::VariableSetStmt(v) => {
                     e.session |= !v.is_local;
                     e.role |= v.name == "role" || v.name == "session_authorization";

@@ -628,7 +628,7 @@ fn with_copy_data(
         .iter()
         .map(|s| {
             let mut step = execute::Step::of(s);
-            if let pg_query::NodeEnum::CopyStmt(c) = &s.node {
+            if let pg_query::NodeEnum::CopyStmt(c) = &*s.node {
                 if c.is_from && c.filename.is_empty() && !c.is_program {
                     let after = sub.to_source(s.end);
                     step.copy = psql

@@ -79,7 +79,7 @@ fn ops(source: &std::sync::Arc<String>) -> Vec<Op> {
     };
     let mut out = Vec::new();
     for s in &parsed.statements {
-        match &s.node {
+        match &*s.node {
             NodeEnum::VariableSetStmt(v) if v.name == "search_path" => path = first_schema(v),
             NodeEnum::CreateStmt(c) => {
                 if let Some(r) = c.relation.as_ref().filter(|r| r.relpersistence != "t") {

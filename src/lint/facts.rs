@@ -86,7 +86,7 @@ pub fn search_paths(text: &str, statements: &[crate::sql::Statement]) -> Vec<Arc
     let mut out = Vec::with_capacity(statements.len());
     for s in statements {
         out.push(current.clone());
-        match &s.node {
+        match &*s.node {
             NodeEnum::VariableSetStmt(v) if v.name.eq_ignore_ascii_case("search_path") => {
                 let values: Vec<String> = v
                     .args
@@ -288,7 +288,7 @@ impl SetFacts {
             if let Some(name) = made_object(&s.node) {
                 self.objects_made.entry(name).or_insert(place);
             }
-            if let NodeEnum::ViewStmt(v) = &s.node {
+            if let NodeEnum::ViewStmt(v) = &*s.node {
                 if let Some(r) = &v.view {
                     self.views.insert(QualName::of(r));
                 }
@@ -298,7 +298,7 @@ impl SetFacts {
                 self.rls_enabled_at.remove(&t);
                 self.created.insert(t, version.to_string());
             }
-            match &s.node {
+            match &*s.node {
                 NodeEnum::AlterTableStmt(a) => {
                     let Some(rel) = &a.relation else { continue };
                     let t = QualName::of(rel);
@@ -383,7 +383,7 @@ impl SetFacts {
                 continue;
             }
             let first = path[0].clone();
-            match &mut s.node {
+            match Arc::make_mut(&mut s.node) {
                 NodeEnum::CreateStmt(c) => {
                     if let Some(r) = c.relation.as_mut().filter(|r| r.schemaname.is_empty()) {
                         r.schemaname = first.clone();
@@ -412,7 +412,7 @@ impl SetFacts {
             // alone and not changed otherwise while they are used; only a string field of each
             // RangeVar is written, which moves no node.
             unsafe {
-                for (n, ..) in s.node.nodes_mut() {
+                for (n, ..) in Arc::make_mut(&mut s.node).nodes_mut() {
                     if let pg_query::NodeMut::RangeVar(r) = n {
                         let Some(r) = r.as_mut() else { continue };
                         if r.schemaname.is_empty() && r.relpersistence != "t" {

@@ -231,7 +231,7 @@ pub fn alter_existing<'a>(
     ),
 > + 'a {
     ctx.statements().iter().flat_map(move |s| {
-        let alter = match &s.node {
+        let alter = match &*s.node {
             pg_query::NodeEnum::AlterTableStmt(a) if ctx.existed_before(&a.relation) => Some(a),
             _ => None,
         };

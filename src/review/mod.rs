@@ -337,7 +337,7 @@ fn predict(
         let mut statements = Vec::new();
         for (s, path) in file.statements.iter().zip(&paths) {
             let index_build = matches!(
-                s.node,
+                *s.node,
                 pg_query::NodeEnum::IndexStmt(_) | pg_query::NodeEnum::ReindexStmt(_)
             );
             let locks = locks::predict(&s.node, path, &known)

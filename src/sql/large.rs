@@ -6,6 +6,7 @@
 //! chunks whatever the size of the text, and the time linear.
 
 use std::ops::Range;
+use std::sync::{Arc, OnceLock};
 
 use pg_query::NodeEnum;
 
@@ -63,7 +64,8 @@ pub fn parse(sql: &str, window: usize) -> Result<Vec<Statement>, SyntaxError> {
         crate::parallel::map(ranges.iter().collect(), 1, crate::parallel::cores(), |r| {
             parse_chunk(sql, r.clone())
         });
-    let mut statements = Vec::new();
+    let found = parsed.iter().map(|r| r.as_ref().map_or(0, Vec::len)).sum();
+    let mut statements = Vec::with_capacity(found);
     let mut i = 0;
     while i < ranges.len() {
         let mut range = ranges[i].clone();
@@ -90,7 +92,7 @@ pub fn parse(sql: &str, window: usize) -> Result<Vec<Statement>, SyntaxError> {
     // A CALL of a procedure whose PL/pgSQL commits, created in an earlier chunk.
     let mut committing: Vec<String> = Vec::new();
     for s in &mut statements {
-        match &s.node {
+        match &*s.node {
             NodeEnum::CreateFunctionStmt(f) => {
                 committing.extend(super::plpgsql::committing_procedure(f));
             }
@@ -178,27 +180,37 @@ fn parse_chunk(sql: &str, range: Range<usize>) -> Result<Vec<Statement>, (Syntax
 }
 
 /// The tree pgshift keeps for a statement that only moves data (`INSERT`, a plain `SELECT`):
-/// its kind without its rows. No rule looks inside, and it always runs in a transaction.
-fn light(text: &str) -> Option<NodeEnum> {
+/// its kind without its rows, one tree shared by all. No rule looks inside, and it always runs
+/// in a transaction.
+fn light(text: &str) -> Option<Arc<NodeEnum>> {
     let word = text
         .split(|c: char| !c.is_ascii_alphabetic())
         .next()
         .unwrap_or("");
     if word.eq_ignore_ascii_case("insert") {
-        return Some(NodeEnum::InsertStmt(Box::default()));
+        static INSERT: OnceLock<Arc<NodeEnum>> = OnceLock::new();
+        return Some(Arc::clone(
+            INSERT.get_or_init(|| Arc::new(NodeEnum::InsertStmt(Box::default()))),
+        ));
     }
     // `SELECT … INTO t` creates a table; `set_config` changes the session: decode those.
     if word.eq_ignore_ascii_case("select") {
-        static KEEP: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+        static KEEP: OnceLock<regex::Regex> = OnceLock::new();
         let keep = KEEP.get_or_init(|| {
             regex::Regex::new(r"(?i)\binto\b|set_config|pg_advisory|pg_terminate|pg_cancel")
                 .expect("a valid pattern")
         });
         if !keep.is_match(text) {
-            return Some(NodeEnum::SelectStmt(Box::default()));
+            return Some(light_select());
         }
     }
     None
+}
+
+/// The tree of a plain `SELECT` whose own tree is not kept, shared.
+pub(super) fn light_select() -> Arc<NodeEnum> {
+    static SELECT: OnceLock<Arc<NodeEnum>> = OnceLock::new();
+    Arc::clone(SELECT.get_or_init(|| Arc::new(NodeEnum::SelectStmt(Box::default()))))
 }
 
 #[cfg(test)]
@@ -344,8 +356,8 @@ mod tests {
             rows.join(",")
         );
         let s = parse(&sql, 64).unwrap();
-        assert!(matches!(&s[0].node, NodeEnum::InsertStmt(i) if i.select_stmt.is_none()));
+        assert!(matches!(&*s[0].node, NodeEnum::InsertStmt(i) if i.select_stmt.is_none()));
         // `SELECT … INTO` creates a table: its tree is kept.
-        assert!(matches!(&s[1].node, NodeEnum::SelectStmt(q) if q.into_clause.is_some()));
+        assert!(matches!(&*s[1].node, NodeEnum::SelectStmt(q) if q.into_clause.is_some()));
     }
 }

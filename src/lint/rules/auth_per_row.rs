@@ -58,7 +58,7 @@ fn bare_calls(expr: &NodeEnum) -> Vec<String> {
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     for s in ctx.statements() {
-        let (qual, with_check) = match &s.node {
+        let (qual, with_check) = match &*s.node {
             NodeEnum::CreatePolicyStmt(p) => (&p.qual, &p.with_check),
             NodeEnum::AlterPolicyStmt(p) => (&p.qual, &p.with_check),
             _ => continue,

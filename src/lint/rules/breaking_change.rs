@@ -74,7 +74,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     let made_here: HashSet<String> = ctx
         .statements()
         .iter()
-        .filter_map(|s| match &s.node {
+        .filter_map(|s| match &*s.node {
             // What is renamed to a name takes its place: Prisma replaces an enum by making
             // `Role_new`, renaming `Role` to `Role_old` and `Role_new` to `Role`, and dropping
             // `Role_old`, all in one migration.
@@ -84,7 +84,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
         .collect();
     let new_here = |name: &str| made_here.contains(name);
     for s in ctx.statements() {
-        match &s.node {
+        match &*s.node {
             NodeEnum::DropStmt(d) => {
                 let Some((what, how)) = kind(d.remove_type) else {
                     continue;
@@ -151,7 +151,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     let dropped_tables: HashSet<String> = ctx
         .statements()
         .iter()
-        .filter_map(|s| match &s.node {
+        .filter_map(|s| match &*s.node {
             NodeEnum::DropStmt(d) if d.remove_type == ObjectType::ObjectTable as i32 => Some(d),
             _ => None,
         })

@@ -16,7 +16,7 @@ pub const RULE: Rule = Rule {
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     for s in ctx.statements() {
-        let (rel, where_clause, verb) = match &s.node {
+        let (rel, where_clause, verb) = match &*s.node {
             NodeEnum::UpdateStmt(u) => (&u.relation, &u.where_clause, "UPDATE"),
             NodeEnum::DeleteStmt(d) => (&d.relation, &d.where_clause, "DELETE"),
             _ => continue,

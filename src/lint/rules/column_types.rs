@@ -45,7 +45,7 @@ fn constraint_kinds(list: &[protobuf::Node]) -> Vec<i32> {
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     for s in ctx.statements() {
         let mut columns: Vec<(&protobuf::ColumnDef, bool)> = Vec::new();
-        match &s.node {
+        match &*s.node {
             NodeEnum::CreateStmt(c) => {
                 // Columns named by a table-level PRIMARY KEY are keys too.
                 let table_keys: Vec<String> = c

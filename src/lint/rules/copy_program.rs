@@ -15,7 +15,7 @@ pub const RULE: Rule = Rule {
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     for s in ctx.statements() {
-        if let NodeEnum::CopyStmt(c) = &s.node {
+        if let NodeEnum::CopyStmt(c) = &*s.node {
             if c.is_program {
                 let at = ctx.find_in(s, "program").unwrap_or(s.start);
                 out.push(Violation::at(

@@ -16,7 +16,7 @@ pub const RULE: Rule = Rule {
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     for s in ctx.statements() {
-        let (missing, what) = match &s.node {
+        let (missing, what) = match &*s.node {
             NodeEnum::CreateStmt(c) => (!c.if_not_exists, "TABLE"),
             NodeEnum::IndexStmt(i) => (!i.if_not_exists && !i.idxname.is_empty(), "INDEX"),
             NodeEnum::CreateSchemaStmt(c) => (!c.if_not_exists, "SCHEMA"),

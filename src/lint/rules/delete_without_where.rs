@@ -15,7 +15,7 @@ pub const RULE: Rule = Rule {
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     for s in ctx.statements() {
-        if let NodeEnum::DeleteStmt(d) = &s.node {
+        if let NodeEnum::DeleteStmt(d) = &*s.node {
             if d.where_clause.is_none() {
                 let table = d
                     .relation

@@ -16,7 +16,7 @@ pub const RULE: Rule = Rule {
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     for s in ctx.statements() {
-        let NodeEnum::AlterTableStmt(a) = &s.node else {
+        let NodeEnum::AlterTableStmt(a) = &*s.node else {
             continue;
         };
         if alter_cmds(a).any(|c| {

@@ -18,7 +18,7 @@ pub const RULE: Rule = Rule {
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     for s in ctx.statements() {
-        let NodeEnum::AlterDomainStmt(d) = &s.node else {
+        let NodeEnum::AlterDomainStmt(d) = &*s.node else {
             continue;
         };
         // subtype 'C': ADD CONSTRAINT.

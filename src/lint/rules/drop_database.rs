@@ -15,7 +15,7 @@ pub const RULE: Rule = Rule {
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     for s in ctx.statements() {
-        if let NodeEnum::DropdbStmt(d) = &s.node {
+        if let NodeEnum::DropdbStmt(d) = &*s.node {
             out.push(Violation::stmt(
                 ctx,
                 s,

@@ -20,13 +20,13 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     let created: Vec<String> = ctx
         .statements()
         .iter()
-        .filter_map(|s| match &s.node {
+        .filter_map(|s| match &*s.node {
             NodeEnum::IndexStmt(i) if !i.idxname.is_empty() => Some(i.idxname.clone()),
             _ => None,
         })
         .collect();
     for s in ctx.statements() {
-        let NodeEnum::DropStmt(d) = &s.node else {
+        let NodeEnum::DropStmt(d) = &*s.node else {
             continue;
         };
         if d.remove_type != ObjectType::ObjectIndex as i32 || d.concurrent {

@@ -16,7 +16,7 @@ pub const RULE: Rule = Rule {
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     for s in ctx.statements() {
-        if let NodeEnum::DropStmt(d) = &s.node {
+        if let NodeEnum::DropStmt(d) = &*s.node {
             if d.remove_type == ObjectType::ObjectTable as i32 {
                 out.push(Violation::stmt(
                     ctx,

@@ -20,7 +20,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
             continue;
         };
         // A unique index enforces something: it is never the one to drop.
-        if matches!(&s.node, pg_query::NodeEnum::IndexStmt(i) if i.unique) {
+        if matches!(&*s.node, pg_query::NodeEnum::IndexStmt(i) if i.unique) {
             continue;
         }
         if ctx.facts.created_by(&t).is_some() && ctx.facts.keys.identical(&t, &cols) > 1 {

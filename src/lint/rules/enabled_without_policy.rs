@@ -20,7 +20,7 @@ pub const RULE: Rule = Rule {
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     for s in ctx.statements() {
-        let NodeEnum::AlterTableStmt(a) = &s.node else {
+        let NodeEnum::AlterTableStmt(a) = &*s.node else {
             continue;
         };
         let Some(rel) = &a.relation else { continue };

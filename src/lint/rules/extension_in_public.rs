@@ -18,7 +18,7 @@ pub const RULE: Rule = Rule {
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     for s in ctx.statements() {
-        let NodeEnum::CreateExtensionStmt(e) = &s.node else {
+        let NodeEnum::CreateExtensionStmt(e) = &*s.node else {
             continue;
         };
         let schema = def_elems(&e.options)

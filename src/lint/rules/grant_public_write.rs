@@ -94,7 +94,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     let mut rls_on = Gathered::default();
     let mut rls_off = Gathered::default();
     for s in ctx.statements() {
-        let NodeEnum::GrantStmt(g) = &s.node else {
+        let NodeEnum::GrantStmt(g) = &*s.node else {
             continue;
         };
         if !g.is_grant {

@@ -67,7 +67,7 @@ fn report(ctx: &Ctx, name: &str, c: &AConst, out: &mut Vec<Violation>) {
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     for s in ctx.statements() {
-        match &s.node {
+        match &*s.node {
             NodeEnum::InsertStmt(i) => {
                 let cols: Vec<String> = i
                     .cols

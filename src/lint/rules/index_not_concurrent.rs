@@ -16,7 +16,7 @@ pub const RULE: Rule = Rule {
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     for s in ctx.statements() {
-        let NodeEnum::IndexStmt(i) = &s.node else {
+        let NodeEnum::IndexStmt(i) = &*s.node else {
             continue;
         };
         if !i.concurrent && ctx.existed_before(&i.relation) {

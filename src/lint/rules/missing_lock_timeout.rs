@@ -22,7 +22,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
         return;
     }
     for s in ctx.statements() {
-        let locks_existing = match &s.node {
+        let locks_existing = match &*s.node {
             NodeEnum::VariableSetStmt(v) if v.name == "lock_timeout" => {
                 // `SET lock_timeout = 0` (pg_dump's preamble) turns it off.
                 if turns_off(v) {

@@ -26,7 +26,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
         return;
     };
     let others = ctx.statements().iter().filter(|s| {
-        s.need == TxNeed::Transaction && !matches!(s.node, pg_query::NodeEnum::VariableSetStmt(_))
+        s.need == TxNeed::Transaction && !matches!(*s.node, pg_query::NodeEnum::VariableSetStmt(_))
     });
     if let Some(other) = others.into_iter().next() {
         let TxNeed::Autocommit(what) = first.need else {

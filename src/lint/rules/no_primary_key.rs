@@ -20,7 +20,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
         let Some(t) = created_table(&s.node) else {
             continue;
         };
-        if matches!(s.node, pg_query::NodeEnum::CreateStmt(_))
+        if matches!(*s.node, pg_query::NodeEnum::CreateStmt(_))
             && !ctx.facts.keys.has_primary_key(&t)
             && !ctx.facts.dropped(&t)
         {

@@ -17,7 +17,7 @@ pub const RULE: Rule = Rule {
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     for s in ctx.statements() {
-        let NodeEnum::CreatePolicyStmt(p) = &s.node else {
+        let NodeEnum::CreatePolicyStmt(p) = &*s.node else {
             continue;
         };
         let Some(rel) = &p.table else { continue };

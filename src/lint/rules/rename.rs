@@ -17,7 +17,7 @@ pub const RULE: Rule = Rule {
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     for s in ctx.statements() {
-        let NodeEnum::RenameStmt(r) = &s.node else {
+        let NodeEnum::RenameStmt(r) = &*s.node else {
             continue;
         };
         let what = if r.rename_type == ObjectType::ObjectColumn as i32 {

@@ -16,7 +16,7 @@ pub const RULE: Rule = Rule {
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     for s in ctx.statements() {
-        let NodeEnum::CreateFunctionStmt(f) = &s.node else {
+        let NodeEnum::CreateFunctionStmt(f) = &*s.node else {
             continue;
         };
         let definer =

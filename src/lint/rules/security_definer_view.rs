@@ -20,7 +20,7 @@ pub const RULE: Rule = Rule {
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     for s in ctx.statements() {
-        let NodeEnum::ViewStmt(v) = &s.node else {
+        let NodeEnum::ViewStmt(v) = &*s.node else {
             continue;
         };
         let Some(rel) = &v.view else { continue };

@@ -15,7 +15,7 @@ pub const RULE: Rule = Rule {
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     for s in ctx.statements() {
-        if let NodeEnum::TruncateStmt(_) = &s.node {
+        if let NodeEnum::TruncateStmt(_) = &*s.node {
             out.push(Violation::stmt(ctx, s, "TRUNCATE deletes every row"));
         }
     }

@@ -18,7 +18,7 @@ pub const RULE: Rule = Rule {
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     for s in ctx.statements() {
-        let NodeEnum::AlterTableStmt(a) = &s.node else {
+        let NodeEnum::AlterTableStmt(a) = &*s.node else {
             continue;
         };
         if !ctx.existed_before(&a.relation) {

@@ -20,7 +20,7 @@ fn untrusted(lang: &str) -> bool {
 
 fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     for s in ctx.statements() {
-        let lang = match &s.node {
+        let lang = match &*s.node {
             NodeEnum::CreateFunctionStmt(f) => def_elems(&f.options)
                 .find(|d| d.defname == "language")
                 .and_then(def_string),

@@ -26,7 +26,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     let mut added_not_valid: HashSet<(QualName, String)> = HashSet::new();
     for s in ctx.statements() {
         // A table made by this migration is empty: its scan is instant.
-        let NodeEnum::AlterTableStmt(a) = &s.node else {
+        let NodeEnum::AlterTableStmt(a) = &*s.node else {
             continue;
         };
         if !ctx.existed_before(&a.relation) {
