@@ -205,6 +205,11 @@ pub fn validate_set(set: &crate::migration::MigrationSet, opts: &Options) -> Rep
 
     let (mut kept, facts) = gather(set, planned.as_ref(), opts);
     let linted = check_rules(set, &mut kept, &facts, opts);
+    // The set's facts are done with: freed before the findings are gathered into one list.
+    drop(facts);
+    let found: usize = kept.iter().map(|k| k.findings.len()).sum::<usize>()
+        + linted.iter().map(Vec::len).sum::<usize>();
+    findings.reserve_exact(found);
     for (k, lint_findings) in kept.into_iter().zip(linted) {
         findings.extend(k.findings);
         findings.extend(lint_findings);

@@ -2,6 +2,7 @@
 //! per file under `rules/`, suppression with `-- @allow:`, levels from the config, and the
 //! facts about the whole migration set that some rules need.
 
+mod declared_types;
 pub mod facts;
 pub mod keys;
 pub mod rules;
@@ -304,6 +305,9 @@ pub fn check(
             });
         }
     }
+    // Kept until the report: a first push makes room for four (a thousand bytes a file on a
+    // set of 20,000 files with a finding or two each).
+    findings.shrink_to_fit();
     findings
 }
 
