@@ -289,7 +289,7 @@ fn gather(
             let cost = tree_cost(&parsed);
             let tree = (cost <= budget).then(|| {
                 budget -= cost;
-                parsed
+                Box::new(parsed)
             });
             kept[i] = Kept {
                 tree,
@@ -315,7 +315,7 @@ fn check_rules(
         .filter(|r| opts.families.is_empty() || opts.families.contains(&r.family))
         .collect();
     // The kept trees move to the threads that check them.
-    let jobs: Vec<(usize, Option<ParsedFile>)> = kept
+    let jobs: Vec<(usize, Option<Box<ParsedFile>>)> = kept
         .iter_mut()
         .enumerate()
         .map(|(i, k)| (i, k.tree.take()))
@@ -323,7 +323,7 @@ fn check_rules(
     let kept: &[Kept] = kept;
     crate::parallel::map(jobs, 1, opts.parallel_jobs, |(i, tree)| {
         let m = &set.migrations[i];
-        let parsed = tree.unwrap_or_else(|| {
+        let parsed = tree.map(|t| *t).unwrap_or_else(|| {
             let mut fresh = ParsedFile::parse(&m.source, opts.value_of).0;
             SetFacts::replay(&mut fresh, &kept[i].resolved);
             fresh
@@ -340,7 +340,8 @@ fn check_rules(
 #[derive(Default)]
 struct Kept {
     /// Taken by the second pass.
-    tree: Option<ParsedFile>,
+    /// Boxed: most files of a large set keep none, and a `Kept` is made for every file.
+    tree: Option<Box<ParsedFile>>,
     resolved: lint::Resolved,
     findings: Vec<Finding>,
 }

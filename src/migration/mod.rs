@@ -83,8 +83,8 @@ pub struct Migration {
     pub front: FrontMatter,
     /// Header `Dependencies` and `@depends-on`, merged, each version once.
     pub dependencies: Vec<DepRef>,
-    /// The down file beside it, if any.
-    pub down: Option<DownFile>,
+    /// The down file beside it, if any (boxed: most migrations of a large set have none).
+    pub down: Option<Box<DownFile>>,
 }
 
 impl Migration {
@@ -596,7 +596,7 @@ fn load_migration(
             includes,
             front,
             dependencies,
-            down,
+            down: down.map(Box::new),
         },
         findings,
         included,
