@@ -56,6 +56,8 @@ pub mod import;
 #[doc(hidden)]
 pub mod lint;
 #[doc(hidden)]
+pub mod memory;
+#[doc(hidden)]
 pub mod parallel;
 #[doc(hidden)]
 pub mod retry;

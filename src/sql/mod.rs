@@ -94,6 +94,7 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
         });
     }
     if sql.len() > LARGE {
+        crate::memory::large_input();
         return large::parse(sql, large::WINDOW);
     }
     parse_small(sql, &mut Vec::new())
@@ -309,6 +310,7 @@ pub fn normalized_checksum(sql: &str) -> Option<String> {
 /// between tokens) when it is large, since its tokens would take many times its size.
 fn normalized_into(h: &mut Sha256, sql: &str) -> Option<()> {
     if sql.len() > LARGE {
+        crate::memory::large_input();
         normalized_in(h, sql, large::chunks(sql, large::WINDOW))
     } else {
         normalized_in(h, sql, std::iter::once(0..sql.len()))
