@@ -542,7 +542,16 @@ pub fn substitute(
             replacements: Vec::new(),
         };
     }
-    let mut text = String::with_capacity(source.len());
+    // Exactly what is written: a COPY's data (gigabytes, perhaps) is taken out.
+    let mut size = source.len();
+    let mut pos = 0;
+    for (start, end, edit) in &edits {
+        if *start >= pos {
+            size = size - (end - start) + edit.len();
+            pos = *end;
+        }
+    }
+    let mut text = String::with_capacity(size);
     let mut replacements = Vec::with_capacity(edits.len());
     let mut pos = 0;
     for (start, end, edit) in edits {
@@ -559,6 +568,7 @@ pub fn substitute(
         pos = end;
     }
     text.push_str(&source[pos..]);
+    debug_assert_eq!(text.len(), size);
     Substituted {
         text: std::sync::Arc::new(text),
         replacements,
