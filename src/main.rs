@@ -13,9 +13,9 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 fn main() -> ExitCode {
     // Memory freed goes back to the system after 2 ms: validating PostgreSQL's regression SQL
-    // took 13% less time than with 0 (pages freed and faulted in again between files) and the
-    // same peak, and a deploy with nothing to do at 10,000 migrations 5% less. Once a large
-    // data file is handled, at once: its peak stays near glibc's instead of growing with it.
+    // took 14% less time than with 0 (pages freed and faulted in again between files), with the
+    // same peak; mimalloc's own default kept a third more. Once a large data file is handled, at
+    // once: its peak stays near glibc's instead of growing with the file.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 2) };
     pgshift::memory::on_large_input(|| unsafe {
         libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0)

@@ -1,25 +1,41 @@
 //! Each column's declared type through the set, in little memory: a set of 20,000 tables has
 //! tens of thousands of columns, kept until every rule has run. Tables and types are numbered
 //! once each (most columns share a handful of types); a column is its table's number and its
-//! name, with the plan places and type numbers of its declarations.
+//! name, with the plan places and type numbers of its declarations. The facts give it their
+//! table names and column types (`facts::QualName`, `facts::ColumnType`).
 
 use std::collections::HashMap;
+use std::hash::Hash;
 
-use super::facts::{ColumnType, QualName};
+/// A column: its table's number and its name.
+type Column = (u32, Box<str>);
+/// A declaration: its plan place and its type's number.
+type Declaration = (u32, u32);
 
-#[derive(Debug, Default, Clone)]
-pub struct DeclaredTypes {
-    tables: HashMap<QualName, u32>,
-    types: Vec<ColumnType>,
-    type_ids: HashMap<ColumnType, u32>,
+#[derive(Debug, Clone)]
+pub struct DeclaredTypes<Table, Type> {
+    tables: HashMap<Table, u32>,
+    types: Vec<Type>,
+    type_ids: HashMap<Type, u32>,
     /// (table, column) to (plan place, type), oldest first.
-    columns: HashMap<(u32, Box<str>), Vec<(u32, u32)>>,
+    columns: HashMap<Column, Vec<Declaration>>,
 }
 
-impl DeclaredTypes {
+impl<Table, Type> Default for DeclaredTypes<Table, Type> {
+    fn default() -> Self {
+        DeclaredTypes {
+            tables: HashMap::new(),
+            types: Vec::new(),
+            type_ids: HashMap::new(),
+            columns: HashMap::new(),
+        }
+    }
+}
+
+impl<Table: Hash + Eq + Clone, Type: Hash + Eq + Clone> DeclaredTypes<Table, Type> {
     /// Records that the migration at plan place `place` declares `t.column` of type `ty`
     /// (CREATE TABLE, ADD COLUMN, ALTER COLUMN … TYPE). Places come in plan order.
-    pub fn note(&mut self, t: &QualName, column: &str, place: usize, ty: ColumnType) {
+    pub fn note(&mut self, t: &Table, column: &str, place: usize, ty: Type) {
         let next = self.tables.len() as u32;
         let table = match self.tables.get(t) {
             Some(&id) => id,
@@ -42,7 +58,7 @@ impl DeclaredTypes {
     }
 
     /// The type of `t.column` as the migrations before plan place `here` left it.
-    pub fn before(&self, t: &QualName, column: &str, here: usize) -> Option<&ColumnType> {
+    pub fn before(&self, t: &Table, column: &str, here: usize) -> Option<&Type> {
         let table = *self.tables.get(t)?;
         let (_, ty) = self
             .columns
@@ -57,6 +73,7 @@ impl DeclaredTypes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lint::facts::{ColumnType, QualName};
 
     fn t(name: &str) -> QualName {
         QualName {

@@ -245,7 +245,7 @@ pub struct SetFacts {
     not_null_valid_at: HashMap<(QualName, String), usize>,
     /// Each column's type as the set declares it, with the plan place of each declaration
     /// (CREATE TABLE, ADD COLUMN, ALTER COLUMN … TYPE), oldest first.
-    column_types: super::declared_types::DeclaredTypes,
+    column_types: super::declared_types::DeclaredTypes<QualName, ColumnType>,
     /// Functions, procedures, views, types and sequences by name (the last part): the plan place
     /// of the first migration that makes one.
     objects_made: HashMap<String, usize>,
