@@ -17,6 +17,7 @@ mod run;
 pub mod session;
 pub mod status;
 pub mod stop;
+mod unchanged;
 pub mod wait;
 
 use std::time::{Duration, Instant};
@@ -922,16 +923,25 @@ async fn ensure_known(
 /// deploy that may change something checks even when it has nothing to apply): when the
 /// table exists, the layout's query goes out right behind the records' on the one connection,
 /// and the server answers it while the records are being compared. A failed layout read is
-/// `None`: [`ensure`] reads it again and names the failure.
+/// `None`: [`ensure`] reads it again and names the failure. With `layout`, on a server with
+/// `sha256` (11 and later), the records are first asked as a digest, and read whole only when
+/// the files say something is to be done ([`unchanged`]).
 async fn records_and_layout(
     tracking: &Tracking,
     client: &tokio_postgres::Client,
     layout: bool,
+    (files, env, version_num): (files::Files<'_>, Environment, i32),
 ) -> (
     Result<Vec<crate::db::tracking::AppliedRow>, tokio_postgres::Error>,
     Option<crate::db::tracking::LayoutState>,
 ) {
     match tracking.exists(client).await {
+        Ok(true) if layout && version_num >= 110000 => {
+            let (digest, state) =
+                tokio::join!(tracking.records_digest(client), tracking.state(client));
+            let rows = unchanged::records(tracking, client, files, env, digest).await;
+            (rows, state.ok())
+        }
         Ok(true) if layout => {
             let (rows, state) =
                 tokio::join!(tracking.rows_of_existing(client), tracking.state(client));
@@ -964,7 +974,13 @@ pub async fn migrate(
         &out,
     )
     .await?;
-    let (rows, layout) = records_and_layout(&opts.tracking, &session.client, !dry).await;
+    let (rows, layout) = records_and_layout(
+        &opts.tracking,
+        &session.client,
+        !dry,
+        (files, opts.environment, session.version_num),
+    )
+    .await;
     let rows = rows.map_err(db_err);
     let result = match rows.and_then(|rows| Ok((rows, files.get()?))) {
         Ok((rows, (set, plan))) => {

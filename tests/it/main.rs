@@ -35,5 +35,6 @@ mod supabase;
 mod supabase_restore;
 mod test_command;
 mod tls;
+mod unchanged;
 mod validate;
 mod wait;
