@@ -932,9 +932,10 @@ async fn records_and_layout(
     layout: bool,
     (files, env, version_num): (files::Files<'_>, Environment, i32),
 ) -> (
-    Result<Vec<crate::db::tracking::AppliedRow>, tokio_postgres::Error>,
+    Result<unchanged::Records, tokio_postgres::Error>,
     Option<crate::db::tracking::LayoutState>,
 ) {
+    use unchanged::Records;
     match tracking.exists(client).await {
         Ok(true) if layout && version_num >= 110000 => {
             let (digest, state) =
@@ -945,10 +946,13 @@ async fn records_and_layout(
         Ok(true) if layout => {
             let (rows, state) =
                 tokio::join!(tracking.rows_of_existing(client), tracking.state(client));
-            (rows, state.ok())
+            (rows.map(Records::Read), state.ok())
         }
-        Ok(true) => (tracking.rows_of_existing(client).await, None),
-        Ok(false) => (Ok(Vec::new()), None),
+        Ok(true) => (
+            tracking.rows_of_existing(client).await.map(Records::Read),
+            None,
+        ),
+        Ok(false) => (Ok(Records::Read(Vec::new())), None),
         Err(e) => (Err(e), None),
     }
 }

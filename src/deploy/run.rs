@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use super::applier::{drain, Applier, Setup};
 use super::session::Notices;
 use super::status::{self, State, Status};
+use super::unchanged::Records;
 use super::{
     db_err, ensure_known, execute, prepare, Cause, DeployError, Emitter, Event, Failure, Mode,
     Options, Outcome, PlanItem, Prepared,
@@ -44,19 +45,33 @@ impl<'a> Run<'a> {
     /// (reading only: the tracking rows, the pending files checked and prepared).
     pub(super) async fn locked(
         &self,
-        rows: Vec<crate::db::tracking::AppliedRow>,
+        records: Records,
         layout: Option<LayoutState>,
         notices: &mut Notices,
     ) -> Result<Outcome, DeployError> {
         let dry = self.opts.dry_run != DryRun::Off;
-        let status = status::compare(self.set, self.plan, &rows, self.opts.environment);
+        let env = self.opts.environment;
+        let (rows, status, vouched) = match records {
+            Records::Read(rows) => {
+                let status = status::compare(self.set, self.plan, &rows, env);
+                (rows, status, false)
+            }
+            Records::Unchanged => (
+                Vec::new(),
+                status::all_applied(self.set, self.plan, env),
+                true,
+            ),
+        };
         self.check_history(&status)?;
         let to_run = self.select(&status)?;
+        // Rows vouched for by their digest are all applied or skipped: nothing runs on them.
+        debug_assert!(!vouched || to_run.is_empty());
         if to_run.is_empty() {
             // Nothing to apply: still keep existing tracking tables closed and up to date.
             // Rows prove the table is there; only an empty result needs asking.
             if !dry
-                && (!rows.is_empty()
+                && (vouched
+                    || !rows.is_empty()
                     || self
                         .opts
                         .tracking

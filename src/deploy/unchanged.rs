@@ -14,22 +14,30 @@ use crate::migration::{Migration, MigrationSet};
 
 use super::files::Files;
 
-/// The rows of the tracking table: stood in for by the files' own rows when the server's
-/// digest shows they are the same, read whole otherwise.
+/// The tracking table's rows, or the word that they are exactly the files' own.
+pub(super) enum Records {
+    /// Read whole.
+    Read(Vec<AppliedRow>),
+    /// Vouched for by the digest: [`super::status::all_applied`] says what
+    /// [`super::status::compare`] would.
+    Unchanged,
+}
+
+/// The records, read only when the server's digest differs from the files'.
 pub(super) async fn records(
     tracking: &Tracking,
     client: &tokio_postgres::Client,
     files: Files<'_>,
     env: Environment,
     digest: Result<RecordsDigest, tokio_postgres::Error>,
-) -> Result<Vec<AppliedRow>, tokio_postgres::Error> {
+) -> Result<Records, tokio_postgres::Error> {
     // The files may fail to load: the deploy says so when it asks for them again.
     if let (Ok(digest), Ok((set, _))) = (digest, files.get()) {
         if digest == applied(set, env) {
-            return Ok(stand_ins(set, env));
+            return Ok(Records::Unchanged);
         }
     }
-    tracking.rows_of_existing(client).await
+    tracking.rows_of_existing(client).await.map(Records::Read)
 }
 
 /// The migrations a fully applied database has a row for.
@@ -59,28 +67,4 @@ fn applied(set: &MigrationSet, env: Environment) -> RecordsDigest {
         clean: true,
         sha256: hash.finalize().to_vec(),
     }
-}
-
-/// The rows the digest vouches for: what the comparison reads of them (version, checksum,
-/// success). A deploy with nothing to do shows no more of them.
-fn stand_ins(set: &MigrationSet, env: Environment) -> Vec<AppliedRow> {
-    recorded(set, env)
-        .map(|m| AppliedRow {
-            version: m.version.as_str().to_owned(),
-            checksum: m.checksum.0.clone(),
-            normalized_checksum: None,
-            executed_at: String::new(),
-            execution_time_ms: 0,
-            success: true,
-            error_message: None,
-            sqlstate: None,
-            error_position: None,
-            statements_done: None,
-            run_id: String::new(),
-            applied_by: String::new(),
-            environment: None,
-            tool_version: None,
-            damage: None,
-        })
-        .collect()
 }
