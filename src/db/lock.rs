@@ -102,13 +102,14 @@ pub enum LockError {
 }
 
 /// Takes the session-level advisory lock of `tracking`, polling until `timeout`. Calls
-/// `waiting` once, with the holder, when it has to wait.
+/// `waiting` once, with the holder, when it has to wait. Says whether it had to (what was
+/// read beside the first try was read without the lock).
 pub async fn acquire(
     client: &Client,
     tracking: &Tracking,
     timeout: Duration,
     mut waiting: impl FnMut(&Holder),
-) -> Result<(), LockError> {
+) -> Result<bool, LockError> {
     let key = tracking.lock_key();
     let start = Instant::now();
     let mut told = false;
@@ -120,7 +121,7 @@ pub async fn acquire(
             .first()
             .is_some_and(|r| r.get::<_, bool>(0));
         if got {
-            return Ok(());
+            return Ok(told);
         }
         let holder = holder(client, key).await?;
         if !told {

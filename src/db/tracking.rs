@@ -32,6 +32,8 @@ pub struct LayoutState {
     pub foreign_privileges: Vec<String>,
     /// The table exists but is not pgshift's (no `checksum` column): its columns.
     pub foreign_table: Option<Vec<String>>,
+    /// pgshift's table exists (with its `checksum` column): what [`Tracking::exists`] says.
+    pub tracked: bool,
     /// The table exists without its primary key on version (dropped by hand).
     pub lost_primary_key: bool,
 }
@@ -308,6 +310,7 @@ $pgshift$;",
         let comment: Option<String> = row.get(1);
         let columns: Vec<String> = row.get(3);
         Ok(LayoutState {
+            tracked: columns.iter().any(|c| c == "checksum"),
             foreign_table: (!columns.is_empty() && !columns.iter().any(|c| c == "checksum"))
                 .then_some(columns),
             schema_exists: row.get(0),

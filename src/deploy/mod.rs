@@ -860,9 +860,9 @@ async fn open_locked(
     environment: Environment,
     tracking: &Tracking,
     wait: Duration,
-    lock: bool,
+    lock: Locking,
     out: &Emitter<'_>,
-) -> Result<Session, DeployError> {
+) -> Result<(Session, Option<crate::db::tracking::LayoutState>), DeployError> {
     let (session, started) = Session::connect(spec, settings, true).await?;
     out.emit(Event::Connected {
         target: spec.describe(),
@@ -875,21 +875,48 @@ async fn open_locked(
             .await
             .map_err(DeployError::Connect)?
     };
-    if !lock {
+    if lock == Locking::Off {
         applied.await?;
-        return Ok(session);
+        return Ok((session, None));
     }
     // The settings and the first try for the lock go out together: one round trip, and the
-    // server runs them in that order. A failure of either ends the other.
-    tokio::try_join!(
+    // server runs them in that order. A failure of either ends the other. The layout, when
+    // asked, goes out right behind them: read under the lock when the first try took it.
+    let layout = async {
+        match lock {
+            Locking::OnReadingLayout => {
+                Ok::<_, DeployError>(tracking.state(&session.client).await.ok())
+            }
+            _ => Ok(None),
+        }
+    };
+    let ((), waited, layout) = tokio::try_join!(
         applied,
         session.lock(tracking, wait, |h| {
             out.emit(Event::Waiting {
                 holder: h.to_string(),
             })
-        })
+        }),
+        layout
     )?;
-    Ok(session)
+    Ok((session, layout.filter(|_| !waited)))
+}
+
+/// Whether [`open_locked`] takes the deploy lock, and reads the tracking layout beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Locking {
+    Off,
+    On,
+    OnReadingLayout,
+}
+
+impl Locking {
+    fn when(lock: bool) -> Locking {
+        match lock {
+            true => Locking::On,
+            false => Locking::Off,
+        }
+    }
 }
 
 /// Creates, upgrades and closes the tracking tables (`Tracking::ensure`), its failure named.
@@ -920,32 +947,41 @@ async fn ensure_known(
 }
 
 /// The tracking rows, and with `layout` the tracking tables' layout and privileges (which a
-/// deploy that may change something checks even when it has nothing to apply): when the
-/// table exists, the layout's query goes out right behind the records' on the one connection,
-/// and the server answers it while the records are being compared. A failed layout read is
-/// `None`: [`ensure`] reads it again and names the failure. With `layout`, on a server with
-/// `sha256` (11 and later), the records are first asked as a digest, and read whole only when
-/// the files say something is to be done ([`unchanged`]).
+/// deploy that may change something checks even when it has nothing to apply): `known` when
+/// it was read beside the lock (and says whether the table is there: one round trip fewer),
+/// else asked right behind the records on the one connection, the server answering it while
+/// the records are being compared. A failed layout read is `None`: [`ensure`] reads it again
+/// and names the failure. With `layout`, on a server with `sha256` (11 and later), the
+/// records are first asked as a digest, and read whole only when the files say something is
+/// to be done ([`unchanged`]).
 async fn records_and_layout(
     tracking: &Tracking,
     client: &tokio_postgres::Client,
-    layout: bool,
+    (layout, known): (bool, Option<crate::db::tracking::LayoutState>),
     (files, env, version_num): (files::Files<'_>, Environment, i32),
 ) -> (
     Result<unchanged::Records, tokio_postgres::Error>,
     Option<crate::db::tracking::LayoutState>,
 ) {
     use unchanged::Records;
-    match tracking.exists(client).await {
+    let exists = match &known {
+        Some(state) => Ok(state.tracked),
+        None => tracking.exists(client).await,
+    };
+    let state = || async {
+        match known {
+            Some(state) => Ok(state),
+            None => tracking.state(client).await,
+        }
+    };
+    match exists {
         Ok(true) if layout && version_num >= 110000 => {
-            let (digest, state) =
-                tokio::join!(tracking.records_digest(client), tracking.state(client));
+            let (digest, state) = tokio::join!(tracking.records_digest(client), state());
             let rows = unchanged::records(tracking, client, files, env, digest).await;
             (rows, state.ok())
         }
         Ok(true) if layout => {
-            let (rows, state) =
-                tokio::join!(tracking.rows_of_existing(client), tracking.state(client));
+            let (rows, state) = tokio::join!(tracking.rows_of_existing(client), state());
             (rows.map(Records::Read), state.ok())
         }
         Ok(true) => (
@@ -968,20 +1004,23 @@ pub async fn migrate(
     let started = Instant::now();
     let out = Emitter(std::sync::Mutex::new(on));
     let dry = opts.dry_run != DryRun::Off;
-    let mut session = open_locked(
+    let (mut session, known) = open_locked(
         spec,
         |v| session_sql(opts.timeout, opts.statement_lock_timeout, v),
         opts.environment,
         &opts.tracking,
         opts.lock_wait,
-        !dry,
+        match dry {
+            true => Locking::Off,
+            false => Locking::OnReadingLayout,
+        },
         &out,
     )
     .await?;
     let (rows, layout) = records_and_layout(
         &opts.tracking,
         &session.client,
-        !dry,
+        (!dry, known),
         (files, opts.environment, session.version_num),
     )
     .await;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::status::{self, State, Status};
-use super::{db_err, ensure, new_run_id, open_locked, DeployError, Emitter, Event};
+use super::{db_err, ensure, new_run_id, open_locked, DeployError, Emitter, Event, Locking};
 use crate::config::Environment;
 use crate::db::connect::ConnectionSpec;
 use crate::db::tracking::{Record, Tracking};
@@ -442,13 +442,13 @@ async fn change(
 ) -> Result<Vec<RecordChange>, DeployError> {
     let out = Emitter(std::sync::Mutex::new(on));
     let t = &opts.tracking;
-    let mut session = open_locked(
+    let (mut session, _) = open_locked(
         spec,
         |_| String::new(),
         opts.environment,
         t,
         opts.lock_wait,
-        true,
+        Locking::On,
         &out,
     )
     .await?;

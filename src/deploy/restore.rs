@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{db_err, ensure, new_run_id, open_locked, DeployError, Emitter, Event};
+use super::{db_err, ensure, new_run_id, open_locked, DeployError, Emitter, Event, Locking};
 use crate::backup::{self, coverage, BackupError, DbObject, Server};
 use crate::config::Environment;
 use crate::db::connect::ConnectionSpec;
@@ -264,13 +264,13 @@ pub async fn restore(
     let source = check_source(spec, file, manifest.as_ref(), opts.from_database.as_deref())?;
     let out = Emitter(std::sync::Mutex::new(on));
     let t = &opts.tracking;
-    let session = open_locked(
+    let (session, _) = open_locked(
         spec,
         |_| String::new(),
         opts.environment,
         t,
         opts.lock_wait,
-        !opts.dry_run,
+        Locking::when(!opts.dry_run),
         &out,
     )
     .await?;

@@ -12,7 +12,9 @@ use tokio::sync::watch;
 use super::applier::{Applier, Setup};
 use super::session::Session;
 use super::status::{self, State};
-use super::{db_err, ensure, new_run_id, open_locked, DeployError, Emitter, Event, PlanItem};
+use super::{
+    db_err, ensure, new_run_id, open_locked, DeployError, Emitter, Event, Locking, PlanItem,
+};
 use crate::config::{DryRun, Environment};
 use crate::db::connect::ConnectionSpec;
 use crate::db::execute::{self, Cause, Mode, Prepared};
@@ -255,13 +257,13 @@ pub async fn rollback(
     let out = Emitter(std::sync::Mutex::new(on));
     let t = &opts.tracking;
     let dry = opts.dry_run != DryRun::Off;
-    let mut session = open_locked(
+    let (mut session, _) = open_locked(
         spec,
         |v| super::session_sql(opts.timeout, opts.statement_lock_timeout, v),
         opts.environment,
         t,
         opts.lock_wait,
-        !dry,
+        Locking::when(!dry),
         &out,
     )
     .await?;

@@ -270,7 +270,7 @@ impl Session {
         tracking: &Tracking,
         wait: std::time::Duration,
         waiting: impl FnMut(&Holder),
-    ) -> Result<(), DeployError> {
+    ) -> Result<bool, DeployError> {
         lock::acquire(&self.client, tracking, wait, waiting)
             .await
             .map_err(DeployError::Lock)

@@ -147,3 +147,59 @@ fn the_records_digest_says_nothing_to_do_only_for_the_files_own_rows() {
         assert_eq!(records_read(from, &table), 0, "after {change}");
     }
 }
+
+/// The layout (and the privileges others hold on pgshift's tables) goes out beside the first
+/// try for the lock: when that try has to wait, what it read is stale, and is read again once
+/// the lock is taken. A grant made while the deploy waited is still found and revoked.
+#[test]
+fn what_was_read_beside_a_lock_that_had_to_wait_is_read_again() {
+    use std::io::BufRead;
+    let (dir, db) = project(&[("2026-01-01_a", "CREATE TABLE wa (id int);\n")]);
+    let deploy = ["migrate", "--skip-backup", "--skip-health"];
+    pgshift(dir.path(), &db).args(deploy).assert().success();
+    let reader = "pgshift_stale_layout_reader";
+    role(reader, "NOLOGIN");
+    let mut holder = hold_deploy_lock(&db);
+    let mut child = spawn_pgshift(dir.path(), &cluster().url(&db), &deploy);
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("Waiting for the deploy lock") {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "{seen}");
+        seen.push_str(&line);
+    }
+    sql(
+        &db,
+        &format!("GRANT SELECT ON schema_migrations TO {reader}"),
+    );
+    // Let go: the holder's server process ends with its client.
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    sql(
+        &db,
+        &DEPLOY_LOCKS_HERE.replace("count(*)", "pg_terminate_backend(pid)"),
+    );
+    let out = finish_within(
+        child,
+        std::time::Duration::from_secs(60),
+        "the deploy after the lock",
+    );
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let text = format!("{seen}{rest}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("Nothing to do"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "SELECT on table public.schema_migrations to {reader}"
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        sql(
+            &db,
+            &format!("SELECT has_table_privilege('{reader}', 'schema_migrations', 'SELECT')")
+        ),
+        "f"
+    );
+}
