@@ -536,7 +536,11 @@ impl<'a> Run<'a> {
             variables.extend(scan(&m.source).variables.into_iter().map(|v| v.name));
         }
         // Parsing and checksums are CPU work: spread over the cores while nothing runs yet.
-        let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // (Asking how many cores reads the cgroup's files: not for a deploy with nothing to do.)
+        let jobs = match migrations.len() {
+            0 | 1 => 1,
+            _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
         let results = crate::parallel::map(migrations.iter().collect(), 1, jobs, |(m, _)| {
             prepare(m, self.opts.values)
         });
