@@ -55,10 +55,29 @@ pub fn write_stdout(bytes: &[u8]) {
     }
 }
 
-/// Whether pgshift started with stdout closed (`pgshift status >&-`). Rust's runtime puts
-/// /dev/null, opened read-write, on a closed standard descriptor, so that writes vanish
-/// without an error; a person's `> /dev/null` opens it write-only.
+/// What the binary saw of stdout before Rust's runtime started: 0 unknown, 1 open, 2 closed.
+static CLOSED_AT_EXEC: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Called by the binary before Rust's runtime starts (an ELF constructor), which puts
+/// /dev/null on a closed standard descriptor: whether descriptor 1 was open then.
+pub fn note_stdout_at_exec(open: bool) {
+    CLOSED_AT_EXEC.store(
+        if open { 1 } else { 2 },
+        std::sync::atomic::Ordering::Relaxed,
+    );
+}
+
+/// Whether pgshift started with stdout closed (`pgshift status >&-`). The binary notes it
+/// before Rust's runtime replaces a closed descriptor by /dev/null ([`note_stdout_at_exec`]).
+/// Where it could not (another platform, a program using the library), a guess: the runtime
+/// opens /dev/null read-write, and a person's `> /dev/null` opens it write-only — but a
+/// program may give /dev/null read-write too (Python's `subprocess.DEVNULL`).
 fn stdout_was_closed() -> bool {
+    match CLOSED_AT_EXEC.load(std::sync::atomic::Ordering::Relaxed) {
+        1 => return false,
+        2 => return true,
+        _ => {}
+    }
     static CLOSED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *CLOSED.get_or_init(|| {
         // SAFETY: fstat and fcntl on a descriptor number only fill the struct given.
