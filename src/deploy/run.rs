@@ -50,41 +50,15 @@ impl<'a> Run<'a> {
         notices: &mut Notices,
     ) -> Result<Outcome, DeployError> {
         let dry = self.opts.dry_run != DryRun::Off;
-        let env = self.opts.environment;
-        let (rows, status, vouched) = match records {
-            Records::Read(rows) => {
-                let status = status::compare(self.set, self.plan, &rows, env);
-                (rows, status, false)
-            }
-            Records::Unchanged => (
-                Vec::new(),
-                status::all_applied(self.set, self.plan, env),
-                true,
-            ),
-        };
+        let (rows, status, vouched) = self.compared(records);
         self.check_history(&status)?;
         let to_run = self.select(&status)?;
         // Rows vouched for by their digest are all applied or skipped: nothing runs on them.
         debug_assert!(!vouched || to_run.is_empty());
         if to_run.is_empty() {
-            // Nothing to apply: still keep existing tracking tables closed and up to date.
-            // Rows prove the table is there; only an empty result needs asking.
-            if !dry
-                && (vouched
-                    || !rows.is_empty()
-                    || self
-                        .opts
-                        .tracking
-                        .exists(self.client)
-                        .await
-                        .map_err(db_err)?)
-            {
-                self.ensure_tracking(false, layout).await?;
-                while notices.try_recv().is_ok() {}
-            }
-            let (_, plan) = self.prepare_all(&[])?;
-            self.out.emit(plan);
-            return Ok(Outcome::default());
+            return self
+                .nothing_to_do(!dry && (vouched || !rows.is_empty()), layout, notices)
+                .await;
         }
         (self.opts.before_run)()?;
         let (mut prepared, plan) = self.prepare_all(&to_run)?;
@@ -152,6 +126,49 @@ impl<'a> Run<'a> {
             self.notify_postgrest().await?;
         }
         Ok(outcome)
+    }
+
+    /// The files compared with the records: the rows (none when vouched for), the status,
+    /// and whether a digest vouched for them.
+    fn compared(&self, records: Records) -> (Vec<crate::db::tracking::AppliedRow>, Status, bool) {
+        let env = self.opts.environment;
+        match records {
+            Records::Read(rows) => {
+                let status = status::compare(self.set, self.plan, &rows, env);
+                (rows, status, false)
+            }
+            Records::Unchanged => (
+                Vec::new(),
+                status::all_applied(self.set, self.plan, env),
+                true,
+            ),
+        }
+    }
+
+    /// Nothing to apply: still keep existing tracking tables closed and up to date (`known`:
+    /// records prove the table is there; without them only a deploy, not a dry run, asks).
+    async fn nothing_to_do(
+        &self,
+        known: bool,
+        layout: Option<LayoutState>,
+        notices: &mut Notices,
+    ) -> Result<Outcome, DeployError> {
+        let dry = self.opts.dry_run != DryRun::Off;
+        if known
+            || (!dry
+                && self
+                    .opts
+                    .tracking
+                    .exists(self.client)
+                    .await
+                    .map_err(db_err)?)
+        {
+            self.ensure_tracking(false, layout).await?;
+            while notices.try_recv().is_ok() {}
+        }
+        let (_, plan) = self.prepare_all(&[])?;
+        self.out.emit(plan);
+        Ok(Outcome::default())
     }
 
     /// `pgshift stop` came between two migrations: the last one is whole; the rest wait for
