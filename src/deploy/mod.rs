@@ -951,9 +951,9 @@ async fn ensure_known(
 /// it was read beside the lock (and says whether the table is there: one round trip fewer),
 /// else asked right behind the records on the one connection, the server answering it while
 /// the records are being compared. A failed layout read is `None`: [`ensure`] reads it again
-/// and names the failure. With `layout`, on a server with `sha256` (11 and later), the
-/// records are first asked as a digest, and read whole only when the files say something is
-/// to be done ([`unchanged`]).
+/// and names the failure. With `layout`, on a server with `sha256` (11 and later) and a
+/// layout not known to be older, the records are first asked as a digest, and read whole only
+/// when the files say something is to be done ([`unchanged`]).
 async fn records_and_layout(
     tracking: &Tracking,
     client: &tokio_postgres::Client,
@@ -968,6 +968,11 @@ async fn records_and_layout(
         Some(state) => Ok(state.tracked),
         None => tracking.exists(client).await,
     };
+    // A layout known to be older may lack a column the digest reads: the rows, as before.
+    let digest = version_num >= 110000
+        && known
+            .as_ref()
+            .is_none_or(|s| s.layout == Some(crate::db::tracking::LAYOUT_VERSION));
     let state = || async {
         match known {
             Some(state) => Ok(state),
@@ -975,7 +980,7 @@ async fn records_and_layout(
         }
     };
     match exists {
-        Ok(true) if layout && version_num >= 110000 => {
+        Ok(true) if layout && digest => {
             let (digest, state) = tokio::join!(tracking.records_digest(client), state());
             let rows = unchanged::records(tracking, client, files, env, digest).await;
             (rows, state.ok())
