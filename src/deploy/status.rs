@@ -329,15 +329,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn each_step_is_compared_with_its_own_migration_when_dependencies_reorder_the_plan() {
-        // The first file waits for the third: the plan's positions differ from the set's.
-        let files = [
-            ("2026-01-01_a", "-- @depends-on: 2026-01-03_c\nSELECT 1;\n"),
-            ("2026-01-02_b", "SELECT 2;\n"),
-            ("2026-01-03_c", "SELECT 3;\n"),
-        ]
-        .map(|(n, t)| {
+    /// The set of `files` (name, text) in development, and its plan.
+    fn planned(files: &[(&str, &str)]) -> (MigrationSet, Plan) {
+        let files = files.iter().map(|(n, t)| {
             (
                 PathBuf::from(format!("m/{n}.sql")),
                 Ok(t.as_bytes().to_vec()),
@@ -345,6 +339,17 @@ mod tests {
         });
         let set = crate::migration::from_files(Path::new("m"), files, Environment::Development);
         let plan = crate::plan::plan(&set).expect("plans");
+        (set, plan)
+    }
+
+    #[test]
+    fn each_step_is_compared_with_its_own_migration_when_dependencies_reorder_the_plan() {
+        // The first file waits for the third: the plan's positions differ from the set's.
+        let (set, plan) = planned(&[
+            ("2026-01-01_a", "-- @depends-on: 2026-01-03_c\nSELECT 1;\n"),
+            ("2026-01-02_b", "SELECT 2;\n"),
+            ("2026-01-03_c", "SELECT 3;\n"),
+        ]);
         let order: Vec<&str> = plan.steps.iter().map(|s| s.version.as_str()).collect();
         assert_eq!(order, ["2026-01-02_b", "2026-01-03_c", "2026-01-01_a"]);
         // Only `a` is applied, with its own checksum; `b` recorded with another's is modified.
@@ -374,22 +379,14 @@ mod tests {
 
     #[test]
     fn all_applied_is_what_the_comparison_says_of_exactly_the_files_rows() {
-        let files = [
+        let (set, plan) = planned(&[
             ("2026-01-01_a", "-- @depends-on: 2026-01-03_c\nSELECT 1;\n"),
             ("2026-01-02_prod", "-- @env: production\nSELECT 2;\n"),
             ("2026-01-03_c", "SELECT 3;\n"),
             ("2026-01-04_empty", "-- nothing yet\n"),
             ("2026-01-05_prod_empty", "-- @env: production\n"),
-        ]
-        .map(|(n, t)| {
-            (
-                PathBuf::from(format!("m/{n}.sql")),
-                Ok(t.as_bytes().to_vec()),
-            )
-        });
+        ]);
         let env = Environment::Development;
-        let set = crate::migration::from_files(Path::new("m"), files, env);
-        let plan = crate::plan::plan(&set).expect("plans");
         let rows: Vec<AppliedRow> = set
             .migrations
             .iter()
