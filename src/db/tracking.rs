@@ -543,13 +543,14 @@ ALTER TABLE {meta} ENABLE ROW LEVEL SECURITY;"
         self.rows_of_existing(client).await
     }
 
-    /// [`Tracking::rows`] of a table known to exist (`exists` was asked already).
     /// All the rows in one answer of a few bytes: how many there are, whether each is a
     /// success with every value pgshift always writes, and the SHA-256 of their versions and
-    /// checksums (`version NUL checksum`, joined by NUL, in bytewise order of version). A
-    /// deploy compares it with what its files say a fully applied database holds, and reads
-    /// the rows themselves only when they differ (10,000 rows: 7 ms of the server's time
-    /// against 15, and none of their 2.8 MB sent). Needs the table to exist.
+    /// checksums (`version LF checksum`, joined by LF, in the `C` collation's order of
+    /// version, as UTF-8). A deploy compares it with what its files say a fully applied
+    /// database holds, and reads the rows themselves only when they differ (10,000 rows:
+    /// 3.3 ms of the server's time against 15, and none of their 2.8 MB sent). The rows are
+    /// joined as text and converted once: converting each row to bytes cost twice that.
+    /// Needs the table to exist.
     pub async fn records_digest(
         &self,
         client: &Client,
@@ -558,8 +559,8 @@ ALTER TABLE {meta} ENABLE ROW LEVEL SECURITY;"
             "SELECT count(*)::int8,
                     coalesce(bool_and(version IS NOT NULL AND checksum IS NOT NULL AND success::boolean IS TRUE
                                       AND run_id IS NOT NULL AND executed_at IS NOT NULL), true),
-                    sha256(coalesce(string_agg(convert_to(version::text, 'UTF8') || decode('00', 'hex') || convert_to(checksum::text, 'UTF8'),
-                                               decode('00', 'hex') ORDER BY convert_to(version::text, 'UTF8')), ''::bytea))
+                    sha256(convert_to(coalesce(string_agg(version::text || E'\\n' || checksum::text, E'\\n'
+                                                          ORDER BY version::text COLLATE \"C\"), ''), 'UTF8'))
              FROM {}",
             self.name("")
         );
@@ -574,6 +575,7 @@ ALTER TABLE {meta} ENABLE ROW LEVEL SECURITY;"
         })
     }
 
+    /// [`Tracking::rows`] of a table known to exist (`exists` was asked already).
     pub async fn rows_of_existing(
         &self,
         client: &Client,

@@ -33,7 +33,7 @@ pub(super) async fn records(
 ) -> Result<Records, tokio_postgres::Error> {
     // The files may fail to load: the deploy says so when it asks for them again.
     if let (Ok(digest), Ok((set, _))) = (digest, files.get()) {
-        if digest == applied(set, env) {
+        if applied(set, env).is_some_and(|files| files == digest) {
             return Ok(Records::Unchanged);
         }
     }
@@ -47,24 +47,80 @@ fn recorded(set: &MigrationSet, env: Environment) -> impl Iterator<Item = &Migra
         .filter(move |m| m.runs_in(env) && m.has_sql())
 }
 
-/// The digest of a fully applied database's rows, as the server makes it.
-fn applied(set: &MigrationSet, env: Environment) -> RecordsDigest {
+/// The digest of a fully applied database's rows, as the server makes it; `None` when a
+/// version or checksum holds anything but printable ASCII. Only then is the digest
+/// unambiguous whatever the server's encoding: ASCII sorts the same in UTF-8 and in the `C`
+/// collation of every server encoding, and no value of the files holds the separator, so a
+/// row whose value does (or holds any other byte) changes the digest.
+fn applied(set: &MigrationSet, env: Environment) -> Option<RecordsDigest> {
     let mut rows: Vec<(&str, &str)> = recorded(set, env)
         .map(|m| (m.version.as_str(), m.checksum.0.as_str()))
         .collect();
+    let plain = |s: &str| s.bytes().all(|b| b.is_ascii_graphic());
+    if !rows.iter().all(|(v, c)| plain(v) && plain(c)) {
+        return None;
+    }
     rows.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     let mut hash = Sha256::new();
     for (i, (version, checksum)) in rows.iter().enumerate() {
         if i > 0 {
-            hash.update([0]);
+            hash.update(b"\n");
         }
         hash.update(version.as_bytes());
-        hash.update([0]);
+        hash.update(b"\n");
         hash.update(checksum.as_bytes());
     }
-    RecordsDigest {
+    Some(RecordsDigest {
         rows: rows.len() as i64,
         clean: true,
         sha256: hash.finalize().to_vec(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+
+    fn set(files: &[(&str, &str)]) -> MigrationSet {
+        let files = files.iter().map(|(n, t)| {
+            (
+                PathBuf::from(format!("m/{n}.sql")),
+                Ok(t.as_bytes().to_vec()),
+            )
+        });
+        crate::migration::from_files(Path::new("m"), files, Environment::Development)
+    }
+
+    #[test]
+    fn the_files_digest_is_their_rows_joined_by_line_breaks_in_byte_order() {
+        let set = set(&[
+            ("2026-01-02_b", "SELECT 2;\n"),
+            ("2026-01-01_a", "SELECT 1;\n"),
+            ("2026-01-03_prod", "-- @env: production\nSELECT 3;\n"),
+        ]);
+        let checksum = |v: &str| {
+            let m = set.migrations.iter().find(|m| m.version.as_str() == v);
+            m.unwrap().checksum.0.clone()
+        };
+        let text = format!(
+            "2026-01-01_a\n{}\n2026-01-02_b\n{}",
+            checksum("2026-01-01_a"),
+            checksum("2026-01-02_b")
+        );
+        let digest = applied(&set, Environment::Development).expect("plain ASCII");
+        assert_eq!(digest.rows, 2);
+        assert!(digest.clean);
+        assert_eq!(digest.sha256, Sha256::digest(text.as_bytes()).to_vec());
+    }
+
+    #[test]
+    fn a_value_with_a_line_break_or_beyond_ascii_gives_no_digest() {
+        for odd in ["x\ny", "é", "a b"] {
+            let mut set = set(&[("2026-01-01_a", "SELECT 1;\n")]);
+            set.migrations[0].checksum.0 = odd.to_string();
+            assert_eq!(applied(&set, Environment::Development), None, "{odd:?}");
+        }
     }
 }

@@ -70,13 +70,21 @@ fn the_records_digest_says_nothing_to_do_only_for_the_files_own_rows() {
     unread("with nothing changed");
 
     // Each difference reads the rows, and the deploy does what they call for.
-    let cases: [(&str, &str, i32, &str); 5] = [
+    let cases: [(&str, &str, i32, &str); 6] = [
         // Two migrations' checksums swapped: the same checksums, not the same pairs.
         (
             "UPDATE {t} r SET (checksum, normalized_checksum) = (SELECT o.checksum, o.normalized_checksum FROM {t} o WHERE o.version IN ('2026-01-01_a', '2026-01-02_b') AND o.version <> r.version) WHERE r.version IN ('2026-01-01_a', '2026-01-02_b')",
             "UPDATE {t} SET (checksum, normalized_checksum) = ('{a}', '{na}') WHERE version = '2026-01-01_a'; UPDATE {t} SET (checksum, normalized_checksum) = ('{b}', '{nb}') WHERE version = '2026-01-02_b'",
             1,
             "applied migrations changed since they ran",
+        ),
+        // A line break after a checksum: the digest's separator inside a value changes it (the
+        // rows read, the normalized checksum still matches).
+        (
+            "UPDATE {t} SET checksum = checksum || E'\\n' WHERE version = '2026-01-01_a'",
+            "UPDATE {t} SET checksum = '{a}' WHERE version = '2026-01-01_a'",
+            0,
+            "2026-01-01_a changed in comments or whitespace only",
         ),
         // A row of a version with no file.
         (
