@@ -158,10 +158,25 @@ pub async fn release(client: &Client, tracking: &Tracking) -> Result<(), tokio_p
 /// Who holds the advisory lock `key`, if anyone. Every field is read as optional: another
 /// role's session shows only its process, user and application name to a caller without
 /// `pg_read_all_stats`, and a prepared transaction has no session.
+///
+/// Asked in two steps: whether anyone in any database holds the key (`pg_locks` alone: a
+/// fresh session plans it in a third of the time of its join with `pg_stat_activity` and
+/// `pg_database`, and nobody holds it on most calls), then, only when someone does, who
+/// holds it in this database.
 pub async fn holder(client: &Client, key: i64) -> Result<Option<Holder>, tokio_postgres::Error> {
     let hi = (key >> 32) as u32 as i64;
     let lo = key as u32 as i64;
     // `query_typed`: no prepare, one round trip.
+    let anyone = client
+        .query_typed(
+            "SELECT EXISTS (SELECT FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                                                 AND l.classid::bigint = $1 AND l.objid::bigint = $2)",
+            &[(&hi, Type::INT8), (&lo, Type::INT8)],
+        )
+        .await?;
+    if !anyone.first().is_some_and(|r| r.get::<_, bool>(0)) {
+        return Ok(None);
+    }
     let rows = client
         .query_typed(
             "SELECT l.pid, nullif(a.application_name, ''), a.usename::text,
