@@ -22,7 +22,7 @@
 //! as migrations) with a `.gitignore` of its own, so that it is never committed.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -315,8 +315,9 @@ fn read_index(path: &Path, key: &Key) -> Option<Index> {
     if !meta.is_file() || meta.len() > (2 * MAX_TEXT) as u64 {
         return None;
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    fs::File::open(path).ok()?.read_to_end(&mut bytes).ok()?;
+    let file = fs::File::open(path).ok()?;
+    let mapped = Mapped::of(&file)?;
+    let bytes = mapped.bytes();
     // The payload, then its CRC-32: a file cut short or damaged is not used. (Not a
     // signature: whoever can write the index can write the folder it describes. SHA-256
     // cost 4 ms of every no-op at 10,000 migrations.)
@@ -326,6 +327,57 @@ fn read_index(path: &Path, key: &Key) -> Option<Index> {
     }
     let index: Index = postcard::from_bytes(payload).ok()?;
     (index.key == *key).then_some(index)
+}
+
+/// A file mapped read-only, its pages mapped at once (`MAP_POPULATE`): the page cache's own
+/// pages, neither copied nor faulted in one by one. Reading the 5 MB index of 10,000
+/// migrations into a buffer cost 1,300 page faults and a copy.
+///
+/// The index is replaced by a rename, never rewritten in place, so a mapping of it never
+/// changes under pgshift; only a program cutting the very file short while pgshift reads it
+/// could fault (as it would for any mapped file).
+struct Mapped {
+    at: *mut libc::c_void,
+    len: usize,
+}
+
+impl Mapped {
+    fn of(file: &fs::File) -> Option<Mapped> {
+        use std::os::fd::AsRawFd;
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        const POPULATE: libc::c_int = libc::MAP_POPULATE;
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        const POPULATE: libc::c_int = 0;
+        let len = usize::try_from(file.metadata().ok()?.len()).ok()?;
+        if len == 0 {
+            return None;
+        }
+        // SAFETY: maps `len` bytes of an open file read-only and private; the mapping is
+        // unmapped on drop and never written.
+        let at = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE | POPULATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        (at != libc::MAP_FAILED).then_some(Mapped { at, len })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `len` readable bytes at `at`, mapped for as long as `self` lives.
+        unsafe { std::slice::from_raw_parts(self.at.cast::<u8>(), self.len) }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly what `of` mapped, once.
+        unsafe { libc::munmap(self.at, self.len) };
+    }
 }
 
 /// The index, if every file is still the one it was read from.
