@@ -864,11 +864,13 @@ async fn open_locked(
     out: &Emitter<'_>,
 ) -> Result<(Session, Option<crate::db::tracking::LayoutState>), DeployError> {
     let (session, started) = Session::connect(spec, settings, true).await?;
-    out.emit(Event::Connected {
-        target: spec.describe(),
-        server_version: session.server_version.clone(),
-        environment,
-    });
+    let connected = || {
+        out.emit(Event::Connected {
+            target: spec.describe(),
+            server_version: session.server_version.clone(),
+            environment,
+        })
+    };
     // The settings are the first answer the server owes: within the connect deadline.
     let applied = async {
         spec.first_answer(started, session.apply_settings())
@@ -876,6 +878,7 @@ async fn open_locked(
             .map_err(DeployError::Connect)?
     };
     if lock == Locking::Off {
+        connected();
         applied.await?;
         return Ok((session, None));
     }
@@ -890,14 +893,23 @@ async fn open_locked(
             _ => Ok(None),
         }
     };
-    let ((), waited, layout) = tokio::try_join!(
+    // Said while the server answers: the statements are queued when the branches above are
+    // first polled, and this one lets the connection's task send them before it writes the
+    // line (0.6 ms of a 13 ms deploy with nothing to do).
+    let said = async {
+        tokio::task::yield_now().await;
+        connected();
+        Ok(())
+    };
+    let ((), waited, layout, ()) = tokio::try_join!(
         applied,
         session.lock(tracking, wait, |h| {
             out.emit(Event::Waiting {
                 holder: h.to_string(),
             })
         }),
-        layout
+        layout,
+        said
     )?;
     Ok((session, layout.filter(|_| !waited)))
 }
