@@ -197,6 +197,8 @@ pub struct Prepared {
     /// The file's text as written (variables not substituted), kept in the event of its
     /// apply: a repeatable's rollback runs the text it had before.
     pub record_text: Option<std::sync::Arc<String>>,
+    /// The psql variables the text uses, by name (each as often as it is used).
+    pub variables: Vec<String>,
 }
 
 impl Prepared {

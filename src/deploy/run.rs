@@ -20,7 +20,6 @@ use crate::db::connect::ConnectionSpec;
 use crate::db::tracking::LayoutState;
 use crate::migration::{MigrationSet, Version};
 use crate::plan::Plan;
-use crate::sql::variables::scan;
 
 /// One deploy, with the lock held (or a dry run).
 pub(super) struct Run<'a> {
@@ -549,9 +548,6 @@ impl<'a> Run<'a> {
                 ))
             })
             .collect();
-        for (m, _) in &migrations {
-            variables.extend(scan(&m.source).variables.into_iter().map(|v| v.name));
-        }
         // Parsing and checksums are CPU work: spread over the cores while nothing runs yet.
         // (Asking how many cores reads the cgroup's files: not for a deploy with nothing to do.)
         let jobs = match migrations.len() {
@@ -563,7 +559,10 @@ impl<'a> Run<'a> {
         });
         for ((m, e), r) in migrations.iter().zip(results) {
             match r {
-                Ok(p) => prepared.push((p, *e, *m)),
+                Ok(p) => {
+                    variables.extend(p.variables.iter().cloned());
+                    prepared.push((p, *e, *m));
+                }
                 Err(mut why) => problems.append(&mut why),
             }
         }

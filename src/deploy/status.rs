@@ -115,6 +115,11 @@ pub fn normalized(m: &Migration) -> String {
     crate::sql::normalized_checksum(&m.source).unwrap_or_else(|| m.checksum.0.clone())
 }
 
+/// [`normalized`], the `COPY` data of its text found already.
+pub fn normalized_of(m: &Migration, copies: &[crate::sql::variables::CopyData]) -> String {
+    crate::sql::normalized_checksum_of(&m.source, copies).unwrap_or_else(|| m.checksum.0.clone())
+}
+
 /// Compares the set (in plan order) with the tracking rows.
 pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Environment) -> Status {
     let by_version: HashMap<&str, &AppliedRow> =

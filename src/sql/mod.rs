@@ -292,11 +292,15 @@ pub fn tx_need(node: &NodeEnum) -> TxNeed {
 /// identifiers lower-cased: an edit of comments, spacing or keyword case keeps it. `None`
 /// when the text cannot be scanned.
 pub fn normalized_checksum(sql: &str) -> Option<String> {
+    normalized_checksum_of(sql, &variables::scan(sql).copies)
+}
+
+/// [`normalized_checksum`] of a text whose `COPY … FROM stdin` data were found already.
+pub fn normalized_checksum_of(sql: &str, copies: &[variables::CopyData]) -> Option<String> {
     let mut h = Sha256::new();
     // The data of a `COPY … FROM stdin` is not SQL: it counts as it is, byte for byte.
-    let copies = variables::scan(sql).copies;
     let mut pos = 0;
-    for c in &copies {
+    for c in copies {
         normalized_into(&mut h, &sql[pos..c.start])?;
         h.update(&sql.as_bytes()[c.start..c.end]);
         h.update([0u8]);
