@@ -9,7 +9,8 @@
 //!   20,000 generated files, against squawk;
 //! - a 100 MB data migration as INSERTs and as COPY, against `psql -1 -f`.
 //!
-//! Each with its peak memory. The peers are found in `target/tools/bin` (`scripts/bench.sh`
+//! Every row's tools run in turn, round after round (medians of interleaved runs), each with
+//! its peak memory. The peers are found in `target/tools/bin` (`scripts/bench.sh`
 //! installs them: dbmate from npm, sqlx-cli from crates.io, squawk from PyPI) or through
 //! `BENCH_SQLX` / `BENCH_DBMATE`; a peer that is missing is left out, with a line saying so.
 
@@ -63,21 +64,30 @@ fn cell(d: Duration, kb: i64) -> String {
     }
 }
 
-/// Median wall time and the largest peak memory of `runs` runs of `cmd()`.
-fn timed(runs: usize, cmd: impl FnMut() -> Command) -> (Duration, i64) {
-    timed_exit(runs, &[0], cmd)
-}
-
-/// [`timed`], for a command whose exit code says something (findings: 1).
-fn timed_exit(runs: usize, ok: &[i32], mut cmd: impl FnMut() -> Command) -> (Duration, i64) {
-    let mut times = Vec::new();
-    let mut peak = 0;
-    for _ in 0..runs {
-        let (t, kb) = common::measure_exit(&mut cmd(), ok);
-        times.push(t);
-        peak = peak.max(kb);
+/// The median wall time and the largest peak memory of each command over `runs` rounds. Each
+/// round runs every command once, starting one further along each time, so all of them see
+/// the same moments of the machine. `ok`: the exit codes that mean it ran (findings: 1).
+fn interleaved(
+    runs: usize,
+    ok: &[i32],
+    cmds: &mut [&mut dyn FnMut() -> Command],
+) -> Vec<(Duration, i64)> {
+    let n = cmds.len();
+    let mut times = vec![Vec::new(); n];
+    let mut peaks = vec![0; n];
+    for round in 0..runs {
+        for k in 0..n {
+            let i = (round + k) % n;
+            let (t, kb) = common::measure_exit(&mut cmds[i](), ok);
+            times[i].push(t);
+            peaks[i] = peaks[i].max(kb);
+        }
     }
-    (median(times), peak)
+    times
+        .into_iter()
+        .zip(peaks)
+        .map(|(t, kb)| (median(t), kb))
+        .collect()
 }
 
 /// psql's and pgshift's medians and peaks over `runs` interleaved runs (the same moments of
@@ -94,16 +104,8 @@ impl Paired {
         mut psql: impl FnMut() -> Command,
         mut ours: impl FnMut() -> Command,
     ) -> Paired {
-        let (mut p, mut o, mut pkb, mut okb) = (Vec::new(), Vec::new(), 0, 0);
-        for _ in 0..runs {
-            let (t, kb) = measure(&mut psql());
-            p.push(t);
-            pkb = pkb.max(kb);
-            let (t, kb) = measure(&mut ours());
-            o.push(t);
-            okb = okb.max(kb);
-        }
-        let (p, o) = (median(p), median(o));
+        let got = interleaved(runs, &[0], &mut [&mut psql, &mut ours]);
+        let ((p, pkb), (o, okb)) = (got[0], got[1]);
         Paired {
             psql: (p, pkb),
             ours: (o, okb),
@@ -366,28 +368,36 @@ fn nothing_to_do(cluster: &Cluster, sets: &Sets, peers: &Peers, n: usize) -> Vec
         ),
         ("status", &["status"][..], "info", "status"),
     ] {
-        let ours = timed(9, || pgshift(&sets.pgshift, &url, ours_args));
-        let mut cells = vec![("pgshift".to_string(), cell(ours.0, ours.1))];
-        let mut others = Vec::new();
+        let mut ours = || pgshift(&sets.pgshift, &url, ours_args);
+        let mut sqlx = || peers.sqlx(&sets.sqlx, &sqlx_url, sqlx_verb).unwrap();
+        let mut dbmate = || {
+            peers
+                .dbmate(&sets.dbmate, &dbmate_url, dbmate_verb)
+                .unwrap()
+        };
+        let mut cmds: Vec<(&str, &mut dyn FnMut() -> Command)> = vec![("pgshift", &mut ours)];
         if peers.sqlx.is_some() {
-            let t = timed(9, || peers.sqlx(&sets.sqlx, &sqlx_url, sqlx_verb).unwrap());
-            cells.push(("sqlx".into(), cell(t.0, t.1)));
-            others.push(t.0);
+            cmds.push(("sqlx", &mut sqlx));
         }
         if peers.dbmate.is_some() {
-            let t = timed(9, || {
-                peers
-                    .dbmate(&sets.dbmate, &dbmate_url, dbmate_verb)
-                    .unwrap()
-            });
-            cells.push(("dbmate".into(), cell(t.0, t.1)));
-            others.push(t.0);
+            cmds.push(("dbmate", &mut dbmate));
         }
+        let labels: Vec<&str> = cmds.iter().map(|(l, _)| *l).collect();
+        let mut runners: Vec<&mut dyn FnMut() -> Command> =
+            cmds.into_iter().map(|(_, c)| c).collect();
+        let got = interleaved(15, &[0], &mut runners);
+        let cells = labels
+            .iter()
+            .zip(&got)
+            .map(|(l, t)| (l.to_string(), cell(t.0, t.1)))
+            .collect();
+        let ours = got[0].0;
+        let others: Vec<Duration> = got[1..].iter().map(|t| t.0).collect();
         rows.push(Row {
-            what: format!("{what}, {n} applied (median of 9)"),
+            what: format!("{what}, {n} applied (median of 15, interleaved)"),
             cells,
             target: "faster than every peer".into(),
-            met: (!others.is_empty()).then(|| others.iter().all(|t| ours.0 < *t)),
+            met: (!others.is_empty()).then(|| others.iter().all(|t| ours < *t)),
         });
     }
     rows
@@ -432,7 +442,7 @@ fn ten_thousand(cluster: &Cluster) -> Vec<Row> {
             || pgshift(dir.path(), &url, args),
         );
         rows.push(Row {
-            what: format!("{what}, {big} applied (median of 9)"),
+            what: format!("{what}, {big} applied (median of 9, interleaved)"),
             cells: pair.cells("psql -c 'SELECT 1'"),
             target: "≤ 2.5× one psql -c".into(),
             met: Some(pair.ratio <= 2.5),
@@ -528,21 +538,27 @@ fn validation(peers: &Peers) -> Vec<Row> {
             .filter_map(|p| std::fs::metadata(p).ok())
             .map(|m| m.len())
             .sum();
-        // Both exit 1 when they find something (the regression SQL is full of it).
-        let ours = timed_exit(3, &[0, 1], || {
+        let mut ours = || {
             let mut c = Command::new(BIN);
             c.current_dir(dir.path()).arg("validate");
             c
-        });
+        };
+        let mut squawk = || {
+            let mut c = Command::new(peers.squawk.as_ref().unwrap());
+            c.current_dir(dir.path().join("migrations"))
+                .args(files.iter().filter_map(|p| p.file_name()));
+            c
+        };
+        // Both exit 1 when they find something (the regression SQL is full of it).
+        let got = if peers.squawk.is_some() {
+            interleaved(3, &[0, 1], &mut [&mut ours, &mut squawk])
+        } else {
+            interleaved(3, &[0, 1], &mut [&mut ours])
+        };
+        let ours = got[0];
         let mut cells = vec![("pgshift".to_string(), cell(ours.0, ours.1))];
         let mut met = ours.1 < (64 << 10) + (largest as i64 >> 10);
-        if let Some(squawk) = &peers.squawk {
-            let t = timed_exit(3, &[0, 1], || {
-                let mut c = Command::new(squawk);
-                c.current_dir(dir.path().join("migrations"))
-                    .args(files.iter().filter_map(|p| p.file_name()));
-                c
-            });
+        if let Some(t) = got.get(1) {
             cells.push(("squawk".into(), cell(t.0, t.1)));
             met &= ours.0 <= t.0;
         }
