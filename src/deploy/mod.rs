@@ -834,7 +834,7 @@ pub async fn read_status(
     // within the time the first answer has.
     let both = async {
         tokio::join!(
-            tracking.rows(&client),
+            tracking.rows_for_status(&client),
             lock::holder(&client, tracking.lock_key())
         )
     };
@@ -842,11 +842,14 @@ pub async fn read_status(
         .first_answer(started, both)
         .await
         .map_err(DeployError::Connect)?;
-    let rows = rows.map_err(db_err)?;
+    let mut rows = rows.map_err(db_err)?;
     let running = holder.map_err(db_err)?.map(|h| Running {
         holder: h.to_string(),
     });
     let (set, plan) = files.get()?;
+    with_normalized(&client, tracking, set, &mut rows)
+        .await
+        .map_err(db_err)?;
     let original = |v: &str| {
         let version = Version::parse_reference(v).ok()?;
         let m = set.get(&version)?;
@@ -861,6 +864,37 @@ pub async fn read_status(
         running,
         supabase,
     })
+}
+
+/// Reads the normalised checksum, which `status` leaves out of its rows, of each row whose
+/// checksum is not its file's: whether only comments or whitespace changed. Most calls have
+/// none to read.
+async fn with_normalized(
+    client: &tokio_postgres::Client,
+    tracking: &Tracking,
+    set: &crate::migration::MigrationSet,
+    rows: &mut [crate::db::tracking::AppliedRow],
+) -> Result<(), tokio_postgres::Error> {
+    let differ: Vec<&str> = rows
+        .iter()
+        .filter(|r| {
+            Version::parse_reference(&r.version)
+                .ok()
+                .and_then(|v| set.get(&v))
+                .is_some_and(|m| m.checksum.0 != r.checksum)
+        })
+        .map(|r| r.version.as_str())
+        .collect();
+    if differ.is_empty() {
+        return Ok(());
+    }
+    let found = tracking.normalized_checksums(client, &differ).await?;
+    for r in rows.iter_mut() {
+        if let Some(n) = found.get(&r.version) {
+            r.normalized_checksum = Some(n.clone());
+        }
+    }
+    Ok(())
 }
 
 /// The session settings every migration starts with.
