@@ -143,6 +143,53 @@ fn pgshifts_objects_belong_to_their_owner_alone_whatever_grants_them() {
 }
 
 #[test]
+fn a_grant_on_any_one_of_pgshifts_objects_is_seen_by_a_deploy_with_nothing_to_do() {
+    role("anon", "NOLOGIN");
+    let (dir, db) = project(&[("2026-01-01_a", "CREATE TABLE a (id int);\n")]);
+    pgshift(dir.path(), &db).arg("migrate").assert().success();
+    // Nothing granted: nothing said.
+    pgshift(dir.path(), &db)
+        .arg("migrate")
+        .assert()
+        .success()
+        .stdout(contains("Nothing to do"))
+        .stdout(contains("now revoked").not());
+    // Each kind of object, alone: the question whether any privilege is foreign must see
+    // every one that the query naming them sees.
+    for (grant, named) in [
+        (
+            "GRANT SELECT ON schema_migrations_meta TO anon",
+            "table public.schema_migrations_meta to anon",
+        ),
+        (
+            "GRANT USAGE ON SEQUENCE schema_migrations_events_id_seq TO anon",
+            "sequence public.schema_migrations_events_id_seq to anon",
+        ),
+        (
+            "GRANT USAGE ON TYPE schema_migrations TO anon",
+            "type public.schema_migrations to anon",
+        ),
+        (
+            "GRANT USAGE ON TYPE schema_migrations_events TO PUBLIC",
+            "type public.schema_migrations_events to PUBLIC",
+        ),
+        (
+            "GRANT EXECUTE ON FUNCTION schema_migrations_events_append_only() TO anon",
+            "function public.schema_migrations_events_append_only() to anon",
+        ),
+    ] {
+        cluster().psql(&db, grant).unwrap();
+        pgshift(dir.path(), &db)
+            .arg("migrate")
+            .assert()
+            .success()
+            .stdout(contains("had privileges for other roles, now revoked"))
+            .stdout(contains(named));
+        assert_eq!(foreign_privileges(&db).0, "", "{grant}");
+    }
+}
+
+#[test]
 fn an_older_layout_is_upgraded_in_place() {
     let (dir, db) = project(&[("2026-01-01_a", "CREATE TABLE a (id int);\n")]);
     pgshift(dir.path(), &db).arg("migrate").assert().success();
