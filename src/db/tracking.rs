@@ -800,6 +800,11 @@ fn by_time_then_version(
 /// Marks every row of a version recorded more than once (the primary key on version was
 /// dropped): which of them tells the truth is not pgshift's to guess.
 fn mark_duplicates(rows: &mut [AppliedRow]) {
+    // Rows in increasing version order (what deploys write, unless dependencies reorder the
+    // plan) have no version twice, and need no count.
+    if rows.windows(2).all(|w| w[0].version < w[1].version) {
+        return;
+    }
     let mut count: std::collections::HashMap<&str, usize> =
         std::collections::HashMap::with_capacity(rows.len());
     for r in rows.iter() {

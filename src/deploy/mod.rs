@@ -830,19 +830,21 @@ pub async fn read_status(
     let (tx, _rx) = mpsc::unbounded_channel();
     let started = Instant::now();
     let client = spec.connect(tx).await.map_err(DeployError::Connect)?;
-    // Who holds the lock is asked along with the records (one round trip fewer), both
-    // within the time the first answer has.
-    let both = async {
+    // Who holds the lock and whether the Supabase CLI's history is there are asked along
+    // with the records, in the same round trips, all within the time the first answer has.
+    let all = async {
         tokio::join!(
             tracking.rows_for_status(&client),
-            lock::holder(&client, tracking.lock_key())
+            lock::holder(&client, tracking.lock_key()),
+            crate::supabase::history::exists(&client)
         )
     };
-    let (rows, holder) = spec
-        .first_answer(started, both)
+    let (rows, holder, history) = spec
+        .first_answer(started, all)
         .await
         .map_err(DeployError::Connect)?;
     let mut rows = rows.map_err(db_err)?;
+    let history = history.map_err(db_err)?;
     let running = holder.map_err(db_err)?.map(|h| Running {
         holder: h.to_string(),
     });
@@ -855,7 +857,7 @@ pub async fn read_status(
         let m = set.get(&version)?;
         crate::supabase::history::source_version(&m.source).map(str::to_string)
     };
-    let supabase = crate::supabase::history::disagreement(&client, &rows, &original)
+    let supabase = crate::supabase::history::disagreement(&client, history, &rows, &original)
         .await
         .map_err(db_err)?;
     Ok(StatusRead {
@@ -875,14 +877,22 @@ async fn with_normalized(
     set: &crate::migration::MigrationSet,
     rows: &mut [crate::db::tracking::AppliedRow],
 ) -> Result<(), tokio_postgres::Error> {
+    // Rows written by deploys come in the files' order: the next file is tried first.
+    let ms = &set.migrations;
+    let mut next = 0;
+    let mut file_of = |version: &str| {
+        let i = match ms.get(next) {
+            Some(m) if m.version.as_str() == version => Some(next),
+            _ => ms
+                .binary_search_by(|m| m.version.as_str().cmp(version))
+                .ok(),
+        }?;
+        next = i + 1;
+        Some(&ms[i])
+    };
     let differ: Vec<&str> = rows
         .iter()
-        .filter(|r| {
-            Version::parse_reference(&r.version)
-                .ok()
-                .and_then(|v| set.get(&v))
-                .is_some_and(|m| m.checksum.0 != r.checksum)
-        })
+        .filter(|r| file_of(&r.version).is_some_and(|m| m.checksum.0 != r.checksum))
         .map(|r| r.version.as_str())
         .collect();
     if differ.is_empty() {

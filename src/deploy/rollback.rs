@@ -304,12 +304,9 @@ async fn undo(
     (opts.gate)(&lines)?;
     ensure(t, &session.client, spec).await?;
     // A migration recorded in the Supabase CLI's history leaves it with its rollback.
-    let supabase_history: bool = session
-        .client
-        .query_one(crate::supabase::history::EXISTS_SQL, &[])
+    let supabase_history = crate::supabase::history::exists(&session.client)
         .await
-        .map_err(db_err)?
-        .get(0);
+        .map_err(db_err)?;
     // A repeatable undone by its earlier text is recorded as a deploy records it.
     if prepared
         .iter()

@@ -218,12 +218,7 @@ impl<'a> Run<'a> {
                     .map_err(db_err)?;
                 true
             }
-            None => self
-                .client
-                .query_one(history::EXISTS_SQL, &[])
-                .await
-                .map_err(db_err)?
-                .get(0),
+            None => history::exists(self.client).await.map_err(db_err)?,
         };
         if !on {
             return Ok(());

@@ -94,17 +94,23 @@ pub struct Disagreement {
     pub only_pgshift: Vec<String>,
 }
 
-/// `None` where the history table does not exist.
+/// Whether the history table exists ([`EXISTS_SQL`]; `query_typed`: no prepare, one round
+/// trip, which can go out beside others).
+pub async fn exists(client: &tokio_postgres::Client) -> Result<bool, tokio_postgres::Error> {
+    let rows = client.query_typed(EXISTS_SQL, &[]).await?;
+    Ok(rows.first().is_some_and(|r| r.get::<_, bool>(0)))
+}
+
+/// `None` where the history table does not exist (`exists`, as [`exists`] answered).
 /// `original` gives a pgshift version's original Supabase CLI version, for migrations imported
 /// from it (their rows may be the CLI's own, under the CLI's name).
 pub async fn disagreement(
     client: &tokio_postgres::Client,
+    exists: bool,
     rows: &[crate::db::tracking::AppliedRow],
     original: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<Disagreement>, tokio_postgres::Error> {
-    // `query_typed`: no prepare, one round trip.
-    let exists = client.query_typed(EXISTS_SQL, &[]).await?;
-    if !exists.first().is_some_and(|r| r.get::<_, bool>(0)) {
+    if !exists {
         return Ok(None);
     }
     let history = client
