@@ -335,11 +335,17 @@ impl Finding {
         self
     }
 
-    /// Sort key that gives a stable, file-ordered report.
-    pub fn sort_key(&self) -> (PathBuf, usize, usize, String) {
+    /// The order of a stable, file-ordered report: by file, line, column, then rule; a
+    /// finding without a place first. Compares in place: a key cloned for each comparison
+    /// cost more than the sort itself at 40,000 findings.
+    pub fn by_place(a: &Finding, b: &Finding) -> std::cmp::Ordering {
+        a.place().cmp(&b.place())
+    }
+
+    fn place(&self) -> (&Path, usize, usize, &str) {
         match &self.location {
-            Some(l) => (l.file.clone(), l.line, l.column, self.rule.clone()),
-            None => (PathBuf::new(), 0, 0, self.rule.clone()),
+            Some(l) => (&l.file, l.line, l.column, &self.rule),
+            None => (Path::new(""), 0, 0, &self.rule),
         }
     }
 }

@@ -243,7 +243,7 @@ pub fn validate_set(set: &crate::migration::MigrationSet, opts: &Options) -> Rep
                 || lint::rules::find(&f.rule).is_some_and(|r| opts.families.contains(&r.family))
         });
     }
-    findings.sort_by_key(Finding::sort_key);
+    findings.sort_by(Finding::by_place);
     Report {
         dir: set.dir.clone(),
         environment: opts.environment,

@@ -206,7 +206,7 @@ pub fn load_plan(
             None
         }
     };
-    findings.sort_by_key(crate::diagnostic::Finding::sort_key);
+    findings.sort_by(crate::diagnostic::Finding::by_place);
     if !out.json {
         out.findings(&findings);
     }

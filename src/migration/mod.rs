@@ -260,7 +260,7 @@ impl RepeatedFolders {
                     .help("remove the symbolic link, or point it outside the migrations tree"),
             );
         }
-        set.findings.sort_by_key(Finding::sort_key);
+        set.findings.sort_by(Finding::by_place);
     }
 }
 
@@ -373,7 +373,7 @@ pub fn from_files(
         }
     }
     included_twice(&migrations, &included, &mut findings);
-    findings.sort_by_key(Finding::sort_key);
+    findings.sort_by(Finding::by_place);
     MigrationSet {
         dir: dir.to_path_buf(),
         migrations,

@@ -163,7 +163,7 @@ pub fn plan(set: &MigrationSet) -> Result<Plan, Vec<Finding>> {
         findings.extend(cycle_findings(set, &deps, &position));
     }
     if !findings.is_empty() {
-        findings.sort_by_key(Finding::sort_key);
+        findings.sort_by(Finding::by_place);
         return Err(findings);
     }
 
