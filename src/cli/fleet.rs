@@ -174,7 +174,7 @@ fn report(
     } else {
         out.line(&render::table(&results, total, skipped, run));
     }
-    super::summary::step_summary(&render::markdown(&results, skipped, run), out);
+    super::summary::step_summary(|| render::markdown(&results, skipped, run), out);
     if let (Some(url), DryRun::Off) = (&settings.notify_webhook, settings.run.dry_run) {
         super::summary::post(url, &render::message(&results, skipped, run), out);
     }

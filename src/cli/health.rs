@@ -37,7 +37,7 @@ pub fn run(
         report.checks.push(crate::diff::drift::as_check(&d));
     }
     print(&report, format, out);
-    super::summary::step_summary(&crate::report::health::markdown(&report), out);
+    super::summary::step_summary(|| crate::report::health::markdown(&report), out);
     Ok(code(&report))
 }
 

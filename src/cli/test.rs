@@ -253,13 +253,15 @@ fn health(
     };
     out.line(&crate::report::test::verdict(passed, took, on, &found));
     super::summary::step_summary(
-        &crate::report::test::summary(
-            passed,
-            took,
-            on,
-            &found,
-            &crate::report::health::markdown(&report),
-        ),
+        || {
+            crate::report::test::summary(
+                passed,
+                took,
+                on,
+                &found,
+                &crate::report::health::markdown(&report),
+            )
+        },
         out,
     );
     Ok(healthy)

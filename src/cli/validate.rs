@@ -63,7 +63,7 @@ pub fn run(
             Format::Text | Format::Markdown => Kind::Text,
         },
     );
-    super::summary::step_summary(&render(&report, Format::Markdown, false), out);
+    super::summary::step_summary(|| render(&report, Format::Markdown, false), out);
     Ok(if report.has_errors() {
         exit::FINDINGS
     } else {
