@@ -142,20 +142,30 @@ pub fn plan(set: &MigrationSet) -> Result<Plan, Vec<Finding>> {
     } = graph(set);
 
     let key = sort_keys(set, &deps);
-    let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
-    let mut ready: BinaryHeap<Reverse<(usize, usize)>> = (0..n)
-        .filter(|&i| waiting[i] == 0)
-        .map(|i| Reverse((key[i], i)))
-        .collect();
     let mut order = Vec::with_capacity(n);
     let mut position = vec![usize::MAX; n];
-    while let Some(Reverse((_, i))) = ready.pop() {
-        position[i] = order.len();
-        order.push(i);
-        for &d in &dependents[i] {
-            waiting[d] -= 1;
-            if waiting[d] == 0 {
-                ready.push(Reverse((key[d], d)));
+    if deps.iter().all(Vec::is_empty) {
+        // Nobody waits for anybody: the order is the places' (what the heap below would pop,
+        // without 10,000 pops).
+        order.extend(0..n);
+        order.sort_by_key(|&i| (key[i], i));
+        for (p, &i) in order.iter().enumerate() {
+            position[i] = p;
+        }
+    } else {
+        let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
+        let mut ready: BinaryHeap<Reverse<(usize, usize)>> = (0..n)
+            .filter(|&i| waiting[i] == 0)
+            .map(|i| Reverse((key[i], i)))
+            .collect();
+        while let Some(Reverse((_, i))) = ready.pop() {
+            position[i] = order.len();
+            order.push(i);
+            for &d in &dependents[i] {
+                waiting[d] -= 1;
+                if waiting[d] == 0 {
+                    ready.push(Reverse((key[d], d)));
+                }
             }
         }
     }
@@ -209,6 +219,15 @@ struct Graph {
 }
 
 fn graph(set: &MigrationSet) -> Graph {
+    let n = set.migrations.len();
+    if set.migrations.iter().all(|m| m.dependencies.is_empty()) {
+        // No edge to find (most sets of thousands): no index of versions to build.
+        return Graph {
+            deps: vec![Vec::new(); n],
+            dependents: vec![Vec::new(); n],
+            findings: Vec::new(),
+        };
+    }
     let mut index: HashMap<&Version, usize> = set
         .migrations
         .iter()
@@ -220,7 +239,6 @@ fn graph(set: &MigrationSet) -> Graph {
     for (v, &i) in &aliases {
         index.entry(v).or_insert(i);
     }
-    let n = set.migrations.len();
     let mut findings = Vec::new();
     // deps[i]: indices migration i depends on; dependents[j]: migrations that depend on j.
     let mut deps: Vec<Vec<usize>> = vec![Vec::new(); n];

@@ -314,3 +314,33 @@ fn a_thousand_random_migrations_respect_every_dependency_and_date_ties() {
         assert_eq!(plan(&set(&files)).unwrap(), p);
     }
 }
+
+#[test]
+fn without_any_dependency_versions_run_by_date_and_repeatables_after_them_by_name() {
+    let files = [
+        (
+            "m/repeatable/b_views.sql",
+            "CREATE OR REPLACE VIEW v AS SELECT 1;\n",
+        ),
+        ("m/2026-01-02_b.sql", "SELECT 2;\n"),
+        ("m/repeatable/a_funcs.sql", "SELECT 3;\n"),
+        ("m/2026-01-01_a.sql", "SELECT 1;\n"),
+    ]
+    .map(|(p, t)| (PathBuf::from(p), Ok(t.as_bytes().to_vec())));
+    let set = from_files(Path::new("m"), files, Environment::Development);
+    let p = plan(&set).expect("plans");
+    let steps: Vec<(&str, &Reason)> = p
+        .steps
+        .iter()
+        .map(|s| (s.version.as_str(), &s.reason))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("2026-01-01_a", &Reason::Date),
+            ("2026-01-02_b", &Reason::Date),
+            ("repeatable/a_funcs", &Reason::Repeatable),
+            ("repeatable/b_views", &Reason::Repeatable),
+        ]
+    );
+}
