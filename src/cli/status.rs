@@ -27,5 +27,8 @@ pub fn run(settings: &Settings, vars: &VarSource, out: &Output) -> Result<u8, Cl
     } else {
         out.line(&crate::report::status::text(&report));
     }
+    // The process ends next, and its memory goes back whole: 10,000 entries are not freed
+    // one by one.
+    std::mem::forget(report);
     Ok(exit::OK)
 }

@@ -877,22 +877,15 @@ async fn with_normalized(
     set: &crate::migration::MigrationSet,
     rows: &mut [crate::db::tracking::AppliedRow],
 ) -> Result<(), tokio_postgres::Error> {
-    // Rows written by deploys come in the files' order: the next file is tried first.
-    let ms = &set.migrations;
-    let mut next = 0;
-    let mut file_of = |version: &str| {
-        let i = match ms.get(next) {
-            Some(m) if m.version.as_str() == version => Some(next),
-            _ => ms
-                .binary_search_by(|m| m.version.as_str().cmp(version))
-                .ok(),
-        }?;
-        next = i + 1;
-        Some(&ms[i])
-    };
+    // Rows written by deploys come in the files' order.
+    let files = status::InOrder::new(&set.migrations, |m| m.version.as_str());
     let differ: Vec<&str> = rows
         .iter()
-        .filter(|r| file_of(&r.version).is_some_and(|m| m.checksum.0 != r.checksum))
+        .filter(|r| {
+            files
+                .get(&r.version)
+                .is_some_and(|m| m.checksum.0 != r.checksum)
+        })
         .map(|r| r.version.as_str())
         .collect();
     if differ.is_empty() {
