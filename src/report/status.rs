@@ -21,17 +21,20 @@ pub fn text(report: &StatusRead) -> String {
             u(&r.holder)
         ));
     }
+    text.reserve(status.entries.len() * (width + 40));
     for e in &status.entries {
-        use std::fmt::Write;
         let (state, extra) = state_words(&e.state, &e.version);
         let when = e.executed_at.as_deref().unwrap_or("");
-        // Written in place: a line made apart and copied in cost 10,000 allocations.
-        let _ = writeln!(
-            text,
-            "  {:<width$}  {state:<8}  {:<23}{extra}",
-            u(&e.version),
-            u(when)
-        );
+        // Written in place (a line made apart and copied in cost 10,000 allocations), padded
+        // by hand rather than through `format_args!` (0.7 ms of 31 at 10,000 lines).
+        text.push_str("  ");
+        padded(&mut text, &u(&e.version), width);
+        text.push_str("  ");
+        padded(&mut text, state, 8);
+        text.push_str("  ");
+        padded(&mut text, &u(when), 23);
+        text.push_str(&extra);
+        text.push('\n');
     }
     if let Some(d) = &report.supabase {
         text.push_str(&supabase_history(d));
@@ -53,6 +56,13 @@ pub fn text(report: &StatusRead) -> String {
         }
     ));
     text
+}
+
+/// `s`, then spaces up to `width` characters (as `{:<width$}`).
+fn padded(text: &mut String, s: &str, width: usize) {
+    text.push_str(s);
+    let n = s.chars().count();
+    text.extend(std::iter::repeat_n(' ', width.saturating_sub(n)));
 }
 
 /// A state's word in the table, and what follows the time.
@@ -147,4 +157,68 @@ fn supabase_history(d: &crate::supabase::history::Disagreement) -> String {
         text.push_str("  (`supabase migration list` shows the CLI's side; migrations pgshift applies from now on are recorded in both)\n");
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::status::{Counts, Entry, Status};
+
+    #[test]
+    fn each_line_pads_its_columns_as_format_would_and_escapes_what_the_database_says() {
+        let entry = |version: &str, state: State, at: Option<&str>| Entry {
+            version: version.into(),
+            state,
+            executed_at: at.map(str::to_string),
+            execution_time_ms: None,
+            checksum: None,
+        };
+        let entries = vec![
+            entry(
+                "2026-01-01_a",
+                State::Applied {
+                    cosmetic_change: true,
+                },
+                Some("2026-01-02 03:04:05 UTC"),
+            ),
+            entry(
+                "2026-01-02_é_longer_name",
+                State::Pending {
+                    out_of_order: false,
+                },
+                None,
+            ),
+            entry("2025-12-31_x\u{1b}[2J", State::Unknown, Some("infinity")),
+        ];
+        let report = StatusRead {
+            status: Status {
+                entries,
+                counts: Counts::default(),
+            },
+            target: "u@h:5432/db".into(),
+            running: None,
+            supabase: None,
+        };
+        let text = text(&report);
+        let lines: Vec<&str> = text.lines().collect();
+        let width = "2026-01-02_é_longer_name".chars().count();
+        let expected = [
+            format!(
+                "  {:<width$}  {:<8}  {:<23}  (comments/whitespace changed since)",
+                "2026-01-01_a", "applied", "2026-01-02 03:04:05 UTC"
+            ),
+            format!(
+                "  {:<width$}  {:<8}  {:<23}",
+                "2026-01-02_é_longer_name", "pending", ""
+            ),
+        ];
+        assert_eq!(lines[1..3], expected);
+        // An escape from the database is shown, not sent to the terminal.
+        assert!(
+            lines[3].starts_with("  2025-12-31_x\\u{1b}[2J"),
+            "{}",
+            lines[3]
+        );
+        assert!(!text.contains('\u{1b}'));
+    }
 }
