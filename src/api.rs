@@ -160,7 +160,7 @@ impl MigrationValidator {
             environment,
             exposed_schemas: vec!["public".into()],
             rules: BTreeMap::new(),
-            parallel_jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            parallel_jobs: crate::parallel::cores(),
             variables: BTreeMap::new(),
             only: Vec::new(),
             families: Vec::new(),

@@ -1,9 +1,11 @@
 //! Work spread over the machine's cores: thousands of small files to read and check, or the
 //! chunks of one large file to parse. Results keep the order of the input.
 
-/// The machine's cores (1 when it cannot tell).
+/// The machine's cores (1 when it cannot tell). Asked once: the standard library reads the
+/// cgroup's files each time (six files opened), and a deploy asked for every migration.
 pub fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// `f` on each item, on up to `max_threads` threads, each thread taking at least

@@ -109,7 +109,7 @@ impl BackupOptions {
             keep: settings.backup.keep,
             pg_dump: settings.backup.pg_dump.clone(),
             level: settings.backup.compression,
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            threads: crate::parallel::cores(),
             kind,
         }
     }

@@ -1110,7 +1110,7 @@ impl Sources<'_> {
 }
 
 fn default_jobs() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    crate::parallel::cores()
 }
 
 /// `--database-url`, else the variable the environment's config names (default

@@ -547,7 +547,7 @@ impl<'a> Run<'a> {
         // (Asking how many cores reads the cgroup's files: not for a deploy with nothing to do.)
         let jobs = match migrations.len() {
             0 | 1 => 1,
-            _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            _ => crate::parallel::cores(),
         };
         let results = crate::parallel::map(migrations.iter().collect(), 1, jobs, |(m, _)| {
             prepare(m, self.opts.values)

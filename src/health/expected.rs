@@ -141,7 +141,7 @@ fn ops(source: &std::sync::Arc<String>) -> Vec<Op> {
 /// reduced to its table operations at once (no syntax tree is kept), then the operations are
 /// followed in order.
 pub fn tables_left(applied: &[(&str, &std::sync::Arc<String>)]) -> Vec<Table> {
-    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = crate::parallel::cores();
     let per_file =
         crate::parallel::map(applied.iter().collect(), 1, jobs, |(_, source)| ops(source));
     // By name, so that each operation costs the tables of that name only (linear in the set).

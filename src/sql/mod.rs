@@ -329,13 +329,11 @@ fn normalized_in(
 ) -> Option<()> {
     let ranges: Vec<_> = ranges.collect();
     // One chunk per core at a time, hashed in order.
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = crate::parallel::cores();
     for batch in ranges.chunks(cores) {
-        for tokens in
-            crate::parallel::map(batch.iter().collect(), 1, crate::parallel::cores(), |r| {
-                normalized_tokens(&sql[r.clone()])
-            })
-        {
+        for tokens in crate::parallel::map(batch.iter().collect(), 1, cores, |r| {
+            normalized_tokens(&sql[r.clone()])
+        }) {
             h.update(tokens?);
         }
     }
