@@ -440,28 +440,32 @@ $pgshift$;",
 
     /// The layout's DDL, one labelled step at a time in one transaction, so that a refusal
     /// names the statement (`CREATE TABLE public.schema_migrations: permission denied for
-    /// schema public`). Everything is idempotent: it also upgrades an older layout.
+    /// schema public`). Everything is idempotent: it also upgrades an older layout. The steps
+    /// go out together (one round trip): after a refusal the server refuses the rest of the
+    /// transaction, and its COMMIT rolls it back; the first refusal is the one named.
     async fn create(&self, client: &Client, schema_exists: bool) -> Result<(), TrackingError> {
-        let mut steps: Vec<(String, String)> = Vec::new();
+        let mut steps: Vec<(String, String)> = vec![("BEGIN".into(), "BEGIN".into())];
         if !schema_exists {
             steps.push(self.schema_step());
         }
         steps.extend(self.table_steps());
         steps.extend(self.guard_steps());
-        client
-            .batch_execute("BEGIN")
-            .await
-            .map_err(TrackingError::of("BEGIN"))?;
-        for (label, sql) in &steps {
-            if let Err(e) = client.batch_execute(sql).await {
+        steps.push(("COMMIT".into(), "COMMIT".into()));
+        let answers =
+            futures_util::future::join_all(steps.iter().map(|(_, sql)| client.batch_execute(sql)))
+                .await;
+        match steps
+            .iter()
+            .zip(answers)
+            .find_map(|((label, _), a)| a.err().map(|e| (label, e)))
+        {
+            None => Ok(()),
+            Some((label, e)) => {
+                // Already rolled back by its COMMIT unless the connection broke before it.
                 let _ = client.batch_execute("ROLLBACK").await;
-                return Err(TrackingError::of(label)(e));
+                Err(TrackingError::of(label)(e))
             }
         }
-        client
-            .batch_execute("COMMIT")
-            .await
-            .map_err(TrackingError::of("COMMIT"))
     }
 
     /// Creates the schema, closed to everybody but its owner. Only when missing: CREATE
