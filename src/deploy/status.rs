@@ -177,58 +177,9 @@ pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Enviro
             continue;
         };
         let row = by_version.get(m.version.as_str()).copied();
-        let state = match row {
-            Some(r) if r.damage.is_some() => State::Damaged {
-                problem: r.damage.clone().unwrap_or_default(),
-            },
-            None if !m.runs_in(env) => State::NotForEnvironment,
-            None if !m.has_sql() => State::NoSql,
-            None if !m.front.directives.replaces.is_empty() => {
-                baseline_state(m, &by_version, last_applied.is_some_and(|l| i < l))
-            }
-            None => State::Pending {
-                out_of_order: !m.is_repeatable() && last_applied.is_some_and(|l| i < l),
-            },
-            Some(r) if !r.success => match r.statements_done {
-                Some(done) if done > 0 => State::Partial {
-                    statements_done: done,
-                    message: r.error_message.clone().unwrap_or_default(),
-                },
-                _ => State::Failed {
-                    message: r.error_message.clone().unwrap_or_default(),
-                },
-            },
-            Some(r) if r.checksum == m.checksum.0 => State::Applied {
-                cosmetic_change: false,
-            },
-            Some(r) => {
-                let same_sql = r.normalized_checksum.as_deref() == Some(normalized(m).as_str());
-                if same_sql {
-                    State::Applied {
-                        cosmetic_change: true,
-                    }
-                } else if m.is_repeatable() {
-                    State::Changed
-                } else {
-                    State::Modified
-                }
-            }
-        };
-        match &state {
-            State::Applied { .. } => counts.applied += 1,
-            State::Pending { out_of_order } => {
-                counts.pending += 1;
-                counts.out_of_order += usize::from(*out_of_order);
-            }
-            State::Changed => counts.pending += 1,
-            State::Covered => counts.applied += 1,
-            State::PartlyCovered { .. } => counts.damaged += 1,
-            State::Failed { .. } | State::Partial { .. } => counts.failed += 1,
-            State::Modified => counts.modified += 1,
-            State::NotForEnvironment | State::NoSql => counts.skipped += 1,
-            State::Damaged { .. } => counts.damaged += 1,
-            State::Unknown => {}
-        }
+        let before_last = last_applied.is_some_and(|l| i < l);
+        let state = state_of(m, row, env, &by_version, before_last);
+        counts.add(&state);
         entries.push(Entry {
             version: m.version.as_str().to_owned(),
             state,
@@ -260,6 +211,75 @@ pub fn compare(set: &MigrationSet, plan: &Plan, rows: &[AppliedRow], env: Enviro
         entries.push(e);
     }
     Status { entries, counts }
+}
+
+/// The state of migration `m` from its row (`None`: never recorded); `before_last`: a
+/// migration after it in plan order is applied.
+fn state_of(
+    m: &Migration,
+    row: Option<&AppliedRow>,
+    env: Environment,
+    by_version: &InOrder<'_, &AppliedRow>,
+    before_last: bool,
+) -> State {
+    match row {
+        Some(r) if r.damage.is_some() => State::Damaged {
+            problem: r.damage.clone().unwrap_or_default(),
+        },
+        None if !m.runs_in(env) => State::NotForEnvironment,
+        None if !m.has_sql() => State::NoSql,
+        None if !m.front.directives.replaces.is_empty() => {
+            baseline_state(m, by_version, before_last)
+        }
+        None => State::Pending {
+            out_of_order: !m.is_repeatable() && before_last,
+        },
+        Some(r) if !r.success => match r.statements_done {
+            Some(done) if done > 0 => State::Partial {
+                statements_done: done,
+                message: r.error_message.clone().unwrap_or_default(),
+            },
+            _ => State::Failed {
+                message: r.error_message.clone().unwrap_or_default(),
+            },
+        },
+        Some(r) if r.checksum == m.checksum.0 => State::Applied {
+            cosmetic_change: false,
+        },
+        Some(r) => {
+            let same_sql = r.normalized_checksum.as_deref() == Some(normalized(m).as_str());
+            if same_sql {
+                State::Applied {
+                    cosmetic_change: true,
+                }
+            } else if m.is_repeatable() {
+                State::Changed
+            } else {
+                State::Modified
+            }
+        }
+    }
+}
+
+impl Counts {
+    /// Counts one migration in `state`.
+    fn add(&mut self, state: &State) {
+        match state {
+            State::Applied { .. } => self.applied += 1,
+            State::Pending { out_of_order } => {
+                self.pending += 1;
+                self.out_of_order += usize::from(*out_of_order);
+            }
+            State::Changed => self.pending += 1,
+            State::Covered => self.applied += 1,
+            State::PartlyCovered { .. } => self.damaged += 1,
+            State::Failed { .. } | State::Partial { .. } => self.failed += 1,
+            State::Modified => self.modified += 1,
+            State::NotForEnvironment | State::NoSql => self.skipped += 1,
+            State::Damaged { .. } => self.damaged += 1,
+            State::Unknown => {}
+        }
+    }
 }
 
 /// What [`compare`] says when the rows are exactly one success per migration that runs in
