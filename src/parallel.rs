@@ -2,7 +2,7 @@
 //! chunks of one large file to parse. Results keep the order of the input.
 
 /// The machine's cores (1 when it cannot tell). Asked once: the standard library reads the
-/// cgroup's files each time (six files opened), and a deploy asked for every migration.
+/// cgroup's files each time (three files opened), and a deploy asked twice per migration.
 pub fn cores() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))

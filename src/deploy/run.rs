@@ -544,7 +544,8 @@ impl<'a> Run<'a> {
             })
             .collect();
         // Parsing and checksums are CPU work: spread over the cores while nothing runs yet.
-        // (Asking how many cores reads the cgroup's files: not for a deploy with nothing to do.)
+        // (The first question about the cores reads the cgroup's files: not for a deploy with
+        // nothing to do.)
         let jobs = match migrations.len() {
             0 | 1 => 1,
             _ => crate::parallel::cores(),
