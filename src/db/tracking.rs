@@ -460,11 +460,8 @@ $pgshift$;",
             .find_map(|((label, _), a)| a.err().map(|e| (label, e)))
         {
             None => Ok(()),
-            Some((label, e)) => {
-                // Already rolled back by its COMMIT unless the connection broke before it.
-                let _ = client.batch_execute("ROLLBACK").await;
-                Err(TrackingError::of(label)(e))
-            }
+            // Rolled back by its COMMIT (or, when the connection broke, by the server).
+            Some((label, e)) => Err(TrackingError::of(label)(e)),
         }
     }
 
