@@ -147,7 +147,7 @@ pub fn expand(
     findings: &mut Vec<Finding>,
 ) -> Expanded {
     // Nearly no file includes anything: a plain search spares them the lexing.
-    let has_include = source.contains("\\i")
+    let has_include = memchr::memmem::find(source.as_bytes(), b"\\i").is_some()
         && scan(&source)
             .unsupported
             .iter()

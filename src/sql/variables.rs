@@ -116,6 +116,27 @@ fn is_ident_start(c: u8) -> bool {
     c.is_ascii_alphabetic() || c == b'_' || c >= 0x80
 }
 
+/// The line `\.` (alone, but for trailing `\r`s) that ends `COPY … FROM stdin` data starting
+/// at `start` (a line's start): where that line starts and where the next one does. Searched
+/// for with SIMD (`memmem`), not line by line: a data file's 100 MB are mostly such data.
+fn copy_data_end(b: &[u8], start: usize) -> Option<(usize, usize)> {
+    let n = b.len();
+    let mut line = start;
+    while line < n {
+        let at = if b[line..].starts_with(b"\\.") {
+            line
+        } else {
+            line + memchr::memmem::find(&b[line..], b"\n\\.")? + 1
+        };
+        let line_end = memchr::memchr(b'\n', &b[at..]).map_or(n, |k| at + k);
+        if b[at + 2..line_end].iter().all(|&c| c == b'\r') {
+            return Some((at, (line_end + 1).min(n)));
+        }
+        line = line_end + 1;
+    }
+    None
+}
+
 /// Lexes `source` like psql: finds variables, meta-commands and backticks outside quotes and
 /// comments. Never fails; unterminated quotes run to the end.
 pub fn scan(source: &str) -> PsqlScan {
@@ -134,17 +155,7 @@ pub fn scan(source: &str) -> PsqlScan {
                 if is_copy_from_stdin(&statement) {
                     // The data starts on the next line and runs to a line `\.`.
                     let start = source[i..].find('\n').map_or(n, |k| i + k + 1);
-                    let mut line = start;
-                    let mut found = None;
-                    while line < n {
-                        let line_end = source[line..].find('\n').map_or(n, |k| line + k);
-                        if source[line..line_end].trim_end_matches('\r') == "\\." {
-                            found = Some((line, (line_end + 1).min(n)));
-                            break;
-                        }
-                        line = line_end + 1;
-                    }
-                    let (end, block_end, terminated) = match found {
+                    let (end, block_end, terminated) = match copy_data_end(b, start) {
                         Some((end, block_end)) => (end, block_end, true),
                         None => (n, n, false),
                     };
@@ -706,5 +717,46 @@ mod tests {
         let s = scan("\\set x a\u{a0}b\u{2003}'c d'\u{a0}\nSELECT :'x';\n");
         assert_eq!(s.sets.len(), 1);
         assert_eq!(s.sets[0].value, "abc d");
+    }
+
+    #[test]
+    fn copy_data_ends_at_the_first_line_that_is_only_backslash_dot() {
+        // What psql does, line by line: the reference the SIMD search must agree with.
+        fn by_lines(b: &[u8], start: usize) -> Option<(usize, usize)> {
+            let mut line = start;
+            while line < b.len() {
+                let end = b[line..]
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(b.len(), |k| line + k);
+                let mut text = &b[line..end];
+                while let [rest @ .., b'\r'] = text {
+                    text = rest;
+                }
+                if text == b"\\." {
+                    return Some((line, (end + 1).min(b.len())));
+                }
+                line = end + 1;
+            }
+            None
+        }
+        for data in [
+            "\\.\nSELECT 1;\n",
+            "1\n\\.\n",
+            "1\n\\.",
+            "1\n\\.\r\r\nx",
+            "1\n\\.x\n\\.y\n2\\.\n\\.\nafter\n",
+            "a\\.\n\\. \n\\.\\.\n",
+            "no end\n",
+            "\n\n\\.\n",
+            "",
+        ] {
+            let b = data.as_bytes();
+            assert_eq!(copy_data_end(b, 0), by_lines(b, 0), "{data:?}");
+        }
+        let s = scan("COPY t FROM stdin;\n1\n\\.x\n2\n\\.\r\nSELECT :v;\n");
+        assert_eq!(s.copies.len(), 1);
+        assert!(s.copies[0].terminated);
+        assert_eq!(s.variables.len(), 1, "the SELECT after the data is read");
     }
 }
