@@ -535,7 +535,7 @@ mod tests {
             dir,
             ENV,
             || super::super::list(dir).map(|l| l.sql),
-            |sql| super::super::from_files(dir, super::super::read_all(sql), ENV),
+            |sql| super::super::load_files(dir, sql, ENV),
             settled,
         )
         .unwrap()

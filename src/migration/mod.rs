@@ -29,10 +29,14 @@ pub struct Checksum(pub String);
 impl Checksum {
     /// The SHA-256 of `bytes`.
     pub fn of(bytes: &[u8]) -> Checksum {
+        Checksum::of_digest(&Sha256::digest(bytes))
+    }
+
+    /// The checksum of a SHA-256 `digest`.
+    fn of_digest(digest: &[u8]) -> Checksum {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let digest = Sha256::digest(bytes);
         let mut hex = String::with_capacity(64);
-        for b in digest {
+        for &b in digest {
             hex.push(char::from(HEX[usize::from(b >> 4)]));
             hex.push(char::from(HEX[usize::from(b & 15)]));
         }
@@ -202,7 +206,7 @@ impl LoadError {
 /// findings; only an unusable directory is an error.
 pub fn load_dir(dir: &Path, env: Environment) -> Result<MigrationSet, LoadError> {
     let listing = list(dir)?;
-    let mut set = from_files(dir, read_all(listing.sql), env);
+    let mut set = load_files(dir, listing.sql, env);
     listing.links.add_findings(&mut set);
     Ok(set)
 }
@@ -221,7 +225,7 @@ pub fn load_dir_indexed(dir: &Path, env: Environment) -> Result<MigrationSet, Lo
                 listing.sql
             })
         },
-        |sql| from_files(dir, read_all(sql), env),
+        |sql| load_files(dir, sql, env),
     )?;
     links.add_findings(&mut set);
     Ok(set)
@@ -306,13 +310,126 @@ fn list(dir: &Path) -> Result<Listing, LoadError> {
     })
 }
 
+/// From what size a file's checksum is made as it is read, on another core.
+const HASH_WHILE_READING: u64 = 4 << 20;
+
 /// Reads every file, on as many threads as there are cores (thousands of small files: the
-/// time goes to the system calls); the results keep the order of `paths`.
-fn read_all(paths: Vec<PathBuf>) -> Vec<(PathBuf, std::io::Result<Vec<u8>>)> {
-    crate::parallel::map(paths, 64, crate::parallel::cores(), |p| {
-        let bytes = fs::read(&p);
-        (p, bytes)
-    })
+/// time goes to the system calls); the results keep the order of `paths`. The checksums of
+/// large files, made as they were read, are beside, by path.
+fn read_all(paths: Vec<PathBuf>) -> (Vec<FileRead>, Hashed) {
+    let read = crate::parallel::map(paths, 64, crate::parallel::cores(), |p| {
+        let large = fs::metadata(&p).is_ok_and(|m| m.len() >= HASH_WHILE_READING);
+        let (bytes, checksum) = if large {
+            match read_hashing(&p) {
+                Ok((bytes, checksum)) => (Ok(bytes), Some(checksum)),
+                Err(e) => (Err(e), None),
+            }
+        } else {
+            (fs::read(&p), None)
+        };
+        (p, bytes, checksum)
+    });
+    let mut hashed = Hashed::new();
+    let files = read
+        .into_iter()
+        .map(|(p, bytes, checksum)| {
+            if let Some(c) = checksum {
+                hashed.insert(p.clone(), c);
+            }
+            (p, bytes)
+        })
+        .collect();
+    (files, hashed)
+}
+
+/// Checksums made as their files were read, by path.
+type Hashed = HashMap<PathBuf, Checksum>;
+
+/// A file's path and its bytes, or why they could not be read.
+type FileRead = (PathBuf, std::io::Result<Vec<u8>>);
+
+/// Bytes read at once by [`read_hashing`].
+const HASH_CHUNK: usize = 1 << 20;
+
+/// A file's bytes and their checksum, hashed on another core as they are read: for a 100 MB
+/// data file, the time of the slower of the two (SHA-256, about 60 ms) rather than of both.
+fn read_hashing(path: &Path) -> std::io::Result<(Vec<u8>, Checksum)> {
+    let file = fs::File::open(path)?;
+    let expected = usize::try_from(file.metadata()?.len()).unwrap_or(usize::MAX);
+    hash_reading(file, expected)
+}
+
+/// [`read_hashing`] of an open `file` of `expected` bytes (it may have grown or shrunk).
+fn hash_reading(mut file: fs::File, expected: usize) -> std::io::Result<(Vec<u8>, Checksum)> {
+    use std::io::Read;
+    let mut bytes = vec![0u8; expected];
+    let (filled, mut h) = std::thread::scope(|scope| {
+        let (send, chunks) = std::sync::mpsc::channel::<&[u8]>();
+        let hasher = scope.spawn(move || {
+            let mut h = Sha256::new();
+            for chunk in chunks {
+                h.update(chunk);
+            }
+            h
+        });
+        let mut rest: &mut [u8] = &mut bytes;
+        let mut filled = 0;
+        let read = loop {
+            let want = rest.len().min(HASH_CHUNK);
+            if want == 0 {
+                break Ok(filled);
+            }
+            let (head, tail) = rest.split_at_mut(want);
+            // A short count is not the end; 0 is (the file shrank since its size was read).
+            let got = match read_up_to(&mut file, head) {
+                Ok(got) => got,
+                Err(e) => break Err(e),
+            };
+            let (done, _) = head.split_at_mut(got);
+            let done: &[u8] = done;
+            let _ = send.send(done);
+            filled += got;
+            if got < want {
+                break Ok(filled);
+            }
+            rest = tail;
+        };
+        drop(send);
+        let h = hasher
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (read, h)
+    });
+    let filled = filled?;
+    bytes.truncate(filled);
+    if filled == expected {
+        // The file grew since its size was read: the rest, as `fs::read` would.
+        let before = bytes.len();
+        file.read_to_end(&mut bytes)?;
+        h.update(&bytes[before..]);
+    }
+    Ok((bytes, Checksum::of_digest(&h.finalize())))
+}
+
+/// Fills `buf` from `file`, short only at the end of the file; the count read.
+fn read_up_to(file: &mut fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// The set of the migrations in `paths` (see [`from_files`]), read from disk.
+fn load_files(dir: &Path, paths: Vec<PathBuf>, env: Environment) -> MigrationSet {
+    let (files, hashed) = read_all(paths);
+    from_read(dir, files, &hashed, env)
 }
 
 /// Builds a set from file paths and their contents (or the error reading them). `load_dir`
@@ -322,7 +439,16 @@ pub fn from_files(
     files: impl IntoIterator<Item = (PathBuf, std::io::Result<Vec<u8>>)>,
     env: Environment,
 ) -> MigrationSet {
-    let mut files: Vec<_> = files.into_iter().collect();
+    from_read(dir, files.into_iter().collect(), &Hashed::new(), env)
+}
+
+/// [`from_files`], with the checksums of the files `hashed` made already.
+fn from_read(
+    dir: &Path,
+    mut files: Vec<FileRead>,
+    hashed: &Hashed,
+    env: Environment,
+) -> MigrationSet {
     // `load_dir` lists in this order already: checking costs one comparison per file.
     if !files.is_sorted_by(|a, b| a.0 <= b.0) {
         files.sort_by(|a, b| a.0.cmp(&b.0));
@@ -354,7 +480,7 @@ pub fn from_files(
         256,
         crate::parallel::cores(),
         |(version, path, parsed, up, down)| {
-            load_migration(dir, &read, env, version, path, parsed, up, down)
+            load_migration(dir, &read, hashed, env, version, path, parsed, up, down)
         },
     );
     // Every included file (absolute) and the first file that includes it.
@@ -531,6 +657,7 @@ type FileBytes = Option<std::io::Result<Vec<u8>>>;
 fn load_migration(
     dir: &Path,
     read: &include::Reader,
+    hashed: &Hashed,
     env: Environment,
     version: Version,
     path: PathBuf,
@@ -541,7 +668,7 @@ fn load_migration(
     let mut findings = Vec::new();
     let mut included = Vec::new();
     let mut file = |path: &Path, bytes, findings: &mut Vec<Finding>| {
-        let (source, checksum) = read_source(path, bytes, findings);
+        let (source, checksum) = read_source(path, bytes, hashed.get(path), findings);
         let x = include::expand(path, source, dir, read, findings);
         for f in x.map.files() {
             included.push((include::absolute(&f.path), path.to_path_buf()));
@@ -654,6 +781,7 @@ fn list_files(
 fn read_source(
     path: &Path,
     bytes: Option<std::io::Result<Vec<u8>>>,
+    hashed: Option<&Checksum>,
     findings: &mut Vec<Finding>,
 ) -> (String, Checksum) {
     let bytes = match bytes.unwrap_or_else(|| Err(std::io::ErrorKind::NotFound.into())) {
@@ -667,7 +795,7 @@ fn read_source(
             return (String::new(), Checksum::of(&[]));
         }
     };
-    let checksum = Checksum::of(&bytes);
+    let checksum = hashed.cloned().unwrap_or_else(|| Checksum::of(&bytes));
     const BOM: &[u8] = b"\xEF\xBB\xBF";
     let bom = bytes.starts_with(BOM);
     if bom {
@@ -833,6 +961,50 @@ mod tests {
             Checksum::of(b"abc").0,
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn a_file_hashed_as_it_is_read_has_its_bytes_and_their_checksum_whatever_its_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.sql");
+        for len in [
+            0,
+            1,
+            HASH_CHUNK - 1,
+            HASH_CHUNK,
+            HASH_CHUNK + 1,
+            3 * HASH_CHUNK + 5,
+        ] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            std::fs::write(&path, &bytes).unwrap();
+            let (read, checksum) = read_hashing(&path).unwrap();
+            assert!(read == bytes, "{len} bytes");
+            assert_eq!(checksum, Checksum::of(&bytes), "{len} bytes");
+            // The file grew, or shrank, after its size was read: what is there now.
+            for expected in [len / 2, len + 7] {
+                let file = fs::File::open(&path).unwrap();
+                let (read, checksum) = hash_reading(file, expected).unwrap();
+                assert!(read == bytes, "{len} bytes, {expected} expected");
+                assert_eq!(checksum, Checksum::of(&bytes), "{len}, {expected} expected");
+            }
+        }
+    }
+
+    #[test]
+    fn a_large_migration_has_the_checksum_of_its_bytes_bom_and_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("migrations");
+        std::fs::create_dir_all(&m).unwrap();
+        let mut text = b"\xEF\xBB\xBF-- MIGRATION: data\nCOPY t FROM stdin;\n".to_vec();
+        while text.len() < HASH_WHILE_READING as usize + 10 {
+            text.extend_from_slice(b"1\tsome row of data\n");
+        }
+        text.extend_from_slice(b"\\.\n");
+        std::fs::write(m.join("2026-01-01_data.sql"), &text).unwrap();
+        let set = load_dir(&m, Environment::Development).unwrap();
+        assert_eq!(set.migrations[0].checksum, Checksum::of(&text));
+        assert!(!set.migrations[0].source.starts_with('\u{feff}'));
+        assert!(set.findings.iter().any(|f| f.rule == "file/bom"));
     }
 
     #[test]
