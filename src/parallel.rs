@@ -138,9 +138,64 @@ pub fn for_each_ordered<T: Sync, R: Send>(
     });
 }
 
+/// A value made on another thread from now on, waited for where it is first read: work off
+/// the path to what must happen first (a data file's normalized checksum, needed only by its
+/// record, is made while its data are sent). Clones share the value.
+#[derive(Clone)]
+pub struct Later<T>(std::sync::Arc<LaterValue<T>>);
+
+struct LaterValue<T> {
+    value: std::sync::OnceLock<T>,
+    making: std::sync::Mutex<Option<std::thread::JoinHandle<T>>>,
+}
+
+impl<T: Send + Sync + 'static> Later<T> {
+    /// A value there already.
+    pub fn ready(value: T) -> Later<T> {
+        Later(std::sync::Arc::new(LaterValue {
+            value: std::sync::OnceLock::from(value),
+            making: std::sync::Mutex::new(None),
+        }))
+    }
+
+    /// `make` run on a thread of its own, starting now.
+    pub fn spawn(make: impl FnOnce() -> T + Send + 'static) -> Later<T> {
+        Later(std::sync::Arc::new(LaterValue {
+            value: std::sync::OnceLock::new(),
+            making: std::sync::Mutex::new(Some(std::thread::spawn(make))),
+        }))
+    }
+
+    /// The value, once made (a panic in `make` goes on up).
+    pub fn get(&self) -> &T {
+        self.0.value.get_or_init(|| {
+            let making = self
+                .0
+                .making
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            match making.map(std::thread::JoinHandle::join) {
+                Some(Ok(value)) => value,
+                Some(Err(panic)) => std::panic::resume_unwind(panic),
+                None => panic!("a later value whose making panicked was read again"),
+            }
+        })
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Later<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.value.get() {
+            Some(v) => v.fmt(f),
+            None => f.write_str("(being made)"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{for_each_ordered, map};
+    use super::{for_each_ordered, map, Later};
 
     #[test]
     fn results_keep_the_order_of_the_items_whatever_the_split() {
@@ -199,5 +254,29 @@ mod tests {
             );
             assert_eq!(seen, (0..n).collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn a_later_value_is_the_one_made_on_its_thread_and_shared_by_clones() {
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let later = Later::spawn(move || {
+            // Made only once the test lets it: `get` waits for it.
+            wait.recv().unwrap();
+            "made".to_string()
+        });
+        let clone = later.clone();
+        assert_eq!(format!("{later:?}"), "(being made)");
+        go.send(()).unwrap();
+        assert_eq!(clone.get(), "made");
+        assert_eq!(later.get(), "made");
+        assert_eq!(format!("{later:?}"), "\"made\"");
+        assert_eq!(Later::ready(7).get(), &7);
+    }
+
+    #[test]
+    #[should_panic(expected = "broken")]
+    fn a_panic_making_a_later_value_goes_on_up_where_it_is_read() {
+        let later: Later<u8> = Later::spawn(|| panic!("broken"));
+        later.get();
     }
 }

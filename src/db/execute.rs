@@ -184,7 +184,9 @@ impl Effects {
 pub struct Prepared {
     pub version: String,
     pub checksum: String,
-    pub normalized_checksum: String,
+    /// Made while the file runs when it is mostly `COPY` data (see `deploy::prepare`): only
+    /// its record reads it.
+    pub normalized_checksum: crate::parallel::Later<String>,
     pub sub: Substituted,
     pub statements: Vec<Step>,
     pub mode: Mode,
@@ -424,7 +426,7 @@ fn record<'a>(
     Record {
         version: &p.version,
         checksum: &p.checksum,
-        normalized_checksum: Some(&p.normalized_checksum),
+        normalized_checksum: Some(p.normalized_checksum.get()),
         success,
         error_message: f.map(|f| f.message.as_str()),
         sqlstate: f.and_then(|f| f.sqlstate.as_deref()),
