@@ -1051,8 +1051,8 @@ async fn records_and_layout(
             .as_ref()
             .is_none_or(|s| s.layout == Some(crate::db::tracking::LAYOUT_VERSION));
     let state = || async {
-        match known {
-            Some(state) => Ok(state),
+        match &known {
+            Some(state) => Ok(state.clone()),
             None => tracking.state(client).await,
         }
     };
@@ -1070,7 +1070,8 @@ async fn records_and_layout(
             tracking.rows_of_existing(client).await.map(Records::Read),
             None,
         ),
-        Ok(false) => (Ok(Records::Read(Vec::new())), None),
+        // No table yet: the layout read under the lock says so (and where to make it).
+        Ok(false) => (Ok(Records::Read(Vec::new())), known),
         Err(e) => (Err(e), None),
     }
 }

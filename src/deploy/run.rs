@@ -3,7 +3,7 @@
 //! apply, lock pgshift's objects down again, tell PostgREST. `Run::locked` reads them in one
 //! screen; each stage is a method below it.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
@@ -37,6 +37,10 @@ pub(super) struct Run<'a> {
 }
 
 /// A migration about to run: prepared, with its state and its file.
+/// How long the tracking layout read under the lock is taken as it is, without reading it
+/// again before the first migration.
+const LAYOUT_FRESH: Duration = Duration::from_secs(1);
+
 type Ready<'a> = (Prepared, &'a status::Entry, &'a crate::migration::Migration);
 
 impl<'a> Run<'a> {
@@ -49,6 +53,7 @@ impl<'a> Run<'a> {
         notices: &mut Notices,
     ) -> Result<Outcome, DeployError> {
         let dry = self.opts.dry_run != DryRun::Off;
+        let layout_read = Instant::now();
         let (rows, status, vouched) = self.compared(records);
         self.check_history(&status)?;
         let to_run = self.select(&status)?;
@@ -78,8 +83,12 @@ impl<'a> Run<'a> {
         self.out.emit(plan);
         // The tracking tables first: the stop token lives in their meta table. From here on
         // `pgshift stop` may ask this deploy to stop (only a deploy that will change something
-        // listens: a no-op stays shorter).
-        self.ensure_tracking(true, None).await?;
+        // listens: a no-op stays shorter). The layout read under the lock moments ago stands
+        // (no probe more; making it is idempotent, and privileges granted since are revoked
+        // after the run); read longer ago (a person was asked, a long validation), it is read
+        // again: someone may have dropped the tables meanwhile.
+        let layout = layout.filter(|_| layout_read.elapsed() < LAYOUT_FRESH);
+        self.ensure_tracking(true, layout).await?;
         self.stop.listen(self.client, &self.opts.tracking).await?;
         // Baselines only recorded (their versions are all there) change no schema: no backup.
         let records_only = prepared.iter().all(|(_, e, _)| e.state == State::Covered);

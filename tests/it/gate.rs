@@ -21,6 +21,18 @@ fn in_terminal(
     args: &[&str],
     answer: Option<&str>,
 ) -> (Option<i32>, String) {
+    in_terminal_doing(dir, db, env, args, answer, || {})
+}
+
+/// [`in_terminal`], doing `meanwhile` once the prompt is shown, before the answer is typed.
+fn in_terminal_doing(
+    dir: &std::path::Path,
+    db: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+    answer: Option<&str>,
+    meanwhile: impl FnOnce(),
+) -> (Option<i32>, String) {
     let (mut master, mut slave) = (0, 0);
     // SAFETY: openpty fills two file descriptors we then own.
     let r = unsafe {
@@ -73,6 +85,7 @@ fn in_terminal(
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        meanwhile();
         let _ = writer.write_all(format!("{answer}\n").as_bytes());
     }
     let mut stdout = String::new();
@@ -255,6 +268,46 @@ fn on_a_terminal_the_typed_name_decides() {
         "{shown}"
     );
     assert!(shown.contains("Applied 2 migration(s)"), "{shown}");
+}
+
+#[test]
+fn tracking_tables_dropped_while_a_person_is_asked_are_made_again_before_the_first_migration() {
+    let (dir, db) = gated_project();
+    std::fs::rename(
+        dir.path().join("migrations/2026-01-02_drop_legacy.sql"),
+        dir.path().join("2026-01-02_drop_legacy.sql"),
+    )
+    .unwrap();
+    pgshift(dir.path(), &db).arg("migrate").assert().success();
+    std::fs::rename(
+        dir.path().join("2026-01-02_drop_legacy.sql"),
+        dir.path().join("migrations/2026-01-02_drop_legacy.sql"),
+    )
+    .unwrap();
+    // The layout was read under the lock before the prompt: stale once the person answers.
+    let (code, shown) = in_terminal_doing(
+        dir.path(),
+        &db,
+        &[],
+        &["--env", "staging", "migrate"],
+        Some(&db),
+        || {
+            sql(
+                &db,
+                "DROP TABLE schema_migrations, schema_migrations_events, schema_migrations_meta",
+            );
+            std::thread::sleep(Duration::from_millis(1100));
+        },
+    );
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(shown.contains("Applied 1 migration(s)"), "{shown}");
+    assert_eq!(
+        sql(
+            &db,
+            "SELECT string_agg(version, ',') FROM schema_migrations"
+        ),
+        "2026-01-02_drop_legacy"
+    );
 }
 
 #[test]
