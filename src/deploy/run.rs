@@ -36,11 +36,11 @@ pub(super) struct Run<'a> {
     pub(super) stop: &'a super::session::StopSignal,
 }
 
-/// A migration about to run: prepared, with its state and its file.
 /// How long the tracking layout read under the lock is taken as it is, without reading it
 /// again before the first migration.
 const LAYOUT_FRESH: Duration = Duration::from_secs(1);
 
+/// A migration about to run: prepared, with its state and its file.
 type Ready<'a> = (Prepared, &'a status::Entry, &'a crate::migration::Migration);
 
 impl<'a> Run<'a> {
