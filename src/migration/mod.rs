@@ -318,14 +318,9 @@ const HASH_WHILE_READING: u64 = 4 << 20;
 /// large files, made as they were read, are beside, by path.
 fn read_all(paths: Vec<PathBuf>) -> (Vec<FileRead>, Hashed) {
     let read = crate::parallel::map(paths, 64, crate::parallel::cores(), |p| {
-        let large = fs::metadata(&p).is_ok_and(|m| m.len() >= HASH_WHILE_READING);
-        let (bytes, checksum) = if large {
-            match read_hashing(&p) {
-                Ok((bytes, checksum)) => (Ok(bytes), Some(checksum)),
-                Err(e) => (Err(e), None),
-            }
-        } else {
-            (fs::read(&p), None)
+        let (bytes, checksum) = match read_file(&p) {
+            Ok((bytes, checksum)) => (Ok(bytes), checksum),
+            Err(e) => (Err(e), None),
         };
         (p, bytes, checksum)
     });
@@ -348,18 +343,33 @@ type Hashed = HashMap<PathBuf, Checksum>;
 /// A file's path and its bytes, or why they could not be read.
 type FileRead = (PathBuf, std::io::Result<Vec<u8>>);
 
-/// Bytes read at once by [`read_hashing`].
+/// Bytes read at once by [`hash_reading`].
 const HASH_CHUNK: usize = 1 << 20;
 
-/// A file's bytes and their checksum, hashed on another core as they are read: for a 100 MB
-/// data file, the time of the slower of the two (SHA-256, about 60 ms) rather than of both.
-fn read_hashing(path: &Path) -> std::io::Result<(Vec<u8>, Checksum)> {
-    let file = fs::File::open(path)?;
-    let expected = usize::try_from(file.metadata()?.len()).unwrap_or(usize::MAX);
-    hash_reading(file, expected)
+/// A file's bytes, as `fs::read` reads them (the same system calls); a large file is hashed
+/// on another core as it is read, and its checksum is beside: for a 100 MB data file, the
+/// time of the slower of the two (SHA-256, about 60 ms) rather than of both.
+fn read_file(path: &Path) -> std::io::Result<(Vec<u8>, Option<Checksum>)> {
+    use std::io::Read;
+    let mut file = fs::File::open(path)?;
+    let size = (file.metadata().ok()).map(|m| usize::try_from(m.len()).unwrap_or(usize::MAX));
+    match size {
+        Some(n) if n as u64 >= HASH_WHILE_READING => {
+            hash_reading(file, n).map(|(bytes, checksum)| (bytes, Some(checksum)))
+        }
+        _ => {
+            let mut bytes = Vec::new();
+            bytes
+                .try_reserve_exact(size.unwrap_or(0))
+                .map_err(|_| std::io::ErrorKind::OutOfMemory)?;
+            file.read_to_end(&mut bytes)?;
+            Ok((bytes, None))
+        }
+    }
 }
 
-/// [`read_hashing`] of an open `file` of `expected` bytes (it may have grown or shrunk).
+/// The bytes of an open `file` of `expected` bytes (it may have grown or shrunk since), and
+/// their checksum, made on another core as they are read.
 fn hash_reading(mut file: fs::File, expected: usize) -> std::io::Result<(Vec<u8>, Checksum)> {
     use std::io::Read;
     let mut bytes = vec![0u8; expected];
@@ -974,10 +984,16 @@ mod tests {
             HASH_CHUNK,
             HASH_CHUNK + 1,
             3 * HASH_CHUNK + 5,
+            HASH_WHILE_READING as usize,
         ] {
             let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             std::fs::write(&path, &bytes).unwrap();
-            let (read, checksum) = read_hashing(&path).unwrap();
+            let (read, checksum) = read_file(&path).unwrap();
+            assert!(read == bytes, "{len} bytes");
+            let large = len as u64 >= HASH_WHILE_READING;
+            assert_eq!(checksum.is_some(), large, "{len} bytes");
+            let file = fs::File::open(&path).unwrap();
+            let (read, checksum) = hash_reading(file, len).unwrap();
             assert!(read == bytes, "{len} bytes");
             assert_eq!(checksum, Checksum::of(&bytes), "{len} bytes");
             // The file grew, or shrank, after its size was read: what is there now.
