@@ -17,6 +17,26 @@ pub fn backoff(n: u32, first: Duration, cap: Duration) -> Duration {
     base.mul_f64(0.5 + f64::from(nanos % 1000) / 1000.0)
 }
 
+/// Whether a failure is a race with another session on the same server over a shared catalog
+/// (roles, role memberships and settings, databases, tablespaces, their comments): an update of
+/// the same row ("tuple concurrently updated"), or the same name created twice at once (a
+/// unique index of a shared catalog), which an `IF NOT EXISTS` guard cannot see coming.
+pub fn catalog_race(message: &str) -> bool {
+    const SHARED: [&str; 8] = [
+        "\"pg_authid_",
+        "\"pg_auth_members_",
+        "\"pg_database_",
+        "\"pg_tablespace_",
+        "\"pg_shdescription_",
+        "\"pg_shseclabel_",
+        "\"pg_db_role_setting_",
+        "\"pg_shdepend_",
+    ];
+    message.contains("tuple concurrently updated")
+        || (message.contains("duplicate key value violates unique constraint")
+            && SHARED.iter().any(|s| message.contains(s)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,5 +58,17 @@ mod tests {
                 "retry {n}: {p} ms, expected about {base}"
             );
         }
+    }
+
+    #[test]
+    fn races_over_shared_catalogs_are_told_from_other_failures() {
+        assert!(catalog_race("tuple concurrently updated"));
+        assert!(catalog_race(
+            "duplicate key value violates unique constraint \"pg_authid_rolname_index\""
+        ));
+        assert!(!catalog_race(
+            "duplicate key value violates unique constraint \"users_pkey\""
+        ));
+        assert!(!catalog_race("relation \"posts\" already exists"));
     }
 }

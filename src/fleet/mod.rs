@@ -184,7 +184,7 @@ impl Fleet<'_> {
             let race = report
                 .failed
                 .as_ref()
-                .is_some_and(|f| catalog_race(&f.message));
+                .is_some_and(|f| crate::retry::catalog_race(&f.message));
             if race && retries < RACE_RETRIES && !interrupted() {
                 retries += 1;
                 std::thread::sleep(crate::retry::backoff(
@@ -278,26 +278,6 @@ impl Observer for Story<'_> {
     }
 }
 
-/// Whether a failure is a race with another target on the same server over a shared catalog
-/// (roles, role memberships and settings, databases, tablespaces, their comments): an update of
-/// the same row ("tuple concurrently updated"), or the same name created twice at once (a
-/// unique index of a shared catalog), which an `IF NOT EXISTS` guard cannot see coming.
-fn catalog_race(message: &str) -> bool {
-    const SHARED: [&str; 8] = [
-        "\"pg_authid_",
-        "\"pg_auth_members_",
-        "\"pg_database_",
-        "\"pg_tablespace_",
-        "\"pg_shdescription_",
-        "\"pg_shseclabel_",
-        "\"pg_db_role_setting_",
-        "\"pg_shdepend_",
-    ];
-    message.contains("tuple concurrently updated")
-        || (message.contains("duplicate key value violates unique constraint")
-            && SHARED.iter().any(|s| message.contains(s)))
-}
-
 /// A folder name for a target's backups: its label with every unusual character as `_`.
 fn folder_name(label: &str) -> PathBuf {
     let name: String = label
@@ -311,21 +291,4 @@ fn folder_name(label: &str) -> PathBuf {
         })
         .collect();
     PathBuf::from(name.trim_matches('_').to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn races_over_shared_catalogs_are_told_from_other_failures() {
-        assert!(catalog_race("tuple concurrently updated"));
-        assert!(catalog_race(
-            "duplicate key value violates unique constraint \"pg_authid_rolname_index\""
-        ));
-        assert!(!catalog_race(
-            "duplicate key value violates unique constraint \"users_pkey\""
-        ));
-        assert!(!catalog_race("relation \"posts\" already exists"));
-    }
 }
