@@ -33,19 +33,38 @@ pub fn missing_schema(sqlstate: Option<&str>, message: &str) -> Option<&'static 
         .copied()
 }
 
-/// Loads [`STUB_SQL`] into `spec`'s database (idempotent).
+/// How many times loading the stub is tried again after a race over the server's roles.
+const STUB_RETRIES: u32 = 5;
+
+/// Loads [`STUB_SQL`] into `spec`'s database (idempotent). Its roles are the whole server's:
+/// two loads at once (two CI jobs, two databases of one server) can update the same role's
+/// row, and PostgreSQL refuses one ("tuple concurrently updated"). The refused load was
+/// rolled back whole (one implicit transaction), so it is tried again after a short pause.
 pub async fn load_stub(
     spec: &crate::db::connect::ConnectionSpec,
 ) -> Result<(), crate::deploy::DeployError> {
     use crate::deploy::DeployError;
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let client = spec.connect(tx).await.map_err(DeployError::Connect)?;
-    client.batch_execute(STUB_SQL).await.map_err(|e| {
-        DeployError::Db(format!(
-            "cannot load the Supabase stub: {}",
-            crate::deploy::error_text(&e)
+    let mut tries = 0;
+    loop {
+        let error = match client.batch_execute(STUB_SQL).await {
+            Ok(()) => return Ok(()),
+            Err(e) => crate::deploy::error_text(&e),
+        };
+        if tries >= STUB_RETRIES || !crate::retry::catalog_race(&error) {
+            return Err(DeployError::Db(format!(
+                "cannot load the Supabase stub: {error}"
+            )));
+        }
+        tries += 1;
+        tokio::time::sleep(crate::retry::backoff(
+            tries,
+            std::time::Duration::from_millis(50),
+            std::time::Duration::from_secs(1),
         ))
-    })
+        .await;
+    }
 }
 
 /// An SQL expression: the first piece of evidence, in this database, that an API (PostgREST,
