@@ -214,3 +214,38 @@ fn the_history_stores_the_files_statements_never_a_variables_value() {
     assert!(stored.contains("PASSWORD :'probe_password'"), "{stored}");
     assert!(!stored.contains("hist-secret-0451"), "{stored}");
 }
+
+#[test]
+fn the_stub_loaded_at_once_into_databases_of_one_server_loads_into_each() {
+    // Its roles are the server's: loads at once update the same role's row, and PostgreSQL
+    // refuses all but one ("tuple concurrently updated"); the refused ones load again.
+    for _round in 0..3 {
+        let dbs: Vec<String> = (0..4)
+            .map(|_| cluster().create_database("stub_race").unwrap())
+            .collect();
+        let start = std::sync::Barrier::new(dbs.len());
+        std::thread::scope(|s| {
+            for db in &dbs {
+                let start = &start;
+                s.spawn(move || {
+                    let spec =
+                        pgshift::db::connect::ConnectionSpec::parse(&cluster().url(db)).unwrap();
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    start.wait();
+                    if let Err(e) = rt.block_on(pgshift::supabase::load_stub(&spec)) {
+                        panic!("{db}: {e}");
+                    }
+                });
+            }
+        });
+        for db in &dbs {
+            assert_eq!(
+                sql(db, "SELECT to_regprocedure('auth.uid()') IS NOT NULL"),
+                "t"
+            );
+        }
+    }
+}
