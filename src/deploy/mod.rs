@@ -1126,7 +1126,10 @@ pub async fn migrate(
                 out: &out,
                 stop: &session.stop,
             };
-            run.locked(rows, layout, &mut session.notices).await
+            // The layout's age counts from the start, before it was asked: never less than
+            // it is.
+            run.locked(rows, (layout, started), &mut session.notices)
+                .await
         }
         Err(e) => Err(e),
     };

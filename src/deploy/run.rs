@@ -46,14 +46,15 @@ type Ready<'a> = (Prepared, &'a status::Entry, &'a crate::migration::Migration);
 impl<'a> Run<'a> {
     /// The stages, in order. Nothing changes in the database before the gate has said yes
     /// (reading only: the tracking rows, the pending files checked and prepared).
+    /// `layout`: the tracking layout when it was read beside the records, with when it was
+    /// asked for.
     pub(super) async fn locked(
         &self,
         records: Records,
-        layout: Option<LayoutState>,
+        (layout, layout_asked): (Option<LayoutState>, Instant),
         notices: &mut Notices,
     ) -> Result<Outcome, DeployError> {
         let dry = self.opts.dry_run != DryRun::Off;
-        let layout_read = Instant::now();
         let (rows, status, vouched) = self.compared(records);
         self.check_history(&status)?;
         let to_run = self.select(&status)?;
@@ -87,7 +88,7 @@ impl<'a> Run<'a> {
         // (no probe more; making it is idempotent, and privileges granted since are revoked
         // after the run); read longer ago (a person was asked, a long validation), it is read
         // again: someone may have dropped the tables meanwhile.
-        let layout = layout.filter(|_| layout_read.elapsed() < LAYOUT_FRESH);
+        let layout = layout.filter(|_| layout_asked.elapsed() < LAYOUT_FRESH);
         self.ensure_tracking(true, layout).await?;
         self.stop.listen(self.client, &self.opts.tracking).await?;
         // Baselines only recorded (their versions are all there) change no schema: no backup.
