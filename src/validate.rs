@@ -283,11 +283,13 @@ fn gather(
         opts.parallel_jobs,
         2 * opts.parallel_jobs,
         |&i| parse_file(&set.migrations[i], opts),
-        |k, (mut parsed, file_findings)| {
+        |k, (mut parsed, file_findings, light)| {
             let i = order[k];
             let resolved = facts.add(set.migrations[i].version.as_str(), &mut parsed);
             let cost = tree_cost(&parsed);
-            let tree = (cost <= budget).then(|| {
+            // A tree from the split parse (empty trees for queries and rows, positions
+            // counted from each statement) is not the rules' to read.
+            let tree = (!light && cost <= budget).then(|| {
                 budget -= cost;
                 Box::new(parsed)
             });
@@ -371,11 +373,12 @@ fn tree_cost(parsed: &ParsedFile) -> usize {
         .sum()
 }
 
-/// Substitutes and parses one migration (and its down file); returns the parsed up file and the
-/// syntax, variable and meta-command findings of both files.
-fn parse_file(m: &Migration, opts: &Options) -> (ParsedFile, Vec<Finding>) {
+/// Substitutes and parses one migration (and its down file); returns the parsed up file (for
+/// the set's facts: see [`ParsedFile::parse_for_facts`]), the syntax, variable and
+/// meta-command findings of both files, and whether the rules need the file parsed again.
+fn parse_file(m: &Migration, opts: &Options) -> (ParsedFile, Vec<Finding>, bool) {
     let mut findings = Vec::new();
-    let (parsed, error, psql) = ParsedFile::parse(&m.source, opts.value_of);
+    let (parsed, error, psql, light) = ParsedFile::parse_for_facts(&m.source, opts.value_of);
     file_findings(
         &m.source,
         &|o, l| m.locate(o, l),
@@ -406,7 +409,7 @@ fn parse_file(m: &Migration, opts: &Options) -> (ParsedFile, Vec<Finding>) {
             &mut findings,
         );
     }
-    (parsed, findings)
+    (parsed, findings, light)
 }
 
 /// `locate` turns an offset of `source` (the text that runs) into the place in a file.

@@ -100,6 +100,38 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
     parse_small(sql, &mut Vec::new())
 }
 
+/// [`parse`] for the set's facts only: every statement's syntax is checked, but the tree of an
+/// `INSERT` or a plain `SELECT` (no facts come from them) is not decoded — the statement gets
+/// a shared empty one, as a large data file's do. Also says whether the statements may differ
+/// from [`parse`]'s (then the rules need the text parsed whole again). A syntax error is the
+/// one [`parse`] finds.
+///
+/// A text that names `search_path` is parsed whole: its tables are named by the path in force,
+/// which the first pass resolves for every statement (the second replays it).
+pub fn parse_for_facts(sql: &str) -> Result<(Vec<Statement>, bool), SyntaxError> {
+    // Splitting costs the parser a second pass over what it decodes: only worth it when the
+    // file holds queries or rows (a file of DDL alone is parsed whole).
+    static SPLIT: std::sync::OnceLock<(regex::Regex, regex::Regex)> = std::sync::OnceLock::new();
+    let (queries, path) = SPLIT.get_or_init(|| {
+        (
+            regex::Regex::new(r"(?i)\b(select|insert)\b").expect("a valid pattern"),
+            regex::Regex::new(r"(?i)search_path").expect("a valid pattern"),
+        )
+    });
+    let split =
+        sql.len() <= LARGE && !sql.contains('\0') && queries.is_match(sql) && !path.is_match(sql);
+    if !split {
+        // The statements `parse` gives, which the rules read too (a large file's rows are
+        // never decoded for them either).
+        return parse(sql).map(|s| (s, false));
+    }
+    match large::parse(sql, large::WINDOW) {
+        // Each statement parsed on its own: its trees' positions count from it, not the file.
+        Ok(s) => Ok((s, true)),
+        Err(_) => parse(sql).map(|s| (s, false)),
+    }
+}
+
 /// Parses `sql` whole. `committing` holds the procedures seen so far whose PL/pgSQL commits
 /// (a CALL of one cannot run in a transaction), and gets this text's.
 fn parse_small(sql: &str, committing: &mut Vec<String>) -> Result<Vec<Statement>, SyntaxError> {
@@ -498,6 +530,61 @@ mod tests {
         assert_eq!(normalized_checksum(&deep), normalized_checksum("SELECT 1;"));
         let open = "SELECT 1; /* never closed é";
         assert_eq!(parse(open).unwrap_err().offset, open.find("/*").unwrap());
+    }
+
+    #[test]
+    fn the_facts_parse_skips_the_trees_of_queries_and_rows_but_not_their_syntax() {
+        let sql = "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\n/* c; */ SELECT count(*) FROM t;\nSELECT set_config('lock_timeout', '1s', false);\nALTER TABLE t ADD COLUMN n text;\n";
+        let whole = parse(sql).unwrap();
+        let (split, again) = parse_for_facts(sql).unwrap();
+        assert!(
+            again,
+            "statements parsed one by one: the rules parse the file again"
+        );
+        let places = |s: &[Statement]| -> Vec<(usize, usize, TxNeed)> {
+            s.iter().map(|s| (s.start, s.end, s.need.clone())).collect()
+        };
+        assert_eq!(places(&split), places(&whole));
+        let kinds: Vec<String> = split
+            .iter()
+            .map(|s| {
+                format!("{:?}", s.node)
+                    .split('(')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "CreateStmt",
+                "InsertStmt",
+                "SelectStmt",
+                "SelectStmt",
+                "AlterTableStmt"
+            ]
+        );
+        // The row and the plain query share an empty tree; set_config and the DDL keep theirs.
+        assert!(matches!(&*split[1].node, Node::InsertStmt(i) if i.relation.is_none()));
+        assert!(matches!(&*split[2].node, Node::SelectStmt(q) if q.target_list.is_empty()));
+        assert!(matches!(&*split[3].node, Node::SelectStmt(q) if !q.target_list.is_empty()));
+        assert_eq!(
+            format!("{:?}", split[0].node),
+            format!("{:?}", whole[0].node)
+        );
+        // A syntax error in a query is found, and it is the one `parse` finds.
+        let bad = "CREATE TABLE t (id int);\nSELECT 1 + FROM t;\nINSERT INTO t VALUES (2);\n";
+        assert_eq!(parse_for_facts(bad).unwrap_err(), parse(bad).unwrap_err());
+        // DDL alone, or a text naming search_path: parsed whole, as `parse` does.
+        for sql in [
+            "CREATE TABLE t (id int);\nCOMMENT ON TABLE t IS 'x';\n",
+            "SET search_path = app, public;\nINSERT INTO t VALUES (1);\n",
+        ] {
+            let (s, again) = parse_for_facts(sql).unwrap();
+            assert!(!again, "{sql}");
+            assert_eq!(format!("{s:?}"), format!("{:?}", parse(sql).unwrap()));
+        }
     }
 }
 

@@ -29,6 +29,34 @@ impl ParsedFile {
         Option<crate::sql::SyntaxError>,
         crate::sql::variables::PsqlScan,
     ) {
+        let (file, error, psql, _) = ParsedFile::parse_as(source, value_of, false);
+        (file, error, psql)
+    }
+
+    /// [`ParsedFile::parse`] for the set's facts only ([`crate::sql::parse_for_facts`]); also
+    /// says whether the rules need the file parsed whole again.
+    pub fn parse_for_facts(
+        source: &std::sync::Arc<String>,
+        value_of: &dyn Fn(&str) -> Option<String>,
+    ) -> (
+        ParsedFile,
+        Option<crate::sql::SyntaxError>,
+        crate::sql::variables::PsqlScan,
+        bool,
+    ) {
+        ParsedFile::parse_as(source, value_of, true)
+    }
+
+    fn parse_as(
+        source: &std::sync::Arc<String>,
+        value_of: &dyn Fn(&str) -> Option<String>,
+        facts_only: bool,
+    ) -> (
+        ParsedFile,
+        Option<crate::sql::SyntaxError>,
+        crate::sql::variables::PsqlScan,
+        bool,
+    ) {
         use crate::sql::variables::{quote_identifier, quote_literal, scan, substitute, VarKind};
         let psql = scan(source);
         let sub = substitute(source, &psql, |v| match v.kind {
@@ -48,8 +76,12 @@ impl ParsedFile {
                 None => Some("NULL".into()),
             },
         });
-        match crate::sql::parse(&sub.text) {
-            Ok(statements) => (
+        let parsed = match facts_only {
+            true => crate::sql::parse_for_facts(&sub.text),
+            false => crate::sql::parse(&sub.text).map(|s| (s, false)),
+        };
+        match parsed {
+            Ok((statements, light)) => (
                 ParsedFile {
                     sub,
                     statements,
@@ -57,6 +89,7 @@ impl ParsedFile {
                 },
                 None,
                 psql,
+                light,
             ),
             Err(e) => (
                 ParsedFile {
@@ -66,6 +99,7 @@ impl ParsedFile {
                 },
                 Some(e),
                 psql,
+                false,
             ),
         }
     }

@@ -114,6 +114,41 @@ fn the_guides_hardcoded_password_is_an_error_and_the_variable_is_fine() {
 }
 
 #[test]
+fn rules_read_the_rows_and_queries_of_a_file_the_first_pass_split() {
+    // The first pass decodes no tree of an INSERT or a plain SELECT (the set's facts never come
+    // from them); the rules still read them whole, at their places in the file.
+    let p = project(&[
+        (
+            "2026-01-01_keys.sql",
+            &file(
+                "2026-01-01",
+                "CREATE TABLE api_keys (name text PRIMARY KEY, token text);
+SELECT count(*) FROM api_keys;
+INSERT INTO api_keys (name, token) VALUES ('ci', 'Zx81kQ9vTq2LmW7pR4sY');
+SELECT 1;
+",
+            ),
+        ),
+        (
+            "2026-01-02_more.sql",
+            &file(
+                "2026-01-02",
+                "SELECT 2;
+UPDATE api_keys SET token = 'Hq72nB5xWc9ZaK3mP8tL';
+",
+            ),
+        ),
+    ]);
+    pgshift(p.path())
+        .arg("validate")
+        .assert()
+        .code(1)
+        .stdout(contains("error[secrets/high-entropy-secret]"))
+        .stdout(contains("migrations/2026-01-01_keys.sql:7:50"))
+        .stdout(contains("migrations/2026-01-02_more.sql:6:29"));
+}
+
+#[test]
 fn missing_variables_and_meta_commands_are_reported_with_their_place() {
     let sql = "\\connect other\nALTER ROLE app PASSWORD :'app_password';\nSELECT `date`;\n";
     let p = project(&[("2026-01-01_a.sql", &file("2026-01-01", sql))]);
