@@ -157,6 +157,7 @@ fn parse_chunk(sql: &str, range: Range<usize>) -> Result<Vec<Statement>, (Syntax
                 start,
                 end,
                 need: TxNeed::Transaction,
+                base: 0,
             });
             continue;
         }
@@ -173,6 +174,7 @@ fn parse_chunk(sql: &str, range: Range<usize>) -> Result<Vec<Statement>, (Syntax
         statements.extend(parsed.into_iter().map(|mut s| {
             s.start += piece.start;
             s.end += piece.start;
+            s.base += piece.start;
             s
         }));
     }

@@ -37,11 +37,19 @@ pub struct Statement {
     pub start: usize,
     pub end: usize,
     pub need: TxNeed,
+    /// Where the positions in its tree (`location`) count from in the parsed text: 0, or
+    /// the start of the piece it was parsed alone from (a large file's, see `large`).
+    pub base: usize,
 }
 
 impl Statement {
     pub fn text<'a>(&self, sql: &'a str) -> &'a str {
         &sql[self.start..self.end]
+    }
+
+    /// The offset in the parsed text of a `location` of its tree.
+    pub fn place(&self, location: i32) -> usize {
+        self.base + usize::try_from(location).unwrap_or(0)
     }
 }
 
@@ -189,6 +197,7 @@ fn parse_small(sql: &str, committing: &mut Vec<String>) -> Result<Vec<Statement>
             start,
             end,
             need,
+            base: 0,
         });
     }
     Ok(statements)
@@ -209,6 +218,7 @@ fn parse_each(sql: &str, committing: &mut Vec<String>) -> Vec<Statement> {
             Some(Ok(parsed)) => statements.extend(parsed.into_iter().map(|mut st| {
                 st.start += base;
                 st.end += base;
+                st.base += base;
                 st
             })),
             _ => {
@@ -219,6 +229,7 @@ fn parse_each(sql: &str, committing: &mut Vec<String>) -> Vec<Statement> {
                     start,
                     end: trim_end_trivia(sql, start, end),
                     need: TxNeed::Transaction,
+                    base: 0,
                 });
             }
         }

@@ -149,6 +149,25 @@ UPDATE api_keys SET token = 'Hq72nB5xWc9ZaK3mP8tL';
 }
 
 #[test]
+fn a_finding_deep_in_a_large_file_is_placed_on_its_own_line() {
+    // Over 1 MiB, a file is parsed statement by statement: a position in a statement's tree
+    // counts from that statement, and findings must still point into the file.
+    let mut sql = String::from("CREATE TABLE t (id int, token text);\n");
+    for i in 0..40_000 {
+        sql.push_str(&format!("INSERT INTO t (id) VALUES ({i});\n"));
+    }
+    sql.push_str("UPDATE t SET token = 'Zx81kQ9vTq2LmW7pR4sY';\n");
+    sql.push_str("CREATE ROLE app LOGIN PASSWORD 'plain-text-here';\n");
+    let p = project(&[("2026-01-01_big.sql", &file("2026-01-01", &sql))]);
+    pgshift(p.path())
+        .arg("validate")
+        .assert()
+        .code(1)
+        .stdout(contains("migrations/2026-01-01_big.sql:40006:22"))
+        .stdout(contains("migrations/2026-01-01_big.sql:40007:"));
+}
+
+#[test]
 fn missing_variables_and_meta_commands_are_reported_with_their_place() {
     let sql = "\\connect other\nALTER ROLE app PASSWORD :'app_password';\nSELECT `date`;\n";
     let p = project(&[("2026-01-01_a.sql", &file("2026-01-01", sql))]);

@@ -8,6 +8,7 @@ use pg_query::NodeEnum;
 use regex::Regex;
 
 use crate::lint::{Ctx, Family, Rule, Violation, ALWAYS_ERROR};
+use crate::sql::Statement;
 
 pub const RULE: Rule = Rule {
     id: "secrets/high-entropy-secret",
@@ -52,9 +53,9 @@ fn string_const(node: Option<&N>) -> Option<&AConst> {
     }
 }
 
-fn report(ctx: &Ctx, name: &str, c: &AConst, out: &mut Vec<Violation>) {
+fn report(ctx: &Ctx, st: &Statement, name: &str, c: &AConst, out: &mut Vec<Violation>) {
     let Some(Val::Sval(s)) = &c.val else { return };
-    let at = c.location.max(0) as usize;
+    let at = st.place(c.location);
     if SECRET_NAME.is_match(name) && looks_secret(&s.sval) && !ctx.file.sub.is_substituted(at) {
         let len = s.sval.len() + 2;
         out.push(Violation::at(
@@ -87,7 +88,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
                     };
                     for (col, v) in cols.iter().zip(&l.items) {
                         if let Some(c) = string_const(v.node.as_ref()) {
-                            report(ctx, col, c, out);
+                            report(ctx, s, col, c, out);
                         }
                     }
                 }
@@ -97,20 +98,20 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
                     if let Some(N::ResTarget(r)) = &t.node {
                         if let Some(c) = string_const(r.val.as_ref().and_then(|v| v.node.as_ref()))
                         {
-                            report(ctx, &r.name, c, out);
+                            report(ctx, s, &r.name, c, out);
                         }
                     }
                 }
             }
-            NodeEnum::VariableSetStmt(v) => set_args(ctx, v, out),
+            NodeEnum::VariableSetStmt(v) => set_args(ctx, s, v, out),
             NodeEnum::AlterRoleSetStmt(a) => {
                 if let Some(v) = &a.setstmt {
-                    set_args(ctx, v, out);
+                    set_args(ctx, s, v, out);
                 }
             }
             NodeEnum::AlterDatabaseSetStmt(a) => {
                 if let Some(v) = &a.setstmt {
-                    set_args(ctx, v, out);
+                    set_args(ctx, s, v, out);
                 }
             }
             NodeEnum::CreateStmt(c) => {
@@ -123,7 +124,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
                             if let Some(c) =
                                 string_const(k.raw_expr.as_ref().and_then(|x| x.node.as_ref()))
                             {
-                                report(ctx, &col.colname, c, out);
+                                report(ctx, s, &col.colname, c, out);
                             }
                         }
                     }
@@ -134,10 +135,15 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     }
 }
 
-fn set_args(ctx: &Ctx, v: &pg_query::protobuf::VariableSetStmt, out: &mut Vec<Violation>) {
+fn set_args(
+    ctx: &Ctx,
+    st: &Statement,
+    v: &pg_query::protobuf::VariableSetStmt,
+    out: &mut Vec<Violation>,
+) {
     for a in &v.args {
         if let Some(c) = string_const(a.node.as_ref()) {
-            report(ctx, &v.name, c, out);
+            report(ctx, st, &v.name, c, out);
         }
     }
 }

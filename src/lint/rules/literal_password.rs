@@ -18,7 +18,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
         };
         for d in def_elems(options).filter(|d| d.defname == "password" && d.arg.is_some()) {
             // The value follows the PASSWORD keyword; a psql variable's value is fine.
-            let kw = (d.location.max(0) as usize).max(s.start);
+            let kw = s.place(d.location).max(s.start);
             let rest = &ctx.sql()[kw..s.end];
             let after_kw = rest
                 .to_ascii_lowercase()

@@ -28,6 +28,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
             let cols = fk.columns.join(", ");
             let at = fk
                 .location
+                .map(|l| s.base + l)
                 .filter(|l| (s.start..s.end).contains(l))
                 .or_else(|| ctx.find_in(s, "references"))
                 .unwrap_or(s.start);
