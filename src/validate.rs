@@ -378,7 +378,7 @@ fn tree_cost(parsed: &ParsedFile) -> usize {
 /// meta-command findings of both files, and whether the rules need the file parsed again.
 fn parse_file(m: &Migration, opts: &Options) -> (ParsedFile, Vec<Finding>, bool) {
     let mut findings = Vec::new();
-    let (parsed, error, psql, light) = ParsedFile::parse_for_facts(&m.source, opts.value_of);
+    let ((parsed, error, psql), light) = ParsedFile::parse_for_facts(&m.source, opts.value_of);
     file_findings(
         &m.source,
         &|o, l| m.locate(o, l),

@@ -17,20 +17,21 @@ pub struct ParsedFile {
 /// matters to the syntax, so validation needs no secrets.
 pub const PLACEHOLDER: &str = "pgshift_variable";
 
+/// A file parsed: the file, the syntax error if any, and the psql scan.
+pub type ParseOutcome = (
+    ParsedFile,
+    Option<crate::sql::SyntaxError>,
+    crate::sql::variables::PsqlScan,
+);
+
 impl ParsedFile {
     /// Substitutes psql variables and parses. Quoted forms get placeholders; a raw `:name`
     /// gets its value when `value_of` knows it (its text is part of the syntax), else `NULL`.
-    /// Returns the file, the syntax error if any, and the psql scan.
     pub fn parse(
         source: &std::sync::Arc<String>,
         value_of: &dyn Fn(&str) -> Option<String>,
-    ) -> (
-        ParsedFile,
-        Option<crate::sql::SyntaxError>,
-        crate::sql::variables::PsqlScan,
-    ) {
-        let (file, error, psql, _) = ParsedFile::parse_as(source, value_of, false);
-        (file, error, psql)
+    ) -> ParseOutcome {
+        ParsedFile::parse_as(source, value_of, false).0
     }
 
     /// [`ParsedFile::parse`] for the set's facts only ([`crate::sql::parse_for_facts`]); also
@@ -38,12 +39,7 @@ impl ParsedFile {
     pub fn parse_for_facts(
         source: &std::sync::Arc<String>,
         value_of: &dyn Fn(&str) -> Option<String>,
-    ) -> (
-        ParsedFile,
-        Option<crate::sql::SyntaxError>,
-        crate::sql::variables::PsqlScan,
-        bool,
-    ) {
+    ) -> (ParseOutcome, bool) {
         ParsedFile::parse_as(source, value_of, true)
     }
 
@@ -51,12 +47,7 @@ impl ParsedFile {
         source: &std::sync::Arc<String>,
         value_of: &dyn Fn(&str) -> Option<String>,
         facts_only: bool,
-    ) -> (
-        ParsedFile,
-        Option<crate::sql::SyntaxError>,
-        crate::sql::variables::PsqlScan,
-        bool,
-    ) {
+    ) -> (ParseOutcome, bool) {
         use crate::sql::variables::{quote_identifier, quote_literal, scan, substitute, VarKind};
         let psql = scan(source);
         let sub = substitute(source, &psql, |v| match v.kind {
@@ -82,23 +73,27 @@ impl ParsedFile {
         };
         match parsed {
             Ok((statements, light)) => (
-                ParsedFile {
-                    sub,
-                    statements,
-                    syntax_error: false,
-                },
-                None,
-                psql,
+                (
+                    ParsedFile {
+                        sub,
+                        statements,
+                        syntax_error: false,
+                    },
+                    None,
+                    psql,
+                ),
                 light,
             ),
             Err(e) => (
-                ParsedFile {
-                    sub,
-                    statements: Vec::new(),
-                    syntax_error: true,
-                },
-                Some(e),
-                psql,
+                (
+                    ParsedFile {
+                        sub,
+                        statements: Vec::new(),
+                        syntax_error: true,
+                    },
+                    Some(e),
+                    psql,
+                ),
                 false,
             ),
         }
