@@ -17,7 +17,8 @@ pub fn step_summary(markdown: impl FnOnce() -> String, out: &Output) {
     let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
         return;
     };
-    let md = safe(&markdown(), Kind::Text, false);
+    let markdown = markdown();
+    let md = safe(&markdown, Kind::Text, false);
     let written = crate::files::append(std::path::Path::new(&path), 0o644)
         .and_then(|mut f| f.write_all(md.as_bytes()).and_then(|_| f.write_all(b"\n")));
     if let Err(e) = written {

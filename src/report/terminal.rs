@@ -2,6 +2,7 @@
 //! errors and JSON. Every byte pgshift prints leaves through `Output`, which masks remembered
 //! secrets and makes untrusted text inert (`crate::sanitize`) whatever the caller forgot.
 
+use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 
 use crate::diagnostic::{render_text, Counts, Finding};
@@ -112,16 +113,23 @@ pub fn stdout_error() -> Option<String> {
     STDOUT_ERROR.lock().ok().and_then(|e| e.clone())
 }
 
-/// Makes `text` safe to print: secrets masked, then escaped as `kind` needs.
-pub fn safe(text: &str, kind: Kind, keep_ansi: bool) -> String {
+/// Makes `text` safe to print: secrets masked, then escaped as `kind` needs. Borrowed when
+/// nothing needed changing (a `status` of 10,000 lines is not copied again).
+pub fn safe(text: &str, kind: Kind, keep_ansi: bool) -> Cow<'_, str> {
     let text = redact(text);
-    match kind {
-        Kind::Text => escape::output(&text, keep_ansi).into_owned(),
-        Kind::Json => text
-            .split_inclusive('\n')
-            .map(|l| escape::json_line(l).into_owned())
-            .collect(),
-        Kind::Commands => text.into_owned(),
+    let escaped = match kind {
+        Kind::Text => escape::output(&text, keep_ansi),
+        Kind::Json if text.contains(escape::LEGACY_COMMAND) => Cow::Owned(
+            text.split_inclusive('\n')
+                .map(escape::json_line)
+                .collect::<String>(),
+        ),
+        Kind::Json | Kind::Commands => Cow::Borrowed(&*text),
+    };
+    match escaped {
+        // Unchanged by the escaping: the masked text (itself borrowed when nothing was masked).
+        Cow::Borrowed(_) => text,
+        Cow::Owned(s) => Cow::Owned(s),
     }
 }
 
@@ -210,5 +218,33 @@ impl Output {
         let _ = std::io::stderr()
             .lock()
             .write_all(safe(text, Kind::Text, self.color).as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::{safe, Kind};
+
+    #[test]
+    fn safe_text_is_the_text_itself_when_nothing_needs_changing() {
+        let plain = "  2026-01-01_a  applied   2026-01-01 10:00:00 UTC\n";
+        for kind in [Kind::Text, Kind::Json, Kind::Commands] {
+            assert!(matches!(safe(plain, kind, false), Cow::Borrowed(t) if t == plain));
+        }
+        // What needs changing still is.
+        assert_eq!(safe("a\u{7}b\n", Kind::Text, false), "a\\u{7}b\n");
+        assert_eq!(safe("::error::x\n", Kind::Text, false), "\\::error::x\n");
+        assert_eq!(
+            safe("{\"m\":\"##[x\"}\nok\n", Kind::Json, false),
+            "{\"m\":\"##\\u005bx\"}\nok\n"
+        );
+        crate::sanitize::redact::remember("s3cr3t-pa55word");
+        let masked = safe("pw s3cr3t-pa55word\n", Kind::Commands, false);
+        assert!(
+            !masked.contains("s3cr3t") && matches!(masked, Cow::Owned(_)),
+            "{masked}"
+        );
     }
 }

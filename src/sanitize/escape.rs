@@ -28,7 +28,7 @@ fn push_escaped(out: &mut String, c: char) {
 }
 
 /// The runner's legacy command prefix, matched anywhere in a line.
-const LEGACY_COMMAND: &str = "##[";
+pub(crate) const LEGACY_COMMAND: &str = "##[";
 const LEGACY_DEFUSED: &str = "##\\[";
 
 fn needs_escape(c: char, keep: &dyn Fn(char) -> bool) -> bool {
