@@ -8,6 +8,7 @@ mod index;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -292,16 +293,26 @@ fn list(dir: &Path) -> Result<Listing, LoadError> {
     list_files(dir, &mut files, &mut seen, &mut repeated)?;
     // `squash` keeps the files it replaced in `squashed/`: kept, never run.
     // Data tests (`tests/<version>.after.sql`) run around migrations, not as ones.
-    let squashed = dir.join(SQUASHED_DIR);
-    let tests = dir.join(TESTS_DIR);
-    files.retain(|p| !p.starts_with(&squashed) && !p.starts_with(&tests));
+    // Every path listed is `dir` joined with names, as these two are: a folder's files are
+    // under it when their bytes start with its own and a separator.
+    let (squashed, tests) = (dir.join(SQUASHED_DIR), dir.join(TESTS_DIR));
+    let under = |p: &Path, folder: &Path| {
+        p.as_os_str()
+            .as_bytes()
+            .strip_prefix(folder.as_os_str().as_bytes())
+            .is_some_and(|rest| rest.is_empty() || rest[0] == b'/')
+    };
     // Only SQL files are read; the rest (README.md, …) are not migrations. A file a migration
     // includes under another name is read when it is included.
     let sql: Vec<PathBuf> = files
         .into_iter()
         .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().to_ascii_lowercase().ends_with(".sql"))
+            !under(p, &squashed)
+                && !under(p, &tests)
+                && p.file_name().is_some_and(|n| {
+                    let n = n.as_bytes();
+                    n.len() >= 4 && n[n.len() - 4..].eq_ignore_ascii_case(b".sql")
+                })
         })
         .collect();
     Ok(Listing {
@@ -749,23 +760,27 @@ fn list_files(
     seen: &mut HashMap<(u64, u64), PathBuf>,
     repeated: &mut Vec<(PathBuf, PathBuf)>,
 ) -> Result<(), LoadError> {
+    // Each entry's name (copied once) and type; the entries themselves are let go.
     let mut entries = fs::read_dir(dir)
-        .and_then(|d| d.collect::<Result<Vec<_>, _>>())
+        .and_then(|d| {
+            d.map(|e| e.map(|e| (e.file_name(), e.file_type())))
+                .collect::<Result<Vec<_>, _>>()
+        })
         .map_err(|source| LoadError::ReadDir {
             path: dir.to_path_buf(),
             source,
         })?;
     // In name order: which link counts as the repeat does not depend on the file system.
-    // (Each name is read once: `file_name` makes a copy.)
-    entries.sort_by_cached_key(|e| e.file_name());
-    for entry in entries {
-        if entry.file_name().to_string_lossy().starts_with('.') {
+    entries.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+    out.reserve(entries.len());
+    for (name, file_type) in entries {
+        if name.as_bytes().first() == Some(&b'.') {
             continue;
         }
-        let path = entry.path();
+        let path = dir.join(name);
         // Follow symbolic links; a dangling one is kept so that reading it reports the error.
         // The entry's type comes with the listing: only a link costs a `stat`.
-        let metadata = match entry.file_type() {
+        let metadata = match file_type {
             Ok(t) if t.is_file() => {
                 out.push(path);
                 continue;
@@ -1021,6 +1036,56 @@ mod tests {
         assert_eq!(set.migrations[0].checksum, Checksum::of(&text));
         assert!(!set.migrations[0].source.starts_with('\u{feff}'));
         assert!(set.findings.iter().any(|f| f.rule == "file/bom"));
+    }
+
+    #[test]
+    fn the_listing_keeps_sql_files_by_name_without_hidden_squashed_or_test_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("migrations");
+        for f in [
+            "b.sql",
+            "A.SQL",
+            "c.Sql",
+            "readme.md",
+            "x.sqlx",
+            ".hidden.sql",
+            "squashed/old.sql",
+            "squashed_note.sql",
+            "squashedx/kept.sql",
+            "tests/2026-01-01_a.after.sql",
+            "testsuite/y.sql",
+            "sub/d.sql",
+            ".pgshift/index.sql",
+        ] {
+            let p = d.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, "SELECT 1;\n").unwrap();
+        }
+        // A file whose name begins with a left-out folder's is kept.
+        std::fs::write(d.join("tests.sql"), "SELECT 1;\n").unwrap();
+        for given in [d.clone(), PathBuf::from(format!("{}/", d.display()))] {
+            let listed: Vec<String> = list(&given)
+                .unwrap()
+                .sql
+                .iter()
+                .map(|p| p.strip_prefix(&given).unwrap().display().to_string())
+                .collect();
+            assert_eq!(
+                listed,
+                [
+                    "A.SQL",
+                    "b.sql",
+                    "c.Sql",
+                    "squashed_note.sql",
+                    "squashedx/kept.sql",
+                    "sub/d.sql",
+                    "tests.sql",
+                    "testsuite/y.sql"
+                ],
+                "{}",
+                given.display()
+            );
+        }
     }
 
     #[test]
