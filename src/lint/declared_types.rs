@@ -1,30 +1,34 @@
 //! Each column's declared type through the set, in little memory: a set of 20,000 tables has
-//! tens of thousands of columns, kept until every rule has run. Tables and types are numbered
-//! once each (most columns share a handful of types); a column is its table's number and its
-//! name, with the plan places and type numbers of its declarations. The facts give it their
-//! table names and column types (`facts::QualName`, `facts::ColumnType`).
+//! tens of thousands of columns, kept until every rule has run. Tables come numbered (see
+//! `tables`), and column names and types are numbered here, each distinct one once (most
+//! columns share a handful of names and types); a column is its table's number and its name's,
+//! with the plan places and type numbers of its declarations, the first held in place. The
+//! facts give it their column types (`facts::ColumnType`).
 
 use std::collections::HashMap;
 use std::hash::Hash;
 
-/// A column: its table's number and its name.
-type Column = (u32, Box<str>);
+use super::tables::Table;
+
+/// A column: its table's number and its name's.
+type Column = (Table, u32);
 /// A declaration: its plan place and its type's number.
 type Declaration = (u32, u32);
 
 #[derive(Debug, Clone)]
-pub struct DeclaredTypes<Table, Type> {
-    tables: HashMap<Table, u32>,
+pub struct DeclaredTypes<Type> {
+    names: HashMap<Box<str>, u32>,
     types: Vec<Type>,
     type_ids: HashMap<Type, u32>,
-    /// (table, column) to (plan place, type), oldest first.
-    columns: HashMap<Column, Vec<Declaration>>,
+    /// (table, column) to its declarations (plan place, type), oldest first: the first in
+    /// place, any later ones (`ALTER COLUMN … TYPE`) beside it.
+    columns: HashMap<Column, (Declaration, Vec<Declaration>)>,
 }
 
-impl<Table, Type> Default for DeclaredTypes<Table, Type> {
+impl<Type> Default for DeclaredTypes<Type> {
     fn default() -> Self {
         DeclaredTypes {
-            tables: HashMap::new(),
+            names: HashMap::new(),
             types: Vec::new(),
             type_ids: HashMap::new(),
             columns: HashMap::new(),
@@ -32,14 +36,17 @@ impl<Table, Type> Default for DeclaredTypes<Table, Type> {
     }
 }
 
-impl<Table: Hash + Eq + Clone, Type: Hash + Eq + Clone> DeclaredTypes<Table, Type> {
+impl<Type: Hash + Eq + Clone> DeclaredTypes<Type> {
     /// Records that the migration at plan place `place` declares `t.column` of type `ty`
     /// (CREATE TABLE, ADD COLUMN, ALTER COLUMN … TYPE). Places come in plan order.
-    pub fn note(&mut self, t: &Table, column: &str, place: usize, ty: Type) {
-        let next = self.tables.len() as u32;
-        let table = match self.tables.get(t) {
+    pub fn note(&mut self, t: Table, column: &str, place: usize, ty: Type) {
+        let name = match self.names.get(column) {
             Some(&id) => id,
-            None => *self.tables.entry(t.clone()).or_insert(next),
+            None => {
+                let id = self.names.len() as u32;
+                self.names.insert(column.into(), id);
+                id
+            }
         };
         let ty = match self.type_ids.get(&ty) {
             Some(&id) => id,
@@ -50,21 +57,23 @@ impl<Table: Hash + Eq + Clone, Type: Hash + Eq + Clone> DeclaredTypes<Table, Typ
                 id
             }
         };
-        // Most columns are declared once: room for one (a first push makes room for four).
-        self.columns
-            .entry((table, column.into()))
-            .or_insert_with(|| Vec::with_capacity(1))
-            .push((place as u32, ty));
+        let declared = (place as u32, ty);
+        match self.columns.entry((t, name)) {
+            std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().1.push(declared),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert((declared, Vec::new()));
+            }
+        }
     }
 
     /// The type of `t.column` as the migrations before plan place `here` left it.
-    pub fn before(&self, t: &Table, column: &str, here: usize) -> Option<&Type> {
-        let table = *self.tables.get(t)?;
-        let (_, ty) = self
-            .columns
-            .get(&(table, Box::from(column)))?
+    pub fn before(&self, t: Table, column: &str, here: usize) -> Option<&Type> {
+        let name = *self.names.get(column)?;
+        let (first, later) = self.columns.get(&(t, name))?;
+        let (_, ty) = later
             .iter()
             .rev()
+            .chain(std::iter::once(first))
             .find(|(at, _)| (*at as usize) < here)?;
         self.types.get(*ty as usize)
     }
@@ -74,12 +83,17 @@ impl<Table: Hash + Eq + Clone, Type: Hash + Eq + Clone> DeclaredTypes<Table, Typ
 mod tests {
     use super::*;
     use crate::lint::facts::{ColumnType, QualName};
+    use crate::lint::tables::Tables;
 
-    fn t(name: &str) -> QualName {
-        QualName {
-            schema: "public".into(),
-            name: name.into(),
-        }
+    fn t(name: &str) -> Table {
+        // Numbered as the facts number them: the same name, the same number.
+        thread_local!(static TABLES: std::cell::RefCell<Tables> = Default::default());
+        TABLES.with(|tables| {
+            tables.borrow_mut().number(&QualName {
+                schema: "public".into(),
+                name: name.into(),
+            })
+        })
     }
 
     fn ty(name: &str, mods: &[i64]) -> ColumnType {
@@ -93,28 +107,28 @@ mod tests {
     #[test]
     fn the_type_before_a_place_is_the_last_declared_before_it() {
         let mut d = DeclaredTypes::default();
-        d.note(&t("users"), "name", 0, ty("varchar", &[40]));
-        d.note(&t("orders"), "name", 1, ty("text", &[]));
-        d.note(&t("users"), "name", 3, ty("varchar", &[80]));
-        assert_eq!(d.before(&t("users"), "name", 0), None);
-        assert_eq!(
-            d.before(&t("users"), "name", 1),
-            Some(&ty("varchar", &[40]))
-        );
-        assert_eq!(
-            d.before(&t("users"), "name", 3),
-            Some(&ty("varchar", &[40]))
-        );
-        assert_eq!(
-            d.before(&t("users"), "name", 4),
-            Some(&ty("varchar", &[80]))
-        );
-        assert_eq!(d.before(&t("orders"), "name", 2), Some(&ty("text", &[])));
-        assert_eq!(d.before(&t("orders"), "id", 2), None);
-        assert_eq!(d.before(&t("missing"), "name", 9), None);
-        // A type declared twice is kept once.
-        d.note(&t("orders"), "note", 5, ty("text", &[]));
+        d.note(t("users"), "name", 0, ty("varchar", &[40]));
+        d.note(t("orders"), "name", 1, ty("text", &[]));
+        d.note(t("users"), "name", 3, ty("varchar", &[80]));
+        assert_eq!(d.before(t("users"), "name", 0), None);
+        assert_eq!(d.before(t("users"), "name", 1), Some(&ty("varchar", &[40])));
+        assert_eq!(d.before(t("users"), "name", 3), Some(&ty("varchar", &[40])));
+        assert_eq!(d.before(t("users"), "name", 4), Some(&ty("varchar", &[80])));
+        assert_eq!(d.before(t("orders"), "name", 2), Some(&ty("text", &[])));
+        assert_eq!(d.before(t("orders"), "id", 2), None);
+        assert_eq!(d.before(t("missing"), "name", 9), None);
+        // A type, or a column name, declared twice is kept once.
+        d.note(t("orders"), "note", 5, ty("text", &[]));
         assert_eq!(d.types.len(), 3);
-        assert_eq!(d.before(&t("orders"), "note", 6), Some(&ty("text", &[])));
+        assert_eq!(d.names.len(), 2);
+        assert_eq!(d.before(t("orders"), "note", 6), Some(&ty("text", &[])));
+        // A third declaration: each place sees the last one before it.
+        d.note(t("users"), "name", 7, ty("varchar", &[120]));
+        assert_eq!(d.before(t("users"), "name", 5), Some(&ty("varchar", &[80])));
+        assert_eq!(
+            d.before(t("users"), "name", 8),
+            Some(&ty("varchar", &[120]))
+        );
+        assert_eq!(d.before(t("users"), "name", 2), Some(&ty("varchar", &[40])));
     }
 }

@@ -9,6 +9,7 @@ use pg_query::protobuf::{self, node::Node as N, AlterTableType};
 use pg_query::NodeEnum;
 
 use super::alter_cmds;
+use super::tables::{Table, Tables};
 
 /// `schema.table`, schema defaulting to `public` (the usual search_path).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -223,36 +224,40 @@ fn auth_call(text: &str) -> Option<String> {
 /// Facts about the set, gathered over every migration's statements in plan order.
 #[derive(Debug, Clone, Default)]
 pub struct SetFacts {
-    created: HashMap<QualName, String>,
+    /// Every table the set names, numbered: the facts below hold the numbers.
+    tables: Tables,
+    /// The tables the set creates, with the plan place of the migration that does.
+    created: HashMap<Table, u32>,
     /// The tables whose RLS is on at the end of the set, with where it was first enabled: the
     /// migration's place in the plan.
-    rls_enabled_at: HashMap<QualName, usize>,
-    /// Each migration's place in the plan.
-    order: HashMap<String, usize>,
+    rls_enabled_at: HashMap<Table, usize>,
+    /// Each migration's place in the plan, and the version at each place.
+    order: HashMap<Arc<str>, usize>,
+    versions: Vec<Arc<str>>,
     /// Tables granted some privilege to PUBLIC or an API role, and schemas whose tables all
     /// are (`GRANT … ON ALL TABLES IN SCHEMA`).
-    api_grants: HashSet<QualName>,
+    api_grants: HashSet<Table>,
     api_schema_grants: HashSet<String>,
     /// What shows that an API serves the database, first found: a grant to `anon`, a policy
     /// for `authenticated`, a call of `auth.uid()`…
     api_evidence: Option<String>,
-    policies: HashMap<QualName, usize>,
-    dropped: HashSet<QualName>,
+    policies: HashMap<Table, usize>,
+    dropped: HashSet<Table>,
     /// `CHECK (col IS NOT NULL)` constraints, by table and name: their column.
-    not_null_checks: HashMap<(QualName, String), String>,
+    not_null_checks: HashMap<(Table, String), String>,
     /// For each (table, column), the first plan place where such a check was valid (added
     /// without NOT VALID, or validated).
-    not_null_valid_at: HashMap<(QualName, String), usize>,
+    not_null_valid_at: HashMap<(Table, String), usize>,
     /// Each column's type as the set declares it, with the plan place of each declaration
     /// (CREATE TABLE, ADD COLUMN, ALTER COLUMN … TYPE), oldest first.
-    column_types: super::declared_types::DeclaredTypes<QualName, ColumnType>,
+    column_types: super::declared_types::DeclaredTypes<ColumnType>,
     /// Functions, procedures, views, types and sequences by name (the last part): the plan place
     /// of the first migration that makes one.
     objects_made: HashMap<String, usize>,
     /// The views the set makes (not materialized views): they have no RLS of their own.
-    views: HashSet<QualName>,
+    views: HashSet<Table>,
     /// Primary keys, unique constraints and indexes.
-    pub keys: super::keys::Keys,
+    keys: super::keys::Keys,
 }
 
 /// What naming the schemas of one file took from the set before it: the tables it found
@@ -267,9 +272,9 @@ impl SetFacts {
     /// Returns what naming the schemas took from the set so far, for [`SetFacts::replay`].
     pub fn add(&mut self, version: &str, file: &mut super::ParsedFile) -> Resolved {
         let mut found = HashSet::new();
-        let created = &self.created;
+        let (tables, created) = (&self.tables, &self.created);
         let paths = Self::resolve_search_path(file, &mut |t: &QualName| {
-            let known = created.contains_key(t);
+            let known = tables.get(t).is_some_and(|t| created.contains_key(&t));
             if known {
                 found.insert(t.clone());
             }
@@ -277,12 +282,15 @@ impl SetFacts {
         });
         let (statements, text) = (&file.statements, &file.sub.text);
         let place = self.order.len();
-        self.order.insert(version.to_string(), place);
+        let version: Arc<str> = Arc::from(version);
+        self.order.insert(version.clone(), place);
+        self.versions.push(version.clone());
+        let version = &*version;
         if self.api_evidence.is_none() {
             self.api_evidence = auth_call(text).map(|f| format!("{version} {f}"));
         }
         for (s, path) in statements.iter().zip(&paths) {
-            self.keys.add(&s.node);
+            self.keys.add(&s.node, &mut self.tables);
             self.note_api(version, &s.node);
             self.note_column_types(&s.node, place);
             if let Some(name) = made_object(&s.node) {
@@ -290,22 +298,23 @@ impl SetFacts {
             }
             if let NodeEnum::ViewStmt(v) = &*s.node {
                 if let Some(r) = &v.view {
-                    self.views.insert(QualName::of(r));
+                    self.views.insert(self.tables.number(&QualName::of(r)));
                 }
             }
             if let Some(t) = created_table(&s.node) {
+                let t = self.tables.number(&t);
                 self.dropped.remove(&t);
                 self.rls_enabled_at.remove(&t);
-                self.created.insert(t, version.to_string());
+                self.created.insert(t, place as u32);
             }
             match &*s.node {
                 NodeEnum::AlterTableStmt(a) => {
                     let Some(rel) = &a.relation else { continue };
-                    let t = QualName::of(rel);
+                    let t = self.tables.number(&QualName::of(rel));
                     for c in alter_cmds(a) {
-                        self.note_not_null_check(&t, c, place);
+                        self.note_not_null_check(t, c, place);
                         if c.subtype == AlterTableType::AtEnableRowSecurity as i32 {
-                            self.rls_enabled_at.entry(t.clone()).or_insert(place);
+                            self.rls_enabled_at.entry(t).or_insert(place);
                         } else if c.subtype == AlterTableType::AtDisableRowSecurity as i32 {
                             self.rls_enabled_at.remove(&t);
                         }
@@ -313,7 +322,8 @@ impl SetFacts {
                 }
                 NodeEnum::CreatePolicyStmt(p) => {
                     if let Some(rel) = &p.table {
-                        *self.policies.entry(QualName::of(rel)).or_default() += 1;
+                        let t = self.tables.number(&QualName::of(rel));
+                        *self.policies.entry(t).or_default() += 1;
                     }
                 }
                 NodeEnum::DropStmt(d)
@@ -330,7 +340,7 @@ impl SetFacts {
                                 },
                                 [] => continue,
                             };
-                            self.dropped.insert(t);
+                            self.dropped.insert(self.tables.number(&t));
                         }
                     }
                 }
@@ -342,17 +352,44 @@ impl SetFacts {
 
     /// The migration that created the table, if one of the set did.
     pub fn created_by(&self, t: &QualName) -> Option<&str> {
-        self.created.get(t).map(String::as_str)
+        let place = *self.created.get(&self.tables.get(t)?)?;
+        self.versions.get(place as usize).map(|v| &**v)
     }
 
     /// Whether RLS is enabled on the table at the end of the set.
     pub fn rls_enabled(&self, t: &QualName) -> bool {
-        self.rls_enabled_at.contains_key(t)
+        self.tables
+            .get(t)
+            .is_some_and(|t| self.rls_enabled_at.contains_key(&t))
     }
 
     /// Number of policies created on the table in the whole set.
     pub fn policy_count(&self, t: &QualName) -> usize {
-        self.policies.get(t).copied().unwrap_or(0)
+        self.tables
+            .get(t)
+            .and_then(|t| self.policies.get(&t).copied())
+            .unwrap_or(0)
+    }
+
+    /// Whether the set gives the table a primary key (and does not drop it after).
+    pub fn has_primary_key(&self, t: &QualName) -> bool {
+        self.tables
+            .get(t)
+            .is_some_and(|t| self.keys.has_primary_key(t))
+    }
+
+    /// Whether one of the table's indexes (or keys) leads with `cols`, in any order.
+    pub fn indexed(&self, t: &QualName, cols: &[String]) -> bool {
+        self.tables
+            .get(t)
+            .is_some_and(|t| self.keys.indexed(t, cols))
+    }
+
+    /// How many of the table's indexes (and keys) have exactly these columns, in this order.
+    pub fn identical_indexes(&self, t: &QualName, cols: &[String]) -> usize {
+        self.tables
+            .get(t)
+            .map_or(0, |t| self.keys.identical(t, cols))
     }
 
     /// Names the schema of every unqualified table of `file` as the server would: a table a
@@ -437,10 +474,12 @@ impl SetFacts {
         let schema = path
             .iter()
             .find(|schema| {
-                self.created.contains_key(&QualName {
-                    schema: schema.to_string(),
-                    name: name.to_string(),
-                })
+                self.tables
+                    .get(&QualName {
+                        schema: schema.to_string(),
+                        name: name.to_string(),
+                    })
+                    .is_some_and(|t| self.created.contains_key(&t))
             })
             .unwrap_or(&path[0]);
         QualName {
@@ -452,7 +491,8 @@ impl SetFacts {
     /// Whether RLS is enabled on the table by migration `version` or one before it in the
     /// plan (and not disabled again since).
     pub fn rls_enabled_by(&self, t: &QualName, version: &str) -> bool {
-        match (self.rls_enabled_at.get(t), self.order.get(version)) {
+        let at = self.tables.get(t).and_then(|t| self.rls_enabled_at.get(&t));
+        match (at, self.order.get(version)) {
             (Some(at), Some(here)) => at <= here,
             _ => false,
         }
@@ -462,6 +502,7 @@ impl SetFacts {
     fn note_column_types(&mut self, node: &NodeEnum, place: usize) {
         let mut note = |t: &QualName, column: &str, ty: &Option<protobuf::TypeName>| {
             if let Some(ty) = ty.as_ref().and_then(ColumnType::of) {
+                let t = self.tables.number(t);
                 self.column_types.note(t, column, place, ty);
             }
         };
@@ -495,7 +536,7 @@ impl SetFacts {
 
     /// Whether a migration of the set makes a view (not a materialized view) of this name.
     pub fn is_view(&self, t: &QualName) -> bool {
-        self.views.contains(t)
+        self.tables.get(t).is_some_and(|t| self.views.contains(&t))
     }
 
     /// Whether a migration before `version` makes a function, procedure, view, type or
@@ -515,15 +556,15 @@ impl SetFacts {
         version: &str,
     ) -> Option<&ColumnType> {
         let here = *self.order.get(version)?;
-        self.column_types.before(t, column, here)
+        self.column_types.before(self.tables.get(t)?, column, here)
     }
 
     /// Records an `ADD CONSTRAINT … CHECK (col IS NOT NULL)` or the VALIDATE of one.
-    fn note_not_null_check(&mut self, t: &QualName, c: &protobuf::AlterTableCmd, place: usize) {
+    fn note_not_null_check(&mut self, t: Table, c: &protobuf::AlterTableCmd, place: usize) {
         if c.subtype == AlterTableType::AtValidateConstraint as i32 {
-            if let Some(column) = self.not_null_checks.get(&(t.clone(), c.name.clone())) {
+            if let Some(column) = self.not_null_checks.get(&(t, c.name.clone())) {
                 self.not_null_valid_at
-                    .entry((t.clone(), column.clone()))
+                    .entry((t, column.clone()))
                     .or_insert(place);
             }
             return;
@@ -537,11 +578,10 @@ impl SetFacts {
         if let Some(column) = not_null_test(k) {
             if !k.skip_validation {
                 self.not_null_valid_at
-                    .entry((t.clone(), column.clone()))
+                    .entry((t, column.clone()))
                     .or_insert(place);
             }
-            self.not_null_checks
-                .insert((t.clone(), k.conname.clone()), column);
+            self.not_null_checks.insert((t, k.conname.clone()), column);
         }
     }
 
@@ -549,25 +589,28 @@ impl SetFacts {
     /// adds one.
     pub fn not_null_check(&self, t: &QualName, name: &str) -> Option<&str> {
         self.not_null_checks
-            .get(&(t.clone(), name.to_string()))
+            .get(&(self.tables.get(t)?, name.to_string()))
             .map(String::as_str)
     }
 
     /// Whether a migration before `version` made a `CHECK (column IS NOT NULL)` on `t` valid:
     /// SET NOT NULL then uses it instead of scanning the table (PostgreSQL 12+).
     pub fn not_null_valid_before(&self, t: &QualName, column: &str, version: &str) -> bool {
-        let Some(here) = self.order.get(version) else {
+        let (Some(here), Some(t)) = (self.order.get(version), self.tables.get(t)) else {
             return false;
         };
         self.not_null_valid_at
-            .get(&(t.clone(), column.to_string()))
+            .get(&(t, column.to_string()))
             .is_some_and(|at| at < here)
     }
 
     /// Whether any migration grants the table (or every table of its schema) to PUBLIC or an
     /// API role.
     pub fn granted_to_api(&self, t: &QualName) -> bool {
-        self.api_grants.contains(t) || self.api_schema_grants.contains(&t.schema)
+        self.tables
+            .get(t)
+            .is_some_and(|t| self.api_grants.contains(&t))
+            || self.api_schema_grants.contains(&t.schema)
     }
 
     /// What shows that an API (Supabase, PostgREST) serves this database, if anything does.
@@ -615,7 +658,7 @@ impl SetFacts {
                 } else if g.objtype == protobuf::ObjectType::ObjectTable as i32 {
                     for o in &g.objects {
                         if let Some(N::RangeVar(r)) = &o.node {
-                            self.api_grants.insert(QualName::of(r));
+                            self.api_grants.insert(self.tables.number(&QualName::of(r)));
                         }
                     }
                 }
@@ -644,7 +687,9 @@ impl SetFacts {
 
     /// Whether the table is dropped by a later migration.
     pub fn dropped(&self, t: &QualName) -> bool {
-        self.dropped.contains(t)
+        self.tables
+            .get(t)
+            .is_some_and(|t| self.dropped.contains(&t))
     }
 }
 

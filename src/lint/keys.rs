@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use pg_query::protobuf::{self, node::Node as N, AlterTableType, ConstrType};
 use pg_query::NodeEnum;
 
+use super::tables::{Table, Tables};
 use super::{alter_cmds, names, QualName};
 
 /// A foreign key a statement adds.
@@ -20,11 +21,12 @@ pub struct ForeignKey {
     pub location: Option<usize>,
 }
 
-/// Indexes and primary keys of the set's tables, at the end of the set.
+/// Indexes and primary keys of the set's tables, at the end of the set, by the tables'
+/// numbers.
 #[derive(Debug, Clone, Default)]
 pub struct Keys {
-    indexes: HashMap<QualName, Vec<Vec<String>>>,
-    primary: HashSet<QualName>,
+    indexes: HashMap<Table, Vec<Vec<String>>>,
+    primary: HashSet<Table>,
 }
 
 /// The constraints of a CREATE TABLE or ALTER TABLE … ADD, each with the column it is declared
@@ -128,13 +130,14 @@ pub fn index_columns(node: &NodeEnum) -> Option<(QualName, Vec<String>)> {
 }
 
 impl Keys {
-    /// Records one statement (call in plan order).
-    pub fn add(&mut self, node: &NodeEnum) {
+    /// Records one statement (call in plan order), numbering its tables in `tables`.
+    pub fn add(&mut self, node: &NodeEnum, tables: &mut Tables) {
         for (t, k, column) in constraints(node) {
             let primary = k.contype == ConstrType::ConstrPrimary as i32;
             if primary || k.contype == ConstrType::ConstrUnique as i32 {
+                let t = tables.number(&t);
                 if primary {
-                    self.primary.insert(t.clone());
+                    self.primary.insert(t);
                 }
                 let cols = columns(&k.keys, column);
                 if !cols.is_empty() && k.where_clause.is_none() {
@@ -143,7 +146,10 @@ impl Keys {
             }
         }
         if let Some((t, cols)) = index_columns(node) {
-            self.indexes.entry(t).or_default().push(cols);
+            self.indexes
+                .entry(tables.number(&t))
+                .or_default()
+                .push(cols);
         }
         if let NodeEnum::DropStmt(d) = node {
             if d.remove_type == protobuf::ObjectType::ObjectTable as i32 {
@@ -161,8 +167,10 @@ impl Keys {
                                 schema,
                                 name: name.clone(),
                             };
-                            self.indexes.remove(&t);
-                            self.primary.remove(&t);
+                            if let Some(t) = tables.get(&t) {
+                                self.indexes.remove(&t);
+                                self.primary.remove(&t);
+                            }
                         }
                     }
                 }
@@ -170,14 +178,14 @@ impl Keys {
         }
     }
 
-    pub fn has_primary_key(&self, t: &QualName) -> bool {
-        self.primary.contains(t)
+    pub fn has_primary_key(&self, t: Table) -> bool {
+        self.primary.contains(&t)
     }
 
     /// Whether an index's leading columns are `cols` (in any order).
-    pub fn indexed(&self, t: &QualName, cols: &[String]) -> bool {
+    pub fn indexed(&self, t: Table, cols: &[String]) -> bool {
         let want: HashSet<&String> = cols.iter().collect();
-        self.indexes.get(t).is_some_and(|all| {
+        self.indexes.get(&t).is_some_and(|all| {
             all.iter().any(|idx| {
                 idx.len() >= cols.len() && idx[..cols.len()].iter().collect::<HashSet<_>>() == want
             })
@@ -185,8 +193,8 @@ impl Keys {
     }
 
     /// How many of the table's indexes have exactly these columns, in this order.
-    pub fn identical(&self, t: &QualName, cols: &[String]) -> usize {
-        self.indexes.get(t).map_or(0, |all| {
+    pub fn identical(&self, t: Table, cols: &[String]) -> usize {
+        self.indexes.get(&t).map_or(0, |all| {
             all.iter().filter(|idx| idx.as_slice() == cols).count()
         })
     }

@@ -6,6 +6,7 @@ mod declared_types;
 pub mod facts;
 pub mod keys;
 pub mod rules;
+pub mod tables;
 
 use std::collections::{BTreeMap, HashSet};
 

@@ -23,7 +23,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
         if matches!(&*s.node, pg_query::NodeEnum::IndexStmt(i) if i.unique) {
             continue;
         }
-        if ctx.facts.created_by(&t).is_some() && ctx.facts.keys.identical(&t, &cols) > 1 {
+        if ctx.facts.created_by(&t).is_some() && ctx.facts.identical_indexes(&t, &cols) > 1 {
             out.push(Violation::stmt(
                 ctx,
                 s,

@@ -21,7 +21,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
             continue;
         };
         if matches!(*s.node, pg_query::NodeEnum::CreateStmt(_))
-            && !ctx.facts.keys.has_primary_key(&t)
+            && !ctx.facts.has_primary_key(&t)
             && !ctx.facts.dropped(&t)
         {
             out.push(Violation::stmt(

@@ -21,7 +21,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
             if ctx.facts.created_by(&fk.table).is_none()
                 || ctx.facts.dropped(&fk.table)
                 || fk.columns.is_empty()
-                || ctx.facts.keys.indexed(&fk.table, &fk.columns)
+                || ctx.facts.indexed(&fk.table, &fk.columns)
             {
                 continue;
             }
