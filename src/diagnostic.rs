@@ -342,7 +342,8 @@ impl Finding {
         a.place().cmp(&b.place())
     }
 
-    fn place(&self) -> (&Path, usize, usize, &str) {
+    /// Where it is, as [`Finding::by_place`] orders findings: no place first.
+    pub(crate) fn place(&self) -> (&Path, usize, usize, &str) {
         match &self.location {
             Some(l) => (&l.file, l.line, l.column, &self.rule),
             None => (Path::new(""), 0, 0, &self.rule),

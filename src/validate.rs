@@ -192,64 +192,170 @@ pub fn validate(opts: &Options) -> Result<Report, LoadError> {
     Ok(validate_set(&set, opts))
 }
 
+/// [`validate`], each finding handed to `emit` as [`validate_set_each`] does.
+pub fn validate_each(opts: &Options, emit: &mut dyn FnMut(Finding)) -> Result<Report, LoadError> {
+    let set = load_dir(&opts.dir, opts.environment)?;
+    Ok(validate_set_each(&set, opts, emit))
+}
+
 /// Validates a set already loaded (the one a deploy is about to apply); `opts.dir` is not read.
 pub fn validate_set(set: &crate::migration::MigrationSet, opts: &Options) -> Report {
-    let mut findings = set.findings.clone();
+    let mut findings = Vec::new();
+    let mut report = validate_set_each(set, opts, &mut |f| findings.push(f));
+    report.findings = findings;
+    report
+}
+
+/// [`validate_set`], each finding handed to `emit` in file and line order as soon as no
+/// finding still to come can go before it, rather than held: the report returned has no
+/// findings of its own. Files are checked in the order of the first file each can report
+/// about (its own, its down file, the files it includes).
+pub fn validate_set_each(
+    set: &crate::migration::MigrationSet,
+    opts: &Options,
+    emit: &mut dyn FnMut(Finding),
+) -> Report {
+    let mut in_order = InOrder::new(emit, opts);
+    let mut set_findings = set.findings.clone();
     let planned = match plan(set) {
         Ok(p) => Some(p),
         Err(e) => {
-            findings.extend(e);
+            set_findings.extend(e);
             None
         }
     };
-
-    let (mut kept, facts) = gather(set, planned.as_ref(), opts);
-    let linted = check_rules(set, &mut kept, &facts, opts);
-    // The set's facts are done with: freed before the findings are gathered into one list.
-    drop(facts);
-    let found: usize = kept.iter().map(|k| k.findings.len()).sum::<usize>()
-        + linted.iter().map(Vec::len).sum::<usize>();
-    findings.reserve_exact(found);
-    for (k, lint_findings) in kept.into_iter().zip(linted) {
-        findings.extend(k.findings);
-        findings.extend(lint_findings);
+    for (k, f) in set_findings.into_iter().enumerate() {
+        in_order.push((0, k), f);
     }
 
-    // Levels the config sets for the rules outside the lint registry.
-    findings.retain_mut(|f| match opts.rules.get(&f.rule) {
-        Some(level) if CONFIGURABLE.contains(&f.rule.as_str()) => match level {
-            RuleLevel::Off => false,
-            RuleLevel::Info => {
-                f.level = Level::Info;
-                true
-            }
-            RuleLevel::Warning => {
-                f.level = Level::Warning;
-                true
-            }
-            RuleLevel::Error => {
-                f.level = Level::Error;
-                true
-            }
-        },
-        _ => true,
+    let (kept, facts) = gather(set, planned.as_ref(), opts);
+    let order = by_first_place(set);
+    let next_place = |k: usize| order.get(k + 1).map(|&i| first_place(&set.migrations[i]));
+    in_order.release(order.first().map(|&i| first_place(&set.migrations[i])));
+    check_rules(set, kept, &facts, opts, &order, |k, i, found| {
+        for (n, f) in found.into_iter().enumerate() {
+            in_order.push((i + 1, n), f);
+        }
+        in_order.release(next_place(k));
     });
-    if !opts.only.is_empty() {
-        findings.retain(|f| opts.only.contains(&Check::of(&f.rule)));
-    }
-    if !opts.families.is_empty() {
-        findings.retain(|f| {
-            Check::of(&f.rule) != Check::Lint
-                || lint::rules::find(&f.rule).is_some_and(|r| opts.families.contains(&r.family))
-        });
-    }
-    findings.sort_by(Finding::by_place);
+    in_order.release(None);
     Report {
         dir: set.dir.clone(),
         environment: opts.environment,
         files: set.migrations.len(),
-        findings,
+        findings: Vec::new(),
         plan: planned,
+    }
+}
+
+/// The first path a migration's findings can be at: its own file's, its down file's or an
+/// included file's, whichever sorts first.
+fn first_place(m: &Migration) -> &std::path::Path {
+    let down = m.down.as_ref();
+    std::iter::once(m.path.as_path())
+        .chain(m.includes.paths())
+        .chain(down.map(|d| d.path.as_path()))
+        .chain(down.into_iter().flat_map(|d| d.includes.paths()))
+        .min()
+        .unwrap_or(m.path.as_path())
+}
+
+/// The migrations' indexes, by the first place each can report about (then by index).
+fn by_first_place(set: &crate::migration::MigrationSet) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..set.migrations.len()).collect();
+    // The files' own order already, when nothing is included and no down file sorts first.
+    if !order.is_sorted_by_key(|&i| first_place(&set.migrations[i])) {
+        order
+            .sort_by(|&a, &b| first_place(&set.migrations[a]).cmp(first_place(&set.migrations[b])));
+    }
+    order
+}
+
+/// Findings on their way out, given their levels from the config and filtered as `--only`
+/// and the families ask, then handed on in file and line order (the order of
+/// [`Finding::by_place`], ties in the order they were found) once nothing to come can sort
+/// before them.
+struct InOrder<'e, 'o> {
+    waiting: std::collections::BinaryHeap<std::cmp::Reverse<Waiting>>,
+    emit: &'e mut dyn FnMut(Finding),
+    opts: &'e Options<'o>,
+}
+
+/// A finding waiting, with where it was found: (0, n) the set's own, (i + 1, n) migration i's.
+struct Waiting((usize, usize), Finding);
+
+impl Waiting {
+    fn key(&self) -> (impl Ord + '_, (usize, usize)) {
+        (self.1.place(), self.0)
+    }
+}
+
+impl PartialEq for Waiting {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
+impl Eq for Waiting {}
+
+impl PartialOrd for Waiting {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Waiting {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl<'e, 'o> InOrder<'e, 'o> {
+    fn new(emit: &'e mut dyn FnMut(Finding), opts: &'e Options<'o>) -> Self {
+        InOrder {
+            waiting: std::collections::BinaryHeap::new(),
+            emit,
+            opts,
+        }
+    }
+
+    /// Takes a finding found at `found` (see [`Waiting`]), unless the config or the checks
+    /// asked for leave it out.
+    fn push(&mut self, found: (usize, usize), mut f: Finding) {
+        // Levels the config sets for the rules outside the lint registry.
+        if let Some(level) = self.opts.rules.get(&f.rule) {
+            if CONFIGURABLE.contains(&f.rule.as_str()) {
+                f.level = match level {
+                    RuleLevel::Off => return,
+                    RuleLevel::Info => Level::Info,
+                    RuleLevel::Warning => Level::Warning,
+                    RuleLevel::Error => Level::Error,
+                };
+            }
+        }
+        if !self.opts.only.is_empty() && !self.opts.only.contains(&Check::of(&f.rule)) {
+            return;
+        }
+        if !self.opts.families.is_empty()
+            && Check::of(&f.rule) == Check::Lint
+            && !lint::rules::find(&f.rule).is_some_and(|r| self.opts.families.contains(&r.family))
+        {
+            return;
+        }
+        self.waiting.push(std::cmp::Reverse(Waiting(found, f)));
+    }
+
+    /// Hands on every finding at a path before `until` (every one left when `None`).
+    fn release(&mut self, until: Option<&std::path::Path>) {
+        while let Some(std::cmp::Reverse(w)) = self.waiting.peek() {
+            let before = until.is_none_or(|p| w.1.place().0 < p);
+            if !before {
+                break;
+            }
+            if let Some(std::cmp::Reverse(Waiting(_, f))) = self.waiting.pop() {
+                (self.emit)(f);
+            }
+        }
     }
 }
 
@@ -303,38 +409,57 @@ fn gather(
     (kept, facts)
 }
 
-/// The second pass: the rules on each file, parsed again unless its tree was kept, its
-/// schemas named as the first pass named them; the tree dropped on the thread that checked it.
+/// The second pass: the rules on each file, in `order`, parsed again unless its tree was kept,
+/// its schemas named as the first pass named them; the tree dropped on the thread that
+/// checked it. `consume` takes each file's findings (the first pass's, then the rules') on
+/// this thread, in `order`: the `k`-th, migration `i`. A few files are checked ahead of the
+/// one consumed, no more.
 fn check_rules(
     set: &crate::migration::MigrationSet,
-    kept: &mut [Kept],
+    kept: Vec<Kept>,
     facts: &SetFacts,
     opts: &Options,
-) -> Vec<Vec<Finding>> {
+    order: &[usize],
+    mut consume: impl FnMut(usize, usize, Vec<Finding>),
+) {
     let rules: Vec<&lint::Rule> = lint::rules::ALL
         .iter()
         .copied()
         .filter(|r| opts.families.is_empty() || opts.families.contains(&r.family))
         .collect();
-    // The kept trees move to the threads that check them.
-    let jobs: Vec<(usize, Option<Box<ParsedFile>>)> = kept
-        .iter_mut()
-        .enumerate()
-        .map(|(i, k)| (i, k.tree.take()))
-        .collect();
-    let kept: &[Kept] = kept;
-    crate::parallel::map(jobs, 1, opts.parallel_jobs, |(i, tree)| {
-        let m = &set.migrations[i];
-        let parsed = tree.map(|t| *t).unwrap_or_else(|| {
-            let mut fresh = ParsedFile::parse(&m.source, opts.value_of).0;
-            SetFacts::replay(&mut fresh, &kept[i].resolved);
-            fresh
-        });
-        let mut ctx = Ctx::new(m, &parsed, facts, &opts.exposed_schemas);
-        ctx.lock_timeout_configured = opts.lock_timeout_configured;
-        ctx.exposed_configured = opts.exposed_configured;
-        lint::check(&ctx, &rules, opts.environment, &opts.rules)
-    })
+    // The kept trees move to the threads that check them; the first pass's findings stay here.
+    let mut first = Vec::with_capacity(kept.len());
+    let mut trees = Vec::with_capacity(kept.len());
+    let mut resolved = Vec::with_capacity(kept.len());
+    for k in kept {
+        first.push(k.findings);
+        trees.push(std::sync::Mutex::new(k.tree));
+        resolved.push(k.resolved);
+    }
+    crate::parallel::for_each_ordered(
+        order,
+        opts.parallel_jobs,
+        2 * opts.parallel_jobs,
+        |&i| {
+            let m = &set.migrations[i];
+            let tree = trees[i].lock().ok().and_then(|mut t| t.take());
+            let parsed = tree.map(|t| *t).unwrap_or_else(|| {
+                let mut fresh = ParsedFile::parse(&m.source, opts.value_of).0;
+                SetFacts::replay(&mut fresh, &resolved[i]);
+                fresh
+            });
+            let mut ctx = Ctx::new(m, &parsed, facts, &opts.exposed_schemas);
+            ctx.lock_timeout_configured = opts.lock_timeout_configured;
+            ctx.exposed_configured = opts.exposed_configured;
+            lint::check(&ctx, &rules, opts.environment, &opts.rules)
+        },
+        |k, linted| {
+            let i = order[k];
+            let mut found = std::mem::take(&mut first[i]);
+            found.extend(linted);
+            consume(k, i, found);
+        },
+    );
 }
 
 /// What the first pass keeps of a file: its tree when small enough, how its schemas were

@@ -69,6 +69,11 @@ impl SourceMap {
         self.segments.is_empty()
     }
 
+    /// The files included, as resolved.
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.files.iter().map(|f| f.path.as_path())
+    }
+
     /// The included files, in the order they are read (a file included twice, twice).
     pub fn files(&self) -> &[IncludedFile] {
         &self.files

@@ -496,3 +496,101 @@ fn a_raw_password_variable_gets_the_quoted_form_in_its_help_and_its_value_stays_
         .stdout(contains("write `:'app_password'`"))
         .stdout(contains("wh1te-rabbit-77").not());
 }
+
+/// Findings are written out as files are checked, not held until the end; they still come in
+/// file and line order when a migration's findings land in a file that sorts before it (an
+/// included file, a down file), when files sort by path otherwise than by version (a folder),
+/// and among the set's own findings (a file's name).
+#[test]
+fn findings_come_in_file_and_line_order_wherever_each_file_sorts() {
+    let p = project(&[
+        (
+            "2026-01-03_c.sql",
+            &file(
+                "2026-01-03",
+                "CREATE TABLE c (id int PRIMARY KEY);\n\\ir 0lib/shared.sql\n",
+            ),
+        ),
+        (
+            "2026-01-01_a.sql",
+            &file("2026-01-01", "CREATE TABLE a (id int PRIMARY KEY);\n"),
+        ),
+        ("2026-01-01_a.down.sql", "DROP TABLE a;\nSELEC 1;\n"),
+        ("notes.sql", "SELECT 1;\n"),
+    ]);
+    let m = p.path().join("migrations");
+    std::fs::create_dir_all(m.join("0lib")).unwrap();
+    std::fs::create_dir_all(m.join("2025")).unwrap();
+    std::fs::write(
+        m.join("0lib/shared.sql"),
+        "CREATE TABLE shared (id int PRIMARY KEY);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        m.join("2025/2026-01-02_b.sql"),
+        file(
+            "2026-01-02",
+            "CREATE TABLE b (id int PRIMARY KEY);\nCREATE INDEX b_id ON b (id);\n",
+        ),
+    )
+    .unwrap();
+    let out = pgshift(p.path())
+        .args(["validate", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let places: Vec<(String, u64, u64, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let l = &f["location"];
+            (
+                l["file"].as_str().unwrap_or("").to_string(),
+                l["line"].as_u64().unwrap_or(0),
+                l["column"].as_u64().unwrap_or(0),
+                f["rule"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let files: Vec<&str> = places.iter().map(|p| p.0.as_str()).collect();
+    for expected in [
+        "migrations/0lib/shared.sql",
+        "migrations/2025/2026-01-02_b.sql",
+        "migrations/2026-01-01_a.down.sql",
+        "migrations/2026-01-01_a.sql",
+        "migrations/2026-01-03_c.sql",
+        "migrations/notes.sql",
+    ] {
+        assert!(
+            files.contains(&expected),
+            "no finding in {expected}: {places:#?}"
+        );
+    }
+    let mut sorted = places.clone();
+    sorted.sort();
+    assert_eq!(places, sorted, "{}", String::from_utf8_lossy(&out.stdout));
+    // The text lists errors, then warnings, then information, each in file order.
+    let text = pgshift(p.path()).arg("validate").output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    let levels: Vec<&str> = text
+        .lines()
+        .filter_map(|l| {
+            ["error[", "warning[", "info["]
+                .into_iter()
+                .find(|k| l.starts_with(k))
+        })
+        .collect();
+    let mut by_level = levels.clone();
+    by_level.sort_by_key(|l| ["error[", "warning[", "info["].iter().position(|k| k == l));
+    assert_eq!(levels, by_level, "{text}");
+    assert!(
+        levels.contains(&"error[") && levels.contains(&"info["),
+        "{text}"
+    );
+    assert!(
+        text.find("migrations/0lib/shared.sql").unwrap()
+            < text.find("migrations/2026-01-03_c.sql:5").unwrap(),
+        "{text}"
+    );
+}
