@@ -229,6 +229,22 @@ impl MigrationValidator {
         Ok(crate::validate::validate(&self.options(value_of))?)
     }
 
+    /// As [`MigrationValidator::validate_with`], each finding handed to `emit` as soon as it
+    /// is known to be the next in file and line order, rather than kept: the report returned
+    /// holds none (a set of thousands of files with findings in each is checked in the memory
+    /// of a few).
+    pub fn validate_each(
+        &self,
+        value_of: &(dyn Fn(&str) -> Option<String> + Sync),
+        emit: &mut dyn FnMut(crate::diagnostic::Finding),
+    ) -> Result<Report, ApiError> {
+        self.check_rules()?;
+        Ok(crate::validate::validate_each(
+            &self.options(value_of),
+            emit,
+        )?)
+    }
+
     /// As [`MigrationValidator::validate_with`], on a set already loaded (the one a deploy is
     /// about to apply: the files are not read again).
     pub fn validate_loaded(

@@ -10,11 +10,16 @@ use crate::report::deploy::DeployReport;
 use super::output::{safe, Kind};
 use super::Output;
 
+/// Where GitHub Actions asks for a job summary, if it does.
+pub fn wanted() -> Option<std::ffi::OsString> {
+    std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty())
+}
+
 /// Appends `markdown()` to the job summary when GitHub Actions asks for one (made only then:
 /// the summary of 20,000 files' findings cost a tenth of their validation). A summary that
 /// cannot be written is a warning: it never changes the command's result.
 pub fn step_summary(markdown: impl FnOnce() -> String, out: &Output) {
-    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+    let Some(path) = wanted() else {
         return;
     };
     let markdown = markdown();

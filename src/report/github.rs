@@ -1,11 +1,8 @@
 //! GitHub Actions workflow commands: one `::error`/`::warning`/`::notice` line per finding, so
 //! findings appear on the pull request's diff.
 
-use std::fmt::Write;
-
 use crate::diagnostic::Level;
 use crate::sanitize::escape::{untrusted, untrusted_lines};
-use crate::validate::Report;
 
 /// A workflow command's message: `%`, CR and LF encoded as the runner expects.
 pub(crate) fn data(s: &str) -> String {
@@ -16,15 +13,6 @@ pub(crate) fn data(s: &str) -> String {
 
 pub(crate) fn property(s: &str) -> String {
     data(s).replace(':', "%3A").replace(',', "%2C")
-}
-
-pub fn render(report: &Report) -> String {
-    let mut out = String::new();
-    for f in report.findings.iter().filter(|f| f.allowed.is_none()) {
-        out.push_str(&annotation(f));
-    }
-    let _ = writeln!(out, "pgshift: {}", super::summary_line(report));
-    out
 }
 
 /// One finding as a workflow command, at its file, line and column, with its help.

@@ -20,6 +20,7 @@ mod markdown;
 pub mod review;
 mod sarif;
 pub mod status;
+pub mod stream;
 pub mod terminal;
 pub mod test;
 mod text;
@@ -44,21 +45,20 @@ pub enum Format {
 /// Renders `report` in `format`; `color` applies to text only.
 pub fn render(report: &Report, format: Format, color: bool) -> String {
     match format {
-        Format::Text => text::render(report, color),
-        Format::Json => json::render(report),
+        Format::Text | Format::Json | Format::Github => stream::render(report, format, color),
         Format::Markdown => markdown::render(report),
-        Format::Github => github::render(report),
         Format::Sarif => sarif::render(report),
     }
 }
 
 /// `2 errors, 1 warning, 3 info, 4 allowed`.
 pub fn summary_line(report: &Report) -> String {
-    format!(
-        "{}, {} allowed",
-        report.counts().summary(),
-        report.allowed()
-    )
+    summary_of(report.counts(), report.allowed())
+}
+
+/// [`summary_line`] of findings counted as they went by.
+pub fn summary_of(counts: crate::diagnostic::Counts, allowed: usize) -> String {
+    format!("{}, {allowed} allowed", counts.summary())
 }
 
 #[cfg(test)]

@@ -206,8 +206,19 @@ impl Output {
         if self.silent {
             return;
         }
-        let keep_ansi = self.color && std::io::stdout().is_terminal();
-        write_stdout(safe(text, kind, keep_ansi).as_bytes());
+        write_stdout(safe(text, kind, self.keeps_ansi()).as_bytes());
+    }
+
+    /// Whether colours written to stdout are kept: colour is on and stdout is a terminal.
+    pub fn keeps_ansi(&self) -> bool {
+        self.color && std::io::stdout().is_terminal()
+    }
+
+    /// Bytes on stdout already made safe (with [`safe`], as `kind` needs).
+    pub fn stdout_clean(&self, bytes: &[u8]) {
+        if !self.silent {
+            write_stdout(bytes);
+        }
     }
 
     /// Text on stderr, made safe (colours kept on a terminal).

@@ -144,3 +144,46 @@ fn sarif_is_version_2_1_0_with_rules_results_and_suppressions() {
         "migrations/2026-01-01_x.sql"
     );
 }
+
+#[test]
+fn findings_written_as_they_come_make_the_rendered_report_whatever_waits_on_disk() {
+    let r = report();
+    let same = |s: &str| s.to_string();
+    for format in [Format::Text, Format::Json, Format::Github] {
+        let whole = render(&r, format, false);
+        // 0: every piece goes to the temporary file; then a few pieces at a time; memory only.
+        for limit in [0, 1, 200, usize::MAX] {
+            let mut w = stream::Writer::new(format, false, &same, limit).unwrap();
+            for f in &r.findings {
+                w.add(f);
+            }
+            assert_eq!(w.counts(), r.counts());
+            let mut out = Vec::new();
+            w.finish(&r, &mut |b| out.extend_from_slice(b)).unwrap();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                whole,
+                "{format:?}, {limit}"
+            );
+        }
+    }
+    assert!(stream::Writer::new(Format::Markdown, false, &same, 0).is_none());
+    assert!(stream::Writer::new(Format::Sarif, false, &same, 0).is_none());
+}
+
+#[test]
+fn what_waits_is_cleaned_once_as_it_is_kept() {
+    let r = report();
+    let marked = |s: &str| s.replace("DROP TABLE", "DROP-TABLE");
+    let mut w = stream::Writer::new(Format::Text, false, &marked, 0).unwrap();
+    for f in &r.findings {
+        w.add(f);
+    }
+    let mut out = Vec::new();
+    w.finish(&r, &mut |b| out.extend_from_slice(b)).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(
+        out,
+        render(&r, Format::Text, false).replace("DROP TABLE", "DROP-TABLE")
+    );
+}

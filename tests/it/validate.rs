@@ -594,3 +594,67 @@ fn findings_come_in_file_and_line_order_wherever_each_file_sorts() {
         "{text}"
     );
 }
+
+/// A report of more than a megabyte: the information waits in a temporary file while an
+/// error may still come; without a usable temporary folder it waits in memory. Either way the
+/// report is whole and in order, in text and in JSON.
+#[test]
+fn a_large_report_is_whole_with_or_without_a_temporary_folder() {
+    let mut files: Vec<(String, String)> = (0..2000)
+        .map(|i| {
+            (
+                format!("2026-01-01_t{i:04}.sql"),
+                file(
+                    "2026-01-01",
+                    &format!("CREATE TABLE t{i} (id int PRIMARY KEY);\n"),
+                ),
+            )
+        })
+        .collect();
+    files.push((
+        "2026-01-02_last.sql".into(),
+        file("2026-01-02", "SELEC 1;\n"),
+    ));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, s)| (n.as_str(), s.as_str()))
+        .collect();
+    let p = project(&refs);
+    let tmp = tempfile::tempdir().unwrap();
+    for format in ["text", "json"] {
+        let run = |tmpdir: &Path| {
+            let out = pgshift(p.path())
+                .args(["validate", "--format", format])
+                .env("TMPDIR", tmpdir)
+                .output()
+                .unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let on_disk = run(tmp.path());
+        let in_memory = run(&tmp.path().join("nowhere"));
+        assert!(on_disk.len() > 1 << 20, "{}", on_disk.len());
+        assert_eq!(on_disk, in_memory, "{format}");
+        if format == "text" {
+            assert_eq!(on_disk.matches("\ninfo[").count(), 4000);
+            assert!(
+                on_disk.starts_with("error[sql/syntax]"),
+                "{}",
+                &on_disk[..200]
+            );
+            assert!(on_disk.ends_with("1 error, 0 warnings, 4000 info, 0 allowed.\n"));
+        } else {
+            let v: serde_json::Value = serde_json::from_str(&on_disk).unwrap();
+            assert_eq!(v["findings"].as_array().unwrap().len(), 4001);
+            assert_eq!(v["counts"]["infos"], 4000);
+            assert_eq!(v["passed"], false);
+        }
+    }
+    // Nothing is left in the temporary folder: the file had no name.
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
