@@ -20,9 +20,11 @@ pub struct DeclaredTypes<Type> {
     names: HashMap<Box<str>, u32>,
     types: Vec<Type>,
     type_ids: HashMap<Type, u32>,
-    /// (table, column) to its declarations (plan place, type), oldest first: the first in
-    /// place, any later ones (`ALTER COLUMN … TYPE`) beside it.
-    columns: HashMap<Column, (Declaration, Vec<Declaration>)>,
+    /// (table, column) to its first declaration (plan place, type)…
+    columns: HashMap<Column, Declaration>,
+    /// … and to its later ones (`ALTER COLUMN … TYPE`, a column added again), oldest first:
+    /// few columns have any, and a slot of the first map is 16 bytes.
+    later: HashMap<Column, Vec<Declaration>>,
 }
 
 impl<Type> Default for DeclaredTypes<Type> {
@@ -32,6 +34,7 @@ impl<Type> Default for DeclaredTypes<Type> {
             types: Vec::new(),
             type_ids: HashMap::new(),
             columns: HashMap::new(),
+            later: HashMap::new(),
         }
     }
 }
@@ -59,9 +62,11 @@ impl<Type: Hash + Eq + Clone> DeclaredTypes<Type> {
         };
         let declared = (place as u32, ty);
         match self.columns.entry((t, name)) {
-            std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().1.push(declared),
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.later.entry((t, name)).or_default().push(declared)
+            }
             std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert((declared, Vec::new()));
+                e.insert(declared);
             }
         }
     }
@@ -69,7 +74,8 @@ impl<Type: Hash + Eq + Clone> DeclaredTypes<Type> {
     /// The type of `t.column` as the migrations before plan place `here` left it.
     pub fn before(&self, t: Table, column: &str, here: usize) -> Option<&Type> {
         let name = *self.names.get(column)?;
-        let (first, later) = self.columns.get(&(t, name))?;
+        let first = self.columns.get(&(t, name))?;
+        let later = self.later.get(&(t, name)).map_or(&[][..], Vec::as_slice);
         let (_, ty) = later
             .iter()
             .rev()
