@@ -409,6 +409,9 @@ fn gather(
     (kept, facts)
 }
 
+/// How many files the rules may run ahead of the one whose findings go out next.
+const RULES_AHEAD: usize = 256;
+
 /// The second pass: the rules on each file, in `order`, parsed again unless its tree was kept,
 /// its schemas named as the first pass named them; the tree dropped on the thread that
 /// checked it. `consume` takes each file's findings (the first pass's, then the rules') on
@@ -439,7 +442,9 @@ fn check_rules(
     crate::parallel::for_each_ordered(
         order,
         opts.parallel_jobs,
-        2 * opts.parallel_jobs,
+        // What waits here is findings (each file's tree is dropped where it was checked): a
+        // large file ahead must not leave the other threads idle.
+        RULES_AHEAD.max(2 * opts.parallel_jobs),
         |&i| {
             let m = &set.migrations[i];
             let tree = trees[i].lock().ok().and_then(|mut t| t.take());
