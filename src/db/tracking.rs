@@ -727,61 +727,70 @@ ALTER TABLE {meta} ENABLE ROW LEVEL SECURITY;"
         // Rows written by one deploy share their second: formatted once.
         let mut last_second: Option<(Option<i64>, String)> = None;
         while let Some(r) = futures_util::TryStreamExt::try_next(&mut rows).await? {
-            let r = &r;
-            let version: Option<String> = r.try_get(0)?;
-            let checksum: Option<String> = r.try_get(1)?;
-            let success: Option<bool> = r.try_get(5)?;
-            let run_id: Option<String> = r.try_get(10)?;
-            let no_time: Option<bool> = r.try_get(14)?;
-            let flags = [
-                ("version", version.is_none()),
-                ("checksum", checksum.is_none()),
-                ("success", success.is_none()),
-                ("run_id", run_id.is_none()),
-                ("executed_at", no_time == Some(true)),
-            ];
-            let nulls: Vec<&str> = match flags.iter().any(|(_, null)| *null) {
-                true => flags
-                    .into_iter()
-                    .filter_map(|(name, null)| null.then_some(name))
-                    .collect(),
-                false => Vec::new(),
-            };
             let epoch: Option<f64> = r.try_get(3)?;
             times.push(epoch);
-            out.push(AppliedRow {
-                version: version.unwrap_or_else(|| NULL_VERSION.to_string()),
-                checksum: checksum.unwrap_or_default(),
-                normalized_checksum: r.try_get(2)?,
-                executed_at: if no_time == Some(true) {
-                    "unknown".to_string()
-                } else {
-                    let second = epoch.filter(|e| e.is_finite()).map(|e| e.floor() as i64);
-                    match &last_second {
-                        Some((s, text)) if *s == second => text.clone(),
-                        _ => {
-                            let text = utc_seconds(second);
-                            last_second = Some((second, text.clone()));
-                            text
-                        }
-                    }
-                },
-                execution_time_ms: r.try_get::<_, Option<i64>>(4)?.unwrap_or(0),
-                success: success.unwrap_or(false),
-                error_message: r.try_get(6)?,
-                sqlstate: r.try_get(7)?,
-                error_position: r.try_get(8)?,
-                statements_done: r.try_get(9)?,
-                run_id: run_id.unwrap_or_default(),
-                applied_by: r.try_get::<_, Option<String>>(11)?.unwrap_or_default(),
-                environment: r.try_get(12)?,
-                tool_version: r.try_get(13)?,
-                damage: (!nulls.is_empty()).then(|| format!("its {} is NULL", nulls.join(", "))),
-            });
+            out.push(applied_row(&r, epoch, &mut last_second)?);
         }
         mark_duplicates(&mut out);
         Ok(oldest_first(out, times))
     }
+}
+
+/// One row of [`Tracking::read_rows`]'s query, its time since 1970 `epoch` read already;
+/// `last_second` keeps the last second formatted, which the rows of one deploy share.
+fn applied_row(
+    r: &tokio_postgres::Row,
+    epoch: Option<f64>,
+    last_second: &mut Option<(Option<i64>, String)>,
+) -> Result<AppliedRow, tokio_postgres::Error> {
+    let version: Option<String> = r.try_get(0)?;
+    let checksum: Option<String> = r.try_get(1)?;
+    let success: Option<bool> = r.try_get(5)?;
+    let run_id: Option<String> = r.try_get(10)?;
+    let no_time: Option<bool> = r.try_get(14)?;
+    let flags = [
+        ("version", version.is_none()),
+        ("checksum", checksum.is_none()),
+        ("success", success.is_none()),
+        ("run_id", run_id.is_none()),
+        ("executed_at", no_time == Some(true)),
+    ];
+    let nulls: Vec<&str> = match flags.iter().any(|(_, null)| *null) {
+        true => flags
+            .into_iter()
+            .filter_map(|(name, null)| null.then_some(name))
+            .collect(),
+        false => Vec::new(),
+    };
+    Ok(AppliedRow {
+        version: version.unwrap_or_else(|| NULL_VERSION.to_string()),
+        checksum: checksum.unwrap_or_default(),
+        normalized_checksum: r.try_get(2)?,
+        executed_at: if no_time == Some(true) {
+            "unknown".to_string()
+        } else {
+            let second = epoch.filter(|e| e.is_finite()).map(|e| e.floor() as i64);
+            match last_second {
+                Some((s, text)) if *s == second => text.clone(),
+                _ => {
+                    let text = utc_seconds(second);
+                    *last_second = Some((second, text.clone()));
+                    text
+                }
+            }
+        },
+        execution_time_ms: r.try_get::<_, Option<i64>>(4)?.unwrap_or(0),
+        success: success.unwrap_or(false),
+        error_message: r.try_get(6)?,
+        sqlstate: r.try_get(7)?,
+        error_position: r.try_get(8)?,
+        statements_done: r.try_get(9)?,
+        run_id: run_id.unwrap_or_default(),
+        applied_by: r.try_get::<_, Option<String>>(11)?.unwrap_or_default(),
+        environment: r.try_get(12)?,
+        tool_version: r.try_get(13)?,
+        damage: (!nulls.is_empty()).then(|| format!("its {} is NULL", nulls.join(", "))),
+    })
 }
 
 /// Which columns [`Tracking::read_rows`] sends: every one, or what `status` shows.

@@ -88,7 +88,8 @@ impl<Type: Hash + Eq + Clone> DeclaredTypes<Type> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lint::facts::{ColumnType, QualName};
+    use crate::lint::facts::ColumnType;
+    use crate::lint::tables::QualName;
     use crate::lint::tables::Tables;
 
     fn t(name: &str) -> Table {

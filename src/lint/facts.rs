@@ -9,33 +9,8 @@ use pg_query::protobuf::{self, node::Node as N, AlterTableType};
 use pg_query::NodeEnum;
 
 use super::alter_cmds;
+pub use super::tables::QualName;
 use super::tables::{Table, Tables};
-
-/// `schema.table`, schema defaulting to `public` (the usual search_path).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct QualName {
-    pub schema: String,
-    pub name: String,
-}
-
-impl QualName {
-    pub fn of(r: &protobuf::RangeVar) -> QualName {
-        QualName {
-            schema: if r.schemaname.is_empty() {
-                "public".into()
-            } else {
-                r.schemaname.clone()
-            },
-            name: r.relname.clone(),
-        }
-    }
-}
-
-impl std::fmt::Display for QualName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}", self.schema, self.name)
-    }
-}
 
 /// The table a statement creates (regular, persistent tables only).
 pub fn created_table(node: &NodeEnum) -> Option<QualName> {

@@ -1,11 +1,37 @@
-//! The tables a migration set names, each numbered once: the set's facts about a table (the
-//! migration that made it, its RLS, policies, grants, keys, column types) are kept under its
-//! number rather than under its name. A set of 20,000 tables held each name in eight maps: a
-//! fifth of what validating it kept.
+//! A table's name, and the tables a migration set names, each numbered once: the set's facts
+//! about a table (the migration that made it, its RLS, policies, grants, keys, column types)
+//! are kept under its number rather than under its name. A set of 20,000 tables held each
+//! name in eight maps: a fifth of what validating it kept.
 
 use std::collections::HashMap;
 
-use super::facts::QualName;
+use pg_query::protobuf;
+
+/// `schema.table`, schema defaulting to `public` (the usual search_path).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QualName {
+    pub schema: String,
+    pub name: String,
+}
+
+impl QualName {
+    pub fn of(r: &protobuf::RangeVar) -> QualName {
+        QualName {
+            schema: if r.schemaname.is_empty() {
+                "public".into()
+            } else {
+                r.schemaname.clone()
+            },
+            name: r.relname.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for QualName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.schema, self.name)
+    }
+}
 
 /// A table's number within one set's facts.
 pub type Table = u32;
