@@ -415,8 +415,8 @@ const RULES_AHEAD: usize = 256;
 /// The second pass: the rules on each file, in `order`, parsed again unless its tree was kept,
 /// its schemas named as the first pass named them; the tree dropped on the thread that
 /// checked it. `consume` takes each file's findings (the first pass's, then the rules') on
-/// this thread, in `order`: the `k`-th, migration `i`. A few files are checked ahead of the
-/// one consumed, no more.
+/// this thread, in `order`: the `k`-th, migration `i`. At most [`RULES_AHEAD`] files are
+/// checked ahead of the one consumed.
 fn check_rules(
     set: &crate::migration::MigrationSet,
     kept: Vec<Kept>,

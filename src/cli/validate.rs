@@ -6,12 +6,11 @@ use crate::api::MigrationValidator;
 use crate::config::{Settings, VarSource};
 use crate::lint::Family;
 use crate::report::stream::Writer;
-use crate::report::terminal::safe;
 use crate::report::{render, Format};
 use crate::validate::{check_rule_config, Check};
 
 use super::database::api_error;
-use super::output::Kind;
+use super::output::{safe, Kind};
 use super::{exit, CliError, Output, ReportFormat};
 
 /// How much of each part of the output waits in memory before the rest waits in a temporary
