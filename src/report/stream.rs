@@ -1,7 +1,7 @@
 //! Validation's findings written as they come, as text, JSON or GitHub workflow commands,
 //! rather than held until the end (20,000 files with two findings each held 21 MB of them).
 //! The text lists errors, then warnings, then information, each in file order, and JSON
-//! gives the counts before the findings: what cannot go out yet waits in a [`Spill`], in
+//! gives the counts before the findings: what cannot go out yet waits in a spill, in
 //! memory up to a limit and then in an unnamed temporary file. [`render`] (the report as one
 //! string) goes through the same writer, in memory.
 
