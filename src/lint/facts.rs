@@ -256,7 +256,9 @@ impl SetFacts {
             known
         });
         let (statements, text) = (&file.statements, &file.sub.text);
-        let place = self.order.len();
+        // One place per migration added, whatever its version: the version at each place is
+        // the one added there.
+        let place = self.versions.len();
         let version: Arc<str> = Arc::from(version);
         self.order.insert(version.clone(), place);
         self.versions.push(version.clone());
