@@ -406,10 +406,7 @@ fn status_gives_each_record_its_own_time_however_many_rows_the_table_holds() {
         ("2026-01-02_b", "CREATE TABLE tb (id int);\n"),
         ("2026-01-03_c", "CREATE TABLE tc (id int);\n"),
     ]);
-    pgshift(dir.path(), &db)
-        .args(["migrate", "--skip-backup"])
-        .assert()
-        .success();
+    migrate(dir.path(), &db).success();
     sql(
         &db,
         "UPDATE schema_migrations SET executed_at = CASE version
