@@ -37,7 +37,7 @@ use crate::diagnostic::{Finding, Level, Location};
 pub const INDEX_DIR: &str = ".pgshift";
 const INDEX_FILE: &str = "index";
 /// Bumped whenever what is stored changes shape.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 /// The most SQL an index holds: beyond it, the files' bytes cost the time, not their number.
 const MAX_TEXT: usize = 64 << 20;
 /// How long before the files were read a file must have last changed to be trusted by its
@@ -56,19 +56,24 @@ struct Stamp {
 
 impl Stamp {
     fn of(path: &Path) -> Option<Stamp> {
-        let m = fs::metadata(path).ok()?;
-        Some(Stamp {
-            size: m.size(),
-            mtime: (m.mtime(), m.mtime_nsec()),
-            ctime: (m.ctime(), m.ctime_nsec()),
-            ino: m.ino(),
-            dev: m.dev(),
-        })
+        fs::metadata(path).ok().map(|m| Stamp::from(&m))
     }
 
     /// Both times before `before` (seconds, nanoseconds since the epoch).
     fn settled(&self, before: (i64, i64)) -> bool {
         self.mtime < before && self.ctime < before
+    }
+}
+
+impl From<&fs::Metadata> for Stamp {
+    fn from(m: &fs::Metadata) -> Stamp {
+        Stamp {
+            size: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+            ino: m.ino(),
+            dev: m.dev(),
+        }
     }
 }
 
@@ -177,18 +182,37 @@ impl StoredFinding {
     }
 }
 
-/// What is stored: the set owned when read ([`Exact`]), borrowed when written (`&[Migration]`).
+/// What is stored first, read before the rest: who wrote it, when, and the files it was read
+/// from, so that the files can be stamped while the migrations are read.
 #[derive(Debug, Serialize, Deserialize)]
-struct Index<M = Exact<Migration>> {
+struct Head {
     key: Key,
     /// When the files were read (seconds, nanoseconds since the epoch).
     read_at: (i64, i64),
+    /// Every folder listed, with its stamp from before it was read; `None` when the listing
+    /// cannot be trusted by the folders' times (one changed too recently, or a folder is
+    /// reached twice by links).
+    folders: Option<Vec<(PathBuf, Stamp)>>,
     /// The listed SQL files, in order, with their stamps.
     files: Exact<(PathBuf, Stamp)>,
     /// Every file a migration includes, with its stamp.
     included: Vec<(PathBuf, Stamp)>,
+}
+
+/// What is stored after the head: the set, owned when read ([`Exact`]), borrowed when written
+/// (`&[Migration]`).
+#[derive(Debug, Serialize, Deserialize)]
+struct Body<M = Exact<Migration>> {
     migrations: M,
     findings: Vec<StoredFinding>,
+}
+
+/// What a listing of the migrations folder found: the SQL files, in order, and every folder
+/// it read with what `stat` said of it just before reading it (`None`: not to be trusted by
+/// their times, as when a folder is reached twice by links).
+pub struct Listed {
+    pub sql: Vec<PathBuf>,
+    pub folders: Option<Vec<(PathBuf, fs::Metadata)>>,
 }
 
 /// A list read into a vector of its exact length. serde's own `Vec` reserves at most 1 MB
@@ -239,77 +263,162 @@ fn since_epoch(t: SystemTime) -> (i64, i64) {
 
 /// The set of the SQL files that `list` finds in `dir`: from the index when nothing changed,
 /// else from `read` (which reads and parses them), the index then written again when it can
-/// be. The index is read on another thread while the files are listed and stamped.
+/// be. When no folder changed since the index was written, the folders are not listed again
+/// (a file added, removed or renamed changes its folder's times, as git's untracked cache
+/// relies on); the files are stamped while the index's migrations are read.
 pub fn load<E>(
     dir: &Path,
     env: Environment,
-    list: impl FnOnce() -> Result<Vec<PathBuf>, E>,
+    list: impl FnOnce() -> Result<Listed, E>,
     read: impl FnOnce(Vec<PathBuf>) -> MigrationSet,
 ) -> Result<MigrationSet, E> {
     let off = std::env::var("PGSHIFT_INDEX").is_ok_and(|v| v.eq_ignore_ascii_case("off"));
     match off {
-        true => Ok(read(list()?)),
-        false => Ok(load_settled(dir, env, list, read, SETTLED)?.0),
+        true => Ok(read(list()?.sql)),
+        false => Ok(load_settled(dir, env, list, read, SETTLED)?.set),
     }
 }
 
-/// [`load`], trusting files last changed `settled` before they are read; also says whether
-/// the set came from the index.
+/// What [`load_settled`] did (what it did besides the set, for tests).
+struct Loaded {
+    set: MigrationSet,
+    /// The set came from the index.
+    #[cfg_attr(not(test), allow(dead_code))]
+    indexed: bool,
+    /// The folders were listed (not taken from the index).
+    #[cfg_attr(not(test), allow(dead_code))]
+    listed: bool,
+}
+
+/// [`load`], trusting files and folders last changed `settled` before they are read.
 fn load_settled<E>(
     dir: &Path,
     env: Environment,
-    list: impl FnOnce() -> Result<Vec<PathBuf>, E>,
+    list: impl FnOnce() -> Result<Listed, E>,
     read: impl FnOnce(Vec<PathBuf>) -> MigrationSet,
     settled: Duration,
-) -> Result<(MigrationSet, bool), E> {
+) -> Result<Loaded, E> {
     let Some(key) = Key::now(dir, env) else {
-        return Ok((read(list()?), false));
+        let set = read(list()?.sql);
+        return Ok(Loaded {
+            set,
+            indexed: false,
+            listed: true,
+        });
     };
     let path = dir.join(INDEX_DIR).join(INDEX_FILE);
-    // Reading the index (megabytes at 10,000 migrations) and listing and stamping the files
-    // (10,000 system calls) wait on different things: side by side.
-    let (index, listed) = std::thread::scope(|scope| {
-        let reading = scope.spawn(|| read_index(&path, &key));
-        let listed = list().map(|sql| {
-            let stamps = stamp_all(&sql);
-            (sql, stamps)
-        });
-        (reading.join().ok().flatten(), listed)
-    });
-    let (sql, stamps) = listed?;
-    if let Some(set) = index
-        .and_then(|index| still_valid(index, &sql, &stamps))
-        .map(|index| to_set(dir, index))
-    {
-        return Ok((set, true));
-    }
+    // Made before the folder is stamped and listed: making it changes the folder's times.
+    let _ = own_folder(dir);
+    let mapped = open_index(&path);
+    let seen = see(mapped.as_ref().and_then(|m| read_head(m, &key)), list)?;
+    let listed = seen.listed.is_some();
     let now = SystemTime::now();
     let read_at = since_epoch(now);
     let settled_before = since_epoch(now.checked_sub(settled).unwrap_or(SystemTime::UNIX_EPOCH));
-    let set = read(sql.clone());
-    let _ = write_index(
-        dir,
-        &path,
-        (key, read_at, settled_before),
-        sql,
+    let valid =
+        (seen.head.as_ref()).is_some_and(|h| still_valid(h, seen.listed.as_deref(), &seen.stamps));
+    let trusted_before = seen.head.as_ref().is_some_and(|h| h.folders.is_some());
+    let sql = match (seen.listed, seen.head) {
+        (Some(sql), _) => sql,
+        (None, Some(h)) => h.files.0.into_iter().map(|(p, _)| p).collect(),
+        (None, None) => unreachable!("the listing is skipped only with the index's head"),
+    };
+    let stamped = (sql, seen.stamps, seen.folders);
+    if let (true, Some(body)) = (valid, seen.body) {
+        let set = to_set(dir, body);
+        // Folders that could not be trusted when the index was written, and can now: written
+        // again once, so that the next runs need not list them.
+        let newly_trusted = !trusted_before
+            && (stamped.2.as_ref())
+                .is_some_and(|f| f.iter().all(|(_, s)| s.settled(settled_before)));
+        if newly_trusted {
+            let _ = write_index(dir, &path, (key, read_at, settled_before), stamped, &set);
+        }
+        return Ok(Loaded {
+            set,
+            indexed: true,
+            listed,
+        });
+    }
+    drop(mapped);
+    let set = read(stamped.0.clone());
+    let _ = write_index(dir, &path, (key, read_at, settled_before), stamped, &set);
+    Ok(Loaded {
+        set,
+        indexed: false,
+        listed,
+    })
+}
+
+/// What a load saw: the index's head and migrations (when it was there and whole, written
+/// for this folder before the clock's present), the SQL files listed (`None`: no folder
+/// changed, the index's listing holds), the files' stamps, and the folders' (`None`: not to
+/// be trusted by their times).
+struct Seen {
+    head: Option<Head>,
+    body: Option<Body>,
+    listed: Option<Vec<PathBuf>>,
+    stamps: Vec<Option<Stamp>>,
+    folders: Option<Vec<(PathBuf, Stamp)>>,
+}
+
+/// Lists the folders unless the index's head says none changed, and stamps the files, while
+/// the index's migrations (megabytes at 10,000) are read on another thread.
+fn see<E>(
+    head: Option<(Head, &[u8])>,
+    list: impl FnOnce() -> Result<Listed, E>,
+) -> Result<Seen, E> {
+    // A clock set back since the index was written: times can repeat.
+    let head = head.filter(|(h, _)| since_epoch(SystemTime::now()) >= h.read_at);
+    let unchanged = head.as_ref().is_some_and(|(h, _)| {
+        (h.folders.as_ref()).is_some_and(|f| f.iter().all(|(p, s)| Stamp::of(p) == Some(*s)))
+    });
+    let (body, listed, stamps) = std::thread::scope(|scope| {
+        let body = (head.as_ref().map(|(_, bytes)| *bytes))
+            .map(|bytes| scope.spawn(move || postcard::from_bytes::<Body>(bytes).ok()));
+        let listed = match unchanged {
+            true => Ok(None),
+            false => list().map(Some),
+        };
+        let stamps = match (&listed, &head) {
+            (Ok(Some(l)), _) => stamp_all(l.sql.iter()),
+            (Ok(None), Some((h, _))) => stamp_all(h.files.0.iter().map(|(p, _)| p)),
+            _ => Vec::new(),
+        };
+        (body.and_then(|b| b.join().ok().flatten()), listed, stamps)
+    });
+    let (listed, folders) = match listed? {
+        Some(l) => {
+            let folders =
+                (l.folders).map(|f| f.iter().map(|(p, m)| (p.clone(), Stamp::from(m))).collect());
+            (Some(l.sql), folders)
+        }
+        None => (None, head.as_ref().and_then(|(h, _)| h.folders.clone())),
+    };
+    Ok(Seen {
+        head: head.map(|(h, _)| h),
+        body,
+        listed,
         stamps,
-        &set,
-    );
-    Ok((set, false))
+        folders,
+    })
 }
 
 /// Each file's stamp (on every core: thousands of `stat` calls), `None` for one that cannot
 /// be read.
-fn stamp_all(paths: &[PathBuf]) -> Vec<Option<Stamp>> {
+fn stamp_all<'p>(paths: impl Iterator<Item = &'p PathBuf>) -> Vec<Option<Stamp>> {
     crate::parallel::map(
-        paths.iter().collect(),
+        paths.collect(),
         512,
         crate::parallel::cores(),
         |p: &PathBuf| Stamp::of(p),
     )
 }
 
-fn read_index(path: &Path, key: &Key) -> Option<Index> {
+/// The index mapped, when it is whole: the payload, then its CRC-32 (a file cut short or
+/// damaged is not used; not a signature: whoever can write the index can write the folder it
+/// describes; SHA-256 cost 4 ms of every no-op at 10,000 migrations).
+fn open_index(path: &Path) -> Option<Mapped> {
     let meta = fs::symlink_metadata(path).ok()?;
     // Larger than any index this program writes: not read at all.
     if !meta.is_file() || meta.len() > (2 * MAX_TEXT) as u64 {
@@ -317,16 +426,19 @@ fn read_index(path: &Path, key: &Key) -> Option<Index> {
     }
     let file = fs::File::open(path).ok()?;
     let mapped = Mapped::of(&file)?;
+    let (payload, tail) = mapped
+        .bytes()
+        .split_at_checked(mapped.len.checked_sub(4)?)?;
+    (crc32(payload).to_le_bytes() == tail).then_some(mapped)
+}
+
+/// The head of a whole index written by this program for this folder, and the bytes of the
+/// body after it.
+fn read_head<'m>(mapped: &'m Mapped, key: &Key) -> Option<(Head, &'m [u8])> {
     let bytes = mapped.bytes();
-    // The payload, then its CRC-32: a file cut short or damaged is not used. (Not a
-    // signature: whoever can write the index can write the folder it describes. SHA-256
-    // cost 4 ms of every no-op at 10,000 migrations.)
-    let (payload, tail) = bytes.split_at_checked(bytes.len().checked_sub(4)?)?;
-    if crc32(payload).to_le_bytes() != tail {
-        return None;
-    }
-    let index: Index = postcard::from_bytes(payload).ok()?;
-    (index.key == *key).then_some(index)
+    let payload = &bytes[..bytes.len() - 4];
+    let (head, body) = postcard::take_from_bytes::<Head>(payload).ok()?;
+    (head.key == *key).then_some((head, body))
 }
 
 /// A file mapped read-only, its pages mapped at once (`MAP_POPULATE`): the page cache's own
@@ -380,33 +492,25 @@ impl Drop for Mapped {
     }
 }
 
-/// The index, if every file is still the one it was read from.
-fn still_valid(index: Index, sql: &[PathBuf], stamps: &[Option<Stamp>]) -> Option<Index> {
-    // A clock set back: times can repeat.
-    if since_epoch(SystemTime::now()) < index.read_at {
-        return None;
+/// Whether every file is still the one the index was read from: the same listing (`sql`;
+/// `None` when the folders did not change), the same stamps, the same included files.
+fn still_valid(head: &Head, sql: Option<&[PathBuf]>, stamps: &[Option<Stamp>]) -> bool {
+    let files = &head.files.0;
+    if files.len() != stamps.len() || sql.is_some_and(|sql| sql.len() != files.len()) {
+        return false;
     }
-    if index.files.0.len() != sql.len() {
-        return None;
-    }
-    for ((p, stamp), (path, now)) in index.files.0.iter().zip(sql.iter().zip(stamps)) {
-        if p != path || Some(*stamp) != *now {
-            return None;
-        }
-    }
-    for (p, stamp) in &index.included {
-        if Stamp::of(p) != Some(*stamp) {
-            return None;
-        }
-    }
-    Some(index)
+    let same_paths = || sql.is_none_or(|sql| files.iter().zip(sql).all(|((p, _), q)| p == q));
+    let same_stamps = || (files.iter().zip(stamps)).all(|((_, stamp), now)| Some(*stamp) == *now);
+    same_paths()
+        && same_stamps()
+        && (head.included.iter()).all(|(p, stamp)| Stamp::of(p) == Some(*stamp))
 }
 
-fn to_set(dir: &Path, index: Index) -> MigrationSet {
+fn to_set(dir: &Path, body: Body) -> MigrationSet {
     MigrationSet {
         dir: dir.to_path_buf(),
-        migrations: index.migrations.0,
-        findings: index
+        migrations: body.migrations.0,
+        findings: body
             .findings
             .into_iter()
             .map(StoredFinding::finding)
@@ -415,16 +519,16 @@ fn to_set(dir: &Path, index: Index) -> MigrationSet {
 }
 
 /// Writes the index of `set`, read at `read_at` from the files `sql` stamped `stamps` before,
-/// trusting files last changed before `settled_before`:
+/// listed from `folders`, trusting files and folders last changed before `settled_before`:
 /// not when a file (or a file included) changed too recently to be trusted by its times, nor
 /// when a file could not be read or included (it may appear without any listed file
-/// changing).
+/// changing). Folders changed too recently are written as not to be trusted (listed again
+/// by every run until they are written again).
 fn write_index(
     dir: &Path,
     path: &Path,
     (key, read_at, settled_before): (Key, (i64, i64), (i64, i64)),
-    sql: Vec<PathBuf>,
-    stamps: Vec<Option<Stamp>>,
+    (sql, stamps, folders): Stamped,
     set: &MigrationSet,
 ) -> Option<()> {
     if set
@@ -452,11 +556,15 @@ fn write_index(
             included.push((f.path.clone(), s));
         }
     }
-    let index = Index {
+    let folders = folders.filter(|f| f.iter().all(|(_, s)| s.settled(settled_before)));
+    let head = Head {
         key,
         read_at,
+        folders,
         files: Exact(files),
         included,
+    };
+    let body = Body {
         migrations: &set.migrations,
         findings: set.findings.iter().map(StoredFinding::from).collect(),
     };
@@ -471,13 +579,21 @@ fn write_index(
         inner: std::io::BufWriter::new(tmp),
         crc: crc32fast::Hasher::new(),
     };
-    postcard::to_io(&index, &mut out).ok()?;
+    postcard::to_io(&head, &mut out).ok()?;
+    postcard::to_io(&body, &mut out).ok()?;
     let digest = out.crc.finalize().to_le_bytes();
     let mut w = out.inner;
     w.write_all(&digest).ok()?;
     w.into_inner().ok()?.persist(path).ok()?;
     Some(())
 }
+
+/// The SQL files as listed, their stamps, and the folders listed with theirs.
+type Stamped = (
+    Vec<PathBuf>,
+    Vec<Option<Stamp>>,
+    Option<Vec<(PathBuf, Stamp)>>,
+);
 
 /// The CRC-32 of `bytes` (crc32fast: the processor's carry-less multiply when it has one, 10
 /// times the table's speed; 1.7 ms of a no-op's CPU at 10,000 migrations with the table).
@@ -530,15 +646,25 @@ mod tests {
     /// Short, for tests: files are written, then the test waits longer than this.
     const QUICK: Duration = Duration::from_millis(50);
 
-    fn load_with(dir: &Path, settled: Duration) -> (MigrationSet, bool) {
+    fn loaded(dir: &Path, settled: Duration) -> Loaded {
         load_settled(
             dir,
             ENV,
-            || super::super::list(dir).map(|l| l.sql),
+            || {
+                super::super::list(dir).map(|l| Listed {
+                    sql: l.sql,
+                    folders: l.links.0.is_empty().then_some(l.folders),
+                })
+            },
             |sql| super::super::load_files(dir, sql, ENV),
             settled,
         )
         .unwrap()
+    }
+
+    fn load_with(dir: &Path, settled: Duration) -> (MigrationSet, bool) {
+        let loaded = loaded(dir, settled);
+        (loaded.set, loaded.indexed)
     }
 
     fn load(dir: &Path) -> (MigrationSet, bool) {
@@ -661,6 +787,102 @@ mod tests {
         assert_eq!(set.migrations.len(), 2);
     }
 
+    /// Loads until the index trusts the folders (the first load makes the index's folder,
+    /// a change of the migrations folder's times; a later one writes the folders trusted).
+    fn load_until_not_listed(dir: &Path) -> MigrationSet {
+        for _ in 0..4 {
+            let loaded = loaded(dir, QUICK);
+            if !loaded.listed {
+                assert!(loaded.indexed);
+                return loaded.set;
+            }
+            settle();
+        }
+        panic!("the folders were listed on every load");
+    }
+
+    #[test]
+    fn unchanged_folders_are_not_listed_again_and_any_file_added_removed_or_renamed_is_seen() {
+        let dir = two();
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        fs::write(dir.path().join("sub/2026-01-03_c.sql"), "SELECT 3;\n").unwrap();
+        settle();
+        let set = load_until_not_listed(dir.path());
+        assert_eq!(set.migrations.len(), 3);
+        // Not written again by the loads that trust it.
+        let index = dir.path().join(INDEX_DIR).join(INDEX_FILE);
+        let written = Stamp::of(&index);
+        assert!(!loaded(dir.path(), QUICK).listed, "still trusted");
+        assert!(!loaded(dir.path(), QUICK).listed);
+        assert_eq!(Stamp::of(&index), written);
+        // Added in a subfolder, without waiting: listed, found, and not trusted at once.
+        fs::write(dir.path().join("sub/2026-01-04_d.sql"), "SELECT 4;\n").unwrap();
+        let after = loaded(dir.path(), QUICK);
+        assert!(after.listed && !after.indexed);
+        assert_eq!(after.set.migrations.len(), 4);
+        assert!(
+            loaded(dir.path(), QUICK).listed,
+            "a folder changed just now"
+        );
+        settle();
+        load_until_not_listed(dir.path());
+        // Renamed in the top folder.
+        fs::rename(
+            dir.path().join("2026-01-02_b.sql"),
+            dir.path().join("2026-01-05_b.sql"),
+        )
+        .unwrap();
+        let after = loaded(dir.path(), QUICK);
+        assert!(after.listed);
+        let versions: Vec<String> = (after.set.migrations.iter())
+            .map(|m| m.version.to_string())
+            .collect();
+        assert!(
+            versions.iter().any(|v| v.starts_with("2026-01-05")),
+            "{versions:?}"
+        );
+        settle();
+        load_until_not_listed(dir.path());
+        // Removed from the subfolder; then the subfolder removed.
+        fs::remove_file(dir.path().join("sub/2026-01-03_c.sql")).unwrap();
+        assert_eq!(loaded(dir.path(), QUICK).set.migrations.len(), 3);
+        settle();
+        load_until_not_listed(dir.path());
+        fs::remove_file(dir.path().join("sub/2026-01-04_d.sql")).unwrap();
+        fs::remove_dir(dir.path().join("sub")).unwrap();
+        assert_eq!(loaded(dir.path(), QUICK).set.migrations.len(), 2);
+    }
+
+    #[test]
+    fn a_folder_reached_by_a_link_is_watched_through_it_and_a_repeated_one_always_listed() {
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("2026-02-01_x.sql"), "SELECT 1;\n").unwrap();
+        let dir = two();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("shared")).unwrap();
+        settle();
+        assert_eq!(load_until_not_listed(dir.path()).migrations.len(), 3);
+        // A file added where the link leads: the migrations folder itself did not change.
+        fs::write(outside.path().join("2026-02-02_y.sql"), "SELECT 2;\n").unwrap();
+        let after = loaded(dir.path(), QUICK);
+        assert!(after.listed);
+        assert_eq!(after.set.migrations.len(), 4);
+        // The link pointed elsewhere: another folder behind the same name.
+        let elsewhere = tempfile::tempdir().unwrap();
+        settle();
+        load_until_not_listed(dir.path());
+        fs::remove_file(dir.path().join("shared")).unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("shared")).unwrap();
+        assert_eq!(loaded(dir.path(), QUICK).set.migrations.len(), 2);
+        // A link back into the tree: its warning comes from the listing, made every time.
+        fs::remove_file(dir.path().join("shared")).unwrap();
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("again")).unwrap();
+        settle();
+        for _ in 0..3 {
+            assert!(loaded(dir.path(), QUICK).listed);
+            settle();
+        }
+    }
+
     #[test]
     fn a_clock_set_back_since_the_index_was_written_is_not_trusted() {
         let dir = two();
@@ -669,9 +891,10 @@ mod tests {
         // The index says it was written an hour from now: the clock has gone back since.
         let path = dir.path().join(INDEX_DIR).join(INDEX_FILE);
         let raw = fs::read(&path).unwrap();
-        let mut index: Index = postcard::from_bytes(&raw[..raw.len() - 4]).unwrap();
-        index.read_at.0 += 3600;
-        let mut bytes = postcard::to_stdvec(&index).unwrap();
+        let (mut head, body) = postcard::take_from_bytes::<Head>(&raw[..raw.len() - 4]).unwrap();
+        head.read_at.0 += 3600;
+        let mut bytes = postcard::to_stdvec(&head).unwrap();
+        bytes.extend_from_slice(body);
         let digest = crc32(&bytes).to_le_bytes();
         bytes.extend_from_slice(&digest);
         fs::write(&path, bytes).unwrap();

@@ -222,8 +222,13 @@ pub fn load_dir_indexed(dir: &Path, env: Environment) -> Result<MigrationSet, Lo
         env,
         || {
             list(dir).map(|listing| {
+                // A folder reached twice by links: its listing is not trusted by times.
+                let folders = listing.links.0.is_empty().then_some(listing.folders);
                 links = listing.links;
-                listing.sql
+                index::Listed {
+                    sql: listing.sql,
+                    folders,
+                }
             })
         },
         |sql| load_files(dir, sql, env),
@@ -236,6 +241,8 @@ pub fn load_dir_indexed(dir: &Path, env: Environment) -> Result<MigrationSet, Lo
 struct Listing {
     sql: Vec<PathBuf>,
     links: RepeatedFolders,
+    /// Every folder read, with what `stat` said of it just before it was read.
+    folders: Vec<(PathBuf, fs::Metadata)>,
 }
 
 /// Folders reached a second time through a symbolic link: (the link, the folder's first path).
@@ -271,7 +278,7 @@ impl RepeatedFolders {
 
 /// Lists the SQL files under `dir`, in name order, without `squashed/` and `tests/`.
 fn list(dir: &Path) -> Result<Listing, LoadError> {
-    match fs::metadata(dir) {
+    let top = match fs::metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(LoadError::MissingDir(dir.to_path_buf()))
         }
@@ -282,15 +289,16 @@ fn list(dir: &Path) -> Result<Listing, LoadError> {
             })
         }
         Ok(m) if !m.is_dir() => return Err(LoadError::NotADir(dir.to_path_buf())),
-        Ok(_) => {}
-    }
+        Ok(m) => m,
+    };
     let mut files = Vec::new();
     let mut seen = HashMap::new();
-    let mut repeated = Vec::new();
-    if let Ok(m) = fs::metadata(dir) {
-        seen.insert((m.dev(), m.ino()), dir.to_path_buf());
-    }
-    list_files(dir, &mut files, &mut seen, &mut repeated)?;
+    seen.insert((top.dev(), top.ino()), dir.to_path_buf());
+    let mut walk = Walk {
+        repeated: Vec::new(),
+        folders: vec![(dir.to_path_buf(), top)],
+    };
+    list_files(dir, &mut files, &mut seen, &mut walk)?;
     // `squash` keeps the files it replaced in `squashed/`: kept, never run.
     // Data tests (`tests/<version>.after.sql`) run around migrations, not as ones.
     // Every path listed is `dir` joined with names, as these two are: a folder's files are
@@ -317,7 +325,8 @@ fn list(dir: &Path) -> Result<Listing, LoadError> {
         .collect();
     Ok(Listing {
         sql,
-        links: RepeatedFolders(repeated),
+        links: RepeatedFolders(walk.repeated),
+        folders: walk.folders,
     })
 }
 
@@ -754,11 +763,18 @@ fn load_migration(
 /// Lists files under `dir`, following symbolic links but entering each folder once: `seen`
 /// holds every folder entered (by device and inode), `repeated` each link that led to one
 /// again (a loop, or a second way into the same folder).
+/// What a listing meets besides files: folders reached again by links (the link, the
+/// folder's first path), and every folder read with its metadata from before it was read.
+struct Walk {
+    repeated: Vec<(PathBuf, PathBuf)>,
+    folders: Vec<(PathBuf, fs::Metadata)>,
+}
+
 fn list_files(
     dir: &Path,
     out: &mut Vec<PathBuf>,
     seen: &mut HashMap<(u64, u64), PathBuf>,
-    repeated: &mut Vec<(PathBuf, PathBuf)>,
+    walk: &mut Walk,
 ) -> Result<(), LoadError> {
     // Each entry's name (copied once) and type; the entries themselves are let go.
     let mut entries = fs::read_dir(dir)
@@ -789,10 +805,11 @@ fn list_files(
         };
         match metadata {
             Ok(m) if m.is_dir() => match seen.get(&(m.dev(), m.ino())) {
-                Some(first) => repeated.push((path, first.clone())),
+                Some(first) => walk.repeated.push((path, first.clone())),
                 None => {
                     seen.insert((m.dev(), m.ino()), path.clone());
-                    list_files(&path, out, seen, repeated)?;
+                    walk.folders.push((path.clone(), m));
+                    list_files(&path, out, seen, walk)?;
                 }
             },
             _ => out.push(path),
