@@ -118,7 +118,7 @@ pub fn while_loading<T>(
 ) -> Result<T, CliError> {
     let failed: Mutex<Option<CliError>> = Mutex::new(None);
     std::thread::scope(|scope| {
-        let loading = Loading::new(scope.spawn(|| match load() {
+        let loading = Loading::spawn(scope, || match load() {
             Ok(loaded) => Some(loaded),
             Err(e) => {
                 if let Ok(mut f) = failed.lock() {
@@ -126,11 +126,12 @@ pub fn while_loading<T>(
                 }
                 None
             }
-        }));
+        });
         let result = work(Files::Loading(&loading));
         let _ = loading.wait();
+        loading.join();
         // The process ends next, and its memory goes back whole: freeing 10,000 migrations
-        // one by one cost a no-op 6 ms. (The loader's thread is joined by `wait`.)
+        // one by one cost a no-op 6 ms. (The loader's thread is joined by `join`.)
         std::mem::forget(loading);
         match failed.lock().ok().and_then(|mut f| f.take()) {
             Some(e) => Err(e),
