@@ -211,7 +211,9 @@ struct Body<M = Exact<Migration>> {
 /// it read with what `stat` said of it just before reading it (`None`: not to be trusted by
 /// their times, as when a folder is reached twice by links).
 pub struct Listed {
+    /// The SQL files, in order.
     pub sql: Vec<PathBuf>,
+    /// Each folder read, with its metadata from just before it was read.
     pub folders: Option<Vec<(PathBuf, fs::Metadata)>>,
 }
 
