@@ -655,7 +655,7 @@ mod tests {
             || {
                 super::super::list(dir).map(|l| Listed {
                     sql: l.sql,
-                    folders: l.links.0.is_empty().then_some(l.folders),
+                    folders: (l.links.0.is_empty() && !l.loose_links).then_some(l.folders),
                 })
             },
             |sql| super::super::load_files(dir, sql, ENV),
@@ -875,6 +875,21 @@ mod tests {
         fs::remove_file(dir.path().join("shared")).unwrap();
         std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("shared")).unwrap();
         assert_eq!(loaded(dir.path(), QUICK).set.migrations.len(), 2);
+        // A link to a folder not there yet: when it appears, nothing listed changed.
+        fs::remove_file(dir.path().join("shared")).unwrap();
+        let later = outside.path().join("later");
+        std::os::unix::fs::symlink(&later, dir.path().join("shared")).unwrap();
+        settle();
+        for _ in 0..3 {
+            assert!(
+                loaded(dir.path(), QUICK).listed,
+                "a dangling link is trusted"
+            );
+            settle();
+        }
+        fs::create_dir(&later).unwrap();
+        fs::write(later.join("2026-02-03_z.sql"), "SELECT 3;\n").unwrap();
+        assert_eq!(loaded(dir.path(), QUICK).set.migrations.len(), 3);
         // A link back into the tree: its warning comes from the listing, made every time.
         fs::remove_file(dir.path().join("shared")).unwrap();
         std::os::unix::fs::symlink(dir.path(), dir.path().join("again")).unwrap();

@@ -222,8 +222,11 @@ pub fn load_dir_indexed(dir: &Path, env: Environment) -> Result<MigrationSet, Lo
         env,
         || {
             list(dir).map(|listing| {
-                // A folder reached twice by links: its listing is not trusted by times.
-                let folders = listing.links.0.is_empty().then_some(listing.folders);
+                // A folder reached twice by links, or a link to no folder (what it leads to
+                // may become one while no folder listed changes): the listing is not trusted
+                // by the folders' times.
+                let trusted = listing.links.0.is_empty() && !listing.loose_links;
+                let folders = trusted.then_some(listing.folders);
                 links = listing.links;
                 index::Listed {
                     sql: listing.sql,
@@ -243,6 +246,8 @@ struct Listing {
     links: RepeatedFolders,
     /// Every folder read, with what `stat` said of it just before it was read.
     folders: Vec<(PathBuf, fs::Metadata)>,
+    /// A symbolic link that leads to no folder (dangling, or to a file) was met.
+    loose_links: bool,
 }
 
 /// Folders reached a second time through a symbolic link: (the link, the folder's first path).
@@ -297,6 +302,7 @@ fn list(dir: &Path) -> Result<Listing, LoadError> {
     let mut walk = Walk {
         repeated: Vec::new(),
         folders: vec![(dir.to_path_buf(), top)],
+        loose_links: false,
     };
     list_files(dir, &mut files, &mut seen, &mut walk)?;
     // `squash` keeps the files it replaced in `squashed/`: kept, never run.
@@ -327,6 +333,7 @@ fn list(dir: &Path) -> Result<Listing, LoadError> {
         sql,
         links: RepeatedFolders(walk.repeated),
         folders: walk.folders,
+        loose_links: walk.loose_links,
     })
 }
 
@@ -764,10 +771,13 @@ fn load_migration(
 /// holds every folder entered (by device and inode), `repeated` each link that led to one
 /// again (a loop, or a second way into the same folder).
 /// What a listing meets besides files: folders reached again by links (the link, the
-/// folder's first path), and every folder read with its metadata from before it was read.
+/// folder's first path), every folder read with its metadata from before it was read, and
+/// whether a link led to no folder.
 struct Walk {
     repeated: Vec<(PathBuf, PathBuf)>,
     folders: Vec<(PathBuf, fs::Metadata)>,
+    /// A symbolic link that leads to no folder was met.
+    loose_links: bool,
 }
 
 fn list_files(
@@ -796,6 +806,7 @@ fn list_files(
         let path = dir.join(name);
         // Follow symbolic links; a dangling one is kept so that reading it reports the error.
         // The entry's type comes with the listing: only a link costs a `stat`.
+        let link = file_type.as_ref().is_ok_and(|t| t.is_symlink());
         let metadata = match file_type {
             Ok(t) if t.is_file() => {
                 out.push(path);
@@ -803,6 +814,7 @@ fn list_files(
             }
             _ => fs::metadata(&path),
         };
+        walk.loose_links |= link && !metadata.as_ref().is_ok_and(|m| m.is_dir());
         match metadata {
             Ok(m) if m.is_dir() => match seen.get(&(m.dev(), m.ino())) {
                 Some(first) => walk.repeated.push((path, first.clone())),
