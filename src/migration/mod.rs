@@ -767,9 +767,6 @@ fn load_migration(
     }
 }
 
-/// Lists files under `dir`, following symbolic links but entering each folder once: `seen`
-/// holds every folder entered (by device and inode), `repeated` each link that led to one
-/// again (a loop, or a second way into the same folder).
 /// What a listing meets besides files: folders reached again by links (the link, the
 /// folder's first path), every folder read with its metadata from before it was read, and
 /// whether a link led to no folder.
@@ -780,6 +777,10 @@ struct Walk {
     loose_links: bool,
 }
 
+/// Lists files under `dir`, following symbolic links but entering each folder once: `seen`
+/// holds every folder entered (by device and inode); `walk` gathers each link that led to one
+/// again (a loop, or a second way into the same folder), each folder read, and links that
+/// led to no folder.
 fn list_files(
     dir: &Path,
     out: &mut Vec<PathBuf>,
