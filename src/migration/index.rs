@@ -17,6 +17,12 @@
 //! again within the same tick of a coarse clock could otherwise keep its times. Until then,
 //! every load reads the files.
 //!
+//! The folders are not even listed when every folder the index was listed from still has
+//! its stamp (taken just before the folder was read; a file added, removed or renamed
+//! changes its folder's times, as git's untracked cache relies on): the index's own list of
+//! files is stamped. Folders are trusted by the same settled rule; a folder reached twice by
+//! links, or a link that leads to no folder, keeps them listed on every load.
+//!
 //! The index is a cache: a missing, damaged, foreign or unwritable one only costs the reading
 //! of the files. `PGSHIFT_INDEX=off` turns it off. It lives in a hidden folder (never loaded
 //! as migrations) with a `.gitignore` of its own, so that it is never committed.
