@@ -658,12 +658,7 @@ mod tests {
         load_settled(
             dir,
             ENV,
-            || {
-                super::super::list(dir).map(|l| Listed {
-                    sql: l.sql,
-                    folders: (l.links.0.is_empty() && !l.loose_links).then_some(l.folders),
-                })
-            },
+            || super::super::list(dir).map(|l| l.for_index().0),
             |sql| super::super::load_files(dir, sql, ENV),
             settled,
         )

@@ -222,16 +222,9 @@ pub fn load_dir_indexed(dir: &Path, env: Environment) -> Result<MigrationSet, Lo
         env,
         || {
             list(dir).map(|listing| {
-                // A folder reached twice by links, or a link to no folder (what it leads to
-                // may become one while no folder listed changes): the listing is not trusted
-                // by the folders' times.
-                let trusted = listing.links.0.is_empty() && !listing.loose_links;
-                let folders = trusted.then_some(listing.folders);
-                links = listing.links;
-                index::Listed {
-                    sql: listing.sql,
-                    folders,
-                }
+                let (listed, repeated) = listing.for_index();
+                links = repeated;
+                listed
             })
         },
         |sql| load_files(dir, sql, env),
@@ -248,6 +241,21 @@ struct Listing {
     folders: Vec<(PathBuf, fs::Metadata)>,
     /// A symbolic link that leads to no folder (dangling, or to a file) was met.
     loose_links: bool,
+}
+
+impl Listing {
+    /// What the index is given, and the folders reached twice (whose warnings the caller
+    /// adds). A folder reached twice by links, or a link to no folder (what it leads to may
+    /// become one while no folder listed changes): the listing is not trusted by the folders'
+    /// times.
+    fn for_index(self) -> (index::Listed, RepeatedFolders) {
+        let trusted = self.links.0.is_empty() && !self.loose_links;
+        let listed = index::Listed {
+            sql: self.sql,
+            folders: trusted.then_some(self.folders),
+        };
+        (listed, self.links)
+    }
 }
 
 /// Folders reached a second time through a symbolic link: (the link, the folder's first path).
