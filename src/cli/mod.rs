@@ -206,6 +206,27 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Whether the command reads little on its own: the index, the records, a report. One
+    /// that does not (validation, a review, a schema's diff) parses files by the hundred from
+    /// its start; the library says so from inside the others when they come to it
+    /// ([`crate::memory`]).
+    pub fn reads_little(&self) -> bool {
+        matches!(
+            self,
+            Command::Status
+                | Command::Migrate(_)
+                | Command::Wait(_)
+                | Command::History(_)
+                | Command::Health(_)
+                | Command::Stop(_)
+                | Command::Deps
+                | Command::Order
+                | Command::Graph(_)
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ReportFormat {
     Text,

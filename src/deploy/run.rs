@@ -558,7 +558,10 @@ impl<'a> Run<'a> {
         // nothing to do.)
         let jobs = match migrations.len() {
             0 | 1 => 1,
-            _ => crate::parallel::cores(),
+            _ => {
+                crate::memory::many_files();
+                crate::parallel::cores()
+            }
         };
         let results = crate::parallel::map(migrations.iter().collect(), 1, jobs, |(m, _)| {
             prepare(m, self.opts.values)

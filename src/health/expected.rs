@@ -141,6 +141,7 @@ fn ops(source: &std::sync::Arc<String>) -> Vec<Op> {
 /// reduced to its table operations at once (no syntax tree is kept), then the operations are
 /// followed in order.
 pub fn tables_left(applied: &[(&str, &std::sync::Arc<String>)]) -> Vec<Table> {
+    crate::memory::many_files();
     let jobs = crate::parallel::cores();
     let per_file =
         crate::parallel::map(applied.iter().collect(), 1, jobs, |(_, source)| ops(source));
@@ -216,6 +217,13 @@ mod tests {
             .into_iter()
             .map(|t| format!("{}.{}", t.schema.as_deref().unwrap_or("*"), t.name))
             .collect()
+    }
+
+    #[test]
+    fn the_files_followed_are_said_to_be_many() {
+        crate::memory::said_here();
+        left(&["CREATE TABLE a (id int);"]);
+        assert_eq!(crate::memory::said_here(), [crate::memory::Work::ManyFiles]);
     }
 
     #[test]

@@ -724,8 +724,11 @@ mod tests {
         let dir = two();
         let (first, indexed) = load(dir.path());
         assert!(!indexed);
+        crate::memory::said_here();
         let (second, indexed) = load(dir.path());
         assert!(indexed, "the second load should use the index");
+        // Nothing read from disk: the allocator is not told of files by the hundred.
+        assert_eq!(crate::memory::said_here(), []);
         assert_eq!(bytes(&first), bytes(&second));
         assert_eq!(second.migrations.len(), 2);
         // Findings too, with every field.

@@ -390,6 +390,7 @@ fn read_file(path: &Path) -> std::io::Result<(Vec<u8>, Option<Checksum>)> {
     let size = (file.metadata().ok()).map(|m| usize::try_from(m.len()).unwrap_or(usize::MAX));
     match size {
         Some(n) if n as u64 >= HASH_WHILE_READING => {
+            crate::memory::large_input();
             hash_reading(file, n).map(|(bytes, checksum)| (bytes, Some(checksum)))
         }
         _ => {
@@ -473,6 +474,7 @@ fn read_up_to(file: &mut fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
 
 /// The set of the migrations in `paths` (see [`from_files`]), read from disk.
 fn load_files(dir: &Path, paths: Vec<PathBuf>, env: Environment) -> MigrationSet {
+    crate::memory::many_files();
     let (files, hashed) = read_all(paths);
     from_read(dir, files, &hashed, env)
 }
@@ -1041,10 +1043,18 @@ mod tests {
         ] {
             let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             std::fs::write(&path, &bytes).unwrap();
+            crate::memory::said_here();
             let (read, checksum) = read_file(&path).unwrap();
             assert!(read == bytes, "{len} bytes");
             let large = len as u64 >= HASH_WHILE_READING;
             assert_eq!(checksum.is_some(), large, "{len} bytes");
+            // A large file is a large input from the moment it is read.
+            let said = crate::memory::said_here();
+            assert_eq!(
+                said == [crate::memory::Work::LargeInput],
+                large,
+                "{len} bytes"
+            );
             let file = fs::File::open(&path).unwrap();
             let (read, checksum) = hash_reading(file, len).unwrap();
             assert!(read == bytes, "{len} bytes");
@@ -1057,6 +1067,17 @@ mod tests {
                 assert_eq!(checksum, Checksum::of(&bytes), "{len}, {expected} expected");
             }
         }
+    }
+
+    #[test]
+    fn files_read_from_disk_are_said_to_be_many() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("migrations");
+        std::fs::create_dir_all(&m).unwrap();
+        std::fs::write(m.join("2026-01-01_a.sql"), "CREATE TABLE a (id int);\n").unwrap();
+        crate::memory::said_here();
+        load_dir(&m, Environment::Development).unwrap();
+        assert_eq!(crate::memory::said_here(), [crate::memory::Work::ManyFiles]);
     }
 
     #[test]
