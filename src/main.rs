@@ -58,17 +58,17 @@ fn main() -> ExitCode {
     // records, a report) has its memory in huge pages where the system allows them (the
     // allocator asks with `madvise`), and keeps what it frees for reuse rather than give it
     // back before it ends: `status` at 10,000 migrations faulted in 1,100 pages instead of
-    // 5,700 and took 20% less time (32 MB at its peak before, 44 MB now). Until the library says
-    // what comes next (`pgshift::memory`). Freed memory is kept, not scheduled to go back in
-    // a second: a second scheduled first held back what the work announced next gives back
+    // 6,200 and took 17–20% less time (30 MB at its peak before, 44 MB now). Until the library
+    // says what comes next (`pgshift::memory`). Freed memory is kept, not scheduled to go back
+    // in a second: a second scheduled first held back what the work announced next gives back
     // after 2 ms, and validating the regression SQL then peaked at 70–78 MB instead of 62.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     pgshift::memory::on_work(|work| match work {
-        // Files parsed by the hundred (every command but those that read little starts here):
-        // small pages (huge ones took validating PostgreSQL's regression SQL from 62 to
-        // 88–102 MB), and freed memory back after 2 ms,
-        // which took 14% less time than at once (pages freed and faulted in again between
-        // files) with the same peak; a second kept a third more.
+        // Files read or parsed by the hundred (every command but those that read little starts
+        // here): small pages (huge ones took validating PostgreSQL's regression SQL from 62 to
+        // 88–102 MB), and freed memory back after 2 ms, which took 14% less time than at once
+        // (pages freed and faulted in again between files) with the same peak; a second kept
+        // a third more.
         Work::ManyFiles => {
             small_pages();
             unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 2) };

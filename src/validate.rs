@@ -188,14 +188,12 @@ impl Report {
 
 /// Validates the migrations under `opts.dir`.
 pub fn validate(opts: &Options) -> Result<Report, LoadError> {
-    crate::memory::many_files();
     let set = load_dir(&opts.dir, opts.environment)?;
     Ok(validate_set(&set, opts))
 }
 
 /// [`validate`], each finding handed to `emit` as [`validate_set_each`] does.
 pub fn validate_each(opts: &Options, emit: &mut dyn FnMut(Finding)) -> Result<Report, LoadError> {
-    crate::memory::many_files();
     let set = load_dir(&opts.dir, opts.environment)?;
     Ok(validate_set_each(&set, opts, emit))
 }
