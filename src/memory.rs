@@ -7,8 +7,8 @@
 //! - [`many_files`]: files are about to be read from disk or parsed by the hundred, their
 //!   memory coming and going file by file: small pages, freed memory given back after a
 //!   moment, which bounds the peak;
-//! - [`large_input`]: a data file of megabytes is about to be worked through: freed memory
-//!   given back at once, so that the peak does not grow with the file.
+//! - [`large_input`]: a data file of megabytes is about to be read or worked through: small
+//!   pages, freed memory given back at once, so that the peak does not grow with the file.
 //!
 //! The hints only go up that list: a validation after a large data file leaves memory as the
 //! large file set it.
