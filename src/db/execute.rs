@@ -183,7 +183,9 @@ impl Effects {
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub version: String,
-    pub checksum: String,
+    /// The file's SHA-256, made on another core while a large file runs (see
+    /// `migration::Checksum`): only its record reads it.
+    pub checksum: crate::parallel::Later<String>,
     /// Made while the file runs when it is mostly `COPY` data (see `deploy::prepare`): only
     /// its record reads it.
     pub normalized_checksum: crate::parallel::Later<String>,
@@ -425,7 +427,7 @@ fn record<'a>(
 ) -> Record<'a> {
     Record {
         version: &p.version,
-        checksum: &p.checksum,
+        checksum: p.checksum.get(),
         normalized_checksum: Some(p.normalized_checksum.get()),
         success,
         error_message: f.map(|f| f.message.as_str()),

@@ -564,7 +564,7 @@ pub fn prepare(
         source: &m.source,
         includes: &m.includes,
         no_transaction: m.front.directives.no_transaction.is_some(),
-        checksum: &m.checksum.0,
+        checksum: m.checksum.value(),
         normalized_checksum,
     };
     let psql = scan(&m.source);
@@ -577,7 +577,8 @@ pub fn prepare(
         let (source, copies, checksum) =
             (m.source.clone(), psql.copies.clone(), m.checksum.clone());
         Later::spawn(move || {
-            crate::sql::normalized_checksum_of(&source, &copies).unwrap_or(checksum.0)
+            crate::sql::normalized_checksum_of(&source, &copies)
+                .unwrap_or_else(|| checksum.as_str().to_string())
         })
     } else {
         Later::ready(status::normalized_of(m, &psql.copies))
@@ -596,7 +597,7 @@ pub fn prepare_source(
     source: &std::sync::Arc<String>,
     values: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Prepared, Vec<String>> {
-    let checksum = crate::migration::Checksum::of(source.as_bytes()).0;
+    let checksum = crate::migration::Checksum::of(source.as_bytes());
     prepare_text(
         &File {
             version: m.version.to_string(),
@@ -604,9 +605,10 @@ pub fn prepare_source(
             source,
             includes: &crate::migration::SourceMap::default(),
             no_transaction: false,
-            checksum: &checksum,
+            checksum: checksum.value(),
             normalized_checksum: Later::ready(
-                crate::sql::normalized_checksum(source).unwrap_or_else(|| checksum.clone()),
+                crate::sql::normalized_checksum(source)
+                    .unwrap_or_else(|| checksum.as_str().to_string()),
             ),
         },
         values,
@@ -627,9 +629,10 @@ pub fn prepare_down(
             source: &d.source,
             includes: &d.includes,
             no_transaction: front.directives.no_transaction.is_some(),
-            checksum: &d.checksum.0,
+            checksum: d.checksum.value(),
             normalized_checksum: Later::ready(
-                crate::sql::normalized_checksum(&d.source).unwrap_or_else(|| d.checksum.0.clone()),
+                crate::sql::normalized_checksum(&d.source)
+                    .unwrap_or_else(|| d.checksum.as_str().to_string()),
             ),
         },
         values,
@@ -670,7 +673,7 @@ struct File<'a> {
     source: &'a std::sync::Arc<String>,
     includes: &'a crate::migration::SourceMap,
     no_transaction: bool,
-    checksum: &'a str,
+    checksum: Later<String>,
     normalized_checksum: Later<String>,
 }
 
@@ -744,7 +747,7 @@ fn prepare_scanned(
     let mode = Prepared::mode_of(&statements, m.no_transaction);
     Ok(Prepared {
         version: m.version.clone(),
-        checksum: m.checksum.to_string(),
+        checksum: m.checksum.clone(),
         normalized_checksum: m.normalized_checksum.clone(),
         effects: Effects::of(&statements, &sub.text),
         statements: with_copy_data(&statements, psql, &sub, m.source),
@@ -882,7 +885,7 @@ async fn with_normalized(
         .filter(|r| {
             files
                 .get(&r.version)
-                .is_some_and(|m| m.checksum.0 != r.checksum)
+                .is_some_and(|m| m.checksum.as_str() != r.checksum)
         })
         .map(|r| r.version.as_str())
         .collect();
@@ -1185,7 +1188,7 @@ mod tests {
                 &status::normalized(m),
                 "large: {large}"
             );
-            assert_ne!(p.normalized_checksum.get(), &m.checksum.0);
+            assert_ne!(p.normalized_checksum.get(), m.checksum.as_str());
             assert_eq!(p.variables, ["who", "who"]);
         }
     }

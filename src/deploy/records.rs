@@ -78,17 +78,17 @@ pub async fn repair(
                     format!(
                         "the recorded checksum is now the file's ({} → {}); the migration is not run again",
                         short(&previous),
-                        short(&m.checksum.0)
+                        short(m.checksum.as_str())
                     ),
                     format!(
                         "{}\n{}",
-                        t.accept_checksum_sql(version, &m.checksum.0, &normalized),
+                        t.accept_checksum_sql(version, m.checksum.as_str(), &normalized),
                         t.event_sql(
                             run_id,
                             "repaired",
                             Some(version),
                             env,
-                            &serde_json::json!({ "accepted_checksum": m.checksum.0, "previous_checksum": previous }),
+                            &serde_json::json!({ "accepted_checksum": m.checksum.as_str(), "previous_checksum": previous }),
                         )
                     ),
                 )
@@ -109,7 +109,7 @@ pub async fn repair(
             ),
             (State::Damaged { problem }, m) if version != crate::db::tracking::NULL_VERSION => {
                 let (checksum, normalized) = m.map_or((String::new(), String::new()), |m| {
-                    (m.checksum.0.clone(), status::normalized(m))
+                    (m.checksum.as_str().to_string(), status::normalized(m))
                 });
                 (
                     format!(
@@ -400,7 +400,7 @@ fn applied_without_running(
     let normalized = status::normalized(m);
     let record = Record {
         version: m.version.as_str(),
-        checksum: &m.checksum.0,
+        checksum: m.checksum.as_str(),
         normalized_checksum: Some(&normalized),
         success: true,
         error_message: None,

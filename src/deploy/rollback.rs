@@ -368,7 +368,7 @@ async fn recorded_texts(
             let Some(text) = row.get::<_, Option<String>>(0) else {
                 continue;
             };
-            let same = Some(crate::migration::Checksum::of(text.as_bytes()).0.as_str()) == recorded;
+            let same = Some(crate::migration::Checksum::of(text.as_bytes()).as_str()) == recorded;
             if same && texts.current.is_none() {
                 texts.current = Some(std::sync::Arc::new(text));
             } else if !same {

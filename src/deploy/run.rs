@@ -529,7 +529,7 @@ impl<'a> Run<'a> {
         else {
             return false;
         };
-        m.is_repeatable() && e.checksum.as_deref() == Some(m.checksum.0.as_str())
+        m.is_repeatable() && e.checksum.as_deref() == Some(m.checksum.as_str())
     }
 
     /// Everything is prepared before anything runs: a missing variable stops the run here.
@@ -789,7 +789,7 @@ impl<'a> Run<'a> {
         let resume = (*statements_done).max(0) as usize;
         // Resume after them even when the file was edited since (usually to fix the failing
         // statement), and say so.
-        if rows_checksum(rows, &p.version) != Some(p.checksum.as_str()) {
+        if rows_checksum(rows, &p.version) != Some(p.checksum.get().as_str()) {
             self.out.warn(format!(
                 "{} changed since its partial run; its first {resume} statement(s) ran as they were then and are not run again",
                 p.version

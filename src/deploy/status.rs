@@ -110,12 +110,13 @@ pub struct Status {
 
 /// The normalised checksum of a file (its SHA-256 when it cannot be scanned).
 pub fn normalized(m: &Migration) -> String {
-    crate::sql::normalized_checksum(&m.source).unwrap_or_else(|| m.checksum.0.clone())
+    crate::sql::normalized_checksum(&m.source).unwrap_or_else(|| m.checksum.as_str().to_string())
 }
 
 /// [`normalized`], the `COPY` data of its text found already.
 pub fn normalized_of(m: &Migration, copies: &[crate::sql::variables::CopyData]) -> String {
-    crate::sql::normalized_checksum_of(&m.source, copies).unwrap_or_else(|| m.checksum.0.clone())
+    crate::sql::normalized_checksum_of(&m.source, copies)
+        .unwrap_or_else(|| m.checksum.as_str().to_string())
 }
 
 /// Items of a list sorted by version, found by version. Each search tries the item after
@@ -243,7 +244,7 @@ fn state_of(
                 message: r.error_message.clone().unwrap_or_default(),
             },
         },
-        Some(r) if r.checksum == m.checksum.0 => State::Applied {
+        Some(r) if r.checksum == m.checksum.as_str() => State::Applied {
             cosmetic_change: false,
         },
         Some(r) => {
@@ -377,7 +378,7 @@ mod tests {
     fn row(m: &Migration) -> AppliedRow {
         AppliedRow {
             version: m.version.to_string(),
-            checksum: m.checksum.0.clone(),
+            checksum: m.checksum.as_str().to_string(),
             normalized_checksum: None,
             executed_at: "2026-01-01 00:00:00 UTC".into(),
             execution_time_ms: 1,
@@ -486,7 +487,7 @@ mod tests {
         assert_eq!(order, ["2026-01-02_b", "2026-01-03_c", "2026-01-01_a"]);
         // Only `a` is applied, with its own checksum; `b` recorded with another's is modified.
         let mut b = row(&set.migrations[1]);
-        b.checksum = set.migrations[2].checksum.0.clone();
+        b.checksum = set.migrations[2].checksum.as_str().to_string();
         let rows = [row(&set.migrations[0]), b];
         let status = compare(&set, &plan, &rows, Environment::Development);
         let states: Vec<(&str, &State)> = status

@@ -704,7 +704,7 @@ mod tests {
     }
 
     fn checksum(set: &MigrationSet, i: usize) -> String {
-        set.migrations[i].checksum.0.clone()
+        set.migrations[i].checksum.as_str().to_string()
     }
 
     /// Rewrites `path` with `text` and gives it back its modification time.

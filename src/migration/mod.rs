@@ -22,10 +22,11 @@ pub use filename::{Kind, ParsedName, Version};
 pub use header::{Allow, DepRef, Directives, FrontMatter, Header};
 pub use include::SourceMap;
 
-/// SHA-256 of a file's bytes, lower-case hex.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct Checksum(pub String);
+/// SHA-256 of a file's bytes, lower-case hex. A large file's is made on another core once
+/// the file is read, and waited for where it is first read: a deploy reads it only for the
+/// migration's record, so a 100 MB data file's rows are sent while it is made.
+#[derive(Clone)]
+pub struct Checksum(crate::parallel::Later<String>);
 
 impl Checksum {
     /// The SHA-256 of `bytes`.
@@ -33,15 +34,83 @@ impl Checksum {
         Checksum::of_digest(&Sha256::digest(bytes))
     }
 
+    /// A checksum known already: 64 lower-case hex digits (not checked).
+    pub fn from_hex(hex: String) -> Checksum {
+        Checksum(crate::parallel::Later::ready(hex))
+    }
+
+    /// The SHA-256 of `prefix` then `text`, made on another core from now on.
+    fn of_text_later(prefix: &'static [u8], text: std::sync::Arc<String>) -> Checksum {
+        Checksum(crate::parallel::Later::spawn(move || {
+            let mut h = Sha256::new();
+            h.update(prefix);
+            h.update(text.as_bytes());
+            hex(&h.finalize())
+        }))
+    }
+
+    /// The hex digits (waiting for them when they are being made).
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The hex digits, made or being made, to be read later (by a migration's record).
+    pub fn value(&self) -> crate::parallel::Later<String> {
+        self.0.clone()
+    }
+
     /// The checksum of a SHA-256 `digest`.
     fn of_digest(digest: &[u8]) -> Checksum {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut hex = String::with_capacity(64);
-        for &b in digest {
-            hex.push(char::from(HEX[usize::from(b >> 4)]));
-            hex.push(char::from(HEX[usize::from(b & 15)]));
-        }
-        Checksum(hex)
+        Checksum::from_hex(hex(digest))
+    }
+}
+
+/// Lower-case hex digits of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    hex
+}
+
+impl PartialEq for Checksum {
+    fn eq(&self, other: &Checksum) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Checksum {}
+
+impl std::hash::Hash for Checksum {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl std::fmt::Debug for Checksum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_str().fmt(f)
+    }
+}
+
+impl std::fmt::Display for Checksum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for Checksum {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Checksum {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Checksum, D::Error> {
+        String::deserialize(d).map(Checksum::from_hex)
     }
 }
 
@@ -345,138 +414,104 @@ fn list(dir: &Path) -> Result<Listing, LoadError> {
     })
 }
 
-/// From what size a file's checksum is made as it is read, on another core.
-const HASH_WHILE_READING: u64 = 4 << 20;
+/// From what size a file is large: read on every core at once, its checksum made on another
+/// core once it is read and waited for where it is first read ([`Checksum`]).
+const LARGE_FILE: usize = 4 << 20;
 
 /// Reads every file, on as many threads as there are cores (thousands of small files: the
-/// time goes to the system calls); the results keep the order of `paths`. The checksums of
-/// large files, made as they were read, are beside, by path.
-fn read_all(paths: Vec<PathBuf>) -> (Vec<FileRead>, Hashed) {
-    let read = crate::parallel::map(paths, 64, crate::parallel::cores(), |p| {
-        let (bytes, checksum) = match read_file(&p) {
-            Ok((bytes, checksum)) => (Ok(bytes), checksum),
-            Err(e) => (Err(e), None),
-        };
-        (p, bytes, checksum)
-    });
-    let mut hashed = Hashed::new();
-    let files = read
-        .into_iter()
-        .map(|(p, bytes, checksum)| {
-            if let Some(c) = checksum {
-                hashed.insert(p.clone(), c);
-            }
-            (p, bytes)
-        })
-        .collect();
-    (files, hashed)
+/// time goes to the system calls); the results keep the order of `paths`.
+fn read_all(paths: Vec<PathBuf>) -> Vec<FileRead> {
+    crate::parallel::map(paths, 64, crate::parallel::cores(), |p| {
+        let bytes = read_file(&p);
+        (p, bytes)
+    })
 }
-
-/// Checksums made as their files were read, by path.
-type Hashed = HashMap<PathBuf, Checksum>;
 
 /// A file's path and its bytes, or why they could not be read.
 type FileRead = (PathBuf, std::io::Result<Vec<u8>>);
 
-/// Bytes read at once by [`hash_reading`].
-const HASH_CHUNK: usize = 1 << 20;
-
-/// A file's bytes, as `fs::read` reads them (the same system calls); a large file is hashed
-/// on another core as it is read, and its checksum is beside: for a 100 MB data file, the
-/// time of the slower of the two (SHA-256, about 60 ms) rather than of both.
-fn read_file(path: &Path) -> std::io::Result<(Vec<u8>, Option<Checksum>)> {
-    use std::io::Read;
+/// A file's bytes, as `fs::read` reads them; a large one says so to the allocator
+/// ([`crate::memory::large_input`]) before its buffer is made, and is read in parts, one per
+/// core: the kernel's copy and the faults of a fresh buffer are most of a read's time (a
+/// 100 MB file from the page cache: 30 ms on two cores, 60 on one).
+fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek};
     let mut file = fs::File::open(path)?;
     let size = (file.metadata().ok()).map(|m| usize::try_from(m.len()).unwrap_or(usize::MAX));
-    match size {
-        Some(n) if n as u64 >= HASH_WHILE_READING => {
-            crate::memory::large_input();
-            hash_reading(file, n).map(|(bytes, checksum)| (bytes, Some(checksum)))
-        }
-        _ => {
-            let mut bytes = Vec::new();
-            bytes
-                .try_reserve_exact(size.unwrap_or(0))
-                .map_err(|_| std::io::ErrorKind::OutOfMemory)?;
+    let mut bytes = Vec::new();
+    if let Some(n) = size.filter(|&n| n >= LARGE_FILE) {
+        crate::memory::large_input();
+        bytes = zeroed(n).ok_or(std::io::ErrorKind::OutOfMemory)?;
+        if read_parts(&file, &mut bytes, crate::parallel::cores())? {
+            // Grown since its size was read: the rest, as `fs::read` would.
+            file.seek(std::io::SeekFrom::Start(n as u64))?;
             file.read_to_end(&mut bytes)?;
-            Ok((bytes, None))
+            return Ok(bytes);
         }
+        // Shrunk since: read again from the start.
+        bytes.clear();
+        file.rewind()?;
+    }
+    bytes
+        .try_reserve_exact(size.unwrap_or(0))
+        .map_err(|_| std::io::ErrorKind::OutOfMemory)?;
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// `n` zero bytes, or `None` when memory is short. Fresh memory from the system is zero
+/// already: unlike `resize`, nothing writes it here, so the readers' cores fault its pages in.
+fn zeroed(n: usize) -> Option<Vec<u8>> {
+    let layout = std::alloc::Layout::array::<u8>(n).ok()?;
+    if n == 0 {
+        return Some(Vec::new());
+    }
+    // SAFETY: `layout` is not zero-sized; the pointer, when not null, is `n` zeroed bytes from
+    // the global allocator with the alignment and size of a `Vec<u8>` of capacity `n`, whose
+    // `n` elements are initialised (0 is a valid `u8`).
+    unsafe {
+        let p = std::alloc::alloc_zeroed(layout);
+        (!p.is_null()).then(|| Vec::from_raw_parts(p, n, n))
     }
 }
 
-/// The bytes of an open `file` of `expected` bytes (it may have grown or shrunk since), and
-/// their checksum, made on another core as they are read.
-fn hash_reading(mut file: fs::File, expected: usize) -> std::io::Result<(Vec<u8>, Checksum)> {
-    use std::io::Read;
-    let mut bytes = vec![0u8; expected];
-    let (filled, mut h) = std::thread::scope(|scope| {
-        let (send, chunks) = std::sync::mpsc::channel::<&[u8]>();
-        let hasher = scope.spawn(move || {
-            let mut h = Sha256::new();
-            for chunk in chunks {
-                h.update(chunk);
+/// Fills `buf` from the start of `file`, in `parts` read at once; whether every part was
+/// filled (not, when the file is shorter than `buf`).
+fn read_parts(file: &fs::File, buf: &mut [u8], parts: usize) -> std::io::Result<bool> {
+    use std::os::unix::fs::FileExt;
+    let part = buf.len().div_ceil(parts.max(1)).max(1);
+    let fill = |(i, chunk): (usize, &mut [u8])| -> std::io::Result<bool> {
+        let at = (i * part) as u64;
+        let mut got = 0;
+        while got < chunk.len() {
+            match file.read_at(&mut chunk[got..], at + got as u64) {
+                Ok(0) => return Ok(false),
+                Ok(k) => got += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
-            h
-        });
-        let mut rest: &mut [u8] = &mut bytes;
-        let mut filled = 0;
-        let read = loop {
-            let want = rest.len().min(HASH_CHUNK);
-            if want == 0 {
-                break Ok(filled);
-            }
-            let (head, tail) = rest.split_at_mut(want);
-            // A short count is not the end; 0 is (the file shrank since its size was read).
-            let got = match read_up_to(&mut file, head) {
-                Ok(got) => got,
-                Err(e) => break Err(e),
-            };
-            let (done, _) = head.split_at_mut(got);
-            let done: &[u8] = done;
-            let _ = send.send(done);
-            filled += got;
-            if got < want {
-                break Ok(filled);
-            }
-            rest = tail;
-        };
-        drop(send);
-        let h = hasher
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (read, h)
-    });
-    let filled = filled?;
-    bytes.truncate(filled);
-    if filled == expected {
-        // The file grew since its size was read: the rest, as `fs::read` would.
-        let before = bytes.len();
-        file.read_to_end(&mut bytes)?;
-        h.update(&bytes[before..]);
-    }
-    Ok((bytes, Checksum::of_digest(&h.finalize())))
-}
-
-/// Fills `buf` from `file`, short only at the end of the file; the count read.
-fn read_up_to(file: &mut fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
-    use std::io::Read;
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(k) => got += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
         }
-    }
-    Ok(got)
+        Ok(true)
+    };
+    std::thread::scope(|scope| {
+        let mut chunks = buf.chunks_mut(part).enumerate();
+        let first = chunks.next();
+        let others: Vec<_> = chunks.map(|c| scope.spawn(move || fill(c))).collect();
+        let mut whole = first.map_or(Ok(true), fill)?;
+        for o in others {
+            let filled = o
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            whole &= filled;
+        }
+        Ok(whole)
+    })
 }
 
 /// The set of the migrations in `paths` (see [`from_files`]), read from disk.
 fn load_files(dir: &Path, paths: Vec<PathBuf>, env: Environment) -> MigrationSet {
     crate::memory::many_files();
-    let (files, hashed) = read_all(paths);
-    from_read(dir, files, &hashed, env)
+    from_read(dir, read_all(paths), env)
 }
 
 /// Builds a set from file paths and their contents (or the error reading them). `load_dir`
@@ -486,16 +521,11 @@ pub fn from_files(
     files: impl IntoIterator<Item = (PathBuf, std::io::Result<Vec<u8>>)>,
     env: Environment,
 ) -> MigrationSet {
-    from_read(dir, files.into_iter().collect(), &Hashed::new(), env)
+    from_read(dir, files.into_iter().collect(), env)
 }
 
-/// [`from_files`], with the checksums of the files `hashed` made already.
-fn from_read(
-    dir: &Path,
-    mut files: Vec<FileRead>,
-    hashed: &Hashed,
-    env: Environment,
-) -> MigrationSet {
+/// [`from_files`] of files read already.
+fn from_read(dir: &Path, mut files: Vec<FileRead>, env: Environment) -> MigrationSet {
     // `load_dir` lists in this order already: checking costs one comparison per file.
     if !files.is_sorted_by(|a, b| a.0 <= b.0) {
         files.sort_by(|a, b| a.0.cmp(&b.0));
@@ -527,7 +557,7 @@ fn from_read(
         256,
         crate::parallel::cores(),
         |(version, path, parsed, up, down)| {
-            load_migration(dir, &read, hashed, env, version, path, parsed, up, down)
+            load_migration(dir, &read, env, version, path, parsed, up, down)
         },
     );
     // Every included file (absolute) and the first file that includes it.
@@ -704,7 +734,6 @@ type FileBytes = Option<std::io::Result<Vec<u8>>>;
 fn load_migration(
     dir: &Path,
     read: &include::Reader,
-    hashed: &Hashed,
     env: Environment,
     version: Version,
     path: PathBuf,
@@ -715,24 +744,30 @@ fn load_migration(
     let mut findings = Vec::new();
     let mut included = Vec::new();
     let mut file = |path: &Path, bytes, findings: &mut Vec<Finding>| {
-        let (source, checksum) = read_source(path, bytes, hashed.get(path), findings);
+        let (source, hashed) = read_source(path, bytes, findings);
         let x = include::expand(path, source, dir, read, findings);
         for f in x.map.files() {
             included.push((include::absolute(&f.path), path.to_path_buf()));
         }
-        let checksum = if x.map.is_empty() {
-            checksum
-        } else {
-            Checksum::of(x.text.as_bytes())
+        let text = std::sync::Arc::new(x.text);
+        let checksum = match hashed {
+            _ if !x.map.is_empty() && text.len() >= LARGE_FILE => {
+                Checksum::of_text_later(b"", text.clone())
+            }
+            _ if !x.map.is_empty() => Checksum::of(text.as_bytes()),
+            Hashed::Made(c) => c,
+            Hashed::OfText { bom } => {
+                Checksum::of_text_later(if bom { BOM } else { b"" }, text.clone())
+            }
         };
-        (x.text, checksum, x.map)
+        (text, checksum, x.map)
     };
     let (source, checksum, includes) = file(&path, up, &mut findings);
     let down = down.map(|(down_path, bytes)| {
         let (source, checksum, includes) = file(&down_path, bytes, &mut findings);
         DownFile {
             path: down_path,
-            source: std::sync::Arc::new(source),
+            source,
             checksum,
             includes,
         }
@@ -765,7 +800,7 @@ fn load_migration(
             date: parsed.date,
             description: parsed.description,
             path,
-            source: std::sync::Arc::new(source),
+            source,
             checksum,
             includes,
             front,
@@ -841,14 +876,26 @@ fn list_files(
     Ok(())
 }
 
+/// A file's checksum, as [`read_source`] leaves it.
+enum Hashed {
+    Made(Checksum),
+    /// To be made from its text (a large file, valid UTF-8): the text is the file's bytes,
+    /// a byte order mark removed.
+    OfText {
+        bom: bool,
+    },
+}
+
+/// A UTF-8 byte order mark.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Reads a file as text. Encoding problems become findings; the text is still returned (lossy)
 /// so that the rest of the file can be checked.
 fn read_source(
     path: &Path,
     bytes: Option<std::io::Result<Vec<u8>>>,
-    hashed: Option<&Checksum>,
     findings: &mut Vec<Finding>,
-) -> (String, Checksum) {
+) -> (String, Hashed) {
     let bytes = match bytes.unwrap_or_else(|| Err(std::io::ErrorKind::NotFound.into())) {
         Ok(b) => b,
         Err(e) => {
@@ -857,11 +904,13 @@ fn read_source(
                     .at(Location::file(path))
                     .help("check that the file exists and that its permissions let you read it"),
             );
-            return (String::new(), Checksum::of(&[]));
+            return (String::new(), Hashed::Made(Checksum::of(&[])));
         }
     };
-    let checksum = hashed.cloned().unwrap_or_else(|| Checksum::of(&bytes));
-    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    let mut hashed = match bytes.len() >= LARGE_FILE {
+        true => Hashed::OfText { bom: false },
+        false => Hashed::Made(Checksum::of(&bytes)),
+    };
     let bom = bytes.starts_with(BOM);
     if bom {
         findings.push(
@@ -875,11 +924,17 @@ fn read_source(
         Ok(mut s) => {
             if bom {
                 s.drain(..BOM.len());
+                if let Hashed::OfText { bom } = &mut hashed {
+                    *bom = true;
+                }
             }
             s
         }
         Err(e) => {
             let bytes = e.into_bytes();
+            if let Hashed::OfText { .. } = hashed {
+                hashed = Hashed::Made(Checksum::of(&bytes));
+            }
             let text = if bom { &bytes[BOM.len()..] } else { &bytes[..] };
             let lossy = String::from_utf8_lossy(text).into_owned();
             let at = std::str::from_utf8(text)
@@ -911,7 +966,7 @@ fn read_source(
                 .help("convert to LF (`dos2unix FILE`) and add `*.sql text eol=lf` to .gitattributes, so that the checksum does not change between checkouts"),
         );
     }
-    (source, checksum)
+    (source, hashed)
 }
 
 fn check_header(
@@ -1023,50 +1078,55 @@ mod tests {
     #[test]
     fn checksum_is_sha256_hex() {
         assert_eq!(
-            Checksum::of(b"abc").0,
+            Checksum::of(b"abc").as_str(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }
 
     #[test]
-    fn a_file_hashed_as_it_is_read_has_its_bytes_and_their_checksum_whatever_its_size() {
+    fn a_file_read_has_its_bytes_and_a_large_one_is_a_large_input_from_its_read() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.sql");
-        for len in [
-            0,
-            1,
-            HASH_CHUNK - 1,
-            HASH_CHUNK,
-            HASH_CHUNK + 1,
-            3 * HASH_CHUNK + 5,
-            HASH_WHILE_READING as usize,
-        ] {
+        for len in [0, 1, 4096, LARGE_FILE - 1, LARGE_FILE, LARGE_FILE + 7] {
             let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             std::fs::write(&path, &bytes).unwrap();
             crate::memory::said_here();
-            let (read, checksum) = read_file(&path).unwrap();
+            let read = read_file(&path).unwrap();
             assert!(read == bytes, "{len} bytes");
-            let large = len as u64 >= HASH_WHILE_READING;
-            assert_eq!(checksum.is_some(), large, "{len} bytes");
-            // A large file is a large input from the moment it is read.
             let said = crate::memory::said_here();
+            let large = len >= LARGE_FILE;
             assert_eq!(
                 said == [crate::memory::Work::LargeInput],
                 large,
                 "{len} bytes"
             );
-            let file = fs::File::open(&path).unwrap();
-            let (read, checksum) = hash_reading(file, len).unwrap();
-            assert!(read == bytes, "{len} bytes");
-            assert_eq!(checksum, Checksum::of(&bytes), "{len} bytes");
-            // The file grew, or shrank, after its size was read: what is there now.
-            for expected in [len / 2, len + 7] {
-                let file = fs::File::open(&path).unwrap();
-                let (read, checksum) = hash_reading(file, expected).unwrap();
-                assert!(read == bytes, "{len} bytes, {expected} expected");
-                assert_eq!(checksum, Checksum::of(&bytes), "{len}, {expected} expected");
-            }
         }
+    }
+
+    #[test]
+    fn a_file_read_in_parts_is_its_bytes_and_a_shorter_file_is_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.sql");
+        let bytes: Vec<u8> = (0..100_003).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let file = fs::File::open(&path).unwrap();
+        for parts in [1, 2, 3, 7] {
+            let mut buf = zeroed(bytes.len()).unwrap();
+            assert!(read_parts(&file, &mut buf, parts).unwrap(), "{parts} parts");
+            assert!(buf == bytes, "{parts} parts");
+            // Shrunk since its size was read: not filled.
+            let mut buf = zeroed(bytes.len() + 10).unwrap();
+            assert!(
+                !read_parts(&file, &mut buf, parts).unwrap(),
+                "{parts} parts"
+            );
+            // Grown since: the first bytes, filled.
+            let mut buf = zeroed(bytes.len() - 10).unwrap();
+            assert!(read_parts(&file, &mut buf, parts).unwrap(), "{parts} parts");
+            assert!(buf[..] == bytes[..bytes.len() - 10], "{parts} parts");
+        }
+        assert!(zeroed(0).unwrap().is_empty());
+        assert!(zeroed(5).unwrap() == [0; 5]);
     }
 
     #[test]
@@ -1080,21 +1140,55 @@ mod tests {
         assert_eq!(crate::memory::said_here(), [crate::memory::Work::ManyFiles]);
     }
 
+    /// A data migration of at least [`LARGE_FILE`] bytes: `head`, then rows.
+    fn large(head: &[u8]) -> Vec<u8> {
+        let mut text = head.to_vec();
+        text.extend_from_slice(b"-- MIGRATION: data\nCOPY t FROM stdin;\n");
+        while text.len() < LARGE_FILE + 10 {
+            text.extend_from_slice(b"1\tsome row of data\n");
+        }
+        text.extend_from_slice(b"\\.\n");
+        text
+    }
+
     #[test]
     fn a_large_migration_has_the_checksum_of_its_bytes_bom_and_all() {
         let dir = tempfile::tempdir().unwrap();
         let m = dir.path().join("migrations");
         std::fs::create_dir_all(&m).unwrap();
-        let mut text = b"\xEF\xBB\xBF-- MIGRATION: data\nCOPY t FROM stdin;\n".to_vec();
-        while text.len() < HASH_WHILE_READING as usize + 10 {
-            text.extend_from_slice(b"1\tsome row of data\n");
+        // Made from the text, later: with the byte order mark the text lost, or without one.
+        for head in [&b"\xEF\xBB\xBF"[..], b""] {
+            let text = large(head);
+            std::fs::write(m.join("2026-01-01_data.sql"), &text).unwrap();
+            let set = load_dir(&m, Environment::Development).unwrap();
+            assert_eq!(set.migrations[0].checksum, Checksum::of(&text));
+            assert!(!set.migrations[0].source.starts_with('\u{feff}'));
+            let bom = set.findings.iter().any(|f| f.rule == "file/bom");
+            assert_eq!(bom, !head.is_empty());
         }
-        text.extend_from_slice(b"\\.\n");
+        // Of bytes that are not UTF-8 (the text is not the bytes): the bytes' own.
+        let mut text = large(b"");
+        text.extend_from_slice(b"-- \xFF\n");
         std::fs::write(m.join("2026-01-01_data.sql"), &text).unwrap();
         let set = load_dir(&m, Environment::Development).unwrap();
         assert_eq!(set.migrations[0].checksum, Checksum::of(&text));
-        assert!(!set.migrations[0].source.starts_with('\u{feff}'));
-        assert!(set.findings.iter().any(|f| f.rule == "file/bom"));
+        assert!(set.findings.iter().any(|f| f.rule == "file/not-utf8"));
+    }
+
+    #[test]
+    fn a_large_migration_that_includes_a_file_has_the_checksum_of_the_text_that_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("migrations");
+        std::fs::create_dir_all(&m).unwrap();
+        std::fs::write(m.join("part.psql"), "SELECT 1;\n").unwrap();
+        let mut text = b"\\ir part.psql\n".to_vec();
+        text.extend(large(b""));
+        std::fs::write(m.join("2026-01-01_data.sql"), &text).unwrap();
+        let set = load_dir(&m, Environment::Development).unwrap();
+        let run = &set.migrations[0].source;
+        assert!(run.starts_with("SELECT 1;"), "{:?}", &run[..40]);
+        assert_eq!(set.migrations[0].checksum, Checksum::of(run.as_bytes()));
+        assert_ne!(set.migrations[0].checksum, Checksum::of(&text));
     }
 
     #[test]

@@ -130,7 +130,7 @@ fn the_records_digest_says_nothing_to_do_only_for_the_files_own_rows() {
         column("normalized_checksum", "2026-01-02_b"),
     );
     let prod = std::fs::read(dir.path().join("migrations/2026-01-03_prod.sql")).unwrap();
-    let p = pgshift::migration::Checksum::of(&prod).0;
+    let p = pgshift::migration::Checksum::of(&prod).as_str().to_string();
     let fill = |s: &str| {
         s.replace("{t}", &table)
             .replace("{a}", &a)
