@@ -31,7 +31,7 @@ pub struct Checksum(crate::parallel::Later<String>);
 impl Checksum {
     /// The SHA-256 of `bytes`.
     pub fn of(bytes: &[u8]) -> Checksum {
-        Checksum::of_digest(&Sha256::digest(bytes))
+        Checksum::from_hex(hex(&Sha256::digest(bytes)))
     }
 
     /// A checksum known already: 64 lower-case hex digits (not checked).
@@ -57,11 +57,6 @@ impl Checksum {
     /// The hex digits, made or being made, to be read later (by a migration's record).
     pub fn value(&self) -> crate::parallel::Later<String> {
         self.0.clone()
-    }
-
-    /// The checksum of a SHA-256 `digest`.
-    fn of_digest(digest: &[u8]) -> Checksum {
-        Checksum::from_hex(hex(digest))
     }
 }
 
@@ -1129,11 +1124,17 @@ mod tests {
         assert!(zeroed(5).unwrap() == [0; 5]);
     }
 
-    #[test]
-    fn files_read_from_disk_are_said_to_be_many() {
+    /// An empty migrations folder in a temporary directory (removed when the first is dropped).
+    fn migrations_folder() -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let m = dir.path().join("migrations");
         std::fs::create_dir_all(&m).unwrap();
+        (dir, m)
+    }
+
+    #[test]
+    fn files_read_from_disk_are_said_to_be_many() {
+        let (_dir, m) = migrations_folder();
         std::fs::write(m.join("2026-01-01_a.sql"), "CREATE TABLE a (id int);\n").unwrap();
         crate::memory::said_here();
         load_dir(&m, Environment::Development).unwrap();
@@ -1153,9 +1154,7 @@ mod tests {
 
     #[test]
     fn a_large_migration_has_the_checksum_of_its_bytes_bom_and_all() {
-        let dir = tempfile::tempdir().unwrap();
-        let m = dir.path().join("migrations");
-        std::fs::create_dir_all(&m).unwrap();
+        let (_dir, m) = migrations_folder();
         // Made from the text, later: with the byte order mark the text lost, or without one.
         for head in [&b"\xEF\xBB\xBF"[..], b""] {
             let text = large(head);
@@ -1177,9 +1176,7 @@ mod tests {
 
     #[test]
     fn a_large_migration_that_includes_a_file_has_the_checksum_of_the_text_that_runs() {
-        let dir = tempfile::tempdir().unwrap();
-        let m = dir.path().join("migrations");
-        std::fs::create_dir_all(&m).unwrap();
+        let (_dir, m) = migrations_folder();
         std::fs::write(m.join("part.psql"), "SELECT 1;\n").unwrap();
         let mut text = b"\\ir part.psql\n".to_vec();
         text.extend(large(b""));
