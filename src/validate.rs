@@ -413,8 +413,9 @@ fn gather(
 /// How many files the rules may run ahead of the one whose findings go out next.
 const RULES_AHEAD: usize = 256;
 
-/// The second pass: the rules on each file, in `order`, parsed again unless its tree was kept,
-/// its schemas named as the first pass named them; the tree dropped on the thread that
+/// The second pass: the rules on each file, in `order`, parsed again unless its tree was kept
+/// (without the trees of plain queries, which no rule reads: they are most of a test suite's
+/// memory), its schemas named as the first pass named them; the tree dropped on the thread that
 /// checked it. `consume` takes each file's findings (the first pass's, then the rules') on
 /// this thread, in `order`: the `k`-th, migration `i`. At most [`RULES_AHEAD`] files are
 /// checked ahead of the one consumed.
@@ -450,7 +451,7 @@ fn check_rules(
             let m = &set.migrations[i];
             let tree = trees[i].lock().ok().and_then(|mut t| t.take());
             let parsed = tree.map(|t| *t).unwrap_or_else(|| {
-                let mut fresh = ParsedFile::parse(&m.source, opts.value_of).0;
+                let mut fresh = ParsedFile::parse_for_rules(&m.source, opts.value_of).0;
                 SetFacts::replay(&mut fresh, &resolved[i]);
                 fresh
             });

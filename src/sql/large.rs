@@ -2,7 +2,8 @@
 //! whole statements (after a `;` outside literals and comments, as psql reads them), and
 //! libpg_query's parser, on every core, finds each chunk's statements and checks their syntax
 //! without building a tree for us; only the statements a rule or a deploy needs the tree of
-//! (everything but `INSERT` and plain `SELECT`) are decoded, one at a time. Memory stays a few
+//! (everything but `INSERT` and plain queries: see [`super::Skip`]) are decoded, one at a
+//! time. Memory stays a few
 //! chunks whatever the size of the text, and the time linear.
 
 use std::ops::Range;
@@ -11,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 use pg_query::NodeEnum;
 
 use super::{
-    blank_comments, parse_small, skip_trivia, trim_end_trivia, Statement, SyntaxError, TxNeed,
+    blank_comments, parse_small, skip_trivia, trim_end_trivia, Skip, Statement, SyntaxError, TxNeed,
 };
 
 /// Bytes scanned at once: the memory the parser needs is a few times this.
@@ -58,11 +59,11 @@ fn line_end(sql: &str, at: usize) -> usize {
 }
 
 /// Parses a large `sql` chunk by chunk (see the module's text), the chunks on every core.
-pub fn parse(sql: &str, window: usize) -> Result<Vec<Statement>, SyntaxError> {
+pub fn parse(sql: &str, window: usize, skip: Skip) -> Result<Vec<Statement>, SyntaxError> {
     let ranges: Vec<Range<usize>> = chunks(sql, window).collect();
     let mut parsed =
         crate::parallel::map(ranges.iter().collect(), 1, crate::parallel::cores(), |r| {
-            parse_chunk(sql, r.clone())
+            parse_chunk(sql, r.clone(), skip)
         });
     let found = parsed.iter().map(|r| r.as_ref().map_or(0, Vec::len)).sum();
     let mut statements = Vec::with_capacity(found);
@@ -83,7 +84,7 @@ pub fn parse(sql: &str, window: usize) -> Result<Vec<Statement>, SyntaxError> {
                     drop(e);
                     range.end = ranges[i].end;
                     i += 1;
-                    result = parse_chunk(sql, range.clone());
+                    result = parse_chunk(sql, range.clone(), skip);
                 }
                 Err((e, _)) => return Err(e),
             }
@@ -113,7 +114,11 @@ pub fn parse(sql: &str, window: usize) -> Result<Vec<Statement>, SyntaxError> {
 
 /// The statements of one chunk; or its syntax error, and whether the error is at the end of
 /// the chunk (then the chunk may have been cut inside a statement).
-fn parse_chunk(sql: &str, range: Range<usize>) -> Result<Vec<Statement>, (SyntaxError, bool)> {
+fn parse_chunk(
+    sql: &str,
+    range: Range<usize>,
+    skip: Skip,
+) -> Result<Vec<Statement>, (SyntaxError, bool)> {
     let text = blank_comments(&sql[range.clone()]);
     let pieces: Vec<Range<usize>> = match pg_query::split_with_parser(&text) {
         Ok(pieces) => pieces
@@ -151,7 +156,7 @@ fn parse_chunk(sql: &str, range: Range<usize>) -> Result<Vec<Statement>, (Syntax
             continue;
         }
         let end = trim_end_trivia(sql, start, piece.end);
-        if let Some(node) = light(&sql[start..end]) {
+        if let Some(node) = light(&sql[start..end], skip) {
             statements.push(Statement {
                 node,
                 start,
@@ -181,32 +186,49 @@ fn parse_chunk(sql: &str, range: Range<usize>) -> Result<Vec<Statement>, (Syntax
     Ok(statements)
 }
 
-/// The tree pgshift keeps for a statement that only moves data (`INSERT`, a plain `SELECT`):
-/// its kind without its rows, one tree shared by all. No rule looks inside, and it always runs
-/// in a transaction.
-fn light(text: &str) -> Option<Arc<NodeEnum>> {
-    let word = text
+/// The tree pgshift keeps for a statement that only reads or moves data (an `INSERT` when
+/// `skip` says rows; a plain `SELECT`, or an `EXPLAIN`, `PREPARE` or `DECLARE` of a query): its
+/// kind without its tree, one shared by all of a kind. No rule or fact looks inside one, and it
+/// always runs in a transaction.
+fn light(text: &str, skip: Skip) -> Option<Arc<NodeEnum>> {
+    static KINDS: OnceLock<[Arc<NodeEnum>; 4]> = OnceLock::new();
+    let [insert, explain, prepare, declare] = KINDS.get_or_init(|| {
+        [
+            NodeEnum::InsertStmt(Box::default()),
+            NodeEnum::ExplainStmt(Box::default()),
+            NodeEnum::PrepareStmt(Box::default()),
+            NodeEnum::DeclareCursorStmt(Box::default()),
+        ]
+        .map(Arc::new)
+    });
+    let mut words = text
         .split(|c: char| !c.is_ascii_alphabetic())
-        .next()
-        .unwrap_or("");
-    if word.eq_ignore_ascii_case("insert") {
-        static INSERT: OnceLock<Arc<NodeEnum>> = OnceLock::new();
-        return Some(Arc::clone(
-            INSERT.get_or_init(|| Arc::new(NodeEnum::InsertStmt(Box::default()))),
-        ));
+        .filter(|w| !w.is_empty());
+    let word = words.next().unwrap_or("").to_ascii_lowercase();
+    if skip == Skip::RowsAndQueries && word == "insert" {
+        return Some(Arc::clone(insert));
     }
-    // `SELECT … INTO t` creates a table; `set_config` changes the session: decode those.
-    if word.eq_ignore_ascii_case("select") {
-        static KEEP: OnceLock<regex::Regex> = OnceLock::new();
-        let keep = KEEP.get_or_init(|| {
-            regex::Regex::new(r"(?i)\binto\b|set_config|pg_advisory|pg_terminate|pg_cancel")
-                .expect("a valid pattern")
-        });
-        if !keep.is_match(text) {
-            return Some(light_select());
+    let kind = match word.as_str() {
+        "select" => light_select(),
+        "explain" => Arc::clone(explain),
+        // `PREPARE TRANSACTION` is transaction control.
+        "prepare"
+            if !words
+                .next()
+                .is_some_and(|w| w.eq_ignore_ascii_case("transaction")) =>
+        {
+            Arc::clone(prepare)
         }
-    }
-    None
+        "declare" => Arc::clone(declare),
+        _ => return None,
+    };
+    // `SELECT … INTO t` creates a table; `set_config` changes the session: decode those.
+    static KEEP: OnceLock<regex::Regex> = OnceLock::new();
+    let keep = KEEP.get_or_init(|| {
+        regex::Regex::new(r"(?i)\binto\b|set_config|pg_advisory|pg_terminate|pg_cancel")
+            .expect("a valid pattern")
+    });
+    (!keep.is_match(text)).then_some(kind)
 }
 
 /// The tree of a plain `SELECT` whose own tree is not kept, shared.
@@ -249,7 +271,7 @@ mod tests {
         let sql = MIXED.repeat(5);
         let whole = super::super::parse_small(&sql, &mut Vec::new()).unwrap();
         for window in [1, 16, 50, 100, 333, 1000, 1 << 20] {
-            let large = parse(&sql, window).unwrap();
+            let large = parse(&sql, window, Skip::RowsAndQueries).unwrap();
             let w = shape(&sql, &whole);
             let l = shape(&sql, &large);
             assert_eq!(w.len(), l.len(), "window {window}");
@@ -280,15 +302,15 @@ mod tests {
         let bad = format!("{}SELEC 1;\n{}", MIXED.repeat(4), MIXED.repeat(2));
         let expected = bad.find("SELEC 1").unwrap();
         for window in [1, 64, 500, 1 << 20] {
-            let e = parse(&bad, window).unwrap_err();
+            let e = parse(&bad, window, Skip::RowsAndQueries).unwrap_err();
             assert_eq!(e.offset, expected, "window {window}: {}", e.message);
             assert!(e.message.contains("SELEC"), "{}", e.message);
         }
         let open = format!("{}SELECT (1;\n", MIXED.repeat(2));
-        let e = parse(&open, 64).unwrap_err();
+        let e = parse(&open, 64, Skip::RowsAndQueries).unwrap_err();
         assert!(e.offset >= open.find("SELECT (1").unwrap(), "{e:?}");
         let unterminated = format!("{}SELECT 'never closed;\n", MIXED.repeat(2));
-        let e = parse(&unterminated, 64).unwrap_err();
+        let e = parse(&unterminated, 64, Skip::RowsAndQueries).unwrap_err();
         assert!(e.message.contains("unterminated"), "{e:?}");
     }
 
@@ -341,7 +363,7 @@ mod tests {
                 return Ok(());
             }
             let whole = super::super::parse_small(&sql, &mut Vec::new());
-            let large = parse(&sql, window);
+            let large = parse(&sql, window, Skip::RowsAndQueries);
             match (&whole, &large) {
                 (Ok(w), Ok(l)) => proptest::prop_assert_eq!(shape(&sql, w), shape(&sql, l)),
                 (Err(_), Err(_)) => {}
@@ -357,7 +379,7 @@ mod tests {
             "INSERT INTO t VALUES {};\nSELECT 1 INTO u;\n",
             rows.join(",")
         );
-        let s = parse(&sql, 64).unwrap();
+        let s = parse(&sql, 64, Skip::RowsAndQueries).unwrap();
         assert!(matches!(&*s[0].node, NodeEnum::InsertStmt(i) if i.select_stmt.is_none()));
         // `SELECT … INTO` creates a table: its tree is kept.
         assert!(matches!(&*s[1].node, NodeEnum::SelectStmt(q) if q.into_clause.is_some()));

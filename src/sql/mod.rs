@@ -103,9 +103,20 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
     }
     if sql.len() > LARGE {
         crate::memory::large_input();
-        return large::parse(sql, large::WINDOW);
+        return large::parse(sql, large::WINDOW, Skip::RowsAndQueries);
     }
     parse_small(sql, &mut Vec::new())
+}
+
+/// Which statements a split parse (see `large`) leaves without their tree: the statement keeps
+/// its kind, place and syntax check, with a shared empty tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// Plain queries (`SELECT`, and `EXPLAIN`, `PREPARE` or `DECLARE` of one; no `INTO`,
+    /// `set_config`, …): no lint rule reads one.
+    Queries,
+    /// `INSERT`s too: a large file's rows, or the set's facts (none come from them).
+    RowsAndQueries,
 }
 
 /// [`parse`] for the set's facts only: every statement's syntax is checked, but the tree of an
@@ -117,23 +128,42 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
 /// A text that names `search_path` is parsed whole: its tables are named by the path in force,
 /// which the first pass resolves for every statement (the second replays it).
 pub fn parse_for_facts(sql: &str) -> Result<(Vec<Statement>, bool), SyntaxError> {
+    parse_split(sql, Skip::RowsAndQueries)
+}
+
+/// [`parse`] for the lint rules: the same statements, but a plain `SELECT`'s tree (which no
+/// rule reads, and which takes a hundred times its text) is not decoded. A text that names
+/// `search_path` is parsed whole, as [`parse_for_facts`] parses it, so that the first pass's
+/// naming of its tables replays onto the same trees.
+pub fn parse_for_rules(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
+    parse_split(sql, Skip::Queries).map(|(s, _)| s)
+}
+
+/// [`parse`], or the split parse leaving out what `skip` says when the text holds such
+/// statements; and whether it was split.
+fn parse_split(sql: &str, skip: Skip) -> Result<(Vec<Statement>, bool), SyntaxError> {
     // Splitting costs the parser a second pass over what it decodes: only worth it when the
     // file holds queries or rows (a file of DDL alone is parsed whole).
-    static SPLIT: std::sync::OnceLock<(regex::Regex, regex::Regex)> = std::sync::OnceLock::new();
-    let (queries, path) = SPLIT.get_or_init(|| {
-        (
-            regex::Regex::new(r"(?i)\b(select|insert)\b").expect("a valid pattern"),
-            regex::Regex::new(r"(?i)search_path").expect("a valid pattern"),
-        )
+    static SPLIT: std::sync::OnceLock<[regex::Regex; 3]> = std::sync::OnceLock::new();
+    let [queries, rows_or_queries, path] = SPLIT.get_or_init(|| {
+        [
+            r"(?i)\b(select|explain|prepare|declare)\b",
+            r"(?i)\b(select|insert|explain|prepare|declare)\b",
+            r"(?i)search_path",
+        ]
+        .map(|p| regex::Regex::new(p).expect("a valid pattern"))
     });
+    let skipped = match skip {
+        Skip::Queries => queries,
+        Skip::RowsAndQueries => rows_or_queries,
+    };
     let split =
-        sql.len() <= LARGE && !sql.contains('\0') && queries.is_match(sql) && !path.is_match(sql);
+        sql.len() <= LARGE && !sql.contains('\0') && skipped.is_match(sql) && !path.is_match(sql);
     if !split {
-        // The statements `parse` gives, which the rules read too (a large file's rows are
-        // never decoded for them either).
+        // The statements `parse` gives (a large file's rows are never decoded for anyone).
         return parse(sql).map(|s| (s, false));
     }
-    match large::parse(sql, large::WINDOW) {
+    match large::parse(sql, large::WINDOW, skip) {
         // Each statement parsed on its own: its trees' positions count from it, not the file.
         Ok(s) => Ok((s, true)),
         Err(_) => parse(sql).map(|s| (s, false)),
@@ -596,6 +626,62 @@ mod tests {
             assert!(!again, "{sql}");
             assert_eq!(format!("{s:?}"), format!("{:?}", parse(sql).unwrap()));
         }
+    }
+
+    #[test]
+    fn the_rules_parse_skips_only_the_trees_of_queries() {
+        let sql = "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1, 'k');\nSELECT count(*) FROM t;\n\
+            EXPLAIN (COSTS OFF) SELECT * FROM t WHERE id = 1;\nPREPARE q (int) AS SELECT * FROM t WHERE id = $1;\n\
+            DECLARE c CURSOR FOR SELECT * FROM t;\nPREPARE TRANSACTION 'x';\nSELECT * INTO u FROM t;\n";
+        let whole = parse(sql).unwrap();
+        let rules = parse_for_rules(sql).unwrap();
+        let places = |s: &[Statement]| -> Vec<(usize, usize, TxNeed)> {
+            s.iter().map(|s| (s.start, s.end, s.need.clone())).collect()
+        };
+        assert_eq!(places(&rules), places(&whole));
+        let kind = |n: &Node| format!("{n:?}").split('(').next().unwrap().to_string();
+        for (r, w) in rules.iter().zip(&whole) {
+            assert_eq!(kind(&r.node), kind(&w.node), "{}", w.text(sql));
+        }
+        // The row keeps its tree (a secret may sit in its values), as do the DDL, the
+        // transaction control and the SELECT that creates a table.
+        // Their positions count from the statement (`place` turns them into the text's).
+        let unplaced = |n: &Node| {
+            let re = regex::Regex::new(r"location: -?\d+").unwrap();
+            re.replace_all(&format!("{n:?}"), "location").into_owned()
+        };
+        for i in [0, 1, 6, 7] {
+            assert_eq!(
+                unplaced(&rules[i].node),
+                unplaced(&whole[i].node),
+                "{}",
+                whole[i].text(sql)
+            );
+        }
+        let Node::InsertStmt(i) = &*rules[1].node else {
+            panic!("an INSERT")
+        };
+        let Some(protobuf::node::Node::SelectStmt(values)) =
+            i.select_stmt.as_ref().and_then(|s| s.node.as_ref())
+        else {
+            panic!("its VALUES")
+        };
+        let Some(N::List(row)) = &values.values_lists[0].node else {
+            panic!("a row")
+        };
+        let Some(N::AConst(k)) = &row.items[1].node else {
+            panic!("a constant")
+        };
+        assert_eq!(rules[1].place(k.location), sql.find("'k'").unwrap());
+        assert!(matches!(rules[6].need, TxNeed::TransactionControl(_)));
+        // The queries share empty trees of their kind.
+        assert!(matches!(&*rules[2].node, Node::SelectStmt(q) if q.target_list.is_empty()));
+        assert!(matches!(&*rules[3].node, Node::ExplainStmt(e) if e.query.is_none()));
+        assert!(matches!(&*rules[4].node, Node::PrepareStmt(p) if p.query.is_none()));
+        assert!(matches!(&*rules[5].node, Node::DeclareCursorStmt(d) if d.query.is_none()));
+        // A syntax error inside a query is still found, the one `parse` finds.
+        let bad = "CREATE TABLE t (id int);\nEXPLAIN SELECT 1 + FROM t;\n";
+        assert_eq!(parse_for_rules(bad).unwrap_err(), parse(bad).unwrap_err());
     }
 }
 

@@ -17,6 +17,14 @@ pub struct ParsedFile {
 /// matters to the syntax, so validation needs no secrets.
 pub const PLACEHOLDER: &str = "pgshift_variable";
 
+/// Whose trees a parse makes.
+#[derive(Clone, Copy)]
+enum For {
+    All,
+    Facts,
+    Rules,
+}
+
 /// A file parsed: the file, the syntax error if any, and the psql scan.
 pub type ParseOutcome = (
     ParsedFile,
@@ -31,7 +39,7 @@ impl ParsedFile {
         source: &std::sync::Arc<String>,
         value_of: &dyn Fn(&str) -> Option<String>,
     ) -> ParseOutcome {
-        ParsedFile::parse_as(source, value_of, false).0
+        ParsedFile::parse_as(source, value_of, For::All).0
     }
 
     /// [`ParsedFile::parse`] for the set's facts only ([`crate::sql::parse_for_facts`]); also
@@ -40,13 +48,22 @@ impl ParsedFile {
         source: &std::sync::Arc<String>,
         value_of: &dyn Fn(&str) -> Option<String>,
     ) -> (ParseOutcome, bool) {
-        ParsedFile::parse_as(source, value_of, true)
+        ParsedFile::parse_as(source, value_of, For::Facts)
+    }
+
+    /// [`ParsedFile::parse`] for the lint rules ([`crate::sql::parse_for_rules`]): the trees of
+    /// plain queries are left out.
+    pub fn parse_for_rules(
+        source: &std::sync::Arc<String>,
+        value_of: &dyn Fn(&str) -> Option<String>,
+    ) -> ParseOutcome {
+        ParsedFile::parse_as(source, value_of, For::Rules).0
     }
 
     fn parse_as(
         source: &std::sync::Arc<String>,
         value_of: &dyn Fn(&str) -> Option<String>,
-        facts_only: bool,
+        trees: For,
     ) -> (ParseOutcome, bool) {
         use crate::sql::variables::{quote_identifier, quote_literal, scan, substitute, VarKind};
         let psql = scan(source);
@@ -67,9 +84,10 @@ impl ParsedFile {
                 None => Some("NULL".into()),
             },
         });
-        let parsed = match facts_only {
-            true => crate::sql::parse_for_facts(&sub.text),
-            false => crate::sql::parse(&sub.text).map(|s| (s, false)),
+        let parsed = match trees {
+            For::Facts => crate::sql::parse_for_facts(&sub.text),
+            For::Rules => crate::sql::parse_for_rules(&sub.text).map(|s| (s, false)),
+            For::All => crate::sql::parse(&sub.text).map(|s| (s, false)),
         };
         match parsed {
             Ok((statements, light)) => (

@@ -171,19 +171,23 @@ pub(crate) mod testing {
             }),
             Environment::Development,
         );
-        let mut parsed: Vec<ParsedFile> = set
+        // As `validate` reads a set: the facts from the first pass's parse, the rules on the
+        // same trees or on the rules' parse, with the tables named as the first pass named them.
+        let mut facts = SetFacts::default();
+        let parsed: Vec<ParsedFile> = set
             .migrations
             .iter()
             .map(|m| {
-                let (p, err, _) = ParsedFile::parse(&m.source, &|_| None);
+                let ((mut p, err, _), light) = ParsedFile::parse_for_facts(&m.source, &|_| None);
                 assert!(err.is_none(), "{}: {err:?}", m.version);
+                let resolved = facts.add(m.version.as_str(), &mut p);
+                if light {
+                    p = ParsedFile::parse_for_rules(&m.source, &|_| None).0;
+                    SetFacts::replay(&mut p, &resolved);
+                }
                 p
             })
             .collect();
-        let mut facts = SetFacts::default();
-        for (m, p) in set.migrations.iter().zip(&mut parsed) {
-            facts.add(m.version.as_str(), p);
-        }
         let mut out = Vec::new();
         let exposed = ["public".to_string()];
         for (m, p) in set.migrations.iter().zip(&parsed) {
