@@ -26,7 +26,15 @@ pub use include::SourceMap;
 /// the file is read, and waited for where it is first read: a deploy reads it only for the
 /// migration's record, so a 100 MB data file's rows are sent while it is made.
 #[derive(Clone)]
-pub struct Checksum(crate::parallel::Later<String>);
+pub struct Checksum(Digits);
+
+/// A checksum's hex digits: known (nearly all: a set of 20,000 files keeps 20,000 of them), or
+/// being made.
+#[derive(Clone)]
+enum Digits {
+    Known(Box<str>),
+    Later(crate::parallel::Later<String>),
+}
 
 impl Checksum {
     /// The SHA-256 of `bytes`.
@@ -36,27 +44,33 @@ impl Checksum {
 
     /// A checksum known already: 64 lower-case hex digits (not checked).
     pub fn from_hex(hex: String) -> Checksum {
-        Checksum(crate::parallel::Later::ready(hex))
+        Checksum(Digits::Known(hex.into_boxed_str()))
     }
 
     /// The SHA-256 of `prefix` then `text`, made on another core from now on.
     fn of_text_later(prefix: &'static [u8], text: std::sync::Arc<String>) -> Checksum {
-        Checksum(crate::parallel::Later::spawn(move || {
+        Checksum(Digits::Later(crate::parallel::Later::spawn(move || {
             let mut h = Sha256::new();
             h.update(prefix);
             h.update(text.as_bytes());
             hex(&h.finalize())
-        }))
+        })))
     }
 
     /// The hex digits (waiting for them when they are being made).
     pub fn as_str(&self) -> &str {
-        self.0.get()
+        match &self.0 {
+            Digits::Known(hex) => hex,
+            Digits::Later(later) => later.get(),
+        }
     }
 
     /// The hex digits, made or being made, to be read later (by a migration's record).
     pub fn value(&self) -> crate::parallel::Later<String> {
-        self.0.clone()
+        match &self.0 {
+            Digits::Known(hex) => crate::parallel::Later::ready(hex.to_string()),
+            Digits::Later(later) => later.clone(),
+        }
     }
 }
 
