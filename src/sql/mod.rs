@@ -120,8 +120,8 @@ pub enum Skip {
 }
 
 /// [`parse`] for the set's facts only: every statement's syntax is checked, but the tree of an
-/// `INSERT` or a plain `SELECT` (no facts come from them) is not decoded — the statement gets
-/// a shared empty one, as a large data file's do. Also says whether the statements may differ
+/// `INSERT` or a plain query ([`Skip::RowsAndQueries`]: no facts come from them) is not decoded
+/// — the statement gets a shared empty one, as a large data file's do. Also says whether the statements may differ
 /// from [`parse`]'s (then the rules need the text parsed whole again). A syntax error is the
 /// one [`parse`] finds.
 ///
@@ -131,8 +131,9 @@ pub fn parse_for_facts(sql: &str) -> Result<(Vec<Statement>, bool), SyntaxError>
     parse_split(sql, Skip::RowsAndQueries)
 }
 
-/// [`parse`] for the lint rules: the same statements, but a plain `SELECT`'s tree (which no
-/// rule reads, and which takes a hundred times its text) is not decoded. A text that names
+/// [`parse`] for the lint rules: the same statements, but a plain query's tree
+/// ([`Skip::Queries`]: no rule reads one, and it takes a hundred times its text) is not
+/// decoded. A text that names
 /// `search_path` is parsed whole, as [`parse_for_facts`] parses it, so that the first pass's
 /// naming of its tables replays onto the same trees.
 pub fn parse_for_rules(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
