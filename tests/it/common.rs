@@ -143,22 +143,31 @@ pub fn log_file(project: &Path) -> std::path::PathBuf {
 /// that at once can collide ("tuple concurrently updated"), so they take turns.
 pub static ROLE_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Roles are cluster-wide: create one once, whichever test comes first.
+/// Roles are cluster-wide: create one once, whichever test comes first (two creating it at
+/// once: the second sees the first's row in the catalog's unique index).
 pub fn role(name: &str, options: &str) {
     cluster()
         .psql(
             "postgres",
-            &format!("DO $$ BEGIN CREATE ROLE {name} {options}; EXCEPTION WHEN duplicate_object THEN NULL; END $$"),
+            &format!("DO $$ BEGIN CREATE ROLE {name} {options}; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"),
         )
         .unwrap();
 }
 
-/// Loads pgshift's Supabase stub into `db`, one test at a time: its roles are the cluster's,
-/// and two creating them at once collide.
+/// Loads pgshift's Supabase stub into `db` as pgshift loads it: its roles are the cluster's,
+/// and a load that collides with another (pgshift's own, in another test) is tried again.
+/// These loads take turns among themselves, so that fewer collide.
 pub fn supabase_stub(db: &str) {
     static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
-    cluster().psql(db, pgshift::supabase::STUB_SQL).unwrap();
+    let spec = pgshift::db::connect::ConnectionSpec::parse(&cluster().url(db)).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    if let Err(e) = rt.block_on(pgshift::supabase::load_stub(&spec)) {
+        panic!("{db}: {e}");
+    }
 }
 
 /// The socket URL of `db` as `user` (the socket trusts every user).
